@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every fixed cap in one place, so that per-session memory adds up and a
+ * reviewer can see each limit next to the RFC that sets it.
+ */
+#ifndef GATE26_LIB_CAPS_H
+#define GATE26_LIB_CAPS_H
+
+/* RFC 5321 4.5.3.1.4: a command line is at most 512 octets with its CRLF. */
+#define CAP_CMD_LINE 512
+/*
+ * Extensions lengthen MAIL and RCPT: SIZE adds 26 (RFC 1870 3), ENVID and
+ * RET add 100 to MAIL and NOTIFY and ORCPT add 500 to RCPT (RFC 3461 4),
+ * SMTPUTF8 adds 10 (RFC 6531 3.4), AUTH= adds 500 (RFC 4954 5).
+ */
+#define CAP_MAIL_LINE (CAP_CMD_LINE + 26 + 100 + 10 + 500)
+#define CAP_RCPT_LINE (CAP_CMD_LINE + 500)
+/* The longest line the reader holds before it decides "too long". */
+#define CAP_LINE_READ CAP_MAIL_LINE
+
+/* RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with its CRLF. */
+#define CAP_TEXT_LINE 1000
+
+/* RFC 5321 4.5.3.1.1 and 4.5.3.1.2. */
+#define CAP_LOCAL_PART 64
+#define CAP_DOMAIN     255
+/* local "@" domain, as text, without angle brackets. */
+#define CAP_MAILBOX (CAP_LOCAL_PART + 1 + CAP_DOMAIN)
+
+/* RFC 3461 4.4: ENVID is at most 100 characters; ORCPT's value fits in the
+ * 500 octets the extension adds to RCPT. */
+#define CAP_ENVID 100
+#define CAP_ORCPT 500
+
+/* The HELO/EHLO argument we keep (a domain or an address literal). */
+#define CAP_HELO CAP_DOMAIN
+
+/* Hostnames and paths from the configuration. */
+#define CAP_HOSTNAME CAP_DOMAIN
+#define CAP_PATH     4096
+
+/* Session buffers: input is read up to this much ahead of the parser,
+ * output is not produced while more than this is waiting to be sent. */
+#define CAP_SESSION_INPUT  (64 * 1024)
+#define CAP_SESSION_OUTPUT (64 * 1024)
+
+/* The spool writer collects this much before a write(2). */
+#define CAP_SPOOL_WRITE_BUF (64 * 1024)
+
+/* A log line, including the quoted peer data in it. */
+#define CAP_LOG_LINE 2048
+/* Peer bytes quoted into one log field. */
+#define CAP_LOG_PEER 200
+
+#endif

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* Fault injection counters; see fault.h. Thread-safe: the spool's commit
+ * thread and the event loop both count. */
+#include "lib/fault.h"
+
+#ifdef GATE26_FAULTS
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/num.h"
+
+static const char *const fault_names[FAULT_POINT_COUNT] = {
+    [FAULT_OPEN] = "open",
+    [FAULT_WRITE] = "write",
+    [FAULT_FSYNC] = "fsync",
+    [FAULT_RENAME] = "rename",
+};
+
+static struct {
+    unsigned long nth;
+    bool and_later;
+    int err;
+    atomic_ulong calls;
+} fault_plan[FAULT_POINT_COUNT];
+
+int
+fault_init(void)
+{
+    const char *spec = getenv("GATE26_FAULT");
+    char buf[128];
+    char *point, *nth, *err, *save = NULL;
+    uint64_t n;
+    size_t len;
+
+    if (spec == NULL || *spec == '\0')
+        return 0;
+    if (strlen(spec) >= sizeof(buf))
+        return -1;
+    memcpy(buf, spec, strlen(spec) + 1);
+    point = strtok_r(buf, ":", &save);
+    nth = strtok_r(NULL, ":", &save);
+    err = strtok_r(NULL, ":", &save);
+    if (point == NULL || nth == NULL)
+        return -1;
+    for (int i = 0; i < FAULT_POINT_COUNT; i++) {
+        if (strcmp(point, fault_names[i]) != 0)
+            continue;
+        len = strlen(nth);
+        fault_plan[i].and_later = len > 0 && nth[len - 1] == '+';
+        if (num_parse_u64(slice_make(nth, len - fault_plan[i].and_later), 1, 1000000000, &n) == -1)
+            return -1;
+        fault_plan[i].nth = (unsigned long)n;
+        fault_plan[i].err = EIO;
+        if (err != NULL && strcmp(err, "ENOSPC") == 0)
+            fault_plan[i].err = ENOSPC;
+        else if (err != NULL && strcmp(err, "EIO") != 0)
+            return -1;
+        return 0;
+    }
+    return -1;
+}
+
+bool
+fault_hit(enum fault_point point)
+{
+    unsigned long call;
+
+    if (fault_plan[point].nth == 0)
+        return false;
+    call = atomic_fetch_add(&fault_plan[point].calls, 1) + 1;
+    if (call == fault_plan[point].nth ||
+        (fault_plan[point].and_later && call > fault_plan[point].nth)) {
+        errno = fault_plan[point].err;
+        return true;
+    }
+    return false;
+}
+#endif

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/* Log lines to standard error; see log.h. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/caps.h"
+#include "lib/log.h"
+
+static enum log_level log_min = LOG_LEVEL_INFO;
+
+static const char *const log_names[] = {
+    [LOG_LEVEL_DEBUG] = "debug",
+    [LOG_LEVEL_INFO] = "info",
+    [LOG_LEVEL_WARNING] = "warning",
+    [LOG_LEVEL_ERROR] = "error",
+};
+
+void
+log_set_level(enum log_level level)
+{
+    log_min = level;
+}
+
+bool
+log_enabled(enum log_level level)
+{
+    return level >= log_min;
+}
+
+int
+log_level_parse(const char *name, enum log_level *out)
+{
+    for (size_t i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++) {
+        if (strcmp(name, log_names[i]) == 0) {
+            *out = (enum log_level)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *
+log_level_name(enum log_level level)
+{
+    return log_names[level];
+}
+
+static void log_vwrite(const char *level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+log_vwrite(const char *level, const char *fmt, va_list ap)
+{
+    char line[CAP_LOG_LINE];
+    struct timespec now;
+    struct tm tm;
+    size_t n;
+    int k;
+
+    (void)clock_gettime(CLOCK_REALTIME, &now);
+    (void)gmtime_r(&now.tv_sec, &tm);
+    n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+    k = snprintf(line + n, sizeof(line) - n, ".%03ldZ gate26[%ld]: %s: ", now.tv_nsec / 1000000,
+                 (long)getpid(), level);
+    if (k > 0)
+        n += (size_t)k;
+    k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+    if (k < 0)
+        k = 0;
+    n += (size_t)k;
+    if (n > sizeof(line) - 2) {
+        /* Cut overlong lines visibly rather than silently. */
+        n = sizeof(line) - 5;
+        memcpy(line + n, "...", 3);
+        n += 3;
+    }
+    line[n++] = '\n';
+    (void)!write(STDERR_FILENO, line, n);
+}
+
+void
+log_write(enum log_level level, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level < log_min)
+        return;
+    va_start(ap, fmt);
+    log_vwrite(log_names[level], fmt, ap);
+    va_end(ap);
+}
+
+void
+log_panic(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vwrite("panic", fmt, ap);
+    va_end(ap);
+    abort();
+}
+
+const char *
+log_quote(char *dst, size_t cap, const char *p, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t take = len > CAP_LOG_PEER ? CAP_LOG_PEER : len;
+    size_t o = 0;
+
+    if (cap < LOG_QUOTE_CAP)
+        log_panic("log_quote: buffer of %zu bytes is too small", cap);
+    for (size_t i = 0; i < take; i++) {
+        unsigned char ch = (unsigned char)p[i];
+
+        if (ch == '"' || ch == '\\') {
+            dst[o++] = '\\';
+            dst[o++] = (char)ch;
+        } else if (ch >= 0x20 && ch < 0x7f) {
+            dst[o++] = (char)ch;
+        } else {
+            dst[o++] = '\\';
+            dst[o++] = 'x';
+            dst[o++] = hex[ch >> 4];
+            dst[o++] = hex[ch & 15];
+        }
+    }
+    if (take < len) {
+        memcpy(dst + o, "...", 3);
+        o += 3;
+    }
+    dst[o] = '\0';
+    return dst;
+}
