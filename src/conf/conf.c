@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A loaded configuration as the rest of the daemon uses it: reference
+ * counting (a reload builds a new conf while old sessions keep theirs),
+ * the domain lookup for RCPT on the inbound door, and allow-list matching
+ * for the internal door. Reading the file is parse.c's job.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "conf/conf.h"
+#include "lib/log.h"
+#include "lib/str.h"
+
+const char *
+conf_role_name(enum door_role role)
+{
+    switch (role) {
+    case DOOR_INBOUND:
+        return "inbound";
+    case DOOR_INTERNAL:
+        return "internal";
+    case DOOR_SUBMISSION:
+        return "submission";
+    case DOOR_SUBMISSIONS:
+        return "submissions";
+    case DOOR_ROLE_COUNT:
+        break;
+    }
+    log_panic("conf_role_name: no role %d", (int)role);
+}
+
+const char *
+conf_tls_mode_name(enum conf_tls_mode mode)
+{
+    switch (mode) {
+    case CONF_TLS_NONE:
+        return "none";
+    case CONF_TLS_STARTTLS:
+        return "starttls";
+    case CONF_TLS_STARTTLS_REQUIRED:
+        return "starttls required";
+    case CONF_TLS_IMPLICIT:
+        return "implicit";
+    }
+    log_panic("conf_tls_mode_name: no mode %d", (int)mode);
+}
+
+struct conf *
+conf_ref(struct conf *c)
+{
+    c->refs++;
+    return c;
+}
+
+void
+conf_unref(struct conf *c)
+{
+    if (c == NULL)
+        return;
+    if (c->refs == 0)
+        log_panic("conf_unref: conf %p has no reference left", (void *)c);
+    if (--c->refs > 0)
+        return;
+    for (size_t i = 0; i < c->n_listens; i++) {
+        free(c->listens[i].addrs);
+        free(c->listens[i].allow);
+    }
+    free(c->listens);
+    free(c->domains);
+    free(c);
+}
+
+static int
+domain_key_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct conf_domain *)elem)->name);
+}
+
+const struct conf_domain *
+conf_find_domain(const struct conf *c, const char *name, size_t len)
+{
+    char key[CAP_DOMAIN + 1];
+
+    /* "example.com." is "example.com" (RFC 1034 3.1: the dot is the root). */
+    if (len > 0 && name[len - 1] == '.')
+        len--;
+    if (len == 0 || len > CAP_DOMAIN || memchr(name, '\0', len) != NULL || c->n_domains == 0)
+        return NULL;
+    memcpy(key, name, len);
+    key[len] = '\0';
+    str_lower(key, len);
+    /* check.c sorted the domains by name. */
+    return bsearch(key, c->domains, c->n_domains, sizeof *c->domains, domain_key_cmp);
+}
+
+/* True when the first prefix bits of a and b agree. */
+static bool
+prefix_equal(const unsigned char *a, const unsigned char *b, unsigned prefix)
+{
+    unsigned whole = prefix / 8, rest = prefix % 8;
+
+    if (memcmp(a, b, whole) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    return ((a[whole] ^ b[whole]) & (0xff00u >> rest) & 0xff) == 0;
+}
+
+bool
+conf_cidr_match(const struct conf_cidr *nets, size_t n, int family, const void *addr)
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    const unsigned char *a = addr;
+    const unsigned char *v4 = NULL;
+
+    if (family == AF_INET)
+        v4 = a;
+    else if (family == AF_INET6 && memcmp(a, mapped, 12) == 0)
+        v4 = a + 12; /* ::ffff:a.b.c.d is a.b.c.d (RFC 4291 2.5.5.2) */
+    else if (family != AF_INET6)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (nets[i].family == AF_INET && v4 != NULL &&
+            prefix_equal(nets[i].addr, v4, nets[i].prefix))
+            return true;
+        if (nets[i].family == AF_INET6 && family == AF_INET6 &&
+            prefix_equal(nets[i].addr, a, nets[i].prefix))
+            return true;
+    }
+    return false;
+}

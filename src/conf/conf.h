@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The configuration: one file, read at start and on SIGHUP, checked by
+ * `gate26 configtest`. conf_load() turns the file into a struct conf whose
+ * every field is validated and defaulted, so the rest of the daemon never
+ * re-checks a setting. The syntax (statements `key value...`, blocks
+ * `name [label] { ... }`, `#` comments, double-quoted strings) and every key
+ * are documented in docs/config.md; this header is their C shape.
+ *
+ * A struct conf is reference counted: a reload builds a new one while
+ * sessions that started under the old one keep it until they end.
+ */
+#ifndef GATE26_CONF_CONF_H
+#define GATE26_CONF_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "lib/caps.h"
+#include "lib/log.h"
+
+/* The doors (listener roles) of DESIGN.md. */
+enum door_role {
+    DOOR_INBOUND,     /* port 25: mail for our domains, from anyone */
+    DOOR_INTERNAL,    /* port 26: our own servers, by allow list */
+    DOOR_SUBMISSION,  /* 587 (or 26): users, STARTTLS then AUTH */
+    DOOR_SUBMISSIONS, /* 465: users, implicit TLS then AUTH */
+    DOOR_ROLE_COUNT,
+};
+
+/* "inbound", "internal", "submission", "submissions". */
+const char *conf_role_name(enum door_role role);
+
+enum conf_tls_mode {
+    CONF_TLS_NONE,              /* tls none */
+    CONF_TLS_STARTTLS,          /* tls starttls */
+    CONF_TLS_STARTTLS_REQUIRED, /* tls starttls required */
+    CONF_TLS_IMPLICIT,          /* tls implicit */
+};
+
+/* "none", "starttls", "starttls required", "implicit": the words of the tls key. */
+const char *conf_tls_mode_name(enum conf_tls_mode mode);
+
+/* An IPv4 or IPv6 network: addr holds 4 or 16 bytes (family AF_INET/AF_INET6). */
+struct conf_cidr {
+    int family;
+    unsigned char addr[16];
+    unsigned prefix;
+};
+
+/* A listening address as written (text) and resolved (sa). */
+struct conf_addr {
+    struct sockaddr_storage sa;
+    socklen_t sa_len;
+    char text[64]; /* "127.0.0.1:2525", "[::1]:2525" */
+    unsigned line; /* where it was written, for messages */
+};
+
+struct conf_listen {
+    enum door_role role;
+    unsigned line; /* where the block starts, for messages */
+    struct conf_addr *addrs;
+    size_t n_addrs;
+    struct conf_cidr *allow; /* empty: anyone (not allowed for internal) */
+    size_t n_allow;
+    enum conf_tls_mode tls;
+    bool auth_required;
+    uint64_t max_message_size; /* octets; SIZE advertises it */
+    unsigned max_recipients;
+    unsigned max_errors;
+    unsigned max_sessions;
+    unsigned timeout_command; /* seconds, RFC 5321 4.5.3.2.7 */
+    unsigned timeout_data;    /* seconds between data blocks, RFC 5321 4.5.3.2.5/6 */
+};
+
+/* A next hop written as smtp://host[:port] or smtp://[address]:port. */
+struct conf_route {
+    char host[CAP_DOMAIN + 1]; /* name or address, without brackets */
+    unsigned port;             /* 25 when not written */
+    bool bracketed;            /* [host]: no MX lookup (as in Postfix) */
+    int family;                /* AF_INET/AF_INET6 when host is an address, else AF_UNSPEC */
+};
+
+struct conf_domain {
+    char name[CAP_DOMAIN + 1]; /* lower case, no trailing dot */
+    unsigned line;
+    bool has_relay;
+    struct conf_route relay;
+};
+
+#define CONF_RETRY_MAX 32
+
+struct conf {
+    unsigned refs;
+    char path[CAP_PATH];             /* the file, as given */
+    char hostname[CAP_HOSTNAME + 1]; /* default: gethostname() */
+    char spool[CAP_PATH];            /* absolute; default /var/spool/gate26 */
+    char user[64];                   /* empty: do not change user */
+    enum log_level log_level;        /* default info */
+    unsigned max_sessions;           /* all doors together; default 1000 */
+
+    bool has_tls; /* a tls { } block was given */
+    char tls_cert[CAP_PATH];
+    char tls_key[CAP_PATH];
+
+    struct conf_listen *listens;
+    size_t n_listens;
+    struct conf_domain *domains; /* sorted by name */
+    size_t n_domains;
+
+    char auth_passwd[CAP_PATH]; /* empty: no auth block */
+
+    unsigned retry[CONF_RETRY_MAX]; /* seconds between attempts */
+    size_t n_retry;
+    unsigned give_up; /* seconds */
+};
+
+/*
+ * Reads and validates the file at path. Relative paths inside it are taken
+ * relative to the file's directory. Returns a new conf with one reference
+ * (free with conf_unref), or NULL with "FILE:LINE: what was expected" in err
+ * (capacity errcap) when the file cannot be read or is wrong.
+ */
+struct conf *conf_load(const char *path, char *err, size_t errcap);
+
+/*
+ * conf_load() of text (len octets, borrowed for the call) instead of the
+ * file's contents: path names it in messages and its directory is the base
+ * of relative paths, but it is not read. For fuzzing, tests and a config
+ * given on standard input. Same result and ownership as conf_load().
+ */
+struct conf *conf_load_text(const char *path, const char *text, size_t len, char *err,
+                            size_t errcap);
+
+/* Takes one more reference; returns c. */
+struct conf *conf_ref(struct conf *c);
+
+/* Drops one reference and frees c with the last; conf_unref(NULL) does nothing. */
+void conf_unref(struct conf *c);
+
+/* The domain block for name (len octets, any case, trailing dot allowed), or NULL. */
+const struct conf_domain *conf_find_domain(const struct conf *c, const char *name, size_t len);
+
+/* True when addr (4 or 16 bytes of family) is inside one of the n networks. */
+bool conf_cidr_match(const struct conf_cidr *nets, size_t n, int family, const void *addr);
+
+#endif

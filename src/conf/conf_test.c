@@ -1,0 +1,1774 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests of the configuration: config texts are written to files in a
+ * temporary directory (with "@DIR@" replaced by its path) and loaded with
+ * conf_load(). Error rows assert the exact FILE:LINE and a key phrase; the
+ * value parsers, domain lookup and CIDR matching have tables of their own.
+ * Every table has hostile rows.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf/conf.h"
+#include "conf/lexer.h"
+#include "conf/values.h"
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static char tmpdir[256];         /* realpath of the test's directory */
+static char conf_path[CAP_PATH]; /* tmpdir/test.conf */
+
+/* ---- Helpers ---- */
+
+/* text (len octets) with every "@DIR@" replaced by tmpdir, length in *outlen; the caller frees it.
+ */
+static char *
+subst(const char *text, size_t len, size_t *outlen)
+{
+    size_t dl = strlen(tmpdir), n = 0, o = 0;
+    char *out;
+
+    for (size_t i = 0; i + 5 <= len; i++)
+        n += memcmp(text + i, "@DIR@", 5) == 0;
+    out = malloc(len + n * dl + 1);
+    assert_non_null(out);
+    for (size_t i = 0; i < len;) {
+        if (i + 5 <= len && memcmp(text + i, "@DIR@", 5) == 0) {
+            memcpy(out + o, tmpdir, dl);
+            o += dl;
+            i += 5;
+        } else {
+            out[o++] = text[i++];
+        }
+    }
+    out[o] = '\0';
+    if (outlen != NULL)
+        *outlen = o;
+    return out;
+}
+
+static void
+write_file(const char *path, const char *text, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+    assert_true(fd >= 0);
+    assert_true(write(fd, text, len) == (ssize_t)len);
+    assert_int_equal(close(fd), 0);
+}
+
+/* Writes text (len octets, "@DIR@" replaced) to conf_path and loads it. */
+static struct conf *
+load_len(const char *text, size_t len, char *err, size_t errcap)
+{
+    size_t n;
+    char *t = subst(text, len, &n);
+
+    write_file(conf_path, t, n);
+    free(t);
+    return conf_load(conf_path, err, errcap);
+}
+
+static struct conf *
+load(const char *text, char *err, size_t errcap)
+{
+    return load_len(text, strlen(text), err, errcap);
+}
+
+/* Loads text and asserts "conf_path:line: ...phrase..." (phrase with "@DIR@" replaced). */
+static void
+expect_error(const char *name, const char *text, unsigned line, const char *phrase)
+{
+    char err[1024], prefix[CAP_PATH + 32];
+    struct conf *c = load(text, err, sizeof err);
+    char *want = subst(phrase, strlen(phrase), NULL);
+
+    (void)snprintf(prefix, sizeof prefix, "%s:%u: ", conf_path, line);
+    if (c != NULL || strncmp(err, prefix, strlen(prefix)) != 0 || strstr(err, want) == NULL) {
+        print_error("row '%s': want '%s...%s', got %s '%s'\n", name, prefix, want,
+                    c ? "success" : "error", err);
+        conf_unref(c);
+        free(want);
+        fail();
+    }
+    free(want);
+}
+
+static struct conf *
+expect_ok(const char *name, const char *text)
+{
+    char err[1024];
+    struct conf *c = load(text, err, sizeof err);
+
+    if (c == NULL) {
+        print_error("row '%s': want success, got '%s'\n", name, err);
+        fail();
+    }
+    return c;
+}
+
+/* ---- Fixtures ---- */
+
+static int
+group_setup(void **state)
+{
+    char dir[] = "/tmp/gate26-conf-XXXXXX";
+    char path[CAP_PATH], real[PATH_MAX];
+
+    (void)state;
+    if (mkdtemp(dir) == NULL || realpath(dir, real) == NULL || strlen(real) >= sizeof tmpdir)
+        return -1;
+    memcpy(tmpdir, real, strlen(real) + 1);
+    (void)snprintf(conf_path, sizeof conf_path, "%s/test.conf", tmpdir);
+    (void)snprintf(path, sizeof path, "%s/cert.pem", tmpdir);
+    write_file(path, "", 0);
+    (void)snprintf(path, sizeof path, "%s/key.pem", tmpdir);
+    write_file(path, "", 0);
+    return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+    static const char *const names[] = {"test.conf", "cert.pem", "key.pem", "rel.conf", "big.conf"};
+    char path[CAP_PATH];
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(names); i++) {
+        (void)snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
+        (void)unlink(path);
+    }
+    (void)snprintf(path, sizeof path, "%s/sub", tmpdir);
+    (void)rmdir(path);
+    return rmdir(tmpdir);
+}
+
+/* The smallest valid file: five lines. */
+#define MIN_LISTEN "listen inbound {\n    address 127.0.0.1:2525\n}\n"
+#define MIN_DOMAIN "domain example.com {\n}\n"
+#define MIN        MIN_LISTEN MIN_DOMAIN
+#define TLS_BLOCK  "tls {\n    cert @DIR@/cert.pem\n    key  @DIR@/key.pem\n}\n"
+
+/* ---- The DESIGN.md example ---- */
+
+static const char design_example[] =
+    "hostname  mx1.example.com\n"
+    "spool     /var/spool/gate26\n"
+    "user      gate26\n"
+    "\n"
+    "tls {\n"
+    "    cert  @DIR@/cert.pem\n"
+    "    key   @DIR@/key.pem\n"
+    "}\n"
+    "\n"
+    "listen inbound {                 # port 25: the Internet's door\n"
+    "    address  0.0.0.0:25 [::]:25\n"
+    "    tls      starttls\n"
+    "}\n"
+    "listen internal {                # port 26: our own servers' door\n"
+    "    address  0.0.0.0:26\n"
+    "    allow    10.0.0.0/8 192.168.0.0/16\n"
+    "}\n"
+    "listen submission {\n"
+    "    address  0.0.0.0:587\n"
+    "    tls      starttls required\n"
+    "    auth     required\n"
+    "}\n"
+    "listen submissions {\n"
+    "    address  0.0.0.0:465\n"
+    "    tls      implicit\n"
+    "    auth     required\n"
+    "}\n"
+    "\n"
+    "domain example.com {             # mail for it, arriving on 25, goes here\n"
+    "    relay  smtp://10.0.0.5:25\n"
+    "}\n"
+    "\n"
+    "auth {\n"
+    "    passwd  /etc/gate26/passwd   # user:crypt-hash lines\n"
+    "}\n"
+    "\n"
+    "delivery {\n"
+    "    retry    5m 10m 30m 1h 2h 4h   # then every 4h\n"
+    "    give-up  5d\n"
+    "}\n";
+
+static void
+test_design_example(void **state)
+{
+    struct conf *c = expect_ok("design", design_example);
+    char want[CAP_PATH];
+    const struct conf_listen *l;
+    static const unsigned retry[] = {300, 600, 1800, 3600, 7200, 14400};
+
+    (void)state;
+    assert_string_equal(c->path, conf_path);
+    assert_string_equal(c->hostname, "mx1.example.com");
+    assert_string_equal(c->spool, "/var/spool/gate26");
+    assert_string_equal(c->user, "gate26");
+    assert_true(c->has_tls);
+    (void)snprintf(want, sizeof want, "%s/cert.pem", tmpdir);
+    assert_string_equal(c->tls_cert, want);
+    (void)snprintf(want, sizeof want, "%s/key.pem", tmpdir);
+    assert_string_equal(c->tls_key, want);
+    assert_int_equal(c->n_listens, 4);
+
+    l = &c->listens[0];
+    assert_int_equal(l->role, DOOR_INBOUND);
+    assert_int_equal(l->line, 10);
+    assert_int_equal(l->n_addrs, 2);
+    assert_string_equal(l->addrs[0].text, "0.0.0.0:25");
+    assert_string_equal(l->addrs[1].text, "[::]:25");
+    assert_int_equal(l->addrs[1].sa.ss_family, AF_INET6);
+    assert_int_equal(l->addrs[1].sa_len, sizeof(struct sockaddr_in6));
+    assert_int_equal(l->addrs[1].line, 11);
+    assert_int_equal(l->tls, CONF_TLS_STARTTLS);
+    assert_false(l->auth_required);
+    assert_int_equal(l->n_allow, 0);
+
+    l = &c->listens[1];
+    assert_int_equal(l->role, DOOR_INTERNAL);
+    assert_int_equal(l->n_allow, 2);
+    assert_int_equal(l->allow[1].family, AF_INET);
+    assert_int_equal(l->allow[1].prefix, 16);
+    assert_memory_equal(l->allow[1].addr, "\xc0\xa8\0\0", 4);
+    assert_int_equal(l->tls, CONF_TLS_STARTTLS); /* default with a tls block */
+    assert_false(l->auth_required);
+
+    l = &c->listens[2];
+    assert_int_equal(l->role, DOOR_SUBMISSION);
+    assert_int_equal(l->tls, CONF_TLS_STARTTLS_REQUIRED);
+    assert_true(l->auth_required);
+
+    l = &c->listens[3];
+    assert_int_equal(l->role, DOOR_SUBMISSIONS);
+    assert_string_equal(l->addrs[0].text, "0.0.0.0:465");
+    assert_int_equal(l->tls, CONF_TLS_IMPLICIT);
+    assert_true(l->auth_required);
+
+    assert_int_equal(c->n_domains, 1);
+    assert_string_equal(c->domains[0].name, "example.com");
+    assert_int_equal(c->domains[0].line, 29);
+    assert_true(c->domains[0].has_relay);
+    assert_string_equal(c->domains[0].relay.host, "10.0.0.5");
+    assert_int_equal(c->domains[0].relay.port, 25);
+    assert_false(c->domains[0].relay.bracketed);
+    assert_int_equal(c->domains[0].relay.family, AF_INET);
+
+    assert_string_equal(c->auth_passwd, "/etc/gate26/passwd");
+    assert_int_equal(c->n_retry, 6);
+    assert_memory_equal(c->retry, retry, sizeof retry);
+    assert_int_equal(c->give_up, 5 * 86400);
+    conf_unref(c);
+}
+
+/* ---- Defaults ---- */
+
+static void
+test_defaults(void **state)
+{
+    struct conf *c = expect_ok("min", MIN);
+    const struct conf_listen *l = &c->listens[0];
+    static const unsigned retry[] = {300, 600, 1800, 3600, 7200, 14400};
+    char host[CAP_HOSTNAME + 2] = "";
+    struct conf_why w;
+    char want[CAP_DOMAIN + 1];
+
+    (void)state;
+    /* hostname: gethostname() when it is a Domain, else localhost */
+    if (gethostname(host, sizeof host - 1) != 0 ||
+        conf_value_domain(slice_make(host, strlen(host)), want, &w) == -1)
+        (void)snprintf(want, sizeof want, "localhost");
+    assert_string_equal(c->hostname, want);
+    assert_string_equal(c->spool, "/var/spool/gate26");
+    assert_string_equal(c->user, "");
+    assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+    assert_int_equal(c->max_sessions, 1000);
+    assert_false(c->has_tls);
+    assert_string_equal(c->tls_cert, "");
+    assert_string_equal(c->auth_passwd, "");
+    assert_int_equal(c->n_retry, 6);
+    assert_memory_equal(c->retry, retry, sizeof retry);
+    assert_int_equal(c->give_up, 432000);
+
+    assert_int_equal(c->n_listens, 1);
+    assert_int_equal(l->line, 1);
+    assert_int_equal(l->n_addrs, 1);
+    assert_string_equal(l->addrs[0].text, "127.0.0.1:2525");
+    assert_int_equal(l->addrs[0].sa.ss_family, AF_INET);
+    assert_int_equal(l->addrs[0].sa_len, sizeof(struct sockaddr_in));
+    assert_int_equal(ntohs(((struct sockaddr_in *)&l->addrs[0].sa)->sin_port), 2525);
+    assert_int_equal(l->tls, CONF_TLS_NONE);
+    assert_false(l->auth_required);
+    assert_int_equal(l->max_message_size, 10 * 1024 * 1024);
+    assert_int_equal(l->max_recipients, 100);
+    assert_int_equal(l->max_errors, 10);
+    assert_int_equal(l->max_sessions, 1000);
+    assert_int_equal(l->timeout_command, 300);
+    assert_int_equal(l->timeout_data, 300);
+    assert_int_equal(l->n_allow, 0);
+
+    assert_int_equal(c->n_domains, 1);
+    assert_false(c->domains[0].has_relay);
+    conf_unref(c);
+}
+
+/* Role defaults for tls and auth, with and without a tls block. */
+static void
+test_role_defaults(void **state)
+{
+    static const struct {
+        const char *text;
+        enum conf_tls_mode tls;
+        bool auth;
+    } rows[] = {
+        {MIN, CONF_TLS_NONE, false},
+        {TLS_BLOCK MIN, CONF_TLS_STARTTLS, false},
+        {TLS_BLOCK "listen internal {\n address 127.0.0.1:26\n allow 127.0.0.1\n}\n",
+         CONF_TLS_STARTTLS, false},
+        {"listen internal {\n address 127.0.0.1:26\n allow 127.0.0.1\n}\n", CONF_TLS_NONE, false},
+        {TLS_BLOCK "listen submission {\n address 127.0.0.1:587\n}\n", CONF_TLS_STARTTLS_REQUIRED,
+         true},
+        {TLS_BLOCK "listen submission {\n address 127.0.0.1:587\n tls implicit\n}\n",
+         CONF_TLS_IMPLICIT, true},
+        {TLS_BLOCK "listen submissions {\n address 127.0.0.1:465\n}\n", CONF_TLS_IMPLICIT, true},
+        {TLS_BLOCK "listen inbound {\n address 127.0.0.1:25\n tls none\n auth required\n}\n"
+                   "domain a.example {}\n",
+         CONF_TLS_NONE, true},
+        /* the tls block may come after the listen block */
+        {"listen submission {\n address 127.0.0.1:587\n}\n" TLS_BLOCK, CONF_TLS_STARTTLS_REQUIRED,
+         true},
+        {MIN_LISTEN TLS_BLOCK MIN_DOMAIN, CONF_TLS_STARTTLS, false},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        char name[32];
+        struct conf *c;
+
+        (void)snprintf(name, sizeof name, "role-default-%zu", i);
+        c = expect_ok(name, rows[i].text);
+        assert_int_equal(c->listens[0].tls, rows[i].tls);
+        assert_int_equal(c->listens[0].auth_required, rows[i].auth);
+        conf_unref(c);
+    }
+}
+
+/* A listen's max-sessions defaults to the top-level one wherever that is written. */
+static void
+test_max_sessions_order(void **state)
+{
+    static const struct {
+        const char *text;
+        unsigned top, listen;
+    } rows[] = {
+        {MIN "max-sessions 50\n", 50, 50},
+        {"max-sessions 50\n" MIN, 50, 50},
+        {"listen inbound {\n address 127.0.0.1:25\n max-sessions 7\n}\nmax-sessions "
+         "50\n" MIN_DOMAIN,
+         50, 7},
+        {"max-sessions 1000000\n" MIN, 1000000, 1000000},
+        {"max-sessions 1\n" MIN, 1, 1},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        struct conf *c = expect_ok("max-sessions", rows[i].text);
+
+        assert_int_equal(c->max_sessions, rows[i].top);
+        assert_int_equal(c->listens[0].max_sessions, rows[i].listen);
+        conf_unref(c);
+    }
+}
+
+/* ---- Top-level keys that load ---- */
+
+static void
+test_top_values(void **state)
+{
+    struct conf *c;
+
+    (void)state;
+    c = expect_ok("top", "hostname Mx1.Example.COM.\n"
+                         "spool \"/var/spool/gate #26\"   # a comment after a string\n"
+                         "user gate26_user-1.x\n"
+                         "log-level debug\n" MIN);
+    assert_string_equal(c->hostname, "Mx1.Example.COM");
+    assert_string_equal(c->spool, "/var/spool/gate #26");
+    assert_string_equal(c->user, "gate26_user-1.x");
+    assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
+    conf_unref(c);
+
+    c = expect_ok("escapes", "spool \"/a\\\"b\\\\c\"\nlog-level error\nhostname localhost\n" MIN);
+    assert_string_equal(c->spool, "/a\"b\\c");
+    assert_int_equal(c->log_level, LOG_LEVEL_ERROR);
+    assert_string_equal(c->hostname, "localhost");
+    conf_unref(c);
+
+    c = expect_ok("warning", "log-level warning\n\t user\t\"x\"\t\n" MIN);
+    assert_int_equal(c->log_level, LOG_LEVEL_WARNING);
+    assert_string_equal(c->user, "x");
+    conf_unref(c);
+
+    /* CRLF line ends, no final newline, braces without spaces, an empty block on one line */
+    c = expect_ok("crlf", "hostname mx.example\r\nlisten inbound{\r\n address 127.0.0.1:25\r\n}"
+                          "\r\ndomain example.org{}\r\ndomain example.net { }");
+    assert_string_equal(c->hostname, "mx.example");
+    assert_int_equal(c->n_domains, 2);
+    conf_unref(c);
+}
+
+/* ---- Listen keys that load ---- */
+
+enum field {
+    F_MAX_MESSAGE_SIZE,
+    F_MAX_RECIPIENTS,
+    F_MAX_ERRORS,
+    F_MAX_SESSIONS,
+    F_TIMEOUT_COMMAND,
+    F_TIMEOUT_DATA,
+    F_TLS,
+    F_AUTH,
+    F_N_ALLOW,
+    F_N_ADDRS,
+};
+
+static uint64_t
+field(const struct conf_listen *l, enum field f)
+{
+    switch (f) {
+    case F_MAX_MESSAGE_SIZE:
+        return l->max_message_size;
+    case F_MAX_RECIPIENTS:
+        return l->max_recipients;
+    case F_MAX_ERRORS:
+        return l->max_errors;
+    case F_MAX_SESSIONS:
+        return l->max_sessions;
+    case F_TIMEOUT_COMMAND:
+        return l->timeout_command;
+    case F_TIMEOUT_DATA:
+        return l->timeout_data;
+    case F_TLS:
+        return l->tls;
+    case F_AUTH:
+        return l->auth_required;
+    case F_N_ALLOW:
+        return l->n_allow;
+    case F_N_ADDRS:
+        return l->n_addrs;
+    }
+    return UINT64_MAX;
+}
+
+/* The statement goes on line 7 of this file. */
+#define LISTEN_TEMPLATE_HEAD TLS_BLOCK "listen inbound {\n    address 127.0.0.1:2525\n"
+#define LISTEN_TEMPLATE_TAIL "\n}\ndomain example.com {}\n"
+#define LISTEN_LINE          7
+
+static char *
+listen_text(const char *stmt)
+{
+    static const char head[] = LISTEN_TEMPLATE_HEAD, tail[] = LISTEN_TEMPLATE_TAIL;
+    char *t = malloc(sizeof head + strlen(stmt) + sizeof tail);
+
+    assert_non_null(t);
+    (void)snprintf(t, sizeof head + strlen(stmt) + sizeof tail, "%s%s%s", head, stmt, tail);
+    return t;
+}
+
+static void
+test_listen_values(void **state)
+{
+    static const struct {
+        const char *stmt;
+        enum field f;
+        uint64_t want;
+    } rows[] = {
+        {"max-message-size 1024", F_MAX_MESSAGE_SIZE, 1024},
+        {"max-message-size 1k", F_MAX_MESSAGE_SIZE, 1024},
+        {"max-message-size 1K", F_MAX_MESSAGE_SIZE, 1024},
+        {"max-message-size 10M", F_MAX_MESSAGE_SIZE, 10485760},
+        {"max-message-size 10m", F_MAX_MESSAGE_SIZE, 10485760},
+        {"max-message-size 2G", F_MAX_MESSAGE_SIZE, 2147483648u},
+        {"max-message-size 2g", F_MAX_MESSAGE_SIZE, 2147483648u},
+        {"max-message-size 2048M", F_MAX_MESSAGE_SIZE, 2147483648u},
+        {"max-message-size 2147483648", F_MAX_MESSAGE_SIZE, 2147483648u},
+        {"max-message-size 0001024", F_MAX_MESSAGE_SIZE, 1024},
+        {"max-message-size \"5M\"", F_MAX_MESSAGE_SIZE, 5242880},
+        {"max-recipients 1", F_MAX_RECIPIENTS, 1},
+        {"max-recipients 100000", F_MAX_RECIPIENTS, 100000},
+        {"max-errors 1", F_MAX_ERRORS, 1},
+        {"max-errors 1000", F_MAX_ERRORS, 1000},
+        {"max-sessions 1", F_MAX_SESSIONS, 1},
+        {"max-sessions 1000000", F_MAX_SESSIONS, 1000000},
+        {"timeout-command 1", F_TIMEOUT_COMMAND, 1},
+        {"timeout-command 1s", F_TIMEOUT_COMMAND, 1},
+        {"timeout-command 90s", F_TIMEOUT_COMMAND, 90},
+        {"timeout-command 5m", F_TIMEOUT_COMMAND, 300},
+        {"timeout-command 1h", F_TIMEOUT_COMMAND, 3600},
+        {"timeout-command 24h", F_TIMEOUT_COMMAND, 86400},
+        {"timeout-command 1440m", F_TIMEOUT_COMMAND, 86400},
+        {"timeout-command 1d", F_TIMEOUT_COMMAND, 86400},
+        {"timeout-command 86400", F_TIMEOUT_COMMAND, 86400},
+        {"timeout-data 3m", F_TIMEOUT_DATA, 180},
+        {"timeout-data 10", F_TIMEOUT_DATA, 10},
+        {"tls none", F_TLS, CONF_TLS_NONE},
+        {"tls starttls", F_TLS, CONF_TLS_STARTTLS},
+        {"tls starttls required", F_TLS, CONF_TLS_STARTTLS_REQUIRED},
+        {"tls \"starttls\" required", F_TLS, CONF_TLS_STARTTLS_REQUIRED},
+        {"tls implicit", F_TLS, CONF_TLS_IMPLICIT},
+        {"auth required", F_AUTH, 1},
+        {"auth none", F_AUTH, 0},
+        {"allow 10.0.0.0/8", F_N_ALLOW, 1},
+        {"allow 10.0.0.0/8 192.168.0.0/16\n    allow ::1 2001:db8::/32", F_N_ALLOW, 4},
+        {"allow 0.0.0.0/0 ::/0", F_N_ALLOW, 2},
+        {"address 127.0.0.1:2526 [::1]:2526", F_N_ADDRS, 3},
+        {"address 0.0.0.0:2526 [::]:2526", F_N_ADDRS, 3},        /* families do not collide */
+        {"address 127.0.0.2:2525 127.0.0.3:2525", F_N_ADDRS, 3}, /* same port, other hosts */
+        {"address [::1]:2525", F_N_ADDRS, 2},
+        {"address 127.0.0.1:1 127.0.0.1:65535", F_N_ADDRS, 3},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        char *t = listen_text(rows[i].stmt);
+        struct conf *c = expect_ok(rows[i].stmt, t);
+
+        free(t);
+        if (field(&c->listens[0], rows[i].f) != rows[i].want) {
+            print_error("row '%s': want %llu, got %llu\n", rows[i].stmt,
+                        (unsigned long long)rows[i].want,
+                        (unsigned long long)field(&c->listens[0], rows[i].f));
+            conf_unref(c);
+            fail();
+        }
+        conf_unref(c);
+    }
+}
+
+static void
+test_listen_errors(void **state)
+{
+    static const struct {
+        const char *stmt;
+        const char *phrase;
+    } rows[] = {
+        {"adress 127.0.0.1:25",
+         "unknown key 'adress' in listen block (expected one of: address, allow, tls, auth, "
+         "max-message-size, max-recipients, max-errors, max-sessions, timeout-command, "
+         "timeout-data)"},
+        {"Address 127.0.0.1:25", "unknown key 'Address'"},
+        {"hostname x.example", "unknown key 'hostname' in listen block"},
+        {"address", "expected a value after 'address'"},
+        {"address 127.0.0.1", "expected a port after ':' in '127.0.0.1'"},
+        {"address 127.0.0.1:", "expected a port after ':' in '127.0.0.1:'"},
+        {"address 127.0.0.1:0", "expected a port from 1 to 65535 after ':' in '127.0.0.1:0'"},
+        {"address 127.0.0.1:65536", "expected a port from 1 to 65535"},
+        {"address 127.0.0.1:25x", "expected a port from 1 to 65535"},
+        {"address 127.0.0.1:-1", "expected a port from 1 to 65535"},
+        {"address 127.0.0.1:99999999999999999999999", "expected a port from 1 to 65535"},
+        {"address localhost:25", "(names are not looked up)"},
+        {"address 1.2.3:25", "expected an IPv4 address or [IPv6 address] before ':'"},
+        {"address 256.1.1.1:25", "expected an IPv4 address"},
+        {"address 01.2.3.4:25", "expected an IPv4 address"},
+        {":25", "unknown key ':25'"},
+        {"address :25", "expected an IPv4 address"},
+        {"address ::1:25", "an IPv6 address needs brackets"},
+        {"address [::1]", "expected a port after ':' in '[::1]'"},
+        {"address [::1]25", "expected a port after ':' in '[::1]25'"},
+        {"address [::1", "expected ']' after the IPv6 address"},
+        {"address [1.2.3.4]:25", "expected an IPv6 address inside [ ]"},
+        {"address [fe80::1%eth0]:25", "expected an IPv6 address inside [ ]"},
+        {"address []:25", "expected an IPv6 address inside [ ]"},
+        {"address 127.0.0.1:2525", "duplicate address 127.0.0.1:2525 (first at line 6)"},
+        {"address 127.0.0.1:26 127.0.0.1:26", "duplicate address 127.0.0.1:26 (first at line 7)"},
+        {"address [::1]:25 [0:0:0:0:0:0:0:1]:25", "duplicate address [::1]:25 (first at line 7)"},
+        {"address 0.0.0.0:2525",
+         "address 0.0.0.0:2525 overlaps 127.0.0.1:2525 (line 6): a wildcard address takes port "
+         "2525 on every IPv4 address"},
+        {"address [::]:26 [::1]:26", "address [::1]:26 overlaps [::]:26 (line 7)"},
+        {"address [::1]:26 [::]:26", "address [::]:26 overlaps [::1]:26 (line 7)"},
+        {"allow", "expected a value after 'allow'"},
+        {"allow 10.0.0.1/8",
+         "'10.0.0.1/8' has bits set past its /8 prefix (did you mean 10.0.0.0/8?)"},
+        {"allow 192.168.1.0/16", "did you mean 192.168.0.0/16?"},
+        {"allow 2001:db8::1/64", "did you mean 2001:db8::/64?"},
+        {"allow 10.0.0.0/33", "expected a prefix length from 0 to 32 after '/' in '10.0.0.0/33'"},
+        {"allow 2001:db8::/129", "expected a prefix length from 0 to 128"},
+        {"allow 10.0.0.0/", "expected a prefix length from 0 to 32"},
+        {"allow 10.0.0.0/-1", "expected a prefix length from 0 to 32"},
+        {"allow 10.0.0.0/8/8", "expected a prefix length from 0 to 32"},
+        {"allow example.com", "expected an IPv4 or IPv6 network such as 10.0.0.0/8"},
+        {"allow [::1]", "expected an IPv4 or IPv6 network"},
+        {"allow 10.0.0.0/8 10/8", "expected an IPv4 or IPv6 network"},
+        {"allow \"\"", "expected an IPv4 or IPv6 network"},
+        {"tls", "expected a value after 'tls'"},
+        {"tls startls", "expected tls none, tls starttls, tls starttls required or tls implicit"},
+        {"tls starttls optional", "expected tls none, tls starttls"},
+        {"tls required", "expected tls none, tls starttls"},
+        {"tls STARTTLS", "expected tls none, tls starttls"},
+        {"tls none required", "expected tls none, tls starttls"},
+        {"tls starttls required now", "'tls' takes at most 2 values, found 3"},
+        {"tls none\n    tls none", "duplicate key 'tls' (first at line 7)"},
+        {"auth", "expected a value after 'auth'"},
+        {"auth maybe", "expected auth required or auth none, found 'maybe'"},
+        {"auth required please", "'auth' takes one value, found 2"},
+        {"max-message-size 1023", "size '1023' is out of range (from 1K to 2G)"},
+        {"max-message-size 2049M", "out of range (from 1K to 2G)"},
+        {"max-message-size 2147483649", "out of range"},
+        {"max-message-size 3G", "out of range"},
+        {"max-message-size 0", "out of range"},
+        {"max-message-size 99999999999999999999G", "out of range"},
+        {"max-message-size 10MB", "expected a size from 1K to 2G (digits with an optional K, M or "
+                                  "G), found '10MB'"},
+        {"max-message-size K", "expected a size"},
+        {"max-message-size 1.5M", "expected a size"},
+        {"max-message-size -1", "expected a size"},
+        {"max-message-size \" 10M\"", "expected a size"},
+        {"max-message-size 10M 20M", "'max-message-size' takes one value, found 2"},
+        {"max-recipients 0", "expected a number from 1 to 100000, found '0'"},
+        {"max-recipients 100001", "expected a number from 1 to 100000"},
+        {"max-recipients ten", "expected a number from 1 to 100000, found 'ten'"},
+        {"max-recipients +5", "expected a number from 1 to 100000"},
+        {"max-errors 0", "expected a number from 1 to 1000"},
+        {"max-errors 1001", "expected a number from 1 to 1000"},
+        {"max-sessions 0", "expected a number from 1 to 1000000"},
+        {"max-sessions 1000001", "expected a number from 1 to 1000000"},
+        {"timeout-command 0", "duration '0' is out of range (from 1s to 1d)"},
+        {"timeout-command 0s", "out of range (from 1s to 1d)"},
+        {"timeout-command 2d", "out of range"},
+        {"timeout-command 86401", "out of range"},
+        {"timeout-command 99999999999999999999d", "out of range"},
+        {"timeout-command 1h30m", "expected a duration from 1s to 1d (digits with one optional "
+                                  "unit s, m, h or d, as in 30s, 5m, 2h), found '1h30m'"},
+        {"timeout-command 5M", "expected a duration"},
+        {"timeout-command 5min", "expected a duration"},
+        {"timeout-command m", "expected a duration"},
+        {"timeout-command \"5 m\"", "expected a duration"},
+        {"timeout-command 5 m", "'timeout-command' takes one value, found 2"},
+        {"timeout-data 0", "out of range"},
+        {"timeout-data 1w", "expected a duration"},
+        {"max-errors 5\n    max-errors 6", "duplicate key 'max-errors' (first at line 7)"},
+        {"tls {", "'tls' opens a block inside block 'listen' opened at line 5"},
+        {"domain example.org {", "blocks do not nest (is a '}' missing?)"},
+        {"address 127.0.0.1:25 }", "'}' must be on a line of its own"},
+        {"address { 127.0.0.1:25", "expected the end of the line after '{'"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        char *t = listen_text(rows[i].stmt);
+        unsigned line = LISTEN_LINE + (strchr(rows[i].stmt, '\n') != NULL);
+
+        expect_error(rows[i].stmt, t, line, rows[i].phrase);
+        free(t);
+    }
+}
+
+/* ---- Errors anywhere in the file ---- */
+
+struct err_row {
+    const char *name;
+    const char *text;
+    unsigned line;
+    const char *phrase;
+};
+
+static const struct err_row file_errors[] = {
+    /* lexer */
+    {"unterminated", "hostname \"mx.example.com\n" MIN, 1,
+     "unterminated string (missing closing '\"')"},
+    {"hash in string", "# a comment\n\nspool \"/a#b\n" MIN, 3, "unterminated string"},
+    {"escaped quote at end", "spool \"/a\\\"\n" MIN, 1, "unterminated string"},
+    {"bad escape", "spool \"/a\\qb\"\n" MIN, 1,
+     "unknown escape in string (only \\\" and \\\\ are escapes)"},
+    {"escape n", "spool \"/a\\n\"\n" MIN, 1, "unknown escape"},
+    {"quote in word", "spool /a\"b\"\n" MIN, 1, "unexpected '\"' inside a word"},
+    {"word after string", "spool \"/a\"b\n" MIN, 1, "expected a space after the closing '\"'"},
+    {"strings touch", "spool \"/a\"\"b\"\n" MIN, 1, "expected a space after the closing"},
+    {"control char",
+     "hostname a\x01"
+     "b\n" MIN,
+     1, "control character 0x01 in the file"},
+    {"bare CR", "hostname a\rb\n" MIN, 1, "control character 0x0d"},
+    {"CR CR LF", "hostname a\r\r\n" MIN, 1, "control character 0x0d"},
+    {"form feed", MIN "\f\n", 6, "control character 0x0c"},
+    {"escape char", "# \x1b[31m red\n" MIN, 1, "control character 0x1b"},
+    {"DEL", "user gate\x7f\n" MIN, 1, "control character 0x7f"},
+    {"ctl in string", "spool \"/a\x02\"\n" MIN, 1, "control character 0x02"},
+    {"BOM", "\xef\xbb\xbfhostname x.example\n" MIN, 1, "byte order mark"},
+    /* structure */
+    {"stray close", "}\n" MIN, 1, "unexpected '}': no block is open"},
+    {"stray open", "{\n" MIN, 1, "unexpected '{': it belongs at the end of the line"},
+    {"brace next line", "listen inbound\n{\n", 1,
+     "'listen' opens a block: expected '{' at the end of the line"},
+    {"tls as key", "tls starttls\n" MIN, 1, "'tls' opens a block"},
+    {"quoted key", "\"hostname\" x.example\n" MIN, 1, "expected a key, found a quoted string"},
+    {"one-line block", "listen inbound { address 127.0.0.1:25 }\n", 1,
+     "expected the end of the line after '{' (each statement goes on a line of its own)"},
+    {"close after value", "listen inbound {\n address 127.0.0.1:25 }\n", 2,
+     "'}' must be on a line of its own"},
+    {"words after close", "listen inbound {\n address 127.0.0.1:25\n} domain\n", 3,
+     "'}' must be on a line of its own"},
+    {"close open", "listen inbound {\n address 127.0.0.1:25\n} {\n", 3,
+     "'}' must be on a line of its own"},
+    {"missing close", "listen inbound {\n    address 127.0.0.1:25\n", 2,
+     "missing '}' for block 'listen' opened at line 1"},
+    {"missing close, blank lines", "domain a.example {\n\n# end\n\n", 4,
+     "missing '}' for block 'domain' opened at line 1"},
+    {"missing close, no newline", MIN "delivery {\n  retry 1m", 7,
+     "missing '}' for block 'delivery' opened at line 6"},
+    {"nested", "listen inbound {\n address 127.0.0.1:25\ndomain example.com {\n}\n}\n", 3,
+     "'domain' opens a block inside block 'listen' opened at line 1; blocks do not nest"},
+    {"key as block", "hostname x.example {\n}\n" MIN, 1,
+     "'hostname' is a key, not a block (remove the '{')"},
+    {"unknown block", "frobnicate {\n}\n" MIN, 1,
+     "unknown block 'frobnicate' (expected one of: tls, listen, domain, auth, delivery)"},
+    {"unknown block with label", "route x {\n}\n" MIN, 1, "unknown block 'route'"},
+    {"unknown key", "adress 1\n" MIN, 1,
+     "unknown key 'adress' at top level (expected one of: hostname, spool, user, log-level, "
+     "max-sessions, tls, listen, domain, auth, delivery)"},
+    {"key case", "Hostname x.example\n" MIN, 1, "unknown key 'Hostname' at top level"},
+    {"key escaped", "host\xc3\xa9 x\n" MIN, 1, "unknown key 'host\\xc3\\xa9' at top level"},
+    {"relay at top", "relay smtp://x.example\n" MIN, 1, "unknown key 'relay' at top level"},
+    {"duplicate key", "hostname a.example\n\nhostname b.example\n" MIN, 3,
+     "duplicate key 'hostname' (first at line 1)"},
+    {"duplicate spool", "spool /a\nspool /a\n" MIN, 2, "duplicate key 'spool' (first at line 1)"},
+    {"duplicate max-sessions", MIN "max-sessions 1\nmax-sessions 1\n", 7,
+     "duplicate key 'max-sessions' (first at line 6)"},
+    {"no value", "hostname\n" MIN, 1, "expected a value after 'hostname'"},
+    {"two values", "spool /var/my spool\n" MIN, 1,
+     "'spool' takes one value, found 2 (quote a value that has spaces)"},
+    /* block labels */
+    {"listen no role", "listen {\n", 1,
+     "expected a role (one of: inbound, internal, submission, submissions) after 'listen'"},
+    {"listen bad role", "listen outbound {\n", 1,
+     "unknown listen role 'outbound' (expected one of: inbound, internal, submission, "
+     "submissions)"},
+    {"listen role case", "listen Inbound {\n", 1, "unknown listen role 'Inbound'"},
+    {"listen two labels", "listen inbound extra {\n", 1,
+     "expected '{' after 'listen inbound', found 'extra'"},
+    {"tls label", "tls main {\n", 1, "expected '{' after 'tls', found 'main' (tls takes no label)"},
+    {"delivery label", "delivery x {}\n", 1, "(delivery takes no label)"},
+    {"domain no name", "domain {\n", 1, "expected a domain name after 'domain'"},
+    {"empty domain on one line needs name", "domain {}\n", 1, "expected a domain name"},
+    /* duplicate blocks */
+    {"listen twice", MIN "listen inbound {\n", 6,
+     "duplicate block 'listen inbound' (first at line 1)"},
+    {"tls twice", TLS_BLOCK TLS_BLOCK MIN, 5, "duplicate block 'tls' (first at line 1)"},
+    {"auth twice", "auth {\n passwd /p\n}\nauth {\n passwd /p\n}\n" MIN, 4,
+     "duplicate block 'auth' (first at line 1)"},
+    {"delivery twice", "delivery {}\ndelivery {}\n" MIN, 2,
+     "duplicate block 'delivery' (first at line 1)"},
+    {"domain twice", MIN "domain Example.COM. {\n}\n", 6,
+     "duplicate domain 'example.com' (first at line 4)"},
+    {"domain twice, one line",
+     "domain a.example {}\ndomain b.example {}\ndomain a.example {}\n" MIN, 3,
+     "duplicate domain 'a.example' (first at line 1)"},
+    /* top-level values */
+    {"hostname hyphen", "hostname -bad.example\n" MIN, 1,
+     "a label may not start or end with '-' in domain name '-bad.example'"},
+    {"hostname hyphen end", "hostname bad-.example\n" MIN, 1, "may not start or end with '-'"},
+    {"hostname empty label", "hostname a..example\n" MIN, 1,
+     "empty label in domain name 'a..example'"},
+    {"hostname leading dot", "hostname .example\n" MIN, 1, "empty label"},
+    {"hostname two dots", "hostname example..\n" MIN, 1, "empty label"},
+    {"hostname underscore", "hostname a_b.example\n" MIN, 1,
+     "unexpected character '_' in domain name 'a_b.example'"},
+    {"hostname utf8",
+     "hostname b\xc3\xbc"
+     "cher.example\n" MIN,
+     1, "unexpected character '\\xc3' in domain name 'b\\xc3\\xbccher.example'"},
+    {"hostname label 64",
+     "hostname aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example\n" MIN, 1,
+     "a label is longer than 63 octets"},
+    {"hostname address", "hostname 10.0.0.5\n" MIN, 1,
+     "'10.0.0.5' is not a domain name (its last label is all digits)"},
+    {"hostname dot", "hostname .\n" MIN, 1, "expected a domain name, found '.'"},
+    {"hostname empty", "hostname \"\"\n" MIN, 1, "expected a domain name, found ''"},
+    {"hostname space", "hostname \"a b\"\n" MIN, 1, "unexpected character ' '"},
+    {"spool empty", "spool \"\"\n" MIN, 1, "expected a path, found an empty string"},
+    {"user upper", "user Gate26\n" MIN, 1,
+     "expected a user name of 1 to 63 characters from a-z, 0-9, '_', '-' and '.', found "
+     "'Gate26'"},
+    {"user empty", "user \"\"\n" MIN, 1, "expected a user name"},
+    {"user slash", "user ../root\n" MIN, 1, "expected a user name"},
+    {"user 64", "user aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n" MIN, 1,
+     "expected a user name"},
+    {"log-level", "log-level verbose\n" MIN, 1,
+     "unknown log-level 'verbose' (expected one of: debug, info, warning, error)"},
+    {"log-level case", "log-level INFO\n" MIN, 1, "unknown log-level 'INFO'"},
+    {"log-level prefix", "log-level inf\n" MIN, 1, "unknown log-level 'inf'"},
+    {"max-sessions 0", "max-sessions 0\n" MIN, 1, "expected a number from 1 to 1000000, found '0'"},
+    {"max-sessions big", "max-sessions 1000001\n" MIN, 1, "expected a number from 1 to 1000000"},
+    {"max-sessions huge", "max-sessions 184467440737095516160\n" MIN, 1,
+     "expected a number from 1 to 1000000"},
+    {"max-sessions sci", "max-sessions 1e3\n" MIN, 1, "found '1e3'"},
+    {"max-sessions neg", "max-sessions -5\n" MIN, 1, "found '-5'"},
+    /* tls */
+    {"tls no key", "tls {\n    cert @DIR@/cert.pem\n}\n" MIN, 1, "tls block needs 'key FILE'"},
+    {"tls no cert", "tls {\n    key @DIR@/key.pem\n}\n" MIN, 1, "tls block needs 'cert FILE'"},
+    {"tls empty", "tls {}\n" MIN, 1, "tls block needs 'cert FILE'"},
+    {"tls missing cert", "tls {\n    cert @DIR@/nonexistent.pem\n", 2,
+     "cannot read certificate '@DIR@/nonexistent.pem': No such file or directory"},
+    {"tls missing key", "tls {\n    cert @DIR@/cert.pem\n    key nokey.pem\n", 3,
+     "cannot read key '@DIR@/nokey.pem': No such file or directory"},
+    {"tls key is dir", "tls {\n    key @DIR@\n", 2, "cannot read key '@DIR@': Is a directory"},
+    {"tls cert twice", "tls {\n cert @DIR@/cert.pem\n cert @DIR@/cert.pem\n", 3,
+     "duplicate key 'cert' (first at line 2)"},
+    {"tls unknown", "tls {\n    certificate x\n", 2,
+     "unknown key 'certificate' in tls block (expected one of: cert, key)"},
+    /* listen rules */
+    {"listen no address", "listen inbound {\n}\n" MIN_DOMAIN, 1,
+     "listen inbound needs at least one address (address IP:PORT)"},
+    {"listen empty block", "listen submission {}\n", 1, "listen submission needs at least one"},
+    {"internal no allow", "listen internal {\n    address 127.0.0.1:26\n}\n", 1,
+     "listen internal needs an allow list: which of our servers may use port 26?"},
+    {"submissions starttls", TLS_BLOCK "listen submissions {\n  tls starttls required\n", 6,
+     "listen submissions must use tls implicit (RFC 8314"},
+    {"submission none", TLS_BLOCK "listen submission {\n  tls none\n", 6,
+     "listen submission needs tls starttls required or tls implicit"},
+    {"submission starttls", TLS_BLOCK "listen submission {\n  tls starttls\n", 6,
+     "passwords must never travel in clear"},
+    {"submission auth none", TLS_BLOCK "listen submission {\n  auth none\n", 6,
+     "auth none on listen submission would make an open relay"},
+    {"submissions auth none", TLS_BLOCK "listen submissions {\n  auth none\n", 6,
+     "auth none on listen submissions would make an open relay"},
+    {"starttls no tls block",
+     "listen inbound {\n address 127.0.0.1:25\n tls starttls\n}\n" MIN_DOMAIN, 1,
+     "tls starttls needs a tls { cert ... key ... } block"},
+    {"implicit no tls block",
+     MIN_DOMAIN "listen internal {\n address 127.0.0.1:25\n allow 10.0.0.0/8\n tls implicit\n}\n",
+     3, "tls implicit needs a tls { cert ... key ... } block"},
+    {"submission default no tls block", MIN "listen submission {\n address 127.0.0.1:587\n}\n", 6,
+     "listen submission uses tls starttls required (its default), which needs a tls"},
+    {"submissions default no tls block", MIN "listen submissions {\n address 127.0.0.1:465\n}\n", 6,
+     "listen submissions uses tls implicit (its default)"},
+    {"same address two listens",
+     MIN "listen internal {\n  allow 10.0.0.0/8\n  address 127.0.0.1:2525\n}\n", 8,
+     "duplicate address 127.0.0.1:2525 (first at line 2)"},
+    {"wildcard two listens",
+     "listen inbound {\n address 0.0.0.0:25\n}\nlisten submission {\n address 10.1.1.1:25\n", 5,
+     "address 10.1.1.1:25 overlaps 0.0.0.0:25 (line 2): a wildcard address takes port 25 on "
+     "every IPv4 address"},
+    {"wildcard second",
+     "listen inbound {\n address 10.1.1.1:25\n}\nlisten submission {\n address 0.0.0.0:25\n", 5,
+     "address 0.0.0.0:25 overlaps 10.1.1.1:25 (line 2)"},
+    {"v6 wildcard",
+     "listen inbound {\n address [::]:25\n}\nlisten submission {\n address [2001:db8::1]:25\n", 5,
+     "every IPv6 address"},
+    {"no listen", "hostname mx.example\n", 1, "no listen block: gate26 would accept no mail"},
+    {"no listen, comments", "# one\n\n# three\n", 3, "no listen block"},
+    {"no listen, domain only", MIN_DOMAIN, 2, "no listen block"},
+    {"inbound no domain", "hostname mx.example\n" MIN_LISTEN, 2,
+     "listen inbound needs at least one domain block: which domains do we accept mail for?"},
+    /* domain and relay */
+    {"domain bad", "domain exa_mple.com {\n", 1, "unexpected character '_'"},
+    {"domain address", "domain 192.168.0.1 {\n", 1, "is not a domain name"},
+    {"domain unknown key", "domain a.example {\n route smtp://x.example\n", 2,
+     "unknown key 'route' in domain block (expected one of: relay)"},
+    {"relay twice", "domain a.example {\n relay smtp://x.example\n relay smtp://x.example\n", 3,
+     "duplicate key 'relay' (first at line 2)"},
+    {"relay scheme", "domain a.example {\n relay http://x.example\n", 2,
+     "expected smtp://host[:port] or smtp://[address]:port, found 'http://x.example' (the "
+     "scheme must be smtp://)"},
+    {"relay bare host", "domain a.example {\n relay x.example\n", 2,
+     "(the scheme must be smtp://)"},
+    {"relay no host", "domain a.example {\n relay smtp://\n", 2, "(no host)"},
+    {"relay port only", "domain a.example {\n relay smtp://:25\n", 2, "(no host)"},
+    {"relay empty brackets", "domain a.example {\n relay smtp://[]:25\n", 2, "(no host)"},
+    {"relay open bracket", "domain a.example {\n relay smtp://[::1\n", 2, "(missing ']')"},
+    {"relay v6 bare", "domain a.example {\n relay smtp://2001:db8::1\n", 2,
+     "(an IPv6 address needs brackets, as in smtp://[2001:db8::1])"},
+    {"relay v6 bare 2", "domain a.example {\n relay smtp://::1\n", 2, "needs brackets"},
+    {"relay port 0", "domain a.example {\n relay smtp://x.example:0\n", 2,
+     "(expected a port from 1 to 65535 after ':')"},
+    {"relay port big", "domain a.example {\n relay smtp://x.example:65536\n", 2,
+     "expected a port from 1 to 65535"},
+    {"relay port empty", "domain a.example {\n relay smtp://x.example:\n", 2,
+     "expected a port from 1 to 65535"},
+    {"relay port letters", "domain a.example {\n relay smtp://x.example:smtp\n", 2,
+     "expected a port from 1 to 65535"},
+    {"relay path", "domain a.example {\n relay smtp://x.example:25/\n", 2,
+     "(nothing may follow the host and port)"},
+    {"relay path no port", "domain a.example {\n relay smtp://x.example/x\n", 2,
+     "nothing may follow"},
+    {"relay after bracket", "domain a.example {\n relay smtp://[::1]x\n", 2, "nothing may follow"},
+    {"relay userinfo", "domain a.example {\n relay smtp://u@x.example\n", 2,
+     "unexpected character '@'"},
+    {"relay bad name", "domain a.example {\n relay smtp://[bad_name]:25\n", 2,
+     "unexpected character '_'"},
+    {"relay digits", "domain a.example {\n relay smtp://10.0.0\n", 2,
+     "its last label is all digits"},
+    {"relay two", "domain a.example {\n relay smtp://a.example smtp://b.example\n", 2,
+     "'relay' takes one value, found 2"},
+    /* auth and delivery */
+    {"auth no passwd", "auth {\n}\n" MIN, 1, "auth block needs 'passwd FILE'"},
+    {"auth bad key", "auth {\n  password /x\n", 2,
+     "unknown key 'password' in auth block (expected one of: passwd)"},
+    {"auth passwd empty", "auth {\n  passwd \"\"\n", 2, "expected a path"},
+    {"retry zero", "delivery {\n retry 0\n", 2, "duration '0' is out of range (from 1s to 1d)"},
+    {"retry 2d", "delivery {\n retry 5m 2d\n", 2, "duration '2d' is out of range"},
+    {"retry word", "delivery {\n retry often\n", 2, "expected a duration"},
+    {"retry 33",
+     "delivery {\n retry 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 "
+     "27 28 29 30 31 32 33\n",
+     2, "'retry' takes at most 32 values, found 33"},
+    {"retry twice", "delivery {\n retry 1m\n retry 2m\n", 3, "duplicate key 'retry'"},
+    {"give-up 31d", "delivery {\n give-up 31d\n", 2, "out of range (from 1s to 30d)"},
+    {"give-up words", "delivery {\n give-up 5 days\n", 2, "'give-up' takes one value, found 2"},
+    {"delivery unknown", "delivery {\n  bounce 5d\n", 2,
+     "unknown key 'bounce' in delivery block (expected one of: retry, give-up)"},
+};
+
+static void
+test_file_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N_OF(file_errors); i++)
+        expect_error(file_errors[i].name, file_errors[i].text, file_errors[i].line,
+                     file_errors[i].phrase);
+}
+
+/* Loads that succeed and store what the rows say. */
+static void
+test_domains_and_relays(void **state)
+{
+    struct conf *c;
+    const struct conf_domain *d;
+
+    (void)state;
+    c = expect_ok("relays",
+                  MIN_LISTEN "domain Example.ORG. {\n relay SMTP://Mail.Example.ORG.:2525\n}\n"
+                             "domain b.example {\n relay smtp://[mx.b.example]\n}\n"
+                             "domain c.example {\n relay smtp://[2001:DB8::1]:587\n}\n"
+                             "domain d.example {\n relay smtp://[10.0.0.5]\n}\n"
+                             "domain e.example {\n relay \"smtp://e.example:1\"\n}\n"
+                             "domain f.example {}\n"
+                             "domain 1example.com {}\n");
+    assert_int_equal(c->n_domains, 7);
+
+    d = conf_find_domain(c, "example.org", 11);
+    assert_non_null(d);
+    assert_string_equal(d->name, "example.org");
+    assert_int_equal(d->line, 4);
+    assert_true(d->has_relay);
+    assert_string_equal(d->relay.host, "mail.example.org");
+    assert_int_equal(d->relay.port, 2525);
+    assert_false(d->relay.bracketed);
+    assert_int_equal(d->relay.family, AF_UNSPEC);
+
+    d = conf_find_domain(c, "b.example", 9);
+    assert_string_equal(d->relay.host, "mx.b.example");
+    assert_int_equal(d->relay.port, 25);
+    assert_true(d->relay.bracketed);
+    assert_int_equal(d->relay.family, AF_UNSPEC);
+
+    d = conf_find_domain(c, "c.example", 9);
+    assert_string_equal(d->relay.host, "2001:db8::1");
+    assert_int_equal(d->relay.port, 587);
+    assert_true(d->relay.bracketed);
+    assert_int_equal(d->relay.family, AF_INET6);
+
+    d = conf_find_domain(c, "d.example", 9);
+    assert_string_equal(d->relay.host, "10.0.0.5");
+    assert_true(d->relay.bracketed);
+    assert_int_equal(d->relay.family, AF_INET);
+
+    d = conf_find_domain(c, "e.example", 9);
+    assert_int_equal(d->relay.port, 1);
+
+    d = conf_find_domain(c, "f.example", 9);
+    assert_false(d->has_relay);
+    assert_non_null(conf_find_domain(c, "1example.com", 12));
+    conf_unref(c);
+}
+
+static void
+test_find_domain(void **state)
+{
+    static const struct {
+        const char *name;
+        size_t len;       /* 0: strlen */
+        const char *want; /* NULL: not found */
+    } rows[] = {
+        {"example.com", 0, "example.com"},
+        {"EXAMPLE.COM", 0, "example.com"},
+        {"Example.Com.", 0, "example.com"},
+        {"example.org", 0, "example.org"},
+        {"SUB.example.net", 0, "sub.example.net"},
+        {"example.com..", 0, NULL},
+        {".example.com", 0, NULL},
+        {"xample.com", 0, NULL},
+        {"example.co", 0, NULL},
+        {"example.comm", 0, NULL},
+        {"sub.example.com", 0, NULL},
+        {"example.net", 0, NULL},
+        {"example.com", 7, NULL}, /* "example" */
+        {".", 0, NULL},
+        {"", 0, NULL},
+        {"example.com\0x", 13, NULL},
+        {"ex\0mple.com", 11, NULL},
+        {"\xc3\xa9xample.com", 0, NULL},
+    };
+    struct conf *c = expect_ok("find", MIN_LISTEN "domain sub.example.net {}\n"
+                                                  "domain Example.ORG. {}\n"
+                                                  "domain example.com {}\n");
+    char huge[400];
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        size_t len = rows[i].len ? rows[i].len : strlen(rows[i].name);
+        const struct conf_domain *d = conf_find_domain(c, rows[i].name, len);
+
+        if (rows[i].want == NULL ? d != NULL : d == NULL || strcmp(d->name, rows[i].want) != 0) {
+            print_error("row %zu '%s': want %s, got %s\n", i, rows[i].name,
+                        rows[i].want ? rows[i].want : "NULL", d ? d->name : "NULL");
+            fail();
+        }
+    }
+    memset(huge, 'a', sizeof huge);
+    assert_null(conf_find_domain(c, huge, sizeof huge));
+    conf_unref(c);
+}
+
+/* ---- CIDR matching ---- */
+
+static void
+test_cidr_match(void **state)
+{
+    static const struct {
+        const char *nets; /* space-separated */
+        const char *addr;
+        bool want;
+    } rows[] = {
+        {"10.0.0.0/8", "10.0.0.0", true},
+        {"10.0.0.0/8", "10.255.255.255", true},
+        {"10.0.0.0/8", "11.0.0.0", false},
+        {"10.0.0.0/8", "9.255.255.255", false},
+        {"10.0.0.0/9", "10.127.255.255", true},
+        {"10.0.0.0/9", "10.128.0.0", false},
+        {"192.168.1.7", "192.168.1.7", true},
+        {"192.168.1.7", "192.168.1.8", false},
+        {"192.168.1.7/32", "192.168.1.7", true},
+        {"192.168.1.7/32", "192.168.1.6", false},
+        {"0.0.0.0/0", "1.2.3.4", true},
+        {"0.0.0.0/0", "255.255.255.255", true},
+        {"0.0.0.0/0", "::1", false},
+        {"0.0.0.0/0", "::ffff:1.2.3.4", true},
+        {"10.0.0.0/8", "::ffff:10.1.2.3", true},
+        {"10.0.0.0/8", "::ffff:11.1.2.3", false},
+        {"10.0.0.0/8", "::10.1.2.3", false}, /* IPv4-compatible is not mapped */
+        {"10.0.0.0/8", "::fffe:10.1.2.3", false},
+        {"10.0.0.0/8", "64:ff9b::10.1.2.3", false}, /* NAT64 is not mapped */
+        {"192.168.1.7", "::ffff:192.168.1.7", true},
+        {"::/0", "::1", true},
+        {"::/0", "2001:db8::1", true},
+        {"::/0", "1.2.3.4", false},
+        {"::/0", "::ffff:1.2.3.4", true}, /* an IPv6 address too */
+        {"::1", "::1", true},
+        {"::1/128", "::1", true},
+        {"::1", "::2", false},
+        {"::1", "127.0.0.1", false},
+        {"2001:db8::/32", "2001:db8:ffff:ffff::1", true},
+        {"2001:db8::/32", "2001:db9::1", false},
+        {"2001:db8::/33", "2001:db8:7fff::", true},
+        {"2001:db8::/33", "2001:db8:8000::", false},
+        {"2001:db8::1", "2001:db8::1", true},
+        {"2001:db8::1", "2001:db8::2", false},
+        {"::ffff:10.0.0.0/104", "10.9.9.9", true}, /* stored as 10.0.0.0/8 */
+        {"::ffff:10.0.0.0/104", "::ffff:10.9.9.9", true},
+        {"::ffff:10.0.0.0/104", "11.0.0.1", false},
+        {"10.0.0.0/8 192.168.0.0/16", "192.168.255.1", true},
+        {"10.0.0.0/8 192.168.0.0/16 ::1", "::1", true},
+        {"10.0.0.0/8 192.168.0.0/16", "172.16.0.1", false},
+        {"", "10.0.0.1", false},
+        {"", "::1", false},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        struct conf_cidr nets[8];
+        unsigned char addr[16];
+        size_t n = 0;
+        char buf[256], *save = NULL;
+        struct conf_why w;
+        int family = strchr(rows[i].addr, ':') ? AF_INET6 : AF_INET;
+
+        (void)snprintf(buf, sizeof buf, "%s", rows[i].nets);
+        for (char *t = strtok_r(buf, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save)) {
+            assert_int_equal(conf_value_cidr(slice_make(t, strlen(t)), &nets[n], &w), 0);
+            n++;
+        }
+        assert_int_equal(inet_pton(family, rows[i].addr, addr), 1);
+        if (conf_cidr_match(nets, n, family, addr) != rows[i].want) {
+            print_error("row %zu: %s in [%s]: want %d\n", i, rows[i].addr, rows[i].nets,
+                        rows[i].want);
+            fail();
+        }
+    }
+    /* an unknown family never matches */
+    {
+        struct conf_cidr all;
+        struct conf_why w;
+        unsigned char addr[16] = {0};
+
+        assert_int_equal(conf_value_cidr(slice_make("0.0.0.0/0", 9), &all, &w), 0);
+        assert_false(conf_cidr_match(&all, 1, AF_UNIX, addr));
+    }
+}
+
+/* ---- Value parsers, directly ---- */
+
+static void
+test_value_addr(void **state)
+{
+    static const struct {
+        const char *in;
+        const char *want; /* canonical text, or NULL for an error */
+        int family;
+        unsigned port;
+    } rows[] = {
+        {"127.0.0.1:2525", "127.0.0.1:2525", AF_INET, 2525},
+        {"0.0.0.0:25", "0.0.0.0:25", AF_INET, 25},
+        {"255.255.255.255:65535", "255.255.255.255:65535", AF_INET, 65535},
+        {"[::1]:2525", "[::1]:2525", AF_INET6, 2525},
+        {"[::]:25", "[::]:25", AF_INET6, 25},
+        {"[0:0:0:0:0:0:0:1]:1", "[::1]:1", AF_INET6, 1},
+        {"[2001:DB8::A]:587", "[2001:db8::a]:587", AF_INET6, 587},
+        {"[::ffff:1.2.3.4]:25", "[::ffff:1.2.3.4]:25", AF_INET6, 25},
+        {"127.0.0.1:025", "127.0.0.1:25", AF_INET, 25},
+        {"", NULL, 0, 0},
+        {":", NULL, 0, 0},
+        {"[", NULL, 0, 0},
+        {"[]", NULL, 0, 0},
+        {"[::1]:", NULL, 0, 0},
+        {"[::1]:0", NULL, 0, 0},
+        {"[::1]:65536", NULL, 0, 0},
+        {"1.2.3.4:5:6", NULL, 0, 0},
+        {"1.2.3.4 :25", NULL, 0, 0},
+        {"1.2.3.4: 25", NULL, 0, 0},
+        {"[[::1]]:25", NULL, 0, 0},
+        {"[::1]]:25", NULL, 0, 0},
+        {"[1:2:3:4:5:6:7:8:9]:25", NULL, 0, 0},
+        {"[aaaa:aaaa:aaaa:aaaa:aaaa:aaaa:aaaa:aaaa:aaaa:aaaa:aaaa:aaaa]:25", NULL, 0, 0},
+        {"0x7f.1:25", NULL, 0, 0},
+        {"2130706433:25", NULL, 0, 0},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        struct conf_addr a;
+        struct conf_why w;
+        int r = conf_value_addr(slice_make(rows[i].in, strlen(rows[i].in)), &a, &w);
+
+        if (rows[i].want == NULL) {
+            if (r != -1) {
+                print_error("row '%s': want an error\n", rows[i].in);
+                fail();
+            }
+            continue;
+        }
+        if (r != 0) {
+            print_error("row '%s': %s\n", rows[i].in, w.text);
+            fail();
+        }
+        assert_string_equal(a.text, rows[i].want);
+        assert_int_equal(a.sa.ss_family, rows[i].family);
+        if (rows[i].family == AF_INET) {
+            assert_int_equal(a.sa_len, sizeof(struct sockaddr_in));
+            assert_int_equal(ntohs(((struct sockaddr_in *)&a.sa)->sin_port), rows[i].port);
+        } else {
+            assert_int_equal(a.sa_len, sizeof(struct sockaddr_in6));
+            assert_int_equal(ntohs(((struct sockaddr_in6 *)&a.sa)->sin6_port), rows[i].port);
+        }
+    }
+}
+
+static void
+test_value_cidr(void **state)
+{
+    static const struct {
+        const char *in;
+        int family; /* 0: an error */
+        unsigned prefix;
+        const char *addr; /* the network as text */
+    } rows[] = {
+        {"10.0.0.0/8", AF_INET, 8, "10.0.0.0"},
+        {"10.1.2.3", AF_INET, 32, "10.1.2.3"},
+        {"0.0.0.0/0", AF_INET, 0, "0.0.0.0"},
+        {"10.0.0.0/08", AF_INET, 8, "10.0.0.0"},
+        {"172.16.0.0/12", AF_INET, 12, "172.16.0.0"},
+        {"::/0", AF_INET6, 0, "::"},
+        {"::1", AF_INET6, 128, "::1"},
+        {"2001:db8::/32", AF_INET6, 32, "2001:db8::"},
+        {"2001:db8:8000::/33", AF_INET6, 33, "2001:db8:8000::"},
+        {"::ffff:10.0.0.0/104", AF_INET, 8, "10.0.0.0"},
+        {"::ffff:10.1.2.3", AF_INET, 32, "10.1.2.3"},
+        {"::ffff:0.0.0.0/96", AF_INET, 0, "0.0.0.0"},
+        {"::ffff:0:0/80", 0, 0, NULL}, /* bits past /80 */
+        {"10.0.0.0/8x", 0, 0, NULL},
+        {"10.0.0.1/31", 0, 0, NULL},
+        {"10.0.0.0/ 8", 0, 0, NULL},
+        {"/8", 0, 0, NULL},
+        {"", 0, 0, NULL},
+        {"10.0.0.256", 0, 0, NULL},
+        {"2001:db8::/", 0, 0, NULL},
+        {"2001:db8::1/127", 0, 0, NULL},
+        {"fe80::1%lo", 0, 0, NULL},
+        {"10.0.0.0/4294967304", 0, 0, NULL},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        struct conf_cidr net;
+        struct conf_why w;
+        char text[INET6_ADDRSTRLEN];
+        int r = conf_value_cidr(slice_make(rows[i].in, strlen(rows[i].in)), &net, &w);
+
+        if (rows[i].family == 0) {
+            if (r != -1) {
+                print_error("row '%s': want an error\n", rows[i].in);
+                fail();
+            }
+            continue;
+        }
+        if (r != 0) {
+            print_error("row '%s': %s\n", rows[i].in, w.text);
+            fail();
+        }
+        assert_int_equal(net.family, rows[i].family);
+        assert_int_equal(net.prefix, rows[i].prefix);
+        assert_non_null(inet_ntop(net.family, net.addr, text, sizeof text));
+        assert_string_equal(text, rows[i].addr);
+    }
+}
+
+static void
+test_value_domain(void **state)
+{
+    static const struct {
+        const char *in;
+        const char *want; /* NULL: an error */
+    } rows[] = {
+        {"example.com", "example.com"},
+        {"Example.COM.", "Example.COM"},
+        {"localhost", "localhost"},
+        {"a", "a"},
+        {"x-1.example", "x-1.example"},
+        {"1.example", "1.example"},
+        {"xn--bcher-kva.example", "xn--bcher-kva.example"},
+        {"a.b.c.d.e.f.g", "a.b.c.d.e.f.g"},
+        {"", NULL},
+        {".", NULL},
+        {"..", NULL},
+        {"a.", "a"},
+        {"a..", NULL},
+        {"-a", NULL},
+        {"a-", NULL},
+        {"a.-b", NULL},
+        {"a_b", NULL},
+        {"a b", NULL},
+        {"a@b", NULL},
+        {"[1.2.3.4]", NULL},
+        {"1.2.3.4", NULL},
+        {"123", NULL},
+        {"a.123", NULL},
+        {"*.example.com", NULL},
+        {"\xc3\xa9.example", NULL},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        char out[CAP_DOMAIN + 1];
+        struct conf_why w;
+        int r = conf_value_domain(slice_make(rows[i].in, strlen(rows[i].in)), out, &w);
+
+        if (rows[i].want == NULL ? r != -1 : r != 0 || strcmp(out, rows[i].want) != 0) {
+            print_error("row '%s': want %s, got %d '%s'\n", rows[i].in,
+                        rows[i].want ? rows[i].want : "an error", r, r == 0 ? out : w.text);
+            fail();
+        }
+    }
+
+    /* 63-octet labels and a 255-octet name are the limits; one more fails */
+    {
+        char name[CAP_DOMAIN + 8], out[CAP_DOMAIN + 1];
+        struct conf_why w;
+        size_t n = 0;
+
+        while (n + 64 <= CAP_DOMAIN) {
+            memset(name + n, 'a', 63);
+            name[n + 63] = '.';
+            n += 64;
+        }
+        memset(name + n, 'b', CAP_DOMAIN - n);
+        n = CAP_DOMAIN;
+        assert_int_equal(conf_value_domain(slice_make(name, n), out, &w), 0);
+        assert_int_equal(strlen(out), CAP_DOMAIN);
+        name[n] = '.';
+        assert_int_equal(conf_value_domain(slice_make(name, n + 1), out, &w), 0);
+        name[n] = 'c';
+        assert_int_equal(conf_value_domain(slice_make(name, n + 1), out, &w), -1);
+        assert_non_null(strstr(w.text, "domain name too long (at most 255 octets)"));
+    }
+}
+
+static void
+test_value_numbers(void **state)
+{
+    static const struct {
+        const char *in;
+        int kind;      /* 's': size 1K..2G, 'd': duration 1s..30d, 'n': count 1..10 */
+        uint64_t want; /* UINT64_MAX: an error */
+    } rows[] = {
+        {"1K", 's', 1024},
+        {"1k", 's', 1024},
+        {"2G", 's', UINT64_C(2147483648)},
+        {"1m", 's', 1048576},
+        {"2047M", 's', UINT64_C(2146435072)},
+        {"1023", 's', UINT64_MAX},
+        {"2G1", 's', UINT64_MAX},
+        {"1KB", 's', UINT64_MAX},
+        {"1T", 's', UINT64_MAX},
+        {"18014398509481984K", 's', UINT64_MAX}, /* 2^54 K overflows */
+        {"", 's', UINT64_MAX},
+        {"1s", 'd', 1},
+        {"30d", 'd', 2592000},
+        {"720h", 'd', 2592000},
+        {"31d", 'd', UINT64_MAX},
+        {"0", 'd', UINT64_MAX},
+        {"4294967297", 'd', UINT64_MAX},
+        {"213503982334601d", 'd', UINT64_MAX},
+        {"1D", 'd', UINT64_MAX},
+        {"1 d", 'd', UINT64_MAX},
+        {"d", 'd', UINT64_MAX},
+        {"", 'd', UINT64_MAX},
+        {"1", 'n', 1},
+        {"10", 'n', 10},
+        {"010", 'n', 10},
+        {"11", 'n', UINT64_MAX},
+        {"0", 'n', UINT64_MAX},
+        {"1.0", 'n', UINT64_MAX},
+        {"", 'n', UINT64_MAX},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        struct slice s = slice_make(rows[i].in, strlen(rows[i].in));
+        struct conf_why w;
+        uint64_t v = 0;
+        unsigned d = 0;
+        int r;
+
+        if (rows[i].kind == 's') {
+            r = conf_value_size(s, 1024, UINT64_C(2) << 30, &v, &w);
+        } else if (rows[i].kind == 'd') {
+            r = conf_value_duration(s, 1, 30 * 86400, &d, &w);
+            v = d;
+        } else {
+            r = conf_value_count(s, 1, 10, &v, &w);
+        }
+        if (rows[i].want == UINT64_MAX ? r != -1 : r != 0 || v != rows[i].want) {
+            print_error("row '%s' (%c): want %llu, got %d %llu\n", rows[i].in, rows[i].kind,
+                        (unsigned long long)rows[i].want, r, (unsigned long long)v);
+            fail();
+        }
+    }
+}
+
+static void
+test_quote(void **state)
+{
+    char q[CONF_QUOTE_CAP], long_in[200];
+
+    (void)state;
+    assert_string_equal(conf_quote(q, sizeof q, slice_make("ab\x01\xff", 4)), "ab\\x01\\xff");
+    memset(long_in, 'x', sizeof long_in);
+    conf_quote(q, sizeof q, slice_make(long_in, sizeof long_in));
+    assert_int_equal(strlen(q), 83);
+    assert_string_equal(q + 80, "...");
+    memset(long_in, '\x80', sizeof long_in);
+    conf_quote(q, sizeof q, slice_make(long_in, sizeof long_in));
+    assert_int_equal(strlen(q), 323);
+}
+
+/* ---- Paths ---- */
+
+static void
+test_relative_paths(void **state)
+{
+    static const char text[] = "spool spool\n"
+                               "tls {\n    cert cert.pem\n    key ./key.pem\n}\n"
+                               "auth {\n    passwd ../etc/passwd\n}\n" MIN;
+    char path[CAP_PATH], want[CAP_PATH], cwd[CAP_PATH], err[1024];
+    struct conf *c;
+
+    (void)state;
+    (void)snprintf(path, sizeof path, "%s/rel.conf", tmpdir);
+    write_file(path, text, sizeof text - 1);
+
+    /* absolute config path */
+    c = conf_load(path, err, sizeof err);
+    if (c == NULL)
+        print_error("%s\n", err);
+    assert_non_null(c);
+    (void)snprintf(want, sizeof want, "%s/spool", tmpdir);
+    assert_string_equal(c->spool, want);
+    (void)snprintf(want, sizeof want, "%s/cert.pem", tmpdir);
+    assert_string_equal(c->tls_cert, want);
+    (void)snprintf(want, sizeof want, "%s/key.pem", tmpdir);
+    assert_string_equal(c->tls_key, want);
+    (void)snprintf(want, sizeof want, "%s/../etc/passwd", tmpdir);
+    assert_string_equal(c->auth_passwd, want);
+    conf_unref(c);
+
+    /* relative config paths, from the directory and from below it */
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(tmpdir), 0);
+    {
+        static const char *const as_given[] = {"rel.conf", "./rel.conf", "././rel.conf",
+                                               "sub/../rel.conf"};
+        char sub[CAP_PATH];
+
+        (void)snprintf(sub, sizeof sub, "%s/sub", tmpdir);
+        assert_int_equal(mkdir(sub, 0755), 0);
+        for (size_t i = 0; i < N_OF(as_given); i++) {
+            c = conf_load(as_given[i], err, sizeof err);
+            if (c == NULL)
+                print_error("%s: %s\n", as_given[i], err);
+            assert_non_null(c);
+            assert_string_equal(c->path, as_given[i]);
+            (void)snprintf(want, sizeof want, "%s%s/spool", tmpdir, i == 3 ? "/sub/.." : "");
+            assert_string_equal(c->spool, want);
+            conf_unref(c);
+        }
+        /* FILE in messages is the path as given */
+        assert_null(conf_load("nope.conf", err, sizeof err));
+        assert_string_equal(err, "nope.conf: cannot open: No such file or directory");
+        assert_int_equal(chdir(sub), 0);
+        c = conf_load("../rel.conf", err, sizeof err);
+        assert_non_null(c);
+        (void)snprintf(want, sizeof want, "%s/sub/../spool", tmpdir);
+        assert_string_equal(c->spool, want);
+        conf_unref(c);
+        assert_int_equal(chdir(tmpdir), 0);
+        assert_int_equal(rmdir(sub), 0);
+    }
+    assert_int_equal(chdir(cwd), 0);
+    (void)unlink(path);
+}
+
+/* ---- The file as a whole ---- */
+
+static void
+test_file_level(void **state)
+{
+    char err[1024], want[CAP_PATH + 128], path[CAP_PATH];
+    struct conf *c;
+
+    (void)state;
+    /* missing file, directory */
+    (void)snprintf(path, sizeof path, "%s/missing.conf", tmpdir);
+    assert_null(conf_load(path, err, sizeof err));
+    (void)snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
+    assert_string_equal(err, want);
+    assert_null(conf_load(tmpdir, err, sizeof err));
+    (void)snprintf(want, sizeof want, "%s: cannot read: Is a directory", tmpdir);
+    assert_string_equal(err, want);
+
+    /* a path too long to be a path */
+    {
+        char *longp = malloc(CAP_PATH + 10);
+
+        assert_non_null(longp);
+        memset(longp, 'a', CAP_PATH + 9);
+        longp[CAP_PATH + 9] = '\0';
+        assert_null(conf_load(longp, err, sizeof err));
+        assert_non_null(strstr(err, ": path too long"));
+        free(longp);
+    }
+
+    /* a 17 MiB file (sparse: NULs) is refused before its contents are looked at */
+    {
+        int fd;
+
+        (void)snprintf(path, sizeof path, "%s/big.conf", tmpdir);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, 17 * 1024 * 1024), 0);
+        assert_int_equal(close(fd), 0);
+        assert_null(conf_load(path, err, sizeof err));
+        (void)snprintf(want, sizeof want, "%s: file too large", path);
+        assert_true(strncmp(err, want, strlen(want)) == 0);
+        (void)unlink(path);
+    }
+
+    /* the empty file */
+    expect_error("empty", "", 1, "no listen block: gate26 would accept no mail");
+    expect_error("newlines", "\n\n\n", 3, "no listen block");
+    expect_error("spaces", "   \t  ", 1, "no listen block");
+
+    /* NUL bytes */
+    {
+        static const char nul1[] = "hostname a\0b\n" MIN;
+        static const char nul3[] = MIN_LISTEN "# x\0\n";
+        static const char nul_only[] = "\0\0\0\0";
+
+        assert_null(load_len(nul1, sizeof nul1 - 1, err, sizeof err));
+        (void)snprintf(want, sizeof want, "%s:1: NUL byte in the file", conf_path);
+        assert_true(strncmp(err, want, strlen(want)) == 0);
+        assert_null(load_len(nul3, sizeof nul3 - 1, err, sizeof err));
+        (void)snprintf(want, sizeof want, "%s:4: NUL byte", conf_path);
+        assert_true(strncmp(err, want, strlen(want)) == 0);
+        assert_null(load_len(nul_only, sizeof nul_only - 1, err, sizeof err));
+        (void)snprintf(want, sizeof want, "%s:1: NUL byte", conf_path);
+        assert_true(strncmp(err, want, strlen(want)) == 0);
+    }
+
+    /* long tokens and lines: a clear error, never a crash */
+    {
+        size_t big = 1024 * 1024;
+        char *t = malloc(big + 256);
+
+        assert_non_null(t);
+        /* a 10000-octet hostname fits on a line but not in a Domain */
+        memcpy(t, "hostname ", 9);
+        memset(t + 9, 'a', 10000);
+        memcpy(t + 10009, "\n", 2);
+        expect_error("long hostname", t, 1, "domain name too long (at most 255 octets): 'aaaa");
+        /* a path longer than CAP_PATH */
+        memcpy(t, "spool /", 7);
+        memset(t + 7, 'a', 5000);
+        memcpy(t + 5007, "\n", 2);
+        expect_error("long path", t, 1, "path too long (at most 4095 octets)");
+        /* a quoted path that exactly fits... and one that does not */
+        {
+            static const char head[] = MIN "spool \"/";
+            size_t h = sizeof head - 1;
+
+            memcpy(t, head, h);
+            memset(t + h, 'b', CAP_PATH - 2);
+            memcpy(t + h + CAP_PATH - 2, "\"\n", 3);
+            c = expect_ok("path at the cap", t);
+            assert_int_equal(strlen(c->spool), CAP_PATH - 1);
+            conf_unref(c);
+            memcpy(t + h + CAP_PATH - 2, "b\"\n", 4);
+            expect_error("path over the cap", t, 6, "path too long");
+        }
+        /* a line at the cap is read; one octet more is not */
+        memcpy(t, "# ", 2);
+        memset(t + 2, 'c', CONF_LINE_MAX - 2);
+        memcpy(t + CONF_LINE_MAX, "\n" MIN, sizeof("\n" MIN));
+        c = expect_ok("line at the cap", t);
+        conf_unref(c);
+        memset(t + 2, 'c', CONF_LINE_MAX - 1);
+        memcpy(t + CONF_LINE_MAX + 1, "\n" MIN, sizeof("\n" MIN));
+        expect_error("line over the cap", t, 1, "line too long (more than 16384 octets)");
+        /* a 1 MiB line, on line 6, without a final newline */
+        memcpy(t, MIN, sizeof MIN - 1);
+        memset(t + sizeof MIN - 1, 'x', big);
+        t[sizeof MIN - 1 + big] = '\0';
+        expect_error("1 MiB line", t, 6, "line too long");
+        /* 1025 values on one line */
+        memcpy(t, "allow", 5);
+        for (size_t i = 0; i < 1025; i++)
+            memcpy(t + 5 + 2 * i, " x", 2);
+        memcpy(t + 5 + 2 * 1025, "\n", 2);
+        expect_error("too many tokens", t, 1, "too many values on one line (at most 1024)");
+        /* 1024 braces on one line */
+        for (size_t i = 0; i < 1025; i++)
+            t[i] = '{';
+        t[1025] = '\0';
+        expect_error("braces", t, 1, "too many values on one line");
+        free(t);
+    }
+
+    /* a tiny or missing error buffer: truncated, never overrun */
+    {
+        char small[8];
+
+        memset(small, 'z', sizeof small);
+        assert_null(load("}\n", small, sizeof small));
+        assert_int_equal(strlen(small), sizeof small - 1);
+        assert_null(load("}\n", NULL, 0));
+        assert_null(load("}\n", small, 0));
+        assert_null(conf_load("/nonexistent/x.conf", NULL, 0));
+    }
+}
+
+/* Many addresses and networks, up to the caps and past them. */
+static void
+test_caps(void **state)
+{
+    size_t cap = 64 * 1024;
+    char *t = malloc(cap);
+    size_t n;
+    struct conf *c;
+
+    (void)state;
+    assert_non_null(t);
+    /* 64 addresses load; the 65th is refused */
+    n = (size_t)snprintf(t, cap, "listen inbound {\n");
+    for (unsigned i = 0; i < 64; i++)
+        n += (size_t)snprintf(t + n, cap - n, " address 127.0.0.1:%u\n", 1000 + i);
+    (void)snprintf(t + n, cap - n, "}\n" MIN_DOMAIN);
+    c = expect_ok("64 addresses", t);
+    assert_int_equal(c->listens[0].n_addrs, 64);
+    conf_unref(c);
+    (void)snprintf(t + n, cap - n, " address 127.0.0.1:2000\n}\n" MIN_DOMAIN);
+    expect_error("65 addresses", t, 66, "listen inbound has too many addresses (at most 64)");
+
+    /* 4096 networks across lines load; one more is refused */
+    n = (size_t)snprintf(t, cap, "listen internal {\n address 127.0.0.1:26\n");
+    for (unsigned i = 0; i < 4096; i += 8) {
+        n += (size_t)snprintf(t + n, cap - n, " allow");
+        for (unsigned j = i; j < i + 8; j++)
+            n += (size_t)snprintf(t + n, cap - n, " 10.%u.%u.0/24", j / 256, j % 256);
+        n += (size_t)snprintf(t + n, cap - n, "\n");
+    }
+    (void)snprintf(t + n, cap - n, "}\n");
+    c = expect_ok("4096 networks", t);
+    assert_int_equal(c->listens[0].n_allow, 4096);
+    {
+        unsigned char a[4] = {10, 15, 255, 9};
+
+        assert_true(conf_cidr_match(c->listens[0].allow, c->listens[0].n_allow, AF_INET, a));
+        a[1] = 16;
+        assert_false(conf_cidr_match(c->listens[0].allow, c->listens[0].n_allow, AF_INET, a));
+    }
+    conf_unref(c);
+    (void)snprintf(t + n, cap - n, " allow 11.0.0.0/8\n}\n");
+    expect_error("4097 networks", t, 515, "too many allow networks (at most 4096)");
+    free(t);
+}
+
+/* Many domains: sorted, found, duplicates caught however far apart. */
+static void
+test_many_domains(void **state)
+{
+    size_t cap = 4 * 1024 * 1024, n;
+    char *t = malloc(cap);
+    struct conf *c;
+    char name[64];
+
+    (void)state;
+    assert_non_null(t);
+    n = (size_t)snprintf(t, cap, MIN_LISTEN);
+    for (unsigned i = 0; i < 20000; i++)
+        n += (size_t)snprintf(t + n, cap - n, "domain d%u.example {}\n", (i * 7919u) % 20000);
+    c = expect_ok("20000 domains", t);
+    assert_int_equal(c->n_domains, 20000);
+    for (unsigned i = 0; i < 20000; i += 997) {
+        (void)snprintf(name, sizeof name, "D%u.EXAMPLE.", i);
+        assert_non_null(conf_find_domain(c, name, strlen(name)));
+    }
+    assert_null(conf_find_domain(c, "d20000.example", 14));
+    conf_unref(c);
+    (void)snprintf(t + n, cap - n, "domain D0.example {}\n");
+    expect_error("duplicate far apart", t, 20004,
+                 "duplicate domain 'd0.example' (first at line 4)");
+    free(t);
+}
+
+/* conf_load_text(): the same parser on text in memory, named and based by path. */
+static void
+test_load_text(void **state)
+{
+    static const char text[] = "spool spool\n" MIN;
+    static const char bad[] = MIN "max-sessions 0\n";
+    char err[512], path[CAP_PATH], want[CAP_PATH];
+    struct conf *c;
+
+    (void)state;
+    (void)snprintf(path, sizeof path, "%s/never-written.conf", tmpdir);
+    c = conf_load_text(path, text, sizeof text - 1, err, sizeof err);
+    assert_non_null(c);
+    assert_string_equal(c->path, path);
+    (void)snprintf(want, sizeof want, "%s/spool", tmpdir);
+    assert_string_equal(c->spool, want);
+    conf_unref(c);
+
+    assert_null(conf_load_text("-", bad, sizeof bad - 1, err, sizeof err));
+    assert_string_equal(err, "-:6: expected a number from 1 to 1000000, found '0'");
+    assert_null(conf_load_text("x.conf", "", 0, err, sizeof err));
+    assert_string_equal(err, "x.conf:1: no listen block: gate26 would accept no mail");
+    assert_null(conf_load_text("x.conf", "a\0", 2, err, sizeof err));
+    assert_string_equal(err, "x.conf:1: NUL byte in the file (is it a text file?)");
+}
+
+static void
+test_ref(void **state)
+{
+    struct conf *c = expect_ok("ref", MIN);
+
+    (void)state;
+    assert_int_equal(c->refs, 1);
+    assert_ptr_equal(conf_ref(c), c);
+    assert_int_equal(c->refs, 2);
+    conf_unref(c);
+    assert_int_equal(c->refs, 1);
+    conf_unref(c); /* freed: LeakSanitizer would see a leak otherwise */
+    conf_unref(NULL);
+}
+
+static void
+test_names(void **state)
+{
+    (void)state;
+    assert_string_equal(conf_role_name(DOOR_INBOUND), "inbound");
+    assert_string_equal(conf_role_name(DOOR_INTERNAL), "internal");
+    assert_string_equal(conf_role_name(DOOR_SUBMISSION), "submission");
+    assert_string_equal(conf_role_name(DOOR_SUBMISSIONS), "submissions");
+    assert_string_equal(conf_tls_mode_name(CONF_TLS_NONE), "none");
+    assert_string_equal(conf_tls_mode_name(CONF_TLS_STARTTLS), "starttls");
+    assert_string_equal(conf_tls_mode_name(CONF_TLS_STARTTLS_REQUIRED), "starttls required");
+    assert_string_equal(conf_tls_mode_name(CONF_TLS_IMPLICIT), "implicit");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_design_example),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_role_defaults),
+        cmocka_unit_test(test_max_sessions_order),
+        cmocka_unit_test(test_top_values),
+        cmocka_unit_test(test_listen_values),
+        cmocka_unit_test(test_listen_errors),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_domains_and_relays),
+        cmocka_unit_test(test_find_domain),
+        cmocka_unit_test(test_cidr_match),
+        cmocka_unit_test(test_value_addr),
+        cmocka_unit_test(test_value_cidr),
+        cmocka_unit_test(test_value_domain),
+        cmocka_unit_test(test_value_numbers),
+        cmocka_unit_test(test_quote),
+        cmocka_unit_test(test_relative_paths),
+        cmocka_unit_test(test_file_level),
+        cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_many_domains),
+        cmocka_unit_test(test_load_text),
+        cmocka_unit_test(test_ref),
+        cmocka_unit_test(test_names),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/conf: the parser's state while one file is read, shared by
+ * parse.c (lines and blocks), settings.c (the settings tables: every key)
+ * and check.c (the rules that need the whole file: defaults that depend on
+ * other blocks, required blocks, duplicate domains).
+ */
+#ifndef GATE26_CONF_PARSE_H
+#define GATE26_CONF_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conf/conf.h"
+#include "conf/lexer.h"
+
+/* Caps on what one file may hold; docs/config.md lists them. */
+#define CONF_LISTEN_ADDRS_MAX 64
+#define CONF_ALLOW_MAX        4096
+#define CONF_DOMAINS_MAX      100000
+/* The most keys one scope (top level or a block kind) knows. */
+#define CONF_SCOPE_KEYS_MAX 16
+
+struct conf_parser;
+
+/* Checks and stores the values of one line (tok[0] is the key). Returns 0 or -1. */
+typedef int conf_apply_fn(struct conf_parser *p, const struct conf_line *l);
+
+/* One key of a scope: tok[0] of the line is the key, tok[1..] its values. */
+struct conf_setting {
+    const char *name;
+    unsigned max_values; /* at least one value is always required */
+    bool repeats;        /* values of each line accumulate */
+    conf_apply_fn *apply;
+};
+
+/* One kind of block at top level. */
+struct conf_block {
+    const char *name;
+    const char *label; /* what the label is, for messages; NULL: takes no label */
+    const struct conf_setting *settings;
+    size_t n_settings;
+    conf_apply_fn *open; /* checks the label, if any (tok[1]), and starts the block */
+    int (*close)(struct conf_parser *p); /* checks what the block must hold */
+};
+
+/* settings.c: the top-level keys and the block kinds, in the order messages list them. */
+extern const struct conf_setting conf_top_settings[];
+extern const size_t conf_n_top_settings;
+extern const struct conf_block conf_blocks[];
+extern const size_t conf_n_blocks;
+
+/* What a listen block said itself, so that check.c can fill in the rest. */
+struct conf_listen_seen {
+    unsigned line; /* 0: no listen block for this role */
+    size_t index;  /* in conf->listens */
+    bool tls, auth, max_sessions;
+};
+
+struct conf_parser {
+    const char *path;   /* as given, for messages */
+    char dir[CAP_PATH]; /* absolute directory of the file, for relative paths */
+    char *err;
+    size_t errcap;
+    struct conf *c;
+
+    const struct conf_block *block; /* the open block, NULL at top level */
+    unsigned block_line;
+    unsigned top_seen[CONF_SCOPE_KEYS_MAX];      /* line of each top-level key, 0: not yet */
+    unsigned block_seen[CONF_SCOPE_KEYS_MAX];    /* the same for the open block */
+    unsigned tls_line, auth_line, delivery_line; /* where each single block was opened */
+    struct conf_listen_seen roles[DOOR_ROLE_COUNT];
+    struct conf_listen *listen; /* the open listen block */
+    struct conf_domain *domain; /* the open domain block */
+    size_t domains_cap;
+    unsigned last_line; /* the file's last line, for end-of-file messages */
+};
+
+/* Writes "FILE:LINE: message" into p->err; always returns -1. */
+int conf_fail(struct conf_parser *p, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Runs the whole-file rules and fills the defaults that depend on them. Returns 0 or -1. */
+int conf_check(struct conf_parser *p);
+
+#endif

@@ -1,0 +1,570 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The settings tables: every key of the configuration, scope by scope (top
+ * level, tls, listen, domain, auth, delivery), each row with the function
+ * that checks its values and stores them in struct conf. parse.c decides
+ * which row a line belongs to (unknown key, value count, duplicates);
+ * values.c parses each value; check.c fills in what depends on the whole
+ * file. docs/config.md documents every row.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf/parse.h"
+#include "conf/values.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+
+#define MANY    0xffffffffu
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static int
+fail_value(struct conf_parser *p, const struct conf_line *l, const struct conf_why *w)
+{
+    return conf_fail(p, l->number, "%s", w->text);
+}
+
+/* ---- Top level ---- */
+
+static int
+set_hostname(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf_why w;
+
+    if (conf_value_domain(conf_arg(l, 1), p->c->hostname, &w) == -1)
+        return fail_value(p, l, &w);
+    return 0;
+}
+
+static int
+set_spool(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf_why w;
+
+    if (conf_value_path(conf_arg(l, 1), p->dir, p->c->spool, &w) == -1)
+        return fail_value(p, l, &w);
+    return 0;
+}
+
+static int
+set_user(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf_why w;
+
+    if (conf_value_user(conf_arg(l, 1), p->c->user, &w) == -1)
+        return fail_value(p, l, &w);
+    return 0;
+}
+
+static int
+set_log_level(struct conf_parser *p, const struct conf_line *l)
+{
+    char q[CONF_QUOTE_CAP];
+
+    /* Token text is NUL-terminated (lexer.h). */
+    if (log_level_parse(conf_arg(l, 1).p, &p->c->log_level) == -1)
+        return conf_fail(p, l->number,
+                         "unknown log-level '%s' (expected one of: debug, info, warning, error)",
+                         conf_quote(q, sizeof q, conf_arg(l, 1)));
+    return 0;
+}
+
+static int
+set_max_sessions(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf_why w;
+    uint64_t v;
+
+    if (conf_value_count(conf_arg(l, 1), 1, 1000000, &v, &w) == -1)
+        return fail_value(p, l, &w);
+    p->c->max_sessions = (unsigned)v;
+    return 0;
+}
+
+const struct conf_setting conf_top_settings[] = {
+    {"hostname", 1, false, set_hostname},
+    {"spool", 1, false, set_spool},
+    {"user", 1, false, set_user},
+    {"log-level", 1, false, set_log_level},
+    {"max-sessions", 1, false, set_max_sessions},
+};
+
+/* ---- tls { cert FILE  key FILE } ---- */
+
+/* A path that must name a readable file now, so that a typo fails at start, not at the
+ * first STARTTLS. */
+static int
+readable_file(struct conf_parser *p, const struct conf_line *l, const char *what, char *out)
+{
+    struct conf_why w;
+    struct stat st;
+
+    if (conf_value_path(conf_arg(l, 1), p->dir, out, &w) == -1)
+        return fail_value(p, l, &w);
+    if (access(out, R_OK) == -1 || stat(out, &st) == -1)
+        return conf_fail(p, l->number, "cannot read %s '%s': %s", what, out, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return conf_fail(p, l->number, "cannot read %s '%s': %s", what, out, strerror(EISDIR));
+    return 0;
+}
+
+static int
+set_cert(struct conf_parser *p, const struct conf_line *l)
+{
+    return readable_file(p, l, "certificate", p->c->tls_cert);
+}
+
+static int
+set_key(struct conf_parser *p, const struct conf_line *l)
+{
+    return readable_file(p, l, "key", p->c->tls_key);
+}
+
+static int
+open_tls(struct conf_parser *p, const struct conf_line *l)
+{
+    if (p->tls_line != 0)
+        return conf_fail(p, l->number, "duplicate block 'tls' (first at line %u)", p->tls_line);
+    p->tls_line = l->number;
+    return 0;
+}
+
+static int
+close_tls(struct conf_parser *p)
+{
+    if (p->c->tls_cert[0] == '\0')
+        return conf_fail(p, p->block_line, "tls block needs 'cert FILE'");
+    if (p->c->tls_key[0] == '\0')
+        return conf_fail(p, p->block_line, "tls block needs 'key FILE'");
+    p->c->has_tls = true;
+    return 0;
+}
+
+static const struct conf_setting tls_settings[] = {
+    {"cert", 1, false, set_cert},
+    {"key", 1, false, set_key},
+};
+
+/* ---- listen ROLE { ... } ---- */
+
+static bool
+is_wildcard(const struct conf_addr *a)
+{
+    static const unsigned char zero[16];
+
+    if (a->sa.ss_family == AF_INET)
+        return ((const struct sockaddr_in *)&a->sa)->sin_addr.s_addr == 0;
+    return memcmp(&((const struct sockaddr_in6 *)&a->sa)->sin6_addr, zero, 16) == 0;
+}
+
+static unsigned
+addr_port(const struct conf_addr *a)
+{
+    if (a->sa.ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)&a->sa)->sin_port);
+    return ntohs(((const struct sockaddr_in6 *)&a->sa)->sin6_port);
+}
+
+/*
+ * Two listeners cannot bind the same address and port, nor a wildcard and
+ * another address of its family on the same port. IPv4 and IPv6 never
+ * collide: IPv6 sockets are IPV6_V6ONLY.
+ */
+static int
+check_addr_free(struct conf_parser *p, const struct conf_addr *a)
+{
+    for (size_t i = 0; i < p->c->n_listens; i++) {
+        const struct conf_listen *other = &p->c->listens[i];
+
+        for (size_t j = 0; j < other->n_addrs; j++) {
+            const struct conf_addr *b = &other->addrs[j];
+
+            if (a->sa.ss_family != b->sa.ss_family || addr_port(a) != addr_port(b))
+                continue;
+            if (strcmp(a->text, b->text) == 0)
+                return conf_fail(p, a->line, "duplicate address %s (first at line %u)", a->text,
+                                 b->line);
+            if (is_wildcard(a) || is_wildcard(b))
+                return conf_fail(p, a->line,
+                                 "address %s overlaps %s (line %u): a wildcard address takes "
+                                 "port %u on every IPv%c address",
+                                 a->text, b->text, b->line, addr_port(a),
+                                 a->sa.ss_family == AF_INET ? '4' : '6');
+        }
+    }
+    return 0;
+}
+
+static int
+set_address(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf_listen *li = p->listen;
+    struct conf_why w;
+    struct conf_addr a;
+
+    for (size_t i = 1; i < l->n; i++) {
+        if (conf_value_addr(conf_arg(l, i), &a, &w) == -1)
+            return fail_value(p, l, &w);
+        a.line = l->number;
+        if (check_addr_free(p, &a) == -1)
+            return -1;
+        if (li->n_addrs == CONF_LISTEN_ADDRS_MAX)
+            return conf_fail(p, l->number, "listen %s has too many addresses (at most %d)",
+                             conf_role_name(li->role), CONF_LISTEN_ADDRS_MAX);
+        li->addrs = xrealloc(li->addrs, (li->n_addrs + 1) * sizeof *li->addrs);
+        li->addrs[li->n_addrs++] = a;
+    }
+    return 0;
+}
+
+static int
+set_allow(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf_listen *li = p->listen;
+    struct conf_why w;
+    struct conf_cidr net;
+
+    for (size_t i = 1; i < l->n; i++) {
+        if (conf_value_cidr(conf_arg(l, i), &net, &w) == -1)
+            return fail_value(p, l, &w);
+        if (li->n_allow == CONF_ALLOW_MAX)
+            return conf_fail(p, l->number, "listen %s has too many allow networks (at most %d)",
+                             conf_role_name(li->role), CONF_ALLOW_MAX);
+        if (li->n_allow % 64 == 0)
+            li->allow = xrealloc(li->allow, (li->n_allow + 64) * sizeof *li->allow);
+        li->allow[li->n_allow++] = net;
+    }
+    return 0;
+}
+
+/* tls-mode = "none" / "starttls" [ "required" ] / "implicit" */
+static int
+parse_tls_mode(const struct conf_line *l, enum conf_tls_mode *mode)
+{
+    if (l->n == 2 && strcmp(conf_arg(l, 1).p, "none") == 0)
+        *mode = CONF_TLS_NONE;
+    else if (l->n == 2 && strcmp(conf_arg(l, 1).p, "starttls") == 0)
+        *mode = CONF_TLS_STARTTLS;
+    else if (l->n == 3 && strcmp(conf_arg(l, 1).p, "starttls") == 0 &&
+             strcmp(conf_arg(l, 2).p, "required") == 0)
+        *mode = CONF_TLS_STARTTLS_REQUIRED;
+    else if (l->n == 2 && strcmp(conf_arg(l, 1).p, "implicit") == 0)
+        *mode = CONF_TLS_IMPLICIT;
+    else
+        return -1;
+    return 0;
+}
+
+static int
+set_listen_tls(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf_listen *li = p->listen;
+
+    if (parse_tls_mode(l, &li->tls) == -1)
+        return conf_fail(p, l->number,
+                         "expected tls none, tls starttls, tls starttls required or tls implicit");
+    /* RFC 8314 3.3: port 465 speaks TLS from the first byte. */
+    if (li->role == DOOR_SUBMISSIONS && li->tls != CONF_TLS_IMPLICIT)
+        return conf_fail(p, l->number,
+                         "listen submissions must use tls implicit (RFC 8314: TLS from the "
+                         "first byte)");
+    /* AUTH must never travel in clear (RFC 8314 3.3, RFC 4954 4). */
+    if (li->role == DOOR_SUBMISSION && li->tls != CONF_TLS_STARTTLS_REQUIRED &&
+        li->tls != CONF_TLS_IMPLICIT)
+        return conf_fail(p, l->number,
+                         "listen submission needs tls starttls required or tls implicit: "
+                         "passwords must never travel in clear");
+    p->roles[li->role].tls = true;
+    return 0;
+}
+
+static int
+set_listen_auth(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf_listen *li = p->listen;
+    char q[CONF_QUOTE_CAP];
+
+    if (strcmp(conf_arg(l, 1).p, "required") == 0) {
+        li->auth_required = true;
+    } else if (strcmp(conf_arg(l, 1).p, "none") == 0) {
+        if (li->role == DOOR_SUBMISSION || li->role == DOOR_SUBMISSIONS)
+            return conf_fail(p, l->number,
+                             "auth none on listen %s would make an open relay (submission "
+                             "requires auth)",
+                             conf_role_name(li->role));
+        li->auth_required = false;
+    } else {
+        return conf_fail(p, l->number, "expected auth required or auth none, found '%s'",
+                         conf_quote(q, sizeof q, conf_arg(l, 1)));
+    }
+    p->roles[li->role].auth = true;
+    return 0;
+}
+
+static int
+set_max_message_size(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf_why w;
+
+    if (conf_value_size(conf_arg(l, 1), 1024, UINT64_C(2) << 30, &p->listen->max_message_size,
+                        &w) == -1)
+        return fail_value(p, l, &w);
+    return 0;
+}
+
+/* A count from min to max into *out. */
+static int
+set_count(struct conf_parser *p, const struct conf_line *l, unsigned min, unsigned max,
+          unsigned *out)
+{
+    struct conf_why w;
+    uint64_t v;
+
+    if (conf_value_count(conf_arg(l, 1), min, max, &v, &w) == -1)
+        return fail_value(p, l, &w);
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int
+set_max_recipients(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_count(p, l, 1, 100000, &p->listen->max_recipients);
+}
+
+static int
+set_max_errors(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_count(p, l, 1, 1000, &p->listen->max_errors);
+}
+
+static int
+set_listen_max_sessions(struct conf_parser *p, const struct conf_line *l)
+{
+    p->roles[p->listen->role].max_sessions = true;
+    return set_count(p, l, 1, 1000000, &p->listen->max_sessions);
+}
+
+static int
+set_duration(struct conf_parser *p, const struct conf_line *l, size_t i, unsigned max,
+             unsigned *out)
+{
+    struct conf_why w;
+
+    if (conf_value_duration(conf_arg(l, i), 1, max, out, &w) == -1)
+        return fail_value(p, l, &w);
+    return 0;
+}
+
+static int
+set_timeout_command(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_duration(p, l, 1, 86400, &p->listen->timeout_command);
+}
+
+static int
+set_timeout_data(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_duration(p, l, 1, 86400, &p->listen->timeout_data);
+}
+
+static int
+open_listen(struct conf_parser *p, const struct conf_line *l)
+{
+    char q[CONF_QUOTE_CAP];
+    struct conf_listen *li;
+    int role;
+
+    for (role = 0; role < DOOR_ROLE_COUNT; role++) {
+        if (strcmp(conf_arg(l, 1).p, conf_role_name((enum door_role)role)) == 0)
+            break;
+    }
+    if (role == DOOR_ROLE_COUNT)
+        return conf_fail(p, l->number,
+                         "unknown listen role '%s' (expected one of: inbound, internal, "
+                         "submission, submissions)",
+                         conf_quote(q, sizeof q, conf_arg(l, 1)));
+    if (p->roles[role].line != 0)
+        return conf_fail(p, l->number, "duplicate block 'listen %s' (first at line %u)",
+                         conf_role_name((enum door_role)role), p->roles[role].line);
+
+    p->roles[role].line = l->number;
+    p->roles[role].index = p->c->n_listens;
+    li = &p->c->listens[p->c->n_listens++];
+    li->role = (enum door_role)role;
+    li->line = l->number;
+    li->max_message_size = UINT64_C(10) << 20;
+    li->max_recipients = 100;
+    li->max_errors = 10;
+    li->timeout_command = 300; /* RFC 5321 4.5.3.2.7: at least 5 minutes */
+    li->timeout_data = 300;    /* RFC 5321 4.5.3.2.5: at least 3 minutes */
+    p->listen = li;
+    return 0;
+}
+
+static int
+close_listen(struct conf_parser *p)
+{
+    const struct conf_listen *li = p->listen;
+
+    if (li->n_addrs == 0)
+        return conf_fail(p, li->line, "listen %s needs at least one address (address IP:PORT)",
+                         conf_role_name(li->role));
+    if (li->role == DOOR_INTERNAL && li->n_allow == 0)
+        return conf_fail(p, li->line,
+                         "listen internal needs an allow list: which of our servers may use "
+                         "port 26?");
+    return 0;
+}
+
+static const struct conf_setting listen_settings[] = {
+    {"address", MANY, true, set_address},
+    {"allow", MANY, true, set_allow},
+    {"tls", 2, false, set_listen_tls},
+    {"auth", 1, false, set_listen_auth},
+    {"max-message-size", 1, false, set_max_message_size},
+    {"max-recipients", 1, false, set_max_recipients},
+    {"max-errors", 1, false, set_max_errors},
+    {"max-sessions", 1, false, set_listen_max_sessions},
+    {"timeout-command", 1, false, set_timeout_command},
+    {"timeout-data", 1, false, set_timeout_data},
+};
+
+/* ---- domain NAME { relay URL } ---- */
+
+static int
+set_relay(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf_why w;
+
+    if (conf_value_route(conf_arg(l, 1), &p->domain->relay, &w) == -1)
+        return fail_value(p, l, &w);
+    p->domain->has_relay = true;
+    return 0;
+}
+
+static int
+open_domain(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf *c = p->c;
+    struct conf_domain *d;
+    struct conf_why w;
+    char name[CAP_DOMAIN + 1];
+
+    if (conf_value_domain(conf_arg(l, 1), name, &w) == -1)
+        return fail_value(p, l, &w);
+    if (c->n_domains == CONF_DOMAINS_MAX)
+        return conf_fail(p, l->number, "too many domain blocks (at most %d)", CONF_DOMAINS_MAX);
+    if (c->n_domains == p->domains_cap) {
+        p->domains_cap = p->domains_cap ? 2 * p->domains_cap : 16;
+        c->domains = xrealloc(c->domains, p->domains_cap * sizeof *c->domains);
+    }
+    d = &c->domains[c->n_domains++];
+    memset(d, 0, sizeof *d);
+    /* Domain names are case-insensitive (RFC 5321 2.4); compare them lower case. */
+    str_lower(name, strlen(name));
+    memcpy(d->name, name, sizeof d->name);
+    d->line = l->number;
+    p->domain = d;
+    return 0;
+}
+
+static int
+close_nothing(struct conf_parser *p)
+{
+    (void)p;
+    return 0;
+}
+
+static const struct conf_setting domain_settings[] = {
+    {"relay", 1, false, set_relay},
+};
+
+/* ---- auth { passwd FILE } ---- */
+
+static int
+set_passwd(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf_why w;
+
+    if (conf_value_path(conf_arg(l, 1), p->dir, p->c->auth_passwd, &w) == -1)
+        return fail_value(p, l, &w);
+    return 0;
+}
+
+static int
+open_auth(struct conf_parser *p, const struct conf_line *l)
+{
+    if (p->auth_line != 0)
+        return conf_fail(p, l->number, "duplicate block 'auth' (first at line %u)", p->auth_line);
+    p->auth_line = l->number;
+    return 0;
+}
+
+static int
+close_auth(struct conf_parser *p)
+{
+    if (p->c->auth_passwd[0] == '\0')
+        return conf_fail(p, p->block_line, "auth block needs 'passwd FILE'");
+    return 0;
+}
+
+static const struct conf_setting auth_settings[] = {
+    {"passwd", 1, false, set_passwd},
+};
+
+/* ---- delivery { retry DURATION...  give-up DURATION } ---- */
+
+static int
+set_retry(struct conf_parser *p, const struct conf_line *l)
+{
+    for (size_t i = 1; i < l->n; i++) {
+        if (set_duration(p, l, i, 86400, &p->c->retry[i - 1]) == -1)
+            return -1;
+    }
+    p->c->n_retry = l->n - 1;
+    return 0;
+}
+
+static int
+set_give_up(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_duration(p, l, 1, 30 * 86400, &p->c->give_up);
+}
+
+static int
+open_delivery(struct conf_parser *p, const struct conf_line *l)
+{
+    if (p->delivery_line != 0)
+        return conf_fail(p, l->number, "duplicate block 'delivery' (first at line %u)",
+                         p->delivery_line);
+    p->delivery_line = l->number;
+    return 0;
+}
+
+static const struct conf_setting delivery_settings[] = {
+    {"retry", CONF_RETRY_MAX, false, set_retry},
+    {"give-up", 1, false, set_give_up},
+};
+
+const struct conf_block conf_blocks[] = {
+    {"tls", NULL, tls_settings, N_OF(tls_settings), open_tls, close_tls},
+    {"listen", "a role (one of: inbound, internal, submission, submissions)", listen_settings,
+     N_OF(listen_settings), open_listen, close_listen},
+    {"domain", "a domain name", domain_settings, N_OF(domain_settings), open_domain, close_nothing},
+    {"auth", NULL, auth_settings, N_OF(auth_settings), open_auth, close_auth},
+    {"delivery", NULL, delivery_settings, N_OF(delivery_settings), open_delivery, close_nothing},
+};
+
+const size_t conf_n_top_settings = N_OF(conf_top_settings);
+const size_t conf_n_blocks = N_OF(conf_blocks);
+
+/* parse.c keeps one "first seen at line" slot per key of a scope. */
+_Static_assert(N_OF(conf_top_settings) <= CONF_SCOPE_KEYS_MAX, "top level has too many keys");
+_Static_assert(N_OF(listen_settings) <= CONF_SCOPE_KEYS_MAX, "listen has too many keys");
+_Static_assert(N_OF(tls_settings) <= CONF_SCOPE_KEYS_MAX, "tls has too many keys");
+_Static_assert(N_OF(delivery_settings) <= CONF_SCOPE_KEYS_MAX, "delivery has too many keys");
