@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Group commit: spool_msg_commit() writes out the message's buffer on the
+ * loop thread and queues the message for the one commit thread. The thread
+ * takes everything queued when it wakes (a batch), fsyncs each file,
+ * renames each from tmp/ to queue/ (RENAME_NOREPLACE), fsyncs queue/ once
+ * for the whole batch, closes the files, and hands the batch back: it
+ * appends it to the done list and writes to an eventfd, whose event on the
+ * loop calls each callback in commit order. docs/spool.md has the argument
+ * for why status 0 means "on stable storage".
+ *
+ * Failure: a failed fsync or rename fails that message only and removes its
+ * tmp file; a failed fsync of queue/ fails every message the batch renamed
+ * and removes them from queue/, since their clients will be told 452 and
+ * send them again.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "lib/fault.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "spool/spool_impl.h"
+
+static int
+commit_fsync(int fd)
+{
+    if (fault_hit(FAULT_FSYNC))
+        return -1;
+    return fsync(fd);
+}
+
+static void
+commit_fail(struct spool_msg *m, const char *what, int err)
+{
+    m->status = -1;
+    m->status_err = err;
+    spool_log_failure(m->id, what, err);
+}
+
+/* Removes dir/ID of a failed message. */
+static void
+commit_unlink(int dir_fd, const char *dir, const struct spool_msg *m)
+{
+    char what[32];
+
+    if (unlinkat(dir_fd, m->id, 0) == -1) {
+        (void)str_fmt(what, sizeof(what), "unlink %s", dir);
+        spool_log_failure(m->id, what, errno);
+    }
+}
+
+static void
+commit_batch(struct spool *sp, struct spool_msg *batch)
+{
+    struct spool_msg *m;
+    size_t renamed = 0;
+    int e;
+
+    batch->batch_first = true;
+    /* The content and the file's size first, each on its own. */
+    for (m = batch; m != NULL; m = m->next) {
+        if (m->status == 0 && commit_fsync(m->fd) == -1) {
+            commit_fail(m, "fsync", errno);
+            commit_unlink(sp->tmp_fd, "tmp/", m);
+        }
+    }
+    /* Then the names. NOREPLACE: an id in queue/ is never taken over. */
+    for (m = batch; m != NULL; m = m->next) {
+        if (m->status != 0)
+            continue;
+        if (fault_hit(FAULT_RENAME) ||
+            renameat2(sp->tmp_fd, m->id, sp->queue_fd, m->id, RENAME_NOREPLACE) == -1) {
+            commit_fail(m, "rename", errno);
+            commit_unlink(sp->tmp_fd, "tmp/", m);
+            continue;
+        }
+        m->in_queue = true;
+        renamed++;
+    }
+    /* One directory fsync makes every rename of the batch durable. */
+    if (renamed > 0) {
+        batch->dir_syncs++;
+        if (commit_fsync(sp->queue_fd) == -1) {
+            e = errno;
+            for (m = batch; m != NULL; m = m->next) {
+                if (!m->in_queue)
+                    continue;
+                m->in_queue = false;
+                commit_fail(m, "fsync queue/", e);
+                commit_unlink(sp->queue_fd, "queue/", m);
+            }
+            /*
+             * Try to make the removals durable too: a message that came back
+             * after a crash would be delivered although its client was told
+             * 452 and sent it again.
+             */
+            batch->dir_syncs++;
+            (void)commit_fsync(sp->queue_fd);
+        }
+    }
+    for (m = batch; m != NULL; m = m->next) {
+        /* After fsync a close error cannot lose data; there is nothing to add. */
+        if (m->fd != -1)
+            (void)close(m->fd);
+        m->fd = -1;
+    }
+}
+
+/* Appends the batch to the done list and wakes the loop. */
+static void
+commit_report(struct spool *sp, struct spool_msg *batch)
+{
+    struct spool_msg *last = batch;
+    uint64_t one = 1;
+
+    while (last->next != NULL)
+        last = last->next;
+    pthread_mutex_lock(&sp->lock);
+    *sp->done_tail = batch;
+    sp->done_tail = &last->next;
+    pthread_mutex_unlock(&sp->lock);
+    /* Only an overflow of the counter (2^64 - 2 unread wakes) could make this fail. */
+    while (write(sp->event_fd, &one, sizeof(one)) == -1) {
+        if (errno != EINTR)
+            log_panic("-: spool=%s, event=eventfd-write, reason=\"%s\"", sp->dir, strerror(errno));
+    }
+}
+
+static void *
+commit_thread(void *arg)
+{
+    struct spool *sp = arg;
+    struct spool_msg *batch;
+
+    pthread_mutex_lock(&sp->lock);
+    for (;;) {
+        while (!sp->stopping && (sp->todo == NULL || sp->held))
+            pthread_cond_wait(&sp->wake, &sp->lock);
+        /* Stopping: leave only once everything handed over is done. */
+        if (sp->todo == NULL)
+            break;
+        batch = sp->todo;
+        sp->todo = NULL;
+        sp->todo_tail = &sp->todo;
+        pthread_mutex_unlock(&sp->lock);
+        commit_batch(sp, batch);
+        commit_report(sp, batch);
+        pthread_mutex_lock(&sp->lock);
+    }
+    pthread_mutex_unlock(&sp->lock);
+    return NULL;
+}
+
+static struct spool_msg *
+commit_take_done(struct spool *sp)
+{
+    struct spool_msg *list;
+
+    pthread_mutex_lock(&sp->lock);
+    list = sp->done;
+    sp->done = NULL;
+    sp->done_tail = &sp->done;
+    pthread_mutex_unlock(&sp->lock);
+    return list;
+}
+
+/* Counts and calls back each message of list, in order, and frees it. */
+static void
+commit_deliver(struct spool *sp, struct spool_msg *list)
+{
+    while (list != NULL) {
+        struct spool_msg *m = list;
+
+        list = m->next;
+        sp->counters.batches += m->batch_first;
+        sp->counters.dir_fsyncs += m->dir_syncs;
+        if (m->status == 0)
+            sp->counters.committed++;
+        else
+            sp->counters.failed++;
+        m->fn(m->arg, m->id, m->status, m->status_err);
+        spool_msg_release(m);
+    }
+}
+
+static void
+commit_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct spool *sp = arg;
+    uint64_t wakes;
+
+    (void)what;
+    /* Resets the counter. EAGAIN: an earlier wake already took the list. */
+    if (read(fd, &wakes, sizeof(wakes)) == -1 && errno != EAGAIN && errno != EINTR)
+        log_panic("-: spool=%s, event=eventfd-read, reason=\"%s\"", sp->dir, strerror(errno));
+    commit_deliver(sp, commit_take_done(sp));
+}
+
+void
+spool_msg_commit(struct spool_msg *m, spool_commit_fn *fn, void *arg)
+{
+    struct spool *sp = m->sp;
+
+    m->fn = fn;
+    m->arg = arg;
+    m->next = NULL;
+    m->status = 0;
+    if (spool_msg_flush(m) == -1) {
+        /*
+         * Still handed to the thread, which passes it on untouched: the
+         * callback then comes from the loop, in commit order, never from
+         * inside this call.
+         */
+        m->status = -1;
+        m->status_err = errno;
+        spool_msg_remove(m);
+    }
+    /* The thread needs only the fd. */
+    free(m->buf);
+    m->buf = NULL;
+
+    pthread_mutex_lock(&sp->lock);
+    *sp->todo_tail = m;
+    sp->todo_tail = &m->next;
+    pthread_cond_signal(&sp->wake);
+    pthread_mutex_unlock(&sp->lock);
+}
+
+int
+spool_commit_start(struct spool *sp, char *err, size_t errcap)
+{
+    sigset_t all, old;
+    int rc;
+
+    sp->todo = NULL;
+    sp->todo_tail = &sp->todo;
+    sp->done = NULL;
+    sp->done_tail = &sp->done;
+    sp->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (sp->event_fd == -1) {
+        (void)str_fmt(err, errcap, "%s: eventfd: %s", sp->dir, strerror(errno));
+        return -1;
+    }
+    sp->done_ev = event_new(sp->base, sp->event_fd, EV_READ | EV_PERSIST, commit_done_cb, sp);
+    if (sp->done_ev == NULL || event_add(sp->done_ev, NULL) == -1) {
+        (void)str_fmt(err, errcap, "%s: cannot add the commit event to the loop", sp->dir);
+        goto fail;
+    }
+    pthread_mutex_init(&sp->lock, NULL);
+    pthread_cond_init(&sp->wake, NULL);
+    /* Signals are for the loop thread: the commit thread blocks them all. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&sp->thread, NULL, commit_thread, sp);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        (void)str_fmt(err, errcap, "%s: commit thread: %s", sp->dir, strerror(rc));
+        pthread_cond_destroy(&sp->wake);
+        pthread_mutex_destroy(&sp->lock);
+        goto fail;
+    }
+    return 0;
+fail:
+    if (sp->done_ev != NULL)
+        event_free(sp->done_ev);
+    sp->done_ev = NULL;
+    (void)close(sp->event_fd);
+    sp->event_fd = -1;
+    return -1;
+}
+
+void
+spool_commit_stop(struct spool *sp)
+{
+    pthread_mutex_lock(&sp->lock);
+    sp->stopping = true;
+    sp->held = false;
+    pthread_cond_signal(&sp->wake);
+    pthread_mutex_unlock(&sp->lock);
+    pthread_join(sp->thread, NULL);
+
+    event_free(sp->done_ev);
+    sp->done_ev = NULL;
+    (void)close(sp->event_fd);
+    sp->event_fd = -1;
+    /* The loop may not run again before the spool is gone: report the rest from here. */
+    commit_deliver(sp, commit_take_done(sp));
+    pthread_cond_destroy(&sp->wake);
+    pthread_mutex_destroy(&sp->lock);
+}
+
+void
+spool_commit_hold(struct spool *sp, bool hold)
+{
+    pthread_mutex_lock(&sp->lock);
+    sp->held = hold;
+    pthread_cond_signal(&sp->wake);
+    pthread_mutex_unlock(&sp->lock);
+}
+
+void
+spool_get_counters(const struct spool *sp, struct spool_counters *out)
+{
+    *out = sp->counters;
+}

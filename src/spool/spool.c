@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Opening, recovery and freeing of the spool. spool_open() creates the
+ * directories as needed (fsyncing the directory that gained an entry),
+ * removes what an earlier run left in tmp/ (none of it was acknowledged),
+ * counts queue/, seeds the id generator past every id on disk and starts the
+ * commit thread (commit.c). The writer is writer.c; the file format is
+ * envelope.c; docs/spool.md tells the whole story.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/fault.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+#include "spool/id.h"
+#include "spool/spool_impl.h"
+
+static int
+spool_open_dir(int at_fd, const char *name)
+{
+    if (fault_hit(FAULT_OPEN))
+        return -1;
+    return openat(at_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static int
+spool_fsync(int fd)
+{
+    if (fault_hit(FAULT_FSYNC))
+        return -1;
+    return fsync(fd);
+}
+
+/* The directory that holds path: "a/b/" -> "a", "b" -> ".", "/b" -> "/". */
+static int
+spool_parent(const char *path, char *out, size_t cap)
+{
+    size_t len = strlen(path);
+
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    while (len > 0 && path[len - 1] != '/')
+        len--;
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    if (len == 0)
+        return str_copyz(out, cap, ".");
+    return str_copy(out, cap, path, len);
+}
+
+/* mkdir mode 0700; *created tells whether it was missing. */
+static int
+spool_mkdir(int at_fd, const char *name, bool *created)
+{
+    *created = false;
+    if (mkdirat(at_fd, name, 0700) == 0) {
+        *created = true;
+        return 0;
+    }
+    return errno == EEXIST ? 0 : -1;
+}
+
+/* Creates (if missing) and opens the spool directory itself. */
+static int
+spool_open_top(struct spool *sp, char *err, size_t errcap)
+{
+    char parent[CAP_PATH];
+    bool created;
+    int fd;
+
+    if (spool_mkdir(AT_FDCWD, sp->dir, &created) == -1 ||
+        (sp->dir_fd = spool_open_dir(AT_FDCWD, sp->dir)) == -1) {
+        (void)str_fmt(err, errcap, "%s: %s", sp->dir, strerror(errno));
+        return -1;
+    }
+    if (!created)
+        return 0;
+    /* The new directory's own name must survive a crash too. */
+    if (spool_parent(sp->dir, parent, sizeof(parent)) == -1) {
+        (void)str_fmt(err, errcap, "%s: path too long", sp->dir);
+        return -1;
+    }
+    fd = spool_open_dir(AT_FDCWD, parent);
+    if (fd == -1 || spool_fsync(fd) == -1) {
+        (void)str_fmt(err, errcap, "%s: fsync: %s", parent, strerror(errno));
+        if (fd != -1)
+            (void)close(fd);
+        return -1;
+    }
+    (void)close(fd);
+    return 0;
+}
+
+/* Creates (if missing) and opens DIR/name. */
+static int
+spool_open_sub(struct spool *sp, const char *name, int *out, char *err, size_t errcap)
+{
+    bool created;
+
+    if (spool_mkdir(sp->dir_fd, name, &created) == -1) {
+        (void)str_fmt(err, errcap, "%s/%s: %s", sp->dir, name, strerror(errno));
+        return -1;
+    }
+    if (created && spool_fsync(sp->dir_fd) == -1) {
+        (void)str_fmt(err, errcap, "%s: fsync: %s", sp->dir, strerror(errno));
+        return -1;
+    }
+    *out = spool_open_dir(sp->dir_fd, name);
+    if (*out == -1) {
+        (void)str_fmt(err, errcap, "%s/%s: %s", sp->dir, name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* A listing of the directory open on fd, from its start. */
+static DIR *
+spool_list(int fd)
+{
+    int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    DIR *d;
+    int e;
+
+    if (copy == -1)
+        return NULL;
+    d = fdopendir(copy);
+    if (d == NULL) {
+        e = errno;
+        (void)close(copy);
+        errno = e;
+        return NULL;
+    }
+    /* The copy shares its offset with fd. */
+    rewinddir(d);
+    return d;
+}
+
+/* The next name other than "." and "..", or NULL at the end (errno 0) or on an error. */
+static struct dirent *
+spool_next(DIR *d)
+{
+    struct dirent *de;
+
+    do {
+        errno = 0;
+        de = readdir(d);
+    } while (de != NULL && (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0));
+    return de;
+}
+
+static void
+spool_warn_file(const struct spool *sp, const char *sub, const char *name, const char *reason)
+{
+    char q[LOG_QUOTE_CAP];
+
+    log_warning("-: spool=%s, file=\"%s/%s\", reason=\"%s\"", sp->dir, sub,
+                log_quote(q, sizeof(q), name, strlen(name)), reason);
+}
+
+/* Removes every file in tmp/: none of them was acknowledged (no 250 was sent). */
+static int
+spool_recover_tmp(struct spool *sp, uint64_t *max_id, char *err, size_t errcap)
+{
+    DIR *d = spool_list(sp->tmp_fd);
+    struct dirent *de;
+    char reason[128];
+
+    if (d == NULL) {
+        (void)str_fmt(err, errcap, "%s/tmp: %s", sp->dir, strerror(errno));
+        return -1;
+    }
+    while ((de = spool_next(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+
+        if (spool_id_is_valid(de->d_name, len) && spool_id_value(de->d_name) > *max_id)
+            *max_id = spool_id_value(de->d_name);
+        if (unlinkat(sp->tmp_fd, de->d_name, 0) == -1) {
+            /* Harmless but odd (a directory?): ids skip names that exist. */
+            (void)str_fmt(reason, sizeof(reason), "unlink: %s", strerror(errno));
+            spool_warn_file(sp, "tmp", de->d_name, reason);
+            continue;
+        }
+        sp->found.tmp_removed++;
+    }
+    if (errno != 0) {
+        (void)str_fmt(err, errcap, "%s/tmp: %s", sp->dir, strerror(errno));
+        (void)closedir(d);
+        return -1;
+    }
+    (void)closedir(d);
+    return 0;
+}
+
+/* Counts the messages in queue/; leaves (and counts) whatever else is there. */
+static int
+spool_recover_queue(struct spool *sp, uint64_t *max_id, char *err, size_t errcap)
+{
+    DIR *d = spool_list(sp->queue_fd);
+    struct dirent *de;
+
+    if (d == NULL) {
+        (void)str_fmt(err, errcap, "%s/queue: %s", sp->dir, strerror(errno));
+        return -1;
+    }
+    while ((de = spool_next(d)) != NULL) {
+        bool is_file = de->d_type == DT_REG || de->d_type == DT_UNKNOWN;
+
+        if (!is_file || !spool_id_is_valid(de->d_name, strlen(de->d_name))) {
+            spool_warn_file(sp, "queue", de->d_name, "not a queue file, left alone");
+            sp->found.unknown++;
+            continue;
+        }
+        sp->found.queued++;
+        if (spool_id_value(de->d_name) > *max_id)
+            *max_id = spool_id_value(de->d_name);
+    }
+    if (errno != 0) {
+        (void)str_fmt(err, errcap, "%s/queue: %s", sp->dir, strerror(errno));
+        (void)closedir(d);
+        return -1;
+    }
+    (void)closedir(d);
+    return 0;
+}
+
+static void
+spool_close_fds(struct spool *sp)
+{
+    if (sp->queue_fd != -1)
+        (void)close(sp->queue_fd);
+    if (sp->tmp_fd != -1)
+        (void)close(sp->tmp_fd);
+    if (sp->dir_fd != -1)
+        (void)close(sp->dir_fd);
+}
+
+struct spool *
+spool_open(const char *dir, struct event_base *base, struct spool_stats *stats, char *err,
+           size_t errcap)
+{
+    struct spool *sp = xcalloc(1, sizeof(*sp));
+    uint64_t max_id = 0;
+
+    sp->dir_fd = sp->tmp_fd = sp->queue_fd = sp->event_fd = -1;
+    sp->base = base;
+    if (str_copyz(sp->dir, sizeof(sp->dir), dir) == -1) {
+        (void)str_fmt(err, errcap, "%.64s...: path too long", dir);
+        goto fail;
+    }
+    if (spool_open_top(sp, err, errcap) == -1 ||
+        spool_open_sub(sp, "tmp", &sp->tmp_fd, err, errcap) == -1 ||
+        spool_open_sub(sp, "queue", &sp->queue_fd, err, errcap) == -1 ||
+        spool_recover_tmp(sp, &max_id, err, errcap) == -1 ||
+        spool_recover_queue(sp, &max_id, err, errcap) == -1)
+        goto fail;
+    /* Never hand out an id that a file on disk already has, even if the clock went back. */
+    spool_id_seed(max_id);
+    if (spool_commit_start(sp, err, errcap) == -1)
+        goto fail;
+    log_info("-: spool=%s, event=open, queued=%zu, tmp_removed=%zu, unknown=%zu", sp->dir,
+             sp->found.queued, sp->found.tmp_removed, sp->found.unknown);
+    if (stats != NULL)
+        *stats = sp->found;
+    return sp;
+fail:
+    spool_close_fds(sp);
+    free(sp);
+    return NULL;
+}
+
+void
+spool_free(struct spool *sp)
+{
+    if (sp == NULL)
+        return;
+    spool_commit_stop(sp);
+    spool_close_fds(sp);
+    free(sp);
+}
+
+const char *
+spool_dir(const struct spool *sp)
+{
+    return sp->dir;
+}
+
+size_t
+spool_queued(const struct spool *sp)
+{
+    return sp->found.queued + sp->counters.committed;
+}

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The spool: the durable queue between receiving and delivering. A message
+ * is written to SPOOL/tmp/ID while its content arrives, and on commit it is
+ * fsync'd, renamed to SPOOL/queue/ID and the queue directory fsync'd; only
+ * then does the caller learn that it is safe (and only then may the session
+ * say 250). Commits run on the spool's own thread, off the event loop, and
+ * every commit waiting when that thread wakes shares one directory fsync
+ * (group commit). Recovery at open deletes what is left in tmp/ (it never
+ * got its 250) and finds every message in queue/.
+ *
+ * The file holds the envelope (text records, see docs/spool.md) and then the
+ * message exactly as received, with our Received header first.
+ *
+ * Threads: every function here is called on the event loop's thread; the
+ * commit callback also runs there.
+ */
+#ifndef GATE26_SPOOL_SPOOL_H
+#define GATE26_SPOOL_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+#include "conf/conf.h"
+#include "lib/caps.h"
+
+struct event_base;
+
+/* Queue ids: 16 upper-case hex digits, unique, in arrival order. */
+#define SPOOL_ID_LEN 16
+
+/* The body type MAIL declared (RFC 6152). */
+enum spool_body {
+    SPOOL_BODY_UNSPEC,
+    SPOOL_BODY_7BIT,
+    SPOOL_BODY_8BITMIME,
+};
+
+/* What a bounce returns (RFC 3461 4.3). */
+enum spool_ret {
+    SPOOL_RET_UNSPEC,
+    SPOOL_RET_FULL,
+    SPOOL_RET_HDRS,
+};
+
+/* NOTIFY (RFC 3461 4.1); 0 when not given. */
+#define SPOOL_NOTIFY_NEVER   0x1u
+#define SPOOL_NOTIFY_SUCCESS 0x2u
+#define SPOOL_NOTIFY_FAILURE 0x4u
+#define SPOOL_NOTIFY_DELAY   0x8u
+
+/* One recipient, with its DSN fields (RFC 3461 4). */
+struct spool_rcpt {
+    const char *addr;  /* "local@domain" (or "Postmaster") */
+    unsigned notify;   /* SPOOL_NOTIFY_* bits */
+    const char *orcpt; /* "addr-type;xtext" as sent, or NULL */
+};
+
+/* What the session knows of a message when its content starts. */
+struct spool_envelope {
+    const char *sender; /* "" for the null path <> */
+    enum spool_body body;
+    bool smtputf8;
+    enum spool_ret ret;
+    const char *envid; /* xtext as sent, or NULL */
+    const struct spool_rcpt *rcpts;
+    size_t n_rcpts;
+    enum door_role door;
+    const char *client_addr; /* "192.0.2.7" / "2001:db8::7" */
+    unsigned client_port;
+    const char *helo;     /* as the client gave it, "" if none */
+    const char *protocol; /* "ESMTP", "SMTP", "UTF8SMTP", ... */
+    struct timeval arrival;
+};
+
+struct spool;
+struct spool_msg;
+
+/* What spool_open found. */
+struct spool_stats {
+    size_t queued;      /* complete messages in queue/ */
+    size_t tmp_removed; /* unfinished files removed from tmp/ */
+    size_t unknown;     /* other names in queue/ (not queue ids): warned about, left alone */
+};
+
+/*
+ * What the commit thread has reported so far (counted on the loop thread as
+ * the callbacks run). Group commit shows as batches < committed + failed.
+ */
+struct spool_counters {
+    uint64_t committed;  /* callbacks with status 0 */
+    uint64_t failed;     /* callbacks with status -1 */
+    uint64_t batches;    /* wake-ups of the commit thread that found work */
+    uint64_t dir_fsyncs; /* fsyncs of queue/ (one per batch that renamed a file) */
+};
+
+/*
+ * Opens (creating tmp/ and queue/, mode 0700) the spool at dir, cleans tmp/,
+ * counts queue/ and starts the commit thread, whose results arrive through an
+ * event on base. Returns the spool (free with spool_free), or NULL with a
+ * reason in err (capacity errcap).
+ */
+struct spool *spool_open(const char *dir, struct event_base *base, struct spool_stats *stats,
+                         char *err, size_t errcap);
+
+/*
+ * Waits for commits in flight to be reported, stops the thread, frees. The
+ * loop does not run meanwhile: the callbacks of commits not yet reported
+ * are called from inside spool_free, in commit order (they must not start
+ * new commits). Call it before freeing the event base. NULL: nothing.
+ */
+void spool_free(struct spool *sp);
+
+/* The spool directory, as opened. */
+const char *spool_dir(const struct spool *sp);
+
+/*
+ * Starts a message: picks its queue id, creates tmp/ID and writes the
+ * envelope records. Returns 0 and the message in *out (owned by the caller
+ * until spool_msg_commit or spool_msg_abort), or -1 with errno on local
+ * trouble (the session answers 452 4.3.1); nothing is left on disk then.
+ */
+int spool_msg_new(struct spool *sp, const struct spool_envelope *env, struct spool_msg **out);
+
+/* The message's queue id (SPOOL_ID_LEN characters). */
+const char *spool_msg_id(const struct spool_msg *m);
+
+/*
+ * Appends len octets of message content (buffered, written in large
+ * blocks). Returns 0, or -1 with errno when a write failed; the failure is
+ * sticky and the message can then only be aborted.
+ */
+int spool_msg_write(struct spool_msg *m, const void *p, size_t len);
+
+/* Octets of message content written so far. */
+uint64_t spool_msg_size(const struct spool_msg *m);
+
+/* Deletes the unfinished file and frees m. NULL: nothing. */
+void spool_msg_abort(struct spool_msg *m);
+
+/*
+ * Called once, on the loop's thread, when a commit has ended: status 0 means
+ * the message is on stable storage in queue/; -1 means it is not and no
+ * trace of it is left (err holds the errno). id is valid during the call.
+ */
+typedef void spool_commit_fn(void *arg, const char *id, int status, int err);
+
+/*
+ * Hands m to the commit thread (m is the spool's from now on, and freed by
+ * it). fn(arg, ...) is called exactly once, later, on the loop's thread,
+ * never from inside this call.
+ */
+void spool_msg_commit(struct spool_msg *m, spool_commit_fn *fn, void *arg);
+
+/* Messages in queue/: found at open plus committed since. */
+size_t spool_queued(const struct spool *sp);
+
+/* Copies the commit counters into *out. */
+void spool_get_counters(const struct spool *sp, struct spool_counters *out);
+
+#endif

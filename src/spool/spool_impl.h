@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The spool's own structures, shared by its files (private to spool/):
+ * spool.c opens and frees, writer.c fills tmp files, commit.c runs the
+ * commit thread and reports to the loop.
+ *
+ * Threads: the loop thread owns struct spool_msg until spool_msg_commit(),
+ * the commit thread from then until it reports, and the loop thread again
+ * when the report arrives. The two lists (todo, done) are handed over under
+ * spool.lock; nothing else is shared.
+ */
+#ifndef GATE26_SPOOL_SPOOL_IMPL_H
+#define GATE26_SPOOL_SPOOL_IMPL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "spool/spool.h"
+
+struct event;
+
+struct spool_msg {
+    struct spool *sp;
+    struct spool_msg *next; /* in todo or done */
+    char id[SPOOL_ID_LEN + 1];
+    int fd;    /* tmp/ID, -1 once closed */
+    char *buf; /* CAP_SPOOL_WRITE_BUF octets waiting for write(2) */
+    size_t used;
+    uint64_t size; /* content octets, without the envelope */
+    int err;       /* the first write error (sticky), 0 while none */
+    spool_commit_fn *fn;
+    void *arg;
+    /* Set by the commit thread (or by spool_msg_commit when the last write failed). */
+    int status; /* 0: on stable storage in queue/; -1: gone */
+    int status_err;
+    bool in_queue;      /* renamed into queue/ */
+    bool batch_first;   /* the first of its batch: counts one batch */
+    unsigned dir_syncs; /* on batch_first: directory fsyncs the batch made */
+};
+
+struct spool {
+    char dir[CAP_PATH];
+    int dir_fd;
+    int tmp_fd;
+    int queue_fd;
+    struct spool_stats found;
+    /* Loop thread only: counted as reports arrive. */
+    struct spool_counters counters;
+
+    struct event_base *base;
+    struct event *done_ev; /* EV_READ on event_fd */
+    int event_fd;
+
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t thread;
+    /* Under lock. */
+    struct spool_msg *todo, **todo_tail; /* for the commit thread, in commit order */
+    struct spool_msg *done, **done_tail; /* for the loop, in commit order */
+    bool stopping;
+    bool held;
+};
+
+/* writer.c: writes m's buffer out. Returns 0, or -1 with errno (sticky, logged once). */
+int spool_msg_flush(struct spool_msg *m);
+/* writer.c: closes m's file and removes tmp/ID; keeps errno. */
+void spool_msg_remove(struct spool_msg *m);
+/* writer.c: frees m's memory (its fd must be closed). */
+void spool_msg_release(struct spool_msg *m);
+
+/* commit.c: starts the thread and the event. Returns 0, or -1 with a reason in err. */
+int spool_commit_start(struct spool *sp, char *err, size_t errcap);
+/*
+ * commit.c: lets the thread finish every message handed to it, stops it,
+ * calls the callbacks not yet called (from here, not from the loop), and
+ * removes the event.
+ */
+void spool_commit_stop(struct spool *sp);
+/*
+ * commit.c, for tests: while held, the thread takes nothing, so the
+ * messages committed meanwhile form one batch when released.
+ */
+void spool_commit_hold(struct spool *sp, bool hold);
+
+/* Logs the one warning line of a message that could not be stored. */
+void spool_log_failure(const char *id, const char *what, int err);
+
+#endif

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tmp file writer: spool_msg_new() picks a queue id, creates tmp/ID
+ * and puts the envelope records in the write buffer; spool_msg_write()
+ * appends content and writes the buffer out whenever it is full;
+ * spool_msg_abort() removes the file. Durability is not this file's job:
+ * spool_msg_commit() (commit.c) does the fsyncs and the rename.
+ *
+ * Every write is a full write (short writes and EINTR are continued), and
+ * the first error is sticky: the message can then only be aborted, and a
+ * commit of it reports failure.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/caps.h"
+#include "lib/fault.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "spool/envelope.h"
+#include "spool/id.h"
+#include "spool/spool_impl.h"
+
+/* Ids taken in a row when tmp/ID already exists (a file left by hand or another process). */
+#define WRITER_ID_TRIES 100
+
+void
+spool_log_failure(const char *id, const char *what, int err)
+{
+    char reason[256];
+
+    log_warning("%s: status=deferred, reason=\"%s: %s\"", id, what,
+                strerror_r(err, reason, sizeof(reason)));
+}
+
+/* write(2) of all len octets, continuing after short writes and EINTR. */
+static int
+write_full(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n;
+
+        if (fault_hit(FAULT_WRITE))
+            return -1;
+        n = write(fd, p, len);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int
+spool_msg_flush(struct spool_msg *m)
+{
+    if (m->err != 0) {
+        errno = m->err;
+        return -1;
+    }
+    if (m->used > 0 && write_full(m->fd, m->buf, m->used) == -1) {
+        m->err = errno;
+        spool_log_failure(m->id, "write", m->err);
+        errno = m->err;
+        return -1;
+    }
+    m->used = 0;
+    return 0;
+}
+
+/* Copies len octets into the buffer, writing it out each time it fills. */
+static int
+writer_put(struct spool_msg *m, const char *p, size_t len)
+{
+    if (m->err != 0) {
+        errno = m->err;
+        return -1;
+    }
+    while (len > 0) {
+        size_t take = CAP_SPOOL_WRITE_BUF - m->used;
+
+        if (take > len)
+            take = len;
+        memcpy(m->buf + m->used, p, take);
+        m->used += take;
+        p += take;
+        len -= take;
+        if (m->used == CAP_SPOOL_WRITE_BUF && spool_msg_flush(m) == -1)
+            return -1;
+    }
+    return 0;
+}
+
+void
+spool_msg_release(struct spool_msg *m)
+{
+    free(m->buf);
+    free(m);
+}
+
+void
+spool_msg_remove(struct spool_msg *m)
+{
+    int e = errno;
+
+    if (m->fd != -1)
+        (void)close(m->fd);
+    m->fd = -1;
+    /* If this fails the file stays until spool_open() cleans tmp/ at the next start. */
+    if (unlinkat(m->sp->tmp_fd, m->id, 0) == -1 && errno != ENOENT)
+        spool_log_failure(m->id, "unlink tmp/", errno);
+    errno = e;
+}
+
+/* Creates tmp/ID for a new id; EEXIST takes the next one. */
+static int
+writer_create(struct spool_msg *m)
+{
+    for (int tries = 0; tries < WRITER_ID_TRIES; tries++) {
+        spool_id_next(m->id);
+        if (fault_hit(FAULT_OPEN))
+            return -1;
+        m->fd = openat(m->sp->tmp_fd, m->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (m->fd != -1)
+            return 0;
+        if (errno != EEXIST)
+            return -1;
+    }
+    return -1;
+}
+
+int
+spool_msg_new(struct spool *sp, const struct spool_envelope *env, struct spool_msg **out)
+{
+    struct spool_msg *m = xcalloc(1, sizeof(*m));
+    const char *why;
+    char *records;
+    size_t len;
+    int e;
+
+    m->sp = sp;
+    m->fd = -1;
+    if (writer_create(m) == -1) {
+        e = errno;
+        spool_log_failure(m->id, "open tmp/", e);
+        spool_msg_release(m);
+        errno = e;
+        return -1;
+    }
+    records = envelope_encode(m->id, env, &len, &why);
+    if (records == NULL) {
+        log_warning("%s: status=deferred, reason=\"envelope: %s\"", m->id, why);
+        errno = EINVAL;
+        spool_msg_remove(m);
+        spool_msg_release(m);
+        return -1;
+    }
+    m->buf = xmalloc(CAP_SPOOL_WRITE_BUF);
+    if (writer_put(m, records, len) == -1) {
+        e = errno;
+        free(records);
+        spool_msg_remove(m);
+        spool_msg_release(m);
+        errno = e;
+        return -1;
+    }
+    free(records);
+    *out = m;
+    return 0;
+}
+
+const char *
+spool_msg_id(const struct spool_msg *m)
+{
+    return m->id;
+}
+
+int
+spool_msg_write(struct spool_msg *m, const void *p, size_t len)
+{
+    if (writer_put(m, p, len) == -1)
+        return -1;
+    m->size += len;
+    return 0;
+}
+
+uint64_t
+spool_msg_size(const struct spool_msg *m)
+{
+    return m->size;
+}
+
+void
+spool_msg_abort(struct spool_msg *m)
+{
+    if (m == NULL)
+        return;
+    spool_msg_remove(m);
+    spool_msg_release(m);
+}
