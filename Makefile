@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: MIT
+# The two commands of README.md, and their helpers. Meson does the building;
+# this file installs what is missing, picks the build folders and runs things.
+#
+#   make run     build and run gate26 on etc/gate26.dev.conf (loopback ports)
+#   make test    ASan+UBSan build, unit tests, end-to-end tests
+#   make fuzz    libFuzzer targets, each for FUZZ_SECONDS
+#   make bench   bench/accept: gate26 against Postfix (see bench/RESULTS.md)
+#   make format  clang-format every C file
+
+PYTHON      ?= /usr/bin/python3
+BUILD       := build
+TEST_BUILD  := build-test
+FUZZ_BUILD  := build-fuzz
+FUZZ_SECONDS ?= 60
+DEV_TLS     := $(BUILD)/dev-tls
+
+.PHONY: all deps build run test unit e2e fuzz bench format clean
+
+all: build
+
+deps:
+	@./tools/install-deps
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --buildtype=release -Dtests=disabled
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# A self-signed certificate for the development config, made once.
+$(DEV_TLS)/cert.pem:
+	mkdir -p $(DEV_TLS)
+	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=localhost" \
+	    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+	    -keyout $(DEV_TLS)/key.pem -out $(DEV_TLS)/cert.pem 2>/dev/null
+
+run: build $(DEV_TLS)/cert.pem
+	mkdir -p $(BUILD)/dev-spool
+	./$(BUILD)/src/gate26 serve -c etc/gate26.dev.conf
+
+$(TEST_BUILD)/build.ninja:
+	meson setup $(TEST_BUILD) --buildtype=debug -Db_sanitize=address,undefined \
+	    -Db_lundef=false -Dfaults=true -Dtests=enabled
+
+unit: deps $(TEST_BUILD)/build.ninja
+	ninja -C $(TEST_BUILD)
+	meson test -C $(TEST_BUILD) --print-errorlogs
+
+e2e: unit
+	GATE26_BIN=$(CURDIR)/$(TEST_BUILD)/src/gate26 $(PYTHON) -m pytest -q tests/e2e
+
+test: e2e
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized \
+	    -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true -Dtests=disabled
+
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	./tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+bench: build
+	./bench/accept
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The serve process; see daemon.h. Start-up order: configuration, spool
+ * (recovery), listening sockets, signals, loop. Stop order: listeners
+ * closed, sessions ended, spool drained (every commit answered), then the
+ * rest freed, so that nothing acknowledged is lost and ASan sees no leak.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <event2/event.h>
+
+#include "conf/conf.h"
+#include "daemon/daemon.h"
+#include "lib/fault.h"
+#include "lib/log.h"
+#include "listen/listen.h"
+#include "smtp/smtp.h"
+#include "spool/spool.h"
+
+struct daemon {
+    const char *path;
+    struct event_base *base;
+    struct conf *conf;
+    struct spool *spool;
+    struct smtp_env env;
+    struct listen_set *listeners;
+    struct event *sig_hup, *sig_term, *sig_int;
+};
+
+/* SIGHUP: the new configuration replaces the running one only when it is
+ * valid and every listener it names could be opened. */
+static void
+daemon_reload(struct daemon *d)
+{
+    char err[1024];
+    struct conf *c = conf_load(d->path, err, sizeof(err));
+
+    if (c == NULL) {
+        log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config", err);
+        return;
+    }
+    if (strcmp(c->spool, d->conf->spool) != 0) {
+        log_error("-: event=reload, status=failed, error=\"spool changed from %s to %s: restart "
+                  "gate26 to move the spool\", action=kept-running-config",
+                  d->conf->spool, c->spool);
+        conf_unref(c);
+        return;
+    }
+    if (listen_set_apply(d->listeners, c, err, sizeof(err)) == -1) {
+        log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config", err);
+        conf_unref(c);
+        return;
+    }
+    log_set_level(c->log_level);
+    conf_unref(d->conf);
+    d->conf = c;
+    log_info("-: event=reload, status=ok, config=%s, listeners=%zu, domains=%zu", d->path,
+             c->n_listens, c->n_domains);
+}
+
+static void
+daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+
+    (void)what;
+    if (sig == SIGHUP) {
+        daemon_reload(d);
+        return;
+    }
+    log_info("-: event=stop, signal=%s", sig == SIGTERM ? "TERM" : "INT");
+    (void)event_base_loopbreak(d->base);
+}
+
+/* Sessions are file descriptors: allow as many as the hard limit does. */
+static void
+daemon_raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+            log_warning("-: event=setrlimit, error=\"%s\"", strerror(errno));
+    }
+}
+
+static struct event *
+daemon_signal(struct daemon *d, int sig)
+{
+    struct event *ev = evsignal_new(d->base, sig, daemon_signal_cb, d);
+
+    if (ev == NULL || event_add(ev, NULL) == -1)
+        log_panic("cannot watch signal %d", sig);
+    return ev;
+}
+
+static void
+daemon_stop(struct daemon *d)
+{
+    if (d->listeners != NULL)
+        listen_set_close(d->listeners);
+    smtp_session_close_all();
+    spool_free(d->spool);
+    listen_set_free(d->listeners);
+    if (d->sig_hup != NULL) {
+        event_free(d->sig_hup);
+        event_free(d->sig_term);
+        event_free(d->sig_int);
+    }
+    conf_unref(d->conf);
+    if (d->base != NULL)
+        event_base_free(d->base);
+}
+
+int
+daemon_serve(const char *path)
+{
+    struct daemon d = {.path = path};
+    struct spool_stats stats;
+    char err[1024];
+
+    if (fault_init() == -1) {
+        fprintf(stderr, "gate26: GATE26_FAULT is malformed (expected point:N[+][:EIO|ENOSPC])\n");
+        return 1;
+    }
+    d.conf = conf_load(path, err, sizeof(err));
+    if (d.conf == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    log_set_level(d.conf->log_level);
+    (void)signal(SIGPIPE, SIG_IGN);
+    daemon_raise_fd_limit();
+    d.base = event_base_new();
+    if (d.base == NULL)
+        log_panic("event_base_new failed");
+    d.spool = spool_open(d.conf->spool, d.base, &stats, err, sizeof(err));
+    if (d.spool == NULL) {
+        fprintf(stderr, "gate26: %s\n", err);
+        daemon_stop(&d);
+        return 1;
+    }
+    d.env.base = d.base;
+    d.env.spool = d.spool;
+    d.listeners = listen_set_new(&d.env);
+    if (listen_set_apply(d.listeners, d.conf, err, sizeof(err)) == -1) {
+        fprintf(stderr, "gate26: %s\n", err);
+        daemon_stop(&d);
+        return 1;
+    }
+    d.sig_hup = daemon_signal(&d, SIGHUP);
+    d.sig_term = daemon_signal(&d, SIGTERM);
+    d.sig_int = daemon_signal(&d, SIGINT);
+    log_info("-: event=start, version=%s, config=%s, hostname=%s", GATE26_VERSION, path,
+             d.conf->hostname);
+    if (event_base_dispatch(d.base) == -1)
+        log_panic("event_base_dispatch failed");
+    daemon_stop(&d);
+    log_info("-: event=stopped");
+    return 0;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The listening sockets of every door. listen_set_apply() makes the set
+ * match a configuration: sockets for addresses that stay are kept (so a
+ * reload never drops a port), new ones are bound, removed ones closed; if
+ * anything fails nothing changes. Each accepted connection is counted
+ * against the door's and the overall max-sessions, then handed to
+ * smtp_session_start().
+ */
+#ifndef GATE26_LISTEN_LISTEN_H
+#define GATE26_LISTEN_LISTEN_H
+
+#include <stddef.h>
+
+#include "conf/conf.h"
+#include "smtp/smtp.h"
+
+struct listen_set;
+
+/* A new, empty set whose sessions use env (which must outlive the set). */
+struct listen_set *listen_set_new(const struct smtp_env *env);
+
+/*
+ * Binds, keeps and closes sockets so that the set serves exactly c's
+ * listeners (c gains references held by the listeners). Returns 0, or -1
+ * with "ADDRESS: reason" in err (capacity errcap) and the set unchanged.
+ */
+int listen_set_apply(struct listen_set *ls, struct conf *c, char *err, size_t errcap);
+
+/* Closes every socket; the sessions go on. */
+void listen_set_close(struct listen_set *ls);
+
+/* Closes every socket and frees; every session must have ended (they
+ * report to the set). NULL: nothing. */
+void listen_set_free(struct listen_set *ls);
+
+/* Sessions open now on the door role. */
+size_t listen_sessions(const struct listen_set *ls, enum door_role role);
+
+#endif

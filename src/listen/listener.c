@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Listening sockets and accept: see listen.h. IPv6 sockets are IPV6_V6ONLY
+ * so that 0.0.0.0:25 and [::]:25 are two listeners, and each client's
+ * address is seen in its own family by the allow lists.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+#include "listen/listen.h"
+
+/* What a session reports back to when it ends. */
+struct role_count {
+    struct listen_set *set;
+    enum door_role role;
+};
+
+struct listener {
+    struct listener *next;
+    struct listen_set *set;
+    struct conf *conf; /* a reference */
+    const struct conf_listen *door;
+    const struct conf_listen *next_door; /* during listen_set_apply */
+    struct conf_addr addr;
+    int fd;                    /* until el owns it */
+    struct evconnlistener *el; /* NULL until started */
+    struct event *pause;       /* re-enables accept after a resource error */
+};
+
+struct listen_set {
+    const struct smtp_env *env;
+    struct listener *list;
+    size_t total;
+    size_t per_role[DOOR_ROLE_COUNT];
+    struct role_count counts[DOOR_ROLE_COUNT];
+};
+
+struct listen_set *
+listen_set_new(const struct smtp_env *env)
+{
+    struct listen_set *ls = xcalloc(1, sizeof(*ls));
+
+    ls->env = env;
+    for (int r = 0; r < DOOR_ROLE_COUNT; r++) {
+        ls->counts[r].set = ls;
+        ls->counts[r].role = (enum door_role)r;
+    }
+    return ls;
+}
+
+size_t
+listen_sessions(const struct listen_set *ls, enum door_role role)
+{
+    return ls->per_role[role];
+}
+
+static void
+listen_session_ended(void *arg)
+{
+    struct role_count *rc = arg;
+
+    rc->set->total--;
+    rc->set->per_role[rc->role]--;
+}
+
+static void
+listen_accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                 void *arg)
+{
+    struct listener *l = arg;
+    struct listen_set *ls = l->set;
+    enum door_role role = l->door->role;
+    struct smtp_accept a;
+    int one = 1;
+
+    (void)el;
+    if (ls->total >= l->conf->max_sessions || ls->per_role[role] >= l->door->max_sessions) {
+        log_warning("-: door=%s, event=busy, sessions=%zu, door_sessions=%zu", conf_role_name(role),
+                    ls->total, ls->per_role[role]);
+        smtp_refuse_busy(fd, l->conf->hostname);
+        return;
+    }
+    /* Replies are whole lines written once per loop turn: no need for Nagle. */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    ls->total++;
+    ls->per_role[role]++;
+    a.conf = l->conf;
+    a.door = l->door;
+    a.fd = fd;
+    a.peer = sa;
+    a.peer_len = (socklen_t)salen;
+    a.on_end = listen_session_ended;
+    a.on_end_arg = &ls->counts[role];
+    smtp_session_start(ls->env, &a);
+}
+
+static void
+listen_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct listener *l = arg;
+
+    (void)fd;
+    (void)what;
+    (void)evconnlistener_enable(l->el);
+}
+
+/* accept(2) failed: out of descriptors or memory. Pause this socket for a
+ * second instead of spinning on the error. */
+static void
+listen_error_cb(struct evconnlistener *el, void *arg)
+{
+    struct listener *l = arg;
+    struct timeval second = {1, 0};
+
+    log_warning("-: listener=%s, event=accept-error, error=\"%s\"", l->addr.text, strerror(errno));
+    (void)evconnlistener_disable(el);
+    (void)event_add(l->pause, &second);
+}
+
+/* A socket bound and listening on addr, or -1 with the reason in err. */
+static int
+listen_bind(const struct conf_addr *addr, char *err, size_t errcap)
+{
+    int one = 1;
+    int fd = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd == -1)
+        goto fail;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
+        goto fail;
+    if (addr->sa.ss_family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == -1)
+        goto fail;
+    if (bind(fd, (const struct sockaddr *)&addr->sa, addr->sa_len) == -1)
+        goto fail;
+    if (listen(fd, 1024) == -1)
+        goto fail;
+    return fd;
+fail:
+    (void)str_fmt(err, errcap, "%s: cannot listen: %s", addr->text, strerror(errno));
+    if (fd != -1)
+        (void)close(fd);
+    return -1;
+}
+
+static bool
+listen_same_addr(const struct conf_addr *a, const struct conf_addr *b)
+{
+    return a->sa_len == b->sa_len && memcmp(&a->sa, &b->sa, a->sa_len) == 0;
+}
+
+static void
+listener_free(struct listener *l)
+{
+    if (l->el != NULL)
+        evconnlistener_free(l->el);
+    else if (l->fd != -1)
+        (void)close(l->fd);
+    if (l->pause != NULL)
+        event_free(l->pause);
+    conf_unref(l->conf);
+    free(l);
+}
+
+static void
+listener_start(struct listener *l)
+{
+    l->el = evconnlistener_new(l->set->env->base, listen_accept_cb, l,
+                               LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, l->fd);
+    if (l->el == NULL)
+        log_panic("evconnlistener_new failed for %s", l->addr.text);
+    evconnlistener_set_error_cb(l->el, listen_error_cb);
+    l->pause = evtimer_new(l->set->env->base, listen_resume_cb, l);
+    if (l->pause == NULL)
+        log_panic("evtimer_new failed");
+    log_info("-: listener=%s, door=%s, event=listening", l->addr.text,
+             conf_role_name(l->door->role));
+    if (l->door->tls != CONF_TLS_NONE) {
+        /* Say so rather than let an admin believe the door is encrypted. */
+        log_warning("-: listener=%s, door=%s, tls=\"%s\", event=tls-unavailable, "
+                    "note=\"TLS is not built yet: the door speaks plain SMTP and offers neither "
+                    "STARTTLS nor AUTH\"",
+                    l->addr.text, conf_role_name(l->door->role), conf_tls_mode_name(l->door->tls));
+    }
+}
+
+/* Takes the listener for addr out of *list, or returns NULL. */
+static struct listener *
+listen_take(struct listener **list, const struct conf_addr *addr)
+{
+    for (struct listener **pp = list; *pp != NULL; pp = &(*pp)->next) {
+        struct listener *l = *pp;
+
+        if (listen_same_addr(&l->addr, addr)) {
+            *pp = l->next;
+            l->next = NULL;
+            return l;
+        }
+    }
+    return NULL;
+}
+
+int
+listen_set_apply(struct listen_set *ls, struct conf *c, char *err, size_t errcap)
+{
+    struct listener *fresh = NULL; /* bound now, not started */
+    struct listener *kept = NULL;  /* taken from the old list */
+    struct listener *l;
+
+    for (size_t i = 0; i < c->n_listens; i++) {
+        const struct conf_listen *door = &c->listens[i];
+
+        for (size_t j = 0; j < door->n_addrs; j++) {
+            l = listen_take(&ls->list, &door->addrs[j]);
+            if (l != NULL) {
+                /* Switched to c only once nothing can fail any more. */
+                l->next_door = door;
+                l->next = kept;
+                kept = l;
+            } else {
+                int fd = listen_bind(&door->addrs[j], err, errcap);
+
+                if (fd == -1)
+                    goto rollback;
+                l = xcalloc(1, sizeof(*l));
+                l->set = ls;
+                l->fd = fd;
+                l->addr = door->addrs[j];
+                l->conf = conf_ref(c);
+                l->door = door;
+                l->next = fresh;
+                fresh = l;
+            }
+        }
+    }
+    /* Everything bound: close what is no longer configured, start the rest. */
+    while (ls->list != NULL) {
+        l = ls->list;
+        ls->list = l->next;
+        log_info("-: listener=%s, event=closed", l->addr.text);
+        listener_free(l);
+    }
+    for (l = kept; l != NULL; l = l->next) {
+        conf_unref(l->conf);
+        l->conf = conf_ref(c);
+        l->door = l->next_door;
+    }
+    while (fresh != NULL) {
+        l = fresh;
+        fresh = l->next;
+        listener_start(l);
+        l->next = kept;
+        kept = l;
+    }
+    ls->list = kept;
+    return 0;
+
+rollback:
+    while (fresh != NULL) {
+        l = fresh;
+        fresh = l->next;
+        listener_free(l);
+    }
+    /* The kept ones go back, still serving their old configuration. */
+    while (kept != NULL) {
+        l = kept;
+        kept = l->next;
+        l->next = ls->list;
+        ls->list = l;
+    }
+    return -1;
+}
+
+void
+listen_set_close(struct listen_set *ls)
+{
+    while (ls->list != NULL) {
+        struct listener *l = ls->list;
+
+        ls->list = l->next;
+        listener_free(l);
+    }
+}
+
+void
+listen_set_free(struct listen_set *ls)
+{
+    if (ls == NULL)
+        return;
+    if (ls->total != 0)
+        log_panic("listen_set_free with %zu sessions alive", ls->total);
+    listen_set_close(ls);
+    free(ls);
+}

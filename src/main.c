@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gate26: the subcommands. Each one is a thin call into its module; nothing
+ * else lives here.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf/conf.h"
+#include "daemon/daemon.h"
+
+#define DEFAULT_CONF "/etc/gate26/gate26.conf"
+
+static const char usage_text[] =
+    "usage: gate26 COMMAND [OPTIONS]\n"
+    "\n"
+    "commands:\n"
+    "  serve [-c FILE]       run the gateway in the foreground (logs on stderr)\n"
+    "  configtest [-c FILE]  check the configuration file and exit\n"
+    "  version               print the version\n"
+    "  help                  print this text\n"
+    "\n"
+    "  -c, --config FILE     configuration file (default " DEFAULT_CONF ")\n"
+    "\n"
+    "signals to serve: HUP re-reads the configuration, TERM and INT stop.\n";
+
+/* Reads "-c FILE" after the command; returns the path, or NULL after a usage error. */
+static const char *
+config_option(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = DEFAULT_CONF;
+    int ch;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+        if (ch != 'c')
+            return NULL;
+        path = optarg;
+    }
+    if (optind != argc) {
+        fprintf(stderr, "gate26: unexpected argument '%s'\n", argv[optind]);
+        return NULL;
+    }
+    return path;
+}
+
+static int
+cmd_configtest(const char *path)
+{
+    char err[1024];
+    struct conf *c = conf_load(path, err, sizeof(err));
+
+    if (c == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    printf("%s: configuration ok (%zu listen block%s, %zu domain%s)\n", path, c->n_listens,
+           c->n_listens == 1 ? "" : "s", c->n_domains, c->n_domains == 1 ? "" : "s");
+    conf_unref(c);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "help";
+    const char *path;
+
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("gate26 %s\n", GATE26_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "configtest") != 0) {
+        fprintf(stderr, "gate26: unknown command '%s'\n\n%s", cmd, usage_text);
+        return 2;
+    }
+    path = config_option(argc - 1, argv + 1);
+    if (path == NULL) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    return strcmp(cmd, "serve") == 0 ? daemon_serve(path) : cmd_configtest(path);
+}

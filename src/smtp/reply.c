@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The reply table: each reply the server sends, defined once. The codes
+ * follow RFC 5321 4.2 and 4.3.2; the enhanced codes RFC 3463 (and RFC 6531
+ * 3.6 for 5.6.7). smtp_reply() in session.c is the only writer of replies.
+ */
+#include <string.h>
+
+#include "lib/log.h"
+#include "smtp/reply.h"
+
+static const struct smtp_reply_def replies[R_REPLY_COUNT] = {
+    [R_GREETING] = {220, NULL, "%s ESMTP gate26", false},
+    [R_CONNECT_DENIED] = {554, "5.7.1", "Access denied: this door is not open to your address",
+                          false},
+    [R_TOO_MANY_SESSIONS] = {421, "4.3.2", "%s Too many connections, try again later", false},
+    [R_TIMEOUT] = {421, "4.4.2", "%s Timeout exceeded, closing connection", false},
+    [R_TOO_MANY_ERRORS] = {421, "4.7.0", "%s Too many errors, closing connection", false},
+    [R_SHUTDOWN] = {421, "4.3.0", "%s Service shutting down, try again later", false},
+    [R_HELO] = {250, NULL, "%s", false},
+    [R_OKAY] = {250, "2.0.0", "Ok", false},
+    [R_MAIL_OK] = {250, "2.1.0", "Sender ok", false},
+    [R_RCPT_OK] = {250, "2.1.5", "Recipient ok", false},
+    [R_DATA_GO] = {354, NULL, "End data with <CR><LF>.<CR><LF>", false},
+    [R_QUEUED] = {250, "2.0.0", "Ok: queued as %s", false},
+    [R_BDAT_OK] = {250, "2.0.0", "Ok: %s octets received", false},
+    [R_BYE] = {221, "2.0.0", "Bye", false},
+    [R_VRFY] = {252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery",
+                false},
+    [R_HELP] = {214, "2.0.0",
+                "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP; see RFC 5321",
+                false},
+    [R_NOT_IMPLEMENTED] = {502, "5.5.1", "Command not implemented", true},
+    [R_STARTTLS_UNAVAIL] = {502, "5.5.1", "STARTTLS is not offered on this door", true},
+    [R_AUTH_UNAVAIL] = {503, "5.5.1", "AUTH is not offered on this door", true},
+    [R_UNKNOWN_COMMAND] = {500, "5.5.2", "Command not recognized", true},
+    [R_SYNTAX] = {500, "5.5.2", "Syntax error in command line", true},
+    [R_LINE_TOO_LONG] = {500, "5.5.2", "Line too long", true},
+    [R_NO_ARGUMENTS] = {501, "5.5.4", "Syntax: %s takes no arguments", true},
+    [R_ARGUMENT_NEEDED] = {501, "5.5.4", "Syntax: %s needs an argument", true},
+    [R_HELO_SYNTAX] = {501, "5.5.4", "Syntax: %s domain or address literal", true},
+    [R_MAIL_SYNTAX] = {501, "5.5.4", "Syntax: MAIL FROM:<address> [parameters]", true},
+    [R_RCPT_SYNTAX] = {501, "5.5.4", "Syntax: RCPT TO:<address> [parameters]", true},
+    [R_BDAT_SYNTAX] = {501, "5.5.4", "Syntax: BDAT chunk-size [LAST]", true},
+    [R_PARAM_SYNTAX] = {501, "5.5.4", "Invalid command parameter", true},
+    [R_PARAM_UNKNOWN] = {555, "5.5.4", "Unsupported command parameter", true},
+    [R_SENDER_SYNTAX] = {501, "5.1.7", "Bad sender address syntax", true},
+    [R_SENDER_LOCAL_LONG] = {501, "5.1.7", "Sender local part longer than 64 octets", true},
+    [R_SENDER_DOMAIN_LONG] = {501, "5.1.7", "Sender domain longer than 255 octets", true},
+    [R_RCPT_ADDR_SYNTAX] = {501, "5.1.3", "Bad recipient address syntax", true},
+    [R_RCPT_LOCAL_LONG] = {501, "5.1.3", "Recipient local part longer than 64 octets", true},
+    [R_RCPT_DOMAIN_LONG] = {501, "5.1.3", "Recipient domain longer than 255 octets", true},
+    [R_SENDER_UTF8] = {553, "5.6.7", "Non-ASCII sender address needs the SMTPUTF8 parameter", true},
+    [R_RCPT_UTF8] = {553, "5.6.7",
+                     "Non-ASCII recipient address needs the SMTPUTF8 parameter on MAIL", true},
+    [R_NEED_HELO] = {503, "5.5.1", "Send EHLO or HELO first", true},
+    [R_NESTED_MAIL] = {503, "5.5.1", "Sender already given", true},
+    [R_NEED_MAIL] = {503, "5.5.1", "Send MAIL first", true},
+    [R_NEED_RCPT] = {503, "5.5.1", "Send RCPT first", true},
+    [R_BAD_SEQUENCE] = {503, "5.5.1", "Bad sequence of commands", true},
+    [R_NO_VALID_RCPT] = {554, "5.5.1", "No valid recipients", true},
+    [R_DATA_AFTER_BDAT] = {503, "5.5.1", "DATA is not allowed in a BDAT transaction", true},
+    [R_SIZE_DECLARED] = {552, "5.3.4", "Message size exceeds fixed limit", true},
+    [R_SIZE_EXCEEDED] = {552, "5.3.4", "Message size exceeds fixed limit", true},
+    [R_TOO_MANY_RCPTS] = {452, "4.5.3", "Too many recipients", false},
+    [R_RELAY_DENIED] = {550, "5.7.1", "Relay access denied", true},
+    [R_AUTH_REQUIRED] = {530, "5.7.0", "Authentication required", true},
+    [R_BARE_LF] = {550, "5.6.0", "Message refused: bare LF in content (only CRLF ends a line)",
+                   true},
+    [R_BARE_CR] = {550, "5.6.0", "Message refused: bare CR in content (only CRLF ends a line)",
+                   true},
+    [R_NUL] = {550, "5.6.0", "Message refused: NUL octet in content", true},
+    [R_DATA_LINE_TOO_LONG] = {500, "5.5.2", "Line too long: text lines are at most 1000 octets",
+                              true},
+    [R_STORAGE] = {452, "4.3.1", "Insufficient system storage, try again later", false},
+};
+
+const struct smtp_reply_def *
+smtp_reply_def(enum smtp_reply_id id)
+{
+    if ((unsigned)id >= R_REPLY_COUNT || replies[id].code == 0)
+        log_panic("smtp_reply_def: no reply %d", (int)id);
+    return &replies[id];
+}
+
+/* Appends len bytes to buf at *o if they fit; false if not. */
+static bool
+reply_put(char *buf, size_t cap, size_t *o, const char *p, size_t len)
+{
+    if (len > cap - *o)
+        return false;
+    memcpy(buf + *o, p, len);
+    *o += len;
+    return true;
+}
+
+size_t
+smtp_reply_format(char *buf, size_t cap, enum smtp_reply_id id, const char *arg)
+{
+    const struct smtp_reply_def *d = smtp_reply_def(id);
+    const char *hole = strstr(d->text, "%s");
+    char code[4] = {(char)('0' + d->code / 100), (char)('0' + d->code / 10 % 10),
+                    (char)('0' + d->code % 10), ' '};
+    size_t o = 0;
+    bool ok = reply_put(buf, cap, &o, code, 4);
+
+    if (d->enhanced != NULL) {
+        ok = ok && reply_put(buf, cap, &o, d->enhanced, strlen(d->enhanced));
+        ok = ok && reply_put(buf, cap, &o, " ", 1);
+    }
+    if (hole != NULL) {
+        if (arg == NULL)
+            log_panic("smtp_reply_format: reply %d needs an argument", (int)id);
+        ok = ok && reply_put(buf, cap, &o, d->text, (size_t)(hole - d->text));
+        ok = ok && reply_put(buf, cap, &o, arg, strlen(arg));
+        ok = ok && reply_put(buf, cap, &o, hole + 2, strlen(hole + 2));
+    } else {
+        ok = ok && reply_put(buf, cap, &o, d->text, strlen(d->text));
+    }
+    ok = ok && reply_put(buf, cap, &o, "\r\n", 2);
+    return ok ? o : 0;
+}

@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The connection side of a session: the bufferevent and its callbacks, the
+ * command-line reader (cap first, then look for CRLF: RFC 5321 4.5.3.1.4),
+ * timeouts (RFC 5321 4.5.3.2), the reply writer and the session's life and
+ * death. Commands are in command.c, message content in content.c.
+ *
+ * Pipelining (RFC 2920): session_run() handles every complete command in
+ * the input, in order; replies queue in the output in the same order and
+ * leave when the loop next writes. It stops at a wait (the spool commit) or
+ * when too much output waits for a slow reader, and goes on when that ends.
+ *
+ * A session is never freed inside a nested call: session_close() marks it,
+ * and the outermost handler (session_finish) frees it once its output is
+ * gone.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+#include "policy/policy.h"
+#include "smtp/session.h"
+
+static struct smtp_session *sessions; /* every live session */
+static size_t n_sessions;
+static unsigned long next_sid = 1;
+static bool stopping; /* the daemon is ending: no more input is handled */
+
+static const char *const state_names[] = {
+    [SMTP_ST_CONNECTED] = "connected", [SMTP_ST_GREETED] = "greeted",
+    [SMTP_ST_READY] = "ready",         [SMTP_ST_MAIL] = "mail",
+    [SMTP_ST_RCPT] = "rcpt",           [SMTP_ST_DATA] = "data",
+    [SMTP_ST_BDAT] = "bdat",           [SMTP_ST_BDAT_WAIT] = "bdat-wait",
+    [SMTP_ST_COMMIT] = "commit",       [SMTP_ST_CLOSING] = "closing",
+};
+
+static void session_run(struct smtp_session *s);
+static void session_finish(struct smtp_session *s);
+
+size_t
+smtp_session_count(void)
+{
+    return n_sessions;
+}
+
+const char *
+session_log_id(const struct smtp_session *s)
+{
+    return s->queue_id[0] != '\0' ? s->queue_id : "-";
+}
+
+void
+session_set_state(struct smtp_session *s, enum smtp_state state)
+{
+    if (s->state == state)
+        return;
+    log_debug("%s: sid=%s, state=%s -> %s", session_log_id(s), s->sid, state_names[s->state],
+              state_names[state]);
+    s->state = state;
+}
+
+void
+session_set_timeouts(struct smtp_session *s, bool data)
+{
+    struct timeval tv = {data ? s->door->timeout_data : s->door->timeout_command, 0};
+
+    (void)bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+void
+session_write(struct smtp_session *s, const char *p, size_t len)
+{
+    if (s->state == SMTP_ST_CLOSING)
+        return;
+    if (bufferevent_write(s->bev, p, len) == -1)
+        log_panic("bufferevent_write failed");
+}
+
+void
+smtp_reply(struct smtp_session *s, enum smtp_reply_id id, const char *arg)
+{
+    const struct smtp_reply_def *d = smtp_reply_def(id);
+    char line[600];
+    size_t n;
+
+    if (s->state == SMTP_ST_CLOSING)
+        return;
+    n = smtp_reply_format(line, sizeof(line), id, arg);
+    if (n == 0)
+        log_panic("reply %d does not fit", (int)id);
+    session_write(s, line, n);
+    if (d->code >= 400) {
+        log_info("%s: sid=%s, client=[%s], door=%s, event=reject, cmd=%s, reply=\"%.*s\"",
+                 session_log_id(s), s->sid, s->client_addr, conf_role_name(s->door->role),
+                 smtp_verb_name(s->verb), (int)(n - 2), line);
+    }
+    if (d->counts_error && ++s->errors >= s->door->max_errors) {
+        smtp_reply(s, R_TOO_MANY_ERRORS, s->conf->hostname);
+        session_close(s);
+    }
+}
+
+void
+session_close(struct smtp_session *s)
+{
+    if (s->state == SMTP_ST_CLOSING)
+        return;
+    session_set_state(s, SMTP_ST_CLOSING);
+    (void)bufferevent_disable(s->bev, EV_READ);
+}
+
+/* Frees s and everything it holds; the peer's socket closes with it. */
+static void
+session_free(struct smtp_session *s)
+{
+    smtp_end_fn *on_end = s->on_end;
+    void *on_end_arg = s->on_end_arg;
+
+    smtp_txn_reset(s);
+    log_info("-: sid=%s, client=[%s], door=%s, event=disconnect, messages=%u, errors=%u", s->sid,
+             s->client_addr, conf_role_name(s->door->role), s->n_messages, s->errors);
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        sessions = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    n_sessions--;
+    bufferevent_free(s->bev);
+    conf_unref(s->conf);
+    free(s);
+    if (on_end != NULL)
+        on_end(on_end_arg);
+}
+
+/* The end of every callback: free a closed session once its output is sent. */
+static void
+session_finish(struct smtp_session *s)
+{
+    if (s->state != SMTP_ST_CLOSING)
+        return;
+    if (s->peer_gone || evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+        session_free(s);
+}
+
+void
+session_resume(struct smtp_session *s)
+{
+    if (s->peer_gone) {
+        session_close(s);
+        session_finish(s);
+        return;
+    }
+    session_run(s);
+    session_finish(s);
+}
+
+/*
+ * Discards the rest of an overlong command line up to its CRLF, then
+ * answers it once. Returns true when the line has ended.
+ */
+static bool
+session_skip_line(struct smtp_session *s, struct evbuffer *in)
+{
+    size_t avail = evbuffer_get_length(in);
+    struct evbuffer_ptr at = evbuffer_search(in, "\r\n", 2, NULL);
+
+    if (at.pos == -1) {
+        /* Keep a last CR: its LF may be in the next read. */
+        (void)evbuffer_drain(in, avail - 1);
+        return false;
+    }
+    (void)evbuffer_drain(in, (size_t)at.pos + 2);
+    s->skip_line = false;
+    smtp_reply(s, R_LINE_TOO_LONG, NULL);
+    return true;
+}
+
+/*
+ * Takes one command line from the input and runs it. The cap comes first:
+ * a line without CRLF in its first CAP_LINE_READ octets is too long whatever
+ * follows (RFC 5321 4.5.3.1.4). Returns false when a whole line is not there
+ * yet.
+ */
+static bool
+session_read_line(struct smtp_session *s)
+{
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    size_t avail = evbuffer_get_length(in);
+    size_t look = avail < CAP_LINE_READ ? avail : CAP_LINE_READ;
+    struct evbuffer_ptr end, at;
+    char line[CAP_LINE_READ];
+
+    if (avail == 0)
+        return false;
+    if (s->skip_octets > 0) {
+        size_t n = s->skip_octets < avail ? (size_t)s->skip_octets : avail;
+
+        (void)evbuffer_drain(in, n);
+        s->skip_octets -= n;
+        return s->skip_octets == 0;
+    }
+    if (s->skip_line)
+        return session_skip_line(s, in);
+    if (evbuffer_ptr_set(in, &end, look, EVBUFFER_PTR_SET) == -1)
+        log_panic("evbuffer_ptr_set");
+    at = evbuffer_search_range(in, "\r\n", 2, NULL, &end);
+    if (at.pos == -1) {
+        if (avail >= CAP_LINE_READ) {
+            s->skip_line = true;
+            return true;
+        }
+        return false;
+    }
+    if (evbuffer_remove(in, line, (size_t)at.pos) != at.pos)
+        log_panic("evbuffer_remove");
+    (void)evbuffer_drain(in, 2);
+    smtp_command(s, line, (size_t)at.pos);
+    return true;
+}
+
+/* Handles buffered input until it runs out or the session must wait. */
+static void
+session_run(struct smtp_session *s)
+{
+    struct evbuffer *out = bufferevent_get_output(s->bev);
+
+    for (;;) {
+        if (stopping || s->state == SMTP_ST_CLOSING || s->state == SMTP_ST_COMMIT)
+            return;
+        if (evbuffer_get_length(out) > CAP_SESSION_OUTPUT) {
+            /* A client that pipelines without reading: wait for it (write_cb). */
+            s->output_full = true;
+            return;
+        }
+        if (s->state == SMTP_ST_DATA || s->state == SMTP_ST_BDAT) {
+            if (!content_read(s))
+                return;
+        } else if (!session_read_line(s)) {
+            return;
+        }
+    }
+}
+
+static void
+session_read_cb(struct bufferevent *bev, void *arg)
+{
+    struct smtp_session *s = arg;
+
+    (void)bev;
+    session_run(s);
+    session_finish(s);
+}
+
+static void
+session_write_cb(struct bufferevent *bev, void *arg)
+{
+    struct smtp_session *s = arg;
+
+    (void)bev;
+    if (s->output_full && s->state != SMTP_ST_CLOSING) {
+        s->output_full = false;
+        session_run(s);
+    }
+    session_finish(s);
+}
+
+static void
+session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct smtp_session *s = arg;
+
+    (void)bev;
+    if (what & BEV_EVENT_TIMEOUT) {
+        if (s->state == SMTP_ST_COMMIT) {
+            /* Our own wait, not the peer's: keep listening. */
+            (void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+            return;
+        }
+        if (s->state == SMTP_ST_CLOSING) {
+            s->peer_gone = true; /* it does not read what we send */
+        } else {
+            log_info("%s: sid=%s, client=[%s], event=timeout, state=%s", session_log_id(s), s->sid,
+                     s->client_addr, state_names[s->state]);
+            smtp_reply(s, R_TIMEOUT, s->conf->hostname);
+            session_close(s);
+            /* Allow the 421 to be written, for at most one more timeout. */
+            (void)bufferevent_enable(s->bev, EV_WRITE);
+        }
+    } else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        s->peer_gone = true;
+        if (s->state == SMTP_ST_COMMIT)
+            return; /* content_committed() ends it */
+        if (s->state != SMTP_ST_CLOSING && s->txn.msg != NULL)
+            log_info("%s: sid=%s, client=[%s], event=lost, state=%s", session_log_id(s), s->sid,
+                     s->client_addr, state_names[s->state]);
+        session_close(s);
+    }
+    session_finish(s);
+}
+
+/* Fills the client's address fields from the peer sockaddr. */
+static void
+session_set_client(struct smtp_session *s, const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+        s->client_port = ntohs(in6->sin6_port);
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+            s->client_family = AF_INET;
+            memcpy(s->client_bin, in6->sin6_addr.s6_addr + 12, 4);
+        } else {
+            s->client_family = AF_INET6;
+            memcpy(s->client_bin, in6->sin6_addr.s6_addr, 16);
+        }
+    } else {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
+
+        s->client_port = ntohs(in4->sin_port);
+        s->client_family = AF_INET;
+        memcpy(s->client_bin, &in4->sin_addr, 4);
+    }
+    if (inet_ntop(s->client_family, s->client_bin, s->client_addr, sizeof(s->client_addr)) == NULL)
+        log_panic("inet_ntop: %s", strerror(errno));
+}
+
+void
+smtp_session_start(const struct smtp_env *env, const struct smtp_accept *a)
+{
+    struct smtp_session *s = xcalloc(1, sizeof(*s));
+
+    s->env = env;
+    s->conf = conf_ref(a->conf);
+    s->door = a->door;
+    s->on_end = a->on_end;
+    s->on_end_arg = a->on_end_arg;
+    s->txn.content_error = R_NONE;
+    (void)str_fmt(s->sid, sizeof(s->sid), "%lx", next_sid++ & 0xffffffffUL);
+    session_set_client(s, a->peer);
+    s->bev = bufferevent_socket_new(env->base, a->fd, BEV_OPT_CLOSE_ON_FREE);
+    if (s->bev == NULL)
+        log_panic("bufferevent_socket_new failed");
+    s->next = sessions;
+    if (sessions != NULL)
+        sessions->prev = s;
+    sessions = s;
+    n_sessions++;
+    bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
+    bufferevent_setwatermark(s->bev, EV_READ, 0, CAP_SESSION_INPUT);
+    session_set_timeouts(s, false);
+    log_info("-: sid=%s, client=[%s]:%u, door=%s, event=connect", s->sid, s->client_addr,
+             s->client_port, conf_role_name(s->door->role));
+
+    if (!policy_may_connect(s->door, s->client_family, s->client_bin)) {
+        smtp_reply(s, R_CONNECT_DENIED, NULL);
+        session_close(s);
+        (void)bufferevent_enable(s->bev, EV_WRITE);
+        return;
+    }
+    smtp_reply(s, R_GREETING, s->conf->hostname);
+    session_set_state(s, SMTP_ST_GREETED);
+    (void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+void
+smtp_refuse_busy(int fd, const char *hostname)
+{
+    char line[600];
+    size_t n = smtp_reply_format(line, sizeof(line), R_TOO_MANY_SESSIONS, hostname);
+
+    (void)!send(fd, line, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)close(fd);
+}
+
+void
+smtp_session_close_all(void)
+{
+    struct smtp_session *s = sessions;
+
+    stopping = true;
+    while (s != NULL) {
+        struct smtp_session *next = s->next;
+
+        if (s->state == SMTP_ST_COMMIT) {
+            /* Its commit callback answers it and then ends it. */
+            s->peer_gone = true;
+        } else {
+            smtp_reply(s, R_SHUTDOWN, s->conf->hostname);
+            /* One non-blocking attempt to send what is queued; then it goes. */
+            (void)evbuffer_write(bufferevent_get_output(s->bev), bufferevent_getfd(s->bev));
+            session_close(s);
+            session_free(s);
+        }
+        s = next;
+    }
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to smtp/: the session object and the functions its files share.
+ * session.c owns the connection (bufferevent, timeouts, the reader and the
+ * reply writer), command.c the commands, content.c DATA and BDAT content up
+ * to the spool commit.
+ */
+#ifndef GATE26_SMTP_SESSION_H
+#define GATE26_SMTP_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "smtp/cmd_parse.h"
+#include "smtp/data_scan.h"
+#include "smtp/reply.h"
+#include "smtp/smtp.h"
+#include "spool/spool.h"
+
+struct bufferevent;
+
+enum smtp_state {
+    SMTP_ST_CONNECTED, /* before the greeting went out */
+    SMTP_ST_GREETED,   /* waiting for EHLO/HELO */
+    SMTP_ST_READY,     /* EHLO done, no transaction */
+    SMTP_ST_MAIL,      /* MAIL accepted, no recipient yet */
+    SMTP_ST_RCPT,      /* at least one recipient accepted */
+    SMTP_ST_DATA,      /* reading DATA content up to CRLF.CRLF */
+    SMTP_ST_BDAT,      /* reading a BDAT chunk of known size */
+    SMTP_ST_BDAT_WAIT, /* between BDAT chunks, waiting for the next BDAT */
+    SMTP_ST_COMMIT,    /* the spool is making the message durable */
+    SMTP_ST_CLOSING,   /* flushing the last reply, then free */
+};
+
+/* The transaction: MAIL, RCPTs and the content (RFC 5321 3.3). */
+struct smtp_txn {
+    struct smtp_mail mail;
+    struct spool_rcpt *rcpts; /* addr and orcpt strings owned here */
+    size_t n_rcpts;
+    size_t cap_rcpts;
+    unsigned rcpts_refused;
+    struct spool_msg *msg; /* from DATA / first BDAT to the commit */
+    struct data_scan scan;
+    enum smtp_reply_id content_error; /* sticky; R_NONE when none */
+    uint64_t size;                    /* content octets from the client so far */
+    uint64_t bdat_size;               /* octets of the current chunk */
+    uint64_t bdat_left;               /* of which still to read */
+    bool bdat_last;
+    bool bdat; /* this transaction uses BDAT */
+};
+
+struct smtp_session {
+    struct smtp_session *prev, *next; /* all sessions */
+    const struct smtp_env *env;
+    struct conf *conf;
+    const struct conf_listen *door;
+    struct bufferevent *bev;
+    enum smtp_state state;
+    char sid[9]; /* session id for log lines */
+    char client_addr[INET6_ADDRSTRLEN];
+    unsigned client_port;
+    int client_family;
+    unsigned char client_bin[16];
+    char helo[CAP_HELO + 1];
+    bool esmtp;
+    bool skip_line;       /* discarding the rest of an overlong command line */
+    uint64_t skip_octets; /* discarding a refused BDAT chunk */
+    bool output_full;     /* parsing waits for the peer to read its replies */
+    bool peer_gone;       /* EOF, error, or it stopped reading */
+    enum smtp_verb verb;  /* the command being handled, for log lines */
+    unsigned errors;
+    unsigned n_messages;
+    struct smtp_txn txn;
+    char queue_id[SPOOL_ID_LEN + 1]; /* of the message in progress, or "" */
+    smtp_end_fn *on_end;
+    void *on_end_arg;
+};
+
+/* session.c */
+void session_set_state(struct smtp_session *s, enum smtp_state state);
+/* Queues the reply id (with arg for its "%s") and logs a refusal; the only writer. */
+void smtp_reply(struct smtp_session *s, enum smtp_reply_id id, const char *arg);
+/* Queues raw reply text (the multi-line EHLO reply). */
+void session_write(struct smtp_session *s, const char *p, size_t len);
+/* Ends the session after what is queued has been sent. */
+void session_close(struct smtp_session *s);
+/* Continues with buffered input (after a wait has ended). */
+void session_resume(struct smtp_session *s);
+/* Uses the data timeout while content is read, the command timeout otherwise. */
+void session_set_timeouts(struct smtp_session *s, bool data);
+/* The id for log lines: the queue id, or "-". */
+const char *session_log_id(const struct smtp_session *s);
+
+/* command.c */
+void smtp_command(struct smtp_session *s, const char *line, size_t len);
+void smtp_txn_reset(struct smtp_session *s);
+
+/* content.c */
+/* DATA and BDAT: start the message in the spool; false (reply sent) on failure. */
+bool content_start(struct smtp_session *s, bool bdat);
+/* Feeds buffered input to the scanner; true when it made progress. */
+bool content_read(struct smtp_session *s);
+
+/* received.c */
+/*
+ * Formats our Received header (RFC 5321 4.4) for the message in progress
+ * into buf (capacity cap). Returns the length, or 0 when it did not fit.
+ */
+size_t smtp_received_format(const struct smtp_session *s, const char *protocol, char *buf,
+                            size_t cap);
+/* The protocol name for the Received header and the envelope (RFC 3848, RFC 6531 3.7.3). */
+const char *smtp_protocol_name(const struct smtp_session *s);
+
+#endif

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SMTP server session (RFC 5321, with PIPELINING RFC 2920, SIZE RFC
+ * 1870, 8BITMIME RFC 6152, SMTPUTF8 RFC 6531, ENHANCEDSTATUSCODES RFC 2034,
+ * CHUNKING RFC 3030 and DSN RFC 3461). A listener hands each accepted
+ * connection to smtp_session_start(); the session speaks SMTP on it, asks
+ * policy/ what the door allows, and stores accepted mail in spool/.
+ */
+#ifndef GATE26_SMTP_SMTP_H
+#define GATE26_SMTP_SMTP_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "conf/conf.h"
+
+struct event_base;
+struct spool;
+
+/* What every session needs from the daemon; outlives every session. */
+struct smtp_env {
+    struct event_base *base;
+    struct spool *spool;
+};
+
+/* Called once when a session has ended and been freed. */
+typedef void smtp_end_fn(void *arg);
+
+/* One accepted connection. */
+struct smtp_accept {
+    struct conf *conf;              /* the session takes its own reference */
+    const struct conf_listen *door; /* inside conf */
+    int fd;                         /* the session owns it from now on */
+    const struct sockaddr *peer;
+    socklen_t peer_len;
+    smtp_end_fn *on_end; /* may be NULL */
+    void *on_end_arg;
+};
+
+/*
+ * Starts a session on a->fd: the door's connect policy, the greeting, then
+ * commands until QUIT, a timeout, the error budget or the peer ends it.
+ * Takes ownership of the fd (closed on every path). on_end is called when
+ * the session is gone (not from inside this call).
+ */
+void smtp_session_start(const struct smtp_env *env, const struct smtp_accept *a);
+
+/*
+ * Writes "421 4.3.2 HOST Too many connections" to fd (non-blocking, best
+ * effort) and closes it: for connections that get no session.
+ */
+void smtp_refuse_busy(int fd, const char *hostname);
+
+/* Sessions alive now. */
+size_t smtp_session_count(void);
+
+/*
+ * Ends every session at once (daemon exit): no session handles input any
+ * more; each gets a 421 (one non-blocking write) and is freed, its on_end
+ * called. A session waiting for a spool commit is ended by that commit's
+ * callback instead, so spool_free() must follow.
+ */
+void smtp_session_close_all(void);
+
+#endif

@@ -1,0 +1,266 @@
+# SPDX-License-Identifier: MIT
+"""End-to-end test harness: start the real gate26 daemon with a temporary
+configuration and spool on 127.0.0.1, talk to it with real clients, stop it
+by its PID, and fail the test if the sanitizers said anything.
+
+Fixtures:
+  gateway      factory: gateway(**options) -> Gateway (started, stopped at teardown)
+  certs        a self-signed certificate and key made for the test session
+Helpers:
+  Raw(port)    a raw SMTP socket client (send bytes, read whole replies)
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = os.environ.get("GATE26_BIN", str(ROOT / "build-test" / "src" / "gate26"))
+
+ROLES = ("inbound", "internal", "submission", "submissions")
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "panic:")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Raw:
+    """A raw SMTP client: exact bytes out, whole replies in."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10.0):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect((host, port))
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"connection closed; unread: {self.buf!r}")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def reply(self):
+        """One whole (possibly multi-line) reply: (code, [text lines])."""
+        lines = []
+        while True:
+            line = self._line()
+            assert re.match(r"^\d{3}[ -]", line), f"malformed reply line {line!r}"
+            lines.append(line[4:])
+            if line[3] == " ":
+                return int(line[:3]), lines
+
+    def expect(self, code, text=None):
+        """Reads one reply and asserts its code (and that text is in it)."""
+        got, lines = self.reply()
+        joined = "\n".join(lines)
+        assert got == code, f"expected {code}, got {got} {joined!r}"
+        if text is not None:
+            assert text in joined, f"expected {text!r} in {got} {joined!r}"
+        return joined
+
+    def cmd(self, line, code, text=None):
+        self.send(line + "\r\n")
+        return self.expect(code, text)
+
+    def is_closed(self, timeout=5.0):
+        """True when the server closes the connection (after any pending bytes)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def config_text(spool, ports, doors, domains, tls=None, extra="", hostname="gate26.test"):
+    """A gate26 configuration.
+
+    doors: {role: {key: value-string}} with the keys of a listen block (address
+    is filled in from ports[role] unless given); domains: {name: relay-url or None}.
+    """
+    out = [f"hostname {hostname}", f"spool {spool}", "log-level debug", extra]
+    if tls:
+        out.append("tls {\n    cert %s\n    key %s\n}" % tls)
+    for role, keys in doors.items():
+        keys = dict(keys)
+        keys.setdefault("address", f"127.0.0.1:{ports[role]}")
+        body = "\n".join(f"    {k} {v}" for k, v in keys.items())
+        out.append(f"listen {role} {{\n{body}\n}}")
+    for name, relay in domains.items():
+        inner = f"    relay {relay}\n" if relay else ""
+        out.append(f"domain {name} {{\n{inner}}}")
+    return "\n".join(out) + "\n"
+
+
+class Gateway:
+    def __init__(self, workdir, doors, domains, env=None, tls=None, extra=""):
+        self.dir = Path(workdir)
+        self.spool = self.dir / "spool"
+        self.conf = self.dir / "gate26.conf"
+        self.logfile = self.dir / "gate26.log"
+        self.ports = {role: free_port() for role in doors}
+        self.doors = doors
+        self.domains = domains
+        self.tls = tls
+        self.extra = extra
+        self.env = dict(os.environ)
+        self.env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        self.env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        if env:
+            self.env.update(env)
+        self.proc = None
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.write_config()
+
+    def write_config(self, **changes):
+        for k, v in changes.items():
+            setattr(self, k, v)
+        self.conf.write_text(config_text(self.spool, self.ports, self.doors, self.domains,
+                                         self.tls, self.extra))
+
+    def start(self, expect_ok=True):
+        self.log_offset = self.logfile.stat().st_size if self.logfile.exists() else 0
+        logf = open(self.logfile, "ab")
+        self.proc = subprocess.Popen([BIN, "serve", "-c", str(self.conf)], stdout=logf,
+                                     stderr=subprocess.STDOUT, env=self.env)
+        logf.close()
+        if expect_ok:
+            wait_for(lambda: "event=start" in self.log() or self.proc.poll() is not None,
+                     what="gate26 to start")
+            assert self.proc.poll() is None, f"gate26 exited at start:\n{self.log()}"
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def log(self):
+        return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+
+    def port(self, role="internal"):
+        return self.ports[role]
+
+    def raw(self, role="internal", greet=True):
+        r = Raw(self.ports[role])
+        if greet:
+            r.expect(220)
+        return r
+
+    def queue_files(self):
+        q = self.spool / "queue"
+        return sorted(p.name for p in q.iterdir()) if q.exists() else []
+
+    def tmp_files(self):
+        t = self.spool / "tmp"
+        return sorted(p.name for p in t.iterdir()) if t.exists() else []
+
+    def message(self, queue_id):
+        """The content (after the envelope records) of a queued message."""
+        data = (self.spool / "queue" / queue_id).read_bytes()
+        head, sep, body = data.partition(b"\n\n")
+        assert sep, "no end of envelope in queue file"
+        return head.decode(errors="replace"), body
+
+    def hup(self):
+        os.kill(self.proc.pid, signal.SIGHUP)
+
+    def stop(self, check=True):
+        """SIGTERM by PID, wait, and check the exit and the sanitizers."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"gate26 did not stop on SIGTERM:\n{self.log()[-3000:]}")
+        code = self.proc.returncode
+        self.proc = None
+        if check:
+            self.check_sanitizers()
+            assert code == 0, f"gate26 exited {code}:\n{self.log()[-3000:]}"
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+
+    def check_sanitizers(self):
+        text = self.log()
+        for mark in SANITIZER_MARKS:
+            assert mark not in text, f"sanitizer or panic report in log:\n{text[-5000:]}"
+
+
+DEFAULT_DOORS = {
+    "inbound": {"tls": "none"},
+    "internal": {"allow": "127.0.0.0/8 ::1", "tls": "none"},
+}
+DEFAULT_DOMAINS = {"example.test": "smtp://127.0.0.1:2500", "ours.test": None}
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    started = []
+
+    def make(doors=None, domains=None, env=None, tls=None, extra="", start=True):
+        g = Gateway(tmp_path / f"gw{len(started)}", doors or DEFAULT_DOORS,
+                    DEFAULT_DOMAINS if domains is None else domains, env, tls, extra)
+        started.append(g)
+        if start:
+            g.start()
+        return g
+
+    yield make
+    for g in started:
+        g.stop()
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("certs")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=gate26.test", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return str(cert), str(key)
