@@ -142,10 +142,19 @@ session_free(struct smtp_session *s)
         on_end(on_end_arg);
 }
 
-/* The end of every callback: free a closed session once its output is sent. */
+/*
+ * The end of every callback: a peer that will send nothing more is done
+ * with once its buffered commands have been handled (a client may half-close
+ * after pipelining everything and still read the replies); a closed session
+ * is freed once its output is sent.
+ */
 static void
 session_finish(struct smtp_session *s)
 {
+    if (s->state == SMTP_ST_COMMIT)
+        return; /* content_committed() comes back here */
+    if (s->peer_gone || s->peer_eof)
+        session_close(s);
     if (s->state != SMTP_ST_CLOSING)
         return;
     if (s->peer_gone || evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
@@ -155,12 +164,8 @@ session_finish(struct smtp_session *s)
 void
 session_resume(struct smtp_session *s)
 {
-    if (s->peer_gone) {
-        session_close(s);
-        session_finish(s);
-        return;
-    }
-    session_run(s);
+    if (!s->peer_gone)
+        session_run(s);
     session_finish(s);
 }
 
@@ -297,13 +302,14 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
             (void)bufferevent_enable(s->bev, EV_WRITE);
         }
     } else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-        s->peer_gone = true;
-        if (s->state == SMTP_ST_COMMIT)
-            return; /* content_committed() ends it */
-        if (s->state != SMTP_ST_CLOSING && s->txn.msg != NULL)
+        if (what & BEV_EVENT_ERROR)
+            s->peer_gone = true;
+        s->peer_eof = true;
+        if (!s->peer_gone)
+            session_run(s); /* what it sent before the EOF */
+        if (s->state != SMTP_ST_CLOSING && s->state != SMTP_ST_COMMIT && s->txn.msg != NULL)
             log_info("%s: sid=%s, client=[%s], event=lost, state=%s", session_log_id(s), s->sid,
                      s->client_addr, state_names[s->state]);
-        session_close(s);
     }
     session_finish(s);
 }

@@ -67,7 +67,8 @@ struct smtp_session {
     bool skip_line;       /* discarding the rest of an overlong command line */
     uint64_t skip_octets; /* discarding a refused BDAT chunk */
     bool output_full;     /* parsing waits for the peer to read its replies */
-    bool peer_gone;       /* EOF, error, or it stopped reading */
+    bool peer_eof;        /* the peer will send nothing more (it may still read) */
+    bool peer_gone;       /* error, or it stopped reading: nothing can be sent */
     enum smtp_verb verb;  /* the command being handled, for log lines */
     unsigned errors;
     unsigned n_messages;
