@@ -545,5 +545,8 @@ conf_value_path(struct slice s, const char *dir, char *out, struct conf_why *w)
     if (r == -1)
         return conf_why(w, "path too long (at most %d octets): '%s'", CAP_PATH - 1,
                         conf_quote(q, sizeof q, s));
+    /* "/var/spool/gate26/" is "/var/spool/gate26": one spelling per directory. */
+    for (size_t n = strlen(out); n > 1 && out[n - 1] == '/'; n--)
+        out[n - 1] = '\0';
     return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "conf/conf.h"
 #include "daemon/daemon.h"
+#include "daemon/privileges.h"
 #include "lib/fault.h"
 #include "lib/log.h"
 #include "listen/listen.h"
@@ -47,6 +48,13 @@ daemon_reload(struct daemon *d)
         log_error("-: event=reload, status=failed, error=\"spool changed from %s to %s: restart "
                   "gate26 to move the spool\", action=kept-running-config",
                   d->conf->spool, c->spool);
+        conf_unref(c);
+        return;
+    }
+    if (strcmp(c->user, d->conf->user) != 0) {
+        log_error("-: event=reload, status=failed, error=\"user changed from '%s' to '%s': "
+                  "restart gate26 to change it\", action=kept-running-config",
+                  d->conf->user, c->user);
         conf_unref(c);
         return;
     }
@@ -148,7 +156,8 @@ daemon_serve(const char *path)
     d.env.base = d.base;
     d.env.spool = d.spool;
     d.listeners = listen_set_new(&d.env);
-    if (listen_set_apply(d.listeners, d.conf, err, sizeof(err)) == -1) {
+    if (listen_set_apply(d.listeners, d.conf, err, sizeof(err)) == -1 ||
+        privileges_drop(d.conf, d.spool, err, sizeof(err)) == -1) {
         fprintf(stderr, "gate26: %s\n", err);
         daemon_stop(&d);
         return 1;

@@ -181,7 +181,8 @@ listener_start(struct listener *l)
     if (l->el == NULL)
         log_panic("evconnlistener_new failed for %s", l->addr.text);
     evconnlistener_set_error_cb(l->el, listen_error_cb);
-    l->pause = evtimer_new(l->set->env->base, listen_resume_cb, l);
+    if (l->pause == NULL)
+        l->pause = evtimer_new(l->set->env->base, listen_resume_cb, l);
     if (l->pause == NULL)
         log_panic("evtimer_new failed");
     log_info("-: listener=%s, door=%s, event=listening", l->addr.text,
@@ -211,11 +212,78 @@ listen_take(struct listener **list, const struct conf_addr *addr)
     return NULL;
 }
 
+/* True when a and b are one address and port of one family, or one of them is the family's
+ * wildcard on the other's port: the kernel lets only one of them listen. */
+static bool
+listen_overlap(const struct conf_addr *a, const struct conf_addr *b)
+{
+    if (a->sa.ss_family != b->sa.ss_family)
+        return false;
+    if (a->sa.ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)&a->sa;
+        const struct sockaddr_in *y = (const struct sockaddr_in *)&b->sa;
+
+        return x->sin_port == y->sin_port &&
+               (x->sin_addr.s_addr == y->sin_addr.s_addr || x->sin_addr.s_addr == INADDR_ANY ||
+                y->sin_addr.s_addr == INADDR_ANY);
+    }
+    const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)&a->sa;
+    const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)&b->sa;
+
+    return x->sin6_port == y->sin6_port &&
+           (IN6_ARE_ADDR_EQUAL(&x->sin6_addr, &y->sin6_addr) ||
+            IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&y->sin6_addr));
+}
+
+/* Closes l's socket but keeps l, so that it can be bound again. */
+static void
+listener_unbind(struct listener *l)
+{
+    if (l->pause != NULL)
+        (void)event_del(l->pause);
+    if (l->el != NULL)
+        evconnlistener_free(l->el);
+    l->el = NULL;
+    l->fd = -1;
+}
+
+/*
+ * A reload failed after old listeners were unbound to make room: bind them
+ * again. If that fails too (someone took the port meanwhile) the listener
+ * is lost, and said so.
+ */
+static void
+listener_rebind(struct listener *l)
+{
+    char err[256];
+
+    l->fd = listen_bind(&l->addr, err, sizeof(err));
+    if (l->fd == -1) {
+        log_error("-: listener=%s, event=lost, error=\"%s\"", l->addr.text, err);
+        return;
+    }
+    listener_start(l);
+}
+
+/* Moves every listener of *from onto *to. */
+static void
+listen_splice(struct listener **to, struct listener **from)
+{
+    while (*from != NULL) {
+        struct listener *l = *from;
+
+        *from = l->next;
+        l->next = *to;
+        *to = l;
+    }
+}
+
 int
 listen_set_apply(struct listen_set *ls, struct conf *c, char *err, size_t errcap)
 {
-    struct listener *fresh = NULL; /* bound now, not started */
-    struct listener *kept = NULL;  /* taken from the old list */
+    struct listener *fresh = NULL;     /* to bind, then start */
+    struct listener *kept = NULL;      /* taken from the old list as they are */
+    struct listener *displaced = NULL; /* old, unbound to make room for a fresh one */
     struct listener *l;
 
     for (size_t i = 0; i < c->n_listens; i++) {
@@ -228,23 +296,42 @@ listen_set_apply(struct listen_set *ls, struct conf *c, char *err, size_t errcap
                 l->next_door = door;
                 l->next = kept;
                 kept = l;
-            } else {
-                int fd = listen_bind(&door->addrs[j], err, errcap);
-
-                if (fd == -1)
-                    goto rollback;
-                l = xcalloc(1, sizeof(*l));
-                l->set = ls;
-                l->fd = fd;
-                l->addr = door->addrs[j];
-                l->conf = conf_ref(c);
-                l->door = door;
-                l->next = fresh;
-                fresh = l;
+                continue;
             }
+            l = xcalloc(1, sizeof(*l));
+            l->set = ls;
+            l->fd = -1;
+            l->addr = door->addrs[j];
+            l->conf = conf_ref(c);
+            l->door = door;
+            l->next = fresh;
+            fresh = l;
         }
     }
+    /* An old socket that is going anyway and overlaps a new one (0.0.0.0:26
+     * becoming 10.0.0.1:26) must close first, or the new bind fails. */
+    for (struct listener **pp = &ls->list; *pp != NULL;) {
+        bool overlaps = false;
+
+        l = *pp;
+        for (struct listener *f = fresh; f != NULL && !overlaps; f = f->next)
+            overlaps = listen_overlap(&l->addr, &f->addr);
+        if (!overlaps) {
+            pp = &l->next;
+            continue;
+        }
+        *pp = l->next;
+        listener_unbind(l);
+        l->next = displaced;
+        displaced = l;
+    }
+    for (l = fresh; l != NULL; l = l->next) {
+        l->fd = listen_bind(&l->addr, err, errcap);
+        if (l->fd == -1)
+            goto rollback;
+    }
     /* Everything bound: close what is no longer configured, start the rest. */
+    listen_splice(&ls->list, &displaced);
     while (ls->list != NULL) {
         l = ls->list;
         ls->list = l->next;
@@ -256,14 +343,10 @@ listen_set_apply(struct listen_set *ls, struct conf *c, char *err, size_t errcap
         l->conf = conf_ref(c);
         l->door = l->next_door;
     }
-    while (fresh != NULL) {
-        l = fresh;
-        fresh = l->next;
+    for (l = fresh; l != NULL; l = l->next)
         listener_start(l);
-        l->next = kept;
-        kept = l;
-    }
-    ls->list = kept;
+    listen_splice(&ls->list, &fresh);
+    listen_splice(&ls->list, &kept);
     return 0;
 
 rollback:
@@ -272,13 +355,11 @@ rollback:
         fresh = l->next;
         listener_free(l);
     }
-    /* The kept ones go back, still serving their old configuration. */
-    while (kept != NULL) {
-        l = kept;
-        kept = l->next;
-        l->next = ls->list;
-        ls->list = l;
-    }
+    /* The old ones go back, still serving their old configuration. */
+    for (l = displaced; l != NULL; l = l->next)
+        listener_rebind(l);
+    listen_splice(&ls->list, &displaced);
+    listen_splice(&ls->list, &kept);
     return -1;
 }
 

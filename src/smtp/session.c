@@ -388,6 +388,22 @@ smtp_refuse_busy(int fd, const char *hostname)
     (void)close(fd);
 }
 
+/*
+ * One non-blocking attempt to send what is queued, straight to the socket:
+ * at exit the loop will not run again to do it (and libevent does not let
+ * evbuffer_write drain a socket bufferevent's own output).
+ */
+static void
+session_flush_now(struct smtp_session *s)
+{
+    struct evbuffer *out = bufferevent_get_output(s->bev);
+    size_t n = evbuffer_get_length(out);
+
+    if (n > 0)
+        (void)!send(bufferevent_getfd(s->bev), evbuffer_pullup(out, -1), n,
+                    MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 void
 smtp_session_close_all(void)
 {
@@ -402,8 +418,7 @@ smtp_session_close_all(void)
             s->peer_gone = true;
         } else {
             smtp_reply(s, R_SHUTDOWN, s->conf->hostname);
-            /* One non-blocking attempt to send what is queued; then it goes. */
-            (void)evbuffer_write(bufferevent_get_output(s->bev), bufferevent_getfd(s->bev));
+            session_flush_now(s);
             session_close(s);
             session_free(s);
         }

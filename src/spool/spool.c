@@ -296,3 +296,36 @@ spool_queued(const struct spool *sp)
 {
     return sp->found.queued + sp->counters.committed;
 }
+
+int
+spool_chown(struct spool *sp, uid_t uid, gid_t gid, char *err, size_t errcap)
+{
+    const int dirs[] = {sp->dir_fd, sp->tmp_fd, sp->queue_fd};
+    DIR *d;
+    struct dirent *de;
+
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        if (fchown(dirs[i], uid, gid) == -1) {
+            (void)str_fmt(err, errcap, "%s: chown: %s", sp->dir, strerror(errno));
+            return -1;
+        }
+    }
+    /* The messages already queued: the scheduler, running as the user, updates them. */
+    d = spool_list(sp->queue_fd);
+    if (d == NULL) {
+        (void)str_fmt(err, errcap, "%s/queue: %s", sp->dir, strerror(errno));
+        return -1;
+    }
+    while ((de = spool_next(d)) != NULL) {
+        if (!spool_id_is_valid(de->d_name, strlen(de->d_name)))
+            continue;
+        if (fchownat(sp->queue_fd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) == -1) {
+            (void)str_fmt(err, errcap, "%s/queue/%s: chown: %s", sp->dir, de->d_name,
+                          strerror(errno));
+            (void)closedir(d);
+            return -1;
+        }
+    }
+    (void)closedir(d);
+    return 0;
+}

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/time.h>
+#include <sys/types.h>
 
 #include "conf/conf.h"
 #include "lib/caps.h"
@@ -153,6 +154,12 @@ typedef void spool_commit_fn(void *arg, const char *id, int status, int err);
  * never from inside this call.
  */
 void spool_msg_commit(struct spool_msg *m, spool_commit_fn *fn, void *arg);
+
+/*
+ * Gives the spool directories and every queued message to uid:gid (before
+ * the daemon drops root). Returns 0, or -1 with the reason in err.
+ */
+int spool_chown(struct spool *sp, uid_t uid, gid_t gid, char *err, size_t errcap);
 
 /* Messages in queue/: found at open plus committed since. */
 size_t spool_queued(const struct spool *sp);
