@@ -164,8 +164,9 @@ class Gateway:
                                      stderr=subprocess.STDOUT, env=self.env)
         logf.close()
         if expect_ok:
-            wait_for(lambda: "event=start" in self.log() or self.proc.poll() is not None,
-                     what="gate26 to start")
+            # Only this run's lines: a restart's log already holds the last run's start.
+            wait_for(lambda: "event=start" in self.log()[self.log_offset:]
+                     or self.proc.poll() is not None, what="gate26 to start")
             assert self.proc.poll() is None, f"gate26 exited at start:\n{self.log()}"
         return self
 
