@@ -119,11 +119,12 @@ data_scan_feed(struct data_scan *ds, const char *p, size_t len)
         switch (ds->state) {
         case DS_BOL:
             /* RFC 5321 4.5.2: a leading "." is the end or a stuffing dot;
-             * either way it is not content. It counts on the wire. */
+             * either way it is not content, and the line limit does not
+             * count it (RFC 5321 4.5.3.1.6). */
             if (u[i] == '.') {
                 ds_emit(ds, p + run, i - run);
                 run = ++i;
-                ds->line = 1;
+                ds->line = 0;
                 ds->state = DS_DOT;
             } else {
                 ds->state = DS_TEXT;

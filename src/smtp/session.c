@@ -190,6 +190,22 @@ session_skip_line(struct smtp_session *s, struct evbuffer *in)
     return true;
 }
 
+/* The verb of a line too long to be read whole, for the log line. */
+static enum smtp_verb
+session_peek_verb(struct evbuffer *in)
+{
+    char head[16];
+    ev_ssize_t n = evbuffer_copyout(in, head, sizeof(head));
+    struct smtp_cmd c;
+    size_t len = 0;
+
+    while (n > 0 && len < (size_t)n && head[len] != ' ')
+        len++;
+    if (n <= 0 || len == (size_t)n || smtp_cmd_parse(slice_make(head, len), &c) == -1)
+        return SMTP_VERB_UNKNOWN;
+    return c.verb;
+}
+
 /*
  * Takes one command line from the input and runs it. The cap comes first:
  * a line without CRLF in its first CAP_LINE_READ octets is too long whatever
@@ -222,6 +238,7 @@ session_read_line(struct smtp_session *s)
     if (at.pos == -1) {
         if (avail >= CAP_LINE_READ) {
             s->skip_line = true;
+            s->verb = session_peek_verb(in);
             return true;
         }
         return false;
