@@ -114,6 +114,10 @@ daemon_stop(struct daemon *d)
         listen_set_close(d->listeners);
     smtp_session_close_all();
     spool_free(d->spool);
+    /* A bufferevent freed while its reading was paused is released on the
+     * loop's next turn: give it that turn, or it leaks. */
+    if (d->base != NULL)
+        (void)event_base_loop(d->base, EVLOOP_NONBLOCK);
     listen_set_free(d->listeners);
     if (d->sig_hup != NULL) {
         event_free(d->sig_hup);

@@ -101,7 +101,8 @@ smtp_reply(struct smtp_session *s, enum smtp_reply_id id, const char *arg)
     if (d->code >= 400) {
         log_info("%s: sid=%s, client=[%s], door=%s, event=reject, cmd=%s, reply=\"%.*s\"",
                  session_log_id(s), s->sid, s->client_addr, conf_role_name(s->door->role),
-                 smtp_verb_name(s->verb), (int)(n - 2), line);
+                 s->state == SMTP_ST_CONNECTED ? "CONNECT" : smtp_verb_name(s->verb), (int)(n - 2),
+                 line);
     }
     if (d->counts_error && ++s->errors >= s->door->max_errors) {
         smtp_reply(s, R_TOO_MANY_ERRORS, s->conf->hostname);

@@ -137,7 +137,9 @@ class Gateway:
         self.spool = self.dir / "spool"
         self.conf = self.dir / "gate26.conf"
         self.logfile = self.dir / "gate26.log"
-        self.ports = {role: free_port() for role in doors}
+        # A door given its own address listens on that address's port.
+        self.ports = {role: int(keys["address"].split()[0].rsplit(":", 1)[1])
+                      if "address" in keys else free_port() for role, keys in doors.items()}
         self.doors = doors
         self.domains = domains
         self.tls = tls
