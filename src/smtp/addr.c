@@ -12,6 +12,7 @@
  */
 #include <string.h>
 
+#include "lib/ascii.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "smtp/addr.h"
@@ -26,24 +27,6 @@ struct addr_mailbox {
     struct slice local;
     struct slice domain;
 };
-
-static bool
-is_alpha(int ch)
-{
-    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z');
-}
-
-static bool
-is_digit(int ch)
-{
-    return ch >= '0' && ch <= '9';
-}
-
-static bool
-is_hexdig(int ch)
-{
-    return is_digit(ch) || (ch >= 'A' && ch <= 'F') || (ch >= 'a' && ch <= 'f');
-}
 
 static size_t
 span_from(const char *start, const struct cursor *c)

@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "lib/ascii.h"
 #include "lib/num.h"
 #include "lib/str.h"
 #include "smtp/cmd_parse.h"
@@ -33,25 +34,6 @@ static const struct {
     {SMTP_VERB_VRFY, "VRFY"}, {SMTP_VERB_EXPN, "EXPN"},         {SMTP_VERB_HELP, "HELP"},
     {SMTP_VERB_AUTH, "AUTH"}, {SMTP_VERB_STARTTLS, "STARTTLS"}, {SMTP_VERB_ETRN, "ETRN"},
 };
-
-static bool
-is_alpha(int ch)
-{
-    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z');
-}
-
-static bool
-is_digit(int ch)
-{
-    return ch >= '0' && ch <= '9';
-}
-
-/* HEXDIG, either case (ABNF strings, RFC 5234 2.3) */
-static bool
-is_hexdig(int ch)
-{
-    return is_digit(ch) || (ch >= 'A' && ch <= 'F') || (ch >= 'a' && ch <= 'f');
-}
 
 /* hexchar takes upper case only (RFC 3461 4). */
 static bool
