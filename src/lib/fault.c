@@ -25,12 +25,31 @@ static struct {
     atomic_ulong calls;
 } fault_plan[FAULT_POINT_COUNT];
 
+/* Cuts the next ':'-separated field off *rest; NULL when none is left. */
+static char *
+fault_field(char **rest)
+{
+    char *field = *rest;
+    char *colon;
+
+    if (field == NULL)
+        return NULL;
+    colon = strchr(field, ':');
+    if (colon != NULL) {
+        *colon = '\0';
+        *rest = colon + 1;
+    } else {
+        *rest = NULL;
+    }
+    return field;
+}
+
 int
 fault_init(void)
 {
     const char *spec = getenv("GATE26_FAULT");
     char buf[128];
-    char *point, *nth, *err, *save = NULL;
+    char *rest = buf, *point, *nth, *err;
     uint64_t n;
     size_t len;
 
@@ -39,10 +58,10 @@ fault_init(void)
     if (strlen(spec) >= sizeof(buf))
         return -1;
     memcpy(buf, spec, strlen(spec) + 1);
-    point = strtok_r(buf, ":", &save);
-    nth = strtok_r(NULL, ":", &save);
-    err = strtok_r(NULL, ":", &save);
-    if (point == NULL || nth == NULL)
+    point = fault_field(&rest);
+    nth = fault_field(&rest);
+    err = fault_field(&rest);
+    if (point == NULL || nth == NULL || rest != NULL)
         return -1;
     for (int i = 0; i < FAULT_POINT_COUNT; i++) {
         if (strcmp(point, fault_names[i]) != 0)
