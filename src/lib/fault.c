@@ -12,10 +12,8 @@
 #include "lib/num.h"
 
 static const char *const fault_names[FAULT_POINT_COUNT] = {
-    [FAULT_OPEN] = "open",
-    [FAULT_WRITE] = "write",
-    [FAULT_FSYNC] = "fsync",
-    [FAULT_RENAME] = "rename",
+    [FAULT_OPEN] = "open",     [FAULT_WRITE] = "write",   [FAULT_FSYNC] = "fsync",
+    [FAULT_SYNCFS] = "syncfs", [FAULT_RENAME] = "rename",
 };
 
 static struct {
@@ -44,20 +42,14 @@ fault_field(char **rest)
     return field;
 }
 
-int
-fault_init(void)
+/* Sets up one "point:N[+][:ERR]" spec (NUL-terminated, modified). Returns 0 or -1. */
+static int
+fault_plan_one(char *spec)
 {
-    const char *spec = getenv("GATE26_FAULT");
-    char buf[128];
-    char *rest = buf, *point, *nth, *err;
+    char *rest = spec, *point, *nth, *err;
     uint64_t n;
     size_t len;
 
-    if (spec == NULL || *spec == '\0')
-        return 0;
-    if (strlen(spec) >= sizeof(buf))
-        return -1;
-    memcpy(buf, spec, strlen(spec) + 1);
     point = fault_field(&rest);
     nth = fault_field(&rest);
     err = fault_field(&rest);
@@ -79,6 +71,30 @@ fault_init(void)
         return 0;
     }
     return -1;
+}
+
+int
+fault_init(void)
+{
+    const char *env = getenv("GATE26_FAULT");
+    char buf[256];
+    char *spec = buf;
+
+    if (env == NULL || *env == '\0')
+        return 0;
+    if (strlen(env) >= sizeof(buf))
+        return -1;
+    memcpy(buf, env, strlen(env) + 1);
+    while (spec != NULL) {
+        char *comma = strchr(spec, ',');
+
+        if (comma != NULL)
+            *comma = '\0';
+        if (fault_plan_one(spec) == -1)
+            return -1;
+        spec = comma != NULL ? comma + 1 : NULL;
+    }
+    return 0;
 }
 
 bool

@@ -7,6 +7,7 @@
  *     GATE26_FAULT=fsync:3        the 3rd fsync fails with EIO
  *     GATE26_FAULT=write:2:ENOSPC the 2nd write fails with ENOSPC
  *     GATE26_FAULT=write:5+       the 5th and every later write fails
+ *     GATE26_FAULT=syncfs:1,fsync:2  several points, each with its own count
  *
  * Release builds (GATE26_FAULTS undefined) compile every check to false.
  */
@@ -19,6 +20,7 @@ enum fault_point {
     FAULT_OPEN,
     FAULT_WRITE,
     FAULT_FSYNC,
+    FAULT_SYNCFS,
     FAULT_RENAME,
     FAULT_POINT_COUNT,
 };

@@ -57,6 +57,37 @@ commit_unlink(int dir_fd, const char *dir, const struct spool_msg *m)
     }
 }
 
+/*
+ * Puts the content and the inode of every file of the batch on stable
+ * storage. One syncfs(2) does it for the whole batch with one device flush,
+ * where an fsync per file would flush once per message; since Linux 5.8 it
+ * reports every writeback error of the file system since its last call, and
+ * after an error each file is fsync'd on its own to find the ones that
+ * failed. A batch of one needs only its own fsync. (syncfs also writes out
+ * other dirty data of the file system: docs/spool.md advises a spool file
+ * system of its own where that matters.)
+ */
+static void
+commit_sync_files(struct spool *sp, struct spool_msg *batch)
+{
+    struct spool_msg *m;
+    size_t n = 0;
+
+    for (m = batch; m != NULL; m = m->next)
+        n += m->status == 0;
+    if (n > 1) {
+        if (!fault_hit(FAULT_SYNCFS) && syncfs(sp->tmp_fd) == 0)
+            return;
+        spool_log_failure(batch->id, "syncfs (each file is fsync'd instead)", errno);
+    }
+    for (m = batch; m != NULL; m = m->next) {
+        if (m->status == 0 && commit_fsync(m->fd) == -1) {
+            commit_fail(m, "fsync", errno);
+            commit_unlink(sp->tmp_fd, "tmp/", m);
+        }
+    }
+}
+
 static void
 commit_batch(struct spool *sp, struct spool_msg *batch)
 {
@@ -65,13 +96,7 @@ commit_batch(struct spool *sp, struct spool_msg *batch)
     int e;
 
     batch->batch_first = true;
-    /* The content and the file's size first, each on its own. */
-    for (m = batch; m != NULL; m = m->next) {
-        if (m->status == 0 && commit_fsync(m->fd) == -1) {
-            commit_fail(m, "fsync", errno);
-            commit_unlink(sp->tmp_fd, "tmp/", m);
-        }
-    }
+    commit_sync_files(sp, batch);
     /* Then the names. NOREPLACE: an id in queue/ is never taken over. */
     for (m = batch; m != NULL; m = m->next) {
         if (m->status != 0)

@@ -1350,7 +1350,8 @@ static void
 test_fault_fsync_one_of_three(void **state)
 {
     /* Fsyncs: file 1, file 2 (fails), file 3, queue/. */
-    run_child(*state, "fsync:2", child_fsync_one_of_three, 2);
+    /* The batch's syncfs fails, then each file is fsync'd: the 2nd fails. */
+    run_child(*state, "syncfs:1,fsync:2", child_fsync_one_of_three, 2);
 }
 
 static int
@@ -1420,8 +1421,32 @@ child_dir_fsync(struct spool *sp, struct event_base *base)
 static void
 test_fault_dir_fsync(void **state)
 {
-    /* Fsyncs: three files, then queue/ (fails). */
-    run_child(*state, "fsync:4", child_dir_fsync, 0);
+    /* One syncfs for the three files, then the fsync of queue/ fails. */
+    run_child(*state, "fsync:1", child_dir_fsync, 0);
+}
+
+static int
+child_syncfs_fallback(struct spool *sp, struct event_base *base)
+{
+    struct spool_counters c;
+    struct done d[3] = {0};
+
+    commit_batch_of(sp, d, 3);
+    CHECK(child_wait(base, 3));
+    for (int i = 0; i < 3; i++) {
+        CHECK(d[i].status == 0);
+        CHECK(has_file(spool_dir(sp), "queue", d[i].id));
+    }
+    spool_get_counters(sp, &c);
+    CHECK(c.batches == 1 && c.committed == 3 && c.failed == 0 && c.dir_fsyncs == 1);
+    return 0;
+}
+
+static void
+test_fault_syncfs_falls_back_to_fsync(void **state)
+{
+    /* The batch's syncfs fails; the fsync of each file succeeds. */
+    run_child(*state, "syncfs:1", child_syncfs_fallback, 3);
 }
 
 #else
@@ -1439,6 +1464,7 @@ FAULT_SKIP(test_fault_fsync_one_of_three)
 FAULT_SKIP(test_fault_rename)
 FAULT_SKIP(test_fault_rename_every)
 FAULT_SKIP(test_fault_dir_fsync)
+FAULT_SKIP(test_fault_syncfs_falls_back_to_fsync)
 #endif
 
 int
@@ -1471,6 +1497,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_fault_rename, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_rename_every, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_dir_fsync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fault_syncfs_falls_back_to_fsync, setup, teardown),
     };
 
     /* Warnings (the fault cases) stay visible; info lines would only be noise. */
