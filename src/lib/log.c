@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Log lines to standard error; see log.h. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,26 @@
 #include "lib/log.h"
 
 static enum log_level log_min = LOG_LEVEL_INFO;
+static pid_t log_pid; /* getpid() is a system call in glibc: asked once per process */
+
+static void
+log_forget_pid(void)
+{
+    log_pid = 0;
+}
+
+static long
+log_get_pid(void)
+{
+    if (log_pid == 0) {
+        static bool registered;
+
+        if (!registered && pthread_atfork(NULL, NULL, log_forget_pid) == 0)
+            registered = true;
+        log_pid = getpid();
+    }
+    return (long)log_pid;
+}
 
 static const char *const log_names[] = {
     [LOG_LEVEL_DEBUG] = "debug",
@@ -65,7 +86,7 @@ log_vwrite(const char *level, const char *fmt, va_list ap)
     (void)gmtime_r(&now.tv_sec, &tm);
     n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
     k = snprintf(line + n, sizeof(line) - n, ".%03ldZ gate26[%ld]: %s: ", now.tv_nsec / 1000000,
-                 (long)getpid(), level);
+                 log_get_pid(), level);
     if (k > 0)
         n += (size_t)k;
     k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);

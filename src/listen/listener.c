@@ -144,7 +144,8 @@ listen_bind(const struct conf_addr *addr, char *err, size_t errcap)
         goto fail;
     if (bind(fd, (const struct sockaddr *)&addr->sa, addr->sa_len) == -1)
         goto fail;
-    if (listen(fd, 1024) == -1)
+    /* The kernel caps it at net.core.somaxconn. */
+    if (listen(fd, 4096) == -1)
         goto fail;
     return fd;
 fail:
@@ -176,8 +177,9 @@ listener_free(struct listener *l)
 static void
 listener_start(struct listener *l)
 {
+    /* Backlog 0: the socket already listens (-1 would listen(2) again with 128). */
     l->el = evconnlistener_new(l->set->env->base, listen_accept_cb, l,
-                               LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, l->fd);
+                               LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, l->fd);
     if (l->el == NULL)
         log_panic("evconnlistener_new failed for %s", l->addr.text);
     evconnlistener_set_error_cb(l->el, listen_error_cb);

@@ -144,6 +144,39 @@ session_free(struct smtp_session *s)
 }
 
 /*
+ * Sends the queued replies now, with one writev(2), instead of arming
+ * EV_WRITE and waiting for the next loop turn (two epoll_ctl calls per
+ * reply for a client that does not pipeline). Only what the socket does not
+ * take is left to libevent, with EV_WRITE and its timeout; session_write_cb
+ * turns EV_WRITE off again once that is sent. Returns true when nothing is
+ * left to send.
+ */
+static bool
+session_flush(struct smtp_session *s)
+{
+    struct evbuffer *out = bufferevent_get_output(s->bev);
+
+    if (evbuffer_get_length(out) == 0)
+        return true;
+    if (!(bufferevent_get_enabled(s->bev) & EV_WRITE)) {
+        int n;
+
+        /* As libevent's own write callback does: the buffer is frozen for us. */
+        (void)evbuffer_unfreeze(out, 1);
+        n = evbuffer_write(out, bufferevent_getfd(s->bev));
+        (void)evbuffer_freeze(out, 1);
+        if (n == -1 && errno != EAGAIN && errno != EINTR) {
+            s->peer_gone = true; /* EPIPE, ECONNRESET: nobody to answer */
+            return false;
+        }
+        if (evbuffer_get_length(out) == 0)
+            return true;
+        (void)bufferevent_enable(s->bev, EV_WRITE);
+    }
+    return false;
+}
+
+/*
  * The end of every callback: a peer that will send nothing more is done
  * with once its buffered commands have been handled (a client may half-close
  * after pipelining everything and still read the replies); a closed session
@@ -152,13 +185,13 @@ session_free(struct smtp_session *s)
 static void
 session_finish(struct smtp_session *s)
 {
+    bool sent = s->peer_gone || session_flush(s);
+
     if (s->state == SMTP_ST_COMMIT)
         return; /* content_committed() comes back here */
     if (s->peer_gone || s->peer_eof)
         session_close(s);
-    if (s->state != SMTP_ST_CLOSING)
-        return;
-    if (s->peer_gone || evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+    if (s->state == SMTP_ST_CLOSING && (s->peer_gone || sent))
         session_free(s);
 }
 
@@ -260,7 +293,8 @@ session_run(struct smtp_session *s)
     for (;;) {
         if (stopping || s->state == SMTP_ST_CLOSING || s->state == SMTP_ST_COMMIT)
             return;
-        if (evbuffer_get_length(out) > CAP_SESSION_OUTPUT) {
+        if (evbuffer_get_length(out) > CAP_SESSION_OUTPUT && !session_flush(s) &&
+            evbuffer_get_length(out) > CAP_SESSION_OUTPUT) {
             /* A client that pipelines without reading: wait for it (write_cb). */
             s->output_full = true;
             return;
@@ -289,7 +323,8 @@ session_write_cb(struct bufferevent *bev, void *arg)
 {
     struct smtp_session *s = arg;
 
-    (void)bev;
+    /* libevent sent what session_flush could not: back to direct writes. */
+    (void)bufferevent_disable(bev, EV_WRITE);
     if (s->output_full && s->state != SMTP_ST_CLOSING) {
         s->output_full = false;
         session_run(s);
@@ -304,20 +339,19 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 
     (void)bev;
     if (what & BEV_EVENT_TIMEOUT) {
-        if (s->state == SMTP_ST_COMMIT) {
+        if (s->state == SMTP_ST_COMMIT && (what & BEV_EVENT_READING)) {
             /* Our own wait, not the peer's: keep listening. */
-            (void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+            (void)bufferevent_enable(s->bev, EV_READ);
             return;
         }
-        if (s->state == SMTP_ST_CLOSING) {
+        if (s->state == SMTP_ST_CLOSING || (what & BEV_EVENT_WRITING)) {
             s->peer_gone = true; /* it does not read what we send */
         } else {
             log_info("%s: sid=%s, client=[%s], event=timeout, state=%s", session_log_id(s), s->sid,
                      s->client_addr, state_names[s->state]);
+            /* The 421 goes out in session_finish, for at most one more timeout. */
             smtp_reply(s, R_TIMEOUT, s->conf->hostname);
             session_close(s);
-            /* Allow the 421 to be written, for at most one more timeout. */
-            (void)bufferevent_enable(s->bev, EV_WRITE);
         }
     } else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
         if (what & BEV_EVENT_ERROR)
@@ -388,12 +422,13 @@ smtp_session_start(const struct smtp_env *env, const struct smtp_accept *a)
     if (!policy_may_connect(s->door, s->client_family, s->client_bin)) {
         smtp_reply(s, R_CONNECT_DENIED, NULL);
         session_close(s);
-        (void)bufferevent_enable(s->bev, EV_WRITE);
-        return;
+    } else {
+        smtp_reply(s, R_GREETING, s->conf->hostname);
+        session_set_state(s, SMTP_ST_GREETED);
+        /* EV_WRITE only while a reply waits for a slow reader (session_flush). */
+        (void)bufferevent_enable(s->bev, EV_READ);
     }
-    smtp_reply(s, R_GREETING, s->conf->hostname);
-    session_set_state(s, SMTP_ST_GREETED);
-    (void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    session_finish(s);
 }
 
 void
@@ -404,22 +439,6 @@ smtp_refuse_busy(int fd, const char *hostname)
 
     (void)!send(fd, line, n, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)close(fd);
-}
-
-/*
- * One non-blocking attempt to send what is queued, straight to the socket:
- * at exit the loop will not run again to do it (and libevent does not let
- * evbuffer_write drain a socket bufferevent's own output).
- */
-static void
-session_flush_now(struct smtp_session *s)
-{
-    struct evbuffer *out = bufferevent_get_output(s->bev);
-    size_t n = evbuffer_get_length(out);
-
-    if (n > 0)
-        (void)!send(bufferevent_getfd(s->bev), evbuffer_pullup(out, -1), n,
-                    MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 void
@@ -436,7 +455,9 @@ smtp_session_close_all(void)
             s->peer_gone = true;
         } else {
             smtp_reply(s, R_SHUTDOWN, s->conf->hostname);
-            session_flush_now(s);
+            /* One non-blocking attempt: the loop will not run to finish it. */
+            (void)bufferevent_disable(s->bev, EV_WRITE);
+            (void)session_flush(s);
             session_close(s);
             session_free(s);
         }
