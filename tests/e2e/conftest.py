@@ -46,10 +46,12 @@ def wait_for(predicate, timeout=10.0, what="condition"):
 class Raw:
     """A raw SMTP client: exact bytes out, whole replies in."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=10.0):
+    def __init__(self, port, host="127.0.0.1", timeout=10.0, source=None):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
+        if source is not None:
+            self.sock.bind((source, 0))  # the connection comes from this address
         self.sock.connect((host, port))
         self.buf = b""
 
@@ -109,6 +111,33 @@ class Raw:
             self.sock.close()
         except OSError:
             pass
+
+
+QUEUED_RE = re.compile(r"2\.0\.0 Ok: queued as ([0-9A-F]{16})")
+
+
+def queued_id(r):
+    """Reads the reply after the content: exactly "250 2.0.0 Ok: queued as ID"; returns ID."""
+    got, lines = r.reply()
+    assert got == 250 and len(lines) == 1, f"expected 250 queued, got {got} {lines!r}"
+    m = QUEUED_RE.fullmatch(lines[0])
+    assert m, f"expected '2.0.0 Ok: queued as ID', got {lines[0]!r}"
+    return m.group(1)
+
+
+def assert_serving(g, role=None, host="127.0.0.1", port=None):
+    """After a bad input: gate26 still runs, and a fresh session on the door
+    (the first one by default) gets its greeting, a NOOP and a QUIT answered."""
+    assert g.proc is not None and g.proc.poll() is None, "gate26 has exited"
+    role = role or ("internal" if "internal" in g.doors else next(iter(g.doors)))
+    r = Raw(port or g.port(role), host=host)
+    try:
+        assert r.expect(220) == "gate26.test ESMTP gate26"
+        r.cmd("NOOP", 250, "2.0.0 Ok")
+        r.cmd("QUIT", 221, "2.0.0 Bye")
+        assert r.is_closed()
+    finally:
+        r.close()
 
 
 def config_text(spool, ports, doors, domains, tls=None, extra="", hostname="gate26.test"):

@@ -19,12 +19,11 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from conftest import assert_serving, queued_id, QUEUED_RE, wait_for
 
 SENDER = "load@sender.test"
 RCPT = "rcpt@far.test"
 STORAGE = "4.3.1 Insufficient system storage, try again later"
-QUEUED_RE = re.compile(r"2\.0\.0 Ok: queued as ([0-9A-F]{16})")
 OPEN_RE = re.compile(r"-: spool=(\S+), event=open, queued=(\d+), tmp_removed=(\d+), unknown=(\d+)")
 
 
@@ -33,21 +32,6 @@ OPEN_RE = re.compile(r"-: spool=(\S+), event=open, queued=(\d+), tmp_removed=(\d
 def expect_exact(r, code, text):
     got, lines = r.reply()
     assert (got, lines) == (code, [text]), f"expected {code} {text!r}, got {got} {lines!r}"
-
-
-def queued_id(r):
-    got, lines = r.reply()
-    assert got == 250 and len(lines) == 1, f"expected 250 queued, got {got} {lines!r}"
-    m = QUEUED_RE.fullmatch(lines[0])
-    assert m, f"expected '2.0.0 Ok: queued as ID', got {lines[0]!r}"
-    return m.group(1)
-
-
-def assert_serving(g):
-    r = g.raw("internal")
-    r.cmd("NOOP", 250, "2.0.0 Ok")
-    r.cmd("QUIT", 221, "2.0.0 Bye")
-    r.close()
 
 
 def new_log(g):
@@ -70,14 +54,6 @@ def log_messages(text):
     return out
 
 
-def restart(g):
-    """g.start() on the same spool, then wait for THIS run's start line
-    (Gateway.start() looks for "event=start" in the whole log file, which a
-    previous run already wrote, so on a restart it returns at once)."""
-    g.start()
-    wait_for(lambda: "event=start" in new_log(g) or g.proc.poll() is not None,
-             what="gate26 to restart")
-    assert g.proc.poll() is None, f"gate26 exited at restart:\n{new_log(g)}"
 
 
 def open_line(text):
@@ -271,7 +247,7 @@ def test_kill9_under_load_loses_no_acknowledged_message(gateway, moment):
     queue_before = g.queue_files()
     tmp_before = g.tmp_files()
 
-    restart(g)
+    g.start()
     queued, tmp_removed, unknown = open_line(new_log(g))
     assert (queued, tmp_removed, unknown) == (len(queue_before), len(tmp_before), 0)
     assert g.tmp_files() == []
@@ -317,7 +293,7 @@ def test_sigterm_under_load_keeps_every_acknowledged_message(gateway):
         acked = dict(load.acked)
     queue_before = g.queue_files()
     assert g.tmp_files() == [], "a clean stop left files in tmp/"
-    restart(g)
+    g.start()
     assert open_line(new_log(g)) == (len(queue_before), 0, 0)
     assert g.tmp_files() == []
     for qid, content in acked.items():
@@ -342,7 +318,7 @@ def test_restart_counts_every_queued_message(gateway):
             ids.append(QUEUED_RE.fullmatch(msg.decode()).group(1))
     assert sorted(ids) == ids == g.queue_files()
     g.stop()
-    restart(g)
+    g.start()
     assert open_line(new_log(g)) == (7, 0, 0)
     assert g.queue_files() == ids
     for n, qid in enumerate(ids):
@@ -350,7 +326,7 @@ def test_restart_counts_every_queued_message(gateway):
     qid = send_ok(g, b"Subject: eighth\r\n\r\nbody\r\n")
     assert qid > ids[-1]
     g.stop()
-    restart(g)
+    g.start()
     assert open_line(new_log(g)) == (8, 0, 0)
     assert_serving(g)
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import Raw, wait_for
+from conftest import assert_serving, queued_id, Raw, wait_for
 
 HOST = "gate26.test"
 ALLOW = "127.0.0.0/8 ::1"
@@ -56,25 +56,6 @@ def session(g, role="internal"):
     r = g.raw(role)
     cmd(r, "EHLO client.test", 250, None)
     return r
-
-
-def assert_serving(g, role="internal"):
-    """A fresh session gets its 220 and can NOOP and QUIT."""
-    r = Raw(g.port(role))
-    try:
-        assert want(r, 220, None) == [f"{HOST} ESMTP gate26"]
-        cmd(r, "NOOP", 250, "2.0.0", "Ok")
-        cmd(r, "QUIT", 221, "2.0.0", "Bye")
-        assert r.is_closed()
-    finally:
-        r.close()
-
-
-def queued_id(r):
-    text = want(r, 250, "2.0.0", "Ok: queued as ")[0]
-    m = re.fullmatch(r"2\.0\.0 Ok: queued as ([0-9A-F]{16})", text)
-    assert m, text
-    return m.group(1)
 
 
 def send_message(r, sender, rcpts, content, mail_params=""):
@@ -617,39 +598,28 @@ def test_max_sessions_overall(gateway):
     assert_serving(g, "inbound")
 
 
-def raw_from(source, port):
-    """A Raw client whose connection comes from the given 127.x address."""
-    r = Raw.__new__(Raw)
-    r.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    r.sock.settimeout(10)
-    r.sock.bind((source, 0))
-    r.sock.connect(("127.0.0.1", port))
-    r.buf = b""
-    return r
-
-
 def test_refused_connection_does_not_take_a_place(gateway):
     """Connections refused for being over the limit, or by the allow list, leave
     the count as it was."""
     g = start(gateway, max_sessions="1", allow="127.0.0.2")
     for _ in range(5):
-        c = raw_from("127.0.0.1", g.port("internal"))
+        c = Raw(source="127.0.0.1", port=g.port("internal"))
         want(c, 554, "5.7.1", "Access denied")
         assert_closed_after(c)
         c.close()
     for _ in range(5):
-        a = raw_from("127.0.0.2", g.port("internal"))
+        a = Raw(source="127.0.0.2", port=g.port("internal"))
         want(a, 220, None)
         cmd(a, "EHLO client.test", 250, None)
         for source in ("127.0.0.2", "127.0.0.1"):
-            c = raw_from(source, g.port("internal"))
+            c = Raw(source=source, port=g.port("internal"))
             want(c, 421, "4.3.2", "Too many connections")
             assert_closed_after(c)
             c.close()
         cmd(a, "QUIT", 221, "2.0.0")
         assert_closed_after(a)
         a.close()
-    a = raw_from("127.0.0.2", g.port("internal"))
+    a = Raw(source="127.0.0.2", port=g.port("internal"))
     want(a, 220, None)
     cmd(a, "NOOP", 250, "2.0.0")
     a.close()

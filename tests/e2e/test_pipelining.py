@@ -12,24 +12,12 @@ import socket
 import subprocess
 import time
 
-from conftest import Raw, wait_for
+from conftest import assert_serving, wait_for
 
 RELAY_DENIED = "550 5.7.1 Relay access denied"
 BYE = b"221 2.0.0 Bye\r\n"
 NOOP_OK = b"250 2.0.0 Ok\r\n"
 RECEIVED_RE = re.compile(rb"\AReceived: from [^\r\n]*\r\n(?:\t[^\r\n]*\r\n)+")
-
-
-def assert_serving(g, role="internal"):
-    """A fresh session on the door gets its greeting and a NOOP answered."""
-    r = Raw(g.port(role))
-    try:
-        r.expect(220, "gate26.test ESMTP gate26")
-        r.cmd("NOOP", 250, "2.0.0 Ok")
-        r.cmd("QUIT", 221, "2.0.0 Bye")
-    finally:
-        r.close()
-    assert g.proc.poll() is None, "gate26 has exited"
 
 
 def content_of(g, qid):

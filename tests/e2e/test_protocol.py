@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import Raw
+from conftest import assert_serving, Raw
 
 HOST = "gate26.test"
 ALLOW = "127.0.0.0/8 ::1"
@@ -69,19 +69,6 @@ def session(g, helo="client.test", ehlo=True):
         r.send(f"{'EHLO' if ehlo else 'HELO'} {helo}\r\n")
         r.reply()
     return r
-
-
-def assert_serving(g, role="internal"):
-    """A fresh session gets its 220 and can NOOP and QUIT."""
-    r = Raw(g.port(role))
-    try:
-        lines = want(r, 220, None)
-        assert lines == [f"{HOST} ESMTP gate26"]
-        cmd(r, "NOOP", 250, "2.0.0", "Ok")
-        cmd(r, "QUIT", 221, "2.0.0", "Bye")
-        assert r.is_closed()
-    finally:
-        r.close()
 
 
 def send_data(r, content):

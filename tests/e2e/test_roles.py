@@ -9,7 +9,7 @@ import re
 import smtplib
 import socket
 
-from conftest import Raw
+from conftest import assert_serving, Raw
 
 # Replies from src/smtp/reply.c, as (code, enhanced code + key text).
 RELAY_DENIED = (550, "5.7.1 Relay access denied")
@@ -26,31 +26,6 @@ def free_port6():
     with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
         s.bind(("::1", 0))
         return s.getsockname()[1]
-
-
-def raw_from(source, port, host="127.0.0.1", timeout=10.0):
-    """A Raw client whose socket is bound to the source address first."""
-    r = Raw.__new__(Raw)
-    r.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
-                           socket.SOCK_STREAM)
-    r.sock.settimeout(timeout)
-    r.sock.bind((source, 0))
-    r.sock.connect((host, port))
-    r.buf = b""
-    return r
-
-
-def assert_serving(g, role=None, host="127.0.0.1", port=None):
-    """A fresh session on the door gets its greeting and a NOOP answered."""
-    role = role or next(iter(g.doors))
-    r = Raw(port or g.port(role), host=host)
-    try:
-        r.expect(220, "gate26.test ESMTP gate26")
-        r.cmd("NOOP", 250, "2.0.0 Ok")
-        r.cmd("QUIT", 221, "2.0.0 Bye")
-    finally:
-        r.close()
-    assert g.proc.poll() is None, "gate26 has exited"
 
 
 def rcpt_lines(head):
@@ -213,7 +188,7 @@ def test_inbound_on_ipv6_loopback(gateway):
 
 def test_internal_refuses_client_outside_allow_list(gateway):
     g = gateway(doors={"internal": {"allow": "127.0.0.1/32", "tls": "none"}}, domains={})
-    r = raw_from("127.0.0.2", g.port("internal"))
+    r = Raw(source="127.0.0.2", port=g.port("internal"))
     code, lines = r.reply()
     assert (code, lines[0]) == (CONNECT_DENIED[0], CONNECT_DENIED[1]), (code, lines)
     assert r.is_closed(), "the connection stays open after 554"
@@ -223,7 +198,7 @@ def test_internal_refuses_client_outside_allow_list(gateway):
                      r"cmd=\S+, reply=\"554 5\.7\.1 Access denied", log), log[-2000:]
     # The refused client cannot even try a command: a second one that does
     # send gets nothing but the 554 and the close.
-    r = raw_from("127.0.0.2", g.port("internal"))
+    r = Raw(source="127.0.0.2", port=g.port("internal"))
     r.send("EHLO client.test\r\nMAIL FROM:<a@b.test>\r\n")
     r.expect(*CONNECT_DENIED)
     assert r.is_closed()
@@ -234,7 +209,7 @@ def test_internal_refuses_client_outside_allow_list(gateway):
 
 def test_internal_allowed_client_relays_anywhere(gateway):
     g = gateway(doors={"internal": {"allow": "127.0.0.1/32", "tls": "none"}}, domains=DOMAINS)
-    r = raw_from("127.0.0.1", g.port("internal"))
+    r = Raw(source="127.0.0.1", port=g.port("internal"))
     r.expect(220, "gate26.test ESMTP gate26")
     r.cmd("EHLO client.test", 250)
     r.cmd("MAIL FROM:<a@ours.test>", 250, "2.1.0")

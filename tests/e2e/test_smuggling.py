@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+from conftest import assert_serving, queued_id
+
 SENDER = "a@sender.test"
 RCPT = "b@far.test"
 
@@ -64,21 +66,6 @@ def expect_exact(r, code, text):
     """One reply, exactly `code text` (a single line)."""
     got, lines = r.reply()
     assert (got, lines) == (code, [text]), f"expected {code} {text!r}, got {got} {lines!r}"
-
-
-def queued_id(r):
-    got, lines = r.reply()
-    assert got == 250 and len(lines) == 1, f"expected 250 queued, got {got} {lines!r}"
-    m = re.fullmatch(r"2\.0\.0 Ok: queued as ([0-9A-F]{16})", lines[0])
-    assert m, f"expected '2.0.0 Ok: queued as ID', got {lines[0]!r}"
-    return m.group(1)
-
-
-def assert_serving(g):
-    r = g.raw("internal")
-    r.cmd("NOOP", 250, "2.0.0 Ok")
-    r.cmd("QUIT", 221, "2.0.0 Bye")
-    r.close()
 
 
 def assert_no_more_replies(r, wait=0.3):
