@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Group commit: spool_msg_commit() writes out the message's buffer on the
- * loop thread and queues the message for the one commit thread. The thread
- * takes everything queued when it wakes (a batch), fsyncs each file,
- * renames each from tmp/ to queue/ (RENAME_NOREPLACE), fsyncs queue/ once
- * for the whole batch, closes the files, and hands the batch back: it
+ * Group commit: spool_msg_commit() queues the message for the one commit
+ * thread, which does all its remaining file work. The thread takes
+ * everything queued when it wakes (a batch), writes out each buffer
+ * (creating tmp/ID if the message was small enough never to need it
+ * before), makes the files durable (one syncfs for a batch, or the fsync of
+ * a lone file), renames each from tmp/ to queue/ (RENAME_NOREPLACE), fsyncs
+ * queue/ once for the whole batch, closes the files, and hands the batch
+ * back: it
  * appends it to the done list and writes to an eventfd, whose event on the
  * loop calls each callback in commit order. docs/spool.md has the argument
  * for why status 0 means "on stable storage".
@@ -96,6 +99,16 @@ commit_batch(struct spool *sp, struct spool_msg *batch)
     int e;
 
     batch->batch_first = true;
+    /* What is still in the buffers: for most messages, the whole file. */
+    for (m = batch; m != NULL; m = m->next) {
+        if (m->status == 0 && spool_msg_flush(m) == -1) {
+            m->status = -1;
+            m->status_err = errno;
+            spool_msg_remove(m);
+        }
+        free(m->buf);
+        m->buf = NULL;
+    }
     commit_sync_files(sp, batch);
     /* Then the names. NOREPLACE: an id in queue/ is never taken over. */
     for (m = batch; m != NULL; m = m->next) {
@@ -238,20 +251,8 @@ spool_msg_commit(struct spool_msg *m, spool_commit_fn *fn, void *arg)
     m->arg = arg;
     m->next = NULL;
     m->status = 0;
-    if (spool_msg_flush(m) == -1) {
-        /*
-         * Still handed to the thread, which passes it on untouched: the
-         * callback then comes from the loop, in commit order, never from
-         * inside this call.
-         */
-        m->status = -1;
-        m->status_err = errno;
-        spool_msg_remove(m);
-    }
-    /* The thread needs only the fd. */
-    free(m->buf);
-    m->buf = NULL;
-
+    /* The file (if it exists yet), the rest of the buffer and its writing
+     * are the thread's from here: the loop does no file I/O for it. */
     pthread_mutex_lock(&sp->lock);
     *sp->todo_tail = m;
     sp->todo_tail = &m->next;

@@ -118,10 +118,11 @@ void spool_free(struct spool *sp);
 const char *spool_dir(const struct spool *sp);
 
 /*
- * Starts a message: picks its queue id, creates tmp/ID and writes the
- * envelope records. Returns 0 and the message in *out (owned by the caller
- * until spool_msg_commit or spool_msg_abort), or -1 with errno on local
- * trouble (the session answers 452 4.3.1); nothing is left on disk then.
+ * Starts a message: picks its queue id and puts the envelope records in the
+ * message's write buffer (tmp/ID is created when the buffer first fills, or
+ * by the commit thread). Returns 0 and the message in *out (owned by the
+ * caller until spool_msg_commit or spool_msg_abort), or -1 with errno on
+ * local trouble (the session answers 452 4.3.1); nothing is left on disk then.
  */
 int spool_msg_new(struct spool *sp, const struct spool_envelope *env, struct spool_msg **out);
 
@@ -130,8 +131,9 @@ const char *spool_msg_id(const struct spool_msg *m);
 
 /*
  * Appends len octets of message content (buffered, written in large
- * blocks). Returns 0, or -1 with errno when a write failed; the failure is
- * sticky and the message can then only be aborted.
+ * blocks). Returns 0, or -1 with errno when creating tmp/ID or a write
+ * failed; the failure is sticky and the message can then only be aborted
+ * (or committed, which reports it).
  */
 int spool_msg_write(struct spool_msg *m, const void *p, size_t len);
 

@@ -23,8 +23,9 @@ struct spool_msg {
     struct spool *sp;
     struct spool_msg *next; /* in todo or done */
     char id[SPOOL_ID_LEN + 1];
-    int fd;    /* tmp/ID, -1 once closed */
-    char *buf; /* CAP_SPOOL_WRITE_BUF octets waiting for write(2) */
+    int fd;       /* tmp/ID, -1 before it is created and once closed */
+    bool created; /* tmp/ID exists (and must go if the message fails) */
+    char *buf;    /* CAP_SPOOL_WRITE_BUF octets waiting for write(2) */
     size_t used;
     uint64_t size; /* content octets, without the envelope */
     int err;       /* the first write error (sticky), 0 while none */
@@ -61,7 +62,8 @@ struct spool {
     bool held;
 };
 
-/* writer.c: writes m's buffer out. Returns 0, or -1 with errno (sticky, logged once). */
+/* writer.c: writes m's buffer out, creating tmp/ID first if need be. Returns 0, or -1 with
+ * errno (sticky, logged once). */
 int spool_msg_flush(struct spool_msg *m);
 /* writer.c: closes m's file and removes tmp/ID; keeps errno. */
 void spool_msg_remove(struct spool_msg *m);

@@ -838,15 +838,17 @@ test_commit_one(void **state)
     assert_int_equal(spool_msg_new(sp, &env, &m), 0);
     memcpy(id, spool_msg_id(m), sizeof(id));
     assert_true(spool_id_is_valid(id, strlen(id)));
-    assert_true(has_file(f->dir, "tmp", id));
-    (void)snprintf(path, sizeof(path), "%s/tmp/%s", f->dir, id);
-    assert_int_equal(mode_of(path), 0600);
+    /* No file until the write buffer first fills. */
+    assert_false(has_file(f->dir, "tmp", id));
     total = 0;
     for (size_t i = 0; i < COUNT(chunks); i++) {
         assert_int_equal(spool_msg_write(m, content + total, chunks[i]), 0);
         total += chunks[i];
         assert_int_equal(spool_msg_size(m), total);
     }
+    assert_true(has_file(f->dir, "tmp", id));
+    (void)snprintf(path, sizeof(path), "%s/tmp/%s", f->dir, id);
+    assert_int_equal(mode_of(path), 0600);
     spool_msg_commit(m, on_done, &d);
     /* Never from inside the call. */
     assert_int_equal(d.calls, 0);
@@ -1243,28 +1245,62 @@ commit_batch_of(struct spool *sp, struct done *d, size_t n)
     spool_commit_hold(sp, false);
 }
 
+/* A small message meets its file only on the commit thread: open fails there. */
 static int
 child_open(struct spool *sp, struct event_base *base)
 {
     struct spool_envelope env = sample_env();
+    struct done d[2] = {0};
     struct spool_msg *m = NULL;
 
-    (void)base;
-    errno = 0;
-    CHECK(spool_msg_new(sp, &env, &m) == -1);
-    CHECK(errno == EIO);
-    CHECK(m == NULL);
-    CHECK(count_files(spool_dir(sp), "tmp") == 0);
+    for (int i = 0; i < 2; i++) {
+        CHECK(spool_msg_new(sp, &env, &m) == 0);
+        CHECK(spool_msg_write(m, "Subject: x\r\n\r\nhi\r\n", 18) == 0);
+        spool_msg_commit(m, on_done, &d[i]);
+        CHECK(child_wait(base, 1));
+    }
     /* Only the first open fails. */
-    CHECK(spool_msg_new(sp, &env, &m) == 0);
-    spool_msg_abort(m);
+    CHECK(d[0].status == -1 && d[0].err == EIO);
+    CHECK(!has_file(spool_dir(sp), "tmp", d[0].id) && !has_file(spool_dir(sp), "queue", d[0].id));
+    CHECK(d[1].status == 0 && has_file(spool_dir(sp), "queue", d[1].id));
     return 0;
 }
 
 static void
 test_fault_open(void **state)
 {
-    run_child(*state, "open:1", child_open, 0);
+    run_child(*state, "open:1", child_open, 1);
+}
+
+/* A message larger than the write buffer creates its file as the buffer fills. */
+static int
+child_open_big(struct spool *sp, struct event_base *base)
+{
+    struct spool_envelope env = sample_env();
+    char chunk[1000];
+    struct spool_msg *m;
+    int failed_at = -1;
+
+    (void)base;
+    memset(chunk, 'x', sizeof(chunk));
+    CHECK(spool_msg_new(sp, &env, &m) == 0);
+    for (int i = 0; i < 100 && failed_at == -1; i++) {
+        errno = 0;
+        if (spool_msg_write(m, chunk, sizeof(chunk)) == -1) {
+            CHECK(errno == EIO);
+            failed_at = i;
+        }
+    }
+    CHECK(failed_at > 0 && failed_at < 70);
+    spool_msg_abort(m);
+    CHECK(count_files(spool_dir(sp), "tmp") == 0);
+    return 0;
+}
+
+static void
+test_fault_open_big(void **state)
+{
+    run_child(*state, "open:1", child_open_big, 0);
 }
 
 static int
@@ -1458,6 +1494,7 @@ test_fault_syncfs_falls_back_to_fsync(void **state)
         skip();                                                                                    \
     }
 FAULT_SKIP(test_fault_open)
+FAULT_SKIP(test_fault_open_big)
 FAULT_SKIP(test_fault_write_mid_message)
 FAULT_SKIP(test_fault_write_at_commit)
 FAULT_SKIP(test_fault_fsync_one_of_three)
@@ -1491,6 +1528,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_rename_never_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fault_open_big, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_write_mid_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_write_at_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_fsync_one_of_three, setup, teardown),

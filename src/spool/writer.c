@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The tmp file writer: spool_msg_new() picks a queue id, creates tmp/ID
- * and puts the envelope records in the write buffer; spool_msg_write()
- * appends content and writes the buffer out whenever it is full;
- * spool_msg_abort() removes the file. Durability is not this file's job:
- * spool_msg_commit() (commit.c) does the fsyncs and the rename.
+ * The tmp file writer: spool_msg_new() picks a queue id and puts the
+ * envelope records in the message's write buffer; spool_msg_write()
+ * appends content. The file tmp/ID is created only when the buffer first
+ * fills: a message that fits in CAP_SPOOL_WRITE_BUF (most do) reaches the
+ * disk only on the commit thread, which creates, writes, syncs and renames
+ * it, so the event loop never waits for a directory lock or an inode
+ * allocation. spool_msg_abort() removes what was created. Durability is
+ * commit.c's job.
  *
  * Every write is a full write (short writes and EINTR are continued), and
  * the first error is sticky: the message can then only be aborted, and a
@@ -23,9 +26,6 @@
 #include "spool/envelope.h"
 #include "spool/id.h"
 #include "spool/spool_impl.h"
-
-/* Ids taken in a row when tmp/ID already exists (a file left by hand or another process). */
-#define WRITER_ID_TRIES 100
 
 void
 spool_log_failure(const char *id, const char *what, int err)
@@ -56,6 +56,24 @@ write_full(int fd, const char *p, size_t len)
     return 0;
 }
 
+/*
+ * Creates tmp/ID. The id was chosen at spool_msg_new and is already in the
+ * Received header, so it cannot change: an existing name (ids are seeded
+ * past every name in the spool at open, so only another writer could have
+ * made it) fails the message.
+ */
+static int
+writer_create(struct spool_msg *m)
+{
+    if (fault_hit(FAULT_OPEN))
+        return -1;
+    m->fd = openat(m->sp->tmp_fd, m->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (m->fd == -1)
+        return -1;
+    m->created = true;
+    return 0;
+}
+
 int
 spool_msg_flush(struct spool_msg *m)
 {
@@ -63,7 +81,15 @@ spool_msg_flush(struct spool_msg *m)
         errno = m->err;
         return -1;
     }
-    if (m->used > 0 && write_full(m->fd, m->buf, m->used) == -1) {
+    if (m->used == 0)
+        return 0;
+    if (m->fd == -1 && writer_create(m) == -1) {
+        m->err = errno;
+        spool_log_failure(m->id, "open tmp/", m->err);
+        errno = m->err;
+        return -1;
+    }
+    if (write_full(m->fd, m->buf, m->used) == -1) {
         m->err = errno;
         spool_log_failure(m->id, "write", m->err);
         errno = m->err;
@@ -112,26 +138,10 @@ spool_msg_remove(struct spool_msg *m)
         (void)close(m->fd);
     m->fd = -1;
     /* If this fails the file stays until spool_open() cleans tmp/ at the next start. */
-    if (unlinkat(m->sp->tmp_fd, m->id, 0) == -1 && errno != ENOENT)
+    if (m->created && unlinkat(m->sp->tmp_fd, m->id, 0) == -1 && errno != ENOENT)
         spool_log_failure(m->id, "unlink tmp/", errno);
+    m->created = false;
     errno = e;
-}
-
-/* Creates tmp/ID for a new id; EEXIST takes the next one. */
-static int
-writer_create(struct spool_msg *m)
-{
-    for (int tries = 0; tries < WRITER_ID_TRIES; tries++) {
-        spool_id_next(m->id);
-        if (fault_hit(FAULT_OPEN))
-            return -1;
-        m->fd = openat(m->sp->tmp_fd, m->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (m->fd != -1)
-            return 0;
-        if (errno != EEXIST)
-            return -1;
-    }
-    return -1;
 }
 
 int
@@ -145,19 +155,12 @@ spool_msg_new(struct spool *sp, const struct spool_envelope *env, struct spool_m
 
     m->sp = sp;
     m->fd = -1;
-    if (writer_create(m) == -1) {
-        e = errno;
-        spool_log_failure(m->id, "open tmp/", e);
-        spool_msg_release(m);
-        errno = e;
-        return -1;
-    }
+    spool_id_next(m->id);
     records = envelope_encode(m->id, env, &len, &why);
     if (records == NULL) {
         log_warning("%s: status=deferred, reason=\"envelope: %s\"", m->id, why);
-        errno = EINVAL;
-        spool_msg_remove(m);
         spool_msg_release(m);
+        errno = EINVAL;
         return -1;
     }
     m->buf = xmalloc(CAP_SPOOL_WRITE_BUF);

@@ -467,29 +467,29 @@ def test_write_fault_during_bdat_chunks(gateway):
     assert_serving(g)
 
 
-def test_open_fault_refuses_at_data_and_bdat(gateway):
-    """When the tmp file cannot be created the message cannot start: DATA
-    (and the first BDAT) is answered 452 4.3.1 itself, with no 354."""
+def test_open_fault_refuses_after_the_content(gateway):
+    """When the tmp file cannot be created the message is refused with 452
+    4.3.1 once its content has ended: a small message reaches the disk only
+    on the commit thread, a large one as the spool's 64 KiB write buffer
+    fills; either way nothing is left and the session goes on."""
     g = faulty_gateway(gateway, "open:4+")
     r = session(g)
-    r.cmd(f"MAIL FROM:<{SENDER}>", 250, "2.1.0")
-    r.cmd(f"RCPT TO:<{RCPT}>", 250, "2.1.5")
-    r.send("DATA\r\n")
-    expect_exact(r, 452, STORAGE)
-    assert g.queue_files() == [] and g.tmp_files() == []
-    r.cmd("RSET", 250, "2.0.0 Ok")
+    for content in (SMALL, body_for(b"large", 200_000)):
+        code, lines = send_data(r, content)
+        assert (code, lines) == (452, [STORAGE]), (code, lines)
+        assert g.queue_files() == [] and g.tmp_files() == []
     r.cmd(f"MAIL FROM:<{SENDER}>", 250, "2.1.0")
     r.cmd(f"RCPT TO:<{RCPT}>", 250, "2.1.5")
     r.send(b"BDAT 20 LAST\r\n" + b"Subject: b\r\n\r\nbody\r\n")
     expect_exact(r, 452, STORAGE)
-    # The 20 octets were skipped, not read as commands.
+    # The 20 octets were content, not commands.
     r.cmd("NOOP", 250, "2.0.0 Ok")
     assert g.queue_files() == [] and g.tmp_files() == []
-    # A first chunk that is not the last: 452 for it and for BDAT LAST after it.
+    # A first chunk that is not the last is taken; BDAT LAST gets the 452.
     r.cmd(f"MAIL FROM:<{SENDER}>", 250, "2.1.0")
     r.cmd(f"RCPT TO:<{RCPT}>", 250, "2.1.5")
     r.send(b"BDAT 7\r\nRCPT TO")
-    expect_exact(r, 452, STORAGE)
+    expect_exact(r, 250, "2.0.0 Ok: 7 octets received")
     r.send(b"BDAT 6 LAST\r\n:<x>\r\n")
     expect_exact(r, 452, STORAGE)
     r.cmd("NOOP", 250, "2.0.0 Ok")
@@ -504,12 +504,9 @@ def test_open_fault_refuses_at_data_and_bdat(gateway):
 def test_one_off_open_fault_then_next_message_queues(gateway):
     g = faulty_gateway(gateway, "open:4")
     r = session(g)
-    r.cmd(f"MAIL FROM:<{SENDER}>", 250, "2.1.0")
-    r.cmd(f"RCPT TO:<{RCPT}>", 250, "2.1.5")
-    r.send("DATA\r\n")
-    expect_exact(r, 452, STORAGE)
+    code, lines = send_data(r, SMALL)
+    assert (code, lines) == (452, [STORAGE]), (code, lines)
     assert g.queue_files() == [] and g.tmp_files() == []
-    r.cmd("RSET", 250, "2.0.0 Ok")
     code, lines = send_data(r, SMALL)
     assert code == 250, (code, lines)
     qid = QUEUED_RE.fullmatch(lines[0]).group(1)

@@ -13,6 +13,8 @@ import pytest
 from conftest import assert_serving, queued_id, Raw, wait_for
 
 HOST = "gate26.test"
+# Content larger than the spool's write buffer (CAP_SPOOL_WRITE_BUF, 64 KiB).
+PAST_BUFFER = (b"x" * 998 + b"\r\n") * 80
 ALLOW = "127.0.0.0/8 ::1"
 
 
@@ -413,8 +415,10 @@ def test_data_timeout(gateway):
     cmd(r, "MAIL FROM:<a@b.test>", 250, "2.1.0")
     cmd(r, "RCPT TO:<c@far.test>", 250, "2.1.5")
     cmd(r, "DATA", 354, None)
-    r.send(b"Subject: stalled\r\n\r\nsome content\r\nand a line that never en")
-    # The message is being written: a tmp file exists.
+    # Over the spool's 64 KiB write buffer, so that the message is being
+    # written while it arrives: a tmp file exists (a smaller one would reach
+    # the disk only at commit).
+    r.send(b"Subject: stalled\r\n\r\n" + PAST_BUFFER + b"and a line that never en")
     wait_for(lambda: len(g.tmp_files()) == 1, timeout=5, what="the tmp file")
     r.sock.settimeout(15)
     want(r, 421, "4.4.2", f"{HOST} Timeout exceeded, closing connection")
@@ -458,7 +462,7 @@ def test_client_gone_in_the_middle_of_data(gateway, tail):
     cmd(r, "MAIL FROM:<a@b.test>", 250, "2.1.0")
     cmd(r, "RCPT TO:<c@far.test>", 250, "2.1.5")
     cmd(r, "DATA", 354, None)
-    r.send(b"Subject: gone\r\n\r\n" + tail)
+    r.send(b"Subject: gone\r\n\r\n" + PAST_BUFFER + tail)
     wait_for(lambda: len(g.tmp_files()) == 1, timeout=5, what="the tmp file")
     r.sock.shutdown(socket.SHUT_WR)
     assert_closed_after(r)
