@@ -1385,7 +1385,6 @@ child_fsync_one_of_three(struct spool *sp, struct event_base *base)
 static void
 test_fault_fsync_one_of_three(void **state)
 {
-    /* Fsyncs: file 1, file 2 (fails), file 3, queue/. */
     /* The batch's syncfs fails, then each file is fsync'd: the 2nd fails. */
     run_child(*state, "syncfs:1,fsync:2", child_fsync_one_of_three, 2);
 }

@@ -140,6 +140,53 @@ def assert_serving(g, role=None, host="127.0.0.1", port=None):
         r.close()
 
 
+def want(r, code, enhanced, text=None):
+    """Reads one reply; asserts its code, its enhanced code (None: none at all)
+    and that text is in it. Returns the reply's text lines."""
+    got, lines = r.reply()
+    joined = "\n".join(lines)
+    assert got == code, f"expected {code} {enhanced}, got {got} {joined!r}"
+    if enhanced is not None:
+        for line in lines:
+            assert line.startswith(enhanced + " "), f"expected {enhanced} in {got} {joined!r}"
+    else:
+        assert not re.match(r"^\d\.\d{1,3}\.\d{1,3} ", lines[0]), \
+            f"unexpected enhanced code {joined!r}"
+    if text is not None:
+        assert text in joined, f"expected {text!r} in {got} {joined!r}"
+    return lines
+
+
+def cmd(r, line, code, enhanced, text=None):
+    """Sends one command line (str or bytes, CRLF added) and checks its reply."""
+    if isinstance(line, str):
+        line = line.encode()
+    r.send(line + b"\r\n")
+    return want(r, code, enhanced, text)
+
+
+def envelope(head):
+    """The envelope records of a queue file as a dict; 'rcpt' is a list of
+    [status, notify, address, orcpt]. Also checks the record order."""
+    order = ["gate26-queue", "id", "schedule", "arrival", "door", "client", "helo", "protocol",
+             "sender", "body", "smtputf8", "ret", "envid"]
+    env = {"rcpt": []}
+    keys = []
+    for line in head.split("\n"):
+        key, _, rest = line.partition(" ")
+        assert rest and "  " not in line and not line.endswith(" "), f"bad record {line!r}"
+        keys.append(key)
+        if key == "rcpt":
+            fields = rest.split(" ")
+            assert len(fields) == 4, line
+            env["rcpt"].append(fields)
+        else:
+            env[key] = rest
+    assert keys[:len(order)] == order, keys
+    assert keys[len(order):] == ["rcpt"] * len(env["rcpt"]) and env["rcpt"], keys
+    return env
+
+
 def config_text(spool, ports, doors, domains, tls=None, extra="", hostname="gate26.test"):
     """A gate26 configuration.
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import assert_serving, queued_id, Raw, wait_for
+from conftest import Raw, assert_serving, cmd, envelope, queued_id, wait_for, want
 
 HOST = "gate26.test"
 # Content larger than the spool's write buffer (CAP_SPOOL_WRITE_BUF, 64 KiB).
@@ -34,24 +34,8 @@ def start(gateway, top="", inbound=None, **keys):
     return gateway(doors=doors, domains=domains, extra=top)
 
 
-def want(r, code, enhanced, text=None):
-    """Reads one reply; asserts code, enhanced code (None: none) and text in it."""
-    got, lines = r.reply()
-    joined = "\n".join(lines)
-    assert got == code, f"expected {code} {enhanced}, got {got} {joined!r}"
-    if enhanced is not None:
-        for line in lines:
-            assert line.startswith(enhanced + " "), f"expected {enhanced} in {got} {joined!r}"
-    if text is not None:
-        assert text in joined, f"expected {text!r} in {got} {joined!r}"
-    return lines
 
 
-def cmd(r, line, code, enhanced, text=None):
-    if isinstance(line, str):
-        line = line.encode()
-    r.send(line + b"\r\n")
-    return want(r, code, enhanced, text)
 
 
 def session(g, role="internal"):
@@ -69,15 +53,6 @@ def send_message(r, sender, rcpts, content, mail_params=""):
     return queued_id(r)
 
 
-def envelope(head):
-    env = {"rcpt": []}
-    for line in head.split("\n"):
-        key, _, rest = line.partition(" ")
-        if key == "rcpt":
-            env["rcpt"].append(rest.split(" "))
-        else:
-            env[key] = rest
-    return env
 
 
 def content_of(g, qid):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import assert_serving, Raw
+from conftest import Raw, assert_serving, cmd, envelope, want
 
 HOST = "gate26.test"
 ALLOW = "127.0.0.0/8 ::1"
@@ -38,29 +38,8 @@ def start(gateway, **keys):
     return gateway(doors=internal_door(**keys), domains={})
 
 
-def want(r, code, enhanced, text=None):
-    """Reads one reply; asserts its code, its enhanced code (None: none at all)
-    and that text is in it. Returns the reply's text lines."""
-    got, lines = r.reply()
-    joined = "\n".join(lines)
-    assert got == code, f"expected {code} {enhanced}, got {got} {joined!r}"
-    if enhanced is not None:
-        for line in lines:
-            assert line.startswith(enhanced + " "), f"expected {enhanced} in {got} {joined!r}"
-    else:
-        assert not re.match(r"^\d\.\d{1,3}\.\d{1,3} ", lines[0]), \
-            f"unexpected enhanced code {joined!r}"
-    if text is not None:
-        assert text in joined, f"expected {text!r} in {got} {joined!r}"
-    return lines
 
 
-def cmd(r, line, code, enhanced, text=None):
-    """Sends one command line (str or bytes, CRLF added) and checks its reply."""
-    if isinstance(line, str):
-        line = line.encode()
-    r.send(line + b"\r\n")
-    return want(r, code, enhanced, text)
 
 
 def session(g, helo="client.test", ehlo=True):
@@ -84,26 +63,6 @@ def send_data(r, content):
     return m.group(1)
 
 
-def envelope(head):
-    """The envelope records of a queue file as a dict; 'rcpt' is a list of
-    [status, notify, address, orcpt]. Also checks the record order."""
-    order = ["gate26-queue", "id", "schedule", "arrival", "door", "client", "helo", "protocol",
-             "sender", "body", "smtputf8", "ret", "envid"]
-    env = {"rcpt": []}
-    keys = []
-    for line in head.split("\n"):
-        key, _, rest = line.partition(" ")
-        assert rest and "  " not in line and not line.endswith(" "), f"bad record {line!r}"
-        keys.append(key)
-        if key == "rcpt":
-            fields = rest.split(" ")
-            assert len(fields) == 4, line
-            env["rcpt"].append(fields)
-        else:
-            env[key] = rest
-    assert keys[:len(order)] == order, keys
-    assert keys[len(order):] == ["rcpt"] * len(env["rcpt"]) and env["rcpt"], keys
-    return env
 
 
 def xtext(s):
