@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SMTP client (RFC 5321): delivers one message to a list of recipients
+ * over one transaction, trying the next hops in order until one takes the
+ * transaction. It is given addresses, not names: the router (src/route/)
+ * has already looked up MX and A/AAAA.
+ *
+ * Per hop: connect (timeout), greeting, EHLO (HELO when EHLO gets 5xx),
+ * capabilities, then MAIL, every RCPT and DATA, PIPELINED when the server
+ * offers PIPELINING (RFC 2920), else one command at a time; the content is
+ * dot-stuffed on the way (RFC 5321 4.5.2); QUIT. Extensions used when
+ * offered: SIZE (RFC 1870, declared; a message over the server's limit is a
+ * permanent failure without sending it), 8BITMIME (RFC 6152; an 8BITMIME
+ * body to a server without it fails permanently with 5.6.3: gate26 does not
+ * downgrade), SMTPUTF8 (RFC 6531; needed and not offered: 5.6.7), DSN
+ * (RFC 3461: RET, ENVID, NOTIFY, ORCPT passed on). Timeouts per RFC 5321
+ * 4.5.3.2. Opportunistic STARTTLS (issue 5) goes between the capabilities
+ * and MAIL: deliver_session's state machine has a place for it.
+ *
+ * Next hop: a connection that fails, a greeting that is not 220, an EHLO and
+ * HELO both refused, or a connection lost before MAIL is answered move on to
+ * the next hop; once MAIL is answered the transaction's replies are final
+ * for this attempt.
+ *
+ * Threads: the loop's thread only.
+ */
+#ifndef GATE26_DELIVER_DELIVER_H
+#define GATE26_DELIVER_DELIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "lib/caps.h"
+#include "spool/spool.h"
+
+struct event_base;
+struct deliver;
+
+/* One next hop: a name for logs and bounces, and one address with its port. */
+struct deliver_hop {
+    char name[CAP_DOMAIN + 1];  /* "mx1.example.net", or the address for a bracketed route */
+    struct sockaddr_storage sa; /* port set */
+    socklen_t sa_len;
+};
+
+/* The outcome of one recipient, or of the whole attempt. */
+enum deliver_outcome {
+    DELIVER_PENDING, /* not decided (only before the callback) */
+    DELIVER_OK,      /* the server took it (2xx after DATA) */
+    DELIVER_TEMP,    /* 4xx, or the attempt failed: try again later */
+    DELIVER_PERM,    /* 5xx, or a permanent local reason: bounce */
+};
+
+/* The longest reply text kept: enough for a bounce and a log line. */
+#define DELIVER_TEXT_MAX 512
+
+/*
+ * A recipient. addr/orcpt are borrowed for the attempt; the rest is filled
+ * in before the callback.
+ */
+struct deliver_rcpt {
+    const char *addr;  /* "local@domain" */
+    unsigned notify;   /* SPOOL_NOTIFY_* (0: none given) */
+    const char *orcpt; /* "rfc822;xtext" as received, or NULL */
+
+    enum deliver_outcome outcome;
+    unsigned code;     /* the reply code that decided it, 0 if none (local reason) */
+    char enhanced[16]; /* "5.1.1", or "" */
+    /*
+     * What a bounce shows: the server's reply, one line per line of it
+     * joined by spaces, as "550 5.1.1 <x@y>: no such user (in reply to RCPT
+     * TO)", or a local reason ("connect to 127.0.0.9:25: Connection
+     * refused"). Printable ASCII only (other octets are dropped).
+     */
+    char text[DELIVER_TEXT_MAX];
+};
+
+/* The message and its recipients for one attempt; borrowed until the callback. */
+struct deliver_msg {
+    const char *id;     /* queue id, for logs */
+    const char *sender; /* "" for <> */
+    enum spool_body body;
+    bool smtputf8;
+    enum spool_ret ret;
+    const char *envid; /* xtext, or NULL */
+    int fd;            /* the spool file, read with pread() */
+    off_t content_off; /* where the content starts in fd */
+    uint64_t content_len;
+    struct deliver_rcpt *rcpts;
+    size_t n_rcpts;
+};
+
+/* Seconds; RFC 5321 4.5.3.2 gives the defaults in parentheses. */
+struct deliver_timeouts {
+    unsigned connect;    /* (none given; 30) */
+    unsigned greeting;   /* 4.5.3.2.1 (300) */
+    unsigned command;    /* EHLO/HELO, MAIL 4.5.3.2.2, RCPT 4.5.3.2.3 (300) */
+    unsigned data_init;  /* 4.5.3.2.4 (120) */
+    unsigned data_block; /* 4.5.3.2.5 (180) */
+    unsigned data_end;   /* 4.5.3.2.6 (600) */
+};
+
+struct deliver_opts {
+    const char *helo; /* our hostname, sent in EHLO/HELO */
+    struct deliver_timeouts timeouts;
+};
+
+/* Fills t with the RFC 5321 4.5.3.2 defaults above. */
+void deliver_timeouts_default(struct deliver_timeouts *t);
+
+/*
+ * What the attempt did, for the callback. hop is the index of the hop whose
+ * server answered MAIL, or -1 when none did (then every recipient has the
+ * same outcome and text: the last hop's failure, e.g. "connect to
+ * mx2.example.net[192.0.2.9]:25: Connection refused").
+ */
+struct deliver_result {
+    int hop;
+    char relay[CAP_DOMAIN + 64]; /* "mx1.example.net[192.0.2.8]:25", or "none" */
+    bool used_pipelining;
+};
+
+/*
+ * Called once, on the loop, never from inside deliver_start(). Every
+ * recipient's outcome is DELIVER_OK, DELIVER_TEMP or DELIVER_PERM. After the
+ * callback the attempt is freed by the client; do not call deliver_cancel()
+ * on it.
+ */
+typedef void deliver_done_fn(void *arg, const struct deliver_result *res);
+
+/*
+ * Starts delivering msg to the n_hops hops in order (n_hops >= 1). opts,
+ * hops and msg are borrowed until the callback (hops are copied). Returns the
+ * attempt, or NULL with errno on local trouble (no callback then).
+ */
+struct deliver *deliver_start(struct event_base *base, const struct deliver_opts *opts,
+                              const struct deliver_hop *hops, size_t n_hops,
+                              struct deliver_msg *msg, deliver_done_fn *fn, void *arg);
+
+/* Ends an attempt at once (shutdown): closes the connection, no callback. NULL: nothing. */
+void deliver_cancel(struct deliver *d);
+
+#endif

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Asynchronous DNS on the event loop, through c-ares: MX records (RFC 5321
+ * 5.1, RFC 7505 null MX) and the A/AAAA addresses of a host. Queries never
+ * block the loop: c-ares's sockets are watched by libevent events and its
+ * timeouts by one timer, all on the base given to dns_new().
+ *
+ * The resolver is the system's (/etc/resolv.conf) or one server given as
+ * "ADDR:PORT" ("127.0.0.1:5353", "[::1]:5353"); tests use dnsmasq on loopback.
+ *
+ * Threads: everything runs on the loop's thread; callbacks too, and never
+ * from inside the call that started the query.
+ */
+#ifndef GATE26_DNS_DNS_H
+#define GATE26_DNS_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "lib/caps.h"
+
+struct event_base;
+struct dns;
+
+/* How a query ended. */
+enum dns_status {
+    DNS_OK,        /* records found (n >= 1) */
+    DNS_NODATA,    /* the name exists but has no record of that type (n == 0) */
+    DNS_NXDOMAIN,  /* the name does not exist: a permanent answer */
+    DNS_NULLMX,    /* dns_mx only: the domain publishes a null MX (RFC 7505) */
+    DNS_TEMPFAIL,  /* SERVFAIL, REFUSED, timeout, no server reachable: try later */
+    DNS_CANCELLED, /* dns_free() ran before an answer came */
+};
+
+/* "ok", "nodata", "nxdomain", "nullmx", "tempfail", "cancelled". */
+const char *dns_status_name(enum dns_status st);
+
+/* One MX record. host has no trailing dot and is lower case. */
+struct dns_mx {
+    unsigned pref;
+    char host[CAP_DOMAIN + 1];
+};
+
+/* One address of a host; the port in sa is 0. */
+struct dns_addr {
+    struct sockaddr_storage sa;
+    socklen_t sa_len;
+};
+
+/*
+ * Creates a resolver on base. server NULL or "": the system's resolvers;
+ * else one "ADDR:PORT" (IPv6 in brackets). timeout_ms is per try (c-ares
+ * tries each server twice). Returns the resolver (free with dns_free) or
+ * NULL with the reason in err (capacity errcap).
+ */
+struct dns *dns_new(struct event_base *base, const char *server, unsigned timeout_ms, char *err,
+                    size_t errcap);
+
+/*
+ * Calls every pending callback with DNS_CANCELLED (from inside this call),
+ * then frees. Call it before event_base_free(). NULL: nothing.
+ */
+void dns_free(struct dns *d);
+
+/*
+ * Called once with the answer. On DNS_OK the n records are sorted by
+ * preference, records of equal preference in random order (RFC 5321 5.1);
+ * records are valid during the call only. why is a short text for logs and
+ * bounces ("Host not found", "SERVFAIL from 127.0.0.1:5353", "timeout") on
+ * every status but DNS_OK.
+ */
+typedef void dns_mx_fn(void *arg, enum dns_status st, const struct dns_mx *mx, size_t n,
+                       const char *why);
+
+/*
+ * Looks up the MX records of domain (no trailing dot needed). A null MX (a
+ * single MX record whose host is ".") gives DNS_NULLMX. Returns 0 (fn will
+ * be called), or -1 with errno EINVAL for a name that is not a domain
+ * (fn will not be called).
+ */
+int dns_mx(struct dns *d, const char *domain, dns_mx_fn *fn, void *arg);
+
+/*
+ * Called once with the addresses of a host: IPv6 and IPv4 together (n >= 1
+ * on DNS_OK), valid during the call only. DNS_NODATA: the name exists
+ * without A or AAAA.
+ */
+typedef void dns_addr_fn(void *arg, enum dns_status st, const struct dns_addr *addrs, size_t n,
+                         const char *why);
+
+/* Looks up A and AAAA of host. Returns 0, or -1 with errno EINVAL (fn not called). */
+int dns_addrs(struct dns *d, const char *host, dns_addr_fn *fn, void *arg);
+
+#endif
