@@ -304,6 +304,14 @@ test_defaults(void **state)
     assert_int_equal(c->n_retry, 6);
     assert_memory_equal(c->retry, retry, sizeof retry);
     assert_int_equal(c->give_up, 432000);
+    assert_int_equal(c->delay_warning, 4 * 3600);
+    assert_false(c->has_relay_host);
+    assert_false(c->has_resolver);
+    assert_int_equal(c->max_deliveries, 500);
+    assert_int_equal(c->max_per_destination, 20);
+    assert_int_equal(c->timeout_connect, 30);
+    assert_int_equal(c->timeout_command, 300);
+    assert_int_equal(c->timeout_data, 600);
 
     assert_int_equal(c->n_listens, 1);
     assert_int_equal(l->line, 1);
@@ -742,7 +750,7 @@ static const struct err_row file_errors[] = {
     {"unknown block with label", "route x {\n}\n" MIN, 1, "unknown block 'route'"},
     {"unknown key", "adress 1\n" MIN, 1,
      "unknown key 'adress' at top level (expected one of: hostname, spool, user, log-level, "
-     "max-sessions, tls, listen, domain, auth, delivery)"},
+     "max-sessions, resolver, tls, listen, domain, auth, delivery)"},
     {"key case", "Hostname x.example\n" MIN, 1, "unknown key 'Hostname' at top level"},
     {"key escaped", "host\xc3\xa9 x\n" MIN, 1, "unknown key 'host\\xc3\\xa9' at top level"},
     {"relay at top", "relay smtp://x.example\n" MIN, 1, "unknown key 'relay' at top level"},
@@ -933,7 +941,23 @@ static const struct err_row file_errors[] = {
     {"give-up 31d", "delivery {\n give-up 31d\n", 2, "out of range (from 1s to 30d)"},
     {"give-up words", "delivery {\n give-up 5 days\n", 2, "'give-up' takes one value, found 2"},
     {"delivery unknown", "delivery {\n  bounce 5d\n", 2,
-     "unknown key 'bounce' in delivery block (expected one of: retry, give-up)"},
+     "unknown key 'bounce' in delivery block (expected one of: retry, give-up, delay-warning, "
+     "relay-host, max-deliveries, max-per-destination, timeout-connect, timeout-command, "
+     "timeout-data)"},
+    {"delay-warning word", "delivery {\n delay-warning never\n", 2, "expected a duration"},
+    {"delay-warning 0", "delivery {\n delay-warning 0\n", 2, "out of range (from 1s to 30d)"},
+    {"relay-host scheme", "delivery {\n relay-host lmtp://x.example\n", 2,
+     "the scheme must be smtp://"},
+    {"relay-host twice", "delivery {\n relay-host smtp://a.example\n relay-host smtp://b.example\n",
+     3, "duplicate key 'relay-host'"},
+    {"max-deliveries 0", "delivery {\n max-deliveries 0\n", 2, "expected a number from 1 to 100000, found '0'"},
+    {"max-per-destination word", "delivery {\n max-per-destination many\n", 2, "expected"},
+    {"timeout-connect 2h", "delivery {\n timeout-connect 2h\n", 2,
+     "out of range (from 1s to 1h)"},
+    {"resolver no port", "resolver 127.0.0.1\n", 1, "127.0.0.1"},
+    {"resolver name", "resolver dns.example:53\n", 1, "dns.example"},
+    {"resolver twice", "resolver 127.0.0.1:53\nresolver 127.0.0.1:54\n", 2,
+     "duplicate key 'resolver'"},
 };
 
 static void
@@ -943,6 +967,37 @@ test_file_errors(void **state)
     for (size_t i = 0; i < N_OF(file_errors); i++)
         expect_error(file_errors[i].name, file_errors[i].text, file_errors[i].line,
                      file_errors[i].phrase);
+}
+
+/* The delivery block's added keys and the resolver. */
+static void
+test_delivery_keys(void **state)
+{
+    struct conf *c;
+
+    (void)state;
+    c = expect_ok("delivery", MIN "resolver [::1]:5353\n"
+                                         "delivery {\n relay-host smtp://[smart.example]:587\n"
+                                         " delay-warning 1h\n max-deliveries 7\n"
+                                         " max-per-destination 3\n timeout-connect 5s\n"
+                                         " timeout-command 1m\n timeout-data 2m\n}\n");
+    assert_true(c->has_resolver);
+    assert_string_equal(c->resolver.text, "[::1]:5353");
+    assert_true(c->has_relay_host);
+    assert_string_equal(c->relay_host.host, "smart.example");
+    assert_int_equal(c->relay_host.port, 587);
+    assert_true(c->relay_host.bracketed);
+    assert_int_equal(c->delay_warning, 3600);
+    assert_int_equal(c->max_deliveries, 7);
+    assert_int_equal(c->max_per_destination, 3);
+    assert_int_equal(c->timeout_connect, 5);
+    assert_int_equal(c->timeout_command, 60);
+    assert_int_equal(c->timeout_data, 120);
+    conf_unref(c);
+
+    c = expect_ok("delay off", MIN "delivery {\n delay-warning off\n}\n");
+    assert_int_equal(c->delay_warning, 0);
+    conf_unref(c);
 }
 
 /* Loads that succeed and store what the rows say. */
@@ -1753,6 +1808,7 @@ main(void)
         cmocka_unit_test(test_listen_values),
         cmocka_unit_test(test_listen_errors),
         cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_delivery_keys),
         cmocka_unit_test(test_domains_and_relays),
         cmocka_unit_test(test_find_domain),
         cmocka_unit_test(test_cidr_match),

@@ -344,6 +344,12 @@ conf_new_defaults(void)
     memcpy(c->retry, retry, sizeof retry);
     c->n_retry = N_OF(retry);
     c->give_up = 5 * 86400;
+    c->delay_warning = 4 * 3600;
+    c->max_deliveries = 500;
+    c->max_per_destination = 20;
+    c->timeout_connect = 30;
+    c->timeout_command = 300;
+    c->timeout_data = 600;
     return c;
 }
 

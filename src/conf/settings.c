@@ -85,12 +85,25 @@ set_max_sessions(struct conf_parser *p, const struct conf_line *l)
     return 0;
 }
 
+static int
+set_resolver(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf_why w;
+
+    if (conf_value_addr(conf_arg(l, 1), &p->c->resolver, &w) == -1)
+        return fail_value(p, l, &w);
+    p->c->resolver.line = l->number;
+    p->c->has_resolver = true;
+    return 0;
+}
+
 const struct conf_setting conf_top_settings[] = {
     {"hostname", 1, false, set_hostname},
     {"spool", 1, false, set_spool},
     {"user", 1, false, set_user},
     {"log-level", 1, false, set_log_level},
     {"max-sessions", 1, false, set_max_sessions},
+    {"resolver", 1, false, set_resolver},
 };
 
 /* ---- tls { cert FILE  key FILE } ---- */
@@ -517,7 +530,7 @@ static const struct conf_setting auth_settings[] = {
     {"passwd", 1, false, set_passwd},
 };
 
-/* ---- delivery { retry DURATION...  give-up DURATION } ---- */
+/* ---- delivery { retry DURATION...  give-up DURATION  relay-host URL ... } ---- */
 
 static int
 set_retry(struct conf_parser *p, const struct conf_line *l)
@@ -537,6 +550,57 @@ set_give_up(struct conf_parser *p, const struct conf_line *l)
 }
 
 static int
+set_delay_warning(struct conf_parser *p, const struct conf_line *l)
+{
+    if (slice_eq_ci(conf_arg(l, 1), "off")) {
+        p->c->delay_warning = 0;
+        return 0;
+    }
+    return set_duration(p, l, 1, 30 * 86400, &p->c->delay_warning);
+}
+
+static int
+set_relay_host(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf_why w;
+
+    if (conf_value_route(conf_arg(l, 1), &p->c->relay_host, &w) == -1)
+        return fail_value(p, l, &w);
+    p->c->has_relay_host = true;
+    return 0;
+}
+
+static int
+set_max_deliveries(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_count(p, l, 1, 100000, &p->c->max_deliveries);
+}
+
+static int
+set_max_per_destination(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_count(p, l, 1, 100000, &p->c->max_per_destination);
+}
+
+static int
+set_delivery_timeout_connect(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_duration(p, l, 1, 3600, &p->c->timeout_connect);
+}
+
+static int
+set_delivery_timeout_command(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_duration(p, l, 1, 3600, &p->c->timeout_command);
+}
+
+static int
+set_delivery_timeout_data(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_duration(p, l, 1, 3600, &p->c->timeout_data);
+}
+
+static int
 open_delivery(struct conf_parser *p, const struct conf_line *l)
 {
     if (p->delivery_line != 0)
@@ -549,6 +613,13 @@ open_delivery(struct conf_parser *p, const struct conf_line *l)
 static const struct conf_setting delivery_settings[] = {
     {"retry", CONF_RETRY_MAX, false, set_retry},
     {"give-up", 1, false, set_give_up},
+    {"delay-warning", 1, false, set_delay_warning},
+    {"relay-host", 1, false, set_relay_host},
+    {"max-deliveries", 1, false, set_max_deliveries},
+    {"max-per-destination", 1, false, set_max_per_destination},
+    {"timeout-connect", 1, false, set_delivery_timeout_connect},
+    {"timeout-command", 1, false, set_delivery_timeout_command},
+    {"timeout-data", 1, false, set_delivery_timeout_data},
 };
 
 const struct conf_block conf_blocks[] = {
