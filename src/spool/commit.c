@@ -152,18 +152,29 @@ commit_batch(struct spool *sp, struct spool_msg *batch)
     }
 }
 
-/* Appends the batch to the done list and wakes the loop. */
+/* Appends the batch and the changes to the done lists and wakes the loop. */
 static void
-commit_report(struct spool *sp, struct spool_msg *batch)
+commit_report(struct spool *sp, struct spool_msg *batch, struct spool_update *changes)
 {
-    struct spool_msg *last = batch;
     uint64_t one = 1;
 
-    while (last->next != NULL)
-        last = last->next;
     pthread_mutex_lock(&sp->lock);
-    *sp->done_tail = batch;
-    sp->done_tail = &last->next;
+    if (batch != NULL) {
+        struct spool_msg *last = batch;
+
+        while (last->next != NULL)
+            last = last->next;
+        *sp->done_tail = batch;
+        sp->done_tail = &last->next;
+    }
+    if (changes != NULL) {
+        struct spool_update *last = changes;
+
+        while (last->next != NULL)
+            last = last->next;
+        *sp->udone_tail = changes;
+        sp->udone_tail = &last->next;
+    }
     pthread_mutex_unlock(&sp->lock);
     /* Only an overflow of the counter (2^64 - 2 unread wakes) could make this fail. */
     while (write(sp->event_fd, &one, sizeof(one)) == -1) {
@@ -177,20 +188,27 @@ commit_thread(void *arg)
 {
     struct spool *sp = arg;
     struct spool_msg *batch;
+    struct spool_update *changes;
 
     pthread_mutex_lock(&sp->lock);
     for (;;) {
-        while (!sp->stopping && (sp->todo == NULL || sp->held))
+        while (!sp->stopping && ((sp->todo == NULL && sp->utodo == NULL) || sp->held))
             pthread_cond_wait(&sp->wake, &sp->lock);
         /* Stopping: leave only once everything handed over is done. */
-        if (sp->todo == NULL)
+        if (sp->todo == NULL && sp->utodo == NULL)
             break;
         batch = sp->todo;
         sp->todo = NULL;
         sp->todo_tail = &sp->todo;
+        changes = sp->utodo;
+        sp->utodo = NULL;
+        sp->utodo_tail = &sp->utodo;
         pthread_mutex_unlock(&sp->lock);
-        commit_batch(sp, batch);
-        commit_report(sp, batch);
+        if (batch != NULL)
+            commit_batch(sp, batch);
+        if (changes != NULL)
+            spool_update_batch(sp, changes);
+        commit_report(sp, batch, changes);
         pthread_mutex_lock(&sp->lock);
     }
     pthread_mutex_unlock(&sp->lock);
@@ -198,7 +216,7 @@ commit_thread(void *arg)
 }
 
 static struct spool_msg *
-commit_take_done(struct spool *sp)
+commit_take_done(struct spool *sp, struct spool_update **changes)
 {
     struct spool_msg *list;
 
@@ -206,6 +224,9 @@ commit_take_done(struct spool *sp)
     list = sp->done;
     sp->done = NULL;
     sp->done_tail = &sp->done;
+    *changes = sp->udone;
+    sp->udone = NULL;
+    sp->udone_tail = &sp->udone;
     pthread_mutex_unlock(&sp->lock);
     return list;
 }
@@ -225,8 +246,21 @@ commit_deliver(struct spool *sp, struct spool_msg *list)
         else
             sp->counters.failed++;
         m->fn(m->arg, m->id, m->status, m->status_err);
+        /* The scheduler hears of the message after the session has sent its 250. */
+        if (m->status == 0 && sp->hook != NULL)
+            sp->hook(sp->hook_arg, m->id, 0, 0);
         spool_msg_release(m);
     }
+}
+
+static void
+commit_deliver_all(struct spool *sp)
+{
+    struct spool_update *changes;
+    struct spool_msg *list = commit_take_done(sp, &changes);
+
+    commit_deliver(sp, list);
+    spool_update_deliver(sp, changes);
 }
 
 static void
@@ -239,7 +273,7 @@ commit_done_cb(evutil_socket_t fd, short what, void *arg)
     /* Resets the counter. EAGAIN: an earlier wake already took the list. */
     if (read(fd, &wakes, sizeof(wakes)) == -1 && errno != EAGAIN && errno != EINTR)
         log_panic("-: spool=%s, event=eventfd-read, reason=\"%s\"", sp->dir, strerror(errno));
-    commit_deliver(sp, commit_take_done(sp));
+    commit_deliver_all(sp);
 }
 
 void
@@ -270,6 +304,10 @@ spool_commit_start(struct spool *sp, char *err, size_t errcap)
     sp->todo_tail = &sp->todo;
     sp->done = NULL;
     sp->done_tail = &sp->done;
+    sp->utodo = NULL;
+    sp->utodo_tail = &sp->utodo;
+    sp->udone = NULL;
+    sp->udone_tail = &sp->udone;
     sp->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (sp->event_fd == -1) {
         (void)str_fmt(err, errcap, "%s: eventfd: %s", sp->dir, strerror(errno));
@@ -318,7 +356,7 @@ spool_commit_stop(struct spool *sp)
     (void)close(sp->event_fd);
     sp->event_fd = -1;
     /* The loop may not run again before the spool is gone: report the rest from here. */
-    commit_deliver(sp, commit_take_done(sp));
+    commit_deliver_all(sp);
     pthread_cond_destroy(&sp->wake);
     pthread_mutex_destroy(&sp->lock);
 }

@@ -57,39 +57,7 @@
 #define ENVELOPE_ATTEMPTS_MAX    9999u
 #define ENVELOPE_NEXT_MAX        UINT64_C(9999999999)
 
-/* A recipient's status: the first octet after "rcpt " in its record. */
-#define ENVELOPE_RCPT_PENDING '-' /* not yet delivered */
-#define ENVELOPE_RCPT_DONE    'D' /* delivered (or relayed): never again */
-#define ENVELOPE_RCPT_FAILED  'F' /* failed for good, bounce sent or not wanted */
-
-struct envelope_rcpt {
-    char *addr;        /* never empty */
-    unsigned notify;   /* SPOOL_NOTIFY_* bits */
-    char *orcpt;       /* NULL when none */
-    char status;       /* ENVELOPE_RCPT_* */
-    size_t status_off; /* offset of status in the file, for pwrite() */
-};
-
-/* A decoded header; every pointer is owned by it (envelope_clear). */
-struct envelope {
-    char id[SPOOL_ID_LEN + 1];
-    unsigned attempts;
-    uint64_t next_attempt; /* seconds since the epoch, 0: as soon as possible */
-    struct timeval arrival;
-    enum door_role door;
-    char *client_addr;
-    unsigned client_port;
-    char *helo; /* "" when none was given */
-    char *protocol;
-    char *sender; /* "" for the null path <> */
-    enum spool_body body;
-    bool smtputf8;
-    enum spool_ret ret;
-    char *envid; /* NULL when none */
-    struct envelope_rcpt *rcpts;
-    size_t n_rcpts;
-    size_t header_len; /* octets of records and the blank line: content starts here */
-};
+/* The decoded header is struct envelope, in spool/spool.h. */
 
 /*
  * Encodes the records (up to and including the blank line) for a message

@@ -121,7 +121,7 @@ spool_open_sub(struct spool *sp, const char *name, int *out, char *err, size_t e
 }
 
 /* A listing of the directory open on fd, from its start. */
-static DIR *
+DIR *
 spool_list(int fd)
 {
     int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -143,7 +143,7 @@ spool_list(int fd)
 }
 
 /* The next name other than "." and "..", or NULL at the end (errno 0) or on an error. */
-static struct dirent *
+struct dirent *
 spool_next(DIR *d)
 {
     struct dirent *de;
@@ -294,7 +294,55 @@ spool_dir(const struct spool *sp)
 size_t
 spool_queued(const struct spool *sp)
 {
-    return sp->found.queued + sp->counters.committed;
+    return sp->found.queued + sp->counters.committed - sp->removed;
+}
+
+static int
+spool_id_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+int
+spool_queue_list(struct spool *sp, char (**ids)[SPOOL_ID_LEN + 1], size_t *n)
+{
+    DIR *d = spool_list(sp->queue_fd);
+    struct dirent *de;
+    size_t cap = 64;
+    int e;
+
+    *ids = NULL;
+    *n = 0;
+    if (d == NULL)
+        return -1;
+    *ids = xmalloc(cap * sizeof(**ids));
+    while ((de = spool_next(d)) != NULL) {
+        if (!spool_id_is_valid(de->d_name, strlen(de->d_name)))
+            continue;
+        if (*n == cap) {
+            cap *= 2;
+            *ids = xrealloc(*ids, cap * sizeof(**ids));
+        }
+        memcpy((*ids)[(*n)++], de->d_name, SPOOL_ID_LEN + 1);
+    }
+    e = errno;
+    (void)closedir(d);
+    if (e != 0) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+        errno = e;
+        return -1;
+    }
+    qsort(*ids, *n, sizeof(**ids), spool_id_cmp);
+    return 0;
+}
+
+void
+spool_set_commit_hook(struct spool *sp, spool_commit_fn *fn, void *arg)
+{
+    sp->hook = fn;
+    sp->hook_arg = arg;
 }
 
 int

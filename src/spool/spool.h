@@ -169,4 +169,103 @@ size_t spool_queued(const struct spool *sp);
 /* Copies the commit counters into *out. */
 void spool_get_counters(const struct spool *sp, struct spool_counters *out);
 
+/* A recipient's status: the first octet after "rcpt " in its record. */
+#define ENVELOPE_RCPT_PENDING '-' /* not yet delivered */
+#define ENVELOPE_RCPT_DONE    'D' /* delivered (or relayed): never again */
+#define ENVELOPE_RCPT_FAILED  'F' /* failed for good, bounce sent or not wanted */
+
+struct envelope_rcpt {
+    char *addr;        /* never empty */
+    unsigned notify;   /* SPOOL_NOTIFY_* bits */
+    char *orcpt;       /* NULL when none */
+    char status;       /* ENVELOPE_RCPT_* */
+    size_t status_off; /* offset of status in the file, for pwrite() */
+};
+
+/* A decoded header; every pointer is owned by it (envelope_clear). */
+struct envelope {
+    char id[SPOOL_ID_LEN + 1];
+    unsigned attempts;
+    uint64_t next_attempt; /* seconds since the epoch, 0: as soon as possible */
+    struct timeval arrival;
+    enum door_role door;
+    char *client_addr;
+    unsigned client_port;
+    char *helo; /* "" when none was given */
+    char *protocol;
+    char *sender; /* "" for the null path <> */
+    enum spool_body body;
+    bool smtputf8;
+    enum spool_ret ret;
+    char *envid; /* NULL when none */
+    struct envelope_rcpt *rcpts;
+    size_t n_rcpts;
+    size_t header_len; /* octets of records and the blank line: content starts here */
+};
+
+/* ---- Reading and updating queued messages (the scheduler) ---- */
+
+/* One message in queue/, open: its envelope and where its content is. */
+struct spool_queued {
+    struct envelope env;
+    int fd;            /* queue/ID, read-write, close-on-exec */
+    off_t content_off; /* = env.header_len */
+    uint64_t content_len;
+};
+
+/*
+ * The ids of the messages in queue/ now, sorted (that is arrival order),
+ * in a heap array of *n ids (the caller frees *ids). Names that are not
+ * queue ids are skipped. Returns 0, or -1 with errno.
+ */
+int spool_queue_list(struct spool *sp, char (**ids)[SPOOL_ID_LEN + 1], size_t *n);
+
+/*
+ * Opens queue/ID and decodes its envelope. Returns 0 and a new
+ * spool_queued in *out (free with spool_queued_close), or -1 with the
+ * reason in why (capacity whycap): errno ENOENT when there is no such
+ * message, EINVAL when its envelope does not decode ("line 3: ..."), else
+ * the error of open or read.
+ */
+int spool_queued_open(struct spool *sp, const char *id, struct spool_queued **out, char *why,
+                      size_t whycap);
+
+/* Closes and frees q. Updates in flight keep their own copy of the descriptor. NULL: nothing. */
+void spool_queued_close(struct spool_queued *q);
+
+/* A change to one queued message, made durable by the spool's thread. */
+struct spool_change {
+    size_t n_rcpts;           /* statuses to write */
+    const size_t *rcpt_index; /* which recipients (indices into env.rcpts) */
+    const char *rcpt_status;  /* ENVELOPE_RCPT_DONE or _FAILED each */
+    bool set_schedule;        /* write attempts and next_attempt */
+    unsigned attempts;
+    uint64_t next_attempt;
+    bool remove; /* then unlink queue/ID: every recipient is done */
+};
+
+/*
+ * Called once on the loop when a change has ended: status 0: it is on
+ * stable storage (and the file is gone, for a removal); -1: it may not be
+ * (err: errno; one warning was logged). id is valid during the call.
+ */
+typedef void spool_update_fn(void *arg, const char *id, int status, int err);
+
+/*
+ * Hands a change of q's file to the spool's thread; ch and its arrays are
+ * copied, and q's envelope is updated at once (rcpt statuses, schedule).
+ * fn(arg, ...) is called exactly once, later, on the loop. q may be closed
+ * before the callback. A status is only ever changed from pending, and
+ * the statuses and schedule must fit their fields: else a bug (panic).
+ */
+void spool_queued_update(struct spool *sp, struct spool_queued *q, const struct spool_change *ch,
+                         spool_update_fn *fn, void *arg);
+
+/*
+ * Sets the function called on the loop after each successful commit, after
+ * the committing session's own callback (the scheduler's "a new message is
+ * queued"). NULL: none.
+ */
+void spool_set_commit_hook(struct spool *sp, spool_commit_fn *fn, void *arg);
+
 #endif

@@ -12,6 +12,7 @@
 #ifndef GATE26_SPOOL_SPOOL_IMPL_H
 #define GATE26_SPOOL_SPOOL_IMPL_H
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdbool.h>
 
@@ -39,6 +40,24 @@ struct spool_msg {
     unsigned dir_syncs; /* on batch_first: directory fsyncs the batch made */
 };
 
+/* A change of a queued file, on its way through the spool's thread (queue.c, update.c). */
+struct spool_update {
+    struct spool *sp;
+    struct spool_update *next; /* in utodo or udone */
+    char id[SPOOL_ID_LEN + 1];
+    int fd; /* a dup of the queued message's descriptor: closed after the work */
+    size_t n_rcpts;
+    size_t *rcpt_off; /* where each status octet is */
+    char *rcpt_status;
+    bool set_schedule;
+    char schedule[32]; /* ENVELOPE_SCHED_LEN octets */
+    bool remove;
+    spool_update_fn *fn;
+    void *arg;
+    int status; /* 0, or -1 with status_err */
+    int status_err;
+};
+
 struct spool {
     char dir[CAP_PATH];
     int dir_fd;
@@ -47,6 +66,9 @@ struct spool {
     struct spool_stats found;
     /* Loop thread only: counted as reports arrive. */
     struct spool_counters counters;
+    uint64_t removed; /* queued messages whose removal was reported */
+    spool_commit_fn *hook;
+    void *hook_arg;
 
     struct event_base *base;
     struct event *done_ev; /* EV_READ on event_fd */
@@ -56,8 +78,10 @@ struct spool {
     pthread_cond_t wake;
     pthread_t thread;
     /* Under lock. */
-    struct spool_msg *todo, **todo_tail; /* for the commit thread, in commit order */
-    struct spool_msg *done, **done_tail; /* for the loop, in commit order */
+    struct spool_msg *todo, **todo_tail;      /* for the commit thread, in commit order */
+    struct spool_msg *done, **done_tail;      /* for the loop, in commit order */
+    struct spool_update *utodo, **utodo_tail; /* changes for the thread, in order */
+    struct spool_update *udone, **udone_tail; /* and back to the loop */
     bool stopping;
     bool held;
 };
@@ -83,6 +107,16 @@ void spool_commit_stop(struct spool *sp);
  * messages committed meanwhile form one batch when released.
  */
 void spool_commit_hold(struct spool *sp, bool hold);
+
+/* spool.c: a listing of the directory open on fd, from its start (closedir it). */
+DIR *spool_list(int fd);
+/* spool.c: the next name other than "." and "..", or NULL at the end (errno 0) or on error. */
+struct dirent *spool_next(DIR *d);
+
+/* update.c, on the thread: writes and syncs a batch of changes, sets each status. */
+void spool_update_batch(struct spool *sp, struct spool_update *batch);
+/* queue.c: calls back and frees each change of list, in order (on the loop). */
+void spool_update_deliver(struct spool *sp, struct spool_update *list);
 
 /* Logs the one warning line of a message that could not be stored. */
 void spool_log_failure(const char *id, const char *what, int err);

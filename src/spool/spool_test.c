@@ -1503,6 +1503,127 @@ FAULT_SKIP(test_fault_dir_fsync)
 FAULT_SKIP(test_fault_syncfs_falls_back_to_fsync)
 #endif
 
+/* ------------------------------------------------- queued messages (the scheduler) */
+
+/* Commits one sample message with content; returns its id in id. */
+static void
+commit_sample(struct fixture *f, struct spool *sp, char id[SPOOL_ID_LEN + 1], const char *content)
+{
+    struct spool_envelope env = sample_env();
+    struct spool_msg *m;
+    struct done d = {0};
+
+    (void)f;
+    assert_int_equal(spool_msg_new(sp, &env, &m), 0);
+    memcpy(id, spool_msg_id(m), SPOOL_ID_LEN + 1);
+    assert_int_equal(spool_msg_write(m, content, strlen(content)), 0);
+    spool_msg_commit(m, on_done, &d);
+    assert_int_equal(wait_done(f->base, 1), 1);
+    assert_int_equal(d.status, 0);
+}
+
+static size_t hook_calls;
+static char hook_id[SPOOL_ID_LEN + 1];
+
+static void
+on_hook(void *arg, const char *id, int status, int err)
+{
+    (void)arg;
+    (void)err;
+    assert_int_equal(status, 0);
+    hook_calls++;
+    memcpy(hook_id, id, sizeof(hook_id));
+}
+
+static void
+test_queued_update_and_remove(void **state)
+{
+    struct fixture *f = *state;
+    const char *content = "Subject: x\r\n\r\nbody\r\n";
+    char id1[SPOOL_ID_LEN + 1], id2[SPOOL_ID_LEN + 1], why[128];
+    char(*ids)[SPOOL_ID_LEN + 1];
+    struct spool_queued *q;
+    struct done d = {0};
+    const size_t idx[] = {1};
+    const char st[] = {ENVELOPE_RCPT_DONE};
+    struct spool_change ch = {.n_rcpts = 1,
+                              .rcpt_index = idx,
+                              .rcpt_status = st,
+                              .set_schedule = true,
+                              .attempts = 3,
+                              .next_attempt = 1800000000};
+    struct spool *sp = open_spool(f, NULL);
+    size_t n;
+
+    hook_calls = 0;
+    spool_set_commit_hook(sp, on_hook, NULL);
+    commit_sample(f, sp, id1, content);
+    assert_int_equal(hook_calls, 1);
+    assert_string_equal(hook_id, id1);
+    commit_sample(f, sp, id2, content);
+    assert_int_equal(hook_calls, 2);
+
+    assert_int_equal(spool_queue_list(sp, &ids, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(ids[0], id1);
+    assert_string_equal(ids[1], id2);
+    free(ids);
+
+    /* Open: envelope, content offset and length. */
+    if (spool_queued_open(sp, id1, &q, why, sizeof(why)) == -1)
+        fail_msg("spool_queued_open: %s", why);
+    assert_int_equal(q->env.n_rcpts, 2);
+    assert_int_equal(q->content_len, strlen(content));
+    {
+        char buf[64] = "";
+
+        assert_int_equal(pread(q->fd, buf, q->content_len, q->content_off),
+                         (ssize_t)strlen(content));
+        assert_string_equal(buf, content);
+    }
+    /* A change: recipient 1 done, attempts 3, next attempt; visible at once and after reopening. */
+    spool_queued_update(sp, q, &ch, on_done, &d);
+    assert_int_equal(q->env.rcpts[1].status, ENVELOPE_RCPT_DONE);
+    assert_int_equal(q->env.attempts, 3);
+    spool_queued_close(q); /* before the report: the change has its own descriptor */
+    assert_int_equal(wait_done(f->base, 1), 1);
+    assert_int_equal(d.status, 0);
+    assert_string_equal(d.id, id1);
+    if (spool_queued_open(sp, id1, &q, why, sizeof(why)) == -1)
+        fail_msg("spool_queued_open: %s", why);
+    assert_int_equal(q->env.rcpts[0].status, ENVELOPE_RCPT_PENDING);
+    assert_int_equal(q->env.rcpts[1].status, ENVELOPE_RCPT_DONE);
+    assert_int_equal(q->env.attempts, 3);
+    assert_int_equal(q->env.next_attempt, 1800000000);
+
+    /* Removal: the last recipient fails for good and the file goes. */
+    {
+        const size_t idx0[] = {0};
+        const char fail_st[] = {ENVELOPE_RCPT_FAILED};
+        struct spool_change rm = {
+            .n_rcpts = 1, .rcpt_index = idx0, .rcpt_status = fail_st, .remove = true};
+
+        spool_queued_update(sp, q, &rm, on_done, &d);
+        assert_int_equal(wait_done(f->base, 1), 1);
+        assert_int_equal(d.status, 0);
+    }
+    spool_queued_close(q);
+    assert_false(has_file(f->dir, "queue", id1));
+    assert_true(has_file(f->dir, "queue", id2));
+    assert_int_equal(spool_queued(sp), 1);
+
+    /* Unknown, malformed and forged ids. */
+    assert_int_equal(spool_queued_open(sp, id1, &q, why, sizeof(why)), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_null(q);
+    assert_int_equal(spool_queued_open(sp, "../tmp/x", &q, why, sizeof(why)), -1);
+    assert_int_equal(errno, EINVAL);
+    make_file(f->dir, "queue", "0000000000000001", "gate26-queue 1\nid 0000000000000002\n");
+    assert_int_equal(spool_queued_open(sp, "0000000000000001", &q, why, sizeof(why)), -1);
+    assert_int_equal(errno, EINVAL);
+    spool_free(sp);
+}
+
 int
 main(void)
 {
@@ -1524,6 +1645,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_reports_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queued_update_and_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rename_never_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_open, setup, teardown),
