@@ -25,7 +25,9 @@
  * Lines end in CRLF, none is longer than 998 octets (long peer texts are
  * folded or cut), and the headers of the report itself are 7-bit (peer
  * octets outside printable ASCII in its text parts are replaced by '?',
- * except in the returned original, which is copied as it is).
+ * except in the returned original, which is copied as it is, and in the
+ * addresses of an SMTPUTF8 original, which keep their UTF-8: RFC 6532,
+ * RFC 6533).
  */
 #ifndef GATE26_SCHED_DSN_H
 #define GATE26_SCHED_DSN_H
@@ -80,7 +82,9 @@ struct dsn_input {
  * hostname, MIME-Version, Content-Type with a boundary not found in the
  * content, Auto-Submitted: auto-replied per RFC 3834), blank line, body.
  * now is the Date. Returns 0, or -1 with errno (EIO: the original could not
- * be read; ENOMEM is not returned: allocation aborts).
+ * be read; EAGAIN: no boundary absent from the content was found, EMSGSIZE:
+ * the report passed its cap, neither of which happens in practice; ENOMEM
+ * is not returned: allocation aborts).
  */
 int dsn_compose(const struct dsn_input *in, time_t now, char **out, size_t *out_len);
 
