@@ -52,4 +52,12 @@
 /* Peer bytes quoted into one log field. */
 #define CAP_LOG_PEER 200
 
+/*
+ * DNS answers kept per query: MX records of a domain after sorting by
+ * preference (RFC 5321 5.1 lets a client stop trying after some), and
+ * addresses of a host. The rest of a longer answer is dropped.
+ */
+#define CAP_DNS_MX    32
+#define CAP_DNS_ADDRS 32
+
 #endif

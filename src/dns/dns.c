@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The c-ares channel on the libevent loop: see dns.h. c-ares tells us which
+ * sockets it wants watched through its socket-state callback, and we keep
+ * one persistent event per socket with the read and write interest it asked
+ * for; readiness runs ares_process_fd(). One timer follows ares_timeout()
+ * and is re-armed after every processing and every new query.
+ *
+ * Each query is in d->queries until its callback has run, and every answer
+ * is delivered from the query's own active event (see dns_impl.h). dns_free()
+ * destroys the channel, which hands ARES_EDESTRUCTION to what c-ares still
+ * holds, and then reports every query of the list as DNS_CANCELLED.
+ *
+ * Names are absolute: no search domains, no HOSTALIASES. With a server
+ * given, only DNS is asked (not /etc/hosts). Timeouts: c-ares tries the one
+ * server twice and doubles the timeout for the second try, so a silent
+ * server costs about 3 * timeout_ms in all.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "dns/dns_impl.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+
+/* c-ares asks each server this many times (RFC 1035 4.2.1 leaves it to us). */
+#define DNS_TRIES 2
+/* Beyond this a per-try timeout is a configuration mistake; it also keeps
+ * c-ares's doubling of it far from overflow. */
+#define DNS_TIMEOUT_MAX_MS 600000u
+
+/* One socket c-ares asked us to watch. */
+struct dns_sock {
+    struct dns_sock *next;
+    ares_socket_t fd;
+    struct event *ev;
+};
+
+const char *
+dns_status_name(enum dns_status st)
+{
+    switch (st) {
+    case DNS_OK:
+        return "ok";
+    case DNS_NODATA:
+        return "nodata";
+    case DNS_NXDOMAIN:
+        return "nxdomain";
+    case DNS_NULLMX:
+        return "nullmx";
+    case DNS_TEMPFAIL:
+        return "tempfail";
+    case DNS_CANCELLED:
+        return "cancelled";
+    }
+    log_panic("dns: unknown status %d", (int)st);
+}
+
+static void
+dns_arm_timer(struct dns *d)
+{
+    struct timeval buf;
+    struct timeval *tv = ares_timeout(d->channel, NULL, &buf);
+
+    if (tv == NULL) {
+        (void)evtimer_del(d->timer);
+        return;
+    }
+    if (evtimer_add(d->timer, tv) == -1)
+        log_panic("dns: evtimer_add failed");
+}
+
+static void
+dns_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct dns *d = arg;
+
+    (void)fd;
+    (void)what;
+    ares_process_fd(d->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    dns_arm_timer(d);
+}
+
+/* The socket's event may be freed inside ares_process_fd() (c-ares closes
+ * it): libevent allows that, and nothing here touches it afterwards. */
+static void
+dns_sock_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct dns *d = arg;
+
+    ares_process_fd(d->channel, (what & EV_READ) ? fd : ARES_SOCKET_BAD,
+                    (what & EV_WRITE) ? fd : ARES_SOCKET_BAD);
+    dns_arm_timer(d);
+}
+
+/* c-ares's socket-state callback: watch fd for what it asks, or stop. */
+static void
+dns_sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
+{
+    struct dns *d = data;
+    struct dns_sock **pp = &d->socks;
+    struct dns_sock *s;
+    short what;
+
+    while (*pp != NULL && (*pp)->fd != fd)
+        pp = &(*pp)->next;
+    s = *pp;
+    if (s != NULL) {
+        event_free(s->ev);
+        s->ev = NULL;
+    }
+    if (!readable && !writable) {
+        if (s != NULL) {
+            *pp = s->next;
+            free(s);
+        }
+        return;
+    }
+    if (s == NULL) {
+        s = xcalloc(1, sizeof(*s));
+        s->fd = fd;
+        s->next = d->socks;
+        d->socks = s;
+    }
+    what = (short)(EV_PERSIST | (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0));
+    s->ev = event_new(d->base, fd, what, dns_sock_cb, d);
+    if (s->ev == NULL || event_add(s->ev, NULL) == -1)
+        log_panic("dns: cannot watch socket %d", (int)fd);
+}
+
+/* Describes the servers c-ares will ask, for the why texts; counts them. */
+static void
+dns_describe_servers(struct dns *d)
+{
+    struct ares_addr_port_node *list = NULL;
+    char addr[INET6_ADDRSTRLEN] = "?";
+
+    d->nservers = 0;
+    if (ares_get_servers_ports(d->channel, &list) != ARES_SUCCESS || list == NULL) {
+        (void)str_copyz(d->server, sizeof(d->server), "the system's resolvers");
+        if (list != NULL)
+            ares_free_data(list);
+        return;
+    }
+    for (const struct ares_addr_port_node *p = list; p != NULL; p = p->next)
+        d->nservers++;
+    (void)inet_ntop(list->family, &list->addr, addr, sizeof(addr));
+    if (str_fmt(d->server, sizeof(d->server), list->family == AF_INET6 ? "[%s]:%d%s" : "%s:%d%s",
+                addr, list->udp_port != 0 ? list->udp_port : 53,
+                d->nservers > 1 ? " (or another of the system's resolvers)" : "") == -1)
+        (void)str_copyz(d->server, sizeof(d->server), "the system's resolvers");
+    ares_free_data(list);
+}
+
+/*
+ * Makes d->channel. server: the canonical "ADDR:PORT", or NULL for the
+ * system's resolvers. Returns an ARES_ status.
+ *
+ * c-ares 1.18 moves on to the next try when a server answers SERVFAIL,
+ * REFUSED or NOTIMP, and once the tries are used up it reports
+ * ARES_ECONNREFUSED, so the answer's code is lost. With a single server
+ * nothing is gained by asking it again, and ARES_FLAG_NOCHECKRESP hands us
+ * the answer itself (ares_query then maps its code to ARES_ESERVFAIL...).
+ * With several system resolvers the next one may do better, so there the
+ * checks stay and the why text says what ARES_ECONNREFUSED may stand for.
+ */
+static int
+dns_channel_init(struct dns *d, const char *server, unsigned timeout_ms, bool nocheck)
+{
+    struct ares_options opt;
+    char lookups[] = "b";
+    int mask;
+    int rc;
+
+    memset(&opt, 0, sizeof(opt));
+    /* Names are absolute (a domain from an address, a host from an MX
+     * record): no search list and no HOSTALIASES file may rewrite them. */
+    opt.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | (nocheck ? ARES_FLAG_NOCHECKRESP : 0);
+    opt.timeout = (int)timeout_ms;
+    opt.tries = DNS_TRIES;
+    opt.ndomains = 0;
+    opt.domains = NULL;
+    opt.sock_state_cb = dns_sock_state_cb;
+    opt.sock_state_cb_data = d;
+    mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_DOMAINS |
+           ARES_OPT_SOCK_STATE_CB;
+    if (server != NULL) {
+        /* The server given answers alone: /etc/hosts is not consulted. */
+        opt.lookups = lookups;
+        mask |= ARES_OPT_LOOKUPS;
+    }
+    rc = ares_init_options(&d->channel, &opt, mask);
+    if (rc != ARES_SUCCESS)
+        return rc;
+    if (server != NULL) {
+        rc = ares_set_servers_ports_csv(d->channel, server);
+        if (rc != ARES_SUCCESS) {
+            ares_destroy(d->channel);
+            return rc;
+        }
+    }
+    d->checks_rcode = !nocheck;
+    dns_describe_servers(d);
+    return ARES_SUCCESS;
+}
+
+struct dns *
+dns_new(struct event_base *base, const char *server, unsigned timeout_ms, char *err, size_t errcap)
+{
+    char canon[DNS_SERVER_CAP];
+    bool given = server != NULL && server[0] != '\0';
+    struct dns *d;
+    int rc;
+
+    if (given && dns_server_parse(server, canon, sizeof(canon), err, errcap) == -1)
+        return NULL;
+    if (timeout_ms == 0 || timeout_ms > DNS_TIMEOUT_MAX_MS) {
+        (void)str_fmt(err, errcap, "dns timeout: expected 1..%u ms, got %u", DNS_TIMEOUT_MAX_MS,
+                      timeout_ms);
+        return NULL;
+    }
+    rc = ares_library_init(ARES_LIB_INIT_ALL);
+    if (rc != ARES_SUCCESS) {
+        (void)str_fmt(err, errcap, "c-ares: %s", ares_strerror(rc));
+        return NULL;
+    }
+    d = xcalloc(1, sizeof(*d));
+    d->base = base;
+    rc = dns_channel_init(d, given ? canon : NULL, timeout_ms, given);
+    if (rc == ARES_SUCCESS && !given && d->nservers <= 1) {
+        /* One system resolver: again, with the answers' codes (see above). */
+        ares_destroy(d->channel);
+        rc = dns_channel_init(d, NULL, timeout_ms, true);
+    }
+    if (rc != ARES_SUCCESS) {
+        if (given)
+            (void)str_fmt(err, errcap, "dns server %s: %s", canon, ares_strerror(rc));
+        else
+            (void)str_fmt(err, errcap, "c-ares: %s", ares_strerror(rc));
+        free(d);
+        ares_library_cleanup();
+        return NULL;
+    }
+    d->timer = evtimer_new(base, dns_timer_cb, d);
+    if (d->timer == NULL)
+        log_panic("dns: evtimer_new failed");
+    log_debug("-: event=dns-start, server=\"%s\", servers=%zu, timeout_ms=%u, tries=%d", d->server,
+              d->nservers, timeout_ms, DNS_TRIES);
+    return d;
+}
+
+static void
+dns_query_free(struct dns_query *q)
+{
+    event_free(q->done);
+    free(q->mx);
+    free(q->addrs);
+    free(q);
+}
+
+static void
+dns_unlink(struct dns_query *q)
+{
+    struct dns *d = q->d;
+
+    if (q->prev != NULL)
+        q->prev->next = q->next;
+    else
+        d->queries = q->next;
+    if (q->next != NULL)
+        q->next->prev = q->prev;
+    q->prev = q->next = NULL;
+}
+
+static void
+dns_call(struct dns_query *q)
+{
+    /* On DNS_OK why is "" (never NULL, so that a caller may log it). */
+    const char *why = q->st == DNS_OK ? "" : q->why;
+
+    if (q->kind == DNS_KIND_MX)
+        q->mx_fn(q->arg, q->st, q->mx, q->n, why);
+    else
+        q->addr_fn(q->arg, q->st, q->addrs, q->n, why);
+}
+
+/*
+ * The query's answer, from the loop. The query leaves the list before the
+ * callback runs, so that a dns_free() inside the callback does not report
+ * it again; it is freed when the callback returns (its event may be freed
+ * from its own callback).
+ */
+static void
+dns_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct dns_query *q = arg;
+
+    (void)fd;
+    (void)what;
+    dns_unlink(q);
+    log_debug("-: event=dns-answer, type=%s, name=%s, status=%s, records=%zu, why=\"%s\"",
+              q->kind == DNS_KIND_MX ? "MX" : "A/AAAA", q->name, dns_status_name(q->st), q->n,
+              q->why);
+    dns_call(q);
+    dns_query_free(q);
+}
+
+struct dns_query *
+dns_query_new(struct dns *d, enum dns_kind kind, const char *name, size_t len, void *arg)
+{
+    struct dns_query *q;
+
+    if (d->freeing)
+        log_panic("dns: a query started from a callback inside dns_free()");
+    q = xcalloc(1, sizeof(*q));
+    q->d = d;
+    q->kind = kind;
+    q->arg = arg;
+    if (str_copy(q->name, sizeof(q->name), name, len) == -1)
+        log_panic("dns: name of %zu octets passed the check", len);
+    str_lower(q->name, len);
+    q->done = event_new(d->base, -1, 0, dns_done_cb, q);
+    if (q->done == NULL)
+        log_panic("dns: event_new failed");
+    q->next = d->queries;
+    if (d->queries != NULL)
+        d->queries->prev = q;
+    d->queries = q;
+    return q;
+}
+
+void
+dns_started(struct dns *d)
+{
+    dns_arm_timer(d);
+}
+
+void
+dns_query_answer(struct dns_query *q, enum dns_status st, const char *why)
+{
+    if (q->answered)
+        log_panic("dns: query for %s answered twice", q->name);
+    q->answered = true;
+    q->st = st;
+    (void)str_copyz(q->why, sizeof(q->why), why != NULL ? why : "");
+    event_active(q->done, EV_TIMEOUT, 0);
+}
+
+bool
+dns_query_from_ares(struct dns_query *q, int status)
+{
+    return status == ARES_EDESTRUCTION && q->d->freeing;
+}
+
+void
+dns_query_fail(struct dns_query *q, int status)
+{
+    char why[DNS_WHY_CAP];
+    const char *srv = q->d->server;
+
+    switch (status) {
+    case ARES_ESERVFAIL:
+        (void)str_fmt(why, sizeof(why), "SERVFAIL from %s", srv);
+        break;
+    case ARES_EREFUSED:
+        (void)str_fmt(why, sizeof(why), "REFUSED from %s", srv);
+        break;
+    case ARES_ENOTIMP:
+        (void)str_fmt(why, sizeof(why), "NOTIMP from %s", srv);
+        break;
+    case ARES_EFORMERR:
+        (void)str_fmt(why, sizeof(why), "FORMERR from %s", srv);
+        break;
+    case ARES_ETIMEOUT:
+        (void)str_fmt(why, sizeof(why), "timeout asking %s", srv);
+        break;
+    case ARES_ECONNREFUSED:
+        if (q->d->checks_rcode)
+            (void)str_fmt(why, sizeof(why),
+                          "no usable answer from %s (connection refused, SERVFAIL or REFUSED)",
+                          srv);
+        else
+            (void)str_fmt(why, sizeof(why), "connection refused by %s", srv);
+        break;
+    case ARES_EBADRESP:
+        (void)str_fmt(why, sizeof(why), "bad response from %s", srv);
+        break;
+    case ARES_EOF:
+        (void)str_fmt(why, sizeof(why), "connection closed by %s", srv);
+        break;
+    case ARES_EDESTRUCTION:
+    case ARES_ECANCELLED:
+        dns_query_answer(q, DNS_CANCELLED, "cancelled");
+        return;
+    default:
+        (void)str_fmt(why, sizeof(why), "resolver: %s", ares_strerror(status));
+        break;
+    }
+    dns_query_answer(q, DNS_TEMPFAIL, why);
+}
+
+void
+dns_free(struct dns *d)
+{
+    if (d == NULL)
+        return;
+    if (d->freeing)
+        log_panic("dns: dns_free() called from a callback inside dns_free()");
+    d->freeing = true;
+    /* c-ares calls back each query it holds with ARES_EDESTRUCTION (they
+     * stay in the list) and closes its sockets through dns_sock_state_cb. */
+    ares_destroy(d->channel);
+    while (d->queries != NULL) {
+        struct dns_query *q = d->queries;
+
+        dns_unlink(q);
+        /* Called back by c-ares or not, the query is ours alone now. */
+        free(q->mx);
+        free(q->addrs);
+        q->mx = NULL;
+        q->addrs = NULL;
+        q->n = 0;
+        q->st = DNS_CANCELLED;
+        (void)str_copyz(q->why, sizeof(q->why), "cancelled");
+        log_debug("-: event=dns-answer, type=%s, name=%s, status=cancelled",
+                  q->kind == DNS_KIND_MX ? "MX" : "A/AAAA", q->name);
+        dns_call(q);
+        dns_query_free(q);
+    }
+    while (d->socks != NULL) {
+        struct dns_sock *s = d->socks;
+
+        d->socks = s->next;
+        event_free(s->ev);
+        free(s);
+    }
+    event_free(d->timer);
+    free(d);
+    ares_library_cleanup();
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The resolver's own structures, shared by its files (private to dns/):
+ * dns.c owns the c-ares channel, its sockets and timer and the list of
+ * queries, and delivers every answer from an event of its own; mx.c and
+ * addrs.c start queries and turn c-ares answers into results; name.c checks
+ * names and the server text.
+ *
+ * A query lives from dns_mx()/dns_addrs() until its callback has run. c-ares
+ * may answer before the call that started it returns (a cached failure, an
+ * address literal), so an answer is stored in the query and delivered by an
+ * active event: callbacks never run inside dns_mx()/dns_addrs() and never
+ * inside c-ares, which also lets a callback start queries or call dns_free().
+ */
+#ifndef GATE26_DNS_DNS_IMPL_H
+#define GATE26_DNS_DNS_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <ares.h>
+
+#include "dns/dns.h"
+
+/* A "why" text: a cause and the server it came from. */
+#define DNS_WHY_CAP 160
+/* The server as text: "[IPv6]:port" at most, or a description of the system's. */
+#define DNS_SERVER_CAP 96
+/* RFC 1035 2.3.4: a label is at most 63 octets; a name in text at most 253
+ * without its final dot (255 octets on the wire). */
+#define DNS_LABEL_MAX 63
+#define DNS_NAME_MAX  253
+
+enum dns_kind {
+    DNS_KIND_MX,
+    DNS_KIND_ADDRS,
+};
+
+struct dns_sock;
+struct event;
+
+struct dns_query {
+    struct dns *d;
+    struct dns_query *prev, *next; /* in d->queries */
+    struct event *done;            /* made active when the answer is stored */
+    enum dns_kind kind;
+    dns_mx_fn *mx_fn;
+    dns_addr_fn *addr_fn;
+    void *arg;
+    bool answered; /* st, why and the records are set; done is active */
+    char name[DNS_NAME_MAX + 1];
+    /* The answer. */
+    enum dns_status st;
+    char why[DNS_WHY_CAP];
+    struct dns_mx *mx;      /* n records (DNS_KIND_MX), ours */
+    struct dns_addr *addrs; /* n records (DNS_KIND_ADDRS), ours */
+    size_t n;
+};
+
+struct dns {
+    struct event_base *base;
+    ares_channel channel;
+    struct event *timer; /* ares_timeout(), re-armed after every processing */
+    struct dns_sock *socks;
+    struct dns_query *queries; /* every query whose callback has not run */
+    char server[DNS_SERVER_CAP];
+    size_t nservers;   /* as c-ares has them */
+    bool checks_rcode; /* c-ares retries SERVFAIL..., which then ends as ECONNREFUSED */
+    bool freeing;      /* inside dns_free() */
+};
+
+/*
+ * Links a new query of kind on name (checked, without its final dot) into
+ * d->queries. The caller then hands it to c-ares (or answers it).
+ */
+struct dns_query *dns_query_new(struct dns *d, enum dns_kind kind, const char *name, size_t len,
+                                void *arg);
+
+/* After a query was handed to c-ares: the timer follows its new timeout. */
+void dns_started(struct dns *d);
+
+/*
+ * Stores st and why in q (the records, if any, are already in q) and makes
+ * q->done active, so that the callback runs from the loop.
+ */
+void dns_query_answer(struct dns_query *q, enum dns_status st, const char *why);
+
+/*
+ * Called by the c-ares callbacks first. Returns true when dns_free() is
+ * destroying the channel (ARES_EDESTRUCTION): the caller then only frees
+ * what c-ares gave it and returns, and dns_free() reports the query.
+ */
+bool dns_query_from_ares(struct dns_query *q, int status);
+
+/* Answers q for a c-ares failure other than NXDOMAIN and NODATA: DNS_TEMPFAIL
+ * with a why that names the cause and the server. */
+void dns_query_fail(struct dns_query *q, int status);
+
+/*
+ * Checks a host or domain name: labels of letters, digits and hyphens that
+ * start and end with a letter or digit (RFC 5321 4.1.2 sub-domain, RFC 1123
+ * 2.1), at most 63 octets each and 253 in all, with one optional final dot;
+ * the last label is not all digits (RFC 3696 2), so no IPv4 address passes.
+ * Returns 0 with the length without the final dot in *len, or -1.
+ */
+int dns_name_check(const char *name, size_t *len);
+
+/*
+ * Parses "ADDR:PORT" or "[IPv6]:PORT" (port 1..65535) into the form
+ * ares_set_servers_ports_csv() takes, in canon (capacity cap). Returns 0, or
+ * -1 with the reason in err (capacity errcap).
+ */
+int dns_server_parse(const char *text, char *canon, size_t cap, char *err, size_t errcap);
+
+#endif

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for name.c: the host-name grammar (RFC 5321 4.1.2, RFC 1123
+ * 2.1, the lengths of RFC 1035 2.3.4) and the "ADDR:PORT" server text.
+ * Tables of valid and hostile rows, every octet in a label, and names at
+ * the length limits. Lookups themselves are tested against dnsmasq by
+ * tests/e2e/test_dns.py.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dns/dns_impl.h"
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct {
+    const char *in;
+    int want;   /* 0 or -1 */
+    size_t len; /* on 0: the length without the final dot */
+} name_rows[] = {
+    {"example.com", 0, 11},
+    {"EXAMPLE.COM", 0, 11},
+    {"example.com.", 0, 11},
+    {"a", 0, 1},
+    {"a.b", 0, 3},
+    {"mx1.test", 0, 8},
+    {"a-b.test", 0, 8},
+    {"a--b.test", 0, 9},
+    {"xn--bcher-kva.example", 0, 21},
+    {"1a.test", 0, 7},
+    {"0.example", 0, 9},
+    {"123.com", 0, 7},
+    {"localhost", 0, 9},
+    {"a.b1", 0, 4},
+    /* hostile: empty, dots */
+    {"", -1, 0},
+    {".", -1, 0},
+    {"..", -1, 0},
+    {".example.com", -1, 0},
+    {"example..com", -1, 0},
+    {"example.com..", -1, 0},
+    /* hostile: hyphens at the ends of a label */
+    {"-a.test", -1, 0},
+    {"a-.test", -1, 0},
+    {"a.-", -1, 0},
+    {"test.a-", -1, 0},
+    /* hostile: address literals and names that read as IPv4 */
+    {"192.0.2.1", -1, 0},
+    {"192.0.2.1.", -1, 0},
+    {"127.1", -1, 0},
+    {"1", -1, 0},
+    {"a.123", -1, 0},
+    {"[192.0.2.1]", -1, 0},
+    {"::1", -1, 0},
+    {"[IPv6:::1]", -1, 0},
+    {"2001:db8::1", -1, 0},
+    /* hostile: characters outside LDH */
+    {"a_b.test", -1, 0},
+    {"_dmarc.test", -1, 0},
+    {"a b.test", -1, 0},
+    {"a\tb.test", -1, 0},
+    {"a\r\n.test", -1, 0},
+    {"a\\.b.test", -1, 0},
+    {"a\\046b.test", -1, 0},
+    {"*.test", -1, 0},
+    {"a@b.test", -1, 0},
+    {"a/b.test", -1, 0},
+    {"a%b.test", -1, 0},
+    {"\"a\".test", -1, 0},
+    {"b\xc3\xbc"
+     "cher.example",
+     -1, 0},
+    {"a\x7f.test", -1, 0},
+    {"a\xff.test", -1, 0},
+};
+
+static void
+test_names(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < COUNT(name_rows); i++) {
+        size_t len = 12345;
+        int got = dns_name_check(name_rows[i].in, &len);
+
+        if (got != name_rows[i].want || (got == 0 && len != name_rows[i].len)) {
+            fprintf(stderr, "row %zu \"%s\": got %d len %zu\n", i, name_rows[i].in, got, len);
+            fail();
+        }
+    }
+}
+
+/* Every octet in the middle of a label: only letters, digits, '-' (and '.',
+ * which makes two labels). */
+static void
+test_every_octet(void **state)
+{
+    (void)state;
+    for (int ch = 1; ch < 0x100; ch++) {
+        char name[9] = "abc.test";
+        size_t len;
+        bool want = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.';
+
+        name[1] = (char)ch;
+        if ((dns_name_check(name, &len) == 0) != want) {
+            fprintf(stderr, "octet 0x%02x\n", ch);
+            fail();
+        }
+    }
+}
+
+/* Fills name with labels of 63 (the last one shorter) to total octets. */
+static void
+make_name(char *name, size_t total)
+{
+    for (size_t i = 0; i < total; i++)
+        name[i] = i % 64 == 63 ? '.' : 'a';
+    if (total > 0 && name[total - 1] == '.')
+        name[total - 1] = 'a';
+    name[total] = '\0';
+}
+
+static void
+test_lengths(void **state)
+{
+    char name[600];
+    size_t len;
+
+    (void)state;
+    make_name(name, 253);
+    assert_int_equal(dns_name_check(name, &len), 0);
+    assert_int_equal(len, 253);
+    name[253] = '.';
+    name[254] = '\0';
+    assert_int_equal(dns_name_check(name, &len), 0);
+    assert_int_equal(len, 253);
+    make_name(name, 254);
+    assert_int_equal(dns_name_check(name, &len), -1);
+    make_name(name, 599);
+    assert_int_equal(dns_name_check(name, &len), -1);
+
+    /* A label of 63 passes, of 64 does not. */
+    memset(name, 'a', 63);
+    memcpy(name + 63, ".test", 6);
+    assert_int_equal(dns_name_check(name, &len), 0);
+    memset(name, 'a', 64);
+    memcpy(name + 64, ".test", 6);
+    assert_int_equal(dns_name_check(name, &len), -1);
+    memset(name, 'a', 64);
+    name[64] = '\0';
+    assert_int_equal(dns_name_check(name, &len), -1);
+}
+
+static const struct {
+    const char *in;
+    const char *canon; /* NULL: refused */
+} server_rows[] = {
+    {"127.0.0.1:53", "127.0.0.1:53"},
+    {"127.0.0.1:5353", "127.0.0.1:5353"},
+    {"192.0.2.1:65535", "192.0.2.1:65535"},
+    {"[::1]:5353", "[::1]:5353"},
+    {"[2001:db8:0:0:0:0:0:1]:53", "[2001:db8::1]:53"},
+    {"[::ffff:127.0.0.1]:53", "[::ffff:127.0.0.1]:53"},
+    /* hostile */
+    {"", NULL},
+    {":", NULL},
+    {":53", NULL},
+    {"127.0.0.1", NULL},
+    {"127.0.0.1:", NULL},
+    {"127.0.0.1:0", NULL},
+    {"127.0.0.1:65536", NULL},
+    {"127.0.0.1:99999999999999999999999", NULL},
+    {"127.0.0.1:-1", NULL},
+    {"127.0.0.1:+53", NULL},
+    {"127.0.0.1: 53", NULL},
+    {"127.0.0.1:53 ", NULL},
+    {"127.0.0.1:53,10.0.0.1:53", NULL},
+    {"127.1:53", NULL},
+    {"127.0.0.01:53", NULL},
+    {"256.0.0.1:53", NULL},
+    {" 127.0.0.1:53", NULL},
+    {"localhost:53", NULL},
+    {"dns.example:53", NULL},
+    {"::1:53", NULL},
+    {"::1", NULL},
+    {"[::1]", NULL},
+    {"[::1]:", NULL},
+    {"[::1]53", NULL},
+    {"[::1:53", NULL},
+    {"[]:53", NULL},
+    {"[127.0.0.1]:53", NULL},
+    {"[::1%lo]:53", NULL},
+    {"[::1]:53:53", NULL},
+    {"[::g]:53", NULL},
+};
+
+static void
+test_servers(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < COUNT(server_rows); i++) {
+        char canon[DNS_SERVER_CAP] = "";
+        char err[256] = "";
+        int got = dns_server_parse(server_rows[i].in, canon, sizeof(canon), err, sizeof(err));
+
+        if (server_rows[i].canon == NULL) {
+            if (got != -1 || err[0] == '\0') {
+                fprintf(stderr, "server row %zu \"%s\": accepted as \"%s\"\n", i, server_rows[i].in,
+                        canon);
+                fail();
+            }
+        } else if (got != 0 || strcmp(canon, server_rows[i].canon) != 0) {
+            fprintf(stderr, "server row %zu \"%s\": got %d \"%s\" (%s)\n", i, server_rows[i].in,
+                    got, canon, err);
+            fail();
+        }
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_every_octet),
+        cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_servers),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
