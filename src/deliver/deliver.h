@@ -20,7 +20,9 @@
  * Next hop: a connection that fails, a greeting that is not 220, an EHLO and
  * HELO both refused, or a connection lost before MAIL is answered move on to
  * the next hop; once MAIL is answered the transaction's replies are final
- * for this attempt.
+ * for this attempt. So is a message the server's extensions rule out before
+ * MAIL (over its SIZE, 8BITMIME or SMTPUTF8 not offered): every recipient
+ * fails permanently and no other hop is tried.
  *
  * Threads: the loop's thread only.
  */
@@ -113,9 +115,13 @@ void deliver_timeouts_default(struct deliver_timeouts *t);
 
 /*
  * What the attempt did, for the callback. hop is the index of the hop whose
- * server answered MAIL, or -1 when none did (then every recipient has the
- * same outcome and text: the last hop's failure, e.g. "connect to
- * mx2.example.net[192.0.2.9]:25: Connection refused").
+ * server answered MAIL (or whose extensions ruled the message out), or -1
+ * when none did (then every recipient has the same outcome, DELIVER_TEMP,
+ * and text: the last hop's failure, e.g. "connect to
+ * mx2.example.net[192.0.2.9]:25: Connection refused"). The exception, on
+ * either side: an address that cannot go into a command line (a control
+ * character, over 1000 octets) is DELIVER_PERM 5.1.3 (5.1.7 for the
+ * sender) without being sent.
  */
 struct deliver_result {
     int hop;

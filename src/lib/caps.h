@@ -60,4 +60,19 @@
 #define CAP_DNS_MX    32
 #define CAP_DNS_ADDRS 32
 
+/*
+ * Replies the SMTP client reads (src/deliver/). RFC 5321 4.5.3.1.5 allows
+ * 512 octets a reply line; servers send longer ones, so one line may have
+ * CAP_REPLY_LINE octets with its CRLF, and one whole reply CAP_REPLY_LINES
+ * lines and CAP_REPLY octets. A server past any of them has broken the
+ * protocol: the client gives up on the connection instead of growing.
+ */
+#define CAP_REPLY_LINE  2048
+#define CAP_REPLY_LINES 100
+#define CAP_REPLY       (64 * 1024)
+
+/* The client reads the content from the spool file this much at a time
+ * and queues no more than CAP_SESSION_OUTPUT for the peer. */
+#define CAP_DELIVER_CHUNK (16 * 1024)
+
 #endif

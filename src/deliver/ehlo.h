@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The service extensions a server lists in its EHLO reply (RFC 5321
+ * 4.1.1.1), those the client uses or will use: PIPELINING (RFC 2920), SIZE
+ * with its limit (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531), DSN
+ * (RFC 3461), ENHANCEDSTATUSCODES (RFC 2034) and STARTTLS (RFC 3207, noted
+ * for issue 5). A pure function of its input; private to src/deliver/.
+ */
+#ifndef GATE26_DELIVER_EHLO_H
+#define GATE26_DELIVER_EHLO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/slice.h"
+
+struct deliver_caps {
+    bool pipelining;
+    bool size;         /* SIZE offered, so MAIL may declare SIZE= */
+    uint64_t size_max; /* the server's limit; 0: none given ("SIZE" or "SIZE 0") */
+    bool eightbitmime;
+    bool smtputf8;
+    bool dsn;
+    bool enhanced;
+    bool starttls;
+};
+
+enum deliver_ehlo_rc {
+    DELIVER_EHLO_KNOWN,   /* an extension above: caps updated */
+    DELIVER_EHLO_UNKNOWN, /* a well-formed line of another extension: ignored */
+    DELIVER_EHLO_BAD,     /* not an ehlo-line, or a SIZE without a number: ignored */
+};
+
+/*
+ * Reads one ehlo-line, the text of a line after the first of a 250 reply to
+ * EHLO (the text after "250-" or "250 "), into caps. Lines that break the
+ * grammar change nothing: the server is then used without that extension.
+ */
+enum deliver_ehlo_rc deliver_ehlo_line(struct deliver_caps *caps, struct slice text);
+
+#endif

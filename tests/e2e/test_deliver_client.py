@@ -1,0 +1,664 @@
+# SPDX-License-Identifier: MIT
+"""The SMTP client (src/deliver/) against real servers: deliver_try runs one
+attempt and prints the callback's result as JSON; the peers are the
+configurable aiosmtpd server of smtp_peer.py, a raw socket server for
+hostile replies, and Postfix's smtp-sink. Every run's standard error is
+checked for sanitizer reports."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SANITIZER_MARKS, free_port, wait_for
+from smtp_peer import Peer, RawPeer
+
+DRIVER = Path(os.environ.get("GATE26_BIN", ROOT / "build-test" / "src" / "gate26")).parent \
+    / "deliver" / "deliver_try"
+SMTP_SINK = "/usr/sbin/smtp-sink"
+
+SENDER = "sender@example.test"
+RCPT = "rcpt@example.test"
+CONTENT = (b"From: <sender@example.test>\r\nSubject: client test\r\n\r\n"
+           b".leading dot\r\n.\r\n..two dots\r\nmiddle . dot\r\n. \r\nlast line\r\n")
+
+
+@pytest.fixture
+def peer():
+    """peer(**options) -> a started Peer, stopped at teardown."""
+    started = []
+
+    def make(**options):
+        p = Peer(**options).start()
+        started.append(p)
+        return p
+
+    yield make
+    for p in started:
+        p.stop()
+
+
+@pytest.fixture
+def raw_peer():
+    started = []
+
+    def make(script):
+        p = RawPeer(script).start()
+        started.append(p)
+        return p
+
+    yield make
+    for p in started:
+        p.stop()
+
+
+def closed_hop(name="closed.test"):
+    """A hop nobody listens on."""
+    return f"{name},127.0.0.1:{free_port()}"
+
+
+def deliver(tmp_path, hops, rcpts=(RCPT,), content=CONTENT, sender=SENDER, opts=(), prefix=b"",
+            timeout=30):
+    """Runs deliver_try. rcpts: addresses, or lists [addr, "--notify", ...].
+    Returns (result, stderr); fails on a sanitizer report or a bad exit."""
+    assert DRIVER.exists(), f"{DRIVER} is not built (meson setup -Dtests=enabled)"
+    msg = tmp_path / "msg"
+    msg.write_bytes(prefix + content)
+    args = [str(DRIVER), "--helo", "client.test", "--from", sender, "--file", str(msg),
+            "--offset", str(len(prefix)), "--debug"]
+    for r in rcpts:
+        args += ["--to", r] if isinstance(r, str) else ["--to", *r]
+    for h in hops:
+        args += ["--hop", h]
+    args += list(opts)
+    p = subprocess.run(args, capture_output=True, timeout=timeout,
+                       env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
+                                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"))
+    err = p.stderr.decode(errors="replace")
+    for mark in SANITIZER_MARKS:
+        assert mark not in err, f"sanitizer report from deliver_try:\n{err[-5000:]}"
+    assert p.returncode == 0, f"deliver_try exited {p.returncode}:\n{err[-3000:]}"
+    lines = p.stdout.decode().splitlines()
+    assert len(lines) == 1, p.stdout
+    return json.loads(lines[0]), err
+
+
+def outcomes(res):
+    return [r["outcome"] for r in res["rcpts"]]
+
+
+def relay_of(p):
+    return f"peer.test[127.0.0.1]:{p.port}"
+
+
+# ---- plain delivery ---------------------------------------------------------
+
+def test_plain_delivery_content_arrives_byte_exact(tmp_path, peer):
+    p = peer()
+    res, _ = deliver(tmp_path, [p.hop])
+    assert res["callbacks"] == 1 and res["hop"] == 0 and res["relay"] == relay_of(p)
+    [r] = res["rcpts"]
+    assert r == {"addr": RCPT, "outcome": "ok", "code": 250, "enhanced": "2.0.0",
+                 "text": "250 2.0.0 Ok: queued (in reply to end of DATA command)"}
+    [c] = p.conns
+    assert c.data == CONTENT  # the stuffed dots were undone by the server
+    assert c.commands == ["EHLO client.test", f"MAIL FROM:<{SENDER}>", f"RCPT TO:<{RCPT}>",
+                          "DATA", "QUIT"]
+
+
+def test_stuffing_on_the_wire(tmp_path, peer):
+    """What leaves: lines starting with '.' get one more; the end is CRLF.CRLF."""
+    p = peer(pipelining=False)
+    deliver(tmp_path, [p.hop])
+    wire = b"".join(p.conns[0].packets)
+    body = wire.split(b"DATA\r\n", 1)[1].split(b"QUIT\r\n")[0]
+    assert body == (b"From: <sender@example.test>\r\nSubject: client test\r\n\r\n"
+                    b"..leading dot\r\n..\r\n...two dots\r\nmiddle . dot\r\n.. \r\nlast line\r\n"
+                    b".\r\n")
+
+
+def test_last_line_without_crlf_gets_one(tmp_path, peer):
+    p = peer()
+    res, _ = deliver(tmp_path, [p.hop], content=b"Subject: x\r\n\r\nno end\r\n.")
+    assert outcomes(res) == ["ok"]
+    assert p.conns[0].data == b"Subject: x\r\n\r\nno end\r\n.\r\n"
+
+
+def test_empty_content(tmp_path, peer):
+    p = peer()
+    res, _ = deliver(tmp_path, [p.hop], content=b"")
+    assert outcomes(res) == ["ok"]
+    assert p.conns[0].data == b""
+
+
+def test_content_from_offset(tmp_path, peer):
+    """Only the octets after content_off go out (the envelope records stay home)."""
+    p = peer()
+    res, _ = deliver(tmp_path, [p.hop], prefix=b"gate26-queue 1\nid X\n\n")
+    assert outcomes(res) == ["ok"]
+    assert p.conns[0].data == CONTENT
+
+
+def test_large_message_streams_in_chunks(tmp_path, peer):
+    """Over 2 MiB of lines, many starting with '.': read in chunks, byte-exact at the far end."""
+    lines = []
+    for i in range(60000):
+        line = (b"." if i % 7 == 0 else b"") + b"%06d " % i + b"x" * (i % 70)
+        lines.append(line + b"\r\n")
+    content = b"Subject: big\r\n\r\n" + b"".join(lines)
+    assert len(content) > 2 * 1024 * 1024
+    p = peer(size=len(content) + 1)
+    res, _ = deliver(tmp_path, [p.hop], content=content)
+    assert outcomes(res) == ["ok"]
+    assert p.conns[0].data == content
+    assert f"SIZE={len(content)}" in p.conns[0].mail_params
+
+
+# ---- pipelining -------------------------------------------------------------
+
+def test_pipelining_used_when_offered(tmp_path, peer):
+    p = peer(pipelining=True)
+    res, _ = deliver(tmp_path, [p.hop], rcpts=["a@example.test", "b@example.test"])
+    assert res["used_pipelining"] is True
+    assert outcomes(res) == ["ok", "ok"]
+    group = p.conns[0].packet_with(b"MAIL FROM:")
+    # RFC 2920 3.1: MAIL, the RCPTs and DATA in one group, DATA last.
+    assert group == (b"MAIL FROM:<sender@example.test>\r\nRCPT TO:<a@example.test>\r\n"
+                     b"RCPT TO:<b@example.test>\r\nDATA\r\n")
+
+
+def test_no_pipelining_when_hidden(tmp_path, peer):
+    p = peer(pipelining=False)
+    res, _ = deliver(tmp_path, [p.hop], rcpts=["a@example.test", "b@example.test"])
+    assert res["used_pipelining"] is False
+    assert outcomes(res) == ["ok", "ok"]
+    c = p.conns[0]
+    for cmd in (b"MAIL FROM:", b"RCPT TO:<a@", b"RCPT TO:<b@", b"DATA\r\n"):
+        packet = c.packet_with(cmd)
+        assert packet is not None and packet.count(b"\r\n") == 1, (cmd, c.packets)
+
+
+# ---- recipients' outcomes ---------------------------------------------------
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_rcpt_mix_250_450_550(tmp_path, peer, pipelining):
+    p = peer(pipelining=pipelining, rcpt_replies={
+        "busy@example.test": "450 4.2.1 <busy@example.test>: mailbox busy",
+        "nobody@example.test": "550-5.1.1 <nobody@example.test>: no such user\r\n"
+                               "550 5.1.1 try another one",
+    })
+    res, _ = deliver(tmp_path, [p.hop],
+                     rcpts=["ok@example.test", "busy@example.test", "nobody@example.test"])
+    ok, busy, nobody = res["rcpts"]
+    assert (ok["outcome"], ok["code"], ok["enhanced"]) == ("ok", 250, "2.0.0")
+    assert busy == {"addr": "busy@example.test", "outcome": "temp", "code": 450,
+                    "enhanced": "4.2.1", "text": "450 4.2.1 <busy@example.test>: mailbox busy "
+                                                 "(in reply to RCPT TO command)"}
+    assert nobody == {"addr": "nobody@example.test", "outcome": "perm", "code": 550,
+                      "enhanced": "5.1.1",
+                      "text": "550 5.1.1 <nobody@example.test>: no such user try another one "
+                              "(in reply to RCPT TO command)"}
+    assert p.conns[0].data == CONTENT
+    assert res["used_pipelining"] is pipelining
+
+
+def test_all_rcpts_refused_pipelined_no_content(tmp_path, peer):
+    """RFC 2920 3.1: DATA went in the group, gets 503, and nothing follows but QUIT."""
+    p = peer(rcpt_replies={RCPT: "550 5.1.1 no such user"})
+    res, _ = deliver(tmp_path, [p.hop])
+    assert outcomes(res) == ["perm"] and res["rcpts"][0]["code"] == 550
+    c = p.conns[0]
+    assert c.commands[-2:] == ["DATA", "QUIT"]
+    assert c.data is None
+    assert b"".join(c.packets).endswith(b"DATA\r\nQUIT\r\n")
+
+
+def test_all_rcpts_refused_without_pipelining_skips_data(tmp_path, peer):
+    p = peer(pipelining=False, rcpt_replies={RCPT: "550 5.1.1 no such user"})
+    res, _ = deliver(tmp_path, [p.hop])
+    assert outcomes(res) == ["perm"]
+    assert p.conns[0].commands == ["EHLO client.test", f"MAIL FROM:<{SENDER}>",
+                                   f"RCPT TO:<{RCPT}>", "QUIT"]
+
+
+def test_rcpt_421_ends_the_transaction(tmp_path, peer):
+    p = peer(pipelining=False, rcpt_replies={"a@example.test": "421 4.3.2 closing now"})
+    res, _ = deliver(tmp_path, [p.hop], rcpts=["a@example.test", "b@example.test"])
+    a, b = res["rcpts"]
+    assert (a["outcome"], a["code"], a["enhanced"]) == ("temp", 421, "4.3.2")
+    assert (b["outcome"], b["code"]) == ("temp", 421)
+    assert b["text"] == "421 4.3.2 closing now (in reply to RCPT TO command)"
+    assert "RCPT TO:<b@example.test>" not in p.conns[0].commands
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+@pytest.mark.parametrize("reply,outcome", [("550 5.7.1 sender refused", "perm"),
+                                           ("451 4.3.0 try later", "temp")])
+def test_mail_refused_decides_every_rcpt(tmp_path, peer, pipelining, reply, outcome):
+    p = peer(pipelining=pipelining, mail_reply=reply)
+    p2 = peer()
+    res, _ = deliver(tmp_path, [p.hop, p2.hop], rcpts=["a@example.test", "b@example.test"])
+    assert res["hop"] == 0  # MAIL was answered: no other hop
+    assert p2.conns == []
+    for r in res["rcpts"]:
+        assert r["outcome"] == outcome and r["code"] == int(reply[:3])
+        assert r["text"] == f"{reply} (in reply to MAIL FROM command)"
+    c = p.conns[0]
+    assert c.data is None and c.commands[-1] == "QUIT"
+    if not pipelining:
+        assert not any(x.startswith("RCPT") for x in c.commands)
+
+
+@pytest.mark.parametrize("reply,outcome", [("451 4.3.0 Error: queue file write error", "temp"),
+                                           ("554 5.6.0 content refused", "perm")])
+def test_end_of_data_refused(tmp_path, peer, reply, outcome):
+    p = peer(end_reply=reply, rcpt_replies={"gone@example.test": "550 5.1.1 gone"})
+    res, _ = deliver(tmp_path, [p.hop],
+                     rcpts=["a@example.test", "gone@example.test", "b@example.test"])
+    a, gone, b = res["rcpts"]
+    for r in (a, b):
+        assert r["outcome"] == outcome and r["code"] == int(reply[:3])
+        assert r["enhanced"] == reply[4:9]
+        assert r["text"] == f"{reply} (in reply to end of DATA command)"
+    assert gone["outcome"] == "perm" and gone["code"] == 550
+
+
+def test_data_command_refused(tmp_path, peer):
+    p = peer(data_reply="554 5.5.1 no data today")
+    res, _ = deliver(tmp_path, [p.hop])
+    [r] = res["rcpts"]
+    assert (r["outcome"], r["code"], r["enhanced"]) == ("perm", 554, "5.5.1")
+    assert r["text"] == "554 5.5.1 no data today (in reply to DATA command)"
+    assert p.conns[0].data is None and p.conns[0].quit
+
+
+# ---- next hops ---------------------------------------------------------------
+
+def test_first_hop_refused_second_used(tmp_path, peer):
+    p = peer()
+    closed = closed_hop()
+    res, err = deliver(tmp_path, [closed, p.hop])
+    assert res["hop"] == 1 and res["relay"] == relay_of(p)
+    assert outcomes(res) == ["ok"]
+    port = closed.rsplit(":", 1)[1]
+    assert (f'relay=closed.test[127.0.0.1]:{port}, event=hop-failed, hop=0, dsn=4.4.1, '
+            f'reason="connect to closed.test[127.0.0.1]:{port}: Connection refused"') in err
+
+
+def test_every_hop_refused(tmp_path):
+    first, last = closed_hop("mx1.test"), closed_hop("mx2.test")
+    res, _ = deliver(tmp_path, [first, last], rcpts=["a@example.test", "b@example.test"])
+    assert res["hop"] == -1 and res["relay"] == "none" and res["used_pipelining"] is False
+    port = last.rsplit(":", 1)[1]
+    for r in res["rcpts"]:
+        assert r["outcome"] == "temp" and r["code"] == 0 and r["enhanced"] == "4.4.1"
+        assert r["text"] == f"connect to mx2.test[127.0.0.1]:{port}: Connection refused"
+
+
+def test_greeting_421_next_hop(tmp_path, peer):
+    busy = peer(greeting="421 4.3.2 Service not available, closing")
+    good = peer()
+    res, err = deliver(tmp_path, [busy.hop, good.hop])
+    assert res["hop"] == 1 and outcomes(res) == ["ok"]
+    assert not any(c.startswith("EHLO") for c in busy.conns[0].commands)
+    assert (f"reason=\"{relay_of(busy)} greeted: 421 4.3.2 Service not available, closing\""
+            in err)
+
+
+def test_greeting_554_quit_politely(tmp_path, peer):
+    p = peer(greeting="554 5.7.1 go away")
+    res, _ = deliver(tmp_path, [p.hop])
+    assert res["hop"] == -1
+    [r] = res["rcpts"]
+    # Only this hop refused service: try again later (another MX may be fine by then).
+    assert (r["outcome"], r["code"], r["enhanced"]) == ("temp", 0, "4.7.1")
+    assert r["text"] == f"{relay_of(p)} greeted: 554 5.7.1 go away"
+    assert p.conns[0].commands == ["QUIT"]
+
+
+def test_hang_at_greeting_times_out_next_hop(tmp_path, peer):
+    mute = peer(hang=True)
+    good = peer()
+    t0 = time.monotonic()
+    res, _ = deliver(tmp_path, [mute.hop, good.hop], opts=["--timeout-greeting", "1"])
+    assert time.monotonic() - t0 < 10
+    assert res["hop"] == 1 and outcomes(res) == ["ok"]
+
+
+def test_hang_at_greeting_alone(tmp_path, peer):
+    mute = peer(hang=True)
+    res, _ = deliver(tmp_path, [mute.hop], opts=["--timeout-greeting", "1"])
+    [r] = res["rcpts"]
+    assert (r["outcome"], r["enhanced"]) == ("temp", "4.4.2")
+    assert r["text"] == (f"conversation with {relay_of(mute)} timed out while receiving the "
+                         f"initial greeting")
+
+
+def test_connect_timeout(tmp_path):
+    """A listener whose backlog is full never completes the handshake."""
+    with socket.socket() as lsock:
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(0)
+        port = lsock.getsockname()[1]
+        fillers = []
+        try:
+            for _ in range(8):  # fill the accept queue; later SYNs are dropped
+                s = socket.socket()
+                s.setblocking(False)
+                s.connect_ex(("127.0.0.1", port))
+                fillers.append(s)
+            time.sleep(0.2)
+            t0 = time.monotonic()
+            res, _ = deliver(tmp_path, [f"slow.test,127.0.0.1:{port}"],
+                             opts=["--timeout-connect", "1"])
+            took = time.monotonic() - t0
+        finally:
+            for s in fillers:
+                s.close()
+    [r] = res["rcpts"]
+    assert r["outcome"] == "temp" and r["enhanced"] == "4.4.1"
+    assert r["text"] == f"connect to slow.test[127.0.0.1]:{port}: Connection timed out"
+    assert took < 10
+
+
+# ---- EHLO --------------------------------------------------------------------
+
+def test_ehlo_502_falls_back_to_helo(tmp_path, peer):
+    p = peer(ehlo="502 5.5.1 EHLO not implemented", dsn=True, size=100000)
+    res, _ = deliver(tmp_path, [p.hop], opts=["--ret", "full"])
+    assert outcomes(res) == ["ok"] and res["used_pipelining"] is False
+    c = p.conns[0]
+    assert c.commands[:2] == ["EHLO client.test", "HELO client.test"]
+    assert c.mail_params == []  # no extensions after HELO
+    assert c.data == CONTENT
+
+
+def test_helo_fallback_cannot_carry_8bit(tmp_path, peer):
+    p = peer(ehlo="500 5.5.2 what?")
+    res, _ = deliver(tmp_path, [p.hop], opts=["--body", "8bitmime"])
+    [r] = res["rcpts"]
+    assert (r["outcome"], r["enhanced"], r["code"]) == ("perm", "5.6.3", 0)
+
+
+def test_ehlo_4xx_next_hop(tmp_path, peer):
+    p = peer(ehlo="421 4.3.2 shutting down")
+    good = peer()
+    res, err = deliver(tmp_path, [p.hop, good.hop])
+    assert res["hop"] == 1 and outcomes(res) == ["ok"]
+    assert (f"{relay_of(p)} said: 421 4.3.2 shutting down (in reply to EHLO command)"
+            in err)
+
+
+# ---- checks against the extensions ------------------------------------------------
+
+def test_size_exceeded_no_mail(tmp_path, peer):
+    p = peer(size=100)
+    other = peer()
+    res, _ = deliver(tmp_path, [p.hop, other.hop], rcpts=["a@example.test", "b@example.test"])
+    assert res["hop"] == 0 and other.conns == []
+    for r in res["rcpts"]:
+        assert (r["outcome"], r["code"], r["enhanced"]) == ("perm", 0, "5.3.4")
+        assert r["text"] == (f"message size {len(CONTENT)} exceeds size limit 100 of server "
+                             f"{relay_of(p)}")
+    assert p.conns[0].commands == ["EHLO client.test", "QUIT"]
+
+
+def test_size_zero_means_no_limit(tmp_path, peer):
+    p = peer(size=0)
+    res, _ = deliver(tmp_path, [p.hop])
+    assert outcomes(res) == ["ok"]
+    assert p.conns[0].mail_params == [f"SIZE={len(CONTENT)}"]
+
+
+def test_8bitmime_not_offered(tmp_path, peer):
+    p = peer(eightbitmime=False)
+    res, _ = deliver(tmp_path, [p.hop], opts=["--body", "8bitmime"])
+    [r] = res["rcpts"]
+    assert (r["outcome"], r["code"], r["enhanced"]) == ("perm", 0, "5.6.3")
+    assert "does not offer 8BITMIME" in r["text"] and "not convert to 7-bit" in r["text"]
+    assert not any(c.startswith("MAIL") for c in p.conns[0].commands)
+
+
+@pytest.mark.parametrize("body,param", [("8bitmime", ["BODY=8BITMIME"]), ("7bit", ["BODY=7BIT"]),
+                                        (None, [])])
+def test_body_declared_when_offered(tmp_path, peer, body, param):
+    p = peer(eightbitmime=True)
+    content = b"Subject: caf\xc3\xa9\r\n\r\n\xff\xfe bytes\r\n"
+    res, _ = deliver(tmp_path, [p.hop], content=content,
+                     opts=["--body", body] if body else [])
+    assert outcomes(res) == ["ok"]
+    assert p.conns[0].mail_params == param
+    assert p.conns[0].data == content
+
+
+def test_7bit_body_to_server_without_8bitmime(tmp_path, peer):
+    p = peer(eightbitmime=False)
+    res, _ = deliver(tmp_path, [p.hop], opts=["--body", "7bit"])
+    assert outcomes(res) == ["ok"] and p.conns[0].mail_params == []
+
+
+def test_smtputf8_not_offered(tmp_path, peer):
+    p = peer(smtputf8=False)
+    res, _ = deliver(tmp_path, [p.hop], opts=["--smtputf8"])
+    [r] = res["rcpts"]
+    assert (r["outcome"], r["code"], r["enhanced"]) == ("perm", 0, "5.6.7")
+    assert "SMTPUTF8" in r["text"]
+    assert not any(c.startswith("MAIL") for c in p.conns[0].commands)
+
+
+def test_smtputf8_offered(tmp_path, peer):
+    p = peer(smtputf8=True)
+    res, _ = deliver(tmp_path, [p.hop], opts=["--smtputf8", "--body", "8bitmime"])
+    assert outcomes(res) == ["ok"]
+    assert p.conns[0].mail_params == ["BODY=8BITMIME", "SMTPUTF8"]
+
+
+# ---- DSN ---------------------------------------------------------------------
+
+DSN_RCPTS = [
+    ["a@example.test", "--notify", "SUCCESS,FAILURE", "--orcpt", "rfc822;a+2Bx@example.test"],
+    ["b@example.test", "--notify", "NEVER"],
+    ["c@example.test", "--notify", "DELAY"],
+    "d@example.test",
+]
+
+
+def test_dsn_parameters_passed_when_offered(tmp_path, peer):
+    p = peer(dsn=True, size=1000000)
+    res, _ = deliver(tmp_path, [p.hop], rcpts=DSN_RCPTS,
+                     opts=["--ret", "hdrs", "--envid", "QQ+2Bid.1"])
+    assert outcomes(res) == ["ok"] * 4
+    c = p.conns[0]
+    assert c.mail_params == [f"SIZE={len(CONTENT)}", "RET=HDRS", "ENVID=QQ+2Bid.1"]
+    assert c.rcpts == [
+        ("a@example.test", ["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;a+2Bx@example.test"]),
+        ("b@example.test", ["NOTIFY=NEVER"]),
+        ("c@example.test", ["NOTIFY=DELAY"]),
+        ("d@example.test", []),
+    ]
+
+
+def test_dsn_parameters_omitted_when_not_offered(tmp_path, peer):
+    p = peer(dsn=False)
+    res, _ = deliver(tmp_path, [p.hop], rcpts=DSN_RCPTS,
+                     opts=["--ret", "full", "--envid", "QQ+2Bid.1"])
+    assert outcomes(res) == ["ok"] * 4
+    c = p.conns[0]
+    assert c.mail_params == []
+    assert all(params == [] for _, params in c.rcpts)
+
+
+def test_bad_dsn_values_are_not_sent(tmp_path, peer):
+    p = peer(dsn=True)
+    res, _ = deliver(tmp_path, [p.hop], rcpts=[["a@example.test", "--orcpt", "no-semicolon"]],
+                     opts=["--envid", "x" * 101])
+    assert outcomes(res) == ["ok"]
+    assert p.conns[0].mail_params == [] and p.conns[0].rcpts == [("a@example.test", [])]
+
+
+# ---- lost connections and timeouts ---------------------------------------------------
+
+def test_connection_dropped_after_rcpt(tmp_path, peer):
+    p = peer(drop_at="RCPT")
+    other = peer()
+    res, _ = deliver(tmp_path, [p.hop, other.hop], rcpts=["a@example.test", "b@example.test"])
+    assert res["hop"] == 0 and other.conns == []  # MAIL was answered
+    for r in res["rcpts"]:
+        assert (r["outcome"], r["code"], r["enhanced"]) == ("temp", 0, "4.4.2")
+        assert r["text"] == f"lost connection with {relay_of(p)} while sending RCPT TO"
+
+
+def test_connection_dropped_at_mail_next_hop(tmp_path, peer):
+    p = peer(drop_at="MAIL")
+    other = peer()
+    res, err = deliver(tmp_path, [p.hop, other.hop])
+    assert res["hop"] == 1 and outcomes(res) == ["ok"]
+    assert f"lost connection with {relay_of(p)} while sending MAIL FROM" in err
+
+
+def test_connection_dropped_at_end_of_data(tmp_path, peer):
+    p = peer(drop_at="DOT")
+    res, _ = deliver(tmp_path, [p.hop])
+    [r] = res["rcpts"]
+    assert r["outcome"] == "temp"
+    assert r["text"] == (f"lost connection with {relay_of(p)} while sending end of data -- "
+                         f"message may be sent more than once")
+
+
+def test_no_reply_to_end_of_data_times_out(tmp_path, peer):
+    p = peer(hang_at="DOT")
+    t0 = time.monotonic()
+    res, _ = deliver(tmp_path, [p.hop], opts=["--timeout-data-end", "1"])
+    assert time.monotonic() - t0 < 10
+    [r] = res["rcpts"]
+    assert (r["outcome"], r["enhanced"]) == ("temp", "4.4.2")
+    assert r["text"].startswith(f"conversation with {relay_of(p)} timed out while sending end")
+
+
+def test_no_reply_to_rcpt_times_out(tmp_path, peer):
+    p = peer(hang_at="RCPT")
+    res, _ = deliver(tmp_path, [p.hop], opts=["--timeout-command", "1"])
+    [r] = res["rcpts"]
+    assert r["outcome"] == "temp"
+    assert r["text"] == f"conversation with {relay_of(p)} timed out while sending RCPT TO"
+
+
+@pytest.mark.parametrize("where", [dict(hang=True), dict(hang_at="RCPT"), dict(hang_at="DOT")])
+def test_cancel_frees_everything(tmp_path, peer, where):
+    """deliver_cancel() at the greeting, in the transaction, after the content: no
+    callback, no leak (LeakSanitizer runs at the driver's exit)."""
+    p = peer(**where)
+    msg = tmp_path / "msg"
+    msg.write_bytes(CONTENT)
+    out = subprocess.run([str(DRIVER), "--helo", "c.test", "--from", SENDER, "--to", RCPT,
+                          "--file", str(msg), "--hop", p.hop, "--cancel-after", "500"],
+                         capture_output=True, timeout=30)
+    err = out.stderr.decode(errors="replace")
+    for mark in SANITIZER_MARKS:
+        assert mark not in err, err
+    assert out.returncode == 0, err
+    assert json.loads(out.stdout) == {"cancelled": True}
+
+
+# ---- hostile replies ----------------------------------------------------------------
+
+@pytest.mark.parametrize("script,why", [
+    (b"220-x\r\n" * 200, "too many reply lines"),
+    (b"220-" + b"x" * 4000 + b"\r\n220 ok\r\n", "reply line too long"),
+    (b"220 bare LF\n", "reply line ends in a bare LF"),
+    (b"220-mixed\r\n250 codes\r\n", "reply code changed between lines"),
+    (b"hello there\r\n", "malformed reply line"),
+])
+def test_hostile_greeting(tmp_path, raw_peer, peer, script, why):
+    bad = raw_peer(script)
+    good = peer()
+    res, err = deliver(tmp_path, [bad.hop, good.hop])
+    assert res["hop"] == 1 and outcomes(res) == ["ok"]
+    assert (f"reason=\"protocol error from raw.test[127.0.0.1]:{bad.port} while receiving "
+            f"the initial greeting: {why}\"") in err
+
+
+def test_endless_reply_does_not_grow(tmp_path, raw_peer):
+    """A megabyte of continuation lines: refused at CAP_REPLY_LINES, not read to the end."""
+    bad = raw_peer((b"220-" + b"y" * 60 + b"\r\n") * 16000)
+    res, _ = deliver(tmp_path, [bad.hop])
+    [r] = res["rcpts"]
+    assert (r["outcome"], r["enhanced"]) == ("temp", "4.5.0")
+    assert r["text"].endswith("too many reply lines")
+
+
+def test_ehlo_and_helo_refused(tmp_path, raw_peer, peer):
+    """aiosmtpd answers HELO, so a raw peer refuses both (and never answers QUIT)."""
+    bad = raw_peer([(0, b"220 raw ESMTP\r\n"), (1, b"500 5.5.1 no EHLO\r\n"),
+                    (2, b"501 5.5.4 no HELO either\r\n")])
+    good = peer()
+    res, err = deliver(tmp_path, [bad.hop, good.hop], opts=["--timeout-command", "1"])
+    assert res["hop"] == 1 and outcomes(res) == ["ok"]
+    assert (f"raw.test[127.0.0.1]:{bad.port} said: 501 5.5.4 no HELO either (in reply to HELO "
+            f"command)") in err
+
+
+def test_354_without_recipients_gets_no_content(tmp_path, raw_peer):
+    """A server that says 354 although it refused every RCPT: the connection is closed
+    at once, so no empty message goes out (RFC 2920 3.1)."""
+    bad = raw_peer([(0, b"220 raw ESMTP\r\n"), (1, b"250-raw\r\n250 PIPELINING\r\n"),
+                    (4, b"250 2.1.0 ok\r\n550 5.1.1 no such user\r\n354 go ahead anyway\r\n")])
+    res, _ = deliver(tmp_path, [bad.hop])
+    [r] = res["rcpts"]
+    assert (r["outcome"], r["code"], r["enhanced"]) == ("perm", 550, "5.1.1")
+    wait_for(lambda: bad.received, what="the raw peer to see the close")
+    assert bad.received[0] == (b"EHLO client.test\r\nMAIL FROM:<sender@example.test>\r\n"
+                               b"RCPT TO:<rcpt@example.test>\r\nDATA\r\n")
+
+
+def test_hostile_ehlo_lines_are_ignored(tmp_path, peer):
+    p = peer(pipelining=False, ehlo_extra=["SIZE abc", "SIZE  10", "AUTH=LOGIN", "-DSN",
+                                           "PIPELINING ", "8BITMIME\x01"])
+    res, _ = deliver(tmp_path, [p.hop])
+    assert outcomes(res) == ["ok"] and res["used_pipelining"] is False
+    assert p.conns[0].mail_params == []
+
+
+def test_ipv6_relay_name(tmp_path):
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            port = s.getsockname()[1]
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    res, _ = deliver(tmp_path, [f"v6.test,[::1]:{port}"])
+    [r] = res["rcpts"]
+    assert r["text"] == f"connect to v6.test[::1]:{port}: Connection refused"
+
+
+# ---- smtp-sink ---------------------------------------------------------------------
+
+@pytest.mark.skipif(not os.path.exists(SMTP_SINK), reason="no smtp-sink")
+def test_smtp_sink(tmp_path):
+    port = free_port()
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    log = open(tmp_path / "sink.log", "wb")
+    sink = subprocess.Popen([SMTP_SINK, *user, f"127.0.0.1:{port}", "10"], stdout=log,
+                            stderr=subprocess.STDOUT)
+    log.close()
+    try:
+        def listening():
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", port)) == 0
+        wait_for(listening, what="smtp-sink to listen")
+        res, _ = deliver(tmp_path, [f"sink.test,127.0.0.1:{port}"],
+                         rcpts=["a@example.test", "b@example.test"])
+        assert outcomes(res) == ["ok", "ok"]
+        assert res["used_pipelining"] is True
+        assert all(r["code"] == 250 for r in res["rcpts"])
+    finally:
+        sink.send_signal(signal.SIGTERM)
+        try:
+            sink.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            sink.kill()
+            sink.wait()
