@@ -112,20 +112,21 @@ struct conf {
 
     char auth_passwd[CAP_PATH]; /* empty: no auth block */
 
-    bool has_resolver;          /* resolver ADDR:PORT; else the system's (/etc/resolv.conf) */
+    bool has_resolver; /* resolver ADDR:PORT; else the system's (/etc/resolv.conf) */
     struct conf_addr resolver;
 
     unsigned retry[CONF_RETRY_MAX]; /* seconds between attempts; the last repeats */
     size_t n_retry;
-    unsigned give_up;           /* seconds after arrival: then bounce */
-    unsigned delay_warning;     /* seconds after arrival: warn the sender once; 0: never */
-    bool has_relay_host;        /* delivery { relay-host URL }: smarthost for domains without relay */
+    unsigned give_up;       /* seconds after arrival: then bounce */
+    unsigned delay_warning; /* seconds after arrival: warn the sender once; 0: never */
+    bool has_relay_host;    /* delivery { relay-host URL }: smarthost for domains without relay */
     struct conf_route relay_host;
-    unsigned max_deliveries;    /* transactions in flight, all destinations; default 500 */
+    unsigned max_deliveries;      /* transactions in flight, all destinations; default 500 */
     unsigned max_per_destination; /* in flight to one next hop or domain; default 20 */
-    unsigned timeout_connect;   /* seconds; default 30 */
-    unsigned timeout_command;   /* greeting, EHLO, MAIL, RCPT, DATA (RFC 5321 4.5.3.2); default 300 */
-    unsigned timeout_data;      /* a data block sent, and the reply to the final dot; default 600 */
+    unsigned timeout_connect;     /* seconds; default 30 */
+    unsigned timeout_command; /* greeting, EHLO, MAIL, RCPT, DATA (RFC 5321 4.5.3.2); default 300 */
+    unsigned timeout_data;    /* a data block sent, and the reply to the final dot; default 600 */
+    bool queue_only;          /* accept and queue, deliver nothing (maintenance); default no */
 };
 
 /*

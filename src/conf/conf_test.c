@@ -943,17 +943,18 @@ static const struct err_row file_errors[] = {
     {"delivery unknown", "delivery {\n  bounce 5d\n", 2,
      "unknown key 'bounce' in delivery block (expected one of: retry, give-up, delay-warning, "
      "relay-host, max-deliveries, max-per-destination, timeout-connect, timeout-command, "
-     "timeout-data)"},
+     "timeout-data, queue-only)"},
+    {"queue-only maybe", "delivery {\n queue-only maybe\n", 2, "expected yes or no, found 'maybe'"},
     {"delay-warning word", "delivery {\n delay-warning never\n", 2, "expected a duration"},
     {"delay-warning 0", "delivery {\n delay-warning 0\n", 2, "out of range (from 1s to 30d)"},
     {"relay-host scheme", "delivery {\n relay-host lmtp://x.example\n", 2,
      "the scheme must be smtp://"},
     {"relay-host twice", "delivery {\n relay-host smtp://a.example\n relay-host smtp://b.example\n",
      3, "duplicate key 'relay-host'"},
-    {"max-deliveries 0", "delivery {\n max-deliveries 0\n", 2, "expected a number from 1 to 100000, found '0'"},
+    {"max-deliveries 0", "delivery {\n max-deliveries 0\n", 2,
+     "expected a number from 1 to 100000, found '0'"},
     {"max-per-destination word", "delivery {\n max-per-destination many\n", 2, "expected"},
-    {"timeout-connect 2h", "delivery {\n timeout-connect 2h\n", 2,
-     "out of range (from 1s to 1h)"},
+    {"timeout-connect 2h", "delivery {\n timeout-connect 2h\n", 2, "out of range (from 1s to 1h)"},
     {"resolver no port", "resolver 127.0.0.1\n", 1, "127.0.0.1"},
     {"resolver name", "resolver dns.example:53\n", 1, "dns.example"},
     {"resolver twice", "resolver 127.0.0.1:53\nresolver 127.0.0.1:54\n", 2,
@@ -977,10 +978,10 @@ test_delivery_keys(void **state)
 
     (void)state;
     c = expect_ok("delivery", MIN "resolver [::1]:5353\n"
-                                         "delivery {\n relay-host smtp://[smart.example]:587\n"
-                                         " delay-warning 1h\n max-deliveries 7\n"
-                                         " max-per-destination 3\n timeout-connect 5s\n"
-                                         " timeout-command 1m\n timeout-data 2m\n}\n");
+                                  "delivery {\n relay-host smtp://[smart.example]:587\n"
+                                  " delay-warning 1h\n max-deliveries 7\n"
+                                  " max-per-destination 3\n timeout-connect 5s\n"
+                                  " timeout-command 1m\n timeout-data 2m\n}\n");
     assert_true(c->has_resolver);
     assert_string_equal(c->resolver.text, "[::1]:5353");
     assert_true(c->has_relay_host);
@@ -993,10 +994,12 @@ test_delivery_keys(void **state)
     assert_int_equal(c->timeout_connect, 5);
     assert_int_equal(c->timeout_command, 60);
     assert_int_equal(c->timeout_data, 120);
+    assert_false(c->queue_only);
     conf_unref(c);
 
-    c = expect_ok("delay off", MIN "delivery {\n delay-warning off\n}\n");
+    c = expect_ok("delay off", MIN "delivery {\n delay-warning off\n queue-only YES\n}\n");
     assert_int_equal(c->delay_warning, 0);
+    assert_true(c->queue_only);
     conf_unref(c);
 }
 

@@ -601,6 +601,21 @@ set_delivery_timeout_data(struct conf_parser *p, const struct conf_line *l)
 }
 
 static int
+set_queue_only(struct conf_parser *p, const struct conf_line *l)
+{
+    char q[CONF_QUOTE_CAP];
+
+    if (slice_eq_ci(conf_arg(l, 1), "yes"))
+        p->c->queue_only = true;
+    else if (slice_eq_ci(conf_arg(l, 1), "no"))
+        p->c->queue_only = false;
+    else
+        return conf_fail(p, l->number, "expected yes or no, found '%s'",
+                         conf_quote(q, sizeof q, conf_arg(l, 1)));
+    return 0;
+}
+
+static int
 open_delivery(struct conf_parser *p, const struct conf_line *l)
 {
     if (p->delivery_line != 0)
@@ -620,6 +635,7 @@ static const struct conf_setting delivery_settings[] = {
     {"timeout-connect", 1, false, set_delivery_timeout_connect},
     {"timeout-command", 1, false, set_delivery_timeout_command},
     {"timeout-data", 1, false, set_delivery_timeout_data},
+    {"queue-only", 1, false, set_queue_only},
 };
 
 const struct conf_block conf_blocks[] = {

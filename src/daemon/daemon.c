@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The serve process; see daemon.h. Start-up order: configuration, spool
- * (recovery), listening sockets, signals, loop. Stop order: listeners
- * closed, sessions ended, spool drained (every commit answered), then the
- * rest freed, so that nothing acknowledged is lost and ASan sees no leak.
+ * (recovery), listening sockets, privileges, resolver and scheduler (which
+ * reads the queue), signals, loop. Stop order: listeners closed, sessions
+ * ended, deliveries cancelled (their recipients stay queued), spool
+ * drained (every commit and change answered), then the rest freed, so
+ * that nothing acknowledged is lost and ASan sees no leak.
  */
 #include <errno.h>
 #include <signal.h>
@@ -15,18 +17,25 @@
 
 #include "conf/conf.h"
 #include "daemon/daemon.h"
+#include "dns/dns.h"
 #include "daemon/privileges.h"
 #include "lib/fault.h"
 #include "lib/log.h"
 #include "listen/listen.h"
+#include "sched/sched.h"
 #include "smtp/smtp.h"
 #include "spool/spool.h"
+
+/* A DNS try waits this long for an answer (c-ares tries each server twice). */
+#define DAEMON_DNS_TIMEOUT_MS 3000
 
 struct daemon {
     const char *path;
     struct event_base *base;
     struct conf *conf;
     struct spool *spool;
+    struct dns *dns;
+    struct sched *sched;
     struct smtp_env env;
     struct listen_set *listeners;
     struct event *sig_hup, *sig_term, *sig_int;
@@ -63,7 +72,11 @@ daemon_reload(struct daemon *d)
         conf_unref(c);
         return;
     }
+    if (c->has_resolver != d->conf->has_resolver ||
+        (c->has_resolver && strcmp(c->resolver.text, d->conf->resolver.text) != 0))
+        log_warning("-: event=reload, warning=\"the resolver changes only at a restart\"");
     log_set_level(c->log_level);
+    sched_set_conf(d->sched, c);
     conf_unref(d->conf);
     d->conf = c;
     log_info("-: event=reload, status=ok, config=%s, listeners=%zu, domains=%zu", d->path,
@@ -113,7 +126,11 @@ daemon_stop(struct daemon *d)
     if (d->listeners != NULL)
         listen_set_close(d->listeners);
     smtp_session_close_all();
+    if (d->sched != NULL)
+        sched_stop(d->sched);
     spool_free(d->spool);
+    dns_free(d->dns);
+    sched_free(d->sched);
     /* A bufferevent freed while its reading was paused is released on the
      * loop's next turn: give it that turn, or it leaks. */
     if (d->base != NULL)
@@ -163,6 +180,19 @@ daemon_serve(const char *path)
     if (listen_set_apply(d.listeners, d.conf, err, sizeof(err)) == -1 ||
         privileges_drop(d.conf, d.spool, err, sizeof(err)) == -1) {
         fprintf(stderr, "gate26: %s\n", err);
+        daemon_stop(&d);
+        return 1;
+    }
+    d.dns = dns_new(d.base, d.conf->has_resolver ? d.conf->resolver.text : NULL,
+                    DAEMON_DNS_TIMEOUT_MS, err, sizeof(err));
+    if (d.dns == NULL) {
+        fprintf(stderr, "gate26: resolver: %s\n", err);
+        daemon_stop(&d);
+        return 1;
+    }
+    d.sched = sched_new(d.base, d.spool, d.dns, d.conf);
+    if (sched_load(d.sched) == -1) {
+        fprintf(stderr, "gate26: %s/queue: %s\n", d.conf->spool, strerror(errno));
         daemon_stop(&d);
         return 1;
     }

@@ -187,13 +187,21 @@ def envelope(head):
     return env
 
 
-def config_text(spool, ports, doors, domains, tls=None, extra="", hostname="gate26.test"):
+# The receive-path tests look at queued files: nothing is delivered under them.
+QUEUE_ONLY = "queue-only yes"
+
+
+def config_text(spool, ports, doors, domains, tls=None, extra="", hostname="gate26.test",
+                delivery=QUEUE_ONLY):
     """A gate26 configuration.
 
     doors: {role: {key: value-string}} with the keys of a listen block (address
-    is filled in from ports[role] unless given); domains: {name: relay-url or None}.
+    is filled in from ports[role] unless given); domains: {name: relay-url or None};
+    delivery: the inside of the delivery block (None: no block).
     """
     out = [f"hostname {hostname}", f"spool {spool}", "log-level debug", extra]
+    if delivery is not None:
+        out.append("delivery {\n%s\n}" % delivery)
     if tls:
         out.append("tls {\n    cert %s\n    key %s\n}" % tls)
     for role, keys in doors.items():
@@ -208,7 +216,8 @@ def config_text(spool, ports, doors, domains, tls=None, extra="", hostname="gate
 
 
 class Gateway:
-    def __init__(self, workdir, doors, domains, env=None, tls=None, extra=""):
+    def __init__(self, workdir, doors, domains, env=None, tls=None, extra="",
+                 delivery=QUEUE_ONLY):
         self.dir = Path(workdir)
         self.spool = self.dir / "spool"
         self.conf = self.dir / "gate26.conf"
@@ -220,6 +229,7 @@ class Gateway:
         self.domains = domains
         self.tls = tls
         self.extra = extra
+        self.delivery = delivery
         self.env = dict(os.environ)
         self.env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         self.env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
@@ -233,7 +243,7 @@ class Gateway:
         for k, v in changes.items():
             setattr(self, k, v)
         self.conf.write_text(config_text(self.spool, self.ports, self.doors, self.domains,
-                                         self.tls, self.extra))
+                                         self.tls, self.extra, delivery=self.delivery))
 
     def start(self, expect_ok=True):
         self.log_offset = self.logfile.stat().st_size if self.logfile.exists() else 0
@@ -322,9 +332,10 @@ DEFAULT_DOMAINS = {"example.test": "smtp://127.0.0.1:2500", "ours.test": None}
 def gateway(tmp_path):
     started = []
 
-    def make(doors=None, domains=None, env=None, tls=None, extra="", start=True):
+    def make(doors=None, domains=None, env=None, tls=None, extra="", start=True,
+             delivery=QUEUE_ONLY):
         g = Gateway(tmp_path / f"gw{len(started)}", doors or DEFAULT_DOORS,
-                    DEFAULT_DOMAINS if domains is None else domains, env, tls, extra)
+                    DEFAULT_DOMAINS if domains is None else domains, env, tls, extra, delivery)
         started.append(g)
         if start:
             g.start()

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The queue in memory (sched.h): one entry per message in queue/, each
+ * with a timer for its next attempt; the delivery slots (max-deliveries in
+ * all, max-per-destination per recipient domain) and the queue of jobs
+ * waiting for one; loading the queue at start; learning of new messages
+ * through the spool's commit hook.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+#include "sched/sched_impl.h"
+
+/* ---- Entries and their timers ---- */
+
+static void
+entry_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct sched_entry *e = arg;
+
+    (void)fd;
+    (void)what;
+    if (e->s->stopping || e->s->conf->queue_only || e->at != NULL || e->broken)
+        return;
+    sched_attempt_start(e);
+}
+
+/* Arms e's timer for its next attempt (at once when that is past); not in queue-only mode. */
+static void
+entry_arm(struct sched_entry *e)
+{
+    struct timeval tv = {0, 0};
+    time_t now = time(NULL);
+
+    if (e->s->conf->queue_only)
+        return;
+    if (e->next_attempt > (uint64_t)now)
+        tv.tv_sec = (time_t)(e->next_attempt - (uint64_t)now);
+    if (evtimer_add(e->timer, &tv) == -1)
+        log_panic("%s: cannot arm the retry timer", e->id);
+}
+
+static struct sched_entry *
+entry_new(struct sched *s, const char *id)
+{
+    struct sched_entry *e = xcalloc(1, sizeof(*e));
+
+    e->s = s;
+    memcpy(e->id, id, sizeof(e->id));
+    e->timer = evtimer_new(s->base, entry_timer_cb, e);
+    if (e->timer == NULL)
+        log_panic("%s: cannot create a timer", id);
+    e->prev = s->tail;
+    if (s->tail != NULL)
+        s->tail->next = e;
+    else
+        s->head = e;
+    s->tail = e;
+    s->n_entries++;
+    return e;
+}
+
+static void
+entry_free(struct sched_entry *e)
+{
+    struct sched *s = e->s;
+
+    if (e->prev != NULL)
+        e->prev->next = e->next;
+    else
+        s->head = e->next;
+    if (e->next != NULL)
+        e->next->prev = e->prev;
+    else
+        s->tail = e->prev;
+    s->n_entries--;
+    event_free(e->timer);
+    free(e);
+}
+
+void
+sched_entry_after(struct sched_entry *e, bool removed)
+{
+    struct sched *s = e->s;
+
+    e->at = NULL;
+    s->n_active--;
+    if (removed) {
+        entry_free(e);
+        return;
+    }
+    if (!s->stopping)
+        entry_arm(e);
+}
+
+/* The spool's commit hook: a new message is in queue/. */
+static void
+sched_committed(void *arg, const char *id, int status, int err)
+{
+    struct sched *s = arg;
+    struct sched_entry *e;
+
+    (void)status;
+    (void)err;
+    e = entry_new(s, id);
+    if (!s->stopping)
+        entry_arm(e); /* next_attempt 0: as soon as the loop turns */
+}
+
+/* ---- Destinations and slots ---- */
+
+struct sched_dest *
+sched_dest_get(struct sched *s, const char *domain)
+{
+    struct sched_dest *d;
+
+    for (d = s->dests; d != NULL; d = d->next) {
+        if (strcmp(d->domain, domain) == 0)
+            return d;
+    }
+    d = xcalloc(1, sizeof(*d));
+    (void)str_copyz(d->domain, sizeof(d->domain), domain);
+    d->next = s->dests;
+    s->dests = d;
+    return d;
+}
+
+void
+sched_dest_put(struct sched *s, struct sched_dest *d)
+{
+    struct sched_dest **pp;
+
+    if (d->active > 0)
+        return;
+    for (pp = &s->dests; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == d) {
+            *pp = d->next;
+            free(d);
+            return;
+        }
+    }
+}
+
+void
+sched_job_wait(struct sched *s, struct sched_job *job)
+{
+    job->waiting = true;
+    job->wait_next = NULL;
+    if (s->wait_tail != NULL)
+        s->wait_tail->wait_next = job;
+    else
+        s->wait_head = job;
+    s->wait_tail = job;
+}
+
+static void
+wait_unlink(struct sched *s, struct sched_job *prev, struct sched_job *job)
+{
+    if (prev != NULL)
+        prev->wait_next = job->wait_next;
+    else
+        s->wait_head = job->wait_next;
+    if (s->wait_tail == job)
+        s->wait_tail = prev;
+    job->wait_next = NULL;
+    job->waiting = false;
+}
+
+void
+sched_pump(struct sched *s)
+{
+    struct sched_job *prev = NULL, *job = s->wait_head;
+
+    while (job != NULL && !s->stopping && s->running < s->conf->max_deliveries) {
+        struct sched_job *next = job->wait_next;
+        struct sched_dest *d = sched_dest_get(s, job->domain);
+
+        if (d->active >= s->conf->max_per_destination) {
+            prev = job;
+            job = next;
+            continue;
+        }
+        wait_unlink(s, prev, job);
+        job->dest = d;
+        d->active++;
+        s->running++;
+        sched_job_run(job);
+        job = next;
+    }
+}
+
+/* ---- Public ---- */
+
+struct sched *
+sched_new(struct event_base *base, struct spool *sp, struct dns *dns, struct conf *c)
+{
+    struct sched *s = xcalloc(1, sizeof(*s));
+
+    s->base = base;
+    s->sp = sp;
+    s->dns = dns;
+    s->conf = conf_ref(c);
+    spool_set_commit_hook(sp, sched_committed, s);
+    return s;
+}
+
+long
+sched_load(struct sched *s)
+{
+    char(*ids)[SPOOL_ID_LEN + 1];
+    size_t n;
+
+    if (spool_queue_list(s->sp, &ids, &n) == -1)
+        return -1;
+    if (s->conf->queue_only)
+        log_warning("-: event=queue-only, warning=\"delivery { queue-only yes }: nothing is "
+                    "delivered\"");
+    for (size_t i = 0; i < n; i++) {
+        struct sched_entry *e = entry_new(s, ids[i]);
+        struct spool_queued *q;
+        char why[256];
+
+        if (spool_queued_open(s->sp, ids[i], &q, why, sizeof(why)) == -1) {
+            log_error("%s: event=unreadable, reason=\"%s\", action=\"left alone in queue/\"",
+                      ids[i], why);
+            e->broken = true;
+            continue;
+        }
+        e->attempts = q->env.attempts;
+        e->next_attempt = q->env.next_attempt;
+        spool_queued_close(q);
+        entry_arm(e);
+    }
+    free(ids);
+    log_info("-: event=queue-loaded, messages=%zu", n);
+    return (long)n;
+}
+
+void
+sched_set_conf(struct sched *s, struct conf *c)
+{
+    struct conf *old = s->conf;
+
+    s->conf = conf_ref(c);
+    conf_unref(old);
+    if (c->queue_only) {
+        log_warning("-: event=queue-only, warning=\"delivery { queue-only yes }: nothing is "
+                    "delivered\"");
+        return;
+    }
+    /* Out of queue-only mode: every waiting message gets its timer (again). */
+    for (struct sched_entry *e = s->head; e != NULL; e = e->next) {
+        if (e->at == NULL && !e->broken && !s->stopping)
+            entry_arm(e);
+    }
+}
+
+void
+sched_stop(struct sched *s)
+{
+    struct sched_entry *e;
+
+    s->stopping = true;
+    spool_set_commit_hook(s->sp, NULL, NULL);
+    for (e = s->head; e != NULL; e = e->next) {
+        (void)evtimer_del(e->timer);
+        if (e->at != NULL)
+            sched_attempt_stop(e->at);
+    }
+    s->wait_head = s->wait_tail = NULL;
+}
+
+void
+sched_free(struct sched *s)
+{
+    if (s == NULL)
+        return;
+    if (!s->stopping)
+        sched_stop(s);
+    while (s->head != NULL) {
+        if (s->head->at != NULL)
+            log_panic("%s: freed with an attempt waiting for the spool", s->head->id);
+        entry_free(s->head);
+    }
+    while (s->dests != NULL) {
+        struct sched_dest *d = s->dests;
+
+        s->dests = d->next;
+        free(d);
+    }
+    conf_unref(s->conf);
+    free(s);
+}
+
+void
+sched_stats(const struct sched *s, struct sched_stats *out)
+{
+    out->messages = s->n_entries;
+    out->active = s->n_active;
+    out->deliveries = s->running;
+    out->sent = s->sent;
+    out->bounced = s->bounced;
+    out->deferred = s->deferred;
+}
