@@ -395,6 +395,8 @@ sched_attempt_start(struct sched_entry *e)
     at->e = e;
     at->q = q;
     (void)gettimeofday(&at->start, NULL);
+    at->prev_try = e->last_try;
+    e->last_try = at->start.tv_sec;
     at->out = xcalloc(q->env.n_rcpts, sizeof(*at->out));
     e->at = at;
     s->n_active++;

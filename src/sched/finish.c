@@ -102,22 +102,33 @@ bounce_cb(void *arg, const char *id, int status, int err)
     final_change(at, status == 0);
 }
 
-/* The delay warning: once, at the first attempt after the message has waited delay-warning. */
+/*
+ * The delay warning: once, at the first attempt after the message has
+ * waited delay-warning, that is when the previous attempt came before the
+ * mark. The previous attempt's time is known when this process made it;
+ * after a restart it is taken as one retry interval ago.
+ */
 static void
 maybe_warn(struct sched_attempt *at, time_t now)
 {
     const struct conf *c = at->e->s->conf;
     const struct envelope *env = &at->q->env;
+    int64_t waited = (int64_t)(now - env->arrival.tv_sec), before;
     size_t *idx;
     size_t n = 0;
-    uint64_t waited = (uint64_t)(now - env->arrival.tv_sec), before;
-    unsigned last = env->attempts == 0 ? 0 : env->attempts - 1;
 
-    if (c->delay_warning == 0 || waited < c->delay_warning)
+    if (c->delay_warning == 0 || waited < (int64_t)c->delay_warning)
         return;
-    /* Had the previous attempt (one retry interval ago) already passed the mark? */
-    before = c->retry[last < c->n_retry ? last : c->n_retry - 1];
-    if (env->attempts > 0 && waited >= (uint64_t)c->delay_warning + before)
+    if (at->prev_try != 0) {
+        before = (int64_t)(at->prev_try - env->arrival.tv_sec);
+    } else if (env->attempts == 0) {
+        before = -1;
+    } else {
+        unsigned last = env->attempts - 1;
+
+        before = waited - (int64_t)c->retry[last < c->n_retry ? last : c->n_retry - 1];
+    }
+    if (before >= (int64_t)c->delay_warning)
         return;
     idx = xcalloc(env->n_rcpts, sizeof(*idx));
     for (size_t i = 0; i < env->n_rcpts; i++) {

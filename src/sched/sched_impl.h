@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "deliver/deliver.h"
 #include "route/route.h"
@@ -43,6 +44,7 @@ struct sched_entry {
     uint64_t next_attempt; /* seconds since the epoch; 0: now */
     struct event *timer;
     struct sched_attempt *at; /* while an attempt runs */
+    time_t last_try;          /* when this process last started an attempt of it; 0: never */
     bool broken;              /* its file could not be read: left alone */
 };
 
@@ -87,6 +89,7 @@ struct sched_attempt {
     struct sched_entry *e;
     struct spool_queued *q;
     struct timeval start;
+    time_t prev_try; /* the entry's last_try before this attempt */
     struct sched_job *jobs;
     size_t jobs_left;
     size_t changes_left;       /* spool changes handed over, not yet reported */

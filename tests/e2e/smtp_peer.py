@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Configurable SMTP servers for the tests of gate26's SMTP client.
 
-Peer(**options) is an aiosmtpd server on 127.0.0.1 (a free port), run on
+Peer(**options) is an aiosmtpd server on 127.0.0.1 (a free port; or
+Peer(host="127.0.0.25", port=25, ...) as an MX host would listen), run on
 its own event loop in a thread of the test process; start() returns it with
 .port set and stop() ends it and every connection. Each connection is
 recorded in .conns (a Conn): the command lines, the raw packets as they
@@ -28,6 +29,7 @@ Options of Peer (all optional):
   drop_at       "MAIL", "RCPT", "DATA" or "DOT": close the connection without
                 a reply when that command (or the end of data) arrives
   hang_at       the same commands: never answer it
+  max_rcpts     take at most this many RCPTs per transaction, 452 4.5.3 to the rest
 """
 import asyncio
 import collections
@@ -41,7 +43,7 @@ from aiosmtpd.smtp import SMTP
 DEFAULTS = dict(greeting=None, hang=False, ehlo=None, pipelining=True, eightbitmime=True,
                 smtputf8=False, dsn=False, size=None, ehlo_extra=(), mail_reply=None,
                 rcpt_replies=None, data_reply=None, end_reply="250 2.0.0 Ok: queued",
-                drop_at=None, hang_at=None)
+                drop_at=None, hang_at=None, max_rcpts=None)
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Conn:
     mail_from: str = None
     mail_params: list = field(default_factory=list)
     rcpts: list = field(default_factory=list)      # (address, [params]) of every RCPT
+    accepted: list = field(default_factory=list)   # the addresses answered 250
     data: bytes = None                             # the content, dot-stuffing undone
     quit: bool = False
 
@@ -176,7 +179,7 @@ class _Session(SMTP):
         self.conn.commands.append(f"RCPT {arg}")
         if await self.stage("RCPT"):
             return
-        if not self.envelope.mail_from:
+        if self.envelope.mail_from is None:
             await super().push("503 5.5.1 Error: need MAIL command")
             return
         m = re.fullmatch(r"TO:<([^>]*)>((?: \S+)*)", arg or "", re.I)
@@ -186,10 +189,14 @@ class _Session(SMTP):
         addr = m.group(1)
         self.conn.rcpts.append((addr, m.group(2).split()))
         refuse = (self.opt["rcpt_replies"] or {}).get(addr)
+        if refuse is None and self.opt["max_rcpts"] is not None \
+                and len(self.envelope.rcpt_tos) >= self.opt["max_rcpts"]:
+            refuse = "452 4.5.3 Error: too many recipients"
         if refuse is not None:
             await super().push(refuse)
             return
         self.envelope.rcpt_tos.append(addr)
+        self.conn.accepted.append(addr)
         await super().push("250 2.1.5 Ok")
 
     async def smtp_DATA(self, arg):
@@ -208,11 +215,13 @@ class _Session(SMTP):
 
 
 class Peer:
-    def __init__(self, **options):
+    def __init__(self, host="127.0.0.1", port=0, **options):
         unknown = set(options) - set(DEFAULTS)
         if unknown:
             raise TypeError(f"unknown peer options {sorted(unknown)}")
         self.opt = dict(DEFAULTS, **options)
+        self.host = host
+        self.want_port = port
         self.conns = []
         self.sessions = set()
         self.loop = None
@@ -229,7 +238,8 @@ class Peer:
             asyncio.set_event_loop(self.loop)
             try:
                 self.server = self.loop.run_until_complete(
-                    self.loop.create_server(lambda: _Session(self), "127.0.0.1", 0))
+                    self.loop.create_server(lambda: _Session(self), self.host, self.want_port,
+                                            reuse_address=True))
                 self.port = self.server.sockets[0].getsockname()[1]
             except Exception as e:  # reported to start()
                 failure.append(e)
@@ -243,6 +253,10 @@ class Peer:
         if not ready.wait(10) or failure:
             raise RuntimeError(f"smtp peer did not start: {failure}")
         return self
+
+    def messages(self):
+        """The connections that carried a whole message (content received)."""
+        return [c for c in list(self.conns) if c.data is not None]
 
     @property
     def hop(self):
