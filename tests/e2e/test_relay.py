@@ -391,3 +391,71 @@ def test_queue_only_then_reload_delivers(gateway, dnsmasq, peers):
     g.hup()
     wait_messages(mx, 1)
     wait_gone(g, qid)
+
+
+# ---- Crash during load ----
+
+def test_kill9_during_load_delivers_every_accepted_message(gateway, dnsmasq, peers):
+    """2,000 messages over 4 connections while gate26 delivers them; kill -9
+    part way; after a restart every message that got its 250 reaches the MX.
+    Duplicates can only be deliveries in flight at the kill (at most
+    max-deliveries of them); their count is printed."""
+    import socket
+    import threading
+
+    sink = peers(host="127.0.0.37", port=25)
+    dns = dns_for(dnsmasq, "--mx-host=load.test,mx.load.test,10",
+                  "--host-record=mx.load.test,127.0.0.37")
+    g = start(gateway, dns, delivery="retry 1s\n max-deliveries 20")
+    accepted = set()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client(k):
+        try:
+            r = Raw(g.port("internal"), timeout=5)
+            r.expect(220)
+            r.send(b"EHLO load.client\r\n")
+            want(r, 250, None)
+            for i in range(k * 500, k * 500 + 500):
+                if stop.is_set():
+                    break
+                r.send(b"MAIL FROM:<s@ours.test>\r\nRCPT TO:<r@load.test>\r\nDATA\r\n")
+                want(r, 250, "2.1.0")
+                want(r, 250, "2.1.5")
+                want(r, 354, None)
+                r.send(BODY % b"load%d" % i + b".\r\n")
+                queued_id(r)
+                with lock:
+                    accepted.add(i)
+        except (OSError, AssertionError, socket.timeout):
+            pass  # the kill
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    wait_for(lambda: len(accepted) >= 800 or not any(t.is_alive() for t in threads), 120,
+             "800 accepted messages")
+    g.kill9()
+    stop.set()
+    for t in threads:
+        t.join(30)
+    with lock:
+        acked = set(accepted)
+    assert len(acked) >= 800
+    g.start()
+
+    def tags():
+        out = []
+        for c in sink.messages():
+            m = re.search(rb"Message-ID: <load(\d+)@test>", c.data)
+            out.append(int(m.group(1)))
+        return out
+
+    wait_for(lambda: acked <= set(tags()), 180, "every accepted message at the MX")
+    wait_for(lambda: g.queue_files() == [], 60, "an empty queue")
+    got = tags()
+    duplicates = len(got) - len(set(got))
+    print(f"\nkill -9 under load: {len(acked)} accepted, {len(set(got))} delivered, "
+          f"{duplicates} duplicate(s)")
+    assert duplicates <= 20
