@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conf/conf.h"
+#include "ctl/ctl.h"
 #include "daemon/daemon.h"
 
 #define DEFAULT_CONF "/etc/gate26/gate26.conf"
@@ -18,6 +19,8 @@ static const char usage_text[] =
     "commands:\n"
     "  serve [-c FILE]       run the gateway in the foreground (logs on stderr)\n"
     "  configtest [-c FILE]  check the configuration file and exit\n"
+    "  queue [-c FILE] CMD   the queue of the running daemon: list [--json], show ID,\n"
+    "                        flush [ID], hold ID, release ID, delete ID, bounce ID\n"
     "  version               print the version\n"
     "  help                  print this text\n"
     "\n"
@@ -65,6 +68,29 @@ cmd_configtest(const char *path)
     return 0;
 }
 
+/* gate26 queue [-c FILE] COMMAND [ARG]: the spool (from the config) names the socket. */
+static int
+cmd_queue(int argc, char **argv)
+{
+    const char *path = DEFAULT_CONF;
+    char err[1024];
+    struct conf *c;
+    int rc, i = 2;
+
+    if (i + 1 < argc && (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)) {
+        path = argv[i + 1];
+        i += 2;
+    }
+    c = conf_load(path, err, sizeof(err));
+    if (c == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    rc = ctl_client(c->spool, argc - i, argv + i);
+    conf_unref(c);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -79,6 +105,8 @@ main(int argc, char **argv)
         fputs(usage_text, stdout);
         return 0;
     }
+    if (strcmp(cmd, "queue") == 0)
+        return cmd_queue(argc, argv);
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "configtest") != 0) {
         fprintf(stderr, "gate26: unknown command '%s'\n\n%s", cmd, usage_text);
         return 2;

@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 
 #include <event2/event.h>
 
 #include "conf/conf.h"
+#include "ctl/ctl.h"
 #include "daemon/daemon.h"
 #include "dns/dns.h"
 #include "daemon/privileges.h"
@@ -36,10 +38,16 @@ struct daemon {
     struct spool *spool;
     struct dns *dns;
     struct sched *sched;
+    struct ctl *ctl;
     struct smtp_env env;
     struct listen_set *listeners;
     struct event *sig_hup, *sig_term, *sig_int;
+    struct event *drain_tick; /* SIGTERM: checks whether everything in flight has ended */
+    struct timeval drain_start;
 };
+
+/* SIGTERM: transactions in flight (in and out) get this long to finish. */
+#define DAEMON_DRAIN_SECONDS 10
 
 /* SIGHUP: the new configuration replaces the running one only when it is
  * valid and every listener it names could be opened. */
@@ -84,16 +92,65 @@ daemon_reload(struct daemon *d)
 }
 
 static void
+daemon_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *d = arg;
+    struct sched_stats st;
+    struct timeval now;
+
+    (void)fd;
+    (void)what;
+    sched_stats(d->sched, &st);
+    (void)gettimeofday(&now, NULL);
+    if ((smtp_session_count() == 0 && st.deliveries == 0) ||
+        now.tv_sec - d->drain_start.tv_sec >= DAEMON_DRAIN_SECONDS) {
+        log_info("-: event=drained, sessions=%zu, deliveries=%zu", smtp_session_count(),
+                 st.deliveries);
+        (void)event_base_loopbreak(d->base);
+    }
+}
+
+/*
+ * SIGTERM: stop accepting, let the transactions in flight (received and
+ * delivered) finish for up to DAEMON_DRAIN_SECONDS, then stop; what is not
+ * delivered stays queued. A second TERM or INT stops at once.
+ */
+static void
+daemon_drain(struct daemon *d)
+{
+    struct timeval tick = {0, 100000};
+    size_t in, out;
+
+    listen_set_close(d->listeners);
+    in = smtp_session_drain();
+    out = sched_drain(d->sched);
+    log_info("-: event=draining, sessions=%zu, deliveries=%zu, limit=%ds", in, out,
+             DAEMON_DRAIN_SECONDS);
+    (void)gettimeofday(&d->drain_start, NULL);
+    d->drain_tick = event_new(d->base, -1, EV_PERSIST, daemon_drain_tick, d);
+    if (d->drain_tick == NULL || event_add(d->drain_tick, &tick) == -1)
+        log_panic("cannot add the drain timer");
+    daemon_drain_tick(-1, 0, d);
+}
+
+static void
 daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct daemon *d = arg;
 
     (void)what;
     if (sig == SIGHUP) {
-        daemon_reload(d);
+        if (d->drain_tick != NULL)
+            log_warning("-: event=reload, status=ignored, reason=\"shutting down\"");
+        else
+            daemon_reload(d);
         return;
     }
     log_info("-: event=stop, signal=%s", sig == SIGTERM ? "TERM" : "INT");
+    if (sig == SIGTERM && d->drain_tick == NULL) {
+        daemon_drain(d);
+        return;
+    }
     (void)event_base_loopbreak(d->base);
 }
 
@@ -136,6 +193,9 @@ daemon_stop(struct daemon *d)
     if (d->base != NULL)
         (void)event_base_loop(d->base, EVLOOP_NONBLOCK);
     listen_set_free(d->listeners);
+    ctl_free(d->ctl);
+    if (d->drain_tick != NULL)
+        event_free(d->drain_tick);
     if (d->sig_hup != NULL) {
         event_free(d->sig_hup);
         event_free(d->sig_term);
@@ -177,8 +237,7 @@ daemon_serve(const char *path)
     d.env.base = d.base;
     d.env.spool = d.spool;
     d.listeners = listen_set_new(&d.env);
-    if (listen_set_apply(d.listeners, d.conf, err, sizeof(err)) == -1 ||
-        privileges_drop(d.conf, d.spool, err, sizeof(err)) == -1) {
+    if (listen_set_apply(d.listeners, d.conf, err, sizeof(err)) == -1) {
         fprintf(stderr, "gate26: %s\n", err);
         daemon_stop(&d);
         return 1;
@@ -191,6 +250,18 @@ daemon_serve(const char *path)
         return 1;
     }
     d.sched = sched_new(d.base, d.spool, d.dns, d.conf);
+    /* The control socket is made (in the spool) while we may still be root. */
+    d.ctl = ctl_new(d.base, d.sched, d.conf->spool, err, sizeof(err));
+    if (d.ctl == NULL) {
+        fprintf(stderr, "gate26: control socket: %s\n", err);
+        daemon_stop(&d);
+        return 1;
+    }
+    if (privileges_drop(d.conf, d.spool, ctl_path(d.ctl), err, sizeof(err)) == -1) {
+        fprintf(stderr, "gate26: %s\n", err);
+        daemon_stop(&d);
+        return 1;
+    }
     if (sched_load(d.sched) == -1) {
         fprintf(stderr, "gate26: %s/queue: %s\n", d.conf->spool, strerror(errno));
         daemon_stop(&d);

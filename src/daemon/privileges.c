@@ -11,7 +11,8 @@
 #include "lib/str.h"
 
 int
-privileges_drop(const struct conf *c, struct spool *sp, char *err, size_t errcap)
+privileges_drop(const struct conf *c, struct spool *sp, const char *socket_path, char *err,
+                size_t errcap)
 {
     struct passwd pw, *found = NULL;
     char buf[4096];
@@ -35,6 +36,10 @@ privileges_drop(const struct conf *c, struct spool *sp, char *err, size_t errcap
     if (pw.pw_uid == 0) {
         (void)str_fmt(err, errcap, "%s: user '%s' is root: name an unprivileged user", c->path,
                       c->user);
+        return -1;
+    }
+    if (socket_path != NULL && chown(socket_path, pw.pw_uid, pw.pw_gid) == -1) {
+        (void)str_fmt(err, errcap, "%s: chown: %s", socket_path, strerror(errno));
         return -1;
     }
     if (spool_chown(sp, pw.pw_uid, pw.pw_gid, err, errcap) == -1)

@@ -19,6 +19,7 @@
  * without a user, it changes nothing (a warning says when a user was asked
  * for but cannot be taken). Returns 0, or -1 with the reason in err.
  */
-int privileges_drop(const struct conf *c, struct spool *sp, char *err, size_t errcap);
+int privileges_drop(const struct conf *c, struct spool *sp, const char *socket_path, char *err,
+                    size_t errcap);
 
 #endif

@@ -427,3 +427,28 @@ sched_attempt_start(struct sched_entry *e)
         sched_job_wait(s, job);
     sched_pump(s);
 }
+
+int
+sched_attempt_fail_all(struct sched_entry *e, const char *enhanced, const char *text)
+{
+    struct sched *s = e->s;
+    struct sched_attempt *at;
+    struct spool_queued *q;
+    char why[256];
+
+    if (spool_queued_open(s->sp, e->id, &q, why, sizeof(why)) == -1)
+        return -1;
+    at = xcalloc(1, sizeof(*at));
+    at->e = e;
+    at->q = q;
+    (void)gettimeofday(&at->start, NULL);
+    at->out = xcalloc(q->env.n_rcpts, sizeof(*at->out));
+    e->at = at;
+    s->n_active++;
+    for (size_t i = 0; i < q->env.n_rcpts; i++) {
+        if (q->env.rcpts[i].status == ENVELOPE_RCPT_PENDING)
+            sched_outcome_set(&at->out[i], SCHED_PERM, 0, enhanced, text, NULL, "none");
+    }
+    sched_attempt_finish(at);
+    return 0;
+}

@@ -61,6 +61,7 @@ final_change(struct sched_attempt *at, bool bounce_ok)
         if (o->result == SCHED_TEMP || o->result == SCHED_PERM) {
             s->deferred++;
             sched_log_outcome(at, i, "deferred");
+            (void)str_copyz(at->e->last_error, sizeof(at->e->last_error), o->text);
         }
     }
     memset(&ch, 0, sizeof(ch));

@@ -27,19 +27,19 @@ entry_timer_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (e->s->stopping || e->s->conf->queue_only || e->at != NULL || e->broken)
+    if (e->s->stopping || e->s->draining || e->s->conf->queue_only || e->at != NULL || e->broken ||
+        e->held || e->op != NULL)
         return;
     sched_attempt_start(e);
 }
 
-/* Arms e's timer for its next attempt (at once when that is past); not in queue-only mode. */
-static void
-entry_arm(struct sched_entry *e)
+void
+sched_entry_arm(struct sched_entry *e)
 {
     struct timeval tv = {0, 0};
     time_t now = time(NULL);
 
-    if (e->s->conf->queue_only)
+    if (e->s->stopping || e->s->conf->queue_only || e->held || e->broken || e->op != NULL)
         return;
     if (e->next_attempt > (uint64_t)now)
         tv.tv_sec = (time_t)(e->next_attempt - (uint64_t)now);
@@ -67,8 +67,8 @@ entry_new(struct sched *s, const char *id)
     return e;
 }
 
-static void
-entry_free(struct sched_entry *e)
+void
+sched_entry_free(struct sched_entry *e)
 {
     struct sched *s = e->s;
 
@@ -93,11 +93,11 @@ sched_entry_after(struct sched_entry *e, bool removed)
     e->at = NULL;
     s->n_active--;
     if (removed) {
-        entry_free(e);
+        sched_entry_free(e);
         return;
     }
     if (!s->stopping)
-        entry_arm(e);
+        sched_entry_arm(e);
 }
 
 /* The spool's commit hook: a new message is in queue/. */
@@ -111,7 +111,7 @@ sched_committed(void *arg, const char *id, int status, int err)
     (void)err;
     e = entry_new(s, id);
     if (!s->stopping)
-        entry_arm(e); /* next_attempt 0: as soon as the loop turns */
+        sched_entry_arm(e); /* next_attempt 0: as soon as the loop turns */
 }
 
 /* ---- Destinations and slots ---- */
@@ -178,7 +178,7 @@ sched_pump(struct sched *s)
 {
     struct sched_job *prev = NULL, *job = s->wait_head;
 
-    while (job != NULL && !s->stopping && s->running < s->conf->max_deliveries) {
+    while (job != NULL && !s->stopping && !s->draining && s->running < s->conf->max_deliveries) {
         struct sched_job *next = job->wait_next;
         struct sched_dest *d = sched_dest_get(s, job->domain);
 
@@ -235,8 +235,9 @@ sched_load(struct sched *s)
         }
         e->attempts = q->env.attempts;
         e->next_attempt = q->env.next_attempt;
+        e->held = e->next_attempt == SPOOL_NEXT_HELD;
         spool_queued_close(q);
-        entry_arm(e);
+        sched_entry_arm(e);
     }
     free(ids);
     log_info("-: event=queue-loaded, messages=%zu", n);
@@ -258,8 +259,15 @@ sched_set_conf(struct sched *s, struct conf *c)
     /* Out of queue-only mode: every waiting message gets its timer (again). */
     for (struct sched_entry *e = s->head; e != NULL; e = e->next) {
         if (e->at == NULL && !e->broken && !s->stopping)
-            entry_arm(e);
+            sched_entry_arm(e);
     }
+}
+
+size_t
+sched_drain(struct sched *s)
+{
+    s->draining = true;
+    return s->running;
 }
 
 void
@@ -287,7 +295,7 @@ sched_free(struct sched *s)
     while (s->head != NULL) {
         if (s->head->at != NULL)
             log_panic("%s: freed with an attempt waiting for the spool", s->head->id);
-        entry_free(s->head);
+        sched_entry_free(s->head);
     }
     while (s->dests != NULL) {
         struct sched_dest *d = s->dests;

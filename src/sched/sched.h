@@ -50,6 +50,13 @@ void sched_set_conf(struct sched *s, struct conf *c);
  */
 void sched_stop(struct sched *s);
 
+/*
+ * Shutting down gently (SIGTERM): no new attempt or transaction starts;
+ * those in flight go on. Returns how many transactions (or their route
+ * lookups) are in flight; sched_stats().deliveries says when none is left.
+ */
+size_t sched_drain(struct sched *s);
+
 /* Frees everything. NULL: nothing. */
 void sched_free(struct sched *s);
 
@@ -64,5 +71,52 @@ struct sched_stats {
 };
 
 void sched_stats(const struct sched *s, struct sched_stats *out);
+
+/* ---- Queue control (gate26 queue, through ctl/) ---- */
+
+/* What the scheduler knows of one queued message, with its open file. */
+struct sched_info {
+    const struct spool_queued *q; /* envelope, content offset and length */
+    bool held;
+    bool active;            /* an attempt (or a queue command) is in progress */
+    const char *last_error; /* of the last deferral, "" if none */
+};
+
+/* Called with each message (valid during the call). */
+typedef void sched_info_fn(void *arg, const struct sched_info *info);
+
+/*
+ * Calls fn for every queued message, in arrival order; a file that cannot
+ * be read is skipped. Returns how many were reported.
+ */
+size_t sched_list(struct sched *s, sched_info_fn *fn, void *arg);
+
+/* Calls fn for message id. Returns 0, or -1 with errno ENOENT (unknown id) or the read error. */
+int sched_show(struct sched *s, const char *id, sched_info_fn *fn, void *arg);
+
+/*
+ * Tries message id (NULL: every message) now, held ones excepted. Returns
+ * how many were scheduled, or -1 with errno ENOENT (unknown id) or EPERM
+ * (that message is on hold: release it first).
+ */
+long sched_flush(struct sched *s, const char *id);
+
+/* Called once when a queue command has ended: 0 done and durable, -1 not (text says why). */
+typedef void sched_done_fn(void *arg, int status, const char *text);
+
+/*
+ * Queue commands on message id. Each returns 0 (fn will be called once,
+ * later, on the loop), or -1 with errno (fn is not called): ENOENT unknown
+ * id, EBUSY an attempt or another command is in progress (try again),
+ * EALREADY hold of a held or release of an unheld message.
+ *   hold:    no attempt until released (recorded in the file: survives restarts)
+ *   release: undoes hold; tried at once
+ *   delete:  the file goes, nothing is delivered or bounced
+ *   bounce:  every pending recipient fails now and the sender gets a bounce
+ */
+int sched_hold(struct sched *s, const char *id, sched_done_fn *fn, void *arg);
+int sched_release(struct sched *s, const char *id, sched_done_fn *fn, void *arg);
+int sched_delete(struct sched *s, const char *id, sched_done_fn *fn, void *arg);
+int sched_bounce(struct sched *s, const char *id, sched_done_fn *fn, void *arg);
 
 #endif

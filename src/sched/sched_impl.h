@@ -46,6 +46,9 @@ struct sched_entry {
     struct sched_attempt *at; /* while an attempt runs */
     time_t last_try;          /* when this process last started an attempt of it; 0: never */
     bool broken;              /* its file could not be read: left alone */
+    bool held;                /* next_attempt is SPOOL_NEXT_HELD: no attempt until released */
+    struct sched_op *op;      /* a queue command changing its file (hold, release, delete) */
+    char last_error[DELIVER_TEXT_MAX]; /* of the last deferral, for gate26 queue list */
 };
 
 /* What one attempt found for one recipient. */
@@ -112,8 +115,14 @@ struct sched {
     unsigned running; /* jobs with a route lookup or delivery in flight */
     struct sched_dest *dests;
     bool stopping;
+    bool draining; /* sched_drain: nothing new starts */
     uint64_t sent, bounced, deferred;
 };
+
+/* sched.c: arms e's timer for its next attempt, unless held, busy or in queue-only mode. */
+void sched_entry_arm(struct sched_entry *e);
+/* sched.c: forgets e (its file is gone). */
+void sched_entry_free(struct sched_entry *e);
 
 /* sched.c: a slot opened (a job ended): start waiting jobs that fit. */
 void sched_pump(struct sched *s);
@@ -127,6 +136,12 @@ void sched_dest_put(struct sched *s, struct sched_dest *d);
 
 /* attempt.c: starts an attempt of e now (e has none running). */
 void sched_attempt_start(struct sched_entry *e);
+/*
+ * attempt.c: an attempt of e that delivers nothing: every pending recipient
+ * fails with text (status enhanced) and is bounced, then the file goes
+ * (gate26 queue bounce). Returns 0, or -1 with errno when the file cannot be read.
+ */
+int sched_attempt_fail_all(struct sched_entry *e, const char *enhanced, const char *text);
 /* attempt.c: the slot is ours: route and deliver. */
 void sched_job_run(struct sched_job *job);
 /* finish.c: every job has ended: bounces, then the final change of the file. */

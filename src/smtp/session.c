@@ -34,6 +34,7 @@ static struct smtp_session *sessions; /* every live session */
 static size_t n_sessions;
 static unsigned long next_sid = 1;
 static bool stopping; /* the daemon is ending: no more input is handled */
+static bool draining; /* SIGTERM: transactions in flight may end, then 421 */
 
 static const char *const state_names[] = {
     [SMTP_ST_CONNECTED] = "connected", [SMTP_ST_GREETED] = "greeted",
@@ -284,6 +285,14 @@ session_read_line(struct smtp_session *s)
     return true;
 }
 
+/* Between MAIL and the reply to the message's end. */
+static bool
+in_transaction(const struct smtp_session *s)
+{
+    return s->state == SMTP_ST_MAIL || s->state == SMTP_ST_RCPT || s->state == SMTP_ST_DATA ||
+           s->state == SMTP_ST_BDAT || s->state == SMTP_ST_BDAT_WAIT || s->state == SMTP_ST_COMMIT;
+}
+
 /* Handles buffered input until it runs out or the session must wait. */
 static void
 session_run(struct smtp_session *s)
@@ -293,6 +302,12 @@ session_run(struct smtp_session *s)
     for (;;) {
         if (stopping || s->state == SMTP_ST_CLOSING || s->state == SMTP_ST_COMMIT)
             return;
+        if (draining && !in_transaction(s)) {
+            /* Shutting down: its transaction (if any) has ended; no new one. */
+            smtp_reply(s, R_SHUTDOWN, s->conf->hostname);
+            session_close(s);
+            return;
+        }
         if (evbuffer_get_length(out) > CAP_SESSION_OUTPUT && !session_flush(s) &&
             evbuffer_get_length(out) > CAP_SESSION_OUTPUT) {
             /* A client that pipelines without reading: wait for it (write_cb). */
@@ -439,6 +454,28 @@ smtp_refuse_busy(int fd, const char *hostname)
 
     (void)!send(fd, line, n, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)close(fd);
+}
+
+size_t
+smtp_session_drain(void)
+{
+    struct smtp_session *s = sessions;
+    size_t left = 0;
+
+    draining = true;
+    while (s != NULL) {
+        struct smtp_session *next = s->next;
+
+        if (s->state != SMTP_ST_CLOSING && !in_transaction(s)) {
+            smtp_reply(s, R_SHUTDOWN, s->conf->hostname);
+            session_close(s);
+            session_finish(s);
+        } else if (s->state != SMTP_ST_CLOSING) {
+            left++;
+        }
+        s = next;
+    }
+    return left;
 }
 
 void

@@ -62,4 +62,12 @@ size_t smtp_session_count(void);
  */
 void smtp_session_close_all(void);
 
+/*
+ * Shutting down gently (SIGTERM): sessions outside a transaction get
+ * 421 4.3.0 and close now; those between MAIL and the reply to their
+ * message finish it, then get the 421. Returns how many are still in a
+ * transaction; smtp_session_count() says when all have gone.
+ */
+size_t smtp_session_drain(void);
+
 #endif

@@ -205,6 +205,12 @@ struct envelope {
 
 /* ---- Reading and updating queued messages (the scheduler) ---- */
 
+/*
+ * A next attempt of 9999999999 (the largest the schedule record holds)
+ * means "on hold": no attempt until released (gate26 queue hold/release).
+ */
+#define SPOOL_NEXT_HELD UINT64_C(9999999999)
+
 /* One message in queue/, open: its envelope and where its content is. */
 struct spool_queued {
     struct envelope env;
