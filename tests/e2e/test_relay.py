@@ -459,3 +459,35 @@ def test_kill9_during_load_delivers_every_accepted_message(gateway, dnsmasq, pee
     print(f"\nkill -9 under load: {len(acked)} accepted, {len(set(got))} delivered, "
           f"{duplicates} duplicate(s)")
     assert duplicates <= 20
+
+
+def test_relay_host_smarthost_for_domains_without_relay(gateway, dnsmasq, peers):
+    smart = peers()
+    inside = peers()
+    dns = dns_for(dnsmasq)  # no MX records at all: only the routes can work
+    g = start(gateway, dns, delivery=f"retry 1s\n relay-host smtp://[127.0.0.1]:{smart.port}",
+              domains={"ours.test": f"smtp://127.0.0.1:{inside.port}"})
+    a = submit(g, "s@ours.test", ["x@anywhere.test"], tag="smart")
+    b = submit(g, "s@far.test", ["y@ours.test"], tag="ours")
+    (conn,) = wait_messages(smart, 1)
+    assert conn.accepted == ["x@anywhere.test"]
+    (conn,) = wait_messages(inside, 1)
+    assert conn.accepted == ["y@ours.test"]  # the domain's own relay comes first
+    wait_gone(g, a)
+    wait_gone(g, b)
+
+
+def test_max_per_destination(gateway, dnsmasq, peers):
+    """Five messages to one domain whose server never answers MAIL: only
+    max-per-destination (2) connections at once."""
+    mx = peers(host="127.0.0.38", port=25, hang_at="MAIL")
+    dns = dns_for(dnsmasq, "--mx-host=slow.test,mx.slow.test,10",
+                  "--host-record=mx.slow.test,127.0.0.38")
+    g = start(gateway, dns, delivery="retry 1h\n max-per-destination 2\n timeout-command 3s")
+    ids = [submit(g, "s@ours.test", [f"r{i}@slow.test"], tag=f"c{i}") for i in range(5)]
+    wait_for(lambda: len(mx.conns) >= 2, 10, "two connections")
+    time.sleep(1)
+    assert len(mx.conns) == 2
+    # Each times out (4.4.2), and the next ones get their turn.
+    wait_for(lambda: all(log_lines(g, i, "status=deferred") for i in ids), 30, "five deferrals")
+    assert len(mx.conns) == 5
