@@ -63,7 +63,7 @@ rcpt_state(char status)
 static void
 next_text(char *out, size_t cap, const struct sched_info *info, time_t now)
 {
-    char d[32];
+    char d[24];
 
     if (info->active) {
         (void)snprintf(out, cap, "active");
