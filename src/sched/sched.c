@@ -20,17 +20,75 @@
 
 /* ---- Entries and their timers ---- */
 
+/* Attempts open their file for their whole duration: bound how many run at once. */
+static size_t
+attempt_slots(const struct sched *s)
+{
+    return 2 * (size_t)s->conf->max_deliveries;
+}
+
+static bool
+entry_may_start(const struct sched_entry *e)
+{
+    const struct sched *s = e->s;
+
+    return !s->stopping && !s->draining && !s->conf->queue_only && e->at == NULL && !e->broken &&
+           !e->held && e->op == NULL;
+}
+
+/* Starts due messages from the ready queue while attempt slots are free. */
+static void
+ready_run(struct sched *s)
+{
+    while (s->ready_head != NULL && s->n_active < attempt_slots(s)) {
+        struct sched_entry *e = s->ready_head;
+
+        s->ready_head = e->ready_next;
+        if (s->ready_head == NULL)
+            s->ready_tail = NULL;
+        e->ready_next = NULL;
+        e->ready = false;
+        if (entry_may_start(e))
+            sched_attempt_start(e);
+    }
+}
+
+static void
+ready_remove(struct sched *s, struct sched_entry *e)
+{
+    struct sched_entry **pp, *prev = NULL;
+
+    if (!e->ready)
+        return;
+    for (pp = &s->ready_head; *pp != NULL; prev = *pp, pp = &(*pp)->ready_next) {
+        if (*pp == e) {
+            *pp = e->ready_next;
+            if (s->ready_tail == e)
+                s->ready_tail = prev;
+            break;
+        }
+    }
+    e->ready = false;
+    e->ready_next = NULL;
+}
+
 static void
 entry_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct sched_entry *e = arg;
+    struct sched *s = e->s;
 
     (void)fd;
     (void)what;
-    if (e->s->stopping || e->s->draining || e->s->conf->queue_only || e->at != NULL || e->broken ||
-        e->held || e->op != NULL)
+    if (!entry_may_start(e) || e->ready)
         return;
-    sched_attempt_start(e);
+    e->ready = true;
+    if (s->ready_tail != NULL)
+        s->ready_tail->ready_next = e;
+    else
+        s->ready_head = e;
+    s->ready_tail = e;
+    ready_run(s);
 }
 
 void
@@ -72,6 +130,7 @@ sched_entry_free(struct sched_entry *e)
 {
     struct sched *s = e->s;
 
+    ready_remove(s, e);
     if (e->prev != NULL)
         e->prev->next = e->next;
     else
@@ -92,12 +151,11 @@ sched_entry_after(struct sched_entry *e, bool removed)
 
     e->at = NULL;
     s->n_active--;
-    if (removed) {
+    if (removed)
         sched_entry_free(e);
-        return;
-    }
-    if (!s->stopping)
+    else if (!s->stopping)
         sched_entry_arm(e);
+    ready_run(s);
 }
 
 /* The spool's commit hook: a new message is in queue/. */
@@ -176,8 +234,18 @@ wait_unlink(struct sched *s, struct sched_job *prev, struct sched_job *job)
 void
 sched_pump(struct sched *s)
 {
-    struct sched_job *prev = NULL, *job = s->wait_head;
+    struct sched_job *prev, *job;
 
+    /* A job that ends at once (sched_job_run -> job_end) pumps again: do that here instead. */
+    if (s->pumping) {
+        s->pump_again = true;
+        return;
+    }
+    s->pumping = true;
+again:
+    s->pump_again = false;
+    prev = NULL;
+    job = s->wait_head;
     while (job != NULL && !s->stopping && !s->draining && s->running < s->conf->max_deliveries) {
         struct sched_job *next = job->wait_next;
         struct sched_dest *d = sched_dest_get(s, job->domain);
@@ -192,8 +260,11 @@ sched_pump(struct sched *s)
         d->active++;
         s->running++;
         sched_job_run(job);
+        if (s->pump_again)
+            goto again; /* the list may have changed under us */
         job = next;
     }
+    s->pumping = false;
 }
 
 /* ---- Public ---- */
@@ -277,10 +348,14 @@ sched_stop(struct sched *s)
 
     s->stopping = true;
     spool_set_commit_hook(s->sp, NULL, NULL);
-    for (e = s->head; e != NULL; e = e->next) {
+    for (e = s->head; e != NULL;) {
+        struct sched_entry *next = e->next;
+
         (void)evtimer_del(e->timer);
+        ready_remove(s, e);
         if (e->at != NULL)
             sched_attempt_stop(e->at);
+        e = next;
     }
     s->wait_head = s->wait_tail = NULL;
 }

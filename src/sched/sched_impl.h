@@ -46,8 +46,10 @@ struct sched_entry {
     struct sched_attempt *at; /* while an attempt runs */
     time_t last_try;          /* when this process last started an attempt of it; 0: never */
     bool broken;              /* its file could not be read: left alone */
-    bool held;                /* next_attempt is SPOOL_NEXT_HELD: no attempt until released */
-    struct sched_op *op;      /* a queue command changing its file (hold, release, delete) */
+    bool ready;               /* due, waiting in the ready queue for an attempt slot */
+    struct sched_entry *ready_next;
+    bool held;           /* next_attempt is SPOOL_NEXT_HELD: no attempt until released */
+    struct sched_op *op; /* a queue command changing its file (hold, release, delete) */
     char last_error[DELIVER_TEXT_MAX]; /* of the last deferral, for gate26 queue list */
 };
 
@@ -111,6 +113,9 @@ struct sched {
     struct sched_entry *head, *tail;
     size_t n_entries;
     size_t n_active;
+    /* Due messages waiting for an attempt slot (at most 2 x max-deliveries run at once). */
+    struct sched_entry *ready_head, *ready_tail;
+    bool pumping, pump_again; /* sched_pump is running (it may be re-entered) */
     struct sched_job *wait_head, *wait_tail;
     unsigned running; /* jobs with a route lookup or delivery in flight */
     struct sched_dest *dests;
