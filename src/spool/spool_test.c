@@ -1484,6 +1484,45 @@ test_fault_syncfs_falls_back_to_fsync(void **state)
     run_child(*state, "syncfs:1", child_syncfs_fallback, 3);
 }
 
+/*
+ * A change whose fdatasync fails reports -1 (the scheduler then keeps the
+ * message and tries again); the next change of the same file succeeds.
+ * Committing the message takes fsync 1 (file) and 2 (queue/); the
+ * change's fdatasync is fsync 3.
+ */
+static int
+child_update_fsync(struct spool *sp, struct event_base *base)
+{
+    struct spool_envelope env = sample_env();
+    struct spool_queued *q;
+    struct spool_msg *m;
+    struct done d = {0}, u1 = {0}, u2 = {0};
+    const size_t idx[] = {0};
+    const char st[] = {ENVELOPE_RCPT_DONE};
+    struct spool_change ch = {.n_rcpts = 1, .rcpt_index = idx, .rcpt_status = st};
+    struct spool_change sc = {.set_schedule = true, .attempts = 1, .next_attempt = 42};
+    char why[128];
+
+    CHECK(spool_msg_new(sp, &env, &m) == 0);
+    CHECK(spool_msg_write(m, "x\r\n", 3) == 0);
+    spool_msg_commit(m, on_done, &d);
+    CHECK(child_wait(base, 1) && d.status == 0);
+    CHECK(spool_queued_open(sp, d.id, &q, why, sizeof(why)) == 0);
+    spool_queued_update(sp, q, &ch, on_done, &u1);
+    CHECK(child_wait(base, 1));
+    CHECK(u1.status == -1 && u1.err == EIO);
+    spool_queued_update(sp, q, &sc, on_done, &u2);
+    CHECK(child_wait(base, 1) && u2.status == 0);
+    spool_queued_close(q);
+    return 0;
+}
+
+static void
+test_fault_update_fsync(void **state)
+{
+    run_child(*state, "fsync:3", child_update_fsync, 1);
+}
+
 #else
 /* A build without fault injection lists the fault cases as skipped. */
 #define FAULT_SKIP(fn)                                                                             \
@@ -1493,6 +1532,7 @@ test_fault_syncfs_falls_back_to_fsync(void **state)
         skip();                                                                                    \
     }
 FAULT_SKIP(test_fault_open)
+FAULT_SKIP(test_fault_update_fsync)
 FAULT_SKIP(test_fault_open_big)
 FAULT_SKIP(test_fault_write_mid_message)
 FAULT_SKIP(test_fault_write_at_commit)
@@ -1649,6 +1689,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_rename_never_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fault_update_fsync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_open_big, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_write_mid_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_write_at_commit, setup, teardown),
