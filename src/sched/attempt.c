@@ -369,6 +369,21 @@ job_for(struct sched_attempt *at, const char *domain, size_t cap)
     return job;
 }
 
+/* A new attempt of e over its open file q (the attempt owns q from now on). */
+static struct sched_attempt *
+attempt_new(struct sched_entry *e, struct spool_queued *q)
+{
+    struct sched_attempt *at = xcalloc(1, sizeof(*at));
+
+    at->e = e;
+    at->q = q;
+    (void)gettimeofday(&at->start, NULL);
+    at->out = xcalloc(q->env.n_rcpts, sizeof(*at->out));
+    e->at = at;
+    e->s->n_active++;
+    return at;
+}
+
 void
 sched_attempt_start(struct sched_entry *e)
 {
@@ -391,15 +406,9 @@ sched_attempt_start(struct sched_entry *e)
         e->broken = true;
         return;
     }
-    at = xcalloc(1, sizeof(*at));
-    at->e = e;
-    at->q = q;
-    (void)gettimeofday(&at->start, NULL);
+    at = attempt_new(e, q);
     at->prev_try = e->last_try;
     e->last_try = at->start.tv_sec;
-    at->out = xcalloc(q->env.n_rcpts, sizeof(*at->out));
-    e->at = at;
-    s->n_active++;
     received = count_received(q);
     for (size_t i = 0; i < q->env.n_rcpts; i++) {
         char domain[CAP_DOMAIN + 3];
@@ -438,13 +447,7 @@ sched_attempt_fail_all(struct sched_entry *e, const char *enhanced, const char *
 
     if (spool_queued_open(s->sp, e->id, &q, why, sizeof(why)) == -1)
         return -1;
-    at = xcalloc(1, sizeof(*at));
-    at->e = e;
-    at->q = q;
-    (void)gettimeofday(&at->start, NULL);
-    at->out = xcalloc(q->env.n_rcpts, sizeof(*at->out));
-    e->at = at;
-    s->n_active++;
+    at = attempt_new(e, q);
     for (size_t i = 0; i < q->env.n_rcpts; i++) {
         if (q->env.rcpts[i].status == ENVELOPE_RCPT_PENDING)
             sched_outcome_set(&at->out[i], SCHED_PERM, 0, enhanced, text, NULL, "none");
