@@ -167,6 +167,17 @@ sched_next_attempt(const struct conf *c, unsigned attempts)
     return (uint64_t)((int64_t)time(NULL) + (int64_t)base + jitter);
 }
 
+/* Has a recipient of this attempt failed for good (a bounce will be spooled first)? */
+static bool
+attempt_has_failures(const struct sched_attempt *at)
+{
+    for (size_t i = 0; i < at->q->env.n_rcpts; i++) {
+        if (at->out[i].result == SCHED_PERM)
+            return true;
+    }
+    return false;
+}
+
 static void
 job_end(struct sched_job *job)
 {
@@ -209,10 +220,15 @@ job_end(struct sched_job *job)
     /* A 452 counts as a limit only if some recipient of the transaction was taken. */
     if (n_done == 0)
         n_retry = 0;
-    if (n_done > 0) {
+    if (n_done > 0 && (at->jobs_left > 1 || n_retry > 0 || attempt_has_failures(at))) {
         struct spool_change ch = {.n_rcpts = n_done, .rcpt_index = done, .rcpt_status = done_st};
 
-        /* Durable at once: a crash before this sync is the only way to deliver twice. */
+        /*
+         * Durable at once: a crash before this sync is the only way to deliver
+         * twice. When this was the attempt's last transaction and nothing is to
+         * be bounced, the final change follows at once and carries the statuses
+         * (or removes the file): one sync instead of two.
+         */
         sched_attempt_change(at, &ch);
     }
     if (n_retry > 0 && !s->stopping) {

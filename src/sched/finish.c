@@ -34,13 +34,13 @@ wants_delay(const struct envelope *env, const struct envelope_rcpt *r)
     return r->notify == 0 || (r->notify & SPOOL_NOTIFY_DELAY) != 0;
 }
 
-/* The last change: failed statuses, then the schedule or the removal. */
+/* The last change: done and failed statuses, then the schedule or the removal. */
 static void
 final_change(struct sched_attempt *at, bool bounce_ok)
 {
     struct sched *s = at->e->s;
     const struct envelope *env = &at->q->env;
-    size_t n = env->n_rcpts, n_failed = 0, pending = 0;
+    size_t n = env->n_rcpts, n_changed = 0, pending = 0;
     size_t *idx = xcalloc(n + 1, sizeof(*idx));
     char *st = xcalloc(n + 1, 1);
     struct spool_change ch;
@@ -50,9 +50,15 @@ final_change(struct sched_attempt *at, bool bounce_ok)
 
         if (env->rcpts[i].status != ENVELOPE_RCPT_PENDING)
             continue;
+        if (o->result == SCHED_OK) {
+            /* Delivered by the attempt's last transaction: recorded here (attempt.c, job_end). */
+            idx[n_changed] = i;
+            st[n_changed++] = ENVELOPE_RCPT_DONE;
+            continue;
+        }
         if (o->result == SCHED_PERM && (bounce_ok || !wants_failure(env, &env->rcpts[i]))) {
-            idx[n_failed] = i;
-            st[n_failed++] = ENVELOPE_RCPT_FAILED;
+            idx[n_changed] = i;
+            st[n_changed++] = ENVELOPE_RCPT_FAILED;
             s->bounced++;
             sched_log_outcome(at, i, "bounced");
             continue;
@@ -65,7 +71,7 @@ final_change(struct sched_attempt *at, bool bounce_ok)
         }
     }
     memset(&ch, 0, sizeof(ch));
-    ch.n_rcpts = n_failed;
+    ch.n_rcpts = n_changed;
     ch.rcpt_index = idx;
     ch.rcpt_status = st;
     if (pending == 0) {
