@@ -130,8 +130,8 @@ def wait_recently_deleted(path):
     left = RECENTLY_DELETED - age
     if left <= 0:
         return 0
-    say(f"waiting {left:.0f} s: a previous run deleted its spools {age:.0f} s ago, and this "
-        f"ext4 has no journal (see wait_recently_deleted in bench/benchlib.py)")
+    say(f"waiting {left:.0f} s: a previous run deleted many spool files {age:.0f} s ago, "
+        f"and this ext4 has no journal (see wait_recently_deleted in bench/benchlib.py)")
     time.sleep(left)
     return left
 
