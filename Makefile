@@ -6,6 +6,7 @@
 #   make test    ASan+UBSan build, unit tests, end-to-end tests
 #   make fuzz    libFuzzer targets, each for FUZZ_SECONDS
 #   make bench   bench/accept: gate26 against Postfix (see bench/RESULTS.md)
+#   make bench-relay  bench/relay: smtp-source -> gate26 -> smtp-sink, against Postfix
 #   make format  clang-format every C file
 
 PYTHON      ?= /usr/bin/python3
@@ -15,7 +16,7 @@ FUZZ_BUILD  := build-fuzz
 FUZZ_SECONDS ?= 60
 DEV_TLS     := $(BUILD)/dev-tls
 
-.PHONY: all deps build run test unit e2e fuzz bench format clean
+.PHONY: all deps build run test unit e2e fuzz bench bench-relay format clean
 
 all: build
 
@@ -62,6 +63,9 @@ fuzz: deps $(FUZZ_BUILD)/build.ninja
 
 bench: build
 	./bench/accept
+
+bench-relay: build
+	./bench/relay
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

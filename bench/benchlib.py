@@ -1,20 +1,24 @@
 # SPDX-License-Identifier: MIT
-"""Helpers shared by bench/accept and bench/idle-rss.
+"""Helpers shared by bench/accept, bench/relay and bench/idle-rss.
 
 Building gate26 (release), installing what is missing, free ports, CPU
-accounting (cgroup v1 cpuacct, else /proc), starting and stopping gate26,
-and appending a section to bench/RESULTS.md. Standard library only.
+accounting (cgroup v1 cpuacct, else /proc), the readings around one load,
+starting and stopping gate26, a private Postfix instance, smtp-source and
+smtp-sink, a loop-mounted file system image, and appending a section to
+bench/RESULTS.md. Standard library only.
 """
 
 import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -24,6 +28,16 @@ GATE26 = os.path.join(BUILD, "src", "gate26")
 RESULTS = os.path.join(BENCH, "RESULTS.md")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CPUACCT = "/sys/fs/cgroup/cpuacct"
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+SMTP_SINK = "/usr/sbin/smtp-sink"
+POSTFIX = "/usr/sbin/postfix"
+SENDER = "sender@bench.test"
+RCPT = "rcpt@bench.test"
+BUSY_WARN = 0.10  # other work above this share of the machine: warn
+
+
+class Failed(Exception):
+    """A run went wrong: the script reports it and keeps the temp dir."""
 
 
 def say(*args):
@@ -50,7 +64,7 @@ def install_deps():
     """tools/install-deps: installs whatever Debian package is missing
     (Postfix with its service kept from starting)."""
     run([os.path.join(ROOT, "tools", "install-deps")])
-    for tool in ("/usr/sbin/smtp-source", "/usr/sbin/postfix"):
+    for tool in (SMTP_SOURCE, SMTP_SINK, POSTFIX):
         if not os.access(tool, os.X_OK):
             die(f"{tool} is missing after tools/install-deps")
 
@@ -116,8 +130,8 @@ def wait_recently_deleted(path):
     left = RECENTLY_DELETED - age
     if left <= 0:
         return 0
-    say(f"waiting {left:.0f} s: a previous run deleted its spools {age:.0f} s ago, and this "
-        f"ext4 has no journal (see wait_recently_deleted in bench/benchlib.py)")
+    say(f"waiting {left:.0f} s: a previous run deleted many spool files {age:.0f} s ago, "
+        f"and this ext4 has no journal (see wait_recently_deleted in bench/benchlib.py)")
     time.sleep(left)
     return left
 
@@ -200,6 +214,19 @@ def busiest(n=3, secs=1.0):
     b = snap()
     use = [((b[p][1] - a[p][1]) * 100.0 / CLK_TCK / secs, p, b[p][0]) for p in b if p in a]
     return [u for u in sorted(use, reverse=True)[:n] if u[0] >= 1]
+
+
+def check_quiet(warnings):
+    """Measures the machine's load for 2 s before the first load; above
+    BUSY_WARN it prints a warning naming the busiest processes and adds it
+    to warnings (recorded with the figures)."""
+    load = other_load(2.0)
+    if load > BUSY_WARN:
+        who = ", ".join(f"{c} (pid {p}) {u:.0f}%" for u, p, c in busiest())
+        w = (f"the machine is {load:.0%} busy before the run ({who}): "
+             f"the figures are not trustworthy")
+        say(f"WARNING: {w}")
+        warnings.append(w)
 
 
 def block_device(path):
@@ -344,11 +371,162 @@ class CpuGroup:
                 time.sleep(0.1)
 
 
+# ---------------------------------------------------------------- one load
+
+
+def count_files(d):
+    n = 0
+    for _, _, files in os.walk(d):
+        n += len(files)
+    return n
+
+
+def settle(secs=1.0):
+    """Flushes what came before, so its writeback does not land in the
+    next measurement."""
+    os.sync()
+    time.sleep(secs)
+
+
+class Meter:
+    """Readings before and after one load: the server's CPU (its cgroup;
+    proc_fn's /proc figure in ticks beside it), the machine's busy time and
+    the spool device's disk counters."""
+
+    def __init__(self, cg, proc_fn, dev):
+        self.cg, self.proc_fn, self.dev = cg, proc_fn, dev
+
+    def read(self):
+        return dict(cg=self.cg.usage_ns() if self.cg else None,
+                    proc=self.proc_fn() if self.proc_fn else None,
+                    busy=cpu_busy_ticks(), disk=disk_ops(self.dev))
+
+    @staticmethod
+    def figures(r0, r1, secs, client_ms):
+        """The server's CPU ms (cgroup, else /proc), the rest of the
+        machine's busy ms beyond server and client_ms, the machine's busy
+        share, and disk requests, between readings r0 and r1."""
+        proc_ms = (None if r0["proc"] is None or r1["proc"] is None
+                   else (r1["proc"] - r0["proc"]) * 1000.0 / CLK_TCK)
+        cg_ms = None if r0["cg"] is None else (r1["cg"] - r0["cg"]) / 1e6
+        cpu_ms = cg_ms if cg_ms is not None else proc_ms
+        busy_ms = (r1["busy"] - r0["busy"]) * 1000.0 / CLK_TCK
+        res = dict(secs=secs, client_ms=client_ms, cpu_ms=cpu_ms, proc_ms=proc_ms,
+                   cpu_how="cgroup" if cg_ms is not None else "/proc",
+                   # the rest of the machine's busy time: kernel threads
+                   # (writeback, softirq) and anything else running
+                   other_ms=max(0.0, busy_ms - (cpu_ms or 0.0) - client_ms),
+                   machine=busy_ms / (secs * 1000.0 * (os.cpu_count() or 1)))
+        if r0["disk"] and r1["disk"]:
+            res["writes"], res["sectors"], res["flushes"] = (
+                y - x for x, y in zip(r0["disk"], r1["disk"]))
+        return res
+
+
+def source_argv(messages, size, sessions, target, reuse=False, sender=SENDER, rcpt=RCPT):
+    """smtp-source sending messages of size octets over sessions parallel
+    sessions to target (HOST:PORT); reuse: -d, messages follow each other on
+    a connection (default: one connection per message)."""
+    argv = [SMTP_SOURCE, "-c", "-l", str(size), "-m", str(messages),
+            "-s", str(sessions), "-f", sender, "-t", rcpt]
+    if reuse:
+        argv.append("-d")
+    return argv + [target]
+
+
+def start_source(argv, log, cgroup=None):
+    """Starts smtp-source in a session of its own (killed as a group),
+    output to log, inside cgroup if given."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=cgroup.enter if cgroup and cgroup.ok else None)
+
+
+def kill_source(p):
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait()
+
+
+def source_failed(log, rc):
+    """The Failed for an smtp-source that exited with status rc."""
+    with open(log, "rb") as f:
+        tail = f.read()[-300:].decode(errors="replace").replace("\r", "\n").strip()
+    return Failed(f"smtp-source exited with status {rc}: {tail.splitlines()[-1:]}")
+
+
+def wait_source(p, timeout, log):
+    """Waits for smtp-source at most timeout seconds (then kills it)."""
+    try:
+        rc = p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_source(p)
+        raise Failed(f"smtp-source did not finish within {timeout:.0f} s")
+    except BaseException:
+        kill_source(p)
+        raise
+    if rc != 0:
+        raise source_failed(log, rc)
+
+
+class Sink:
+    """Postfix's smtp-sink on 127.0.0.1:free-port: it parses SMTP and
+    throws the messages away, in one process. With -c it writes running
+    counters, "sess=S quit=Q mesg=M" ended by CR, to its stdout after each
+    session end, QUIT and final dot, flushed each time; count() reads the
+    last whole record (mesg counts final dots). stdout is a file on tmpfs
+    (/dev/shm), so that its 2 MB per 20,000 messages are no part of the
+    spools' file system (a syncfs there would write them out); stop()
+    moves it to d/smtp-sink.out."""
+
+    RECORD = re.compile(rb"sess=(\d+) quit=(\d+) mesg=(\d+)$")
+    TMPFS = "/dev/shm"
+
+    def __init__(self, d, cgroup=None, backlog=1024):
+        self.port = free_port()
+        self.dest = os.path.join(d, "smtp-sink.out")
+        tmp = self.TMPFS if os.path.isdir(self.TMPFS) else d
+        fd, self.out = tempfile.mkstemp(prefix="gate26-bench.smtp-sink.", dir=tmp)
+        self.argv = [SMTP_SINK, "-u", "nobody", "-c", f"127.0.0.1:{self.port}", str(backlog)]
+        try:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=fd,
+                                         stderr=subprocess.STDOUT,
+                                         preexec_fn=cgroup.enter if cgroup and cgroup.ok
+                                         else None)
+        finally:
+            os.close(fd)
+        self.fd = os.open(self.out, os.O_RDONLY)
+        wait_smtp(self.port)
+
+    def count(self):
+        """Messages received so far (final dots)."""
+        size = os.fstat(self.fd).st_size
+        tail = os.pread(self.fd, 256, max(0, size - 256))
+        for rec in reversed(tail.split(b"\r")[:-1]):
+            m = self.RECORD.search(rec)
+            if m:
+                return int(m.group(3))
+        return 0
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        os.close(self.fd)
+        stop_pid(self.proc.pid, "smtp-sink")
+        shutil.move(self.out, self.dest)
+
+
 # ---------------------------------------------------------------- gate26
 
 
 def gate26_conf(path, spool, port, max_sessions, log_level="info",
-                timeout="5m"):
+                timeout="5m", extra=""):
+    """Writes a configuration with the internal door on 127.0.0.1:port;
+    extra (blocks such as delivery { ... }) is appended as it is."""
     with open(path, "w") as f:
         f.write(f"""# written by bench/: internal door on loopback, spool on disk
 hostname   gate26.bench.test
@@ -363,7 +541,7 @@ listen internal {{
     timeout-command {timeout}
     timeout-data    {timeout}
 }}
-""")
+{extra}""")
 
 
 def start_gate26(binary, conf, log, cgroup=None):
@@ -375,6 +553,137 @@ def start_gate26(binary, conf, log, cgroup=None):
     return p
 
 
+# ---------------------------------------------------------------- Postfix
+
+
+POSTFIX_QUEUES = ("maildrop", "incoming", "active", "deferred", "hold", "corrupt")
+
+
+def postfix_version():
+    return subprocess.run(["postconf", "-dh", "mail_version"], capture_output=True,
+                          text=True).stdout.strip()
+
+
+class Postfix:
+    """A private Postfix instance in directory d: etc/main.cf and
+    etc/master.cf made from the templates bench/postfix/MAIN and MASTER,
+    each @KEY@ replaced by subst[KEY] (@DIR@ is d); its queue in d/queue.
+    Started with `postfix -c d/etc start` inside a cgroup, stopped with
+    `postfix stop`, then whatever is left by PID."""
+
+    def __init__(self, d, main, master, subst):
+        self.dir = d
+        self.etc = os.path.join(d, "etc")
+        self.queue = os.path.join(d, "queue")
+        os.makedirs(self.etc)
+        os.makedirs(self.queue)
+        os.chmod(d, 0o755)  # postfix's own users must reach the queue
+        subst = dict(subst, DIR=d)
+        for tpl, name in ((main, "main.cf"), (master, "master.cf")):
+            with open(os.path.join(BENCH, "postfix", tpl)) as f:
+                text = f.read()
+            for k, v in subst.items():
+                text = text.replace(f"@{k}@", str(v))
+            with open(os.path.join(self.etc, name), "w") as f:
+                f.write(text)
+        self.cg = None
+        self.started = False
+        self.mpid = None
+
+    def start(self, cg):
+        self.cg = cg
+        self.started = True
+        r = subprocess.run([POSTFIX, "-c", self.etc, "start"], capture_output=True, text=True,
+                           preexec_fn=cg.enter if cg.ok else None, timeout=60)
+        if r.returncode != 0:
+            raise Failed(f"postfix start failed: {(r.stdout + r.stderr).strip()}")
+        try:
+            with open(os.path.join(self.queue, "pid", "master.pid")) as f:
+                self.mpid = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            raise Failed("no queue/pid/master.pid after postfix start")
+
+    def postconf(self, name):
+        return subprocess.run(["postconf", "-c", self.etc, "-xh", name], capture_output=True,
+                              text=True).stdout.strip()
+
+    def cpu_ticks(self):
+        """master and its children (utime+stime), plus master's
+        cutime+cstime (children that exited and were reaped); None if
+        master is gone."""
+        st = proc_stat(self.mpid)
+        if st is None:
+            return None
+        total = st[1] + st[2]
+        for c in children(self.mpid):
+            cs = proc_stat(c)
+            if cs is not None:
+                total += cs[1]
+        return total
+
+    def alive(self):
+        return self.mpid is not None and proc_stat(self.mpid) is not None
+
+    def queued(self, queues=POSTFIX_QUEUES):
+        return sum(count_files(os.path.join(self.queue, q)) for q in queues)
+
+    def stop(self):
+        if not self.started:
+            return
+        self.started = False
+        subprocess.run([POSTFIX, "-c", self.etc, "stop"], capture_output=True, timeout=60)
+        # Whatever did not go: by PID (the group's, else master's children).
+        if self.cg is not None and self.cg.ok:
+            self.cg.kill_all()
+        elif self.mpid is not None:
+            for c in children(self.mpid) + [self.mpid]:
+                try:
+                    os.kill(c, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+# ---------------------------------------------------------------- file system
+
+
+class FsImage:
+    """A fresh ext4 (mkfs defaults: with a journal) in an image file,
+    loop-mounted on dir/mnt; unmounted (and its loop device freed) by
+    close()."""
+
+    def __init__(self, d, size="8G"):
+        self.img = os.path.join(d, "fs.img")
+        self.mnt = os.path.join(d, "mnt")
+        self.mounted = False
+        os.makedirs(self.mnt)
+        run(["truncate", "-s", size, self.img])
+        run(["mkfs.ext4", "-q", "-F", self.img], stdout=subprocess.DEVNULL)
+        run(["mount", "-o", "loop", self.img, self.mnt])
+        self.mounted = True
+        os.chmod(self.mnt, 0o755)
+
+    def close(self):
+        if self.mounted:
+            subprocess.run(["umount", self.mnt])
+            self.mounted = False
+
+
+LOGS = ("gate26.log", "smtp-source.log", "smtp-sink.out", "gate26.conf", "maillog", "main.cf",
+        "master.cf")
+
+
+def save_logs(src, dst):
+    """Copies the logs and configurations (not the spools) out of src."""
+    for d, dirs, files in os.walk(src):
+        dirs[:] = [x for x in dirs if x not in ("spool", "queue")]
+        for f in files:
+            if f in LOGS:
+                rel = os.path.relpath(os.path.join(d, f), src)
+                os.makedirs(os.path.dirname(os.path.join(dst, rel)), exist_ok=True)
+                with open(os.path.join(d, f), "rb") as i, open(os.path.join(dst, rel), "wb") as o:
+                    o.write(i.read())
+
+
 # ---------------------------------------------------------------- results
 
 
@@ -384,7 +693,7 @@ def record(section_title, lines):
     with open(RESULTS, "a") as f:
         if new:
             f.write("# gate26 benchmark results\n\n"
-                    "Each run of `bench/accept` or `bench/idle-rss` appends a "
+                    "Each run of `bench/accept`, `bench/relay` or `bench/idle-rss` appends a "
                     "section below (newest last).\n")
         f.write(f"\n## {section_title}\n\n")
         f.write("\n".join(lines).rstrip() + "\n")
@@ -401,6 +710,10 @@ def git_rev():
     d = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "src"],
                        capture_output=True, text=True)
     return rev + ("+dirty src" if d.stdout.strip() else "")
+
+
+def rel_binary(binary):
+    return os.path.relpath(binary, ROOT) if binary.startswith(ROOT) else binary
 
 
 def rmtree(path):
