@@ -195,7 +195,7 @@ sched_dest_put(struct sched *s, struct sched_dest *d)
 {
     struct sched_dest **pp;
 
-    if (d->active > 0)
+    if (d->active > 0 || d->wait_head != NULL)
         return;
     for (pp = &s->dests; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == d) {
@@ -209,33 +209,27 @@ sched_dest_put(struct sched *s, struct sched_dest *d)
 void
 sched_job_wait(struct sched *s, struct sched_job *job)
 {
+    struct sched_dest *d = sched_dest_get(s, job->domain);
+
+    job->dest = d;
     job->waiting = true;
     job->wait_next = NULL;
-    if (s->wait_tail != NULL)
-        s->wait_tail->wait_next = job;
+    if (d->wait_tail != NULL)
+        d->wait_tail->wait_next = job;
     else
-        s->wait_head = job;
-    s->wait_tail = job;
+        d->wait_head = job;
+    d->wait_tail = job;
 }
 
-static void
-wait_unlink(struct sched *s, struct sched_job *prev, struct sched_job *job)
-{
-    if (prev != NULL)
-        prev->wait_next = job->wait_next;
-    else
-        s->wait_head = job->wait_next;
-    if (s->wait_tail == job)
-        s->wait_tail = prev;
-    job->wait_next = NULL;
-    job->waiting = false;
-}
-
+/*
+ * Starts waiting jobs while slots are free: per destination in FIFO order,
+ * at most max-per-destination each and max-deliveries in all. Walks the
+ * destinations, not the jobs, so a large backlog for one busy destination
+ * costs nothing here.
+ */
 void
 sched_pump(struct sched *s)
 {
-    struct sched_job *prev, *job;
-
     /* A job that ends at once (sched_job_run -> job_end) pumps again: do that here instead. */
     if (s->pumping) {
         s->pump_again = true;
@@ -244,26 +238,25 @@ sched_pump(struct sched *s)
     s->pumping = true;
 again:
     s->pump_again = false;
-    prev = NULL;
-    job = s->wait_head;
-    while (job != NULL && !s->stopping && !s->draining && s->running < s->conf->max_deliveries) {
-        struct sched_job *next = job->wait_next;
-        struct sched_dest *d = sched_dest_get(s, job->domain);
+    for (struct sched_dest *d = s->dests; d != NULL; d = d->next) {
+        while (d->wait_head != NULL && d->active < s->conf->max_per_destination) {
+            struct sched_job *job = d->wait_head;
 
-        if (d->active >= s->conf->max_per_destination) {
-            prev = job;
-            job = next;
-            continue;
+            if (s->stopping || s->draining || s->running >= s->conf->max_deliveries)
+                goto done;
+            d->wait_head = job->wait_next;
+            if (d->wait_head == NULL)
+                d->wait_tail = NULL;
+            job->wait_next = NULL;
+            job->waiting = false;
+            d->active++;
+            s->running++;
+            sched_job_run(job);
+            if (s->pump_again)
+                goto again; /* d (or the list) may have changed under us */
         }
-        wait_unlink(s, prev, job);
-        job->dest = d;
-        d->active++;
-        s->running++;
-        sched_job_run(job);
-        if (s->pump_again)
-            goto again; /* the list may have changed under us */
-        job = next;
     }
+done:
     s->pumping = false;
 }
 
@@ -357,7 +350,8 @@ sched_stop(struct sched *s)
             sched_attempt_stop(e->at);
         e = next;
     }
-    s->wait_head = s->wait_tail = NULL;
+    for (struct sched_dest *d = s->dests; d != NULL; d = d->next)
+        d->wait_head = d->wait_tail = NULL;
 }
 
 void

@@ -28,11 +28,12 @@ struct event;
 /* More Received headers than this: a mail loop (RFC 5321 6.3). */
 #define SCHED_MAX_RECEIVED 50
 
-/* A destination (a recipient domain) with deliveries in flight. */
+/* A destination (a recipient domain) with deliveries in flight or waiting. */
 struct sched_dest {
     struct sched_dest *next;
     char domain[CAP_DOMAIN + 3];
-    unsigned active;
+    unsigned active;                         /* jobs running (slots taken) */
+    struct sched_job *wait_head, *wait_tail; /* jobs waiting for a slot, FIFO */
 };
 
 /* One queued message. */
@@ -74,7 +75,7 @@ struct sched_outcome {
 struct sched_job {
     struct sched_attempt *at;
     struct sched_job *next;      /* in the attempt */
-    struct sched_job *wait_next; /* in the scheduler's wait queue */
+    struct sched_job *wait_next; /* in its destination's wait queue */
     bool waiting;
     bool running;
     char domain[CAP_DOMAIN + 3];
@@ -86,7 +87,7 @@ struct sched_job {
     struct deliver_hop route_hops[ROUTE_HOPS_MAX];
     size_t n_hops;
     struct deliver *dl;
-    struct sched_dest *dest;
+    struct sched_dest *dest; /* set when it starts waiting; a slot is taken while running */
     struct timeval started;
 };
 
@@ -116,8 +117,7 @@ struct sched {
     /* Due messages waiting for an attempt slot (at most 2 x max-deliveries run at once). */
     struct sched_entry *ready_head, *ready_tail;
     bool pumping, pump_again; /* sched_pump is running (it may be re-entered) */
-    struct sched_job *wait_head, *wait_tail;
-    unsigned running; /* jobs with a route lookup or delivery in flight */
+    unsigned running;         /* jobs with a route lookup or delivery in flight */
     struct sched_dest *dests;
     bool stopping;
     bool draining; /* sched_drain: nothing new starts */

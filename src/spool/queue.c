@@ -70,7 +70,8 @@ spool_queued_close(struct spool_queued *q)
 {
     if (q == NULL)
         return;
-    (void)close(q->fd);
+    if (q->fd != -1)
+        (void)close(q->fd);
     envelope_clear(&q->env);
     free(q);
 }
@@ -117,6 +118,15 @@ spool_queued_update(struct spool *sp, struct spool_queued *q, const struct spool
         q->env.next_attempt = ch->next_attempt;
     }
     u->remove = ch->remove;
+    if (ch->remove && q->fd != -1) {
+        /*
+         * Let the thread's copy be the last descriptor of the file: closing the
+         * last one of an unlinked file frees its blocks (with discard, waits for
+         * the disk), and that belongs on the thread, not the loop.
+         */
+        (void)close(q->fd);
+        q->fd = -1;
+    }
     u->fn = fn;
     u->arg = arg;
     pthread_mutex_lock(&sp->lock);

@@ -260,6 +260,8 @@ typedef void spool_update_fn(void *arg, const char *id, int status, int err);
 /*
  * Hands a change of q's file to the spool's thread; ch and its arrays are
  * copied, and q's envelope is updated at once (rcpt statuses, schedule).
+ * A removal also closes q's descriptor (q->fd becomes -1; the envelope
+ * stays readable), so that the file is freed on the spool's thread.
  * fn(arg, ...) is called exactly once, later, on the loop. q may be closed
  * before the callback. A status is only ever changed from pending, and
  * the statuses and schedule must fit their fields: else a bug (panic).
