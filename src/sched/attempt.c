@@ -343,7 +343,6 @@ sched_job_run(struct sched_job *job)
     const char *domain = job->domain;
 
     job->running = true;
-    (void)gettimeofday(&job->started, NULL);
     if (domain[0] == '\0') {
         /* The bare "Postmaster" (RFC 5321 4.5.1): to our first domain that has a relay. */
         for (size_t i = 0; i < s->conf->n_domains; i++) {

@@ -48,7 +48,7 @@ find(struct sched *s, const char *id)
 }
 
 static void
-report(struct sched *s, struct sched_entry *e, struct spool_queued *q, sched_info_fn *fn, void *arg)
+report(struct sched_entry *e, struct spool_queued *q, sched_info_fn *fn, void *arg)
 {
     struct sched_info info = {
         .q = q,
@@ -57,7 +57,6 @@ report(struct sched *s, struct sched_entry *e, struct spool_queued *q, sched_inf
         .last_error = e->last_error,
     };
 
-    (void)s;
     fn(arg, &info);
 }
 
@@ -72,7 +71,7 @@ sched_list(struct sched *s, sched_info_fn *fn, void *arg)
 
         if (spool_queued_open(s->sp, e->id, &q, why, sizeof(why)) == -1)
             continue;
-        report(s, e, q, fn, arg);
+        report(e, q, fn, arg);
         spool_queued_close(q);
         n++;
     }
@@ -92,7 +91,7 @@ sched_show(struct sched *s, const char *id, sched_info_fn *fn, void *arg)
     }
     if (spool_queued_open(s->sp, e->id, &q, why, sizeof(why)) == -1)
         return -1;
-    report(s, e, q, fn, arg);
+    report(e, q, fn, arg);
     spool_queued_close(q);
     return 0;
 }

@@ -88,7 +88,6 @@ struct sched_job {
     size_t n_hops;
     struct deliver *dl;
     struct sched_dest *dest; /* set when it starts waiting; a slot is taken while running */
-    struct timeval started;
 };
 
 struct sched_attempt {
