@@ -127,6 +127,7 @@ struct conf {
     unsigned timeout_command; /* greeting, EHLO, MAIL, RCPT, DATA (RFC 5321 4.5.3.2); default 300 */
     unsigned timeout_data;    /* a data block sent, and the reply to the final dot; default 600 */
     bool queue_only;          /* accept and queue, deliver nothing (maintenance); default no */
+    unsigned connection_reuse; /* seconds an idle delivery connection is kept; 0: off; default 2 */
 };
 
 /*

@@ -309,6 +309,7 @@ test_defaults(void **state)
     assert_false(c->has_resolver);
     assert_int_equal(c->max_deliveries, 500);
     assert_int_equal(c->max_per_destination, 20);
+    assert_int_equal(c->connection_reuse, 2);
     assert_int_equal(c->timeout_connect, 30);
     assert_int_equal(c->timeout_command, 300);
     assert_int_equal(c->timeout_data, 600);
@@ -943,10 +944,13 @@ static const struct err_row file_errors[] = {
     {"delivery unknown", "delivery {\n  bounce 5d\n", 2,
      "unknown key 'bounce' in delivery block (expected one of: retry, give-up, delay-warning, "
      "relay-host, max-deliveries, max-per-destination, timeout-connect, timeout-command, "
-     "timeout-data, queue-only)"},
+     "timeout-data, queue-only, connection-reuse)"},
     {"queue-only maybe", "delivery {\n queue-only maybe\n", 2, "expected yes or no, found 'maybe'"},
     {"delay-warning word", "delivery {\n delay-warning never\n", 2, "expected a duration"},
     {"delay-warning 0", "delivery {\n delay-warning 0\n", 2, "out of range (from 1s to 30d)"},
+    {"connection-reuse 1h", "delivery {\n connection-reuse 1h\n", 2,
+     "out of range (from 1s to 5m)"},
+    {"connection-reuse no", "delivery {\n connection-reuse no\n", 2, "expected a duration"},
     {"relay-host scheme", "delivery {\n relay-host lmtp://x.example\n", 2,
      "the scheme must be smtp://"},
     {"relay-host twice", "delivery {\n relay-host smtp://a.example\n relay-host smtp://b.example\n",
@@ -997,9 +1001,11 @@ test_delivery_keys(void **state)
     assert_false(c->queue_only);
     conf_unref(c);
 
-    c = expect_ok("delay off", MIN "delivery {\n delay-warning off\n queue-only YES\n}\n");
+    c = expect_ok("delay off", MIN "delivery {\n delay-warning off\n queue-only YES\n"
+                                   " connection-reuse off\n}\n");
     assert_int_equal(c->delay_warning, 0);
     assert_true(c->queue_only);
+    assert_int_equal(c->connection_reuse, 0);
     conf_unref(c);
 }
 

@@ -350,6 +350,7 @@ conf_new_defaults(void)
     c->timeout_connect = 30;
     c->timeout_command = 300;
     c->timeout_data = 600;
+    c->connection_reuse = 2;
     return c;
 }
 

@@ -616,6 +616,16 @@ set_queue_only(struct conf_parser *p, const struct conf_line *l)
 }
 
 static int
+set_connection_reuse(struct conf_parser *p, const struct conf_line *l)
+{
+    if (slice_eq_ci(conf_arg(l, 1), "off")) {
+        p->c->connection_reuse = 0;
+        return 0;
+    }
+    return set_duration(p, l, 1, 300, &p->c->connection_reuse);
+}
+
+static int
 open_delivery(struct conf_parser *p, const struct conf_line *l)
 {
     if (p->delivery_line != 0)
@@ -636,6 +646,7 @@ static const struct conf_setting delivery_settings[] = {
     {"timeout-command", 1, false, set_delivery_timeout_command},
     {"timeout-data", 1, false, set_delivery_timeout_data},
     {"queue-only", 1, false, set_queue_only},
+    {"connection-reuse", 1, false, set_connection_reuse},
 };
 
 const struct conf_block conf_blocks[] = {

@@ -50,7 +50,7 @@ static const char *const state_names[] = {
     [DELIVER_ST_EHLO] = "ehlo",       [DELIVER_ST_HELO] = "helo",
     [DELIVER_ST_TXN] = "txn",         [DELIVER_ST_CONTENT] = "content",
     [DELIVER_ST_DOT] = "dot",         [DELIVER_ST_QUIT] = "quit",
-    [DELIVER_ST_CLOSED] = "closed",
+    [DELIVER_ST_IDLE] = "idle",       [DELIVER_ST_CLOSED] = "closed",
 };
 
 void
@@ -123,6 +123,7 @@ deliver_conn_doing(const struct deliver_conn *c)
     case DELIVER_ST_DOT:
         return "sending end of data -- message may be sent more than once";
     case DELIVER_ST_QUIT:
+    case DELIVER_ST_IDLE:
     case DELIVER_ST_CLOSED:
         break;
     }
@@ -134,10 +135,16 @@ deliver_conn_trouble(struct deliver_conn *c, const char *enhanced, const char *t
 {
     if (c->state == DELIVER_ST_CLOSED)
         return;
-    if (c->d->decided)
+    if (c->d->decided) {
         deliver_txn_fail_rest(c, 0, enhanced, text, "");
-    else
+    } else if (c->reused) {
+        /* The server closed it while it was idle: a new connection, not the next hop. */
+        log_debug("%s: relay=%s, event=reuse-failed, reason=\"%s\"", deliver_log_id(c->d), c->relay,
+                  text);
+        c->stale = true;
+    } else {
         deliver_hop_failed(c->d, c, enhanced, text);
+    }
     deliver_conn_close(c);
 }
 
@@ -241,6 +248,7 @@ conn_reply(struct deliver_conn *c, const struct deliver_reply *r)
         deliver_conn_close(c);
         break;
     case DELIVER_ST_CONNECT:
+    case DELIVER_ST_IDLE:
     case DELIVER_ST_CLOSED:
         break;
     }
@@ -257,7 +265,7 @@ conn_read_replies(struct deliver_conn *c)
     struct evbuffer *in = bufferevent_get_input(c->bev);
     char line[CAP_REPLY_LINE];
 
-    while (c->state != DELIVER_ST_CLOSED) {
+    while (c->state != DELIVER_ST_CLOSED && c->state != DELIVER_ST_IDLE) {
         size_t avail = evbuffer_get_length(in);
         size_t look = avail < CAP_REPLY_LINE ? avail : CAP_REPLY_LINE;
         struct evbuffer_ptr end, at;
@@ -298,18 +306,34 @@ conn_read_replies(struct deliver_conn *c)
     }
 }
 
-/* The end of every callback: a closed connection is freed and the attempt goes on. */
+/*
+ * The end of every callback: a closed connection is freed, an idle one goes
+ * to the cache, and the attempt goes on (a stale reused one: the same hop
+ * again, on a new connection).
+ */
 static void
 conn_finish(struct deliver_conn *c)
 {
     struct deliver *d = c->d;
     size_t hop = c->hop;
+    bool stale = c->stale;
 
-    if (c->state != DELIVER_ST_CLOSED)
+    if (c->state == DELIVER_ST_IDLE && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+        /* More than the reply came: the stream is not where we think. */
+        deliver_conn_close(c);
+    }
+    if (c->state == DELIVER_ST_IDLE) {
+        d->conn = NULL;
+        deliver_cache_put(d->opts.cache, c);
+    } else if (c->state == DELIVER_ST_CLOSED) {
+        d->conn = NULL;
+        deliver_conn_free(c);
+    } else {
         return;
-    d->conn = NULL;
-    deliver_conn_free(c);
-    deliver_after_conn(d, hop);
+    }
+    if (stale)
+        d->fresh = true;
+    deliver_after_conn(d, hop, stale);
 }
 
 static void
@@ -392,6 +416,7 @@ conn_connected(struct deliver_conn *c)
     bufferevent_setwatermark(c->bev, EV_WRITE, CAP_SESSION_OUTPUT / 2, 0);
     if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) == -1)
         log_panic("bufferevent_enable failed");
+    c->connected_at = deliver_conn_now();
     deliver_conn_set_state(c, DELIVER_ST_GREETING);
     deliver_conn_arm(c, d->opts.timeouts.greeting);
 }
@@ -457,19 +482,85 @@ conn_relay_name(struct deliver_conn *c, const struct deliver_hop *h)
     (void)str_fmt(c->relay, sizeof(c->relay), "%s[%s]:%u", name, addr, port);
 }
 
+time_t
+deliver_conn_now(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+        log_panic("clock_gettime failed");
+    return ts.tv_sec;
+}
+
+/* Sets up c's transaction for the recipients of its attempt. */
+static void
+conn_txn_reset(struct deliver_conn *c)
+{
+    free(c->expect);
+    c->expect = xcalloc(c->d->msg->n_rcpts + 2, sizeof(*c->expect));
+    c->expect_head = 0;
+    c->expect_len = 0;
+    c->next_tag = DELIVER_TAG_MAIL;
+    c->mail_ok = false;
+    c->stop = false;
+    c->n_accepted = 0;
+    deliver_reply_init(&c->reply);
+}
+
+void
+deliver_conn_adopt(struct deliver *d, size_t hop, struct deliver_conn *c)
+{
+    c->d = d;
+    c->hop = hop;
+    c->reused = true;
+    c->stale = false;
+    c->cache = NULL;
+    conn_relay_name(c, &d->hops[hop]);
+    conn_txn_reset(c);
+    c->timer = evtimer_new(d->base, conn_timer_cb, c);
+    if (c->timer == NULL)
+        log_panic("evtimer_new failed");
+    bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+    d->conn = c;
+    log_debug("%s: relay=%s, hop=%zu, event=reuse", deliver_log_id(d), c->relay, hop);
+    deliver_txn_start(c);
+}
+
+void
+deliver_conn_done(struct deliver_conn *c)
+{
+    const struct deliver *d = c->d;
+
+    if (d->opts.cache != NULL && deliver_conn_now() - c->connected_at < DELIVER_REUSE_SECONDS) {
+        (void)evtimer_del(c->timer);
+        deliver_conn_set_state(c, DELIVER_ST_IDLE);
+    } else {
+        deliver_conn_quit(c);
+    }
+}
+
 int
 deliver_conn_start(struct deliver *d, size_t hop)
 {
     const struct deliver_hop *h = &d->hops[hop];
-    struct deliver_conn *c = xcalloc(1, sizeof(*c));
+    struct deliver_conn *c;
 
+    if (d->opts.cache != NULL && !d->fresh) {
+        c = deliver_cache_take(d->opts.cache, &h->sa, d->opts.helo);
+        if (c != NULL) {
+            deliver_conn_adopt(d, hop, c);
+            return 0;
+        }
+    }
+    c = xcalloc(1, sizeof(*c));
     c->d = d;
     c->hop = hop;
     c->fd = -1;
     c->state = DELIVER_ST_CONNECT;
-    c->expect = xcalloc(d->msg->n_rcpts + 2, sizeof(*c->expect));
     conn_relay_name(c, h);
-    deliver_reply_init(&c->reply);
+    conn_txn_reset(c);
+    memcpy(&c->sa, &h->sa, sizeof(c->sa));
+    (void)str_copyz(c->helo, sizeof(c->helo), d->opts.helo);
     d->conn = c;
     log_debug("%s: relay=%s, hop=%zu, event=connect", deliver_log_id(d), c->relay, hop);
 

@@ -120,6 +120,7 @@ deliver_decide(struct deliver *d, const struct deliver_conn *c)
     d->res.hop = (int)c->hop;
     (void)str_copyz(d->res.relay, sizeof(d->res.relay), c->relay);
     d->res.used_pipelining = c->pipelining;
+    d->res.reused = c->reused;
 }
 
 /* Frees d and everything it holds (no callback). */
@@ -169,12 +170,12 @@ deliver_next(struct deliver *d, size_t first)
 }
 
 void
-deliver_after_conn(struct deliver *d, size_t hop)
+deliver_after_conn(struct deliver *d, size_t hop, bool again)
 {
     if (d->decided)
         event_active(d->done_ev, EV_TIMEOUT, 1);
     else
-        deliver_next(d, hop + 1);
+        deliver_next(d, again ? hop : hop + 1);
 }
 
 /* True when addr can go between the angle brackets of a command line. */

@@ -8,7 +8,8 @@
  * Per hop: connect (timeout), greeting, EHLO (HELO when EHLO gets 5xx),
  * capabilities, then MAIL, every RCPT and DATA, PIPELINED when the server
  * offers PIPELINING (RFC 2920), else one command at a time; the content is
- * dot-stuffed on the way (RFC 5321 4.5.2); QUIT. Extensions used when
+ * dot-stuffed on the way (RFC 5321 4.5.2); QUIT, or the connection is kept
+ * for the next attempt to the same hop (the cache below). Extensions used when
  * offered: SIZE (RFC 1870, declared; a message over the server's limit is a
  * permanent failure without sending it), 8BITMIME (RFC 6152; an 8BITMIME
  * body to a server without it fails permanently with 5.6.3: gate26 does not
@@ -108,7 +109,45 @@ struct deliver_timeouts {
 struct deliver_opts {
     const char *helo; /* our hostname, sent in EHLO/HELO */
     struct deliver_timeouts timeouts;
+    struct deliver_cache *cache; /* idle connections to reuse and keep, or NULL: one per attempt */
 };
+
+/*
+ * The connection cache: after a transaction whose end of data was answered
+ * (2xx, 4xx or 5xx other than 421), the connection is kept idle instead of
+ * QUIT, for the next attempt to the same address and port with the same
+ * EHLO name; the next MAIL goes out without a new connect, greeting and
+ * EHLO. Postfix's connection cache does the same, to the same limits: an
+ * idle connection is kept idle_seconds (Postfix's 2 s), a connection serves
+ * transactions for at most DELIVER_REUSE_SECONDS after its connect (300 s),
+ * and at most max_idle connections are idle at once. An idle connection the
+ * server closes, or on which the server says anything, is dropped; a reused
+ * connection that turns out dead before MAIL is answered is replaced by a
+ * new connection to the same hop (not a hop failure).
+ */
+#define DELIVER_REUSE_SECONDS 300
+
+struct deliver_cache;
+
+/* A cache on base. Returns the cache (free with deliver_cache_free). */
+struct deliver_cache *deliver_cache_new(struct event_base *base, size_t max_idle,
+                                        unsigned idle_seconds);
+
+/* Closes every idle connection (QUIT sent, no wait); the cache stays usable. */
+void deliver_cache_clear(struct deliver_cache *cache);
+
+/* New limits (a reload): closes every idle connection, then keeps to these. */
+void deliver_cache_configure(struct deliver_cache *cache, size_t max_idle, unsigned idle_seconds);
+
+/*
+ * Closes every idle connection and frees the cache. Attempts in flight must
+ * not use it afterwards (the scheduler frees it after cancelling them).
+ * NULL: nothing.
+ */
+void deliver_cache_free(struct deliver_cache *cache);
+
+/* How many connections are idle in the cache now (for tests and logs). */
+size_t deliver_cache_idle(const struct deliver_cache *cache);
 
 /* Fills t with the RFC 5321 4.5.3.2 defaults above. */
 void deliver_timeouts_default(struct deliver_timeouts *t);
@@ -127,6 +166,7 @@ struct deliver_result {
     int hop;
     char relay[CAP_DOMAIN + 64]; /* "mx1.example.net[192.0.2.8]:25", or "none" */
     bool used_pipelining;
+    bool reused; /* the hop's connection came from the cache */
 };
 
 /*

@@ -8,6 +8,8 @@
  *   txn.c      the transaction: checks against the server's extensions,
  *              MAIL, RCPT, DATA (pipelined or not) and each recipient's outcome
  *   data.c     the content: read from the spool file, stuffed, sent
+ *   cache.c    idle connections kept after a transaction, for the next
+ *              attempt to the same hop
  *
  * An attempt owns at most one connection at a time. A connection never
  * frees itself inside a nested call: it records how it ends (c->end) and the
@@ -19,6 +21,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "deliver/deliver.h"
 #include "deliver/ehlo.h"
@@ -38,6 +42,7 @@ enum deliver_state {
     DELIVER_ST_CONTENT,  /* after 354: the content goes out */
     DELIVER_ST_DOT,      /* the end of data sent: waiting for its reply */
     DELIVER_ST_QUIT,     /* QUIT sent: a short wait for 221 */
+    DELIVER_ST_IDLE,     /* the transaction is over: to be kept in the cache (cache.c) */
     DELIVER_ST_CLOSED,   /* over: to be freed by deliver_conn_finish() */
 };
 
@@ -46,7 +51,7 @@ enum deliver_state {
 /* RCPT of recipient i is tag 1 + i; DATA is tag 1 + n_rcpts. */
 
 struct deliver_conn {
-    struct deliver *d;
+    struct deliver *d;           /* NULL while idle in the cache */
     size_t hop;                  /* index in d->hops */
     char relay[CAP_DOMAIN + 64]; /* "mx1.example.net[192.0.2.8]:25" */
     enum deliver_state state;
@@ -58,6 +63,15 @@ struct deliver_conn {
 
     struct deliver_reply reply; /* the reply being read */
     struct deliver_caps caps;   /* from the EHLO reply */
+
+    /* Reuse (cache.c). */
+    bool reused;                /* taken from the cache for this attempt */
+    bool stale;                 /* reused, and found dead before MAIL was answered */
+    time_t connected_at;        /* monotonic seconds: reuse ends DELIVER_REUSE_SECONDS later */
+    struct sockaddr_storage sa; /* the hop's address, the cache's key with helo */
+    char helo[CAP_HOSTNAME + 1];
+    struct deliver_cache *cache; /* while idle */
+    struct deliver_conn *idle_prev, *idle_next;
 
     /* The transaction (txn.c). */
     bool pipelining; /* commands go out in one group (RFC 2920) */
@@ -85,6 +99,7 @@ struct deliver {
     void *arg;
 
     struct deliver_conn *conn; /* the current hop's, or NULL */
+    bool fresh;                /* a reused connection was dead: new connections only */
     struct event *done_ev;     /* the callback runs from here, never inside deliver_start */
     bool *accepted;            /* per recipient: RCPT got 2xx, its outcome waits for the DATA end */
 
@@ -110,8 +125,11 @@ void deliver_hop_failed(struct deliver *d, const struct deliver_conn *c, const c
 /* deliver.c: the hop of c decides the attempt's outcome. */
 void deliver_decide(struct deliver *d, const struct deliver_conn *c);
 
-/* deliver.c: the connection to hop has ended and is freed: the next hop, or the callback. */
-void deliver_after_conn(struct deliver *d, size_t hop);
+/*
+ * deliver.c: the connection to hop has ended (freed, or kept in the cache):
+ * the next hop (again: the same hop), or the callback.
+ */
+void deliver_after_conn(struct deliver *d, size_t hop, bool again);
 
 /* deliver.c: sets one recipient's outcome, with the reply's text and suffix (may be ""). */
 void deliver_rcpt_set(struct deliver_rcpt *r, enum deliver_outcome outcome, unsigned code,
@@ -126,6 +144,31 @@ enum deliver_outcome deliver_outcome_of(unsigned code);
  * recorded with deliver_hop_failed; nothing left to free).
  */
 int deliver_conn_start(struct deliver *d, size_t hop);
+
+/*
+ * conn.c: takes c, an idle connection from the cache, for hop of d and
+ * starts the transaction on it.
+ */
+void deliver_conn_adopt(struct deliver *d, size_t hop, struct deliver_conn *c);
+
+/*
+ * conn.c: the transaction is over and the server waits for the next
+ * command: the connection goes idle into the cache when it may, else QUIT.
+ */
+void deliver_conn_done(struct deliver_conn *c);
+
+/* conn.c: the monotonic clock in seconds. */
+time_t deliver_conn_now(void);
+
+/*
+ * cache.c: an idle connection to the hop of d that was connected with helo,
+ * taken out of the cache, or NULL.
+ */
+struct deliver_conn *deliver_cache_take(struct deliver_cache *cache,
+                                        const struct sockaddr_storage *sa, const char *helo);
+
+/* cache.c: keeps c (state DELIVER_ST_IDLE, detached from its attempt) or closes it. */
+void deliver_cache_put(struct deliver_cache *cache, struct deliver_conn *c);
 
 /* conn.c: frees c at once: connection, events, buffers. NULL: nothing. */
 void deliver_conn_free(struct deliver_conn *c);

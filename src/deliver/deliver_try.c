@@ -15,13 +15,18 @@
  * that the callback came once and not from inside deliver_start(). Log
  * lines (--debug for the debug level) go to standard error.
  *
+ * --repeat N runs the attempt N times, one after the other (--pause-ms MS
+ * between them), printing one line each; --reuse S gives them a connection
+ * cache that keeps idle connections S seconds, and each line tells whether
+ * its connection came from it ("reused":true).
+ *
  * Usage: deliver_try --helo NAME --from ADDR --to ADDR [--notify LIST]
  *        [--orcpt TYPE;XTEXT] [--to ...] [--body 7bit|8bitmime] [--smtputf8]
  *        [--ret full|hdrs] [--envid XTEXT] [--id ID] --file MSGFILE
  *        [--offset N] --hop NAME,ADDR:PORT [--hop ...] [--timeout-connect S]
  *        [--timeout-greeting S] [--timeout-command S] [--timeout-data-init S]
  *        [--timeout-data-block S] [--timeout-data-end S] [--cancel-after MS]
- *        [--debug]
+ *        [--repeat N] [--pause-ms MS] [--reuse S] [--debug]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,11 +56,17 @@ struct try_state {
     struct deliver_hop hops[TRY_MAX_HOPS];
     size_t n_hops;
     struct deliver *d;
+    struct event_base *base;
+    struct deliver_opts opts;
     struct event *cancel_ev;
+    struct event *next_ev; /* the next of --repeat */
+    unsigned repeat, pause_ms;
     bool in_start;
     unsigned callbacks;
     bool cancelled;
 };
+
+static void try_start(struct try_state *st);
 
 static _Noreturn void
 try_usage(const char *why)
@@ -195,7 +206,8 @@ try_done(void *arg, const struct deliver_result *res)
         (void)event_del(st->cancel_ev);
     printf("{\"callbacks\":%u,\"hop\":%d,\"relay\":", st->callbacks, res->hop);
     try_json_str(res->relay);
-    printf(",\"used_pipelining\":%s,\"rcpts\":[", res->used_pipelining ? "true" : "false");
+    printf(",\"used_pipelining\":%s,\"reused\":%s,\"rcpts\":[",
+           res->used_pipelining ? "true" : "false", res->reused ? "true" : "false");
     for (size_t i = 0; i < st->msg.n_rcpts; i++) {
         const struct deliver_rcpt *r = &st->rcpts[i];
 
@@ -210,6 +222,35 @@ try_done(void *arg, const struct deliver_result *res)
     }
     printf("]}\n");
     (void)fflush(stdout);
+    if (st->callbacks < st->repeat) {
+        struct timeval tv = {st->pause_ms / 1000, (suseconds_t)(st->pause_ms % 1000) * 1000};
+
+        if (evtimer_add(st->next_ev, &tv) == -1)
+            log_panic("evtimer_add");
+    } else {
+        deliver_cache_free(st->opts.cache); /* the idle connections end with the program */
+        st->opts.cache = NULL;
+    }
+}
+
+static void
+try_next_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    try_start(arg);
+}
+
+static void
+try_start(struct try_state *st)
+{
+    st->in_start = true;
+    st->d = deliver_start(st->base, &st->opts, st->hops, st->n_hops, &st->msg, try_done, st);
+    st->in_start = false;
+    if (st->d == NULL) {
+        fprintf(stderr, "deliver_try: deliver_start: %s\n", strerror(errno));
+        exit(3);
+    }
 }
 
 static void
@@ -241,15 +282,16 @@ int
 main(int argc, char **argv)
 {
     static struct try_state st;
-    struct deliver_opts opts = {0};
+    struct deliver_opts *opts = &st.opts;
     const char *file = NULL;
     unsigned long long offset = 0;
-    unsigned cancel_ms = 0;
+    unsigned cancel_ms = 0, reuse = 0;
     struct event_base *base;
     struct stat sb;
     int fd;
 
-    deliver_timeouts_default(&opts.timeouts);
+    st.repeat = 1;
+    deliver_timeouts_default(&opts->timeouts);
     st.msg.sender = NULL;
     st.msg.rcpts = st.rcpts;
     st.msg.id = "TRY";
@@ -257,7 +299,7 @@ main(int argc, char **argv)
         const char *o = argv[i];
 
         if (strcmp(o, "--helo") == 0) {
-            opts.helo = try_arg(argc, argv, &i);
+            opts->helo = try_arg(argc, argv, &i);
         } else if (strcmp(o, "--from") == 0) {
             st.msg.sender = try_arg(argc, argv, &i);
         } else if (strcmp(o, "--to") == 0) {
@@ -306,26 +348,32 @@ main(int argc, char **argv)
                 try_usage("too many --hop");
             try_hop(&st.hops[st.n_hops++], try_arg(argc, argv, &i));
         } else if (strcmp(o, "--timeout-connect") == 0) {
-            opts.timeouts.connect = try_number(try_arg(argc, argv, &i), 3600);
+            opts->timeouts.connect = try_number(try_arg(argc, argv, &i), 3600);
         } else if (strcmp(o, "--timeout-greeting") == 0) {
-            opts.timeouts.greeting = try_number(try_arg(argc, argv, &i), 3600);
+            opts->timeouts.greeting = try_number(try_arg(argc, argv, &i), 3600);
         } else if (strcmp(o, "--timeout-command") == 0) {
-            opts.timeouts.command = try_number(try_arg(argc, argv, &i), 3600);
+            opts->timeouts.command = try_number(try_arg(argc, argv, &i), 3600);
         } else if (strcmp(o, "--timeout-data-init") == 0) {
-            opts.timeouts.data_init = try_number(try_arg(argc, argv, &i), 3600);
+            opts->timeouts.data_init = try_number(try_arg(argc, argv, &i), 3600);
         } else if (strcmp(o, "--timeout-data-block") == 0) {
-            opts.timeouts.data_block = try_number(try_arg(argc, argv, &i), 3600);
+            opts->timeouts.data_block = try_number(try_arg(argc, argv, &i), 3600);
         } else if (strcmp(o, "--timeout-data-end") == 0) {
-            opts.timeouts.data_end = try_number(try_arg(argc, argv, &i), 3600);
+            opts->timeouts.data_end = try_number(try_arg(argc, argv, &i), 3600);
         } else if (strcmp(o, "--cancel-after") == 0) {
             cancel_ms = try_number(try_arg(argc, argv, &i), 3600000);
+        } else if (strcmp(o, "--repeat") == 0) {
+            st.repeat = try_number(try_arg(argc, argv, &i), 1000);
+        } else if (strcmp(o, "--pause-ms") == 0) {
+            st.pause_ms = try_number(try_arg(argc, argv, &i), 60000);
+        } else if (strcmp(o, "--reuse") == 0) {
+            reuse = try_number(try_arg(argc, argv, &i), 300);
         } else if (strcmp(o, "--debug") == 0) {
             log_set_level(LOG_LEVEL_DEBUG);
         } else {
             try_usage("unknown option");
         }
     }
-    if (opts.helo == NULL || st.msg.sender == NULL || st.msg.n_rcpts == 0 || file == NULL ||
+    if (opts->helo == NULL || st.msg.sender == NULL || st.msg.n_rcpts == 0 || file == NULL ||
         st.n_hops == 0)
         try_usage("--helo, --from, --to, --file and --hop are needed");
 
@@ -349,20 +397,24 @@ main(int argc, char **argv)
         if (st.cancel_ev == NULL || evtimer_add(st.cancel_ev, &tv) == -1)
             log_panic("evtimer");
     }
-    st.in_start = true;
-    st.d = deliver_start(base, &opts, st.hops, st.n_hops, &st.msg, try_done, &st);
-    st.in_start = false;
-    if (st.d == NULL) {
-        fprintf(stderr, "deliver_try: deliver_start: %s\n", strerror(errno));
-        return 3;
-    }
+    st.base = base;
+    if (st.repeat == 0)
+        try_usage("--repeat is at least 1");
+    st.next_ev = evtimer_new(base, try_next_cb, &st);
+    if (st.next_ev == NULL)
+        log_panic("evtimer");
+    if (reuse > 0)
+        opts->cache = deliver_cache_new(base, 4, reuse);
+    try_start(&st);
     if (event_base_dispatch(base) == -1)
         log_panic("event_base_dispatch failed");
     if (st.cancel_ev != NULL)
         event_free(st.cancel_ev);
+    event_free(st.next_ev);
+    deliver_cache_free(opts->cache);
     event_base_free(base);
     (void)close(fd);
-    if (!st.cancelled && st.callbacks != 1) {
+    if (!st.cancelled && st.callbacks != st.repeat) {
         fprintf(stderr, "deliver_try: %u callbacks\n", st.callbacks);
         return 4;
     }

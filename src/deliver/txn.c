@@ -413,7 +413,7 @@ deliver_txn_reply(struct deliver_conn *c, const struct deliver_reply *r)
         if (early || r->code == 421)
             deliver_conn_close(c);
         else
-            deliver_conn_quit(c);
+            deliver_conn_done(c); /* the server waits for the next transaction */
         return;
     }
     if (c->expect_len == 0) {

@@ -298,6 +298,7 @@ job_route_cb(void *arg, const struct route_result *r)
     memcpy(job->route_hops, r->hops, job->n_hops * sizeof(*r->hops));
     memset(&opts, 0, sizeof(opts));
     opts.helo = s->conf->hostname;
+    opts.cache = s->cache;
     opts.timeouts.connect = s->conf->timeout_connect;
     opts.timeouts.greeting = s->conf->timeout_command;
     opts.timeouts.command = s->conf->timeout_command;

@@ -271,6 +271,7 @@ sched_new(struct event_base *base, struct spool *sp, struct dns *dns, struct con
     s->sp = sp;
     s->dns = dns;
     s->conf = conf_ref(c);
+    s->cache = deliver_cache_new(base, c->max_deliveries, c->connection_reuse);
     spool_set_commit_hook(sp, sched_committed, s);
     return s;
 }
@@ -315,6 +316,8 @@ sched_set_conf(struct sched *s, struct conf *c)
 
     s->conf = conf_ref(c);
     conf_unref(old);
+    /* Idle connections were opened under the old settings (hostname, limits). */
+    deliver_cache_configure(s->cache, c->max_deliveries, c->connection_reuse);
     if (c->queue_only) {
         log_warning("-: event=queue-only, warning=\"delivery { queue-only yes }: nothing is "
                     "delivered\"");
@@ -372,6 +375,7 @@ sched_free(struct sched *s)
         s->dests = d->next;
         free(d);
     }
+    deliver_cache_free(s->cache);
     conf_unref(s->conf);
     free(s);
 }

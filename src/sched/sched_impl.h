@@ -110,6 +110,7 @@ struct sched {
     struct spool *sp;
     struct dns *dns;
     struct conf *conf;
+    struct deliver_cache *cache; /* idle delivery connections (delivery { connection-reuse }) */
     struct sched_entry *head, *tail;
     size_t n_entries;
     size_t n_active;

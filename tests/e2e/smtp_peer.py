@@ -30,6 +30,12 @@ Options of Peer (all optional):
                 a reply when that command (or the end of data) arrives
   hang_at       the same commands: never answer it
   max_rcpts     take at most this many RCPTs per transaction, 452 4.5.3 to the rest
+  close_after_message
+                close the connection right after answering the end of data
+                (as a server whose idle timeout is very short)
+  drop_second_mail
+                close without a reply when MAIL comes on a connection that
+                has carried a message already (a reused connection found dead)
 """
 import asyncio
 import collections
@@ -43,7 +49,19 @@ from aiosmtpd.smtp import SMTP
 DEFAULTS = dict(greeting=None, hang=False, ehlo=None, pipelining=True, eightbitmime=True,
                 smtputf8=False, dsn=False, size=None, ehlo_extra=(), mail_reply=None,
                 rcpt_replies=None, data_reply=None, end_reply="250 2.0.0 Ok: queued",
-                drop_at=None, hang_at=None, max_rcpts=None)
+                drop_at=None, hang_at=None, max_rcpts=None, close_after_message=False,
+                drop_second_mail=False)
+
+
+@dataclass
+class Message:
+    """One transaction that carried a message (a connection may carry several)."""
+    helo: str
+    mail_from: str
+    mail_params: list
+    rcpts: list
+    accepted: list
+    data: bytes
 
 
 @dataclass
@@ -57,6 +75,7 @@ class Conn:
     rcpts: list = field(default_factory=list)      # (address, [params]) of every RCPT
     accepted: list = field(default_factory=list)   # the addresses answered 250
     data: bytes = None                             # the content, dot-stuffing undone
+    msgs: list = field(default_factory=list)       # a Message per transaction with content
     quit: bool = False
 
     def packet_with(self, needle):
@@ -71,8 +90,13 @@ class _Handler:
     async def handle_DATA(self, server, session, envelope):
         s = self.session
         s.conn.data = bytes(envelope.original_content)
+        c = s.conn
+        c.msgs.append(Message(c.helo, c.mail_from, list(c.mail_params), list(c.rcpts),
+                              list(c.accepted), c.data))
         if await s.stage("DOT"):
             return "421 4.3.0 not sent: the connection is gone"
+        if s.opt["close_after_message"]:
+            s.loop.call_later(0.05, s.transport.close)
         return s.opt["end_reply"]
 
 
@@ -162,12 +186,17 @@ class _Session(SMTP):
         self.conn.commands.append(f"MAIL {arg}")
         if await self.stage("MAIL"):
             return
+        if self.opt["drop_second_mail"] and self.conn.msgs:
+            self.transport.abort()
+            self._handler_coroutine.cancel()
+            return
         m = re.fullmatch(r"FROM:<([^>]*)>((?: \S+)*)", arg or "", re.I)
         if not m:
             await super().push("501 5.5.4 Syntax: MAIL FROM:<address>")
             return
         self.conn.mail_from = m.group(1)
         self.conn.mail_params = m.group(2).split()
+        self.conn.rcpts, self.conn.accepted = [], []  # a new transaction
         if self.opt["mail_reply"] is not None:
             await super().push(self.opt["mail_reply"])
             return
@@ -255,8 +284,12 @@ class Peer:
         return self
 
     def messages(self):
-        """The connections that carried a whole message (content received)."""
-        return [c for c in list(self.conns) if c.data is not None]
+        """Every message received (a Message each), over every connection."""
+        return [m for c in list(self.conns) for m in list(c.msgs)]
+
+    def contents(self):
+        """Every content received, over every connection, in order."""
+        return [m.data for m in self.messages()]
 
     @property
     def hop(self):

@@ -662,3 +662,107 @@ def test_smtp_sink(tmp_path):
         except subprocess.TimeoutExpired:
             sink.kill()
             sink.wait()
+
+
+# ---- connection reuse (deliver_cache) ---------------------------------------
+
+def deliver_many(tmp_path, hops, repeat, reuse, pause_ms=0, opts=()):
+    """Runs deliver_try --repeat with a connection cache (--reuse 0: none).
+    Returns (results, stderr)."""
+    msg = tmp_path / "msg"
+    msg.write_bytes(CONTENT)
+    args = [str(DRIVER), "--helo", "client.test", "--from", SENDER, "--to", RCPT,
+            "--file", str(msg), "--debug", "--repeat", str(repeat),
+            "--pause-ms", str(pause_ms), *list(opts)]
+    if reuse:
+        args += ["--reuse", str(reuse)]
+    for h in hops:
+        args += ["--hop", h]
+    p = subprocess.run(args, capture_output=True, timeout=60,
+                       env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
+                                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"))
+    err = p.stderr.decode(errors="replace")
+    for mark in SANITIZER_MARKS:
+        assert mark not in err, f"sanitizer report from deliver_try:\n{err[-5000:]}"
+    assert p.returncode == 0, f"deliver_try exited {p.returncode}:\n{err[-3000:]}"
+    results = [json.loads(line) for line in p.stdout.decode().splitlines()]
+    assert len(results) == repeat, p.stdout
+    return results, err
+
+
+def test_reuse_sends_the_next_message_on_the_same_connection(tmp_path, peer):
+    p = peer()
+    results, _ = deliver_many(tmp_path, [p.hop], repeat=4, reuse=5)
+    assert [outcomes(r) for r in results] == [["ok"]] * 4
+    assert [r["reused"] for r in results] == [False, True, True, True]
+    assert len(p.conns) == 1
+    c = p.conns[0]
+    assert [m.data for m in c.msgs] == [CONTENT] * 4
+    # One greeting and EHLO, then transactions back to back, and QUIT at the end.
+    assert [x.split()[0] for x in c.commands].count("EHLO") == 1
+    assert [x.split()[0] for x in c.commands].count("MAIL") == 4
+    wait_for(lambda: c.quit, what="QUIT when the cache closes")
+
+
+def test_without_a_cache_each_message_has_its_connection(tmp_path, peer):
+    p = peer()
+    results, _ = deliver_many(tmp_path, [p.hop], repeat=3, reuse=0)
+    assert [outcomes(r) for r in results] == [["ok"]] * 3
+    assert [r["reused"] for r in results] == [False] * 3
+    assert len(p.conns) == 3
+    assert all(c.quit for c in p.conns)
+
+
+def test_an_idle_connection_is_closed_after_its_idle_time(tmp_path, peer):
+    p = peer()
+    results, err = deliver_many(tmp_path, [p.hop], repeat=2, reuse=1, pause_ms=1600)
+    assert [r["reused"] for r in results] == [False, False]
+    assert len(p.conns) == 2
+    assert p.conns[0].quit, "the idle connection gets QUIT when its time is up"
+    assert "event=idle-close, reason=idle-time" in err
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(tmp_path, peer):
+    p = peer(close_after_message=True)
+    results, err = deliver_many(tmp_path, [p.hop], repeat=2, reuse=5, pause_ms=300)
+    assert [outcomes(r) for r in results] == [["ok"], ["ok"]]
+    assert [r["reused"] for r in results] == [False, False]
+    assert len(p.conns) == 2
+    assert "reason=server-closed" in err
+
+
+def test_a_reused_connection_found_dead_at_mail_is_replaced_not_skipped(tmp_path, peer):
+    """The server dropped the kept connection just as MAIL went out: the same
+    hop again on a new connection, not the next hop and not a deferral."""
+    p = peer(drop_second_mail=True)
+    other = peer()
+    results, err = deliver_many(tmp_path, [p.hop, f"other.test,127.0.0.1:{other.port}"],
+                                repeat=2, reuse=5)
+    assert [outcomes(r) for r in results] == [["ok"], ["ok"]]
+    assert [r["hop"] for r in results] == [0, 0]
+    assert results[1]["reused"] is False
+    assert len(p.contents()) == 2 and other.conns == []
+    assert "event=reuse-failed" in err and "event=hop-failed" not in err
+
+
+def test_a_refused_message_keeps_the_connection_but_421_ends_it(tmp_path, peer):
+    p = peer(end_reply="550 5.7.1 content refused")
+    results, _ = deliver_many(tmp_path, [p.hop], repeat=2, reuse=5)
+    assert [outcomes(r) for r in results] == [["perm"], ["perm"]]
+    assert [r["reused"] for r in results] == [False, True]
+    assert len(p.conns) == 1
+
+    q = peer(end_reply="421 4.3.0 closing")
+    results, _ = deliver_many(tmp_path, [q.hop], repeat=2, reuse=5)
+    assert [outcomes(r) for r in results] == [["temp"], ["temp"]]
+    assert [r["reused"] for r in results] == [False, False]
+    assert len(q.conns) == 2
+
+
+def test_each_hop_has_its_own_connection(tmp_path, peer):
+    """The cache is keyed by address and port: another hop never gets it."""
+    a, b = peer(), peer()
+    deliver_many(tmp_path, [a.hop], repeat=1, reuse=5)
+    results, _ = deliver_many(tmp_path, [f"b.test,127.0.0.1:{b.port}"], repeat=2, reuse=5)
+    assert [r["reused"] for r in results] == [False, True]
+    assert len(a.conns) == 1 and len(b.conns) == 1

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import Raw, free_port, queued_id, wait_for, want
+from conftest import Raw, assert_serving, free_port, queued_id, wait_for, want
 from dnsmasq import dnsmasq  # noqa: F401 (a fixture)
 from smtp_peer import Peer
 
@@ -491,3 +491,21 @@ def test_max_per_destination(gateway, dnsmasq, peers):
     # Each times out (4.4.2), and the next ones get their turn.
     wait_for(lambda: all(log_lines(g, i, "status=deferred") for i in ids), 30, "five deferrals")
     assert len(mx.conns) == 5
+
+
+@pytest.mark.parametrize("reuse", ["2s", "off"])
+def test_messages_to_one_mx_share_a_connection(gateway, dnsmasq, peers, reuse):
+    """delivery { connection-reuse }: the next message to the same MX goes on
+    the connection the last one used, while it is idle for less than the
+    setting; with off, each has its own."""
+    mx = peers(host="127.0.0.31", port=25)
+    dns = dns_for(dnsmasq, "--mx-host=reuse.test,mx.reuse.test,10",
+                  "--host-record=mx.reuse.test,127.0.0.31")
+    g = start(gateway, dns, delivery=f"retry 1s\n connection-reuse {reuse}")
+    for i in range(4):
+        qid = submit(g, "s@ours.test", [f"r{i}@reuse.test"], tag=f"reuse{i}")
+        wait_messages(mx, i + 1)
+        wait_gone(g, qid)
+    assert [m.accepted for m in mx.messages()] == [[f"r{i}@reuse.test"] for i in range(4)]
+    assert len(mx.conns) == (1 if reuse == "2s" else 4)
+    assert_serving(g, "internal")
