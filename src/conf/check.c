@@ -3,8 +3,9 @@
  * The rules that need the whole file, run after its last line: defaults that
  * depend on other blocks (a listener's TLS mode on whether a tls block
  * exists, its session limit on the top-level one, wherever in the file those
- * were written), the blocks gate26 cannot run without, and duplicate domain
- * blocks (found by sorting, which also prepares conf_find_domain()).
+ * were written), the blocks gate26 cannot run without, duplicate domain
+ * blocks (found by sorting, which also prepares conf_find_domain()), and
+ * each domain's outbound TLS policy (its own, or the delivery block's).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +27,20 @@ domain_cmp(const void *a, const void *b)
     return x->line < y->line ? -1 : x->line > y->line;
 }
 
-/* Sorts the domains by name (for bsearch) and refuses a name given twice. */
+/*
+ * Sorts the domains by name (for bsearch), refuses a name given twice, and
+ * gives each domain without a tls key of its own the delivery block's (which
+ * may be written after it).
+ */
 static int
 check_domains(struct conf_parser *p)
 {
     struct conf *c = p->c;
 
+    for (size_t i = 0; i < c->n_domains; i++) {
+        if (!c->domains[i].has_tls_policy)
+            c->domains[i].tls_policy = c->tls_policy;
+    }
     if (c->n_domains == 0)
         return 0;
     qsort(c->domains, c->n_domains, sizeof *c->domains, domain_cmp);

@@ -47,6 +47,22 @@ conf_tls_mode_name(enum conf_tls_mode mode)
     log_panic("conf_tls_mode_name: no mode %d", (int)mode);
 }
 
+const char *
+conf_tls_policy_name(enum conf_tls_policy policy)
+{
+    switch (policy) {
+    case CONF_TLS_POLICY_NONE:
+        return "none";
+    case CONF_TLS_POLICY_MAY:
+        return "may";
+    case CONF_TLS_POLICY_ENCRYPT:
+        return "encrypt";
+    case CONF_TLS_POLICY_VERIFY:
+        return "verify";
+    }
+    log_panic("conf_tls_policy_name: no policy %d", (int)policy);
+}
+
 struct conf *
 conf_ref(struct conf *c)
 {
@@ -69,6 +85,7 @@ conf_unref(struct conf *c)
     }
     free(c->listens);
     free(c->domains);
+    free(c->tls_pairs);
     free(c);
 }
 

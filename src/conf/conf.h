@@ -43,6 +43,21 @@ enum conf_tls_mode {
 /* "none", "starttls", "starttls required", "implicit": the words of the tls key. */
 const char *conf_tls_mode_name(enum conf_tls_mode mode);
 
+/*
+ * Outbound TLS of the SMTP client (delivery { tls } and domain NAME { tls }):
+ * whether to use STARTTLS, and what a failure to get it or to verify the
+ * server's certificate means.
+ */
+enum conf_tls_policy {
+    CONF_TLS_POLICY_NONE,    /* tls none: never STARTTLS */
+    CONF_TLS_POLICY_MAY,     /* tls may: STARTTLS when offered, any certificate (RFC 7435) */
+    CONF_TLS_POLICY_ENCRYPT, /* tls encrypt: STARTTLS required, any certificate */
+    CONF_TLS_POLICY_VERIFY,  /* tls verify: STARTTLS required, chain and name verified */
+};
+
+/* "none", "may", "encrypt", "verify": the words of the tls key of delivery and domain. */
+const char *conf_tls_policy_name(enum conf_tls_policy policy);
+
 /* An IPv4 or IPv6 network: addr holds 4 or 16 bytes (family AF_INET/AF_INET6). */
 struct conf_cidr {
     int family;
@@ -88,7 +103,21 @@ struct conf_domain {
     unsigned line;
     bool has_relay;
     struct conf_route relay;
+    enum conf_tls_policy tls_policy; /* its tls key, else delivery's */
+    bool has_tls_policy;             /* the block has its own tls key */
 };
+
+/* One certificate of the tls block: a cert line and the key line after it. */
+struct conf_tls_pair {
+    char cert[CAP_PATH]; /* absolute; PEM, the certificate then its chain */
+    char key[CAP_PATH];  /* absolute; PEM private key */
+    unsigned line;       /* of the cert line, for messages */
+};
+
+/* The most cert/key pairs one tls block may hold. */
+#define CONF_TLS_PAIRS_MAX 32
+/* Room for the ciphers value with its NUL. */
+#define CONF_TLS_CIPHERS_CAP 512
 
 #define CONF_RETRY_MAX 32
 
@@ -101,9 +130,13 @@ struct conf {
     enum log_level log_level;        /* default info */
     unsigned max_sessions;           /* all doors together; default 1000 */
 
-    bool has_tls; /* a tls { } block was given */
-    char tls_cert[CAP_PATH];
-    char tls_key[CAP_PATH];
+    bool has_tls;                    /* the tls block has a certificate: TLS may be served */
+    char tls_cert[CAP_PATH];         /* the first (default) pair: tls_pairs[0].cert */
+    char tls_key[CAP_PATH];          /* and tls_pairs[0].key */
+    struct conf_tls_pair *tls_pairs; /* in file order; the first is the default, the others */
+    size_t n_tls_pairs;              /* are chosen by SNI; 0 without a certificate */
+    char tls_ca_file[CAP_PATH];      /* ca-file: CA bundle for tls verify; empty: system's */
+    char tls_ciphers[CONF_TLS_CIPHERS_CAP]; /* ciphers (TLS 1.2); empty: src/tls's default */
 
     struct conf_listen *listens;
     size_t n_listens;
@@ -128,6 +161,7 @@ struct conf {
     unsigned timeout_data;    /* a data block sent, and the reply to the final dot; default 600 */
     bool queue_only;          /* accept and queue, deliver nothing (maintenance); default no */
     unsigned connection_reuse; /* seconds an idle delivery connection is kept; 0: off; default 2 */
+    enum conf_tls_policy tls_policy; /* delivery { tls }: domains without their own; default may */
 };
 
 /*

@@ -123,6 +123,9 @@ expect_ok(const char *name, const char *text)
 
 /* ---- Fixtures ---- */
 
+static const char *const extra_files[] = {"cert2.pem", "key2.pem", "cert3.pem", "key3.pem",
+                                          "ca.pem"};
+
 static int
 group_setup(void **state)
 {
@@ -138,6 +141,11 @@ group_setup(void **state)
     write_file(path, "", 0);
     (void)snprintf(path, sizeof path, "%s/key.pem", tmpdir);
     write_file(path, "", 0);
+    /* Contents do not matter here: conf checks that files are readable, src/tls loads them. */
+    for (size_t i = 0; i < N_OF(extra_files); i++) {
+        (void)snprintf(path, sizeof path, "%s/%s", tmpdir, extra_files[i]);
+        write_file(path, "", 0);
+    }
     return 0;
 }
 
@@ -150,6 +158,10 @@ group_teardown(void **state)
     (void)state;
     for (size_t i = 0; i < N_OF(names); i++) {
         (void)snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
+        (void)unlink(path);
+    }
+    for (size_t i = 0; i < N_OF(extra_files); i++) {
+        (void)snprintf(path, sizeof path, "%s/%s", tmpdir, extra_files[i]);
         (void)unlink(path);
     }
     (void)snprintf(path, sizeof path, "%s/sub", tmpdir);
@@ -831,17 +843,57 @@ static const struct err_row file_errors[] = {
     {"max-sessions neg", "max-sessions -5\n" MIN, 1, "found '-5'"},
     /* tls */
     {"tls no key", "tls {\n    cert @DIR@/cert.pem\n}\n" MIN, 1, "tls block needs 'key FILE'"},
-    {"tls no cert", "tls {\n    key @DIR@/key.pem\n}\n" MIN, 1, "tls block needs 'cert FILE'"},
-    {"tls empty", "tls {}\n" MIN, 1, "tls block needs 'cert FILE'"},
+    {"tls no cert", "tls {\n    key @DIR@/key.pem\n}\n" MIN, 2,
+     "expected 'cert FILE' before 'key' (each cert is followed by its key)"},
+    {"tls empty", "tls {}\n" MIN, 1,
+     "tls block needs 'cert FILE' and 'key FILE' (or 'ca-file FILE' for outgoing mail alone)"},
     {"tls missing cert", "tls {\n    cert @DIR@/nonexistent.pem\n", 2,
      "cannot read certificate '@DIR@/nonexistent.pem': No such file or directory"},
     {"tls missing key", "tls {\n    cert @DIR@/cert.pem\n    key nokey.pem\n", 3,
      "cannot read key '@DIR@/nokey.pem': No such file or directory"},
-    {"tls key is dir", "tls {\n    key @DIR@\n", 2, "cannot read key '@DIR@': Is a directory"},
+    {"tls key is dir", "tls {\n cert @DIR@/cert.pem\n key @DIR@\n", 3,
+     "cannot read key '@DIR@': Is a directory"},
     {"tls cert twice", "tls {\n cert @DIR@/cert.pem\n cert @DIR@/cert.pem\n", 3,
-     "duplicate key 'cert' (first at line 2)"},
+     "expected 'key FILE' for the cert at line 2 before another 'cert' (each cert is followed "
+     "by its key)"},
     {"tls unknown", "tls {\n    certificate x\n", 2,
-     "unknown key 'certificate' in tls block (expected one of: cert, key)"},
+     "unknown key 'certificate' in tls block (expected one of: cert, key, ca-file, ciphers)"},
+    {"tls key first", "tls {\n key @DIR@/key.pem\n cert @DIR@/cert.pem\n", 2,
+     "expected 'cert FILE' before 'key'"},
+    {"tls key twice", "tls {\n cert @DIR@/cert.pem\n key @DIR@/key.pem\n key @DIR@/key.pem\n", 4,
+     "expected 'cert FILE' before 'key'"},
+    {"tls second pair no key",
+     "tls {\n cert @DIR@/cert.pem\n key @DIR@/key.pem\n cert @DIR@/cert2.pem\n}\n" MIN, 1,
+     "tls block needs 'key FILE' after the cert at line 4"},
+    {"tls second cert twice",
+     "tls {\n cert @DIR@/cert.pem\n key @DIR@/key.pem\n cert @DIR@/cert2.pem\n"
+     " cert @DIR@/cert.pem\n",
+     5, "expected 'key FILE' for the cert at line 4"},
+    {"tls same cert two pairs",
+     "tls {\n cert @DIR@/cert.pem\n key @DIR@/key.pem\n cert @DIR@/cert2.pem\n"
+     " key @DIR@/key2.pem\n cert cert.pem\n",
+     6, "duplicate certificate '@DIR@/cert.pem' (first at line 2)"},
+    {"tls second cert missing",
+     "tls {\n cert @DIR@/cert.pem\n key @DIR@/key.pem\n cert @DIR@/nope.pem\n", 4,
+     "cannot read certificate '@DIR@/nope.pem': No such file or directory"},
+    {"tls key two values", "tls {\n cert @DIR@/cert.pem\n key @DIR@/key.pem @DIR@/key2.pem\n", 3,
+     "'key' takes one value, found 2"},
+    {"tls ca-file missing", "tls {\n ca-file @DIR@/nope.pem\n", 2,
+     "cannot read CA file '@DIR@/nope.pem': No such file or directory"},
+    {"tls ca-file dir", "tls {\n ca-file @DIR@\n", 2,
+     "cannot read CA file '@DIR@': Is a directory"},
+    {"tls ca-file twice", "tls {\n ca-file @DIR@/ca.pem\n ca-file @DIR@/ca.pem\n", 3,
+     "duplicate key 'ca-file' (first at line 2)"},
+    {"tls ca-file empty", "tls {\n ca-file \"\"\n", 2, "expected a path"},
+    {"tls ciphers space", "tls {\n ciphers \"ECDHE-RSA-AES128-GCM-SHA256 HIGH\"\n", 2,
+     "unexpected character ' ' in cipher list (expected names joined by ':'"},
+    {"tls ciphers quote", "tls {\n ciphers HIGH;rm\n", 2, "unexpected character ';'"},
+    {"tls ciphers utf8", "tls {\n ciphers HIGH:\xc3\xa9\n", 2, "unexpected character '\\xc3'"},
+    {"tls ciphers empty", "tls {\n ciphers \"\"\n", 2,
+     "expected a cipher list of 1 to 511 characters"},
+    {"tls ciphers twice", "tls {\n ciphers HIGH\n ciphers HIGH\n", 3,
+     "duplicate key 'ciphers' (first at line 2)"},
+    {"tls protocols", "tls {\n protocols TLSv1.3\n", 2, "unknown key 'protocols' in tls block"},
     /* listen rules */
     {"listen no address", "listen inbound {\n}\n" MIN_DOMAIN, 1,
      "listen inbound needs at least one address (address IP:PORT)"},
@@ -890,7 +942,18 @@ static const struct err_row file_errors[] = {
     {"domain bad", "domain exa_mple.com {\n", 1, "unexpected character '_'"},
     {"domain address", "domain 192.168.0.1 {\n", 1, "is not a domain name"},
     {"domain unknown key", "domain a.example {\n route smtp://x.example\n", 2,
-     "unknown key 'route' in domain block (expected one of: relay)"},
+     "unknown key 'route' in domain block (expected one of: relay, tls)"},
+    {"domain tls word", "domain a.example {\n tls required\n", 2,
+     "expected tls none, tls may, tls encrypt or tls verify, found 'required'"},
+    {"domain tls case", "domain a.example {\n tls VERIFY\n", 2, "found 'VERIFY'"},
+    {"domain tls prefix", "domain a.example {\n tls ver\n", 2, "found 'ver'"},
+    {"domain tls starttls", "domain a.example {\n tls starttls\n", 2, "found 'starttls'"},
+    {"domain tls two", "domain a.example {\n tls verify may\n", 2,
+     "'tls' takes one value, found 2"},
+    {"domain tls twice", "domain a.example {\n tls may\n tls verify\n", 3,
+     "duplicate key 'tls' (first at line 2)"},
+    {"domain tls empty", "domain a.example {\n tls \"\"\n", 2, "found ''"},
+    {"domain tls nul-ish", "domain a.example {\n tls \"may\\\\\"\n", 2, "found 'may\\'"},
     {"relay twice", "domain a.example {\n relay smtp://x.example\n relay smtp://x.example\n", 3,
      "duplicate key 'relay' (first at line 2)"},
     {"relay scheme", "domain a.example {\n relay http://x.example\n", 2,
@@ -944,7 +1007,16 @@ static const struct err_row file_errors[] = {
     {"delivery unknown", "delivery {\n  bounce 5d\n", 2,
      "unknown key 'bounce' in delivery block (expected one of: retry, give-up, delay-warning, "
      "relay-host, max-deliveries, max-per-destination, timeout-connect, timeout-command, "
-     "timeout-data, queue-only, connection-reuse)"},
+     "timeout-data, queue-only, connection-reuse, tls)"},
+    {"delivery tls word", "delivery {\n tls opportunistic\n", 2,
+     "expected tls none, tls may, tls encrypt or tls verify, found 'opportunistic'"},
+    {"delivery tls twice", "delivery {\n tls none\n tls may\n", 3, "duplicate key 'tls'"},
+    {"delivery tls long",
+     "delivery {\n tls "
+     "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+     "\n",
+     2,
+     "found 'vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv...'"},
     {"queue-only maybe", "delivery {\n queue-only maybe\n", 2, "expected yes or no, found 'maybe'"},
     {"delay-warning word", "delivery {\n delay-warning never\n", 2, "expected a duration"},
     {"delay-warning 0", "delivery {\n delay-warning 0\n", 2, "out of range (from 1s to 30d)"},
@@ -1791,6 +1863,150 @@ test_ref(void **state)
     conf_unref(NULL);
 }
 
+/* ---- TLS: certificate pairs, CA file, ciphers, outbound policies ---- */
+
+static void
+test_tls_keys(void **state)
+{
+    struct conf *c;
+    const struct conf_domain *d;
+    char want[CAP_PATH];
+
+    (void)state;
+    c = expect_ok("three pairs", "tls {\n"
+                                 "    cert cert.pem\n"
+                                 "    key  key.pem\n"
+                                 "    cert @DIR@/cert2.pem   # b.example\n"
+                                 "    key  key2.pem\n"
+                                 "    ca-file ca.pem\n"
+                                 "    cert cert3.pem\n"
+                                 "    key  key3.pem\n"
+                                 "    ciphers \"ECDHE-ECDSA-AES128-GCM-SHA256:!aNULL\"\n"
+                                 "}\n" MIN);
+    assert_true(c->has_tls);
+    assert_int_equal(c->n_tls_pairs, 3);
+    (void)snprintf(want, sizeof want, "%s/cert.pem", tmpdir);
+    assert_string_equal(c->tls_cert, want);
+    assert_string_equal(c->tls_pairs[0].cert, want);
+    (void)snprintf(want, sizeof want, "%s/key.pem", tmpdir);
+    assert_string_equal(c->tls_key, want);
+    assert_string_equal(c->tls_pairs[0].key, want);
+    assert_int_equal(c->tls_pairs[0].line, 2);
+    (void)snprintf(want, sizeof want, "%s/cert2.pem", tmpdir);
+    assert_string_equal(c->tls_pairs[1].cert, want);
+    (void)snprintf(want, sizeof want, "%s/key2.pem", tmpdir);
+    assert_string_equal(c->tls_pairs[1].key, want);
+    assert_int_equal(c->tls_pairs[1].line, 4);
+    (void)snprintf(want, sizeof want, "%s/key3.pem", tmpdir);
+    assert_string_equal(c->tls_pairs[2].key, want);
+    assert_int_equal(c->tls_pairs[2].line, 7);
+    (void)snprintf(want, sizeof want, "%s/ca.pem", tmpdir);
+    assert_string_equal(c->tls_ca_file, want);
+    assert_string_equal(c->tls_ciphers, "ECDHE-ECDSA-AES128-GCM-SHA256:!aNULL");
+    assert_int_equal(c->listens[0].tls, CONF_TLS_STARTTLS);
+    conf_unref(c);
+
+    /* one pair: the defaults of the other keys */
+    c = expect_ok("one pair", TLS_BLOCK MIN);
+    assert_int_equal(c->n_tls_pairs, 1);
+    assert_string_equal(c->tls_ca_file, "");
+    assert_string_equal(c->tls_ciphers, "");
+    assert_int_equal(c->tls_policy, CONF_TLS_POLICY_MAY);
+    assert_int_equal(c->domains[0].tls_policy, CONF_TLS_POLICY_MAY);
+    assert_false(c->domains[0].has_tls_policy);
+    conf_unref(c);
+
+    /* no certificate: outgoing TLS settings alone; listeners cannot use TLS */
+    c = expect_ok("ca-file only", "tls {\n    ca-file @DIR@/ca.pem\n}\n" MIN);
+    assert_false(c->has_tls);
+    assert_int_equal(c->n_tls_pairs, 0);
+    assert_string_equal(c->tls_cert, "");
+    assert_int_equal(c->listens[0].tls, CONF_TLS_NONE);
+    conf_unref(c);
+    c = expect_ok("ciphers only", "tls {\n    ciphers HIGH\n}\n" MIN);
+    assert_false(c->has_tls);
+    conf_unref(c);
+    expect_error("ca-file only, starttls",
+                 "tls {\n ca-file @DIR@/ca.pem\n}\n"
+                 "listen inbound {\n address 127.0.0.1:25\n tls starttls\n}\n" MIN_DOMAIN,
+                 4, "tls starttls needs a tls { cert ... key ... } block");
+
+    /* outbound policies: per domain, else the delivery block's, wherever it is written */
+    c = expect_ok("policies", MIN_LISTEN "domain a.example {\n tls verify\n}\n"
+                                         "domain b.example {\n relay smtp://[10.0.0.5]\n"
+                                         " tls none\n}\n"
+                                         "domain c.example {}\n"
+                                         "domain d.example {\n tls may\n}\n"
+                                         "domain e.example {\n tls encrypt\n}\n"
+                                         "delivery {\n tls encrypt\n}\n"
+                                         "domain f.example {}\n");
+    assert_int_equal(c->tls_policy, CONF_TLS_POLICY_ENCRYPT);
+    static const struct {
+        const char *name;
+        enum conf_tls_policy policy;
+        bool own;
+    } rows[] = {
+        {"a.example", CONF_TLS_POLICY_VERIFY, true},
+        {"b.example", CONF_TLS_POLICY_NONE, true},
+        {"c.example", CONF_TLS_POLICY_ENCRYPT, false},
+        {"d.example", CONF_TLS_POLICY_MAY, true},
+        {"e.example", CONF_TLS_POLICY_ENCRYPT, true},
+        {"f.example", CONF_TLS_POLICY_ENCRYPT, false},
+    };
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        d = conf_find_domain(c, rows[i].name, strlen(rows[i].name));
+        assert_non_null(d);
+        if (d->tls_policy != rows[i].policy || d->has_tls_policy != rows[i].own) {
+            print_error("row %s: want %s own=%d, got %s own=%d\n", rows[i].name,
+                        conf_tls_policy_name(rows[i].policy), rows[i].own,
+                        conf_tls_policy_name(d->tls_policy), d->has_tls_policy);
+            fail();
+        }
+    }
+    d = conf_find_domain(c, "b.example", 9);
+    assert_true(d->has_relay);
+    conf_unref(c);
+
+    c = expect_ok("delivery none", MIN "delivery {\n tls none\n}\n");
+    assert_int_equal(c->tls_policy, CONF_TLS_POLICY_NONE);
+    assert_int_equal(c->domains[0].tls_policy, CONF_TLS_POLICY_NONE);
+    conf_unref(c);
+}
+
+/* CONF_TLS_PAIRS_MAX pairs load; one more is refused on its cert line. */
+static void
+test_tls_pair_cap(void **state)
+{
+    size_t cap = 64 * 1024, n;
+    char *t = malloc(cap);
+    char path[CAP_PATH];
+    struct conf *c;
+
+    (void)state;
+    assert_non_null(t);
+    for (unsigned i = 0; i <= CONF_TLS_PAIRS_MAX; i++) {
+        (void)snprintf(path, sizeof path, "%s/many%u.pem", tmpdir, i);
+        write_file(path, "", 0);
+    }
+    n = (size_t)snprintf(t, cap, "tls {\n");
+    for (unsigned i = 0; i < CONF_TLS_PAIRS_MAX; i++)
+        n += (size_t)snprintf(t + n, cap - n, " cert many%u.pem\n key key.pem\n", i);
+    (void)snprintf(t + n, cap - n, "}\n" MIN);
+    c = expect_ok("32 pairs", t);
+    assert_int_equal(c->n_tls_pairs, CONF_TLS_PAIRS_MAX);
+    (void)snprintf(path, sizeof path, "%s/many31.pem", tmpdir);
+    assert_string_equal(c->tls_pairs[31].cert, path);
+    conf_unref(c);
+    (void)snprintf(t + n, cap - n, " cert many%u.pem\n key key.pem\n}\n" MIN, CONF_TLS_PAIRS_MAX);
+    expect_error("33 pairs", t, 2 + 2 * CONF_TLS_PAIRS_MAX,
+                 "tls block has too many certificates (at most 32)");
+    for (unsigned i = 0; i <= CONF_TLS_PAIRS_MAX; i++) {
+        (void)snprintf(path, sizeof path, "%s/many%u.pem", tmpdir, i);
+        (void)unlink(path);
+    }
+    free(t);
+}
+
 static void
 test_names(void **state)
 {
@@ -1803,6 +2019,10 @@ test_names(void **state)
     assert_string_equal(conf_tls_mode_name(CONF_TLS_STARTTLS), "starttls");
     assert_string_equal(conf_tls_mode_name(CONF_TLS_STARTTLS_REQUIRED), "starttls required");
     assert_string_equal(conf_tls_mode_name(CONF_TLS_IMPLICIT), "implicit");
+    assert_string_equal(conf_tls_policy_name(CONF_TLS_POLICY_NONE), "none");
+    assert_string_equal(conf_tls_policy_name(CONF_TLS_POLICY_MAY), "may");
+    assert_string_equal(conf_tls_policy_name(CONF_TLS_POLICY_ENCRYPT), "encrypt");
+    assert_string_equal(conf_tls_policy_name(CONF_TLS_POLICY_VERIFY), "verify");
 }
 
 int
@@ -1832,6 +2052,8 @@ main(void)
         cmocka_unit_test(test_many_domains),
         cmocka_unit_test(test_load_text),
         cmocka_unit_test(test_ref),
+        cmocka_unit_test(test_tls_keys),
+        cmocka_unit_test(test_tls_pair_cap),
         cmocka_unit_test(test_names),
     };
 

@@ -351,6 +351,7 @@ conf_new_defaults(void)
     c->timeout_command = 300;
     c->timeout_data = 600;
     c->connection_reuse = 2;
+    c->tls_policy = CONF_TLS_POLICY_MAY; /* opportunistic, RFC 7435 */
     return c;
 }
 

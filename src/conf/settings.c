@@ -106,10 +106,10 @@ const struct conf_setting conf_top_settings[] = {
     {"resolver", 1, false, set_resolver},
 };
 
-/* ---- tls { cert FILE  key FILE } ---- */
+/* ---- tls { cert FILE  key FILE  [cert FILE  key FILE ...]  ca-file FILE  ciphers LIST } ---- */
 
 /* A path that must name a readable file now, so that a typo fails at start, not at the
- * first STARTTLS. */
+ * first STARTTLS. The file is not opened here: src/tls loads and checks its contents. */
 static int
 readable_file(struct conf_parser *p, const struct conf_line *l, const char *what, char *out)
 {
@@ -125,16 +125,97 @@ readable_file(struct conf_parser *p, const struct conf_line *l, const char *what
     return 0;
 }
 
+/* The pair whose cert line has no key line yet, or NULL. */
+static struct conf_tls_pair *
+open_pair(struct conf_parser *p)
+{
+    struct conf *c = p->c;
+
+    if (c->n_tls_pairs == 0 || c->tls_pairs[c->n_tls_pairs - 1].key[0] != '\0')
+        return NULL;
+    return &c->tls_pairs[c->n_tls_pairs - 1];
+}
+
+/* cert FILE: starts a pair; its key comes on the next cert-or-key line. */
 static int
 set_cert(struct conf_parser *p, const struct conf_line *l)
 {
-    return readable_file(p, l, "certificate", p->c->tls_cert);
+    struct conf *c = p->c;
+    const struct conf_tls_pair *prev = open_pair(p);
+    struct conf_tls_pair pair;
+
+    if (prev != NULL)
+        return conf_fail(p, l->number,
+                         "expected 'key FILE' for the cert at line %u before another 'cert' "
+                         "(each cert is followed by its key)",
+                         prev->line);
+    if (c->n_tls_pairs == CONF_TLS_PAIRS_MAX)
+        return conf_fail(p, l->number, "tls block has too many certificates (at most %d)",
+                         CONF_TLS_PAIRS_MAX);
+    memset(&pair, 0, sizeof pair);
+    if (readable_file(p, l, "certificate", pair.cert) == -1)
+        return -1;
+    for (size_t i = 0; i < c->n_tls_pairs; i++) {
+        if (strcmp(c->tls_pairs[i].cert, pair.cert) == 0)
+            return conf_fail(p, l->number, "duplicate certificate '%s' (first at line %u)",
+                             pair.cert, c->tls_pairs[i].line);
+    }
+    pair.line = l->number;
+    c->tls_pairs = xrealloc(c->tls_pairs, (c->n_tls_pairs + 1) * sizeof *c->tls_pairs);
+    c->tls_pairs[c->n_tls_pairs++] = pair;
+    return 0;
 }
 
+/* key FILE: ends the pair the cert line before it started. */
 static int
 set_key(struct conf_parser *p, const struct conf_line *l)
 {
-    return readable_file(p, l, "key", p->c->tls_key);
+    struct conf_tls_pair *pair = open_pair(p);
+    char key[CAP_PATH];
+
+    if (pair == NULL)
+        return conf_fail(p, l->number,
+                         "expected 'cert FILE' before 'key' (each cert is followed by its key)");
+    if (readable_file(p, l, "key", key) == -1)
+        return -1;
+    memcpy(pair->key, key, sizeof pair->key);
+    return 0;
+}
+
+static int
+set_ca_file(struct conf_parser *p, const struct conf_line *l)
+{
+    return readable_file(p, l, "CA file", p->c->tls_ca_file);
+}
+
+/*
+ * An OpenSSL cipher list (openssl-ciphers(1)): names, and the operators and
+ * separators of its syntax. Only its characters are checked here; src/tls
+ * refuses a list that matches no cipher when it builds its contexts.
+ */
+static int
+set_ciphers(struct conf_parser *p, const struct conf_line *l)
+{
+    struct slice v = conf_arg(l, 1);
+    char q[CONF_QUOTE_CAP];
+
+    if (v.len == 0 || v.len >= sizeof p->c->tls_ciphers)
+        return conf_fail(p, l->number, "expected a cipher list of 1 to %d characters",
+                         CONF_TLS_CIPHERS_CAP - 1);
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char ch = (unsigned char)v.p[i];
+
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              strchr(":+-!@=_.,", ch) != NULL) ||
+            ch == '\0')
+            return conf_fail(p, l->number,
+                             "unexpected character '%s' in cipher list (expected names joined "
+                             "by ':', as in ECDHE-ECDSA-AES128-GCM-SHA256:...)",
+                             conf_quote(q, sizeof q, slice_make(v.p + i, 1)));
+    }
+    memcpy(p->c->tls_ciphers, v.p, v.len);
+    p->c->tls_ciphers[v.len] = '\0';
+    return 0;
 }
 
 static int
@@ -146,21 +227,59 @@ open_tls(struct conf_parser *p, const struct conf_line *l)
     return 0;
 }
 
+/*
+ * A block with certificates serves TLS; one with only ca-file or ciphers
+ * configures outgoing TLS alone. An empty block is a mistake.
+ */
 static int
 close_tls(struct conf_parser *p)
 {
-    if (p->c->tls_cert[0] == '\0')
-        return conf_fail(p, p->block_line, "tls block needs 'cert FILE'");
-    if (p->c->tls_key[0] == '\0')
-        return conf_fail(p, p->block_line, "tls block needs 'key FILE'");
-    p->c->has_tls = true;
+    struct conf *c = p->c;
+    const struct conf_tls_pair *open = open_pair(p);
+
+    if (open != NULL)
+        return conf_fail(p, p->block_line, "tls block needs 'key FILE' after the cert at line %u",
+                         open->line);
+    if (c->n_tls_pairs == 0) {
+        if (c->tls_ca_file[0] == '\0' && c->tls_ciphers[0] == '\0')
+            return conf_fail(p, p->block_line,
+                             "tls block needs 'cert FILE' and 'key FILE' (or 'ca-file FILE' "
+                             "for outgoing mail alone)");
+        return 0;
+    }
+    memcpy(c->tls_cert, c->tls_pairs[0].cert, sizeof c->tls_cert);
+    memcpy(c->tls_key, c->tls_pairs[0].key, sizeof c->tls_key);
+    c->has_tls = true;
     return 0;
 }
 
 static const struct conf_setting tls_settings[] = {
-    {"cert", 1, false, set_cert},
-    {"key", 1, false, set_key},
+    {"cert", 1, true, set_cert},
+    {"key", 1, true, set_key},
+    {"ca-file", 1, false, set_ca_file},
+    {"ciphers", 1, false, set_ciphers},
 };
+
+/* ---- Outbound TLS policy, in domain and delivery blocks ---- */
+
+/* tls-policy = "none" / "may" / "encrypt" / "verify" */
+static int
+parse_tls_policy(struct conf_parser *p, const struct conf_line *l, enum conf_tls_policy *out)
+{
+    static const enum conf_tls_policy all[] = {CONF_TLS_POLICY_NONE, CONF_TLS_POLICY_MAY,
+                                               CONF_TLS_POLICY_ENCRYPT, CONF_TLS_POLICY_VERIFY};
+    char q[CONF_QUOTE_CAP];
+
+    for (size_t i = 0; i < N_OF(all); i++) {
+        if (strcmp(conf_arg(l, 1).p, conf_tls_policy_name(all[i])) == 0) {
+            *out = all[i];
+            return 0;
+        }
+    }
+    return conf_fail(p, l->number,
+                     "expected tls none, tls may, tls encrypt or tls verify, found '%s'",
+                     conf_quote(q, sizeof q, conf_arg(l, 1)));
+}
 
 /* ---- listen ROLE { ... } ---- */
 
@@ -447,7 +566,7 @@ static const struct conf_setting listen_settings[] = {
     {"timeout-data", 1, false, set_timeout_data},
 };
 
-/* ---- domain NAME { relay URL } ---- */
+/* ---- domain NAME { relay URL  tls POLICY } ---- */
 
 static int
 set_relay(struct conf_parser *p, const struct conf_line *l)
@@ -493,8 +612,18 @@ close_nothing(struct conf_parser *p)
     return 0;
 }
 
+static int
+set_domain_tls(struct conf_parser *p, const struct conf_line *l)
+{
+    if (parse_tls_policy(p, l, &p->domain->tls_policy) == -1)
+        return -1;
+    p->domain->has_tls_policy = true;
+    return 0;
+}
+
 static const struct conf_setting domain_settings[] = {
     {"relay", 1, false, set_relay},
+    {"tls", 1, false, set_domain_tls},
 };
 
 /* ---- auth { passwd FILE } ---- */
@@ -530,7 +659,7 @@ static const struct conf_setting auth_settings[] = {
     {"passwd", 1, false, set_passwd},
 };
 
-/* ---- delivery { retry DURATION...  give-up DURATION  relay-host URL ... } ---- */
+/* ---- delivery { retry DURATION...  give-up DURATION  relay-host URL  tls POLICY ... } ---- */
 
 static int
 set_retry(struct conf_parser *p, const struct conf_line *l)
@@ -626,6 +755,12 @@ set_connection_reuse(struct conf_parser *p, const struct conf_line *l)
 }
 
 static int
+set_delivery_tls(struct conf_parser *p, const struct conf_line *l)
+{
+    return parse_tls_policy(p, l, &p->c->tls_policy);
+}
+
+static int
 open_delivery(struct conf_parser *p, const struct conf_line *l)
 {
     if (p->delivery_line != 0)
@@ -647,6 +782,7 @@ static const struct conf_setting delivery_settings[] = {
     {"timeout-data", 1, false, set_delivery_timeout_data},
     {"queue-only", 1, false, set_queue_only},
     {"connection-reuse", 1, false, set_connection_reuse},
+    {"tls", 1, false, set_delivery_tls},
 };
 
 const struct conf_block conf_blocks[] = {
