@@ -75,7 +75,7 @@ tls_error_text(char *dst, size_t cap)
     return dst;
 }
 
-static int
+static int __attribute__((format(printf, 4, 0)))
 fail_v(char *err, size_t errcap, bool with_ssl, const char *fmt, va_list ap)
 {
     char msg[1024], ssl[512];
@@ -85,8 +85,12 @@ fail_v(char *err, size_t errcap, bool with_ssl, const char *fmt, va_list ap)
         tls_error_text(ssl, sizeof ssl);
     else
         ERR_clear_error();
-    if (err != NULL && errcap > 0)
-        (void)snprintf(err, errcap, with_ssl ? "%s (%s)" : "%s", msg, ssl);
+    if (err == NULL || errcap == 0)
+        return -1;
+    if (with_ssl)
+        (void)snprintf(err, errcap, "%s (%s)", msg, ssl);
+    else
+        (void)snprintf(err, errcap, "%s", msg);
     return -1;
 }
 
