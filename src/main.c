@@ -10,6 +10,7 @@
 #include "conf/conf.h"
 #include "ctl/ctl.h"
 #include "daemon/daemon.h"
+#include "tls/tls.h"
 
 #define DEFAULT_CONF "/etc/gate26/gate26.conf"
 
@@ -61,6 +62,17 @@ cmd_configtest(const char *path)
     if (c == NULL) {
         fprintf(stderr, "%s\n", err);
         return 1;
+    }
+    /* The certificates and keys too: a typo there would only show at start. */
+    if (c->has_tls) {
+        struct tls_server *ts = tls_server_new(c, err, sizeof(err));
+
+        if (ts == NULL) {
+            fprintf(stderr, "%s: %s\n", path, err);
+            conf_unref(c);
+            return 1;
+        }
+        tls_server_unref(ts);
     }
     printf("%s: configuration ok (%zu listen block%s, %zu domain%s)\n", path, c->n_listens,
            c->n_listens == 1 ? "" : "s", c->n_domains, c->n_domains == 1 ? "" : "s");

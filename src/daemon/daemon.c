@@ -27,6 +27,7 @@
 #include "sched/sched.h"
 #include "smtp/smtp.h"
 #include "spool/spool.h"
+#include "tls/tls.h"
 
 /* A DNS try waits this long for an answer (c-ares tries each server twice). */
 #define DAEMON_DNS_TIMEOUT_MS 3000
@@ -56,6 +57,7 @@ daemon_reload(struct daemon *d)
 {
     char err[1024];
     struct conf *c = conf_load(d->path, err, sizeof(err));
+    struct tls_server *tls = NULL;
 
     if (c == NULL) {
         log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config", err);
@@ -75,11 +77,25 @@ daemon_reload(struct daemon *d)
         conf_unref(c);
         return;
     }
+    /* Certificates are read again: renewed files take effect now (RFC 8314 asks for no restart). */
+    if (c->has_tls) {
+        tls = tls_server_new(c, err, sizeof(err));
+        if (tls == NULL) {
+            log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config",
+                      err);
+            conf_unref(c);
+            return;
+        }
+    }
     if (listen_set_apply(d->listeners, c, err, sizeof(err)) == -1) {
         log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config", err);
+        tls_server_unref(tls);
         conf_unref(c);
         return;
     }
+    /* Sessions in TLS keep the contexts they started with (their SSL holds them). */
+    tls_server_unref(d->env.tls);
+    d->env.tls = tls;
     if (c->has_resolver != d->conf->has_resolver ||
         (c->has_resolver && strcmp(c->resolver.text, d->conf->resolver.text) != 0))
         log_warning("-: event=reload, warning=\"the resolver changes only at a restart\"");
@@ -201,6 +217,7 @@ daemon_stop(struct daemon *d)
         event_free(d->sig_term);
         event_free(d->sig_int);
     }
+    tls_server_unref(d->env.tls);
     conf_unref(d->conf);
     if (d->base != NULL)
         event_base_free(d->base);
@@ -236,6 +253,15 @@ daemon_serve(const char *path)
     }
     d.env.base = d.base;
     d.env.spool = d.spool;
+    /* Keys are read while we may still be root (they are often readable by root alone). */
+    if (d.conf->has_tls) {
+        d.env.tls = tls_server_new(d.conf, err, sizeof(err));
+        if (d.env.tls == NULL) {
+            fprintf(stderr, "gate26: %s\n", err);
+            daemon_stop(&d);
+            return 1;
+        }
+    }
     d.listeners = listen_set_new(&d.env);
     if (listen_set_apply(d.listeners, d.conf, err, sizeof(err)) == -1) {
         fprintf(stderr, "gate26: %s\n", err);

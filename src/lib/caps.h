@@ -34,6 +34,8 @@
 
 /* The HELO/EHLO argument we keep (a domain or an address literal). */
 #define CAP_HELO CAP_DOMAIN
+/* An AUTH user name (RFC 4954 authcid; the passwd file allows 1 to 64). */
+#define CAP_AUTH_USER 64
 
 /* Hostnames and paths from the configuration. */
 #define CAP_HOSTNAME CAP_DOMAIN

@@ -189,13 +189,6 @@ listener_start(struct listener *l)
         log_panic("evtimer_new failed");
     log_info("-: listener=%s, door=%s, event=listening", l->addr.text,
              conf_role_name(l->door->role));
-    if (l->door->tls != CONF_TLS_NONE) {
-        /* Say so rather than let an admin believe the door is encrypted. */
-        log_warning("-: listener=%s, door=%s, tls=\"%s\", event=tls-unavailable, "
-                    "note=\"TLS is not built yet: the door speaks plain SMTP and offers neither "
-                    "STARTTLS nor AUTH\"",
-                    l->addr.text, conf_role_name(l->door->role), conf_tls_mode_name(l->door->tls));
-    }
 }
 
 /* Takes the listener for addr out of *list, or returns NULL. */

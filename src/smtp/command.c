@@ -70,8 +70,10 @@ cmd_helo(struct smtp_session *s, const struct smtp_cmd *c, bool esmtp)
                  "250-SMTPUTF8\r\n"
                  "250-ENHANCEDSTATUSCODES\r\n"
                  "250-CHUNKING\r\n"
+                 "%s"
                  "250 DSN\r\n",
-                 s->conf->hostname, s->door->max_message_size);
+                 s->conf->hostname, s->door->max_message_size,
+                 smtp_tls_offered(s) ? "250-STARTTLS\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof(text))
         log_panic("EHLO reply does not fit");
     session_write(s, text, (size_t)n);
@@ -122,6 +124,11 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *c)
     }
     if (s->state != SMTP_ST_READY) {
         smtp_reply(s, R_NESTED_MAIL, NULL);
+        return;
+    }
+    /* RFC 3207 4: a door that requires TLS refuses mail in the clear. */
+    if (s->door->tls == CONF_TLS_STARTTLS_REQUIRED && !s->tls) {
+        smtp_reply(s, R_TLS_REQUIRED, NULL);
         return;
     }
     /* RFC 4954 6: 530 for a command the door allows only after AUTH. */
@@ -382,7 +389,7 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
         smtp_reply(s, R_HELP, NULL);
         break;
     case SMTP_VERB_STARTTLS:
-        smtp_reply(s, R_STARTTLS_UNAVAIL, NULL);
+        smtp_cmd_starttls(s, &c);
         break;
     case SMTP_VERB_AUTH:
         smtp_reply(s, R_AUTH_UNAVAIL, NULL);

@@ -15,15 +15,21 @@
 const char *
 smtp_protocol_name(const struct smtp_session *s)
 {
+    /* RFC 3848 2 and RFC 6531 3.7.3: S for TLS, A for AUTH. */
+    static const char *const names[2][2][2] = {
+        {{"ESMTP", "ESMTPA"}, {"ESMTPS", "ESMTPSA"}},
+        {{"UTF8SMTP", "UTF8SMTPA"}, {"UTF8SMTPS", "UTF8SMTPSA"}},
+    };
+
     if (!s->esmtp)
         return "SMTP";
-    return s->txn.mail.smtputf8 ? "UTF8SMTP" : "ESMTP";
+    return names[s->txn.mail.smtputf8][s->tls_up][s->auth_user[0] != '\0'];
 }
 
 size_t
 smtp_received_format(const struct smtp_session *s, const char *protocol, char *buf, size_t cap)
 {
-    char date[64], tcp_info[INET6_ADDRSTRLEN + 8], rcpt_for[CAP_MAILBOX + 16];
+    char date[64], tcp_info[INET6_ADDRSTRLEN + 8], rcpt_for[CAP_MAILBOX + 16], tls[192];
     time_t now = time(NULL);
     struct tm tm;
     const struct smtp_txn *t = &s->txn;
@@ -44,11 +50,15 @@ smtp_received_format(const struct smtp_session *s, const char *protocol, char *b
         if (str_fmt(rcpt_for, sizeof(rcpt_for), "\r\n\tfor <%s>", t->rcpts[0].addr) == -1)
             return 0;
     }
+    /* The TLS version and cipher in a comment, as other MTAs write them. */
+    tls[0] = '\0';
+    if (s->tls_up && str_fmt(tls, sizeof(tls), "\r\n\t(using %s)", s->tls_desc) == -1)
+        return 0;
     if (str_fmt(buf, cap,
-                "Received: from %s (%s)\r\n"
+                "Received: from %s (%s)%s\r\n"
                 "\tby %s (gate26, %s door) with %s id %s%s;\r\n"
                 "\t%s\r\n",
-                s->helo, tcp_info, s->conf->hostname, conf_role_name(s->door->role), protocol,
+                s->helo, tcp_info, tls, s->conf->hostname, conf_role_name(s->door->role), protocol,
                 s->queue_id, rcpt_for, date) == -1)
         return 0;
     return strlen(buf);

@@ -73,6 +73,11 @@ static const struct smtp_reply_def replies[R_REPLY_COUNT] = {
     [R_DATA_LINE_TOO_LONG] = {500, "5.5.2", "Line too long: text lines are at most 1000 octets",
                               true},
     [R_STORAGE] = {452, "4.3.1", "Insufficient system storage, try again later", false},
+    /* RFC 3207 4: STARTTLS and what needs it. */
+    [R_TLS_GO] = {220, "2.0.0", "Ready to start TLS", false},
+    [R_TLS_ACTIVE] = {503, "5.5.1", "TLS already active", true},
+    [R_TLS_REQUIRED] = {530, "5.7.0", "Must issue a STARTTLS command first", true},
+    [R_TLS_TEMP] = {454, "4.7.0", "TLS not available due to temporary reason", false},
 };
 
 const struct smtp_reply_def *

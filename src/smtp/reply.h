@@ -68,6 +68,10 @@ enum smtp_reply_id {
     R_NUL,                /* 550 5.6.0 */
     R_DATA_LINE_TOO_LONG, /* 500 5.5.2 */
     R_STORAGE,            /* 452 4.3.1 */
+    R_TLS_GO,             /* 220 2.0.0 */
+    R_TLS_ACTIVE,         /* 503 5.5.1 */
+    R_TLS_REQUIRED,       /* 530 5.7.0 */
+    R_TLS_TEMP,           /* 454 4.7.0 */
     R_REPLY_COUNT,
 };
 

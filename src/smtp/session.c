@@ -41,7 +41,8 @@ static const char *const state_names[] = {
     [SMTP_ST_READY] = "ready",         [SMTP_ST_MAIL] = "mail",
     [SMTP_ST_RCPT] = "rcpt",           [SMTP_ST_DATA] = "data",
     [SMTP_ST_BDAT] = "bdat",           [SMTP_ST_BDAT_WAIT] = "bdat-wait",
-    [SMTP_ST_COMMIT] = "commit",       [SMTP_ST_CLOSING] = "closing",
+    [SMTP_ST_COMMIT] = "commit",       [SMTP_ST_STARTTLS] = "starttls",
+    [SMTP_ST_CLOSING] = "closing",
 };
 
 static void session_run(struct smtp_session *s);
@@ -137,6 +138,7 @@ session_free(struct smtp_session *s)
     if (s->next != NULL)
         s->next->prev = s->prev;
     n_sessions--;
+    smtp_tls_close(s);
     bufferevent_free(s->bev);
     conf_unref(s->conf);
     free(s);
@@ -159,6 +161,8 @@ session_flush(struct smtp_session *s)
 
     if (evbuffer_get_length(out) == 0)
         return true;
+    if (s->tls)
+        return false; /* OpenSSL's bufferevent writes it (EV_WRITE stays on) */
     if (!(bufferevent_get_enabled(s->bev) & EV_WRITE)) {
         int n;
 
@@ -190,6 +194,12 @@ session_finish(struct smtp_session *s)
 
     if (s->state == SMTP_ST_COMMIT)
         return; /* content_committed() comes back here */
+    if (s->state == SMTP_ST_STARTTLS && !s->peer_gone && !s->peer_eof) {
+        /* The 220 must be out in the clear before TLS starts (write_cb comes back). */
+        if (!sent || smtp_tls_switch(s))
+            return;
+        sent = session_flush(s); /* TLS could not start: the 454, then close */
+    }
     if (s->peer_gone || s->peer_eof)
         session_close(s);
     if (s->state == SMTP_ST_CLOSING && (s->peer_gone || sent))
@@ -300,7 +310,8 @@ session_run(struct smtp_session *s)
     struct evbuffer *out = bufferevent_get_output(s->bev);
 
     for (;;) {
-        if (stopping || s->state == SMTP_ST_CLOSING || s->state == SMTP_ST_COMMIT)
+        if (stopping || s->state == SMTP_ST_CLOSING || s->state == SMTP_ST_COMMIT ||
+            s->state == SMTP_ST_STARTTLS)
             return;
         if (draining && !in_transaction(s)) {
             /* Shutting down: its transaction (if any) has ended; no new one. */
@@ -338,8 +349,9 @@ session_write_cb(struct bufferevent *bev, void *arg)
 {
     struct smtp_session *s = arg;
 
-    /* libevent sent what session_flush could not: back to direct writes. */
-    (void)bufferevent_disable(bev, EV_WRITE);
+    /* libevent sent what session_flush could not: back to direct writes (not in TLS). */
+    if (!s->tls)
+        (void)bufferevent_disable(bev, EV_WRITE);
     if (s->output_full && s->state != SMTP_ST_CLOSING) {
         s->output_full = false;
         session_run(s);
@@ -353,7 +365,9 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
     struct smtp_session *s = arg;
 
     (void)bev;
-    if (what & BEV_EVENT_TIMEOUT) {
+    if (what & BEV_EVENT_CONNECTED) {
+        smtp_tls_up(s); /* the handshake is done */
+    } else if (what & BEV_EVENT_TIMEOUT) {
         if (s->state == SMTP_ST_COMMIT && (what & BEV_EVENT_READING)) {
             /* Our own wait, not the peer's: keep listening. */
             (void)bufferevent_enable(s->bev, EV_READ);
@@ -369,8 +383,13 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
             session_close(s);
         }
     } else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        char tls_err[512];
+
         if (what & BEV_EVENT_ERROR)
             s->peer_gone = true;
+        if (smtp_tls_error(s, tls_err, sizeof(tls_err)) != NULL)
+            log_info("-: sid=%s, client=[%s], event=tls-error, handshake=%s, error=\"%s\"", s->sid,
+                     s->client_addr, s->tls_up ? "done" : "failed", tls_err);
         s->peer_eof = true;
         if (!s->peer_gone)
             session_run(s); /* what it sent before the EOF */
@@ -408,6 +427,14 @@ session_set_client(struct smtp_session *s, const struct sockaddr *sa)
 }
 
 void
+session_bev_setup(struct smtp_session *s)
+{
+    bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
+    bufferevent_setwatermark(s->bev, EV_READ, 0, CAP_SESSION_INPUT);
+    session_set_timeouts(s, false);
+}
+
+void
 smtp_session_start(const struct smtp_env *env, const struct smtp_accept *a)
 {
     struct smtp_session *s = xcalloc(1, sizeof(*s));
@@ -420,17 +447,27 @@ smtp_session_start(const struct smtp_env *env, const struct smtp_accept *a)
     s->txn.content_error = R_NONE;
     (void)str_fmt(s->sid, sizeof(s->sid), "%lx", next_sid++ & 0xffffffffUL);
     session_set_client(s, a->peer);
-    s->bev = bufferevent_socket_new(env->base, a->fd, BEV_OPT_CLOSE_ON_FREE);
-    if (s->bev == NULL)
-        log_panic("bufferevent_socket_new failed");
+    if (s->door->tls == CONF_TLS_IMPLICIT) {
+        if (!smtp_tls_accept(s, a->fd)) {
+            /* No TLS to offer (logged): a plain 421 would not be understood either. */
+            (void)close(a->fd);
+            conf_unref(s->conf);
+            free(s);
+            if (a->on_end != NULL)
+                a->on_end(a->on_end_arg);
+            return;
+        }
+    } else {
+        s->bev = bufferevent_socket_new(env->base, a->fd, BEV_OPT_CLOSE_ON_FREE);
+        if (s->bev == NULL)
+            log_panic("bufferevent_socket_new failed");
+        session_bev_setup(s);
+    }
     s->next = sessions;
     if (sessions != NULL)
         sessions->prev = s;
     sessions = s;
     n_sessions++;
-    bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
-    bufferevent_setwatermark(s->bev, EV_READ, 0, CAP_SESSION_INPUT);
-    session_set_timeouts(s, false);
     log_info("-: sid=%s, client=[%s]:%u, door=%s, event=connect", s->sid, s->client_addr,
              s->client_port, conf_role_name(s->door->role));
 
@@ -440,8 +477,8 @@ smtp_session_start(const struct smtp_env *env, const struct smtp_accept *a)
     } else {
         smtp_reply(s, R_GREETING, s->conf->hostname);
         session_set_state(s, SMTP_ST_GREETED);
-        /* EV_WRITE only while a reply waits for a slow reader (session_flush). */
-        (void)bufferevent_enable(s->bev, EV_READ);
+        /* EV_WRITE only while a reply waits for a slow reader (session_flush), or in TLS. */
+        (void)bufferevent_enable(s->bev, s->tls ? EV_READ | EV_WRITE : EV_READ);
     }
     session_finish(s);
 }

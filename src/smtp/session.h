@@ -30,6 +30,7 @@ enum smtp_state {
     SMTP_ST_BDAT,      /* reading a BDAT chunk of known size */
     SMTP_ST_BDAT_WAIT, /* between BDAT chunks, waiting for the next BDAT */
     SMTP_ST_COMMIT,    /* the spool is making the message durable */
+    SMTP_ST_STARTTLS,  /* 220 to STARTTLS queued: TLS starts once it is sent */
     SMTP_ST_CLOSING,   /* flushing the last reply, then free */
 };
 
@@ -64,12 +65,16 @@ struct smtp_session {
     unsigned char client_bin[16];
     char helo[CAP_HELO + 1];
     bool esmtp;
-    bool skip_line;       /* discarding the rest of an overlong command line */
-    uint64_t skip_octets; /* discarding a refused BDAT chunk */
-    bool output_full;     /* parsing waits for the peer to read its replies */
-    bool peer_eof;        /* the peer will send nothing more (it may still read) */
-    bool peer_gone;       /* error, or it stopped reading: nothing can be sent */
-    enum smtp_verb verb;  /* the command being handled, for log lines */
+    bool tls;                          /* the connection is TLS (handshake under way or done) */
+    bool tls_up;                       /* the handshake is done */
+    char tls_desc[128];                /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256 bits)" */
+    char auth_user[CAP_AUTH_USER + 1]; /* after a successful AUTH; "" before */
+    bool skip_line;                    /* discarding the rest of an overlong command line */
+    uint64_t skip_octets;              /* discarding a refused BDAT chunk */
+    bool output_full;                  /* parsing waits for the peer to read its replies */
+    bool peer_eof;                     /* the peer will send nothing more (it may still read) */
+    bool peer_gone;                    /* error, or it stopped reading: nothing can be sent */
+    enum smtp_verb verb;               /* the command being handled, for log lines */
     unsigned errors;
     unsigned n_messages;
     struct smtp_txn txn;
@@ -92,6 +97,29 @@ void session_resume(struct smtp_session *s);
 void session_set_timeouts(struct smtp_session *s, bool data);
 /* The id for log lines: the queue id, or "-". */
 const char *session_log_id(const struct smtp_session *s);
+
+/* session.c: callbacks, watermarks and timeouts on s->bev (new, or after STARTTLS). */
+void session_bev_setup(struct smtp_session *s);
+
+/* starttls.c */
+/* STARTTLS (RFC 3207 4): checks, then 220 and SMTP_ST_STARTTLS. */
+void smtp_cmd_starttls(struct smtp_session *s, const struct smtp_cmd *c);
+/*
+ * The 220 has been sent: what the client sent after STARTTLS in the clear
+ * is discarded, the connection turns to TLS and the session starts over
+ * (RFC 3207 4.2). False when TLS could not start (the session is closing).
+ */
+bool smtp_tls_switch(struct smtp_session *s);
+/* An implicit-TLS door (RFC 8314 3.3): s->bev on fd, TLS from the first byte. */
+bool smtp_tls_accept(struct smtp_session *s, int fd);
+/* The handshake is done (BEV_EVENT_CONNECTED): records and logs what it agreed. */
+void smtp_tls_up(struct smtp_session *s);
+/* A TLS error on the connection, for the log (the OpenSSL reason), or NULL when there is none. */
+const char *smtp_tls_error(struct smtp_session *s, char *buf, size_t cap);
+/* The session ends: a TLS one sends its close_notify. */
+void smtp_tls_close(struct smtp_session *s);
+/* True when the door offers STARTTLS to this session now. */
+bool smtp_tls_offered(const struct smtp_session *s);
 
 /* command.c */
 void smtp_command(struct smtp_session *s, const char *line, size_t len);

@@ -16,11 +16,18 @@
 
 struct event_base;
 struct spool;
+struct tls_server;
 
 /* What every session needs from the daemon; outlives every session. */
 struct smtp_env {
     struct event_base *base;
     struct spool *spool;
+    /*
+     * The certificates (tls { }), or NULL without: then no door offers
+     * STARTTLS and implicit-TLS doors refuse connections. The daemon swaps
+     * it on SIGHUP; a session's TLS keeps the one it started with.
+     */
+    struct tls_server *tls;
 };
 
 /* Called once when a session has ended and been freed. */

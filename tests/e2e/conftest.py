@@ -202,7 +202,9 @@ def config_text(spool, ports, doors, domains, tls=None, extra="", hostname="gate
     out = [f"hostname {hostname}", f"spool {spool}", "log-level debug", extra]
     if delivery is not None:
         out.append("delivery {\n%s\n}" % delivery)
-    if tls:
+    if isinstance(tls, str):
+        out.append("tls {\n%s\n}" % tls)  # the whole inside of the block
+    elif tls:
         out.append("tls {\n    cert %s\n    key %s\n}" % tls)
     for role, keys in doors.items():
         keys = dict(keys)

@@ -7,6 +7,7 @@ AUTH. Every refusal is checked to the exact code, enhanced code and text,
 then the daemon is shown to still serve."""
 import re
 import smtplib
+import ssl
 import socket
 
 from conftest import assert_serving, Raw
@@ -261,39 +262,44 @@ def test_internal_ipv4_door_with_only_ipv6_allow_refuses(gateway):
     assert g.queue_files() == []
 
 
-# ---- submission and submissions (no TLS/AUTH built yet) ------------------
+# ---- submission and submissions: nothing before TLS and AUTH ------------------
 
-def test_submission_doors_refuse_mail_before_auth(gateway, certs):
+def test_submission_doors_refuse_mail_before_tls_and_auth(gateway, certs):
     g = gateway(doors={"submission": {}, "submissions": {}}, domains=DOMAINS, tls=certs)
-    log = g.log()
-    for role, mode in (("submission", "starttls required"), ("submissions", "implicit")):
-        assert re.search(rf"listener=127\.0\.0\.1:{g.port(role)}, door={role}, "
-                         rf"tls=\"{mode}\", event=tls-unavailable, note=\"TLS is not built yet",
-                         log), log
-    for role in ("submission", "submissions"):
-        r = g.raw(role)
-        caps = r.cmd("EHLO client.test", 250)
-        words = [line.split()[0].upper() for line in caps.splitlines()[1:]]
-        assert "STARTTLS" not in words and "AUTH" not in words, caps
-        assert "PIPELINING" in words
-        r.cmd("MAIL FROM:<a@ours.test>", 530, "5.7.0 Authentication required")
-        r.cmd("RCPT TO:<b@far.test>", 503, "5.5.1 Send MAIL first")
-        r.cmd("DATA", 503, "5.5.1 Send MAIL first")
-        r.cmd("STARTTLS", 502, "5.5.1 STARTTLS is not offered on this door")
-        r.cmd("AUTH PLAIN AGFhAGI=", 503, "5.5.1 AUTH is not offered on this door")
-        r.cmd("MAIL FROM:<>", 530, "5.7.0 Authentication required")
-        r.cmd("QUIT", 221)
-        r.close()
-        # smtplib too: sendmail fails at MAIL with the same reply.
-        with smtplib.SMTP("127.0.0.1", g.port(role), local_hostname="client.test") as c:
-            c.ehlo()
-            assert not c.has_extn("starttls") and not c.has_extn("auth")
-            try:
-                c.sendmail("a@ours.test", ["b@far.test"], b"Subject: x\r\n\r\nx\r\n")
-                raise AssertionError("sendmail succeeded without AUTH")
-            except smtplib.SMTPSenderRefused as e:
-                assert (e.smtp_code, e.smtp_error) == (530, b"5.7.0 Authentication required")
-        assert_serving(g, role)
+    # submission (587): STARTTLS offered, no AUTH in the clear, no mail in the clear.
+    r = g.raw("submission")
+    caps = r.cmd("EHLO client.test", 250)
+    words = [line.split()[0].upper() for line in caps.splitlines()[1:]]
+    assert "STARTTLS" in words and "AUTH" not in words, caps
+    assert "PIPELINING" in words
+    r.cmd("MAIL FROM:<a@ours.test>", 530, "5.7.0 Must issue a STARTTLS command first")
+    r.cmd("RCPT TO:<b@far.test>", 503, "5.5.1 Send MAIL first")
+    r.cmd("DATA", 503, "5.5.1 Send MAIL first")
+    r.cmd("MAIL FROM:<>", 530, "5.7.0 Must issue a STARTTLS command first")
+    r.cmd("QUIT", 221)
+    r.close()
+    # Inside TLS (both doors), MAIL still needs AUTH first.
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP("127.0.0.1", g.port("submission"), local_hostname="client.test") as c:
+        c.starttls(context=ctx)
+        c.ehlo()
+        try:
+            c.sendmail("a@ours.test", ["b@far.test"], b"Subject: x\r\n\r\nx\r\n")
+            raise AssertionError("sendmail succeeded without AUTH")
+        except smtplib.SMTPSenderRefused as e:
+            assert (e.smtp_code, e.smtp_error) == (530, b"5.7.0 Authentication required")
+    with smtplib.SMTP_SSL("127.0.0.1", g.port("submissions"), local_hostname="client.test",
+                          context=ctx) as c:
+        c.ehlo()
+        assert not c.has_extn("starttls")
+        try:
+            c.sendmail("a@ours.test", ["b@far.test"], b"Subject: x\r\n\r\nx\r\n")
+            raise AssertionError("sendmail succeeded without AUTH")
+        except smtplib.SMTPSenderRefused as e:
+            assert (e.smtp_code, e.smtp_error) == (530, b"5.7.0 Authentication required")
+    assert_serving(g, "submission")
     assert g.queue_files() == []
     assert g.tmp_files() == []
     assert 'event=reject, cmd=MAIL, reply="530 5.7.0 Authentication required"' in g.log()
