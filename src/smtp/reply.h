@@ -68,6 +68,12 @@ enum smtp_reply_id {
     R_NUL,                /* 550 5.6.0 */
     R_DATA_LINE_TOO_LONG, /* 500 5.5.2 */
     R_STORAGE,            /* 452 4.3.1 */
+    R_CLIENT_SESSIONS,    /* 421 4.7.0 */
+    R_CLIENT_RATE,        /* 421 4.7.0 */
+    R_MESSAGE_RATE,       /* 451 4.7.1 */
+    R_SENDER_RATE,        /* 451 4.7.1 */
+    R_USER_RATE,          /* 451 4.7.1 */
+    R_AUTH_LOCKED,        /* 454 4.7.0 (for AUTH: policy_auth_locked) */
     R_REPLY_COUNT,
 };
 
