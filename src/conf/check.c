@@ -3,9 +3,10 @@
  * The rules that need the whole file, run after its last line: defaults that
  * depend on other blocks (a listener's TLS mode on whether a tls block
  * exists, its session limit on the top-level one, wherever in the file those
- * were written), the blocks gate26 cannot run without, duplicate domain
- * blocks (found by sorting, which also prepares conf_find_domain()), and
- * each domain's outbound TLS policy (its own, or the delivery block's).
+ * were written; its per-client limits on its role), the blocks gate26 cannot
+ * run without, duplicate domain blocks (found by sorting, which also prepares
+ * conf_find_domain()), and each domain's outbound TLS policy (its own, or
+ * the delivery block's).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,13 @@ check_listen(struct conf_parser *p, struct conf_listen *li)
         li->auth_required = li->role == DOOR_SUBMISSION || li->role == DOOR_SUBMISSIONS;
     if (!seen->max_sessions)
         li->max_sessions = c->max_sessions;
+    /* The internal door serves our own servers, by allow list: one of them may hold many
+     * sessions and reconnect for every message. The others face the Internet. */
+    if (!seen->max_sessions_per_client)
+        li->max_sessions_per_client = li->role == DOOR_INTERNAL ? 0 : 20;
+    if (!seen->connection_rate)
+        li->connection_rate =
+            li->role == DOOR_INTERNAL ? (struct conf_rate){0, 0} : (struct conf_rate){60, 60};
     if (li->role == DOOR_INBOUND && c->n_domains == 0)
         return conf_fail(p, li->line,
                          "listen inbound needs at least one domain block: which domains do we "

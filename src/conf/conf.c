@@ -82,6 +82,7 @@ conf_unref(struct conf *c)
     for (size_t i = 0; i < c->n_listens; i++) {
         free(c->listens[i].addrs);
         free(c->listens[i].allow);
+        free(c->listens[i].deny);
     }
     free(c->listens);
     free(c->domains);

@@ -65,6 +65,12 @@ struct conf_cidr {
     unsigned prefix;
 };
 
+/* N events per period (a key written N/DURATION, or off). */
+struct conf_rate {
+    unsigned n;      /* 0: off */
+    unsigned period; /* seconds */
+};
+
 /* A listening address as written (text) and resolved (sa). */
 struct conf_addr {
     struct sockaddr_storage sa;
@@ -80,14 +86,20 @@ struct conf_listen {
     size_t n_addrs;
     struct conf_cidr *allow; /* empty: anyone (not allowed for internal) */
     size_t n_allow;
+    struct conf_cidr *deny; /* refused even when allow holds them */
+    size_t n_deny;
     enum conf_tls_mode tls;
     bool auth_required;
     uint64_t max_message_size; /* octets; SIZE advertises it */
     unsigned max_recipients;
     unsigned max_errors;
     unsigned max_sessions;
-    unsigned timeout_command; /* seconds, RFC 5321 4.5.3.2.7 */
-    unsigned timeout_data;    /* seconds between data blocks, RFC 5321 4.5.3.2.5/6 */
+    unsigned timeout_command;         /* seconds, RFC 5321 4.5.3.2.7 */
+    unsigned timeout_data;            /* seconds between data blocks, RFC 5321 4.5.3.2.5/6 */
+    unsigned max_sessions_per_client; /* one client address (IPv6: its /64); 0: no limit */
+    struct conf_rate connection_rate; /* connections from one client address */
+    struct conf_rate message_rate;    /* MAIL commands accepted from one client address */
+    struct conf_rate sender_rate;     /* MAIL commands accepted for one envelope sender */
 };
 
 /* A next hop written as smtp://host[:port] or smtp://[address]:port. */
@@ -143,7 +155,10 @@ struct conf {
     struct conf_domain *domains; /* sorted by name */
     size_t n_domains;
 
-    char auth_passwd[CAP_PATH]; /* empty: no auth block */
+    char auth_passwd[CAP_PATH];         /* empty: no auth block */
+    struct conf_rate auth_max_failures; /* failed AUTH per client address and per user: 5/10m */
+    unsigned auth_lockout;              /* seconds, the first lock; doubles per repeat: 10m */
+    struct conf_rate auth_user_rate;    /* messages per authenticated user; default off */
 
     bool has_resolver; /* resolver ADDR:PORT; else the system's (/etc/resolv.conf) */
     struct conf_addr resolver;

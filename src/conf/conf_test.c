@@ -342,6 +342,16 @@ test_defaults(void **state)
     assert_int_equal(l->timeout_command, 300);
     assert_int_equal(l->timeout_data, 300);
     assert_int_equal(l->n_allow, 0);
+    assert_int_equal(l->n_deny, 0);
+    assert_int_equal(l->max_sessions_per_client, 20);
+    assert_int_equal(l->connection_rate.n, 60);
+    assert_int_equal(l->connection_rate.period, 60);
+    assert_int_equal(l->message_rate.n, 0);
+    assert_int_equal(l->sender_rate.n, 0);
+    assert_int_equal(c->auth_max_failures.n, 5);
+    assert_int_equal(c->auth_max_failures.period, 600);
+    assert_int_equal(c->auth_lockout, 600);
+    assert_int_equal(c->auth_user_rate.n, 0);
 
     assert_int_equal(c->n_domains, 1);
     assert_false(c->domains[0].has_relay);
@@ -385,6 +395,76 @@ test_role_defaults(void **state)
         c = expect_ok(name, rows[i].text);
         assert_int_equal(c->listens[0].tls, rows[i].tls);
         assert_int_equal(c->listens[0].auth_required, rows[i].auth);
+        conf_unref(c);
+    }
+}
+
+/* The per-client limits by role: the internal door (our own servers, by allow list) has none
+ * unless written; the doors that face the Internet have 20 sessions and 60 connections a
+ * minute per client. Written values win, "off" included. */
+static void
+test_limit_defaults(void **state)
+{
+    static const struct {
+        const char *text;
+        unsigned per_client, conn_n, conn_period;
+    } rows[] = {
+        {MIN, 20, 60, 60},
+        {"listen internal {\n address 127.0.0.1:26\n allow 127.0.0.1\n}\n", 0, 0, 0},
+        {TLS_BLOCK "listen submission {\n address 127.0.0.1:587\n}\n", 20, 60, 60},
+        {TLS_BLOCK "listen submissions {\n address 127.0.0.1:465\n}\n", 20, 60, 60},
+        {"listen internal {\n address 127.0.0.1:26\n allow 127.0.0.1\n"
+         " max-sessions-per-client 3\n connection-rate 10/1s\n}\n",
+         3, 10, 1},
+        {"listen inbound {\n address 127.0.0.1:25\n max-sessions-per-client off\n"
+         " connection-rate off\n}\n" MIN_DOMAIN,
+         0, 0, 0},
+        /* hostile: "off" in any case, and an oddly long period */
+        {"listen inbound {\n address 127.0.0.1:25\n max-sessions-per-client OfF\n"
+         " connection-rate 1/86400s\n}\n" MIN_DOMAIN,
+         0, 1, 86400},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        struct conf *c = expect_ok("limit-default", rows[i].text);
+
+        assert_int_equal(c->listens[0].max_sessions_per_client, rows[i].per_client);
+        assert_int_equal(c->listens[0].connection_rate.n, rows[i].conn_n);
+        assert_int_equal(c->listens[0].connection_rate.period, rows[i].conn_period);
+        assert_int_equal(c->listens[0].message_rate.n, 0);
+        assert_int_equal(c->listens[0].sender_rate.n, 0);
+        conf_unref(c);
+    }
+}
+
+/* The auth block's limits. */
+static void
+test_auth_limits(void **state)
+{
+    static const struct {
+        const char *body;
+        unsigned fail_n, fail_period, lockout, user_n, user_period;
+    } rows[] = {
+        {"", 5, 600, 600, 0, 0},
+        {" max-failures 3/1m\n lockout 30s\n user-rate 100/1h\n", 3, 60, 30, 100, 3600},
+        {" max-failures 1/1s\n lockout 1\n user-rate off\n", 1, 1, 1, 0, 0},
+        {" max-failures 1000/1d\n lockout 1d\n user-rate 1000000/1d\n", 1000, 86400, 86400, 1000000,
+         86400},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        char text[512];
+        struct conf *c;
+
+        (void)snprintf(text, sizeof text, "auth {\n passwd /p\n%s}\n" MIN, rows[i].body);
+        c = expect_ok("auth-limits", text);
+        assert_int_equal(c->auth_max_failures.n, rows[i].fail_n);
+        assert_int_equal(c->auth_max_failures.period, rows[i].fail_period);
+        assert_int_equal(c->auth_lockout, rows[i].lockout);
+        assert_int_equal(c->auth_user_rate.n, rows[i].user_n);
+        assert_int_equal(c->auth_user_rate.period, rows[i].user_period);
         conf_unref(c);
     }
 }
@@ -466,7 +546,18 @@ enum field {
     F_AUTH,
     F_N_ALLOW,
     F_N_ADDRS,
+    F_N_DENY,
+    F_PER_CLIENT,
+    F_CONN_RATE, /* n * 1000000 + period */
+    F_MSG_RATE,
+    F_SENDER_RATE,
 };
+
+static uint64_t
+rate_field(struct conf_rate r)
+{
+    return (uint64_t)r.n * 1000000 + r.period;
+}
 
 static uint64_t
 field(const struct conf_listen *l, enum field f)
@@ -492,6 +583,16 @@ field(const struct conf_listen *l, enum field f)
         return l->n_allow;
     case F_N_ADDRS:
         return l->n_addrs;
+    case F_N_DENY:
+        return l->n_deny;
+    case F_PER_CLIENT:
+        return l->max_sessions_per_client;
+    case F_CONN_RATE:
+        return rate_field(l->connection_rate);
+    case F_MSG_RATE:
+        return rate_field(l->message_rate);
+    case F_SENDER_RATE:
+        return rate_field(l->sender_rate);
     }
     return UINT64_MAX;
 }
@@ -563,6 +664,23 @@ test_listen_values(void **state)
         {"address 127.0.0.2:2525 127.0.0.3:2525", F_N_ADDRS, 3}, /* same port, other hosts */
         {"address [::1]:2525", F_N_ADDRS, 2},
         {"address 127.0.0.1:1 127.0.0.1:65535", F_N_ADDRS, 3},
+        {"deny 192.0.2.0/24", F_N_DENY, 1},
+        {"deny 192.0.2.7 2001:db8::/32\n    deny ::1", F_N_DENY, 3},
+        {"deny 0.0.0.0/0", F_N_DENY, 1},
+        {"allow 10.0.0.0/8\n    deny 10.1.0.0/16", F_N_DENY, 1},
+        {"max-sessions-per-client 1", F_PER_CLIENT, 1},
+        {"max-sessions-per-client 1000000", F_PER_CLIENT, 1000000},
+        {"max-sessions-per-client off", F_PER_CLIENT, 0},
+        {"connection-rate 60/1m", F_CONN_RATE, 60000060},
+        {"connection-rate 1/1", F_CONN_RATE, 1000001},
+        {"connection-rate 1000000/1d", F_CONN_RATE, 1000000086400},
+        {"connection-rate 5/30s", F_CONN_RATE, 5000030},
+        {"connection-rate off", F_CONN_RATE, 0},
+        {"connection-rate OFF", F_CONN_RATE, 0},
+        {"message-rate 100/1h", F_MSG_RATE, 100003600},
+        {"message-rate off", F_MSG_RATE, 0},
+        {"sender-rate 1000/1h", F_SENDER_RATE, 1000003600},
+        {"sender-rate \"2/2m\"", F_SENDER_RATE, 2000120},
     };
 
     (void)state;
@@ -592,7 +710,8 @@ test_listen_errors(void **state)
         {"adress 127.0.0.1:25",
          "unknown key 'adress' in listen block (expected one of: address, allow, tls, auth, "
          "max-message-size, max-recipients, max-errors, max-sessions, timeout-command, "
-         "timeout-data)"},
+         "timeout-data, deny, max-sessions-per-client, connection-rate, message-rate, "
+         "sender-rate)"},
         {"Address 127.0.0.1:25", "unknown key 'Address'"},
         {"hostname x.example", "unknown key 'hostname' in listen block"},
         {"address", "expected a value after 'address'"},
@@ -638,6 +757,41 @@ test_listen_errors(void **state)
         {"allow [::1]", "expected an IPv4 or IPv6 network"},
         {"allow 10.0.0.0/8 10/8", "expected an IPv4 or IPv6 network"},
         {"allow \"\"", "expected an IPv4 or IPv6 network"},
+        {"deny", "expected a value after 'deny'"},
+        {"deny 10.0.0.1/8", "did you mean 10.0.0.0/8?"},
+        {"deny example.com", "expected an IPv4 or IPv6 network"},
+        {"deny 10.0.0.0/33", "expected a prefix length from 0 to 32"},
+        {"max-sessions-per-client 0", "expected a number from 1 to 1000000, found '0'"},
+        {"max-sessions-per-client 1000001", "expected a number from 1 to 1000000"},
+        {"max-sessions-per-client -1", "expected a number from 1 to 1000000"},
+        {"max-sessions-per-client none", "expected a number from 1 to 1000000, found 'none'"},
+        {"max-sessions-per-client 5\n    max-sessions-per-client 6",
+         "duplicate key 'max-sessions-per-client' (first at line 7)"},
+        {"connection-rate 60", "expected a rate such as 60/1m (a count, '/', a duration) or off, "
+                               "found '60'"},
+        {"connection-rate 60 /1m", "'connection-rate' takes one value, found 2"},
+        {"connection-rate /1m", "expected a count from 1 to 1000000 before '/' in rate '/1m'"},
+        {"connection-rate 0/1m", "expected a count from 1 to 1000000 before '/'"},
+        {"connection-rate 1000001/1m", "expected a count from 1 to 1000000 before '/'"},
+        {"connection-rate -5/1m", "expected a count from 1 to 1000000 before '/'"},
+        {"connection-rate 99999999999999999999999/1m", "expected a count from 1 to 1000000"},
+        {"connection-rate 60/", "expected a duration from 1s to 1d (digits with one optional unit "
+                                "s, m, h or d, as in 30s, 5m, 2h), found '' after '/' in rate "
+                                "'60/'"},
+        {"connection-rate 60/0", "duration '0' is out of range (from 1s to 1d) after '/' in rate"},
+        {"connection-rate 60/2d", "out of range (from 1s to 1d) after '/' in rate '60/2d'"},
+        {"connection-rate 60/1m/1m", "expected a duration from 1s to 1d"},
+        {"connection-rate 60/1w", "expected a duration"},
+        {"connection-rate 60/m", "expected a duration"},
+        {"connection-rate 60//1m", "expected a duration"},
+        {"connection-rate 6\xc3\xa9"
+         "0/1m",
+         "before '/' in rate '6\\xc3\\xa90/1m'"},
+        {"connection-rate offf", "expected a rate such as 60/1m"},
+        {"message-rate", "expected a value after 'message-rate'"},
+        {"message-rate 1/1s 2/2s", "'message-rate' takes one value, found 2"},
+        {"sender-rate 10/", "after '/' in rate '10/'"},
+        {"sender-rate 10", "expected a rate such as 60/1m"},
         {"tls", "expected a value after 'tls'"},
         {"tls startls", "expected tls none, tls starttls, tls starttls required or tls implicit"},
         {"tls starttls optional", "expected tls none, tls starttls"},
@@ -992,7 +1146,24 @@ static const struct err_row file_errors[] = {
     /* auth and delivery */
     {"auth no passwd", "auth {\n}\n" MIN, 1, "auth block needs 'passwd FILE'"},
     {"auth bad key", "auth {\n  password /x\n", 2,
-     "unknown key 'password' in auth block (expected one of: passwd)"},
+     "unknown key 'password' in auth block (expected one of: passwd, max-failures, lockout, "
+     "user-rate)"},
+    {"auth max-failures off", "auth {\n passwd /p\n max-failures off\n}\n" MIN, 3,
+     "max-failures cannot be off: it is what stops password guessing (found 'off')"},
+    {"auth max-failures bare", "auth {\n passwd /p\n max-failures 5\n}\n" MIN, 3,
+     "expected a rate such as 60/1m"},
+    {"auth max-failures 0", "auth {\n passwd /p\n max-failures 0/10m\n}\n" MIN, 3,
+     "expected a count from 1 to 1000 before '/'"},
+    {"auth max-failures 1001", "auth {\n passwd /p\n max-failures 1001/10m\n}\n" MIN, 3,
+     "expected a count from 1 to 1000 before '/'"},
+    {"auth lockout 0", "auth {\n passwd /p\n lockout 0\n}\n" MIN, 3,
+     "duration '0' is out of range (from 1s to 1d)"},
+    {"auth lockout 2d", "auth {\n passwd /p\n lockout 2d\n}\n" MIN, 3, "out of range"},
+    {"auth lockout off", "auth {\n passwd /p\n lockout off\n}\n" MIN, 3, "expected a duration"},
+    {"auth user-rate", "auth {\n passwd /p\n user-rate 5\n}\n" MIN, 3,
+     "expected a rate such as 60/1m"},
+    {"auth lockout twice", "auth {\n passwd /p\n lockout 1m\n lockout 2m\n}\n" MIN, 4,
+     "duplicate key 'lockout' (first at line 3)"},
     {"auth passwd empty", "auth {\n  passwd \"\"\n", 2, "expected a path"},
     {"retry zero", "delivery {\n retry 0\n", 2, "duration '0' is out of range (from 1s to 1d)"},
     {"retry 2d", "delivery {\n retry 5m 2d\n", 2, "duration '2d' is out of range"},
@@ -2033,6 +2204,8 @@ main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_role_defaults),
         cmocka_unit_test(test_max_sessions_order),
+        cmocka_unit_test(test_limit_defaults),
+        cmocka_unit_test(test_auth_limits),
         cmocka_unit_test(test_top_values),
         cmocka_unit_test(test_listen_values),
         cmocka_unit_test(test_listen_errors),

@@ -16,7 +16,7 @@
 
 /* Caps on what one file may hold; docs/config.md lists them. */
 #define CONF_LISTEN_ADDRS_MAX 64
-#define CONF_ALLOW_MAX        4096
+#define CONF_ALLOW_MAX        4096 /* networks in allow, and in deny */
 #define CONF_DOMAINS_MAX      100000
 /* The most keys one scope (top level or a block kind) knows. */
 #define CONF_SCOPE_KEYS_MAX 16
@@ -55,6 +55,7 @@ struct conf_listen_seen {
     unsigned line; /* 0: no listen block for this role */
     size_t index;  /* in conf->listens */
     bool tls, auth, max_sessions;
+    bool max_sessions_per_client, connection_rate; /* their defaults depend on the role */
 };
 
 struct conf_parser {

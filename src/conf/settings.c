@@ -353,24 +353,37 @@ set_address(struct conf_parser *p, const struct conf_line *l)
     return 0;
 }
 
+/* Adds the networks of an allow or deny line to *nets. */
 static int
-set_allow(struct conf_parser *p, const struct conf_line *l)
+add_networks(struct conf_parser *p, const struct conf_line *l, const char *what,
+             struct conf_cidr **nets, size_t *n)
 {
-    struct conf_listen *li = p->listen;
     struct conf_why w;
     struct conf_cidr net;
 
     for (size_t i = 1; i < l->n; i++) {
         if (conf_value_cidr(conf_arg(l, i), &net, &w) == -1)
             return fail_value(p, l, &w);
-        if (li->n_allow == CONF_ALLOW_MAX)
-            return conf_fail(p, l->number, "listen %s has too many allow networks (at most %d)",
-                             conf_role_name(li->role), CONF_ALLOW_MAX);
-        if (li->n_allow % 64 == 0)
-            li->allow = xrealloc(li->allow, (li->n_allow + 64) * sizeof *li->allow);
-        li->allow[li->n_allow++] = net;
+        if (*n == CONF_ALLOW_MAX)
+            return conf_fail(p, l->number, "listen %s has too many %s networks (at most %d)",
+                             conf_role_name(p->listen->role), what, CONF_ALLOW_MAX);
+        if (*n % 64 == 0)
+            *nets = xrealloc(*nets, (*n + 64) * sizeof **nets);
+        (*nets)[(*n)++] = net;
     }
     return 0;
+}
+
+static int
+set_allow(struct conf_parser *p, const struct conf_line *l)
+{
+    return add_networks(p, l, "allow", &p->listen->allow, &p->listen->n_allow);
+}
+
+static int
+set_deny(struct conf_parser *p, const struct conf_line *l)
+{
+    return add_networks(p, l, "deny", &p->listen->deny, &p->listen->n_deny);
 }
 
 /* tls-mode = "none" / "starttls" [ "required" ] / "implicit" */
@@ -482,6 +495,47 @@ set_listen_max_sessions(struct conf_parser *p, const struct conf_line *l)
 }
 
 static int
+set_max_sessions_per_client(struct conf_parser *p, const struct conf_line *l)
+{
+    p->roles[p->listen->role].max_sessions_per_client = true;
+    if (slice_eq_ci(conf_arg(l, 1), "off")) {
+        p->listen->max_sessions_per_client = 0;
+        return 0;
+    }
+    return set_count(p, l, 1, 1000000, &p->listen->max_sessions_per_client);
+}
+
+/* A rate (N/DURATION or off) of at most a million per period into *out. */
+static int
+set_rate(struct conf_parser *p, const struct conf_line *l, unsigned max_n, struct conf_rate *out)
+{
+    struct conf_why w;
+
+    if (conf_value_rate(conf_arg(l, 1), max_n, out, &w) == -1)
+        return fail_value(p, l, &w);
+    return 0;
+}
+
+static int
+set_connection_rate(struct conf_parser *p, const struct conf_line *l)
+{
+    p->roles[p->listen->role].connection_rate = true;
+    return set_rate(p, l, 1000000, &p->listen->connection_rate);
+}
+
+static int
+set_message_rate(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_rate(p, l, 1000000, &p->listen->message_rate);
+}
+
+static int
+set_sender_rate(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_rate(p, l, 1000000, &p->listen->sender_rate);
+}
+
+static int
 set_duration(struct conf_parser *p, const struct conf_line *l, size_t i, unsigned max,
              unsigned *out)
 {
@@ -564,6 +618,11 @@ static const struct conf_setting listen_settings[] = {
     {"max-sessions", 1, false, set_listen_max_sessions},
     {"timeout-command", 1, false, set_timeout_command},
     {"timeout-data", 1, false, set_timeout_data},
+    {"deny", MANY, true, set_deny},
+    {"max-sessions-per-client", 1, false, set_max_sessions_per_client},
+    {"connection-rate", 1, false, set_connection_rate},
+    {"message-rate", 1, false, set_message_rate},
+    {"sender-rate", 1, false, set_sender_rate},
 };
 
 /* ---- domain NAME { relay URL  tls POLICY } ---- */
@@ -639,6 +698,31 @@ set_passwd(struct conf_parser *p, const struct conf_line *l)
 }
 
 static int
+set_max_failures(struct conf_parser *p, const struct conf_line *l)
+{
+    char q[CONF_QUOTE_CAP];
+
+    if (slice_eq_ci(conf_arg(l, 1), "off"))
+        return conf_fail(p, l->number,
+                         "max-failures cannot be off: it is what stops password guessing "
+                         "(found '%s')",
+                         conf_quote(q, sizeof q, conf_arg(l, 1)));
+    return set_rate(p, l, 1000, &p->c->auth_max_failures);
+}
+
+static int
+set_lockout(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_duration(p, l, 1, 86400, &p->c->auth_lockout);
+}
+
+static int
+set_user_rate(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_rate(p, l, 1000000, &p->c->auth_user_rate);
+}
+
+static int
 open_auth(struct conf_parser *p, const struct conf_line *l)
 {
     if (p->auth_line != 0)
@@ -657,6 +741,9 @@ close_auth(struct conf_parser *p)
 
 static const struct conf_setting auth_settings[] = {
     {"passwd", 1, false, set_passwd},
+    {"max-failures", 1, false, set_max_failures},
+    {"lockout", 1, false, set_lockout},
+    {"user-rate", 1, false, set_user_rate},
 };
 
 /* ---- delivery { retry DURATION...  give-up DURATION  relay-host URL  tls POLICY ... } ---- */
@@ -801,4 +888,5 @@ const size_t conf_n_blocks = N_OF(conf_blocks);
 _Static_assert(N_OF(conf_top_settings) <= CONF_SCOPE_KEYS_MAX, "top level has too many keys");
 _Static_assert(N_OF(listen_settings) <= CONF_SCOPE_KEYS_MAX, "listen has too many keys");
 _Static_assert(N_OF(tls_settings) <= CONF_SCOPE_KEYS_MAX, "tls has too many keys");
+_Static_assert(N_OF(auth_settings) <= CONF_SCOPE_KEYS_MAX, "auth has too many keys");
 _Static_assert(N_OF(delivery_settings) <= CONF_SCOPE_KEYS_MAX, "delivery has too many keys");

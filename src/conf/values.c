@@ -261,6 +261,35 @@ conf_value_duration(struct slice s, unsigned min, unsigned max, unsigned *out, s
     return 0;
 }
 
+/* rate = "off" / 1*DIGIT "/" duration   (as in 60/1m: sixty a minute) */
+int
+conf_value_rate(struct slice s, unsigned max_n, struct conf_rate *out, struct conf_why *w)
+{
+    char q[CONF_QUOTE_CAP];
+    const char *slash = memchr(s.p, '/', s.len);
+    struct conf_why inner;
+    uint64_t n;
+
+    if (slice_eq_ci(s, "off")) {
+        out->n = 0;
+        out->period = 0;
+        return 0;
+    }
+    if (slash == NULL)
+        return conf_why(w,
+                        "expected a rate such as 60/1m (a count, '/', a duration) or off, "
+                        "found '%s'",
+                        conf_quote(q, sizeof q, s));
+    if (num_parse_u64(slice_make(s.p, (size_t)(slash - s.p)), 1, max_n, &n) == -1)
+        return conf_why(w, "expected a count from 1 to %u before '/' in rate '%s'", max_n,
+                        conf_quote(q, sizeof q, s));
+    if (conf_value_duration(slice_make(slash + 1, s.len - (size_t)(slash - s.p) - 1), 1, 86400,
+                            &out->period, &inner) == -1)
+        return conf_why(w, "%s after '/' in rate '%s'", inner.text, conf_quote(q, sizeof q, s));
+    out->n = (unsigned)n;
+    return 0;
+}
+
 /* ---- Addresses and networks ---- */
 
 /* inet_pton of a slice; false when it is not an address of family. */

@@ -51,6 +51,9 @@ int conf_value_size(struct slice s, uint64_t min, uint64_t max, uint64_t *out, s
 int conf_value_duration(struct slice s, unsigned min, unsigned max, unsigned *out,
                         struct conf_why *w);
 
+/* A rate: "off", or count "/" duration with the count in 1..max_n and the duration in 1s..1d. */
+int conf_value_rate(struct slice s, unsigned max_n, struct conf_rate *out, struct conf_why *w);
+
 /* IPv4:port or [IPv6]:port, numeric only; fills sa, sa_len and the canonical text. */
 int conf_value_addr(struct slice s, struct conf_addr *out, struct conf_why *w);
 

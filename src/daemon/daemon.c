@@ -11,8 +11,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -24,6 +27,7 @@
 #include "lib/fault.h"
 #include "lib/log.h"
 #include "listen/listen.h"
+#include "policy/policy.h"
 #include "sched/sched.h"
 #include "smtp/smtp.h"
 #include "spool/spool.h"
@@ -41,6 +45,7 @@ struct daemon {
     struct sched *sched;
     struct ctl *ctl;
     struct smtp_env env;
+    struct policy_limits *limits; /* the counts survive reloads; the limits are re-read */
     struct listen_set *listeners;
     struct event *sig_hup, *sig_term, *sig_int;
     struct event *drain_tick; /* SIGTERM: checks whether everything in flight has ended */
@@ -170,6 +175,28 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
     (void)event_base_loopbreak(d->base);
 }
 
+/*
+ * The counting tables of the limits against abuse, hashed with a secret of
+ * this process so that nobody can choose keys that fall in one bucket.
+ */
+static struct policy_limits *
+daemon_limits_new(void)
+{
+    unsigned char seed[16];
+    struct timespec ts;
+
+    if (getrandom(seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
+        /* Only before the kernel's pool is ready, early at boot. */
+        log_warning("-: event=getrandom, error=\"%s\", note=\"limit tables hashed with a "
+                    "weaker seed\"",
+                    strerror(errno));
+        (void)clock_gettime(CLOCK_REALTIME, &ts);
+        memcpy(seed, &ts, sizeof seed < sizeof ts ? sizeof seed : sizeof ts);
+        seed[0] ^= (unsigned char)getpid();
+    }
+    return policy_limits_new(seed);
+}
+
 /* Sessions are file descriptors: allow as many as the hard limit does. */
 static void
 daemon_raise_fd_limit(void)
@@ -209,6 +236,7 @@ daemon_stop(struct daemon *d)
     if (d->base != NULL)
         (void)event_base_loop(d->base, EVLOOP_NONBLOCK);
     listen_set_free(d->listeners);
+    policy_limits_free(d->limits);
     ctl_free(d->ctl);
     if (d->drain_tick != NULL)
         event_free(d->drain_tick);
@@ -262,6 +290,8 @@ daemon_serve(const char *path)
             return 1;
         }
     }
+    d.limits = daemon_limits_new();
+    d.env.limits = d.limits;
     d.listeners = listen_set_new(&d.env);
     if (listen_set_apply(d.listeners, d.conf, err, sizeof(err)) == -1) {
         fprintf(stderr, "gate26: %s\n", err);

@@ -49,6 +49,15 @@
 /* The spool writer collects this much before a write(2). */
 #define CAP_SPOOL_WRITE_BUF (64 * 1024)
 
+/*
+ * Keys of each counting table of the limits against abuse (policy/limit.h):
+ * clients (addresses and IPv6 /64s, about 100 octets an entry) and names
+ * (senders, users: up to about 420 octets). Seven tables: at most about
+ * 4 * 65536 * 100 + 3 * 16384 * 420 octets, 47 MiB, whatever attackers do.
+ */
+#define CAP_LIMIT_CLIENTS 65536
+#define CAP_LIMIT_NAMES   16384
+
 /* A log line, including the quoted peer data in it. */
 #define CAP_LOG_LINE 2048
 /* Peer bytes quoted into one log field. */

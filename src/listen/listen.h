@@ -4,7 +4,9 @@
  * match a configuration: sockets for addresses that stay are kept (so a
  * reload never drops a port), new ones are bound, removed ones closed; if
  * anything fails nothing changes. Each accepted connection is counted
- * against the door's and the overall max-sessions, then handed to
+ * against the door's and the overall max-sessions, and against its client's
+ * sessions and connection rate on the door (policy_session_begin() with the
+ * env's limits: over either, 421 4.7.0 and close), then handed to
  * smtp_session_start().
  */
 #ifndef GATE26_LISTEN_LISTEN_H

@@ -4,6 +4,7 @@
  * so that 0.0.0.0:25 and [::]:25 are two listeners, and each client's
  * address is seen in its own family by the allow lists.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,14 +17,19 @@
 #include <event2/listener.h>
 
 #include "lib/log.h"
+#include "lib/now.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "listen/listen.h"
+#include "policy/policy.h"
 
-/* What a session reports back to when it ends. */
-struct role_count {
+/* One accepted connection, for what its session reports back when it ends. */
+struct listen_conn {
     struct listen_set *set;
     enum door_role role;
+    bool held; /* it holds a place in the per-client count */
+    int family;
+    unsigned char addr[16];
 };
 
 struct listener {
@@ -43,7 +49,6 @@ struct listen_set {
     struct listener *list;
     size_t total;
     size_t per_role[DOOR_ROLE_COUNT];
-    struct role_count counts[DOOR_ROLE_COUNT];
 };
 
 struct listen_set *
@@ -52,10 +57,6 @@ listen_set_new(const struct smtp_env *env)
     struct listen_set *ls = xcalloc(1, sizeof(*ls));
 
     ls->env = env;
-    for (int r = 0; r < DOOR_ROLE_COUNT; r++) {
-        ls->counts[r].set = ls;
-        ls->counts[r].role = (enum door_role)r;
-    }
     return ls;
 }
 
@@ -68,10 +69,81 @@ listen_sessions(const struct listen_set *ls, enum door_role role)
 static void
 listen_session_ended(void *arg)
 {
-    struct role_count *rc = arg;
+    struct listen_conn *lc = arg;
 
-    rc->set->total--;
-    rc->set->per_role[rc->role]--;
+    lc->set->total--;
+    lc->set->per_role[lc->role]--;
+    if (lc->held)
+        policy_session_end(lc->set->env->limits, lc->role, lc->family, lc->addr);
+    free(lc);
+}
+
+/* The client's address as the policy sees it: an IPv4-mapped IPv6 address is IPv4. */
+static void
+listen_client(const struct sockaddr *sa, struct listen_conn *lc)
+{
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+            lc->family = AF_INET;
+            memcpy(lc->addr, in6->sin6_addr.s6_addr + 12, 4);
+        } else {
+            lc->family = AF_INET6;
+            memcpy(lc->addr, in6->sin6_addr.s6_addr, 16);
+        }
+    } else {
+        lc->family = AF_INET;
+        memcpy(lc->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    }
+}
+
+/*
+ * The per-client limits of the door (max-sessions-per-client, connection-rate).
+ * A client the door refuses by its lists is not counted: its session answers
+ * 554 and ends. Returns false when the connection was refused (and closed).
+ */
+static bool
+listen_client_limits(struct listener *l, int fd, struct listen_conn *lc)
+{
+    const struct conf_listen *door = l->door;
+    char text[600], client[INET6_ADDRSTRLEN];
+    enum policy_connect_verdict v;
+    enum smtp_refusal why;
+    const char *limit;
+    char value[32];
+
+    if (l->set->env->limits == NULL || !policy_may_connect(door, lc->family, lc->addr))
+        return true;
+    v = policy_session_begin(l->set->env->limits, door, lc->family, lc->addr, now_ms(), &lc->held);
+    switch (v) {
+    case POLICY_CONNECT_OK:
+        return true;
+    case POLICY_CONNECT_CLIENT_SESSIONS:
+        why = SMTP_REFUSE_CLIENT_SESSIONS;
+        limit = "max-sessions-per-client";
+        (void)str_fmt(value, sizeof value, "%u", door->max_sessions_per_client);
+        break;
+    case POLICY_CONNECT_CLIENT_RATE:
+        why = SMTP_REFUSE_CLIENT_RATE;
+        limit = "connection-rate";
+        (void)str_fmt(value, sizeof value, "%u/%us", door->connection_rate.n,
+                      door->connection_rate.period);
+        break;
+    case POLICY_CONNECT_NO_ROOM:
+    default:
+        why = SMTP_REFUSE_BUSY;
+        limit = "client-table";
+        (void)str_fmt(value, sizeof value, "%d", CAP_LIMIT_CLIENTS);
+        break;
+    }
+    smtp_refuse(fd, why, l->conf->hostname, text, sizeof text);
+    if (inet_ntop(lc->family, lc->addr, client, sizeof client) == NULL)
+        log_panic("inet_ntop: %s", strerror(errno));
+    log_info("-: client=[%s], door=%s, event=reject, cmd=CONNECT, reply=\"%s\", limit=%s, "
+             "value=%s",
+             client, conf_role_name(door->role), text, limit, value);
+    return false;
 }
 
 static void
@@ -81,6 +153,7 @@ listen_accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr 
     struct listener *l = arg;
     struct listen_set *ls = l->set;
     enum door_role role = l->door->role;
+    struct listen_conn *lc;
     struct smtp_accept a;
     int one = 1;
 
@@ -89,6 +162,14 @@ listen_accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr 
         log_warning("-: door=%s, event=busy, sessions=%zu, door_sessions=%zu", conf_role_name(role),
                     ls->total, ls->per_role[role]);
         smtp_refuse_busy(fd, l->conf->hostname);
+        return;
+    }
+    lc = xcalloc(1, sizeof(*lc));
+    lc->set = ls;
+    lc->role = role;
+    listen_client(sa, lc);
+    if (!listen_client_limits(l, fd, lc)) {
+        free(lc);
         return;
     }
     /* Replies are whole lines written once per loop turn: no need for Nagle. */
@@ -101,7 +182,7 @@ listen_accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr 
     a.peer = sa;
     a.peer_len = (socklen_t)salen;
     a.on_end = listen_session_ended;
-    a.on_end_arg = &ls->counts[role];
+    a.on_end_arg = lc;
     smtp_session_start(ls->env, &a);
 }
 

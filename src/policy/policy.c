@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Door policy: connect (allow lists), relay (the inbound door's domains) and
+ * Door policy: connect (deny and allow lists), relay (the inbound door's domains) and
  * AUTH (the submission doors). See policy.h.
  */
 #include <string.h>
@@ -10,6 +10,8 @@
 bool
 policy_may_connect(const struct conf_listen *door, int family, const void *addr)
 {
+    if (door->n_deny > 0 && conf_cidr_match(door->deny, door->n_deny, family, addr))
+        return false;
     if (door->n_allow == 0)
         return true;
     return conf_cidr_match(door->allow, door->n_allow, family, addr);

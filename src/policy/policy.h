@@ -15,10 +15,118 @@
 
 /*
  * True when a client at addr (4 or 16 bytes of family AF_INET/AF_INET6) may
- * use the door: the door's allow list, when it has one, must hold it. The
- * internal door always has one (conf_load insists).
+ * use the door: the door's deny list must not hold it, and its allow list,
+ * when it has one, must. The internal door always has an allow list
+ * (conf_load insists). A refused client gets 554 5.7.1.
  */
 bool policy_may_connect(const struct conf_listen *door, int family, const void *addr);
+
+/* ---- Limits against abuse (abuse.c) ----
+ *
+ * The counts behind the listen limits (max-sessions-per-client,
+ * connection-rate, message-rate, sender-rate) and the auth ones
+ * (max-failures, lockout, user-rate): one struct policy_limits per process,
+ * made by the daemon, kept across reloads. The limits themselves are read
+ * from the configuration passed to each call, so a reload changes them at
+ * once and keeps the counts. A client is an IPv4 address or an IPv6 /64
+ * (policy/limit.h); each door counts its clients on its own, auth failures
+ * are counted across doors. Time is now_ms() (lib/now.h), passed in.
+ */
+struct policy_limits;
+
+/* New tables, hashed with 16 random octets (copied). Free with policy_limits_free(). */
+struct policy_limits *policy_limits_new(const unsigned char seed[16]);
+
+/* NULL: nothing. */
+void policy_limits_free(struct policy_limits *pl);
+
+enum policy_connect_verdict {
+    POLICY_CONNECT_OK,
+    POLICY_CONNECT_CLIENT_SESSIONS, /* max-sessions-per-client: 421 4.7.0 */
+    POLICY_CONNECT_CLIENT_RATE,     /* connection-rate: 421 4.7.0 */
+    POLICY_CONNECT_NO_ROOM,         /* the session table is full of live sessions: 421 4.3.2 */
+};
+
+/*
+ * A new connection from the client on door at now: checks the client's
+ * sessions, then its connection rate, and counts the connection only when
+ * both allow it. On POLICY_CONNECT_OK with *held set, the session holds a
+ * place that policy_session_end() (with the door's role) gives back; *held
+ * stays false when the door has no per-client cap.
+ */
+enum policy_connect_verdict policy_session_begin(struct policy_limits *pl,
+                                                 const struct conf_listen *door, int family,
+                                                 const void *addr, uint64_t now, bool *held);
+
+/* Gives back the place of a session whose policy_session_begin() set *held. */
+void policy_session_end(struct policy_limits *pl, enum door_role role, int family,
+                        const void *addr);
+
+/* Who a MAIL command comes from. */
+struct policy_mail_who {
+    int family; /* the client: 4 or 16 octets at addr */
+    const void *addr;
+    const char *sender; /* the reverse-path as text; "" for <> */
+    size_t sender_len;
+    const char *user; /* the authenticated user; NULL before AUTH */
+    size_t user_len;
+};
+
+enum policy_mail_verdict {
+    POLICY_MAIL_OK,
+    POLICY_MAIL_CLIENT_RATE, /* message-rate: 451 4.7.1 */
+    POLICY_MAIL_SENDER_RATE, /* sender-rate: 451 4.7.1 */
+    POLICY_MAIL_USER_RATE,   /* auth user-rate: 451 4.7.1 */
+};
+
+/*
+ * A MAIL command about to be accepted on door at now: checks the client's,
+ * the sender's and the user's rates, and counts the message against all of
+ * them only when none refuses (a refused MAIL counts nowhere). pl NULL:
+ * no limits.
+ */
+enum policy_mail_verdict policy_mail_take(struct policy_limits *pl, const struct conf *c,
+                                          const struct conf_listen *door,
+                                          const struct policy_mail_who *who, uint64_t now);
+
+/* The limit a mail verdict names, as the key is written ("sender-rate"); NULL for OK. */
+const char *policy_mail_limit_name(enum policy_mail_verdict v);
+
+/* The rate of that limit in c and door (for the log line). */
+struct conf_rate policy_mail_limit_rate(const struct conf *c, const struct conf_listen *door,
+                                        enum policy_mail_verdict v);
+
+/*
+ * For AUTH (RFC 4954). Before checking a password: true when the client, or
+ * the user (len octets; user NULL when no name is known yet), is locked at
+ * now; *until (may be NULL) gets the later end (ms). The session then answers
+ * 454 4.7.0 (R_AUTH_LOCKED), waits, and closes.
+ */
+bool policy_auth_locked(struct policy_limits *pl, int family, const void *addr, const char *user,
+                        size_t user_len, uint64_t now, uint64_t *until);
+
+/*
+ * A failed AUTH (bad password, unknown user, malformed or cancelled
+ * exchange): counts it against the client and the user (if known) under c's
+ * max-failures and lockout. Returns true when either is locked after it.
+ * The caller logs it with policy_log_auth_failed().
+ */
+bool policy_auth_failed(struct policy_limits *pl, const struct conf *c, int family,
+                        const void *addr, const char *user, size_t user_len, uint64_t now);
+
+/* A successful AUTH: forgets this client's failures (not the user's, nor a lock). */
+void policy_auth_succeeded(struct policy_limits *pl, int family, const void *addr);
+
+/*
+ * Logs one failed or refused AUTH in the form contrib/fail2ban/filter.d/gate26.conf
+ * matches (keep them together):
+ *   -: sid=SID, client=[ADDR], door=ROLE, event=auth-failed, user="NAME", reason=REASON
+ * user is quoted with log_quote() (NULL: ""); reason is one lower-case token
+ * of ours (bad-password, unknown-user, malformed, cancelled, locked). When
+ * locked, ", locked=yes" follows.
+ */
+void policy_log_auth_failed(const char *sid, const char *client_addr, enum door_role role,
+                            const char *user, size_t user_len, const char *reason, bool locked);
 
 /* A recipient, as the policy sees it. */
 struct policy_rcpt {

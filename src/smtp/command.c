@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/now.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "policy/policy.h"
@@ -112,6 +113,36 @@ mail_has_params(const struct smtp_mail *m)
            m->has_envid;
 }
 
+/*
+ * The message rates (per client, per sender, per user) at MAIL: a message
+ * is counted when its MAIL is accepted, so that check and count are one
+ * step (sessions in parallel cannot all pass before any counts) and a
+ * MAIL/RSET loop is not free. False (451 4.7.1 sent) when a rate refuses.
+ */
+static bool
+mail_within_rates(struct smtp_session *s, const struct smtp_mail *m)
+{
+    static const enum smtp_reply_id replies[] = {
+        [POLICY_MAIL_CLIENT_RATE] = R_MESSAGE_RATE,
+        [POLICY_MAIL_SENDER_RATE] = R_SENDER_RATE,
+        [POLICY_MAIL_USER_RATE] = R_USER_RATE,
+    };
+    struct policy_mail_who who = {s->client_family, s->client_bin, m->from.text,
+                                  m->from.len,      NULL,          0};
+    enum policy_mail_verdict v = policy_mail_take(s->env->limits, s->conf, s->door, &who, now_ms());
+    struct conf_rate r;
+    char q[LOG_QUOTE_CAP];
+
+    if (v == POLICY_MAIL_OK)
+        return true;
+    r = policy_mail_limit_rate(s->conf, s->door, v);
+    (void)str_fmt(s->reject_note, sizeof(s->reject_note), ", limit=%s, rate=%u/%us, sender=\"%s\"",
+                  policy_mail_limit_name(v), r.n, r.period,
+                  log_quote(q, sizeof(q), m->from.text, m->from.len));
+    smtp_reply(s, replies[v], NULL);
+    return false;
+}
+
 static void
 cmd_mail(struct smtp_session *s, const struct smtp_cmd *c)
 {
@@ -151,6 +182,8 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *c)
         smtp_reply(s, R_SIZE_DECLARED, NULL);
         return;
     }
+    if (!mail_within_rates(s, &m))
+        return;
     s->txn.mail = m;
     session_set_state(s, SMTP_ST_MAIL);
     smtp_reply(s, R_MAIL_OK, NULL);

@@ -78,6 +78,17 @@ static const struct smtp_reply_def replies[R_REPLY_COUNT] = {
     [R_TLS_ACTIVE] = {503, "5.5.1", "TLS already active", true},
     [R_TLS_REQUIRED] = {530, "5.7.0", "Must issue a STARTTLS command first", true},
     [R_TLS_TEMP] = {454, "4.7.0", "TLS not available due to temporary reason", false},
+    /* RFC 3463 3.8: X.7.0 other security or policy status; 4.7.1 delivery not authorized
+     * (for now). Temporary, so that a real server tries again later. */
+    [R_CLIENT_SESSIONS] = {421, "4.7.0", "%s Too many sessions from your address, try again later",
+                           false},
+    [R_CLIENT_RATE] = {421, "4.7.0", "%s Too many connections from your address, try again later",
+                       false},
+    [R_MESSAGE_RATE] = {451, "4.7.1", "Too many messages from your address, try again later", true},
+    [R_SENDER_RATE] = {451, "4.7.1", "Too many messages from this sender, try again later", true},
+    [R_USER_RATE] = {451, "4.7.1", "Too many messages from this user, try again later", true},
+    [R_AUTH_LOCKED] = {454, "4.7.0", "Too many failed authentication attempts, try again later",
+                       true},
 };
 
 const struct smtp_reply_def *

@@ -72,6 +72,12 @@ enum smtp_reply_id {
     R_TLS_ACTIVE,         /* 503 5.5.1 */
     R_TLS_REQUIRED,       /* 530 5.7.0 */
     R_TLS_TEMP,           /* 454 4.7.0 */
+    R_CLIENT_SESSIONS,    /* 421 4.7.0 */
+    R_CLIENT_RATE,        /* 421 4.7.0 */
+    R_MESSAGE_RATE,       /* 451 4.7.1 */
+    R_SENDER_RATE,        /* 451 4.7.1 */
+    R_USER_RATE,          /* 451 4.7.1 */
+    R_AUTH_LOCKED,        /* 454 4.7.0 (for AUTH: policy_auth_locked) */
     R_REPLY_COUNT,
 };
 

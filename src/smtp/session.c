@@ -101,11 +101,12 @@ smtp_reply(struct smtp_session *s, enum smtp_reply_id id, const char *arg)
         log_panic("reply %d does not fit", (int)id);
     session_write(s, line, n);
     if (d->code >= 400) {
-        log_info("%s: sid=%s, client=[%s], door=%s, event=reject, cmd=%s, reply=\"%.*s\"",
+        log_info("%s: sid=%s, client=[%s], door=%s, event=reject, cmd=%s, reply=\"%.*s\"%s",
                  session_log_id(s), s->sid, s->client_addr, conf_role_name(s->door->role),
                  s->state == SMTP_ST_CONNECTED ? "CONNECT" : smtp_verb_name(s->verb), (int)(n - 2),
-                 line);
+                 line, s->reject_note);
     }
+    s->reject_note[0] = '\0';
     if (d->counts_error && ++s->errors >= s->door->max_errors) {
         smtp_reply(s, R_TOO_MANY_ERRORS, s->conf->hostname);
         session_close(s);
@@ -491,6 +492,22 @@ smtp_refuse_busy(int fd, const char *hostname)
 
     (void)!send(fd, line, n, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)close(fd);
+}
+
+void
+smtp_refuse(int fd, enum smtp_refusal why, const char *hostname, char *text, size_t cap)
+{
+    static const enum smtp_reply_id ids[] = {
+        [SMTP_REFUSE_BUSY] = R_TOO_MANY_SESSIONS,
+        [SMTP_REFUSE_CLIENT_SESSIONS] = R_CLIENT_SESSIONS,
+        [SMTP_REFUSE_CLIENT_RATE] = R_CLIENT_RATE,
+    };
+    char line[600];
+    size_t n = smtp_reply_format(line, sizeof(line), ids[why], hostname);
+
+    (void)!send(fd, line, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)close(fd);
+    (void)str_copy(text, cap, line, n >= 2 ? n - 2 : 0);
 }
 
 size_t

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include "lib/log.h"
 #include "smtp/cmd_parse.h"
 #include "smtp/data_scan.h"
 #include "smtp/reply.h"
@@ -79,6 +80,8 @@ struct smtp_session {
     unsigned n_messages;
     struct smtp_txn txn;
     char queue_id[SPOOL_ID_LEN + 1]; /* of the message in progress, or "" */
+    /* Fields the next refusal's log line ends with (", limit=..."), then cleared. */
+    char reject_note[LOG_QUOTE_CAP + 128];
     smtp_end_fn *on_end;
     void *on_end_arg;
 };

@@ -17,6 +17,7 @@
 struct event_base;
 struct spool;
 struct tls_server;
+struct policy_limits;
 
 /* What every session needs from the daemon; outlives every session. */
 struct smtp_env {
@@ -28,6 +29,7 @@ struct smtp_env {
      * it on SIGHUP; a session's TLS keeps the one it started with.
      */
     struct tls_server *tls;
+    struct policy_limits *limits; /* the counts of the limits against abuse; NULL: none */
 };
 
 /* Called once when a session has ended and been freed. */
@@ -57,6 +59,20 @@ void smtp_session_start(const struct smtp_env *env, const struct smtp_accept *a)
  * effort) and closes it: for connections that get no session.
  */
 void smtp_refuse_busy(int fd, const char *hostname);
+
+/* Why a connection gets no session (beyond smtp_refuse_busy's reason). */
+enum smtp_refusal {
+    SMTP_REFUSE_BUSY,            /* 421 4.3.2: too many sessions (door, overall, table) */
+    SMTP_REFUSE_CLIENT_SESSIONS, /* 421 4.7.0: max-sessions-per-client */
+    SMTP_REFUSE_CLIENT_RATE,     /* 421 4.7.0: connection-rate */
+};
+
+/*
+ * Writes the refusal's reply to fd (non-blocking, best effort) and closes
+ * it, like smtp_refuse_busy(). The reply line, without CRLF, goes into text
+ * (capacity cap) for the caller's log line.
+ */
+void smtp_refuse(int fd, enum smtp_refusal why, const char *hostname, char *text, size_t cap);
 
 /* Sessions alive now. */
 size_t smtp_session_count(void);
