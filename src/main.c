@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/auth.h"
 #include "conf/conf.h"
 #include "ctl/ctl.h"
 #include "daemon/daemon.h"
@@ -22,6 +23,9 @@ static const char usage_text[] =
     "  configtest [-c FILE]  check the configuration file and exit\n"
     "  queue [-c FILE] CMD   the queue of the running daemon: list [--json], show ID,\n"
     "                        flush [ID], hold ID, release ID, delete ID, bounce ID\n"
+    "  passwd [-c FILE] [-f PASSWDFILE] USER\n"
+    "                        set USER's password in the auth passwd file (asked twice\n"
+    "                        on a terminal, else one line of standard input)\n"
     "  version               print the version\n"
     "  help                  print this text\n"
     "\n"
@@ -119,6 +123,8 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "queue") == 0)
         return cmd_queue(argc, argv);
+    if (strcmp(cmd, "passwd") == 0)
+        return auth_passwd_cli(argc - 1, argv + 1, DEFAULT_CONF);
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "configtest") != 0) {
         fprintf(stderr, "gate26: unknown command '%s'\n\n%s", cmd, usage_text);
         return 2;
