@@ -78,6 +78,16 @@ cmd_configtest(const char *path)
         }
         tls_server_unref(ts);
     }
+    if (c->auth_passwd[0] != '\0') {
+        struct auth_db *db = auth_db_load(c->auth_passwd, err, sizeof(err));
+
+        if (db == NULL) {
+            fprintf(stderr, "%s: %s\n", path, err);
+            conf_unref(c);
+            return 1;
+        }
+        auth_db_unref(db);
+    }
     printf("%s: configuration ok (%zu listen block%s, %zu domain%s)\n", path, c->n_listens,
            c->n_listens == 1 ? "" : "s", c->n_domains, c->n_domains == 1 ? "" : "s");
     conf_unref(c);

@@ -133,6 +133,17 @@ struct conf_tls_pair {
 
 #define CONF_RETRY_MAX 32
 
+/*
+ * auth { sender USER ADDRESS... }: a sender address (local@domain) or a
+ * whole domain (@domain) the user may put in MAIL FROM on a submission door,
+ * beside its login when the login is an address.
+ */
+struct conf_sender {
+    char user[CAP_AUTH_USER + 1];
+    char pattern[CAP_MAILBOX + 1]; /* "alice@example.com" or "@example.com"; domain lower case */
+    unsigned line;
+};
+
 struct conf {
     unsigned refs;
     char path[CAP_PATH];             /* the file, as given */
@@ -158,7 +169,9 @@ struct conf {
     char auth_passwd[CAP_PATH];         /* empty: no auth block */
     struct conf_rate auth_max_failures; /* failed AUTH per client address and per user: 5/10m */
     unsigned auth_lockout;              /* seconds, the first lock; doubles per repeat: 10m */
-    struct conf_rate auth_user_rate;    /* messages per authenticated user; default off */
+    struct conf_sender *auth_senders;   /* sender lines, in file order */
+    size_t n_auth_senders;
+    struct conf_rate auth_user_rate; /* messages per authenticated user; default off */
 
     bool has_resolver; /* resolver ADDR:PORT; else the system's (/etc/resolv.conf) */
     struct conf_addr resolver;

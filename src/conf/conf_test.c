@@ -469,6 +469,24 @@ test_auth_limits(void **state)
     }
 }
 
+/* auth { sender USER ADDRESS... }: lines accumulate; domains are lower-cased, local parts kept. */
+static void
+test_auth_senders(void **state)
+{
+    struct conf *c;
+
+    (void)state;
+    c = expect_ok("senders", "auth {\n passwd /p\n sender bob Bob@Ours.Test @Bob.TEST\n"
+                             " sender carol carol@x.test\n}\n" MIN);
+    assert_int_equal(c->n_auth_senders, 3);
+    assert_string_equal(c->auth_senders[0].user, "bob");
+    assert_string_equal(c->auth_senders[0].pattern, "Bob@ours.test");
+    assert_string_equal(c->auth_senders[1].pattern, "@bob.test");
+    assert_string_equal(c->auth_senders[2].user, "carol");
+    assert_int_equal(c->auth_senders[2].line, 4);
+    conf_unref(c);
+}
+
 /* A listen's max-sessions defaults to the top-level one wherever that is written. */
 static void
 test_max_sessions_order(void **state)
@@ -1147,7 +1165,17 @@ static const struct err_row file_errors[] = {
     {"auth no passwd", "auth {\n}\n" MIN, 1, "auth block needs 'passwd FILE'"},
     {"auth bad key", "auth {\n  password /x\n", 2,
      "unknown key 'password' in auth block (expected one of: passwd, max-failures, lockout, "
-     "user-rate)"},
+     "user-rate, sender)"},
+    {"sender no address", "auth {\n passwd /p\n sender bob\n}\n" MIN, 3,
+     "sender bob needs at least one address or @domain"},
+    {"sender bad user", "auth {\n passwd /p\n sender a:b x@y\n}\n" MIN, 3,
+     "expected a user name (no ':', spaces or controls), found 'a:b'"},
+    {"sender no at", "auth {\n passwd /p\n sender bob example.com\n}\n" MIN, 3,
+     "expected an address (local@domain) or @domain, found 'example.com'"},
+    {"sender two ats", "auth {\n passwd /p\n sender bob a@b@c\n}\n" MIN, 3,
+     "expected an address (local@domain) or @domain, found 'a@b@c'"},
+    {"sender at end", "auth {\n passwd /p\n sender bob bob@\n}\n" MIN, 3,
+     "expected an address (local@domain) or @domain, found 'bob@'"},
     {"auth max-failures off", "auth {\n passwd /p\n max-failures off\n}\n" MIN, 3,
      "max-failures cannot be off: it is what stops password guessing (found 'off')"},
     {"auth max-failures bare", "auth {\n passwd /p\n max-failures 5\n}\n" MIN, 3,
@@ -2206,6 +2234,7 @@ main(void)
         cmocka_unit_test(test_max_sessions_order),
         cmocka_unit_test(test_limit_defaults),
         cmocka_unit_test(test_auth_limits),
+        cmocka_unit_test(test_auth_senders),
         cmocka_unit_test(test_top_values),
         cmocka_unit_test(test_listen_values),
         cmocka_unit_test(test_listen_errors),

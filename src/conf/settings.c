@@ -722,6 +722,61 @@ set_user_rate(struct conf_parser *p, const struct conf_line *l)
     return set_rate(p, l, 1000000, &p->c->auth_user_rate);
 }
 
+/* CONF_SENDERS_MAX lines' worth of addresses at most: the list is searched at each MAIL. */
+#define CONF_SENDERS_MAX 10000
+
+/* sender USER ADDRESS...: each ADDRESS is local@domain or @domain. */
+static int
+set_sender(struct conf_parser *p, const struct conf_line *l)
+{
+    struct slice user = conf_arg(l, 1);
+    char q[CONF_QUOTE_CAP];
+
+    if (user.len == 0 || user.len > CAP_AUTH_USER)
+        return conf_fail(p, l->number, "expected a user name of 1 to %d characters, found '%s'",
+                         CAP_AUTH_USER, conf_quote(q, sizeof q, user));
+    for (size_t k = 0; k < user.len; k++) {
+        unsigned char ch = (unsigned char)user.p[k];
+
+        if (ch <= 0x20 || ch >= 0x7f || ch == ':')
+            return conf_fail(p, l->number,
+                             "expected a user name (no ':', spaces or controls), "
+                             "found '%s'",
+                             conf_quote(q, sizeof q, user));
+    }
+    if (l->n < 3)
+        return conf_fail(p, l->number, "sender %s needs at least one address or @domain",
+                         conf_quote(q, sizeof q, user));
+    for (size_t i = 2; i < l->n; i++) {
+        struct slice a = conf_arg(l, i);
+        const char *at = memchr(a.p, '@', a.len);
+        struct conf_sender *cs;
+        size_t dom;
+
+        if (at == NULL || at == a.p + a.len - 1 ||
+            memchr(at + 1, '@', a.len - 1 - (size_t)(at - a.p)) || a.len > CAP_MAILBOX ||
+            (size_t)(at - a.p) > CAP_LOCAL_PART)
+            return conf_fail(p, l->number,
+                             "expected an address (local@domain) or @domain, found "
+                             "'%s'",
+                             conf_quote(q, sizeof q, a));
+        if (p->c->n_auth_senders == CONF_SENDERS_MAX)
+            return conf_fail(p, l->number, "more than %d sender addresses", CONF_SENDERS_MAX);
+        p->c->auth_senders =
+            xrealloc(p->c->auth_senders, (p->c->n_auth_senders + 1) * sizeof(*p->c->auth_senders));
+        cs = &p->c->auth_senders[p->c->n_auth_senders++];
+        memset(cs, 0, sizeof(*cs));
+        memcpy(cs->user, user.p, user.len);
+        memcpy(cs->pattern, a.p, a.len);
+        dom = (size_t)(at - a.p) + 1;
+        for (size_t k = dom; k < a.len; k++)
+            if (cs->pattern[k] >= 'A' && cs->pattern[k] <= 'Z')
+                cs->pattern[k] = (char)(cs->pattern[k] - 'A' + 'a');
+        cs->line = l->number;
+    }
+    return 0;
+}
+
 static int
 open_auth(struct conf_parser *p, const struct conf_line *l)
 {
@@ -740,10 +795,9 @@ close_auth(struct conf_parser *p)
 }
 
 static const struct conf_setting auth_settings[] = {
-    {"passwd", 1, false, set_passwd},
-    {"max-failures", 1, false, set_max_failures},
-    {"lockout", 1, false, set_lockout},
-    {"user-rate", 1, false, set_user_rate},
+    {"passwd", 1, false, set_passwd},   {"max-failures", 1, false, set_max_failures},
+    {"lockout", 1, false, set_lockout}, {"user-rate", 1, false, set_user_rate},
+    {"sender", 65, true, set_sender},
 };
 
 /* ---- delivery { retry DURATION...  give-up DURATION  relay-host URL  tls POLICY ... } ---- */

@@ -32,6 +32,7 @@
 #include "smtp/smtp.h"
 #include "spool/spool.h"
 #include "tls/tls.h"
+#include "auth/auth.h"
 
 /* A DNS try waits this long for an answer (c-ares tries each server twice). */
 #define DAEMON_DNS_TIMEOUT_MS 3000
@@ -52,6 +53,9 @@ struct daemon {
     struct timeval drain_start;
 };
 
+/* Password checks run on this many threads (each check is tens of ms of CPU). */
+#define DAEMON_AUTH_THREADS 2
+
 /* SIGTERM: transactions in flight (in and out) get this long to finish. */
 #define DAEMON_DRAIN_SECONDS 10
 
@@ -63,6 +67,7 @@ daemon_reload(struct daemon *d)
     char err[1024];
     struct conf *c = conf_load(d->path, err, sizeof(err));
     struct tls_server *tls = NULL;
+    struct auth_db *db = NULL;
 
     if (c == NULL) {
         log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config", err);
@@ -92,12 +97,26 @@ daemon_reload(struct daemon *d)
             return;
         }
     }
+    /* The password file too (gate26 passwd keeps it readable by our group). */
+    if (c->auth_passwd[0] != '\0') {
+        db = auth_db_load(c->auth_passwd, err, sizeof(err));
+        if (db == NULL) {
+            log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config",
+                      err);
+            tls_server_unref(tls);
+            conf_unref(c);
+            return;
+        }
+    }
     if (listen_set_apply(d->listeners, c, err, sizeof(err)) == -1) {
         log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config", err);
+        auth_db_unref(db);
         tls_server_unref(tls);
         conf_unref(c);
         return;
     }
+    auth_db_unref(d->env.auth_db);
+    d->env.auth_db = db;
     /* Sessions in TLS keep the contexts they started with (their SSL holds them). */
     tls_server_unref(d->env.tls);
     d->env.tls = tls;
@@ -246,6 +265,8 @@ daemon_stop(struct daemon *d)
         event_free(d->sig_int);
     }
     tls_server_unref(d->env.tls);
+    auth_pool_free(d->env.auth_pool); /* after the sessions: they cancelled their checks */
+    auth_db_unref(d->env.auth_db);
     conf_unref(d->conf);
     if (d->base != NULL)
         event_base_free(d->base);
@@ -289,6 +310,15 @@ daemon_serve(const char *path)
             daemon_stop(&d);
             return 1;
         }
+    }
+    if (d.conf->auth_passwd[0] != '\0') {
+        d.env.auth_db = auth_db_load(d.conf->auth_passwd, err, sizeof(err));
+        if (d.env.auth_db == NULL) {
+            fprintf(stderr, "gate26: %s\n", err);
+            daemon_stop(&d);
+            return 1;
+        }
+        d.env.auth_pool = auth_pool_new(d.base, DAEMON_AUTH_THREADS);
     }
     d.limits = daemon_limits_new();
     d.env.limits = d.limits;

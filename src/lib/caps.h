@@ -17,6 +17,9 @@
 #define CAP_RCPT_LINE (CAP_CMD_LINE + 500)
 /* The longest line the reader holds before it decides "too long". */
 #define CAP_LINE_READ CAP_MAIL_LINE
+/* AUTH PLAIN with an initial response: three SASL fields of 255 octets in base64 (RFC 4954 4
+ * lets it be longer; PLAIN never needs more). Its response lines have the same cap. */
+#define CAP_AUTH_LINE CAP_LINE_READ
 
 /* RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with its CRLF. */
 #define CAP_TEXT_LINE 1000

@@ -122,7 +122,9 @@ void policy_auth_succeeded(struct policy_limits *pl, int family, const void *add
  * matches (keep them together):
  *   -: sid=SID, client=[ADDR], door=ROLE, event=auth-failed, user="NAME", reason=REASON
  * user is quoted with log_quote() (NULL: ""); reason is one lower-case token
- * of ours (bad-password, unknown-user, malformed, cancelled, locked). When
+ * of ours (bad-credentials: wrong password or unknown user, which the log
+ * does not tell apart either; authzid, bad-user-name, malformed, cancelled,
+ * locked). When
  * locked, ", locked=yes" follows.
  */
 void policy_log_auth_failed(const char *sid, const char *client_addr, enum door_role role,
@@ -154,5 +156,22 @@ enum policy_rcpt_verdict policy_check_rcpt(const struct conf *c, const struct co
 
 /* True when MAIL needs a successful AUTH first on this door. */
 bool policy_needs_auth(const struct conf_listen *door);
+
+/*
+ * True when the door offers AUTH (RFC 4954) at all: a door that requires it
+ * and a password file to check against. Offered only inside TLS (the
+ * session checks that).
+ */
+bool policy_offers_auth(const struct conf *c, const struct conf_listen *door);
+
+/*
+ * True when user (logged in) may send as sender (len octets, "" for <>) on
+ * a submission door: the login itself when it is an address, an address of
+ * an auth { sender USER ... } line, or any address in a domain of such a
+ * line (@domain). Domains compare case-insensitively, local parts exactly
+ * (RFC 5321 2.4). The null sender is allowed: MDNs and auto-replies use it
+ * (RFC 8098 3) and it can receive no bounce to abuse.
+ */
+bool policy_sender_owned(const struct conf *c, const char *user, const char *sender, size_t len);
 
 #endif

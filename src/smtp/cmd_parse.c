@@ -111,6 +111,8 @@ smtp_cmd_line_cap(enum smtp_verb verb)
         return CAP_MAIL_LINE;
     case SMTP_VERB_RCPT:
         return CAP_RCPT_LINE;
+    case SMTP_VERB_AUTH:
+        return CAP_AUTH_LINE;
     default:
         return CAP_CMD_LINE;
     }

@@ -160,7 +160,8 @@ test_verb_names_and_caps(void **state)
     assert_int_equal(smtp_cmd_line_cap(SMTP_VERB_RCPT), CAP_RCPT_LINE);
     assert_int_equal(smtp_cmd_line_cap(SMTP_VERB_HELO), CAP_CMD_LINE);
     assert_int_equal(smtp_cmd_line_cap(SMTP_VERB_DATA), CAP_CMD_LINE);
-    assert_int_equal(smtp_cmd_line_cap(SMTP_VERB_AUTH), CAP_CMD_LINE);
+    assert_int_equal(smtp_cmd_line_cap(SMTP_VERB_AUTH), CAP_AUTH_LINE);
+    assert_true(CAP_AUTH_LINE >= 5 + 6 + (3 * 256 + 2) / 3 * 4); /* AUTH PLAIN, 3 x 255 */
     assert_int_equal(smtp_cmd_line_cap(SMTP_VERB_UNKNOWN), CAP_CMD_LINE);
     assert_int_equal(CAP_CMD_LINE, 512);
     assert_true(CAP_MAIL_LINE > CAP_CMD_LINE + 26 + 100 + 10);

@@ -71,10 +71,11 @@ cmd_helo(struct smtp_session *s, const struct smtp_cmd *c, bool esmtp)
                  "250-SMTPUTF8\r\n"
                  "250-ENHANCEDSTATUSCODES\r\n"
                  "250-CHUNKING\r\n"
-                 "%s"
+                 "%s%s"
                  "250 DSN\r\n",
                  s->conf->hostname, s->door->max_message_size,
-                 smtp_tls_offered(s) ? "250-STARTTLS\r\n" : "");
+                 smtp_tls_offered(s) ? "250-STARTTLS\r\n" : "",
+                 smtp_auth_offered(s) ? "250-AUTH PLAIN LOGIN\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof(text))
         log_panic("EHLO reply does not fit");
     session_write(s, text, (size_t)n);
@@ -128,7 +129,7 @@ mail_within_rates(struct smtp_session *s, const struct smtp_mail *m)
         [POLICY_MAIL_USER_RATE] = R_USER_RATE,
     };
     struct policy_mail_who who = {s->client_family, s->client_bin, m->from.text,
-                                  m->from.len,      NULL,          0};
+                                  m->from.len,      s->auth_user,  strlen(s->auth_user)};
     enum policy_mail_verdict v = policy_mail_take(s->env->limits, s->conf, s->door, &who, now_ms());
     struct conf_rate r;
     char q[LOG_QUOTE_CAP];
@@ -163,7 +164,7 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *c)
         return;
     }
     /* RFC 4954 6: 530 for a command the door allows only after AUTH. */
-    if (policy_needs_auth(s->door)) {
+    if (policy_needs_auth(s->door) && s->auth_user[0] == '\0') {
         smtp_reply(s, R_AUTH_REQUIRED, NULL);
         return;
     }
@@ -180,6 +181,12 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *c)
     /* RFC 1870 6.2: a declared size over the limit is refused at once. */
     if (m.has_size && m.size > s->door->max_message_size) {
         smtp_reply(s, R_SIZE_DECLARED, NULL);
+        return;
+    }
+    /* The user sends as itself (or an address it was given), never as anyone. */
+    if (s->auth_user[0] != '\0' &&
+        !policy_sender_owned(s->conf, s->auth_user, m.from.text, m.from.len)) {
+        smtp_reply(s, R_SENDER_NOT_OWNED, NULL);
         return;
     }
     if (!mail_within_rates(s, &m))
@@ -377,6 +384,11 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
 {
     struct smtp_cmd c;
 
+    if (s->state == SMTP_ST_AUTH) {
+        /* Not a command: the client's answer to our 334 (RFC 4954 4). */
+        smtp_auth_continue(s, line, len);
+        return;
+    }
     if (smtp_cmd_parse(slice_make(line, len), &c) == -1) {
         s->verb = SMTP_VERB_UNKNOWN;
         smtp_reply(s, R_SYNTAX, NULL);
@@ -425,7 +437,7 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
         smtp_cmd_starttls(s, &c);
         break;
     case SMTP_VERB_AUTH:
-        smtp_reply(s, R_AUTH_UNAVAIL, NULL);
+        smtp_cmd_auth(s, &c);
         break;
     case SMTP_VERB_EXPN:
     case SMTP_VERB_ETRN:

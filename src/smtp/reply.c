@@ -89,6 +89,20 @@ static const struct smtp_reply_def replies[R_REPLY_COUNT] = {
     [R_USER_RATE] = {451, "4.7.1", "Too many messages from this user, try again later", true},
     [R_AUTH_LOCKED] = {454, "4.7.0", "Too many failed authentication attempts, try again later",
                        true},
+    /* RFC 4954 4, 6 and its enhanced codes. */
+    [R_AUTH_CHALLENGE] = {334, NULL, "%s", false},
+    [R_AUTH_OK] = {235, "2.7.0", "Authentication successful", false},
+    [R_AUTH_FAILED] = {535, "5.7.8", "Authentication credentials invalid", true},
+    [R_AUTH_NEEDS_TLS] = {538, "5.7.11",
+                          "Encryption required for requested authentication mechanism", true},
+    [R_AUTH_BASE64] = {501, "5.5.2", "Cannot decode response", true},
+    [R_AUTH_MALFORMED] = {501, "5.5.2", "Malformed authentication response", true},
+    [R_AUTH_CANCELLED] = {501, "5.0.0", "Authentication cancelled", true},
+    [R_AUTH_MECH] = {504, "5.5.4", "Unrecognized authentication type", true},
+    [R_AUTH_TWICE] = {503, "5.5.1", "Already authenticated", true},
+    [R_AUTH_TEMP] = {454, "4.7.0", "Temporary authentication failure", false},
+    [R_SENDER_NOT_OWNED] = {553, "5.7.1", "Sender address not owned by the authenticated user",
+                            true},
 };
 
 const struct smtp_reply_def *

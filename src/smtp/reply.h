@@ -78,6 +78,17 @@ enum smtp_reply_id {
     R_SENDER_RATE,        /* 451 4.7.1 */
     R_USER_RATE,          /* 451 4.7.1 */
     R_AUTH_LOCKED,        /* 454 4.7.0 (for AUTH: policy_auth_locked) */
+    R_AUTH_CHALLENGE,     /* 334 %s */
+    R_AUTH_OK,            /* 235 2.7.0 */
+    R_AUTH_FAILED,        /* 535 5.7.8 */
+    R_AUTH_NEEDS_TLS,     /* 538 5.7.11 */
+    R_AUTH_BASE64,        /* 501 5.5.2 */
+    R_AUTH_MALFORMED,     /* 501 5.5.2 */
+    R_AUTH_CANCELLED,     /* 501 5.0.0 */
+    R_AUTH_MECH,          /* 504 5.5.4 */
+    R_AUTH_TWICE,         /* 503 5.5.1 */
+    R_AUTH_TEMP,          /* 454 4.7.0 */
+    R_SENDER_NOT_OWNED,   /* 553 5.7.1 */
     R_REPLY_COUNT,
 };
 

@@ -42,6 +42,7 @@ static const char *const state_names[] = {
     [SMTP_ST_RCPT] = "rcpt",           [SMTP_ST_DATA] = "data",
     [SMTP_ST_BDAT] = "bdat",           [SMTP_ST_BDAT_WAIT] = "bdat-wait",
     [SMTP_ST_COMMIT] = "commit",       [SMTP_ST_STARTTLS] = "starttls",
+    [SMTP_ST_AUTH] = "auth",           [SMTP_ST_AUTH_CHECK] = "auth-check",
     [SMTP_ST_CLOSING] = "closing",
 };
 
@@ -130,6 +131,7 @@ session_free(struct smtp_session *s)
     void *on_end_arg = s->on_end_arg;
 
     smtp_txn_reset(s);
+    smtp_auth_clear(s);
     log_info("-: sid=%s, client=[%s], door=%s, event=disconnect, messages=%u, errors=%u", s->sid,
              s->client_addr, conf_role_name(s->door->role), s->n_messages, s->errors);
     if (s->prev != NULL)
@@ -193,8 +195,8 @@ session_finish(struct smtp_session *s)
 {
     bool sent = s->peer_gone || session_flush(s);
 
-    if (s->state == SMTP_ST_COMMIT)
-        return; /* content_committed() comes back here */
+    if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_AUTH_CHECK)
+        return; /* content_committed() or the AUTH check comes back here */
     if (s->state == SMTP_ST_STARTTLS && !s->peer_gone && !s->peer_eof) {
         /* The 220 must be out in the clear before TLS starts (write_cb comes back). */
         if (!sent || smtp_tls_switch(s))
@@ -312,7 +314,7 @@ session_run(struct smtp_session *s)
 
     for (;;) {
         if (stopping || s->state == SMTP_ST_CLOSING || s->state == SMTP_ST_COMMIT ||
-            s->state == SMTP_ST_STARTTLS)
+            s->state == SMTP_ST_STARTTLS || s->state == SMTP_ST_AUTH_CHECK)
             return;
         if (draining && !in_transaction(s)) {
             /* Shutting down: its transaction (if any) has ended; no new one. */
@@ -369,7 +371,8 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_CONNECTED) {
         smtp_tls_up(s); /* the handshake is done */
     } else if (what & BEV_EVENT_TIMEOUT) {
-        if (s->state == SMTP_ST_COMMIT && (what & BEV_EVENT_READING)) {
+        if ((s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_AUTH_CHECK) &&
+            (what & BEV_EVENT_READING)) {
             /* Our own wait, not the peer's: keep listening. */
             (void)bufferevent_enable(s->bev, EV_READ);
             return;

@@ -19,20 +19,32 @@
 #include "smtp/smtp.h"
 #include "spool/spool.h"
 
+struct auth_check;
 struct bufferevent;
+struct event;
+
+/* Where an AUTH exchange is (auth.c). */
+enum smtp_auth_step {
+    SMTP_AUTH_NONE,
+    SMTP_AUTH_PLAIN,      /* waiting for PLAIN's response */
+    SMTP_AUTH_LOGIN_USER, /* LOGIN: waiting for the user name */
+    SMTP_AUTH_LOGIN_PASS, /* LOGIN: waiting for the password */
+};
 
 enum smtp_state {
-    SMTP_ST_CONNECTED, /* before the greeting went out */
-    SMTP_ST_GREETED,   /* waiting for EHLO/HELO */
-    SMTP_ST_READY,     /* EHLO done, no transaction */
-    SMTP_ST_MAIL,      /* MAIL accepted, no recipient yet */
-    SMTP_ST_RCPT,      /* at least one recipient accepted */
-    SMTP_ST_DATA,      /* reading DATA content up to CRLF.CRLF */
-    SMTP_ST_BDAT,      /* reading a BDAT chunk of known size */
-    SMTP_ST_BDAT_WAIT, /* between BDAT chunks, waiting for the next BDAT */
-    SMTP_ST_COMMIT,    /* the spool is making the message durable */
-    SMTP_ST_STARTTLS,  /* 220 to STARTTLS queued: TLS starts once it is sent */
-    SMTP_ST_CLOSING,   /* flushing the last reply, then free */
+    SMTP_ST_CONNECTED,  /* before the greeting went out */
+    SMTP_ST_GREETED,    /* waiting for EHLO/HELO */
+    SMTP_ST_READY,      /* EHLO done, no transaction */
+    SMTP_ST_MAIL,       /* MAIL accepted, no recipient yet */
+    SMTP_ST_RCPT,       /* at least one recipient accepted */
+    SMTP_ST_DATA,       /* reading DATA content up to CRLF.CRLF */
+    SMTP_ST_BDAT,       /* reading a BDAT chunk of known size */
+    SMTP_ST_BDAT_WAIT,  /* between BDAT chunks, waiting for the next BDAT */
+    SMTP_ST_COMMIT,     /* the spool is making the message durable */
+    SMTP_ST_STARTTLS,   /* 220 to STARTTLS queued: TLS starts once it is sent */
+    SMTP_ST_AUTH,       /* AUTH: waiting for the client's next response line */
+    SMTP_ST_AUTH_CHECK, /* AUTH: the password is being checked (or a lockout's delay) */
+    SMTP_ST_CLOSING,    /* flushing the last reply, then free */
 };
 
 /* The transaction: MAIL, RCPTs and the content (RFC 5321 3.3). */
@@ -70,12 +82,18 @@ struct smtp_session {
     bool tls_up;                       /* the handshake is done */
     char tls_desc[128];                /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256 bits)" */
     char auth_user[CAP_AUTH_USER + 1]; /* after a successful AUTH; "" before */
-    bool skip_line;                    /* discarding the rest of an overlong command line */
-    uint64_t skip_octets;              /* discarding a refused BDAT chunk */
-    bool output_full;                  /* parsing waits for the peer to read its replies */
-    bool peer_eof;                     /* the peer will send nothing more (it may still read) */
-    bool peer_gone;                    /* error, or it stopped reading: nothing can be sent */
-    enum smtp_verb verb;               /* the command being handled, for log lines */
+    enum smtp_auth_step auth_step;
+    char auth_mech[8];                         /* "PLAIN", "LOGIN" */
+    char auth_login_user[CAP_AUTH_USER + 1];   /* LOGIN: the user name, until the password */
+    char auth_pending_user[CAP_AUTH_USER + 1]; /* whose password is being checked */
+    struct auth_check *auth_check;             /* in flight, or NULL */
+    struct event *auth_timer;                  /* a lockout's delay */
+    bool skip_line;                            /* discarding the rest of an overlong command line */
+    uint64_t skip_octets;                      /* discarding a refused BDAT chunk */
+    bool output_full;                          /* parsing waits for the peer to read its replies */
+    bool peer_eof;       /* the peer will send nothing more (it may still read) */
+    bool peer_gone;      /* error, or it stopped reading: nothing can be sent */
+    enum smtp_verb verb; /* the command being handled, for log lines */
     unsigned errors;
     unsigned n_messages;
     struct smtp_txn txn;
@@ -123,6 +141,16 @@ const char *smtp_tls_error(struct smtp_session *s, char *buf, size_t cap);
 void smtp_tls_close(struct smtp_session *s);
 /* True when the door offers STARTTLS to this session now. */
 bool smtp_tls_offered(const struct smtp_session *s);
+
+/* auth.c */
+/* True when AUTH is offered to this session now (inside TLS, on a door that takes it). */
+bool smtp_auth_offered(const struct smtp_session *s);
+/* AUTH mechanism [initial-response] (RFC 4954 4). */
+void smtp_cmd_auth(struct smtp_session *s, const struct smtp_cmd *c);
+/* A response line in state SMTP_ST_AUTH. */
+void smtp_auth_continue(struct smtp_session *s, const char *line, size_t len);
+/* The session ends: a check in flight is cancelled, timers freed, secrets wiped. */
+void smtp_auth_clear(struct smtp_session *s);
 
 /* command.c */
 void smtp_command(struct smtp_session *s, const char *line, size_t len);

@@ -17,6 +17,8 @@
 struct event_base;
 struct spool;
 struct tls_server;
+struct auth_pool;
+struct auth_db;
 struct policy_limits;
 
 /* What every session needs from the daemon; outlives every session. */
@@ -29,6 +31,9 @@ struct smtp_env {
      * it on SIGHUP; a session's TLS keeps the one it started with.
      */
     struct tls_server *tls;
+    /* AUTH: the password checkers and the passwd file (auth { }); NULL without. */
+    struct auth_pool *auth_pool;
+    struct auth_db *auth_db;      /* swapped on SIGHUP; a check in flight holds its own reference */
     struct policy_limits *limits; /* the counts of the limits against abuse; NULL: none */
 };
 

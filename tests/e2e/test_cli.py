@@ -162,7 +162,8 @@ def localise(text, tmp_path, certs):
     """The example with its files made real under tmp_path."""
     cert, key = certs
     passwd = tmp_path / "passwd"
-    passwd.write_text("alice:$6$salt$hash\n")
+    # A real sha512-crypt hash (of "pw"): the daemon and configtest load the file.
+    passwd.write_text("alice:$6$abcdefgh12345678$E4GdscbmVDsqF8/geZr8xRrftnT7gMY.HP1arBFwKO9qHfsZNc6S1iu3t5oeXRF1Q7tLrg9krVj0zM0OwGkJk.\n")
     for old, new in (("/etc/gate26/tls/cert.pem", cert), ("/etc/gate26/tls/key.pem", key),
                      ("/etc/gate26/passwd", str(passwd)),
                      ("/var/spool/gate26", str(tmp_path / "spool"))):

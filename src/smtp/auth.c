@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SMTP AUTH on the submission doors (RFC 4954) with the PLAIN (RFC 4616)
+ * and LOGIN mechanisms, offered and accepted only inside TLS. The password
+ * is checked by auth/ on a worker thread; the session waits (parsing
+ * paused, as for a spool commit) and answers when the result comes back.
+ *
+ * Replies: 235 2.7.0 success; 535 5.7.8 wrong credentials, the same reply
+ * and, through auth/'s dummy hash, the same time whether or not the user
+ * exists; 538 5.7.11 AUTH in the clear; 501 5.5.2 bad base64; 501 5.0.0 the
+ * client cancelled with "*"; 504 5.5.4 unknown mechanism; 503 5.5.1 AUTH
+ * twice or inside a transaction; 454 4.7.0 a temporary failure, or a client
+ * or user locked out by policy/ (max-failures, lockout): an attempt after
+ * the failure that reached the limit is slowed (SMTP_AUTH_LOCK_DELAY_MS),
+ * answered 454 and its session closed.
+ *
+ * Every failure is counted (policy_auth_failed) and logged in the one form
+ * the fail2ban filter in contrib/ matches. Passwords are wiped from our
+ * buffers as soon as auth/ has its copy.
+ */
+#include <string.h>
+
+#include <event2/event.h>
+#include <openssl/crypto.h>
+
+#include "auth/auth.h"
+#include "lib/log.h"
+#include "lib/now.h"
+#include "lib/str.h"
+#include "policy/policy.h"
+#include "smtp/session.h"
+
+/* A locked-out client waits this long for its 454, then the session closes. */
+#define SMTP_AUTH_LOCK_DELAY_MS 2000
+
+bool
+smtp_auth_offered(const struct smtp_session *s)
+{
+    return s->tls && s->env->auth_pool != NULL && s->env->auth_db != NULL &&
+           policy_offers_auth(s->conf, s->door);
+}
+
+/* Pauses the session (parsing waits) until the check or the delay ends. */
+static void
+auth_wait(struct smtp_session *s)
+{
+    session_set_state(s, SMTP_ST_AUTH_CHECK);
+}
+
+/* Back to commands after the exchange. */
+static void
+auth_end(struct smtp_session *s)
+{
+    s->auth_step = SMTP_AUTH_NONE;
+    OPENSSL_cleanse(s->auth_login_user, sizeof(s->auth_login_user));
+    if (s->state == SMTP_ST_AUTH || s->state == SMTP_ST_AUTH_CHECK)
+        session_set_state(s, SMTP_ST_READY);
+}
+
+static void
+auth_lock_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct smtp_session *s = arg;
+
+    (void)fd;
+    (void)what;
+    smtp_reply(s, R_AUTH_LOCKED, NULL);
+    auth_end(s);
+    session_close(s);
+    session_resume(s);
+}
+
+/* A locked client or user: 454 after a delay, then close. */
+static void
+auth_locked(struct smtp_session *s)
+{
+    struct timeval tv = {SMTP_AUTH_LOCK_DELAY_MS / 1000, (SMTP_AUTH_LOCK_DELAY_MS % 1000) * 1000};
+
+    if (s->auth_timer == NULL)
+        s->auth_timer = evtimer_new(s->env->base, auth_lock_cb, s);
+    if (s->auth_timer == NULL || evtimer_add(s->auth_timer, &tv) == -1)
+        log_panic("evtimer for AUTH lockout");
+    auth_wait(s);
+}
+
+/* A failure of the exchange (not a wrong password): counted, logged, answered. */
+static void
+auth_refuse(struct smtp_session *s, enum smtp_reply_id id, const char *user, const char *reason)
+{
+    size_t ulen = user != NULL ? strlen(user) : 0;
+    bool locked = policy_auth_failed(s->env->limits, s->conf, s->client_family, s->client_bin, user,
+                                     ulen, now_ms());
+
+    policy_log_auth_failed(s->sid, s->client_addr, s->door->role, user, ulen, reason, locked);
+    auth_end(s);
+    /* The failure that reaches the limit is answered as it is; the next attempt gets 454. */
+    smtp_reply(s, id, NULL);
+}
+
+static void
+auth_done_cb(void *arg, bool ok)
+{
+    struct smtp_session *s = arg;
+    char user[CAP_AUTH_USER + 1];
+
+    s->auth_check = NULL;
+    (void)str_copyz(user, sizeof(user), s->auth_pending_user);
+    s->auth_pending_user[0] = '\0';
+    if (ok) {
+        policy_auth_succeeded(s->env->limits, s->client_family, s->client_bin);
+        (void)str_copyz(s->auth_user, sizeof(s->auth_user), user);
+        log_info("-: sid=%s, client=[%s], door=%s, event=auth, user=\"%s\", mech=%s", s->sid,
+                 s->client_addr, conf_role_name(s->door->role), user, s->auth_mech);
+        auth_end(s);
+        smtp_reply(s, R_AUTH_OK, NULL);
+    } else {
+        auth_refuse(s, R_AUTH_FAILED, user, "bad-credentials");
+    }
+    session_resume(s);
+}
+
+/* user and pass decoded: the lock check, then the password check on a worker. */
+static void
+auth_check(struct smtp_session *s, const char *user, const char *pass, size_t pass_len)
+{
+    if (policy_auth_locked(s->env->limits, s->client_family, s->client_bin, user, strlen(user),
+                           now_ms(), NULL)) {
+        policy_log_auth_failed(s->sid, s->client_addr, s->door->role, user, strlen(user), "locked",
+                               true);
+        auth_end(s);
+        auth_locked(s);
+        return;
+    }
+    (void)str_copyz(s->auth_pending_user, sizeof(s->auth_pending_user), user);
+    s->auth_check =
+        auth_check_start(s->env->auth_pool, s->env->auth_db, user, pass, pass_len, auth_done_cb, s);
+    if (s->auth_check == NULL) {
+        log_warning("-: sid=%s, client=[%s], event=auth-busy, error=\"too many password checks "
+                    "waiting\"",
+                    s->sid, s->client_addr);
+        auth_end(s);
+        smtp_reply(s, R_AUTH_TEMP, NULL);
+        return;
+    }
+    auth_wait(s);
+}
+
+/* Decodes one base64 response; false after the reply (501 5.5.2). */
+static bool
+auth_decode(struct smtp_session *s, const char *b64, size_t len, unsigned char *out, size_t cap,
+            size_t *out_len)
+{
+    if (auth_b64_decode(b64, len, out, cap, out_len) == 0)
+        return true;
+    auth_refuse(s, R_AUTH_BASE64, NULL, "malformed");
+    return false;
+}
+
+/* PLAIN's message: authzid NUL authcid NUL passwd (RFC 4616 2). */
+static void
+auth_plain(struct smtp_session *s, const char *b64, size_t len)
+{
+    unsigned char msg[3 * (AUTH_SASL_FIELD_MAX + 1)];
+    struct auth_plain p;
+    size_t n;
+    enum auth_sasl_rc rc;
+
+    if (!auth_decode(s, b64, len, msg, sizeof(msg), &n))
+        return;
+    rc = auth_plain_parse(msg, n, &p);
+    OPENSSL_cleanse(msg, sizeof(msg));
+    if (rc == AUTH_SASL_AUTHZID) {
+        /* Acting for another user is not offered: a wrong credential, not a syntax error. */
+        auth_refuse(s, R_AUTH_FAILED, p.authcid, "authzid");
+    } else if (rc != AUTH_SASL_OK) {
+        auth_refuse(s, R_AUTH_MALFORMED, NULL, "malformed");
+    } else if (!auth_is_user_name(p.authcid, strlen(p.authcid))) {
+        auth_refuse(s, R_AUTH_FAILED, NULL, "bad-user-name");
+    } else {
+        auth_check(s, p.authcid, p.passwd, p.passwd_len);
+    }
+    auth_plain_clear(&p);
+}
+
+/* A LOGIN field (user name or password), decoded into out (NUL-terminated). */
+static bool
+login_field_decode(struct smtp_session *s, const char *b64, size_t len, char *out, size_t cap,
+                   size_t *out_len)
+{
+    if (!auth_decode(s, b64, len, (unsigned char *)out, cap - 1, out_len))
+        return false;
+    out[*out_len] = '\0';
+    if (auth_login_field((const unsigned char *)out, *out_len) != AUTH_SASL_OK) {
+        OPENSSL_cleanse(out, cap);
+        auth_refuse(s, R_AUTH_MALFORMED, NULL, "malformed");
+        return false;
+    }
+    return true;
+}
+
+static void
+auth_login_user(struct smtp_session *s, const char *b64, size_t len)
+{
+    char user[AUTH_SASL_FIELD_MAX + 1];
+    size_t n;
+
+    if (!login_field_decode(s, b64, len, user, sizeof(user), &n))
+        return;
+    if (!auth_is_user_name(user, n)) {
+        auth_refuse(s, R_AUTH_FAILED, NULL, "bad-user-name");
+        return;
+    }
+    memcpy(s->auth_login_user, user, n + 1);
+    s->auth_step = SMTP_AUTH_LOGIN_PASS;
+    smtp_reply(s, R_AUTH_CHALLENGE, AUTH_LOGIN_PROMPT_PASS);
+}
+
+static void
+auth_login_pass(struct smtp_session *s, const char *b64, size_t len)
+{
+    char pass[AUTH_SASL_FIELD_MAX + 1], user[CAP_AUTH_USER + 1];
+    size_t n;
+
+    if (!login_field_decode(s, b64, len, pass, sizeof(pass), &n))
+        return;
+    memcpy(user, s->auth_login_user, sizeof(user));
+    auth_check(s, user, pass, n);
+    OPENSSL_cleanse(pass, sizeof(pass));
+}
+
+void
+smtp_auth_continue(struct smtp_session *s, const char *line, size_t len)
+{
+    /* RFC 4954 4: "*" cancels the exchange with 501. */
+    if (auth_is_cancel(line, len)) {
+        auth_refuse(s, R_AUTH_CANCELLED, s->auth_login_user[0] ? s->auth_login_user : NULL,
+                    "cancelled");
+        return;
+    }
+    switch (s->auth_step) {
+    case SMTP_AUTH_PLAIN:
+        auth_plain(s, line, len);
+        break;
+    case SMTP_AUTH_LOGIN_USER:
+        auth_login_user(s, line, len);
+        break;
+    case SMTP_AUTH_LOGIN_PASS:
+        auth_login_pass(s, line, len);
+        break;
+    case SMTP_AUTH_NONE:
+        log_panic("smtp_auth_continue without an exchange");
+    }
+}
+
+void
+smtp_cmd_auth(struct smtp_session *s, const struct smtp_cmd *c)
+{
+    struct slice mech, resp = {"", 0};
+    const char *sp;
+
+    if (!s->tls && policy_offers_auth(s->conf, s->door)) {
+        /* RFC 4954 4: a password must not cross in the clear. */
+        smtp_reply(s, R_AUTH_NEEDS_TLS, NULL);
+        return;
+    }
+    if (!smtp_auth_offered(s)) {
+        smtp_reply(s, R_AUTH_UNAVAIL, NULL);
+        return;
+    }
+    if (s->state == SMTP_ST_GREETED) {
+        smtp_reply(s, R_NEED_HELO, NULL);
+        return;
+    }
+    if (s->auth_user[0] != '\0') {
+        smtp_reply(s, R_AUTH_TWICE, NULL);
+        return;
+    }
+    if (s->state != SMTP_ST_READY) {
+        smtp_reply(s, R_BAD_SEQUENCE, NULL); /* RFC 4954 4: not during a transaction */
+        return;
+    }
+    if (!c->has_arg) {
+        smtp_reply(s, R_ARGUMENT_NEEDED, "AUTH");
+        return;
+    }
+    sp = memchr(c->arg.p, ' ', c->arg.len);
+    mech = slice_make(c->arg.p, sp != NULL ? (size_t)(sp - c->arg.p) : c->arg.len);
+    if (sp != NULL)
+        resp = slice_make(sp + 1, c->arg.len - mech.len - 1);
+    if (slice_eq_ci(mech, "PLAIN")) {
+        memcpy(s->auth_mech, "PLAIN", 6);
+        s->auth_step = SMTP_AUTH_PLAIN;
+    } else if (slice_eq_ci(mech, "LOGIN")) {
+        memcpy(s->auth_mech, "LOGIN", 6);
+        s->auth_step = SMTP_AUTH_LOGIN_USER;
+    } else {
+        smtp_reply(s, R_AUTH_MECH, NULL);
+        return;
+    }
+    session_set_state(s, SMTP_ST_AUTH);
+    if (sp == NULL) {
+        /* No initial response: ask for it (RFC 4954 4). */
+        smtp_reply(s, R_AUTH_CHALLENGE,
+                   s->auth_step == SMTP_AUTH_PLAIN ? "" : AUTH_LOGIN_PROMPT_USER);
+        return;
+    }
+    /* "=" stands for an empty initial response (RFC 4954 4). */
+    if (resp.len == 1 && resp.p[0] == '=')
+        resp.len = 0;
+    if (resp.len == 0) {
+        auth_refuse(s, R_AUTH_MALFORMED, NULL, "malformed");
+        return;
+    }
+    smtp_auth_continue(s, resp.p, resp.len);
+}
+
+void
+smtp_auth_clear(struct smtp_session *s)
+{
+    auth_check_cancel(s->auth_check);
+    s->auth_check = NULL;
+    if (s->auth_timer != NULL)
+        event_free(s->auth_timer);
+    s->auth_timer = NULL;
+    OPENSSL_cleanse(s->auth_login_user, sizeof(s->auth_login_user));
+}

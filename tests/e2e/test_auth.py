@@ -1,0 +1,318 @@
+# SPDX-License-Identifier: MIT
+"""SMTP AUTH on the submission doors (RFC 4954, PLAIN RFC 4616, LOGIN),
+with Python's smtplib and raw lines inside TLS: success, each failure code,
+lockout after repeated failures and its expiry, the sender a user may use,
+and the per-user message rate. Users are made with `gate26 passwd`."""
+import base64
+import smtplib
+import socket
+import ssl
+import subprocess
+
+import pytest
+
+from certs import CA
+from conftest import BIN, assert_serving, wait_for
+
+USERS = {"alice@ours.test": "correct horse", "bob": "battery staple"}
+
+
+@pytest.fixture
+def ca(tmp_path):
+    return CA(tmp_path / "pki")
+
+
+def make_passwd(path, users=USERS):
+    for user, password in users.items():
+        p = subprocess.run([BIN, "passwd", "-f", str(path), user], input=password.encode() + b"\n",
+                           capture_output=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+    return path
+
+
+def auth_gateway(gateway, ca, tmp_path, auth_extra="", doors=None, users=USERS):
+    pw = make_passwd(tmp_path / "passwd", users)
+    return gateway(doors=doors or {"submission": {}, "submissions": {}},
+                   domains={"ours.test": None}, tls=ca.issue("gate26.test", "127.0.0.1"),
+                   extra=f"auth {{\n    passwd {pw}\n{auth_extra}}}\n")
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+class Line:
+    """A raw SMTP client inside TLS (after STARTTLS, or implicit)."""
+
+    def __init__(self, port, implicit=False, source="127.0.0.1", ehlo=True):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                        source_address=(source, 0))
+        if implicit:
+            sock = ctx().wrap_socket(sock)
+        self.sock = sock
+        self.f = sock.makefile("rb")
+        assert self.reply()[0] == 220
+        if not implicit:
+            self.cmd("EHLO client.test")
+            assert self.cmd("STARTTLS")[0] == 220
+            self.sock = ctx().wrap_socket(sock)
+            self.f = self.sock.makefile("rb")
+        if ehlo:
+            self.caps = self.cmd("EHLO client.test")[1]
+
+    def reply(self):
+        lines = []
+        while True:
+            line = self.f.readline()
+            if not line:
+                return None, lines
+            lines.append(line.decode().rstrip("\r\n"))
+            if line[3:4] != b"-":
+                return int(line[:3]), lines
+
+    def cmd(self, line):
+        self.sock.sendall(line.encode() + b"\r\n")
+        return self.reply()
+
+    def closed(self):
+        try:
+            return self.f.readline() == b""
+        except (ConnectionResetError, ssl.SSLError):
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+def b64(s):
+    return base64.b64encode(s.encode()).decode()
+
+
+def plain(user, password):
+    return b64(f"\0{user}\0{password}")
+
+
+def test_no_auth_before_tls_and_538_in_the_clear(gateway, ca, tmp_path):
+    g = auth_gateway(gateway, ca, tmp_path)
+    r = g.raw("submission")
+    caps = r.cmd("EHLO client.test", 250)
+    assert "AUTH" not in caps and "STARTTLS" in caps
+    r.cmd("AUTH PLAIN " + plain("bob", USERS["bob"]), 538,
+          "5.7.11 Encryption required for requested authentication mechanism")
+    r.close()
+    assert "battery" not in g.log()
+
+
+@pytest.mark.parametrize("mech", ["PLAIN", "LOGIN"])
+def test_login_and_send_with_smtplib(gateway, ca, tmp_path, mech):
+    g = auth_gateway(gateway, ca, tmp_path)
+    with smtplib.SMTP("127.0.0.1", g.port("submission"), local_hostname="client.test",
+                      timeout=10) as s:
+        s.starttls(context=ctx())
+        s.ehlo()
+        assert s.has_extn("auth") and set(s.esmtp_features["auth"].split()) == {"PLAIN", "LOGIN"}
+        s.user, s.password = "alice@ours.test", USERS["alice@ours.test"]
+        code, msg = s.auth(mech, getattr(s, "auth_" + mech.lower()))
+        assert (code, msg) == (235, b"2.7.0 Authentication successful")
+        s.sendmail("alice@ours.test", ["someone@far.test"], b"Subject: t\r\n\r\nhi\r\n")
+    (qid,) = g.queue_files()
+    head, body = g.message(qid)
+    assert "protocol ESMTPSA" in head and "door submission" in head
+    assert b"with ESMTPSA id" in body
+    assert USERS["alice@ours.test"].encode() not in body
+    assert f'event=auth, user="alice@ours.test", mech={mech}' in g.log()
+
+
+def test_implicit_tls_door_takes_auth(gateway, ca, tmp_path):
+    g = auth_gateway(gateway, ca, tmp_path)
+    with smtplib.SMTP_SSL("127.0.0.1", g.port("submissions"), context=ctx(), timeout=10) as s:
+        s.login("bob", USERS["bob"])
+        s.sendmail("", ["x@far.test"], b"Subject: mdn\r\n\r\nnull sender is allowed\r\n")
+    assert len(g.queue_files()) == 1
+
+
+def test_plain_without_initial_response_and_login_prompts(gateway, ca, tmp_path):
+    g = auth_gateway(gateway, ca, tmp_path)
+    c = Line(g.port("submission"))
+    assert c.cmd("AUTH PLAIN") == (334, ["334 "])
+    assert c.cmd(plain("bob", USERS["bob"]))[0] == 235
+    c.close()
+    c = Line(g.port("submission"))
+    assert c.cmd("AUTH LOGIN") == (334, ["334 VXNlcm5hbWU6"])
+    assert c.cmd(b64("bob")) == (334, ["334 UGFzc3dvcmQ6"])
+    assert c.cmd(b64(USERS["bob"]))[0] == 235
+    c.close()
+    c = Line(g.port("submission"))
+    assert c.cmd("AUTH LOGIN " + b64("bob")) == (334, ["334 UGFzc3dvcmQ6"])
+    assert c.cmd(b64(USERS["bob"]))[0] == 235
+    c.close()
+
+
+@pytest.mark.parametrize("lines,code,text", [
+    (["AUTH PLAIN " + plain("bob", "wrong")], 535, "5.7.8 Authentication credentials invalid"),
+    (["AUTH PLAIN " + plain("nobody", "wrong")], 535, "5.7.8 Authentication credentials invalid"),
+    (["AUTH PLAIN " + b64("alice@ours.test\0bob\0" + USERS["bob"])], 535, "5.7.8"),  # for another
+    (["AUTH PLAIN not!base64"], 501, "5.5.2 Cannot decode response"),
+    (["AUTH PLAIN AGFhAGI"], 501, "5.5.2 Cannot decode response"),  # padding missing
+    (["AUTH PLAIN " + b64("no nul at all")], 501, "5.5.2"),
+    (["AUTH PLAIN ="], 501, "5.5.2"),
+    (["AUTH PLAIN", "*"], 501, "5.0.0 Authentication cancelled"),
+    (["AUTH LOGIN", b64("bob"), "*"], 501, "5.0.0 Authentication cancelled"),
+    (["AUTH LOGIN", "%%%"], 501, "5.5.2 Cannot decode response"),
+    (["AUTH CRAM-MD5"], 504, "5.5.4 Unrecognized authentication type"),
+    (["AUTH"], 501, "5.5.4"),
+])
+def test_auth_failures(gateway, ca, tmp_path, lines, code, text):
+    g = auth_gateway(gateway, ca, tmp_path)
+    c = Line(g.port("submission"))
+    for line in lines[:-1]:
+        assert c.cmd(line)[0] == 334
+    got, reply = c.cmd(lines[-1])
+    assert got == code and text in reply[0], reply
+    # Still usable: a right password works in the same session.
+    assert c.cmd("AUTH PLAIN " + plain("bob", USERS["bob"]))[0] == 235
+    c.close()
+    assert_serving(g, "submission")
+
+
+def test_auth_twice_and_inside_a_transaction(gateway, ca, tmp_path):
+    g = auth_gateway(gateway, ca, tmp_path)
+    c = Line(g.port("submission"))
+    assert c.cmd("AUTH PLAIN " + plain("bob", USERS["bob"]))[0] == 235
+    assert c.cmd("AUTH PLAIN " + plain("bob", USERS["bob"])) == (503, ["503 5.5.1 Already "
+                                                                       "authenticated"])
+    c.close()
+    c = Line(g.port("submission"), ehlo=False)
+    assert c.cmd("AUTH PLAIN " + plain("bob", USERS["bob"]))[1][0].startswith("503 5.5.1 Send EHLO")
+    c.close()
+
+
+def test_failures_are_logged_for_fail2ban(gateway, ca, tmp_path):
+    g = auth_gateway(gateway, ca, tmp_path)
+    c = Line(g.port("submission"))
+    c.cmd("AUTH PLAIN " + plain("bob", "guess"))
+    c.close()
+    wait_for(lambda: "event=auth-failed" in g.log(), what="the failure's log line")
+    assert 'client=[127.0.0.1], door=submission, event=auth-failed, user="bob", ' \
+           'reason=bad-credentials' in g.log()
+    assert "guess" not in g.log()
+
+
+LOCK = "    max-failures 3/1m\n    lockout 6s\n"
+
+
+def test_lockout_after_failures_and_its_expiry(gateway, ca, tmp_path):
+    g = auth_gateway(gateway, ca, tmp_path, auth_extra=LOCK)
+    c = Line(g.port("submission"))
+    for _ in range(3):
+        assert c.cmd("AUTH PLAIN " + plain("bob", "guess"))[0] == 535
+    # The third failure locked the client: the next attempt gets 454 (after a
+    # delay), then the session ends.
+    assert c.cmd("AUTH PLAIN " + plain("bob", "guess")) == \
+        (454, ["454 4.7.0 Too many failed authentication attempts, try again later"])
+    assert c.closed()
+    c.close()
+    # Locked: even the right password gets 454, and the session ends.
+    c = Line(g.port("submission"))
+    assert c.cmd("AUTH PLAIN " + plain("bob", USERS["bob"]))[0] == 454
+    assert c.closed()
+    c.close()
+    assert "reason=locked, locked=yes" in g.log()
+    # After the lockout (6 s), the right password works again.
+    wait_for(lambda: Line(g.port("submission")).cmd(
+        "AUTH PLAIN " + plain("bob", USERS["bob"]))[0] == 235, timeout=15,
+        what="the lockout to expire")
+    assert_serving(g, "submission")
+
+
+def test_the_user_is_locked_from_other_addresses_too(gateway, ca, tmp_path):
+    g = auth_gateway(gateway, ca, tmp_path, auth_extra="    max-failures 3/1m\n    lockout 1h\n")
+    for src in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):  # one failure each: no address is locked
+        c = Line(g.port("submission"), source=src)
+        assert c.cmd("AUTH PLAIN " + plain("bob", "guess"))[0] == 535
+        c.close()
+    # bob has three failures: locked against every address.
+    c = Line(g.port("submission"), source="127.0.0.5")
+    assert c.cmd("AUTH PLAIN " + plain("bob", USERS["bob"]))[0] == 454
+    c.close()
+    # Another user from a fresh address is not.
+    c = Line(g.port("submission"), source="127.0.0.6")
+    assert c.cmd("AUTH PLAIN " + plain("alice@ours.test", USERS["alice@ours.test"]))[0] == 235
+    c.close()
+
+
+def test_success_does_not_reset_another_addresses_count(gateway, ca, tmp_path):
+    g = auth_gateway(gateway, ca, tmp_path, auth_extra="    max-failures 3/1m\n    lockout 1h\n")
+    a = Line(g.port("submission"), source="127.0.0.7")
+    assert a.cmd("AUTH PLAIN " + plain("nobody1", "x"))[0] == 535
+    assert a.cmd("AUTH PLAIN " + plain("nobody2", "x"))[0] == 535
+    b = Line(g.port("submission"), source="127.0.0.8")
+    assert b.cmd("AUTH PLAIN " + plain("bob", USERS["bob"]))[0] == 235
+    b.close()
+    assert a.cmd("AUTH PLAIN " + plain("nobody3", "x"))[0] == 535  # 127.0.0.7's third
+    assert a.cmd("AUTH PLAIN " + plain("bob", USERS["bob"]))[0] == 454  # locked by its own count
+    a.close()
+
+
+def test_sender_must_belong_to_the_user(gateway, ca, tmp_path):
+    g = auth_gateway(gateway, ca, tmp_path,
+                     auth_extra="    sender bob bob@ours.test @bob.test\n")
+    c = Line(g.port("submission"))
+    assert c.cmd("AUTH PLAIN " + plain("bob", USERS["bob"]))[0] == 235
+    for sender, code in [("ceo@ours.test", 553), ("alice@ours.test", 553), ("bob@other.test", 553),
+                         ("bob@ours.test", 250), ("BOB@ours.test", 553), ("bob@OURS.TEST", 250),
+                         ("anyone@bob.test", 250), ("x@sub.bob.test", 553), ("", 250)]:
+        got, reply = c.cmd(f"MAIL FROM:<{sender}>")
+        assert got == code, (sender, reply)
+        if code == 553:
+            assert reply[0] == "553 5.7.1 Sender address not owned by the authenticated user"
+        else:
+            assert c.cmd("RSET")[0] == 250
+    c.close()
+    c = Line(g.port("submission"))
+    assert c.cmd("AUTH PLAIN " + plain("alice@ours.test", USERS["alice@ours.test"]))[0] == 235
+    assert c.cmd("MAIL FROM:<alice@ours.test>")[0] == 250  # the login is its own address
+    c.close()
+
+
+def test_user_rate(gateway, ca, tmp_path):
+    g = auth_gateway(gateway, ca, tmp_path, auth_extra="    user-rate 2/1h\n")
+    c = Line(g.port("submission"))
+    assert c.cmd("AUTH PLAIN " + plain("bob", USERS["bob"]))[0] == 235
+    for _ in range(2):
+        assert c.cmd("MAIL FROM:<>")[0] == 250
+        assert c.cmd("RSET")[0] == 250
+    assert c.cmd("MAIL FROM:<>") == (451, ["451 4.7.1 Too many messages from this user, try "
+                                           "again later"])
+    c.close()
+    # From another address the user is still over its rate.
+    c = Line(g.port("submission"), source="127.0.0.9")
+    assert c.cmd("AUTH PLAIN " + plain("bob", USERS["bob"]))[0] == 235
+    assert c.cmd("MAIL FROM:<>")[0] == 451
+    c.close()
+
+
+def test_sighup_rereads_the_password_file(gateway, ca, tmp_path):
+    g = auth_gateway(gateway, ca, tmp_path)
+    make_passwd(tmp_path / "passwd", {"carol": "new user"})
+    g.hup()
+    wait_for(lambda: "event=reload, status=ok" in g.log(), what="the reload")
+    c = Line(g.port("submission"))
+    assert c.cmd("AUTH PLAIN " + plain("carol", "new user"))[0] == 235
+    c.close()
+
+
+def test_a_broken_password_file_stops_the_start_and_configtest(gateway, ca, tmp_path):
+    pw = tmp_path / "passwd"
+    pw.write_text("bob:$1$weak$hash\n")
+    g = gateway(doors={"submission": {}}, domains={"ours.test": None},
+                tls=ca.issue("gate26.test"), extra=f"auth {{\n    passwd {pw}\n}}\n", start=False)
+    p = subprocess.run([BIN, "configtest", "-c", str(g.conf)], capture_output=True, timeout=20)
+    assert p.returncode == 1 and f"{pw}:1:" in p.stderr.decode()
+    g.start(expect_ok=False)
+    g.proc.wait(timeout=20)
+    assert g.proc.returncode == 1 and f"{pw}:1:" in g.log()
+    g.proc = None
