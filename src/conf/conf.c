@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "conf/conf.h"
@@ -88,6 +89,7 @@ conf_unref(struct conf *c)
     free(c->domains);
     free(c->tls_pairs);
     free(c->auth_senders);
+    free(c->tls_dests);
     free(c);
 }
 
@@ -149,4 +151,30 @@ conf_cidr_match(const struct conf_cidr *nets, size_t n, int family, const void *
             return true;
     }
     return false;
+}
+
+enum conf_tls_policy
+conf_tls_policy_for(const struct conf *c, const char *domain)
+{
+    size_t dl = strlen(domain), best_len = 0;
+    const struct conf_tls_dest *best = NULL;
+    const struct conf_domain *d;
+
+    for (size_t i = 0; i < c->n_tls_dests; i++) {
+        const struct conf_tls_dest *t = &c->tls_dests[i];
+        size_t tl = strlen(t->domain);
+
+        if (!t->subdomains) {
+            if (strcasecmp(t->domain, domain) == 0)
+                return t->policy;
+        } else if (dl > tl + 1 && domain[dl - tl - 1] == '.' &&
+                   strcasecmp(domain + dl - tl, t->domain) == 0 && tl > best_len) {
+            best = t;
+            best_len = tl;
+        }
+    }
+    if (best != NULL)
+        return best->policy;
+    d = conf_find_domain(c, domain, dl);
+    return d != NULL ? d->tls_policy : c->tls_policy;
 }

@@ -119,6 +119,14 @@ struct conf_domain {
     bool has_tls_policy;             /* the block has its own tls key */
 };
 
+/* delivery { tls-policy DOMAIN POLICY }: a remote destination's outgoing TLS. */
+struct conf_tls_dest {
+    char domain[CAP_DOMAIN + 1]; /* lower case, no trailing dot */
+    bool subdomains;             /* written ".domain": its subdomains, not itself */
+    enum conf_tls_policy policy;
+    unsigned line;
+};
+
 /* One certificate of the tls block: a cert line and the key line after it. */
 struct conf_tls_pair {
     char cert[CAP_PATH]; /* absolute; PEM, the certificate then its chain */
@@ -190,6 +198,8 @@ struct conf {
     bool queue_only;          /* accept and queue, deliver nothing (maintenance); default no */
     unsigned connection_reuse; /* seconds an idle delivery connection is kept; 0: off; default 2 */
     enum conf_tls_policy tls_policy; /* delivery { tls }: domains without their own; default may */
+    struct conf_tls_dest *tls_dests; /* delivery { tls-policy ... } lines, in file order */
+    size_t n_tls_dests;
 };
 
 /*
@@ -217,6 +227,13 @@ void conf_unref(struct conf *c);
 
 /* The domain block for name (len octets, any case, trailing dot allowed), or NULL. */
 const struct conf_domain *conf_find_domain(const struct conf *c, const char *name, size_t len);
+
+/*
+ * The outgoing TLS policy for mail to domain (lower case): its tls-policy
+ * line (an exact one first, then the longest ".parent" one), else its
+ * domain block's tls, else delivery { tls }.
+ */
+enum conf_tls_policy conf_tls_policy_for(const struct conf *c, const char *domain);
 
 /* True when addr (4 or 16 bytes of family) is inside one of the n networks. */
 bool conf_cidr_match(const struct conf_cidr *nets, size_t n, int family, const void *addr);

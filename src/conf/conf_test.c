@@ -1206,7 +1206,7 @@ static const struct err_row file_errors[] = {
     {"delivery unknown", "delivery {\n  bounce 5d\n", 2,
      "unknown key 'bounce' in delivery block (expected one of: retry, give-up, delay-warning, "
      "relay-host, max-deliveries, max-per-destination, timeout-connect, timeout-command, "
-     "timeout-data, queue-only, connection-reuse, tls)"},
+     "timeout-data, queue-only, connection-reuse, tls, tls-policy)"},
     {"delivery tls word", "delivery {\n tls opportunistic\n", 2,
      "expected tls none, tls may, tls encrypt or tls verify, found 'opportunistic'"},
     {"delivery tls twice", "delivery {\n tls none\n tls may\n", 3, "duplicate key 'tls'"},
@@ -2170,6 +2170,39 @@ test_tls_keys(void **state)
     assert_int_equal(c->tls_policy, CONF_TLS_POLICY_NONE);
     assert_int_equal(c->domains[0].tls_policy, CONF_TLS_POLICY_NONE);
     conf_unref(c);
+
+    /* tls-policy lines for remote domains: exact first, then the longest .parent */
+    c = expect_ok("tls-policy", MIN_LISTEN "domain ours.example {\n tls encrypt\n}\n"
+                                           "delivery {\n tls may\n"
+                                           " tls-policy Bank.Example verify\n"
+                                           " tls-policy .example none\n"
+                                           " tls-policy .corp.example encrypt\n"
+                                           " tls-policy corp.example verify\n}\n");
+    assert_int_equal(c->n_tls_dests, 4);
+    static const struct {
+        const char *domain;
+        enum conf_tls_policy policy;
+    } dests[] = {
+        {"bank.example", CONF_TLS_POLICY_VERIFY}, {"mx.bank.example", CONF_TLS_POLICY_NONE},
+        {"corp.example", CONF_TLS_POLICY_VERIFY}, {"a.corp.example", CONF_TLS_POLICY_ENCRYPT},
+        {"x.example", CONF_TLS_POLICY_NONE},      {"example", CONF_TLS_POLICY_MAY},
+        {"ours.example", CONF_TLS_POLICY_NONE},   {"elsewhere.test", CONF_TLS_POLICY_MAY},
+        {"xexample", CONF_TLS_POLICY_MAY},        {"a.xcorp.example", CONF_TLS_POLICY_NONE},
+    };
+    for (size_t i = 0; i < N_OF(dests); i++) {
+        enum conf_tls_policy got = conf_tls_policy_for(c, dests[i].domain);
+
+        if (got != dests[i].policy) {
+            print_error("domain %s: want %s, got %s\n", dests[i].domain,
+                        conf_tls_policy_name(dests[i].policy), conf_tls_policy_name(got));
+            fail();
+        }
+    }
+    conf_unref(c);
+    expect_error("tls-policy one value", MIN "delivery {\n tls-policy a.example\n}\n", 7,
+                 "expected tls-policy DOMAIN none|may|encrypt|verify");
+    expect_error("tls-policy bad policy", MIN "delivery {\n tls-policy a.example maybe\n}\n", 7,
+                 "expected tls none, tls may, tls encrypt or tls verify, found 'maybe'");
 }
 
 /* CONF_TLS_PAIRS_MAX pairs load; one more is refused on its cert line. */

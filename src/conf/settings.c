@@ -264,21 +264,22 @@ static const struct conf_setting tls_settings[] = {
 
 /* tls-policy = "none" / "may" / "encrypt" / "verify" */
 static int
-parse_tls_policy(struct conf_parser *p, const struct conf_line *l, enum conf_tls_policy *out)
+parse_tls_policy(struct conf_parser *p, const struct conf_line *l, size_t i,
+                 enum conf_tls_policy *out)
 {
     static const enum conf_tls_policy all[] = {CONF_TLS_POLICY_NONE, CONF_TLS_POLICY_MAY,
                                                CONF_TLS_POLICY_ENCRYPT, CONF_TLS_POLICY_VERIFY};
     char q[CONF_QUOTE_CAP];
 
-    for (size_t i = 0; i < N_OF(all); i++) {
-        if (strcmp(conf_arg(l, 1).p, conf_tls_policy_name(all[i])) == 0) {
-            *out = all[i];
+    for (size_t k = 0; k < N_OF(all); k++) {
+        if (strcmp(conf_arg(l, i).p, conf_tls_policy_name(all[k])) == 0) {
+            *out = all[k];
             return 0;
         }
     }
     return conf_fail(p, l->number,
                      "expected tls none, tls may, tls encrypt or tls verify, found '%s'",
-                     conf_quote(q, sizeof q, conf_arg(l, 1)));
+                     conf_quote(q, sizeof q, conf_arg(l, i)));
 }
 
 /* ---- listen ROLE { ... } ---- */
@@ -674,7 +675,7 @@ close_nothing(struct conf_parser *p)
 static int
 set_domain_tls(struct conf_parser *p, const struct conf_line *l)
 {
-    if (parse_tls_policy(p, l, &p->domain->tls_policy) == -1)
+    if (parse_tls_policy(p, l, 1, &p->domain->tls_policy) == -1)
         return -1;
     p->domain->has_tls_policy = true;
     return 0;
@@ -898,7 +899,42 @@ set_connection_reuse(struct conf_parser *p, const struct conf_line *l)
 static int
 set_delivery_tls(struct conf_parser *p, const struct conf_line *l)
 {
-    return parse_tls_policy(p, l, &p->c->tls_policy);
+    return parse_tls_policy(p, l, 1, &p->c->tls_policy);
+}
+
+/* The most tls-policy lines: the list is searched at each delivery. */
+#define CONF_TLS_POLICIES_MAX 10000
+
+/*
+ * tls-policy DOMAIN POLICY: the outgoing TLS policy of a remote domain
+ * (a domain block would make the domain ours on the inbound door).
+ * ".example.com" covers the subdomains of example.com.
+ */
+static int
+set_tls_policy_line(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf_tls_dest *t;
+    struct slice name = conf_arg(l, 1);
+    bool subs = name.len > 1 && name.p[0] == '.';
+    struct conf_why w;
+    char domain[CAP_DOMAIN + 1];
+
+    if (l->n != 3)
+        return conf_fail(p, l->number, "expected tls-policy DOMAIN none|may|encrypt|verify");
+    if (conf_value_domain(subs ? slice_make(name.p + 1, name.len - 1) : name, domain, &w) == -1)
+        return fail_value(p, l, &w);
+    if (p->c->n_tls_dests == CONF_TLS_POLICIES_MAX)
+        return conf_fail(p, l->number, "more than %d tls-policy lines", CONF_TLS_POLICIES_MAX);
+    p->c->tls_dests = xrealloc(p->c->tls_dests, (p->c->n_tls_dests + 1) * sizeof(*p->c->tls_dests));
+    t = &p->c->tls_dests[p->c->n_tls_dests];
+    memset(t, 0, sizeof(*t));
+    t->subdomains = subs;
+    memcpy(t->domain, domain, sizeof(t->domain));
+    t->line = l->number;
+    if (parse_tls_policy(p, l, 2, &t->policy) == -1)
+        return -1;
+    p->c->n_tls_dests++;
+    return 0;
 }
 
 static int
@@ -924,6 +960,7 @@ static const struct conf_setting delivery_settings[] = {
     {"queue-only", 1, false, set_queue_only},
     {"connection-reuse", 1, false, set_connection_reuse},
     {"tls", 1, false, set_delivery_tls},
+    {"tls-policy", 2, true, set_tls_policy_line},
 };
 
 const struct conf_block conf_blocks[] = {

@@ -68,6 +68,7 @@ daemon_reload(struct daemon *d)
     struct conf *c = conf_load(d->path, err, sizeof(err));
     struct tls_server *tls = NULL;
     struct auth_db *db = NULL;
+    struct tls_client *tc;
 
     if (c == NULL) {
         log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config", err);
@@ -97,12 +98,20 @@ daemon_reload(struct daemon *d)
             return;
         }
     }
+    tc = tls_client_new(c, err, sizeof(err));
+    if (tc == NULL) {
+        log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config", err);
+        tls_server_unref(tls);
+        conf_unref(c);
+        return;
+    }
     /* The password file too (gate26 passwd keeps it readable by our group). */
     if (c->auth_passwd[0] != '\0') {
         db = auth_db_load(c->auth_passwd, err, sizeof(err));
         if (db == NULL) {
             log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config",
                       err);
+            tls_client_unref(tc);
             tls_server_unref(tls);
             conf_unref(c);
             return;
@@ -111,12 +120,15 @@ daemon_reload(struct daemon *d)
     if (listen_set_apply(d->listeners, c, err, sizeof(err)) == -1) {
         log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config", err);
         auth_db_unref(db);
+        tls_client_unref(tc);
         tls_server_unref(tls);
         conf_unref(c);
         return;
     }
     auth_db_unref(d->env.auth_db);
     d->env.auth_db = db;
+    sched_set_tls(d->sched, tc);
+    tls_client_unref(tc);
     /* Sessions in TLS keep the contexts they started with (their SSL holds them). */
     tls_server_unref(d->env.tls);
     d->env.tls = tls;
@@ -336,6 +348,18 @@ daemon_serve(const char *path)
         return 1;
     }
     d.sched = sched_new(d.base, d.spool, d.dns, d.conf);
+    /* STARTTLS to next hops: the system's CA store, or tls { ca-file }. */
+    {
+        struct tls_client *tc = tls_client_new(d.conf, err, sizeof(err));
+
+        if (tc == NULL) {
+            fprintf(stderr, "gate26: %s\n", err);
+            daemon_stop(&d);
+            return 1;
+        }
+        sched_set_tls(d.sched, tc);
+        tls_client_unref(tc);
+    }
     /* The control socket is made (in the spool) while we may still be root. */
     d.ctl = ctl_new(d.base, d.sched, d.conf->spool, err, sizeof(err));
     if (d.ctl == NULL) {

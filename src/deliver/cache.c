@@ -3,7 +3,9 @@
  * The connection cache (deliver.h): connections whose transaction is over,
  * kept idle for the next attempt to the same address, port and EHLO name.
  * A new connection costs a connect, the greeting and EHLO (three round
- * trips and the server's work for each); a kept one sends MAIL at once.
+ * trips and the server's work for each, and a TLS handshake); a kept one
+ * sends MAIL at once. The key: address, port, EHLO name, the hop's name and
+ * the TLS policy it was made under.
  *
  * The idle connections form one list, most recently used first: a take
  * looks from the front (the warmest connection), and when the cache is full
@@ -165,7 +167,8 @@ cache_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage 
 }
 
 struct deliver_conn *
-deliver_cache_take(struct deliver_cache *cache, const struct sockaddr_storage *sa, const char *helo)
+deliver_cache_take(struct deliver_cache *cache, const struct sockaddr_storage *sa, const char *helo,
+                   const char *name, enum conf_tls_policy policy)
 {
     time_t now = deliver_conn_now();
 
@@ -175,7 +178,9 @@ deliver_cache_take(struct deliver_cache *cache, const struct sockaddr_storage *s
             cache_drop(c, true, "reuse-time");
             continue;
         }
-        if (!cache_same_addr(&c->sa, sa) || strcmp(c->helo, helo) != 0)
+        /* The TLS policy and peer name too: a connection made under may is no verify one. */
+        if (!cache_same_addr(&c->sa, sa) || strcmp(c->helo, helo) != 0 || c->tls_policy != policy ||
+            strcmp(c->name, name) != 0)
             continue;
         cache_unlink(cache, c);
         event_free(c->timer);

@@ -46,11 +46,12 @@
 #define DELIVER_QUIT_WAIT 5
 
 static const char *const state_names[] = {
-    [DELIVER_ST_CONNECT] = "connect", [DELIVER_ST_GREETING] = "greeting",
-    [DELIVER_ST_EHLO] = "ehlo",       [DELIVER_ST_HELO] = "helo",
-    [DELIVER_ST_TXN] = "txn",         [DELIVER_ST_CONTENT] = "content",
-    [DELIVER_ST_DOT] = "dot",         [DELIVER_ST_QUIT] = "quit",
-    [DELIVER_ST_IDLE] = "idle",       [DELIVER_ST_CLOSED] = "closed",
+    [DELIVER_ST_CONNECT] = "connect",   [DELIVER_ST_GREETING] = "greeting",
+    [DELIVER_ST_EHLO] = "ehlo",         [DELIVER_ST_HELO] = "helo",
+    [DELIVER_ST_STARTTLS] = "starttls", [DELIVER_ST_TLS] = "tls",
+    [DELIVER_ST_TXN] = "txn",           [DELIVER_ST_CONTENT] = "content",
+    [DELIVER_ST_DOT] = "dot",           [DELIVER_ST_QUIT] = "quit",
+    [DELIVER_ST_IDLE] = "idle",         [DELIVER_ST_CLOSED] = "closed",
 };
 
 void
@@ -114,6 +115,10 @@ deliver_conn_doing(const struct deliver_conn *c)
         return "performing the EHLO handshake";
     case DELIVER_ST_HELO:
         return "performing the HELO handshake";
+    case DELIVER_ST_STARTTLS:
+        return "sending STARTTLS";
+    case DELIVER_ST_TLS:
+        return "performing the TLS handshake";
     case DELIVER_ST_TXN:
         if (c->expect_len == 0 || c->expect[c->expect_head] == DELIVER_TAG_MAIL)
             return "sending MAIL FROM";
@@ -210,6 +215,12 @@ conn_send_hello(struct deliver_conn *c, const char *verb, enum deliver_state sta
     deliver_conn_arm(c, c->d->opts.timeouts.command);
 }
 
+void
+deliver_conn_ehlo(struct deliver_conn *c)
+{
+    conn_send_hello(c, "EHLO", DELIVER_ST_EHLO);
+}
+
 /* A whole reply: what it means depends on what we wait for. */
 static void
 conn_reply(struct deliver_conn *c, const struct deliver_reply *r)
@@ -224,7 +235,7 @@ conn_reply(struct deliver_conn *c, const struct deliver_reply *r)
         break;
     case DELIVER_ST_EHLO:
         if (r->code / 100 == 2) {
-            deliver_txn_start(c);
+            deliver_tls_after_ehlo(c);
         } else if (r->code / 100 == 5) {
             /* RFC 5321 3.2: a server that does not know EHLO gets HELO. */
             memset(&c->caps, 0, sizeof(c->caps));
@@ -235,7 +246,7 @@ conn_reply(struct deliver_conn *c, const struct deliver_reply *r)
         break;
     case DELIVER_ST_HELO:
         if (r->code / 100 == 2)
-            deliver_txn_start(c);
+            deliver_tls_after_ehlo(c); /* no STARTTLS after HELO: may goes on, encrypt fails */
         else
             conn_refused(c, r, "said", " (in reply to HELO command)");
         break;
@@ -244,10 +255,14 @@ conn_reply(struct deliver_conn *c, const struct deliver_reply *r)
     case DELIVER_ST_DOT:
         deliver_txn_reply(c, r);
         break;
+    case DELIVER_ST_STARTTLS:
+        deliver_tls_reply(c, r);
+        break;
     case DELIVER_ST_QUIT:
         deliver_conn_close(c);
         break;
     case DELIVER_ST_CONNECT:
+    case DELIVER_ST_TLS:
     case DELIVER_ST_IDLE:
     case DELIVER_ST_CLOSED:
         break;
@@ -316,7 +331,7 @@ conn_finish(struct deliver_conn *c)
 {
     struct deliver *d = c->d;
     size_t hop = c->hop;
-    bool stale = c->stale;
+    bool stale = c->stale, plain_again = c->plain_again;
 
     if (c->state == DELIVER_ST_IDLE && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
         /* More than the reply came: the stream is not where we think. */
@@ -333,7 +348,9 @@ conn_finish(struct deliver_conn *c)
     }
     if (stale)
         d->fresh = true;
-    deliver_after_conn(d, hop, stale);
+    if (plain_again)
+        d->no_tls = true;
+    deliver_after_conn(d, hop, stale || plain_again);
 }
 
 static void
@@ -365,7 +382,11 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
     struct deliver_conn *c = arg;
 
     (void)bev;
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+    if (what & BEV_EVENT_CONNECTED) {
+        deliver_tls_up(c); /* the TLS handshake is done */
+    } else if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) && c->state == DELIVER_ST_TLS) {
+        deliver_tls_failed(c);
+    } else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
         if (c->state == DELIVER_ST_QUIT) {
             deliver_conn_close(c);
         } else {
@@ -392,6 +413,17 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
     conn_finish(c);
 }
 
+void
+deliver_conn_setup_bev(struct deliver_conn *c)
+{
+    bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+    /* Stop reading ahead of the reply reader; the write callback comes at half the output cap. */
+    bufferevent_setwatermark(c->bev, EV_READ, 0, CAP_SESSION_INPUT);
+    bufferevent_setwatermark(c->bev, EV_WRITE, CAP_SESSION_OUTPUT / 2, 0);
+    if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) == -1)
+        log_panic("bufferevent_enable failed");
+}
+
 /* The TCP connection is up: the bufferevent takes over the socket. */
 static void
 conn_connected(struct deliver_conn *c)
@@ -410,12 +442,7 @@ conn_connected(struct deliver_conn *c)
         return;
     }
     c->fd = -1;
-    bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-    /* Stop reading ahead of the reply reader; the write callback comes at half the output cap. */
-    bufferevent_setwatermark(c->bev, EV_READ, 0, CAP_SESSION_INPUT);
-    bufferevent_setwatermark(c->bev, EV_WRITE, CAP_SESSION_OUTPUT / 2, 0);
-    if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) == -1)
-        log_panic("bufferevent_enable failed");
+    deliver_conn_setup_bev(c);
     c->connected_at = deliver_conn_now();
     deliver_conn_set_state(c, DELIVER_ST_GREETING);
     deliver_conn_arm(c, d->opts.timeouts.greeting);
@@ -546,7 +573,8 @@ deliver_conn_start(struct deliver *d, size_t hop)
     struct deliver_conn *c;
 
     if (d->opts.cache != NULL && !d->fresh) {
-        c = deliver_cache_take(d->opts.cache, &h->sa, d->opts.helo);
+        c = deliver_cache_take(d->opts.cache, &h->sa, d->opts.helo, h->name,
+                               d->no_tls ? CONF_TLS_POLICY_NONE : d->opts.tls_policy);
         if (c != NULL) {
             deliver_conn_adopt(d, hop, c);
             return 0;
@@ -561,6 +589,8 @@ deliver_conn_start(struct deliver *d, size_t hop)
     conn_txn_reset(c);
     memcpy(&c->sa, &h->sa, sizeof(c->sa));
     (void)str_copyz(c->helo, sizeof(c->helo), d->opts.helo);
+    (void)str_copyz(c->name, sizeof(c->name), h->name);
+    c->tls_policy = d->no_tls ? CONF_TLS_POLICY_NONE : d->opts.tls_policy;
     d->conn = c;
     log_debug("%s: relay=%s, hop=%zu, event=connect", deliver_log_id(d), c->relay, hop);
 

@@ -25,6 +25,7 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "tls/tls.h"
 
 /*
  * The longest address put into MAIL or RCPT. RFC 5321 4.5.3.1.3 sets 256
@@ -121,6 +122,7 @@ deliver_decide(struct deliver *d, const struct deliver_conn *c)
     (void)str_copyz(d->res.relay, sizeof(d->res.relay), c->relay);
     d->res.used_pipelining = c->pipelining;
     d->res.reused = c->reused;
+    (void)str_copyz(d->res.tls, sizeof(d->res.tls), c->tls ? c->tls_desc : "");
 }
 
 /* Frees d and everything it holds (no callback). */
@@ -128,6 +130,7 @@ static void
 deliver_free(struct deliver *d)
 {
     deliver_conn_free(d->conn);
+    tls_client_unref(d->opts.tls);
     if (d->done_ev != NULL)
         event_free(d->done_ev);
     free(d->accepted);
@@ -234,6 +237,8 @@ deliver_start(struct event_base *base, const struct deliver_opts *opts,
     d = xcalloc(1, sizeof(*d));
     d->base = base;
     d->opts = *opts;
+    if (d->opts.tls != NULL)
+        (void)tls_client_ref(d->opts.tls); /* a reload may drop the scheduler's */
     d->hops = xmalloc(n_hops * sizeof(*hops));
     memcpy(d->hops, hops, n_hops * sizeof(*hops));
     d->n_hops = n_hops;

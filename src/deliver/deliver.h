@@ -15,8 +15,13 @@
  * body to a server without it fails permanently with 5.6.3: gate26 does not
  * downgrade), SMTPUTF8 (RFC 6531; needed and not offered: 5.6.7), DSN
  * (RFC 3461: RET, ENVID, NOTIFY, ORCPT passed on). Timeouts per RFC 5321
- * 4.5.3.2. Opportunistic STARTTLS (issue 5) goes between the capabilities
- * and MAIL: deliver_session's state machine has a place for it.
+ * 4.5.3.2. STARTTLS (RFC 3207) after EHLO, by the policy of the attempt:
+ * none (never), may (when offered; a failed handshake is retried on a new
+ * connection without TLS, as RFC 7435 opportunistic security does),
+ * encrypt (required; any certificate), verify (required; the chain against
+ * the CA store and the hop's name). After the handshake EHLO is sent again
+ * and the new capabilities count. "Required" and not offered is a hop
+ * failure (4.7.4), a failed handshake or verification too (4.7.5).
  *
  * Next hop: a connection that fails, a greeting that is not 220, an EHLO and
  * HELO both refused, or a connection lost before MAIL is answered move on to
@@ -36,11 +41,13 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "conf/conf.h"
 #include "lib/caps.h"
 #include "spool/spool.h"
 
 struct event_base;
 struct deliver;
+struct tls_client;
 
 /* One next hop: a name for logs and bounces, and one address with its port. */
 struct deliver_hop {
@@ -109,6 +116,8 @@ struct deliver_timeouts {
 struct deliver_opts {
     const char *helo; /* our hostname, sent in EHLO/HELO */
     struct deliver_timeouts timeouts;
+    enum conf_tls_policy tls_policy; /* for this attempt's destination */
+    struct tls_client *tls;          /* the client context; NULL: policy must be none */
     struct deliver_cache *cache; /* idle connections to reuse and keep, or NULL: one per attempt */
 };
 
@@ -166,7 +175,8 @@ struct deliver_result {
     int hop;
     char relay[CAP_DOMAIN + 64]; /* "mx1.example.net[192.0.2.8]:25", or "none" */
     bool used_pipelining;
-    bool reused; /* the hop's connection came from the cache */
+    bool reused;   /* the hop's connection came from the cache */
+    char tls[128]; /* "TLSv1.3 TLS_AES_256_GCM_SHA384 verified", or "" without TLS */
 };
 
 /*

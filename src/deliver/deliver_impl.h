@@ -38,6 +38,8 @@ enum deliver_state {
     DELIVER_ST_GREETING, /* waiting for the 220 */
     DELIVER_ST_EHLO,     /* EHLO sent */
     DELIVER_ST_HELO,     /* HELO sent (EHLO got 5xx) */
+    DELIVER_ST_STARTTLS, /* STARTTLS sent */
+    DELIVER_ST_TLS,      /* the TLS handshake is under way */
     DELIVER_ST_TXN,      /* MAIL, RCPT, DATA: commands out, replies in */
     DELIVER_ST_CONTENT,  /* after 354: the content goes out */
     DELIVER_ST_DOT,      /* the end of data sent: waiting for its reply */
@@ -64,12 +66,19 @@ struct deliver_conn {
     struct deliver_reply reply; /* the reply being read */
     struct deliver_caps caps;   /* from the EHLO reply */
 
+    /* TLS (tls.c). */
+    bool tls;                        /* the connection is TLS (handshake done) */
+    char tls_desc[128];              /* for deliver_result.tls */
+    enum conf_tls_policy tls_policy; /* the policy it was made under (a cache key) */
+    bool plain_again;                /* tls may, and TLS failed: the same hop again without it */
+
     /* Reuse (cache.c). */
     bool reused;                /* taken from the cache for this attempt */
     bool stale;                 /* reused, and found dead before MAIL was answered */
     time_t connected_at;        /* monotonic seconds: reuse ends DELIVER_REUSE_SECONDS later */
     struct sockaddr_storage sa; /* the hop's address, the cache's key with helo */
     char helo[CAP_HOSTNAME + 1];
+    char name[CAP_DOMAIN + 1];   /* the hop's name (the TLS peer name): a cache key with policy */
     struct deliver_cache *cache; /* while idle */
     struct deliver_conn *idle_prev, *idle_next;
 
@@ -100,6 +109,7 @@ struct deliver {
 
     struct deliver_conn *conn; /* the current hop's, or NULL */
     bool fresh;                /* a reused connection was dead: new connections only */
+    bool no_tls;               /* tls may and the handshake failed: no STARTTLS this attempt */
     struct event *done_ev;     /* the callback runs from here, never inside deliver_start */
     bool *accepted;            /* per recipient: RCPT got 2xx, its outcome waits for the DATA end */
 
@@ -165,7 +175,8 @@ time_t deliver_conn_now(void);
  * taken out of the cache, or NULL.
  */
 struct deliver_conn *deliver_cache_take(struct deliver_cache *cache,
-                                        const struct sockaddr_storage *sa, const char *helo);
+                                        const struct sockaddr_storage *sa, const char *helo,
+                                        const char *name, enum conf_tls_policy policy);
 
 /* cache.c: keeps c (state DELIVER_ST_IDLE, detached from its attempt) or closes it. */
 void deliver_cache_put(struct deliver_cache *cache, struct deliver_conn *c);
@@ -197,6 +208,25 @@ void deliver_conn_trouble(struct deliver_conn *c, const char *enhanced, const ch
 
 /* conn.c: what the connection was doing, for texts: "sending RCPT TO". */
 const char *deliver_conn_doing(const struct deliver_conn *c);
+
+/* conn.c: sends EHLO (again, after the TLS handshake). */
+void deliver_conn_ehlo(struct deliver_conn *c);
+
+/* conn.c: the callbacks of a connection's bufferevent (set again by tls.c on the new one). */
+void deliver_conn_setup_bev(struct deliver_conn *c);
+
+/*
+ * tls.c: EHLO was answered: STARTTLS when the policy wants it and the
+ * server offers it, a hop failure when it is required and not offered,
+ * else the transaction.
+ */
+void deliver_tls_after_ehlo(struct deliver_conn *c);
+/* tls.c: the reply to STARTTLS. */
+void deliver_tls_reply(struct deliver_conn *c, const struct deliver_reply *r);
+/* tls.c: the handshake is done (BEV_EVENT_CONNECTED). */
+void deliver_tls_up(struct deliver_conn *c);
+/* tls.c: the connection failed during the handshake: why, for the hop failure. */
+void deliver_tls_failed(struct deliver_conn *c);
 
 /* txn.c: the server's extensions are known: checks, then MAIL (or QUIT). */
 void deliver_txn_start(struct deliver_conn *c);

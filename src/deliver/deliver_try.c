@@ -15,6 +15,10 @@
  * that the callback came once and not from inside deliver_start(). Log
  * lines (--debug for the debug level) go to standard error.
  *
+ * --tls none|may|encrypt|verify sets the STARTTLS policy (default none),
+ * with --ca-file FILE as the CA store for verify (default: the system's);
+ * the JSON line then has "tls" (version, cipher, verified or not).
+ *
  * --repeat N runs the attempt N times, one after the other (--pause-ms MS
  * between them), printing one line each; --reuse S gives them a connection
  * cache that keeps idle connections S seconds, and each line tells whether
@@ -26,7 +30,8 @@
  *        [--offset N] --hop NAME,ADDR:PORT [--hop ...] [--timeout-connect S]
  *        [--timeout-greeting S] [--timeout-command S] [--timeout-data-init S]
  *        [--timeout-data-block S] [--timeout-data-end S] [--cancel-after MS]
- *        [--repeat N] [--pause-ms MS] [--reuse S] [--debug]
+ *        [--repeat N] [--pause-ms MS] [--reuse S] [--tls POLICY] [--ca-file FILE]
+ *        [--debug]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,6 +51,7 @@
 #include "lib/num.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "tls/tls.h"
 
 #define TRY_MAX_RCPTS 64
 #define TRY_MAX_HOPS  8
@@ -206,8 +212,10 @@ try_done(void *arg, const struct deliver_result *res)
         (void)event_del(st->cancel_ev);
     printf("{\"callbacks\":%u,\"hop\":%d,\"relay\":", st->callbacks, res->hop);
     try_json_str(res->relay);
-    printf(",\"used_pipelining\":%s,\"reused\":%s,\"rcpts\":[",
+    printf(",\"used_pipelining\":%s,\"reused\":%s,\"tls\":",
            res->used_pipelining ? "true" : "false", res->reused ? "true" : "false");
+    try_json_str(res->tls);
+    printf(",\"rcpts\":[");
     for (size_t i = 0; i < st->msg.n_rcpts; i++) {
         const struct deliver_rcpt *r = &st->rcpts[i];
 
@@ -286,6 +294,8 @@ main(int argc, char **argv)
     const char *file = NULL;
     unsigned long long offset = 0;
     unsigned cancel_ms = 0, reuse = 0;
+    static struct conf tls_conf; /* what tls_client_new reads: ca-file and ciphers */
+    char err[512];
     struct event_base *base;
     struct stat sb;
     int fd;
@@ -367,6 +377,23 @@ main(int argc, char **argv)
             st.pause_ms = try_number(try_arg(argc, argv, &i), 60000);
         } else if (strcmp(o, "--reuse") == 0) {
             reuse = try_number(try_arg(argc, argv, &i), 300);
+        } else if (strcmp(o, "--tls") == 0) {
+            const char *v = try_arg(argc, argv, &i);
+
+            if (strcmp(v, "none") == 0)
+                opts->tls_policy = CONF_TLS_POLICY_NONE;
+            else if (strcmp(v, "may") == 0)
+                opts->tls_policy = CONF_TLS_POLICY_MAY;
+            else if (strcmp(v, "encrypt") == 0)
+                opts->tls_policy = CONF_TLS_POLICY_ENCRYPT;
+            else if (strcmp(v, "verify") == 0)
+                opts->tls_policy = CONF_TLS_POLICY_VERIFY;
+            else
+                try_usage("bad --tls");
+        } else if (strcmp(o, "--ca-file") == 0) {
+            if (str_copyz(tls_conf.tls_ca_file, sizeof(tls_conf.tls_ca_file),
+                          try_arg(argc, argv, &i)) == -1)
+                try_usage("--ca-file too long");
         } else if (strcmp(o, "--debug") == 0) {
             log_set_level(LOG_LEVEL_DEBUG);
         } else {
@@ -405,6 +432,13 @@ main(int argc, char **argv)
         log_panic("evtimer");
     if (reuse > 0)
         opts->cache = deliver_cache_new(base, 4, reuse);
+    if (opts->tls_policy != CONF_TLS_POLICY_NONE) {
+        opts->tls = tls_client_new(&tls_conf, err, sizeof(err));
+        if (opts->tls == NULL) {
+            fprintf(stderr, "deliver_try: %s\n", err);
+            return 2;
+        }
+    }
     try_start(&st);
     if (event_base_dispatch(base) == -1)
         log_panic("event_base_dispatch failed");
@@ -412,6 +446,7 @@ main(int argc, char **argv)
         event_free(st.cancel_ev);
     event_free(st.next_ev);
     deliver_cache_free(opts->cache);
+    tls_client_unref(opts->tls);
     event_base_free(base);
     (void)close(fd);
     if (!st.cancelled && st.callbacks != st.repeat) {

@@ -79,6 +79,7 @@ sched_outcome_set(struct sched_outcome *o, enum sched_result r, unsigned code, c
     (void)str_copyz(o->text, sizeof(o->text), text != NULL ? text : "");
     (void)str_copyz(o->remote_mta, sizeof(o->remote_mta), remote != NULL ? remote : "");
     (void)str_copyz(o->relay, sizeof(o->relay), relay != NULL ? relay : "none");
+    o->tls[0] = '\0';
 }
 
 void
@@ -88,10 +89,11 @@ sched_log_outcome(const struct sched_attempt *at, size_t i, const char *status)
     const struct sched_outcome *o = &at->out[i];
     char q[LOG_QUOTE_CAP];
 
-    log_info("%s: to=<%s>, relay=%s, delay=%.2f, attempt=%u, dsn=%s, status=%s, reply=\"%s\"",
+    log_info("%s: to=<%s>, relay=%s, delay=%.2f, attempt=%u, dsn=%s, status=%s, reply=\"%s\"%s%s%s",
              env->id, env->rcpts[i].addr, o->relay, seconds_since(&env->arrival), env->attempts + 1,
              o->enhanced[0] != '\0' ? o->enhanced : "-", status,
-             log_quote(q, sizeof(q), o->text, strlen(o->text)));
+             log_quote(q, sizeof(q), o->text, strlen(o->text)), o->tls[0] != '\0' ? ", tls=\"" : "",
+             o->tls, o->tls[0] != '\0' ? "\"" : "");
 }
 
 /* ---- Spool changes ---- */
@@ -272,6 +274,7 @@ job_deliver_cb(void *arg, const struct deliver_result *res)
         sched_outcome_set(&at->out[job->idx[k]], sr, r->code, r->enhanced, r->text,
                           r->code != 0 && res->hop >= 0 ? job->route_hops[res->hop].name : NULL,
                           res->relay);
+        (void)str_copyz(at->out[job->idx[k]].tls, sizeof(at->out[job->idx[k]].tls), res->tls);
     }
     job_end(job);
 }
@@ -299,6 +302,9 @@ job_route_cb(void *arg, const struct route_result *r)
     memset(&opts, 0, sizeof(opts));
     opts.helo = s->conf->hostname;
     opts.cache = s->cache;
+    opts.tls = s->tls;
+    opts.tls_policy =
+        s->tls == NULL ? CONF_TLS_POLICY_NONE : conf_tls_policy_for(s->conf, job->domain);
     opts.timeouts.connect = s->conf->timeout_connect;
     opts.timeouts.greeting = s->conf->timeout_command;
     opts.timeouts.command = s->conf->timeout_command;

@@ -17,6 +17,7 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "sched/sched_impl.h"
+#include "tls/tls.h"
 
 /* ---- Entries and their timers ---- */
 
@@ -330,6 +331,17 @@ sched_set_conf(struct sched *s, struct conf *c)
     }
 }
 
+void
+sched_set_tls(struct sched *s, struct tls_client *tls)
+{
+    struct tls_client *old = s->tls;
+
+    s->tls = tls != NULL ? tls_client_ref(tls) : NULL;
+    tls_client_unref(old);
+    /* Idle connections were made under the old context (its CA store). */
+    deliver_cache_clear(s->cache);
+}
+
 size_t
 sched_drain(struct sched *s)
 {
@@ -376,6 +388,7 @@ sched_free(struct sched *s)
         free(d);
     }
     deliver_cache_free(s->cache);
+    tls_client_unref(s->tls);
     conf_unref(s->conf);
     free(s);
 }

@@ -22,6 +22,7 @@
 
 struct event_base;
 struct sched;
+struct tls_client;
 
 /*
  * Creates the scheduler on base, over the open spool sp, resolving through
@@ -41,6 +42,13 @@ long sched_load(struct sched *s);
 
 /* A reload: attempts that start from now on use c (a reference is taken). */
 void sched_set_conf(struct sched *s, struct conf *c);
+
+/*
+ * The TLS client context for STARTTLS to next hops (a reference is taken;
+ * the old one is released: deliveries in flight hold their own). NULL: no
+ * STARTTLS at all.
+ */
+void sched_set_tls(struct sched *s, struct tls_client *tls);
 
 /*
  * Stops: cancels every route lookup and delivery in flight (their

@@ -69,6 +69,7 @@ struct sched_outcome {
     char text[DELIVER_TEXT_MAX];
     char remote_mta[CAP_DOMAIN + 1]; /* the server that answered, "" if none */
     char relay[CAP_DOMAIN + 64];
+    char tls[128]; /* deliver_result.tls: "TLSv1.3 CIPHER verified", or "" */
 };
 
 /* One transaction: the pending recipients of one domain. */
@@ -111,6 +112,7 @@ struct sched {
     struct dns *dns;
     struct conf *conf;
     struct deliver_cache *cache; /* idle delivery connections (delivery { connection-reuse }) */
+    struct tls_client *tls;      /* for STARTTLS to next hops; NULL: none (tls policy none) */
     struct sched_entry *head, *tail;
     size_t n_entries;
     size_t n_active;

@@ -33,6 +33,7 @@ Options of Peer (all optional):
   close_after_message
                 close the connection right after answering the end of data
                 (as a server whose idle timeout is very short)
+  tls           (cert, key) paths: offer STARTTLS with that certificate
   drop_second_mail
                 close without a reply when MAIL comes on a connection that
                 has carried a message already (a reused connection found dead)
@@ -50,7 +51,7 @@ DEFAULTS = dict(greeting=None, hang=False, ehlo=None, pipelining=True, eightbitm
                 smtputf8=False, dsn=False, size=None, ehlo_extra=(), mail_reply=None,
                 rcpt_replies=None, data_reply=None, end_reply="250 2.0.0 Ok: queued",
                 drop_at=None, hang_at=None, max_rcpts=None, close_after_message=False,
-                drop_second_mail=False)
+                drop_second_mail=False, tls=None)
 
 
 @dataclass
@@ -77,6 +78,7 @@ class Conn:
     data: bytes = None                             # the content, dot-stuffing undone
     msgs: list = field(default_factory=list)       # a Message per transaction with content
     quit: bool = False
+    tls: bool = False                              # an EHLO came inside TLS
 
     def packet_with(self, needle):
         """The first packet that holds needle (bytes)."""
@@ -106,7 +108,8 @@ class _Session(SMTP):
     def __init__(self, peer):
         super().__init__(_Handler(self), hostname="peer.test", ident="peer",
                          enable_SMTPUTF8=True, decode_data=False, data_size_limit=None,
-                         timeout=60, loop=peer.loop)
+                         timeout=60, loop=peer.loop, tls_context=peer.tls_context,
+                         require_starttls=False)
         self.peer = peer
         self.opt = peer.opt
         self.conn = Conn()
@@ -158,6 +161,7 @@ class _Session(SMTP):
     async def smtp_EHLO(self, arg):
         self.conn.commands.append(f"EHLO {arg}")
         self.conn.helo = f"EHLO {arg}"
+        self.conn.tls = self.conn.tls or self._tls_protocol is not None
         if await self.stage("EHLO"):
             return
         if self.opt["ehlo"] is not None:
@@ -177,6 +181,8 @@ class _Session(SMTP):
             lines.append("SMTPUTF8")
         if self.opt["dsn"]:
             lines.append("DSN")
+        if self.tls_context and not self._tls_protocol:
+            lines.append("STARTTLS")
         lines.extend(self.opt["ehlo_extra"])
         lines.append("ENHANCEDSTATUSCODES")
         for i, line in enumerate(lines):
@@ -249,6 +255,11 @@ class Peer:
         if unknown:
             raise TypeError(f"unknown peer options {sorted(unknown)}")
         self.opt = dict(DEFAULTS, **options)
+        self.tls_context = None
+        if self.opt["tls"]:
+            import ssl
+            self.tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls_context.load_cert_chain(*self.opt["tls"])
         self.host = host
         self.want_port = port
         self.conns = []

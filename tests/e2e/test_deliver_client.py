@@ -766,3 +766,108 @@ def test_each_hop_has_its_own_connection(tmp_path, peer):
     results, _ = deliver_many(tmp_path, [f"b.test,127.0.0.1:{b.port}"], repeat=2, reuse=5)
     assert [r["reused"] for r in results] == [False, True]
     assert len(a.conns) == 1 and len(b.conns) == 1
+
+
+# ---- STARTTLS (deliver/tls.c) ---------------------------------------------------
+
+@pytest.fixture
+def ca(tmp_path):
+    from certs import CA
+    return CA(tmp_path / "pki")
+
+
+def test_tls_may_uses_starttls_when_offered(tmp_path, peer, ca):
+    p = peer(tls=ca.issue("peer.test"))
+    res, err = deliver(tmp_path, [p.hop], opts=["--tls", "may"])
+    assert outcomes(res) == ["ok"]
+    assert res["tls"].startswith("TLSv1.3 TLS_") and res["tls"].endswith(" unverified")
+    (c,) = p.conns
+    assert c.tls and [x.split()[0] for x in c.commands].count("EHLO") == 2
+    assert c.data == CONTENT
+    assert "event=tls, version=TLSv1.3" in err
+
+
+def test_tls_may_goes_on_in_the_clear_without_starttls(tmp_path, peer):
+    p = peer()
+    res, _ = deliver(tmp_path, [p.hop], opts=["--tls", "may"])
+    assert outcomes(res) == ["ok"] and res["tls"] == ""
+    assert not p.conns[0].tls
+
+
+def test_tls_none_never_starts_tls(tmp_path, peer, ca):
+    p = peer(tls=ca.issue("peer.test"))
+    res, _ = deliver(tmp_path, [p.hop], opts=["--tls", "none"])
+    assert outcomes(res) == ["ok"] and res["tls"] == ""
+    assert "STARTTLS" not in p.conns[0].commands
+
+
+def test_tls_encrypt_without_starttls_is_a_hop_failure(tmp_path, peer):
+    plain = peer()
+    res, err = deliver(tmp_path, [plain.hop], opts=["--tls", "encrypt"])
+    (r,) = res["rcpts"]
+    assert r["outcome"] == "temp" and r["enhanced"] == "4.7.4"
+    assert "TLS is required (tls encrypt), but the server does not offer STARTTLS" in r["text"]
+    assert plain.messages() == []
+
+
+def test_tls_encrypt_takes_any_certificate(tmp_path, peer, tmp_path_factory):
+    from certs import self_signed
+    p = peer(tls=self_signed(tmp_path / "ss", "peer.test"))
+    res, _ = deliver(tmp_path, [p.hop], opts=["--tls", "encrypt"])
+    assert outcomes(res) == ["ok"] and res["tls"].endswith(" unverified")
+
+
+def test_tls_verify_accepts_a_certificate_of_the_ca_for_the_hop_name(tmp_path, peer, ca):
+    p = peer(tls=ca.issue("peer.test"))
+    res, err = deliver(tmp_path, [p.hop], opts=["--tls", "verify", "--ca-file", ca.pem])
+    assert outcomes(res) == ["ok"]
+    assert res["tls"].endswith(" verified")
+
+
+@pytest.mark.parametrize("case", ["self-signed", "wrong-name", "expired", "unknown-ca"])
+def test_tls_verify_refuses_a_bad_certificate_and_tries_the_next_hop(tmp_path, peer, ca, case):
+    from certs import CA, self_signed
+    cert = {
+        "self-signed": lambda: self_signed(tmp_path / "ss", "peer.test"),
+        "wrong-name": lambda: ca.issue("someone-else.test"),
+        "expired": lambda: ca.issue("peer.test", days=-1, stem="expired"),
+        "unknown-ca": lambda: CA(tmp_path / "other-ca", name="other CA").issue("peer.test"),
+    }[case]()
+    bad = peer(tls=cert)
+    good = peer(tls=ca.issue("good.test"))
+    res, err = deliver(tmp_path, [bad.hop, f"good.test,127.0.0.1:{good.port}"],
+                       opts=["--tls", "verify", "--ca-file", ca.pem])
+    assert outcomes(res) == ["ok"] and res["hop"] == 1 and res["tls"].endswith(" verified")
+    assert bad.messages() == []
+    assert "event=hop-failed" in err and "dsn=4.7.5" in err
+    assert "certificate not verified" in err
+
+
+def test_tls_verify_alone_defers_with_the_reason(tmp_path, peer, ca):
+    from certs import self_signed
+    bad = peer(tls=self_signed(tmp_path / "ss", "peer.test"))
+    res, _ = deliver(tmp_path, [bad.hop], opts=["--tls", "verify", "--ca-file", ca.pem])
+    (r,) = res["rcpts"]
+    assert r["outcome"] == "temp" and r["enhanced"] == "4.7.5"
+    assert "TLS handshake with peer.test[127.0.0.1]" in r["text"]
+    assert "certificate not verified" in r["text"]
+
+
+def test_tls_may_falls_back_to_plain_when_the_handshake_fails(tmp_path, peer, ca):
+    """A server whose TLS cannot agree with ours (TLS 1.1 at most): the same
+    hop again in the clear, as opportunistic TLS (RFC 7435) allows."""
+    import ssl
+    p = peer(tls=ca.issue("peer.test"))
+    p.tls_context.maximum_version = ssl.TLSVersion.TLSv1_1
+    res, err = deliver(tmp_path, [p.hop], opts=["--tls", "may"])
+    assert outcomes(res) == ["ok"] and res["tls"] == "" and res["hop"] == 0
+    assert len(p.conns) == 2 and not p.conns[1].tls and p.conns[1].data == CONTENT
+    assert "event=tls-failed, action=plain-again" in err and "event=hop-failed" not in err
+
+
+def test_tls_connection_is_reused_with_its_tls(tmp_path, peer, ca):
+    p = peer(tls=ca.issue("peer.test"))
+    results, _ = deliver_many(tmp_path, [p.hop], repeat=2, reuse=5, opts=["--tls", "may"])
+    assert [r["reused"] for r in results] == [False, True]
+    assert all(r["tls"].startswith("TLSv1.3") for r in results)
+    assert len(p.conns) == 1

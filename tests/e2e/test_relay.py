@@ -509,3 +509,36 @@ def test_messages_to_one_mx_share_a_connection(gateway, dnsmasq, peers, reuse):
     assert [m.accepted for m in mx.messages()] == [[f"r{i}@reuse.test"] for i in range(4)]
     assert len(mx.conns) == (1 if reuse == "2s" else 4)
     assert_serving(g, "internal")
+
+
+def test_tls_policies_per_destination(gateway, dnsmasq, peers, tmp_path):
+    """delivery { tls-policy DOMAIN verify } with tls { ca-file }: a verified
+    MX gets the mail and the log line says so; a verify domain whose MX has
+    a self-signed certificate is deferred with 4.7.5; by default (may) TLS
+    is used when offered, unverified."""
+    from certs import CA, self_signed
+    ca = CA(tmp_path / "pki")
+    good = peers(host="127.0.0.33", port=25, tls=ca.issue("mx.bank.test"))
+    bad = peers(host="127.0.0.34", port=25, tls=self_signed(tmp_path / "ss", "mx.fake.test"))
+    dns = dns_for(dnsmasq, "--mx-host=bank.test,mx.bank.test,10",
+                  "--host-record=mx.bank.test,127.0.0.33",
+                  "--mx-host=fake.test,mx.fake.test,10",
+                  "--host-record=mx.fake.test,127.0.0.34",
+                  "--mx-host=any.test,mx.fake.test,10")
+    g = gateway(doors=INTERNAL, domains={}, tls=f"    ca-file {ca.pem}",
+                delivery="retry 1h\n tls-policy bank.test verify\n tls-policy fake.test verify",
+                extra=f"resolver {dns.server}\n")
+    a = submit(g, "s@ours.test", ["r@bank.test"], tag="bank")
+    b = submit(g, "s@ours.test", ["r@fake.test"], tag="fake")
+    c = submit(g, "s@ours.test", ["r@any.test"], tag="any")
+    wait_messages(good, 1)
+    wait_gone(g, a)
+    wait_for(lambda: log_lines(g, b, "status=deferred"), what="the verify failure")
+    wait_gone(g, c)  # may: the self-signed certificate does not stop it
+    (line,) = log_lines(g, a, "status=sent")
+    assert 'tls="TLSv1.3 ' in line and line.endswith(' verified"')
+    (line,) = log_lines(g, b, "status=deferred")
+    assert "dsn=4.7.5" in line and "certificate not verified" in line
+    (line,) = log_lines(g, c, "status=sent")
+    assert line.endswith(' unverified"')
+    assert [m.accepted for m in bad.messages()] == [["r@any.test"]]
