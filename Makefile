@@ -35,6 +35,8 @@ $(DEV_TLS)/cert.pem:
 	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=localhost" \
 	    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
 	    -keyout $(DEV_TLS)/key.pem -out $(DEV_TLS)/cert.pem 2>/dev/null
+	# Run as root, gate26 reads it again as the user gate26 at a reload (SIGHUP).
+	if [ "$$(id -u)" = 0 ]; then chgrp gate26 $(DEV_TLS)/key.pem && chmod 640 $(DEV_TLS)/key.pem; fi
 
 run: build $(DEV_TLS)/cert.pem
 	mkdir -p $(BUILD)/dev-spool

@@ -526,12 +526,15 @@ class Sink:
 def gate26_conf(path, spool, port, max_sessions, log_level="info",
                 timeout="5m", extra=""):
     """Writes a configuration with the internal door on 127.0.0.1:port;
-    extra (blocks such as delivery { ... }) is appended as it is."""
+    extra (blocks such as delivery { ... }) is appended as it is. Run as
+    root, gate26 switches to the user gate26 (tools/install-deps makes it):
+    it refuses to serve as root."""
+    user = "user       gate26\n" if os.geteuid() == 0 else ""
     with open(path, "w") as f:
         f.write(f"""# written by bench/: internal door on loopback, spool on disk
 hostname   gate26.bench.test
 spool      {spool}
-log-level  {log_level}
+{user}log-level  {log_level}
 max-sessions {max_sessions}
 
 listen internal {{

@@ -11,6 +11,7 @@
 #include "conf/conf.h"
 #include "ctl/ctl.h"
 #include "daemon/daemon.h"
+#include "daemon/privileges.h"
 #include "tls/tls.h"
 
 #define DEFAULT_CONF "/etc/gate26/gate26.conf"
@@ -65,6 +66,12 @@ cmd_configtest(const char *path)
 
     if (c == NULL) {
         fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    /* As serve would: root needs a user to switch to, and that user must exist. */
+    if (privileges_check(c, err, sizeof(err)) == -1) {
+        fprintf(stderr, "%s\n", err);
+        conf_unref(c);
         return 1;
     }
     /* The certificates and keys too: a typo there would only show at start. */

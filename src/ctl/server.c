@@ -6,6 +6,7 @@
  * "error: ..." and the body, and closes once the answer is sent.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@ struct ctl {
     struct sched *sched;
     struct evconnlistener *listener;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    int dir_fd; /* the spool directory: the socket goes by name in it, after root is gone too */
     struct ctl_conn *conns;
 };
 
@@ -334,6 +336,7 @@ ctl_new(struct event_base *base, struct sched *s, const char *spool_dir, char *e
 
     c->base = base;
     c->sched = s;
+    c->dir_fd = -1;
     if (str_fmt(c->path, sizeof(c->path), "%s/%s", spool_dir, CTL_SOCKET_NAME) == -1) {
         (void)str_fmt(err, errcap, "%s/%s: path too long for a socket", spool_dir, CTL_SOCKET_NAME);
         free(c);
@@ -355,8 +358,15 @@ ctl_new(struct event_base *base, struct sched *s, const char *spool_dir, char *e
         if (probe != -1)
             (void)close(probe);
     }
+    /* Opened now, as root may be: a path to the spool may cross directories the user cannot. */
+    c->dir_fd = open(spool_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (c->dir_fd == -1) {
+        (void)str_fmt(err, errcap, "%s: %s", spool_dir, strerror(errno));
+        free(c);
+        return NULL;
+    }
     /* Else it was left by a daemon that was killed: replace it. */
-    (void)unlink(c->path);
+    (void)unlinkat(c->dir_fd, CTL_SOCKET_NAME, 0);
     old = umask(0177);
     c->listener =
         evconnlistener_new_bind(base, ctl_accept, c, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
@@ -364,6 +374,7 @@ ctl_new(struct event_base *base, struct sched *s, const char *spool_dir, char *e
     (void)umask(old);
     if (c->listener == NULL) {
         (void)str_fmt(err, errcap, "%s: %s", c->path, strerror(errno));
+        (void)close(c->dir_fd);
         free(c);
         return NULL;
     }
@@ -385,7 +396,8 @@ ctl_free(struct ctl *c)
     if (c == NULL)
         return;
     evconnlistener_free(c->listener);
-    (void)unlink(c->path);
+    (void)unlinkat(c->dir_fd, CTL_SOCKET_NAME, 0);
+    (void)close(c->dir_fd);
     while (c->conns != NULL)
         conn_free(c->conns);
     free(c);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The serve process; see daemon.h. Start-up order: configuration, spool
- * (recovery), listening sockets, privileges, resolver and scheduler (which
- * reads the queue), signals, loop. Stop order: listeners closed, sessions
+ * The serve process; see daemon.h. Start-up order: configuration (and the
+ * check that we will not serve as root), spool (recovery), TLS keys,
+ * listening sockets, resolver, control socket, then the switch to `user`,
+ * then the scheduler reads the queue, signals, loop. Stop order: listeners closed, sessions
  * ended, deliveries cancelled (their recipients stay queued), spool
  * drained (every commit and change answered), then the rest freed, so
  * that nothing acknowledged is lost and ASan sees no leak.
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -300,7 +302,15 @@ daemon_serve(const char *path)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    /* Refused before anything is bound, created or read: a refusal touches nothing. */
+    if (privileges_check(d.conf, err, sizeof(err)) == -1) {
+        fprintf(stderr, "gate26: %s\n", err);
+        conf_unref(d.conf);
+        return 1;
+    }
     log_set_level(d.conf->log_level);
+    /* What gate26 creates (spool, control socket) is for its own user alone. */
+    (void)umask(077);
     (void)signal(SIGPIPE, SIG_IGN);
     daemon_raise_fd_limit();
     d.base = event_base_new();

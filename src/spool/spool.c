@@ -67,6 +67,35 @@ spool_mkdir(int at_fd, const char *name, bool *created)
     return errno == EEXIST ? 0 : -1;
 }
 
+/*
+ * The spool is gate26's alone: a directory that others may read or enter
+ * (made by hand, or by `mkdir -p` under umask 022) is set to 0700. fd is
+ * DIR, or DIR/sub when sub is not NULL.
+ */
+static int
+spool_make_private(int fd, const char *dir, const char *sub, char *err, size_t errcap)
+{
+    const char *slash = sub != NULL ? "/" : "";
+    struct stat st;
+
+    if (sub == NULL)
+        sub = "";
+    if (fstat(fd, &st) == -1) {
+        (void)str_fmt(err, errcap, "%s%s%s: %s", dir, slash, sub, strerror(errno));
+        return -1;
+    }
+    if ((st.st_mode & 077) == 0)
+        return 0;
+    if (fchmod(fd, 0700) == -1) {
+        (void)str_fmt(err, errcap, "%s%s%s: chmod 0700: %s", dir, slash, sub, strerror(errno));
+        return -1;
+    }
+    log_warning("-: spool=%s%s%s, event=chmod, mode=0700, was=%04o, note=\"others could reach "
+                "the spool\"",
+                dir, slash, sub, (unsigned)(st.st_mode & 07777));
+    return 0;
+}
+
 /* Creates (if missing) and opens the spool directory itself. */
 static int
 spool_open_top(struct spool *sp, char *err, size_t errcap)
@@ -80,6 +109,8 @@ spool_open_top(struct spool *sp, char *err, size_t errcap)
         (void)str_fmt(err, errcap, "%s: %s", sp->dir, strerror(errno));
         return -1;
     }
+    if (spool_make_private(sp->dir_fd, sp->dir, NULL, err, errcap) == -1)
+        return -1;
     if (!created)
         return 0;
     /* The new directory's own name must survive a crash too. */
@@ -117,7 +148,7 @@ spool_open_sub(struct spool *sp, const char *name, int *out, char *err, size_t e
         (void)str_fmt(err, errcap, "%s/%s: %s", sp->dir, name, strerror(errno));
         return -1;
     }
-    return 0;
+    return spool_make_private(*out, sp->dir, name, err, errcap);
 }
 
 /* A listing of the directory open on fd, from its start. */

@@ -99,6 +99,7 @@ struct spool_counters {
 
 /*
  * Opens (creating tmp/ and queue/, mode 0700) the spool at dir, cleans tmp/,
+ * sets the mode of these directories to 0700 where others had any access,
  * counts queue/ and starts the commit thread, whose results arrive through an
  * event on base. Returns the spool (free with spool_free), or NULL with a
  * reason in err (capacity errcap).

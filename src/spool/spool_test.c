@@ -1172,6 +1172,43 @@ test_open_errors(void **state)
     assert_non_null(strstr(err, path));
 }
 
+/* Directories that others could reach are made private at open; private ones stay as they are. */
+static void
+test_open_makes_private(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        mode_t top, tmp, queue; /* 0: missing, spool_open creates it */
+    } rows[] = {
+        {0, 0, 0},    {0700, 0700, 0700}, {0755, 0755, 0755}, {0777, 0700, 0711},
+        {0750, 0, 0}, {0705, 0770, 0}, /* hostile: others but not the group, the group but not
+                                          others */
+    };
+    static const char *const subs[] = {"", "tmp", "queue"};
+    char path[256];
+    struct stat st;
+
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const mode_t modes[] = {rows[i].top, rows[i].tmp, rows[i].queue};
+
+        assert_int_equal(nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(mkdir(f->root, 0700), 0);
+        for (size_t j = 0; j < 3; j++) {
+            if (modes[j] == 0)
+                continue;
+            (void)snprintf(path, sizeof path, "%s/%s", f->dir, subs[j]);
+            assert_int_equal(mkdir(path, 0700), 0);
+            assert_int_equal(chmod(path, modes[j]), 0);
+        }
+        spool_free(open_spool(f, NULL));
+        for (size_t j = 0; j < 3; j++) {
+            (void)snprintf(path, sizeof path, "%s/%s", f->dir, subs[j]);
+            assert_int_equal(stat(path, &st), 0);
+            assert_int_equal(st.st_mode & 07777, 0700);
+        }
+    }
+}
+
 /* ----------------------------------------------------- fault injection */
 
 #ifdef GATE26_FAULTS
@@ -1688,6 +1725,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_queued_update_and_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rename_never_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_makes_private, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_update_fsync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_open_big, setup, teardown),

@@ -11,8 +11,10 @@ as DNS names; the first is also the subject's CN. Files are PEM; keys are
 unencrypted EC P-256.
 """
 import datetime
+import grp
 import ipaddress
 import itertools
+import os
 from pathlib import Path
 
 from cryptography import x509
@@ -47,7 +49,18 @@ def _write(directory, stem, cert, key):
                                     serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption()))
     k.chmod(0o600)
+    if os.geteuid() == 0 and _gate26_gid() is not None:
+        # As an admin gives it to gate26 (see conftest.give_key): a reload reads it as the user.
+        os.chown(k, 0, _gate26_gid())
+        k.chmod(0o640)
     return str(c), str(k)
+
+
+def _gate26_gid():
+    try:
+        return grp.getgrnam("gate26").gr_gid
+    except KeyError:
+        return None
 
 
 def _build(subject_cn, issuer_name, public_key, sign_key, names, days, ca=False):

@@ -6,14 +6,25 @@ by its PID, and fail the test if the sanitizers said anything.
 Fixtures:
   gateway      factory: gateway(**options) -> Gateway (started, stopped at teardown)
   certs        a self-signed certificate and key made for the test session
+  tmp_path     pytest's, moved where the gateway's user can reach it (see below)
+
+Run as root, gate26 refuses to serve without `user`: every configuration
+names GATE26_USER (tools/install-deps makes it), and gate26 switches to it
+after start-up. It then reads its configuration (SIGHUP) and certificates
+by path as that user, which root's pytest directories (0700) would keep
+out; so tmp_path is a directory of its own under a session directory that
+others may cross but not list, and test keys are given to the user's group.
 Helpers:
   Raw(port)    a raw SMTP socket client (send bytes, read whole replies)
 """
+import grp
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +32,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("GATE26_BIN", str(ROOT / "build-test" / "src" / "gate26"))
+
+# The unprivileged user gate26 switches to when the tests run as root (None: they do not).
+GATE26_USER = "gate26" if os.geteuid() == 0 else None
 
 ROLES = ("inbound", "internal", "submission", "submissions")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
@@ -192,12 +206,13 @@ QUEUE_ONLY = "queue-only yes"
 
 
 def config_text(spool, ports, doors, domains, tls=None, extra="", hostname="gate26.test",
-                delivery=QUEUE_ONLY):
+                delivery=QUEUE_ONLY, user=GATE26_USER):
     """A gate26 configuration.
 
     doors: {role: {key: value-string}} with the keys of a listen block (address
     is filled in from ports[role] unless given); domains: {name: relay-url or None};
-    delivery: the inside of the delivery block (None: no block).
+    delivery: the inside of the delivery block (None: no block); user: the
+    `user` key, written last so that it moves no line number (None: none).
     """
     out = [f"hostname {hostname}", f"spool {spool}", "log-level debug", extra]
     if delivery is not None:
@@ -214,6 +229,8 @@ def config_text(spool, ports, doors, domains, tls=None, extra="", hostname="gate
     for name, relay in domains.items():
         inner = f"    relay {relay}\n" if relay else ""
         out.append(f"domain {name} {{\n{inner}}}")
+    if user is not None:
+        out.append(f"user {user}")
     return "\n".join(out) + "\n"
 
 
@@ -348,11 +365,45 @@ def gateway(tmp_path):
         g.stop()
 
 
+def give_key(path):
+    """A private key as an admin gives it to gate26: root's, readable by the
+    user's group (0640), so that a reload (run as the user) reads it again."""
+    if GATE26_USER is not None:
+        os.chown(path, 0, grp.getgrnam(GATE26_USER).gr_gid)
+        os.chmod(path, 0o640)
+
+
 @pytest.fixture(scope="session")
-def certs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("certs")
+def reachable_root():
+    """Run as root: a directory of the session that the gateway's user may
+    cross (0711) but not list, removed at the end. Else None."""
+    if GATE26_USER is None:
+        yield None
+        return
+    d = Path(tempfile.mkdtemp(prefix="gate26-e2e-"))
+    d.chmod(0o711)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def tmp_path(request, tmp_path, reachable_root):
+    """pytest's tmp_path, or run as root a directory the gateway's user can reach."""
+    if reachable_root is None:
+        return tmp_path
+    name = re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:40]
+    d = Path(tempfile.mkdtemp(prefix=name + "-", dir=reachable_root))
+    d.chmod(0o711)
+    return d
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory, reachable_root):
+    d = reachable_root / "certs" if reachable_root is not None else tmp_path_factory.mktemp("certs")
+    d.mkdir(exist_ok=True)
     cert, key = d / "cert.pem", d / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                     "-subj", "/CN=gate26.test", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True)
+    give_key(key)
     return str(cert), str(key)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, ROOT, SANITIZER_MARKS, config_text, free_port, wait_for
+from conftest import (BIN, GATE26_USER, ROOT, SANITIZER_MARKS, config_text, free_port,
+                      wait_for)
 
 DESIGN_MD = Path("/work/shared/DESIGN.md")
 CONFIG_MD = ROOT / "docs" / "config.md"
@@ -394,7 +395,8 @@ def test_configtest_crlf_and_comments(tmp_path):
     conf = tmp_path / "crlf.conf"
     conf.write_bytes(b"# comment\r\nhostname a.test # trailing\r\n"
                      b"listen internal {\r\n\taddress 127.0.0.1:2626\r\n"
-                     b"    allow \"127.0.0.1\"\r\n} # end\r\ndomain \"b.test\" { }\r\n")
+                     b"    allow \"127.0.0.1\"\r\n} # end\r\ndomain \"b.test\" { }\r\n"
+                     + (f"user {GATE26_USER}\r\n".encode() if GATE26_USER else b""))
     res = run("configtest", "-c", str(conf))
     assert res.returncode == 0, res.stderr
     assert res.stdout == f"{conf}: configuration ok (1 listen block, 1 domain)\n"
@@ -549,7 +551,7 @@ def test_serve_switches_to_the_configured_user(tmp_path):
     conf = tmp_path / "gate26.conf"
     conf.write_text(config_text(tmp_path / "spool", {"internal": port},
                                 {"internal": {"allow": "127.0.0.1", "tls": "none"}}, {},
-                                extra="user nobody"))
+                                user="nobody"))
     s = Served(conf, tmp_path / "log")
     try:
         assert s.wait_started(), s.text()
@@ -568,7 +570,7 @@ def test_serve_unknown_user_exits_1(tmp_path):
     conf = tmp_path / "gate26.conf"
     conf.write_text(config_text(tmp_path / "spool", {"internal": port},
                                 {"internal": {"allow": "127.0.0.1", "tls": "none"}}, {},
-                                extra="user nosuchuser26"))
+                                user="nosuchuser26"))
     s = Served(conf, tmp_path / "log")
     try:
         started = s.wait_started()
