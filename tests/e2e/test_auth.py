@@ -4,6 +4,8 @@ with Python's smtplib and raw lines inside TLS: success, each failure code,
 lockout after repeated failures and its expiry, the sender a user may use,
 and the per-user message rate. Users are made with `gate26 passwd`."""
 import base64
+import grp
+import os
 import smtplib
 import socket
 import ssl
@@ -12,7 +14,7 @@ import subprocess
 import pytest
 
 from certs import CA
-from conftest import BIN, assert_serving, wait_for
+from conftest import BIN, GATE26_USER, assert_serving, wait_for
 
 USERS = {"alice@ours.test": "correct horse", "bob": "battery staple"}
 
@@ -23,10 +25,14 @@ def ca(tmp_path):
 
 
 def make_passwd(path, users=USERS):
+    """Users set with gate26 passwd; the file then readable by the daemon's
+    group, as gate26 passwd -c makes it, since a reload reads it as that user."""
     for user, password in users.items():
         p = subprocess.run([BIN, "passwd", "-f", str(path), user], input=password.encode() + b"\n",
                            capture_output=True, timeout=30)
         assert p.returncode == 0, p.stderr
+    if os.geteuid() == 0 and GATE26_USER:
+        os.chown(path, 0, grp.getgrnam(GATE26_USER).gr_gid)
     return path
 
 

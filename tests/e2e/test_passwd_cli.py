@@ -76,9 +76,10 @@ def leftovers(directory, name):
 def write_conf(tmp_path, passwd_path=None, extra_text=""):
     auth = f"auth {{\n    passwd {passwd_path}\n}}\n" if passwd_path is not None else ""
     conf = tmp_path / "gate26.conf"
+    kw = {"user": None} if "user " in extra_text else {}  # the test names its own
     conf.write_text(config_text(tmp_path / "spool", {"internal": free_port()},
                                 {"internal": {"allow": "127.0.0.1", "tls": "none"}}, {},
-                                extra=auth + extra_text))
+                                extra=auth + extra_text, **kw))
     return conf
 
 
