@@ -13,7 +13,9 @@
  * belongs to the cache: its own timer closes it after idle_seconds, and a
  * server that speaks (a 421 before it times us out) or closes gets it
  * dropped at once. Closing an idle connection sends QUIT without waiting
- * for the 221 (RFC 5321 4.1.1.10 lets the server close either way).
+ * for the 221 (RFC 5321 4.1.1.10 lets the server close either way); a TLS
+ * one gets a close_notify instead, since the QUIT would have to go through
+ * TLS and wait on its buffers.
  *
  * Threads: the loop's thread only.
  */
@@ -23,7 +25,10 @@
 #include <sys/socket.h>
 
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "deliver/deliver_impl.h"
 #include "lib/log.h"
@@ -76,7 +81,14 @@ static void
 cache_close(struct deliver_conn *c, bool quit, const char *why)
 {
     log_debug("-: relay=%s, event=idle-close, reason=%s", c->relay, why);
-    if (quit) {
+    if (quit && c->tls) {
+        /* No plain bytes into a TLS stream: close_notify instead (RFC 8446 6.1). */
+        SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+        if (ssl != NULL)
+            (void)SSL_shutdown(ssl);
+        ERR_clear_error();
+    } else if (quit) {
         /* The output is empty while idle: QUIT goes straight to the socket. */
         (void)send(bufferevent_getfd(c->bev), "QUIT\r\n", 6, MSG_NOSIGNAL | MSG_DONTWAIT);
     }

@@ -276,3 +276,13 @@ def test_garbage_instead_of_a_handshake(gateway, ca):
     assert r.is_closed()
     r.close()
     assert_serving(g, "internal")
+
+
+def test_openssl_s_client_implicit_tls(gateway, ca):
+    g = start_tls_gateway(gateway, ca, internal_tls="implicit")
+    p = s_client(g.port("internal"), "-CAfile", ca.pem, "-verify_hostname", HOST,
+                 "-verify_return_error", starttls=False, stdin=b"EHLO x.test\r\nQUIT\r\n")
+    out = p.stdout.decode() + p.stderr.decode()
+    assert p.returncode == 0, out
+    assert "Verification: OK" in out
+    assert "220 gate26.test ESMTP gate26" in out and "221 2.0.0 Bye" in out
