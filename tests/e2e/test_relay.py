@@ -222,7 +222,7 @@ def test_5xx_bounces_to_the_sender(gateway, dnsmasq, peers):
 def test_4xx_until_give_up_bounces(gateway, dnsmasq, peers):
     g, far, home = bounce_setup(gateway, dnsmasq, peers, {
         "rcpt_replies": {"busy@far.test": "450 4.2.1 mailbox busy"}},
-        delivery="retry 1s\n give-up 3s\n delay-warning off")
+        delivery="retry 1s\n give-up 5s\n delay-warning off")
     qid = submit(g, "alice@home.test", ["busy@far.test"])
     (report,) = wait_messages(home, 1, timeout=30)
     _, _, (r,) = dsn_of(report)
@@ -233,7 +233,8 @@ def test_4xx_until_give_up_bounces(gateway, dnsmasq, peers):
                 .iter_parts())[0].get_content()
     assert "delivery time expired" in text
     wait_gone(g, qid)
-    assert len(far.conns) >= 2  # it was retried before giving up
+    # It was retried before giving up (5 s leaves room for a slow first DNS answer under load).
+    assert len(far.conns) >= 2, g.log()[-3000:]
 
 
 def test_delay_warning_once(gateway, dnsmasq, peers):
