@@ -9,6 +9,7 @@
 
 #include "auth/auth.h"
 #include "conf/conf.h"
+#include "check/check.h"
 #include "ctl/ctl.h"
 #include "daemon/daemon.h"
 #include "daemon/privileges.h"
@@ -142,6 +143,8 @@ main(int argc, char **argv)
         return cmd_queue(argc, argv);
     if (strcmp(cmd, "passwd") == 0)
         return auth_passwd_cli(argc - 1, argv + 1, DEFAULT_CONF);
+    if (strcmp(cmd, "check") == 0)
+        return check_main(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "configtest") != 0) {
         fprintf(stderr, "gate26: unknown command '%s'\n\n%s", cmd, usage_text);
         return 2;

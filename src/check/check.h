@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gate26 check: what listens on the mail ports here (--local), and what a
+ * remote host's mail ports answer, with a verdict per finding. The parts:
+ *
+ *   check.c   the command line: arguments, which checks run, exit status
+ *   local.c   --local: listening sockets from /proc/net/tcp{,6} and their
+ *             owners from /proc/PID (fd links, cmdline, status)
+ *   probe.c   one remote port: connect, greeting, EHLO, STARTTLS or
+ *             implicit TLS, AUTH before TLS, VRFY/EXPN, the open-relay
+ *             test (up to RCPT only), the smuggling test (--intrusive);
+ *             on the libevent loop, many ports at once
+ *   mx.c      --mx: the domain's MX hosts (and null MX), reverse DNS and
+ *             whether it confirms forward, through src/dns
+ *   report.c  the findings as a table (colour only on a terminal) or JSON
+ *
+ * Every part fills the same structures below; report.c prints them and
+ * check.c derives the exit status: 0 all ok, 1 a warning, 2 a critical
+ * finding, 3 a usage error.
+ */
+#ifndef GATE26_CHECK_CHECK_H
+#define GATE26_CHECK_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum check_level {
+    CHECK_OK,
+    CHECK_INFO, /* a fact, no judgement */
+    CHECK_WARN,
+    CHECK_CRIT,
+};
+
+/* "ok", "info", "warn", "critical". */
+const char *check_level_name(enum check_level l);
+
+/* One finding: a stable id for scripts, a level, and a sentence for people. */
+struct check_finding {
+    char id[48]; /* "auth-before-tls", "open-relay", "cert-expired", ... */
+    enum check_level level;
+    char text[256]; /* printable ASCII */
+};
+
+/* A growable list of findings (the list owns its array). */
+struct check_findings {
+    struct check_finding *v;
+    size_t n, cap;
+};
+
+/* Appends a finding; text is printf-style. Never fails (aborts on no memory). */
+void check_add(struct check_findings *f, const char *id, enum check_level level, const char *fmt,
+               ...) __attribute__((format(printf, 4, 5)));
+void check_findings_free(struct check_findings *f);
+/* The worst level in f (CHECK_OK when empty). */
+enum check_level check_worst(const struct check_findings *f);
+
+/* ---- local (local.c) ---- */
+
+/* One listening TCP socket on a port asked about. */
+struct check_listener {
+    unsigned port;
+    int family;        /* AF_INET or AF_INET6 */
+    char addr[64];     /* "0.0.0.0", "::", "127.0.0.1" */
+    char scope[16];    /* "all" (any address), "loopback", "address" (one address) */
+    long pid;          /* -1 when not found (another user's process, or gone) */
+    char command[256]; /* cmdline, spaces between arguments, printable ASCII */
+    char user[64];     /* owner of the process (or of the socket, when no pid) */
+    bool is_gate26;
+    char role[16]; /* gate26's door on this address, from -c FILE, or "" */
+    struct check_findings findings;
+};
+
+struct check_local {
+    struct check_listener *v;
+    size_t n;
+    unsigned *ports_free; /* ports asked about that nobody listens on */
+    size_t n_free;
+    struct check_findings findings; /* about the whole (e.g. "port 26: nobody listens") */
+};
+
+/*
+ * Scans the listeners on ports[0..n_ports) (IPv4 and IPv6). conf_path, when
+ * not NULL, is a gate26 configuration whose doors name the roles (an
+ * internal door on a public address without allow list is a warning).
+ * Returns 0, or -1 with err filled (e.g. /proc unreadable).
+ */
+int check_local_scan(const unsigned *ports, size_t n_ports, const char *conf_path,
+                     struct check_local *out, char *err, size_t errcap);
+void check_local_free(struct check_local *l);
+
+/* ---- remote (probe.c, mx.c) ---- */
+
+enum check_port_state {
+    CHECK_PORT_OPEN,
+    CHECK_PORT_CLOSED,   /* connection refused */
+    CHECK_PORT_FILTERED, /* no answer within the timeout */
+    CHECK_PORT_ERROR,    /* another error (unreachable, ...) */
+};
+
+const char *check_port_state_name(enum check_port_state s);
+
+/* What the TLS handshake showed (from tls_describe). */
+struct check_tls {
+    bool done;    /* a handshake completed */
+    char how[16]; /* "starttls" or "implicit" */
+    char version[16];
+    char cipher[64];
+    char subject[256]; /* the certificate's CN */
+    char sans[512];    /* DNS and IP SANs, comma separated */
+    char issuer[256];
+    long long not_after; /* time_t */
+    long days_left;
+    bool chain_ok;
+    char verify_text[128];
+    bool name_ok;
+    char error[256]; /* when the handshake failed */
+};
+
+struct check_port {
+    unsigned port;
+    enum check_port_state state;
+    double connect_ms, greeting_ms;
+    char greeting[512];
+    char ehlo[1024]; /* the extension lines, comma separated */
+    bool auth_before_tls;
+    struct check_tls tls;
+    struct check_findings findings;
+};
+
+struct check_host {
+    char name[256]; /* as given, or an MX name */
+    char addr[64];  /* the address checked */
+    char ptr[256];  /* reverse DNS, "" when none */
+    bool fcrdns;    /* the PTR name resolves back to addr */
+    struct check_port *ports;
+    size_t n_ports;
+    struct check_findings findings; /* host level: reverse DNS, MX facts */
+};
+
+struct check_opts {
+    unsigned timeout_ms;  /* per step: connect, each reply, the handshake */
+    bool intrusive;       /* run the smuggling test */
+    const char *resolver; /* "ADDR:PORT", or NULL: the system's */
+    const char *helo;     /* our EHLO name */
+    const char *ca_file;  /* for chain verification, or NULL: the system store */
+};
+
+/*
+ * Probes every port of every host, concurrently, on one loop; fills each
+ * check_port (findings included). Returns 0, or -1 with err on local trouble.
+ */
+int check_probe_hosts(struct check_host *hosts, size_t n_hosts, const struct check_opts *o,
+                      char *err, size_t errcap);
+
+/*
+ * --mx: the MX hosts of domain, one check_host per address (ports to be set
+ * by the caller), with host-level findings (null MX, no MX). Also fills ptr
+ * and fcrdns of each. Returns 0, or -1 with err (NXDOMAIN, DNS trouble).
+ */
+int check_mx_hosts(const char *domain, const struct check_opts *o, struct check_host **hosts,
+                   size_t *n_hosts, struct check_findings *domain_findings, char *err,
+                   size_t errcap);
+
+/* Reverse DNS and forward confirmation of h->addr into h->ptr, h->fcrdns, h->findings. */
+int check_rdns(struct check_host *h, const struct check_opts *o, char *err, size_t errcap);
+
+void check_host_free(struct check_host *h);
+
+/* ---- report (report.c) ---- */
+
+/* The table, in colour when colour is true. */
+void check_print_local(FILE *out, const struct check_local *l, bool colour);
+void check_print_hosts(FILE *out, const struct check_host *h, size_t n,
+                       const struct check_findings *domain_findings, bool colour);
+/* The same content as JSON (one object, newline at the end). */
+void check_json_local(FILE *out, const struct check_local *l);
+void check_json_hosts(FILE *out, const struct check_host *h, size_t n,
+                      const struct check_findings *domain_findings);
+
+/* ---- the command (check.c) ---- */
+
+/* gate26 check ...: argv after "check"; returns the exit status (0..3). */
+int check_main(int argc, char **argv);
+
+#endif
