@@ -35,6 +35,7 @@
 #include "conf/conf.h"
 #include "lib/caps.h"
 #include "lib/fault.h"
+#include "lib/io.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
@@ -233,25 +234,6 @@ passwd_compose(const char *old, size_t old_len, const char *user, const char *ha
     return out;
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n;
-
-        if (fault_hit(FAULT_WRITE))
-            return -1;
-        n = write(fd, p, len);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Writes text as the new file: temporary file, fsync, rename, fsync of the directory. */
 static int
 passwd_install(const struct passwd_file *f, const char *text, size_t len)
@@ -283,7 +265,7 @@ passwd_install(const struct passwd_file *f, const char *text, size_t len)
         fprintf(stderr, "gate26 passwd: warning: cannot give %s the group %u: %s\n", f->path,
                 (unsigned)f->new_gid, strerror(errno));
     what = "write";
-    if (write_all(fd, text, len) == -1)
+    if (io_write_full(fd, text, len) == -1)
         goto fail;
     what = "fsync";
     if (fault_hit(FAULT_FSYNC) || fsync(fd) == -1)

@@ -21,6 +21,7 @@
 
 #include "lib/caps.h"
 #include "lib/fault.h"
+#include "lib/io.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "spool/envelope.h"
@@ -34,26 +35,6 @@ spool_log_failure(const char *id, const char *what, int err)
 
     log_warning("%s: status=deferred, reason=\"%s: %s\"", id, what,
                 strerror_r(err, reason, sizeof(reason)));
-}
-
-/* write(2) of all len octets, continuing after short writes and EINTR. */
-static int
-write_full(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n;
-
-        if (fault_hit(FAULT_WRITE))
-            return -1;
-        n = write(fd, p, len);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 /*
@@ -89,7 +70,7 @@ spool_msg_flush(struct spool_msg *m)
         errno = m->err;
         return -1;
     }
-    if (write_full(m->fd, m->buf, m->used) == -1) {
+    if (io_write_full(m->fd, m->buf, m->used) == -1) {
         m->err = errno;
         spool_log_failure(m->id, "write", m->err);
         errno = m->err;
