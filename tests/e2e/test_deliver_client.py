@@ -75,6 +75,14 @@ def deliver(tmp_path, hops, rcpts=(RCPT,), content=CONTENT, sender=SENDER, opts=
     for h in hops:
         args += ["--hop", h]
     args += list(opts)
+    lines, err = run_driver(args, timeout)
+    assert len(lines) == 1, lines
+    return json.loads(lines[0]), err
+
+
+def run_driver(args, timeout):
+    """Runs deliver_try; fails on a sanitizer report or a bad exit. Returns
+    (stdout lines, stderr)."""
     p = subprocess.run(args, capture_output=True, timeout=timeout,
                        env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
                                 UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"))
@@ -82,9 +90,7 @@ def deliver(tmp_path, hops, rcpts=(RCPT,), content=CONTENT, sender=SENDER, opts=
     for mark in SANITIZER_MARKS:
         assert mark not in err, f"sanitizer report from deliver_try:\n{err[-5000:]}"
     assert p.returncode == 0, f"deliver_try exited {p.returncode}:\n{err[-3000:]}"
-    lines = p.stdout.decode().splitlines()
-    assert len(lines) == 1, p.stdout
-    return json.loads(lines[0]), err
+    return p.stdout.decode().splitlines(), err
 
 
 def outcomes(res):
@@ -678,14 +684,8 @@ def deliver_many(tmp_path, hops, repeat, reuse, pause_ms=0, opts=()):
         args += ["--reuse", str(reuse)]
     for h in hops:
         args += ["--hop", h]
-    p = subprocess.run(args, capture_output=True, timeout=60,
-                       env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
-                                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"))
-    err = p.stderr.decode(errors="replace")
-    for mark in SANITIZER_MARKS:
-        assert mark not in err, f"sanitizer report from deliver_try:\n{err[-5000:]}"
-    assert p.returncode == 0, f"deliver_try exited {p.returncode}:\n{err[-3000:]}"
-    results = [json.loads(line) for line in p.stdout.decode().splitlines()]
+    lines, err = run_driver(args, 60)
+    results = [json.loads(line) for line in lines]
     assert len(results) == repeat, p.stdout
     return results, err
 
