@@ -34,6 +34,8 @@
  * 500 octets the extension adds to RCPT. */
 #define CAP_ENVID 100
 #define CAP_ORCPT 500
+/* RFC 4954 5: AUTH= adds at most 500 octets to MAIL. */
+#define CAP_AUTH_PARAM 500
 
 /* The HELO/EHLO argument we keep (a domain or an address literal). */
 #define CAP_HELO CAP_DOMAIN

@@ -97,6 +97,7 @@ struct smtp_mail {
     enum smtp_ret ret;
     bool has_envid;
     char envid[CAP_ENVID + 1]; /* xtext, as sent */
+    bool has_auth;             /* AUTH= was given (RFC 4954 5); its value is not kept */
 };
 
 struct smtp_rcpt {

@@ -111,7 +111,7 @@ static bool
 mail_has_params(const struct smtp_mail *m)
 {
     return m->has_size || m->body != SMTP_BODY_UNSPEC || m->smtputf8 || m->ret != SMTP_RET_UNSPEC ||
-           m->has_envid;
+           m->has_envid || m->has_auth;
 }
 
 /*
@@ -173,8 +173,8 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *c)
         smtp_reply(s, arg_refusal(r, true), NULL);
         return;
     }
-    /* Parameters are extensions: only after EHLO (RFC 5321 4.1.1.2). */
-    if (!s->esmtp && mail_has_params(&m)) {
+    /* Parameters are extensions: only after EHLO (RFC 5321 4.1.1.2), AUTH= where AUTH is. */
+    if ((!s->esmtp && mail_has_params(&m)) || (m.has_auth && !smtp_auth_offered(s))) {
         smtp_reply(s, R_PARAM_UNKNOWN, NULL);
         return;
     }

@@ -322,3 +322,23 @@ def test_a_broken_password_file_stops_the_start_and_configtest(gateway, ca, tmp_
     g.proc.wait(timeout=20)
     assert g.proc.returncode == 1 and f"{pw}:1:" in g.log()
     g.proc = None
+
+
+def test_the_auth_parameter_of_mail(gateway, ca, tmp_path):
+    """RFC 4954 5: a server that offers AUTH takes MAIL FROM:<...> AUTH=...;
+    a door without AUTH does not know the parameter (555)."""
+    g = auth_gateway(gateway, ca, tmp_path,
+                     doors={"submission": {}, "internal": {"allow": "127.0.0.0/8", "tls": "none"}})
+    c = Line(g.port("submission"))
+    assert c.cmd("AUTH PLAIN " + plain("bob", USERS["bob"]))[0] == 235
+    assert c.cmd("MAIL FROM:<> AUTH=<>")[0] == 250
+    assert c.cmd("RSET")[0] == 250
+    assert c.cmd("MAIL FROM:<> AUTH=bob+40ours.test")[0] == 250
+    assert c.cmd("RSET")[0] == 250
+    assert c.cmd("MAIL FROM:<> AUTH=a=b")[1][0].startswith("501 5.5.4")
+    c.close()
+    r = g.raw("internal")
+    r.cmd("EHLO client.test", 250)
+    r.cmd("MAIL FROM:<a@ours.test> AUTH=<>", 555, "5.5.4 Unsupported command parameter")
+    r.close()
+    assert_serving(g, "internal")
