@@ -38,7 +38,11 @@ $(DEV_TLS)/cert.pem:
 	# Run as root, gate26 reads it again as the user gate26 at a reload (SIGHUP).
 	if [ "$$(id -u)" = 0 ]; then chgrp gate26 $(DEV_TLS)/key.pem && chmod 640 $(DEV_TLS)/key.pem; fi
 
-run: build $(DEV_TLS)/cert.pem
+# A user for trying AUTH on the development doors: dev@gate26.localhost, password dev.
+$(BUILD)/dev-passwd:
+	printf 'dev\n' | ./$(BUILD)/src/gate26 passwd -c etc/gate26.dev.conf dev@gate26.localhost
+
+run: build $(DEV_TLS)/cert.pem $(BUILD)/dev-passwd
 	mkdir -p $(BUILD)/dev-spool
 	./$(BUILD)/src/gate26 serve -c etc/gate26.dev.conf
 
