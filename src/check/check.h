@@ -128,9 +128,17 @@ struct check_port {
     struct check_findings findings;
 };
 
+/*
+ * A host to probe. The caller sets name, and addr when it knows it, and the
+ * ports (state and the rest zero). check_probe_hosts() resolves a host
+ * whose addr is "" (A and AAAA through src/dns with o->resolver; the first
+ * address of the answer, IPv6 first) and writes that address into addr; a
+ * name that does not resolve leaves addr "", every port CHECK_PORT_ERROR
+ * and a "resolve-failed" host finding.
+ */
 struct check_host {
     char name[256]; /* as given, or an MX name */
-    char addr[64];  /* the address checked */
+    char addr[64];  /* the address checked: IPv4 or IPv6 text, without brackets */
     char ptr[256];  /* reverse DNS, "" when none */
     bool fcrdns;    /* the PTR name resolves back to addr */
     struct check_port *ports;
@@ -144,6 +152,9 @@ struct check_opts {
     const char *resolver; /* "ADDR:PORT", or NULL: the system's */
     const char *helo;     /* our EHLO name */
     const char *ca_file;  /* for chain verification, or NULL: the system store */
+    const char *domain;   /* the mail domain the hosts serve (--mx DOMAIN): the smuggling
+                           * test writes to postmaster@domain; NULL: the host name without
+                           * its first label, or <postmaster> for an address */
 };
 
 /*
