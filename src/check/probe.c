@@ -299,6 +299,12 @@ probe_quit(struct probe *pr)
 
 static void probe_read(struct probe *pr);
 
+static bool
+is_name_error(long v)
+{
+    return v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH;
+}
+
 static void
 tls_findings(struct probe *pr, const struct tls_info *info)
 {
@@ -312,7 +318,10 @@ tls_findings(struct probe *pr, const struct tls_info *info)
     (void)str_copyz(t->sans, sizeof(t->sans), info->peer_san);
     (void)str_copyz(t->issuer, sizeof(t->issuer), info->peer_issuer);
     t->not_after = (long long)info->peer_not_after;
-    t->chain_ok = info->verify_result == X509_V_OK;
+    /* OpenSSL checks the name (check_id) after it has built the chain to a
+     * trusted root, and stops at the first error: a name mismatch means the
+     * chain itself was trusted (its dates are checked here, from not_after). */
+    t->chain_ok = info->verify_result == X509_V_OK || is_name_error(info->verify_result);
     (void)str_copyz(t->verify_text, sizeof(t->verify_text), info->verify_text);
     t->name_ok = info->name_checked && info->name_matched;
 
@@ -337,7 +346,7 @@ tls_findings(struct probe *pr, const struct tls_info *info)
         info->verify_result == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN)
         check_add(&p->findings, "cert-self-signed", CHECK_WARN,
                   "the certificate is self-signed (%s)", info->verify_text);
-    else if (info->verify_result != X509_V_OK && info->verify_result != X509_V_ERR_CERT_HAS_EXPIRED)
+    else if (!t->chain_ok && info->verify_result != X509_V_ERR_CERT_HAS_EXPIRED)
         check_add(&p->findings, "cert-not-verified", CHECK_WARN,
                   "the certificate chain does not verify: %s", info->verify_text);
     if (info->name_checked && !info->name_matched)
