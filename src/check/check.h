@@ -122,15 +122,24 @@ struct check_port {
     enum check_port_state state;
     double connect_ms, greeting_ms;
     char greeting[512];
-    char ehlo[1024]; /* the extension lines, comma separated */
+    char ehlo[1024]; /* the extension lines of the last EHLO (inside TLS when TLS was
+                      * done), comma separated, printable ASCII */
     bool auth_before_tls;
     struct check_tls tls;
     struct check_findings findings;
 };
 
+/*
+ * A host to probe. The caller sets name, and addr when it knows it, and the
+ * ports (state and the rest zero). check_probe_hosts() resolves a host
+ * whose addr is "" (A and AAAA through src/dns with o->resolver; the first
+ * address of the answer, IPv6 first) and writes that address into addr; a
+ * name that does not resolve leaves addr "", every port CHECK_PORT_ERROR
+ * and a "resolve-failed" host finding.
+ */
 struct check_host {
     char name[256]; /* as given, or an MX name */
-    char addr[64];  /* the address checked */
+    char addr[64];  /* the address checked: IPv4 or IPv6 text, without brackets */
     char ptr[256];  /* reverse DNS, "" when none */
     bool fcrdns;    /* the PTR name resolves back to addr */
     struct check_port *ports;
@@ -144,11 +153,18 @@ struct check_opts {
     const char *resolver; /* "ADDR:PORT", or NULL: the system's */
     const char *helo;     /* our EHLO name */
     const char *ca_file;  /* for chain verification, or NULL: the system store */
+    const char *domain;   /* the mail domain the hosts serve (--mx DOMAIN): the smuggling
+                           * test writes to postmaster@domain; NULL: the host name without
+                           * its first label, or <postmaster> for an address */
 };
 
 /*
  * Probes every port of every host, concurrently, on one loop; fills each
- * check_port (findings included). Returns 0, or -1 with err on local trouble.
+ * check_port (findings included). Needs o->timeout_ms and o->helo. Port 465
+ * speaks implicit TLS, every other port plain SMTP with STARTTLS. Sends no
+ * DATA unless o->intrusive (see probe.c for the bytes of the smuggling
+ * test). SIGPIPE is ignored during the call. Returns 0, or -1 with err on
+ * local trouble (no loop, a bad resolver or CA file).
  */
 int check_probe_hosts(struct check_host *hosts, size_t n_hosts, const struct check_opts *o,
                       char *err, size_t errcap);
@@ -157,12 +173,21 @@ int check_probe_hosts(struct check_host *hosts, size_t n_hosts, const struct che
  * --mx: the MX hosts of domain, one check_host per address (ports to be set
  * by the caller), with host-level findings (null MX, no MX). Also fills ptr
  * and fcrdns of each. Returns 0, or -1 with err (NXDOMAIN, DNS trouble).
+ * The caller owns *hosts: check_host_free() each, then free(*hosts) (also
+ * when *n_hosts is 0). Domain findings: "mx" (info, one per record),
+ * "null-mx" (info, no host), "no-mx" (info: the domain's own addresses are
+ * the hosts, RFC 5321 5.1), "mx-no-address" (warn).
  */
 int check_mx_hosts(const char *domain, const struct check_opts *o, struct check_host **hosts,
                    size_t *n_hosts, struct check_findings *domain_findings, char *err,
                    size_t errcap);
 
-/* Reverse DNS and forward confirmation of h->addr into h->ptr, h->fcrdns, h->findings. */
+/*
+ * Reverse DNS and forward confirmation of h->addr into h->ptr (the first
+ * PTR name), h->fcrdns, h->findings ("fcrdns" ok, "no-ptr" warn,
+ * "ptr-not-confirmed" warn, "ptr-failed" info on DNS trouble). Returns 0,
+ * or -1 with err when no resolver can be made.
+ */
 int check_rdns(struct check_host *h, const struct check_opts *o, char *err, size_t errcap);
 
 void check_host_free(struct check_host *h);

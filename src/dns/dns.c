@@ -259,7 +259,23 @@ dns_query_free(struct dns_query *q)
     event_free(q->done);
     free(q->mx);
     free(q->addrs);
+    free(q->names);
     free(q);
+}
+
+/* The record type of a query, for debug lines. */
+static const char *
+dns_kind_name(enum dns_kind k)
+{
+    switch (k) {
+    case DNS_KIND_MX:
+        return "MX";
+    case DNS_KIND_ADDRS:
+        return "A/AAAA";
+    case DNS_KIND_PTR:
+        return "PTR";
+    }
+    return "?";
 }
 
 static void
@@ -284,6 +300,8 @@ dns_call(struct dns_query *q)
 
     if (q->kind == DNS_KIND_MX)
         q->mx_fn(q->arg, q->st, q->mx, q->n, why);
+    else if (q->kind == DNS_KIND_PTR)
+        q->ptr_fn(q->arg, q->st, q->names, q->n, why);
     else
         q->addr_fn(q->arg, q->st, q->addrs, q->n, why);
 }
@@ -303,8 +321,7 @@ dns_done_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     dns_unlink(q);
     log_debug("-: event=dns-answer, type=%s, name=%s, status=%s, records=%zu, why=\"%s\"",
-              q->kind == DNS_KIND_MX ? "MX" : "A/AAAA", q->name, dns_status_name(q->st), q->n,
-              q->why);
+              dns_kind_name(q->kind), q->name, dns_status_name(q->st), q->n, q->why);
     dns_call(q);
     dns_query_free(q);
 }
@@ -421,13 +438,15 @@ dns_free(struct dns *d)
         /* Called back by c-ares or not, the query is ours alone now. */
         free(q->mx);
         free(q->addrs);
+        free(q->names);
         q->mx = NULL;
         q->addrs = NULL;
+        q->names = NULL;
         q->n = 0;
         q->st = DNS_CANCELLED;
         (void)str_copyz(q->why, sizeof(q->why), "cancelled");
-        log_debug("-: event=dns-answer, type=%s, name=%s, status=cancelled",
-                  q->kind == DNS_KIND_MX ? "MX" : "A/AAAA", q->name);
+        log_debug("-: event=dns-answer, type=%s, name=%s, status=cancelled", dns_kind_name(q->kind),
+                  q->name);
         dns_call(q);
         dns_query_free(q);
     }

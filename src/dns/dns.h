@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Asynchronous DNS on the event loop, through c-ares: MX records (RFC 5321
- * 5.1, RFC 7505 null MX) and the A/AAAA addresses of a host. Queries never
+ * 5.1, RFC 7505 null MX), the A/AAAA addresses of a host, and the PTR names
+ * of an address (RFC 1035 3.5, RFC 3596 2.5). Queries never
  * block the loop: c-ares's sockets are watched by libevent events and its
  * timeouts by one timer, all on the base given to dns_new().
  *
@@ -91,5 +92,26 @@ typedef void dns_addr_fn(void *arg, enum dns_status st, const struct dns_addr *a
 
 /* Looks up A and AAAA of host. Returns 0, or -1 with errno EINVAL (fn not called). */
 int dns_addrs(struct dns *d, const char *host, dns_addr_fn *fn, void *arg);
+
+/* One name of a PTR answer: checked as a host name, lower case, no trailing dot. */
+struct dns_name {
+    char host[CAP_DOMAIN + 1];
+};
+
+/*
+ * Called once with the names a PTR lookup gave (n >= 1 on DNS_OK; records
+ * whose name is not a host name are left out, and an answer with none
+ * left is DNS_NODATA), valid during the call only.
+ */
+typedef void dns_ptr_fn(void *arg, enum dns_status st, const struct dns_name *names, size_t n,
+                        const char *why);
+
+/*
+ * Looks up the PTR records of the address in sa (AF_INET or AF_INET6; the
+ * port is ignored) under in-addr.arpa or ip6.arpa (RFC 1035 3.5, RFC 3596
+ * 2.5). Returns 0 (fn will be called), or -1 with errno EINVAL for another
+ * family (fn not called).
+ */
+int dns_ptr(struct dns *d, const struct sockaddr *sa, dns_ptr_fn *fn, void *arg);
 
 #endif

@@ -34,6 +34,7 @@
 enum dns_kind {
     DNS_KIND_MX,
     DNS_KIND_ADDRS,
+    DNS_KIND_PTR,
 };
 
 struct dns_sock;
@@ -46,6 +47,7 @@ struct dns_query {
     enum dns_kind kind;
     dns_mx_fn *mx_fn;
     dns_addr_fn *addr_fn;
+    dns_ptr_fn *ptr_fn;
     void *arg;
     bool answered; /* st, why and the records are set; done is active */
     char name[DNS_NAME_MAX + 1];
@@ -54,6 +56,7 @@ struct dns_query {
     char why[DNS_WHY_CAP];
     struct dns_mx *mx;      /* n records (DNS_KIND_MX), ours */
     struct dns_addr *addrs; /* n records (DNS_KIND_ADDRS), ours */
+    struct dns_name *names; /* n records (DNS_KIND_PTR), ours */
     size_t n;
 };
 
@@ -111,5 +114,14 @@ int dns_name_check(const char *name, size_t *len);
  * -1 with the reason in err (capacity errcap).
  */
 int dns_server_parse(const char *text, char *canon, size_t cap, char *err, size_t errcap);
+
+/*
+ * The reverse-lookup name of an address (RFC 1035 3.5, RFC 3596 2.5):
+ * "4.3.2.1.in-addr.arpa" for 1.2.3.4, 32 nibbles then "ip6.arpa" for IPv6,
+ * into out (capacity cap: DNS_PTR_NAME_CAP is enough). Returns 0, or -1 for
+ * another family or a too small out.
+ */
+#define DNS_PTR_NAME_CAP 74
+int dns_ptr_name(const struct sockaddr *sa, char *out, size_t cap);
 
 #endif

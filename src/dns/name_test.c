@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+
 #include <cmocka.h>
 
 #include "dns/dns_impl.h"
@@ -223,14 +227,73 @@ test_servers(void **state)
     }
 }
 
+/* dns_ptr_name: the reverse names of RFC 1035 3.5 and RFC 3596 2.5. */
+static void
+test_ptr_names(void **state)
+{
+    static const struct {
+        int family;
+        const char *addr;
+        const char *want; /* NULL: refused */
+    } rows[] = {
+        {AF_INET, "192.0.2.1", "1.2.0.192.in-addr.arpa"},
+        {AF_INET, "127.0.0.1", "1.0.0.127.in-addr.arpa"},
+        {AF_INET, "0.0.0.0", "0.0.0.0.in-addr.arpa"},
+        {AF_INET, "255.255.255.255", "255.255.255.255.in-addr.arpa"},
+        {AF_INET6, "2001:db8::567:89ab",
+         "b.a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"},
+        {AF_INET6, "::1",
+         "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa"},
+        {AF_INET6, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+         "f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.f.ip6.arpa"},
+        /* hostile: a family without reverse names */
+        {AF_UNIX, "", NULL},
+        {AF_UNSPEC, "", NULL},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < COUNT(rows); i++) {
+        struct sockaddr_storage ss;
+        char out[DNS_PTR_NAME_CAP] = "";
+        int got;
+
+        memset(&ss, 0, sizeof(ss));
+        ss.ss_family = (sa_family_t)rows[i].family;
+        if (rows[i].family == AF_INET)
+            assert_int_equal(
+                inet_pton(AF_INET, rows[i].addr, &((struct sockaddr_in *)&ss)->sin_addr), 1);
+        else if (rows[i].family == AF_INET6)
+            assert_int_equal(
+                inet_pton(AF_INET6, rows[i].addr, &((struct sockaddr_in6 *)&ss)->sin6_addr), 1);
+        got = dns_ptr_name((const struct sockaddr *)&ss, out, sizeof(out));
+        if (rows[i].want == NULL) {
+            assert_int_equal(got, -1);
+        } else {
+            assert_int_equal(got, 0);
+            assert_string_equal(out, rows[i].want);
+            assert_int_equal(dns_name_check(out, &(size_t){0}), 0);
+        }
+    }
+    /* An output one octet short is refused, never cut. */
+    {
+        struct sockaddr_in6 s6;
+        char out[DNS_PTR_NAME_CAP];
+
+        memset(&s6, 0, sizeof(s6));
+        s6.sin6_family = AF_INET6;
+        assert_int_equal(dns_ptr_name((const struct sockaddr *)&s6, out, 72), -1);
+        assert_int_equal(dns_ptr_name((const struct sockaddr *)&s6, out, 73), 0);
+        assert_int_equal(strlen(out), 72);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_every_octet),
-        cmocka_unit_test(test_lengths),
-        cmocka_unit_test(test_servers),
+        cmocka_unit_test(test_names),     cmocka_unit_test(test_every_octet),
+        cmocka_unit_test(test_lengths),   cmocka_unit_test(test_servers),
+        cmocka_unit_test(test_ptr_names),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -75,6 +75,8 @@
  */
 #define CAP_DNS_MX    32
 #define CAP_DNS_ADDRS 32
+/* Names kept from one PTR answer (RFC 1035 3.5 allows several). */
+#define CAP_DNS_PTR 8
 
 /*
  * Replies the SMTP client reads (src/deliver/). RFC 5321 4.5.3.1.5 allows
