@@ -121,6 +121,9 @@ static void
 test_rows(void **state)
 {
     (void)state;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    skip(); /* the rows are as a little-endian kernel prints them */
+#endif
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         struct check_tcp_row r;
         int rc =
