@@ -1,14 +1,454 @@
 /* SPDX-License-Identifier: MIT */
-/* gate26 check: the command line (to be built: issue 6). */
-#include <stdio.h>
+/*
+ * gate26 check: the command line. Reads the options and targets, runs the
+ * local scan (local.c), the probes of hosts (probe.c) or of a domain's MX
+ * hosts (mx.c), prints the table or the JSON (report.c) and returns the exit
+ * status of the worst finding: 0 ok (info counts as ok), 1 warn, 2 critical;
+ * 3 for a usage error and 4 when the check could not run at all.
+ *
+ * Targets are HOST, HOST:PORT, [IPV6]:PORT, [IPV6] and a bare IPv6 literal;
+ * a target without a port gets 25, 26, 465 and 587. Names are resolved by
+ * probe.c (see the contract in check.h), so that --resolver applies to them.
+ */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "check/check.h"
+#include "lib/num.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+
+static const unsigned default_ports[] = {25, 26, 465, 587};
+#define N_DEFAULT_PORTS (sizeof(default_ports) / sizeof(default_ports[0]))
+
+/* The most targets or ports one command line may name. */
+#define CHECK_ARGS_MAX 256
+
+static const char usage_text[] =
+    "usage: gate26 check --local [-c FILE] [--json] [PORT...]\n"
+    "       gate26 check [OPTIONS] HOST[:PORT]...\n"
+    "       gate26 check [OPTIONS] --mx DOMAIN\n"
+    "\n"
+    "  --local            who listens on PORT... here (default 25 26 465 587, and\n"
+    "                     with -c the ports of the configuration's doors)\n"
+    "  -c, --config FILE  a gate26 configuration: names the role of gate26's sockets\n"
+    "  HOST[:PORT]        a remote host (name, IPv4, [IPv6] or IPv6); without a port:\n"
+    "                     25 26 465 587, probed concurrently\n"
+    "  --mx DOMAIN        the domain's MX hosts (and null MX), each on those ports\n"
+    "  --timeout SECONDS  per step: connect, each reply, the TLS handshake (default 5)\n"
+    "  --resolver ADDR:PORT  DNS server to ask instead of the system's\n"
+    "  --helo NAME        the EHLO name to send (default: this host's name)\n"
+    "  --ca-file FILE     CA bundle for verifying certificates (default: the system's)\n"
+    "  --intrusive        also test SMTP smuggling (sends a message that the server\n"
+    "                     should refuse)\n"
+    "  --json             one JSON object instead of the table\n"
+    "\n"
+    "exit status: 0 all ok, 1 a warning, 2 a critical finding, 3 a usage error,\n"
+    "4 the check could not run. Colour only on a terminal, never with NO_COLOR set.\n";
+
+struct args {
+    bool local, mx, json, intrusive;
+    const char *conf;
+    const char *resolver, *helo, *ca_file;
+    bool timeout_given;
+    struct check_opts opts;
+};
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("gate26 check: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n(gate26 check --help for the options)\n", stderr);
+    return CHECK_EXIT_USAGE;
+}
+
+/* A port number 1..65535 from text; -1 when it is not one. */
+static int
+parse_port(const char *s, unsigned *out)
+{
+    uint64_t v;
+
+    if (num_parse_u64(slice_make(s, strlen(s)), 1, 65535, &v) == -1)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* A host name: LDH labels of 1..63 (and '_', seen in real names), at most 253 in all. */
+static bool
+is_host_name(const char *s)
+{
+    size_t len = strlen(s), label = 0;
+    bool all_digits = true;
+
+    if (len == 0 || len > 253 || s[0] == '.')
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+
+        if (c == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+        if (c < '0' || c > '9')
+            all_digits = false;
+        if (++label > 63)
+            return false;
+    }
+    /* 999.1.2.3 is neither an address nor a name. */
+    return !all_digits;
+}
+
+/*
+ * One target: HOST, HOST:PORT, [IPV6], [IPV6]:PORT or a bare IPv6 literal.
+ * Fills name (without brackets), addr (for a literal, else ""), port (0:
+ * none given). Returns 0, or -1 with a message on stderr.
+ */
+static int
+parse_target(const char *arg, char *name, size_t namecap, char *addr, size_t addrcap,
+             unsigned *port)
+{
+    unsigned char bin[16];
+    const char *colon = strchr(arg, ':');
+    char host[300];
+
+    *port = 0;
+    addr[0] = '\0';
+    if (arg[0] == '[') {
+        const char *close = strchr(arg, ']');
+
+        if (close == NULL || str_copy(host, sizeof(host), arg + 1, (size_t)(close - arg - 1)) ||
+            inet_pton(AF_INET6, host, bin) != 1) {
+            usage_error("'%s' is not an IPv6 address in brackets", arg);
+            return -1;
+        }
+        if (close[1] != '\0' && (close[1] != ':' || parse_port(close + 2, port) == -1)) {
+            usage_error("'%s': expected [IPV6] or [IPV6]:PORT (1..65535)", arg);
+            return -1;
+        }
+        (void)inet_ntop(AF_INET6, bin, addr, (socklen_t)addrcap);
+        return str_copyz(name, namecap, host);
+    }
+    if (colon != NULL && strchr(colon + 1, ':') != NULL) {
+        /* Two colons or more: an IPv6 literal, which takes its port only in brackets. */
+        if (inet_pton(AF_INET6, arg, bin) != 1) {
+            usage_error("'%s' is not an IPv6 address (write [IPV6]:PORT for a port)", arg);
+            return -1;
+        }
+        (void)inet_ntop(AF_INET6, bin, addr, (socklen_t)addrcap);
+        return str_copyz(name, namecap, arg);
+    }
+    if (str_copy(host, sizeof(host), arg, colon != NULL ? (size_t)(colon - arg) : strlen(arg))) {
+        usage_error("'%s': host name too long", arg);
+        return -1;
+    }
+    if (colon != NULL && parse_port(colon + 1, port) == -1) {
+        usage_error("'%s': expected HOST:PORT with a port 1..65535", arg);
+        return -1;
+    }
+    if (inet_pton(AF_INET, host, bin) == 1) {
+        (void)inet_ntop(AF_INET, bin, addr, (socklen_t)addrcap);
+    } else {
+        size_t len = strlen(host);
+
+        if (len > 1 && host[len - 1] == '.')
+            host[len - 1] = '\0'; /* the root's dot */
+        if (!is_host_name(host)) {
+            usage_error("'%s' is neither a host name nor an address", arg);
+            return -1;
+        }
+    }
+    return str_copyz(name, namecap, host);
+}
+
+static void
+host_add_port(struct check_host *h, unsigned port)
+{
+    for (size_t i = 0; i < h->n_ports; i++) {
+        if (h->ports[i].port == port)
+            return;
+    }
+    h->ports = xrealloc(h->ports, (h->n_ports + 1) * sizeof(*h->ports));
+    memset(&h->ports[h->n_ports], 0, sizeof(*h->ports));
+    h->ports[h->n_ports++].port = port;
+}
+
+static bool
+want_colour(void)
+{
+    const char *nc = getenv("NO_COLOR");
+
+    /* https://no-color.org: any non-empty NO_COLOR turns colour off. */
+    return isatty(STDOUT_FILENO) && (nc == NULL || nc[0] == '\0');
+}
+
+static int
+finish(int status)
+{
+    if (fflush(stdout) != 0) {
+        perror("gate26 check: standard output");
+        return CHECK_EXIT_TROUBLE;
+    }
+    return status;
+}
+
+static int
+run_local(const struct args *a, char **targets, size_t n)
+{
+    unsigned ports[CHECK_ARGS_MAX];
+    struct check_local l;
+    char err[1024];
+    int status;
+
+    for (size_t i = 0; i < n; i++) {
+        if (parse_port(targets[i], &ports[i]) == -1)
+            return usage_error("--local takes port numbers (1..65535), not '%s'", targets[i]);
+    }
+    if (a->conf != NULL && access(a->conf, R_OK) == -1)
+        return usage_error("-c %s: cannot read the file", a->conf);
+    if (check_local_scan(ports, n, a->conf, &l, err, sizeof(err)) == -1) {
+        fprintf(stderr, "gate26 check: %s\n", err);
+        check_local_free(&l);
+        return CHECK_EXIT_TROUBLE;
+    }
+    if (a->json)
+        check_json_local(stdout, &l);
+    else
+        check_print_local(stdout, &l, want_colour());
+    status = check_exit_status(check_local_worst(&l));
+    check_local_free(&l);
+    return finish(status);
+}
+
+static void
+free_hosts(struct check_host *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        check_host_free(&h[i]);
+    free(h);
+}
+
+/* Probes hosts, looks up their reverse DNS, prints; frees hosts. */
+static int
+probe_and_print(const struct args *a, struct check_host *h, size_t n,
+                struct check_findings *domain_findings, bool rdns)
+{
+    char err[1024];
+    int status;
+
+    if (check_probe_hosts(h, n, &a->opts, err, sizeof(err)) == -1) {
+        fprintf(stderr, "gate26 check: %s\n", err);
+        free_hosts(h, n);
+        return CHECK_EXIT_TROUBLE;
+    }
+    for (size_t i = 0; rdns && i < n; i++) {
+        if (h[i].addr[0] != '\0' && check_rdns(&h[i], &a->opts, err, sizeof(err)) == -1)
+            check_add(&h[i].findings, "rdns-error", CHECK_INFO, "reverse DNS of %s not checked: %s",
+                      h[i].addr, err);
+    }
+    if (a->json)
+        check_json_hosts(stdout, h, n, domain_findings);
+    else
+        check_print_hosts(stdout, h, n, domain_findings, want_colour());
+    status = check_exit_status(check_hosts_worst(h, n, domain_findings));
+    free_hosts(h, n);
+    return finish(status);
+}
+
+static int
+run_remote(const struct args *a, char **targets, size_t n)
+{
+    struct check_host *h = xcalloc(n, sizeof(*h));
+    size_t n_hosts = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        char name[256], addr[64];
+        struct check_host *x = NULL;
+        unsigned port;
+
+        if (parse_target(targets[i], name, sizeof(name), addr, sizeof(addr), &port) == -1) {
+            free_hosts(h, n_hosts);
+            return CHECK_EXIT_USAGE;
+        }
+        /* The same host twice: one host with the ports of both. */
+        for (size_t j = 0; j < n_hosts && x == NULL; j++) {
+            if (strcmp(h[j].name, name) == 0)
+                x = &h[j];
+        }
+        if (x == NULL) {
+            x = &h[n_hosts++];
+            (void)str_copyz(x->name, sizeof(x->name), name);
+            (void)str_copyz(x->addr, sizeof(x->addr), addr);
+        }
+        if (port != 0) {
+            host_add_port(x, port);
+        } else {
+            for (size_t k = 0; k < N_DEFAULT_PORTS; k++)
+                host_add_port(x, default_ports[k]);
+        }
+    }
+    return probe_and_print(a, h, n_hosts, NULL, true);
+}
+
+static int
+run_mx(const struct args *a, const char *domain)
+{
+    struct check_findings df = {0};
+    struct check_host *h = NULL;
+    char name[256], err[1024];
+    size_t n = 0, len = strlen(domain);
+    int status;
+
+    if (str_copyz(name, sizeof(name), domain) == -1 || len == 0)
+        return usage_error("--mx: '%s' is not a domain", domain);
+    if (len > 1 && name[len - 1] == '.')
+        name[len - 1] = '\0';
+    if (!is_host_name(name))
+        return usage_error("--mx: '%s' is not a domain", domain);
+    if (check_mx_hosts(name, &a->opts, &h, &n, &df, err, sizeof(err)) == -1) {
+        fprintf(stderr, "gate26 check: %s: %s\n", name, err);
+        free_hosts(h, n);
+        check_findings_free(&df);
+        return CHECK_EXIT_TROUBLE;
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; h[i].n_ports == 0 && k < N_DEFAULT_PORTS; k++)
+            host_add_port(&h[i], default_ports[k]);
+    }
+    status = probe_and_print(a, h, n, &df, false);
+    check_findings_free(&df);
+    return status;
+}
+
+/* ADDR:PORT with an IPv4 address or [IPv6]. */
+static bool
+is_resolver(const char *s)
+{
+    char host[64];
+    unsigned char bin[16];
+    const char *colon = strrchr(s, ':');
+    unsigned port;
+
+    if (colon == NULL || parse_port(colon + 1, &port) == -1)
+        return false;
+    if (s[0] == '[') {
+        return colon > s + 1 && colon[-1] == ']' &&
+               str_copy(host, sizeof(host), s + 1, (size_t)(colon - s - 2)) == 0 &&
+               inet_pton(AF_INET6, host, bin) == 1;
+    }
+    return str_copy(host, sizeof(host), s, (size_t)(colon - s)) == 0 &&
+           inet_pton(AF_INET, host, bin) == 1;
+}
 
 int
 check_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "gate26 check: not built yet\n");
-    return 3;
+    enum { O_LOCAL = 256, O_MX, O_JSON, O_TIMEOUT, O_RESOLVER, O_INTRUSIVE, O_CA, O_HELO };
+    static const struct option opts[] = {
+        {"local", no_argument, NULL, O_LOCAL},
+        {"mx", no_argument, NULL, O_MX},
+        {"json", no_argument, NULL, O_JSON},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"resolver", required_argument, NULL, O_RESOLVER},
+        {"intrusive", no_argument, NULL, O_INTRUSIVE},
+        {"config", required_argument, NULL, 'c'},
+        {"ca-file", required_argument, NULL, O_CA},
+        {"helo", required_argument, NULL, O_HELO},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct args a;
+    size_t n;
+    int ch;
+
+    memset(&a, 0, sizeof(a));
+    a.opts.timeout_ms = 5000;
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+        uint64_t secs;
+
+        switch (ch) {
+        case O_LOCAL:
+            a.local = true;
+            break;
+        case O_MX:
+            a.mx = true;
+            break;
+        case O_JSON:
+            a.json = true;
+            break;
+        case O_TIMEOUT:
+            if (num_parse_u64(slice_make(optarg, strlen(optarg)), 1, 300, &secs) == -1)
+                return usage_error("--timeout takes whole seconds, 1..300, not '%s'", optarg);
+            a.opts.timeout_ms = (unsigned)secs * 1000;
+            a.timeout_given = true;
+            break;
+        case O_RESOLVER:
+            if (!is_resolver(optarg))
+                return usage_error("--resolver takes ADDR:PORT ([IPV6]:PORT), not '%s'", optarg);
+            a.resolver = a.opts.resolver = optarg;
+            break;
+        case O_INTRUSIVE:
+            a.intrusive = a.opts.intrusive = true;
+            break;
+        case 'c':
+            a.conf = optarg;
+            break;
+        case O_CA:
+            if (access(optarg, R_OK) == -1)
+                return usage_error("--ca-file %s: cannot read the file", optarg);
+            a.ca_file = a.opts.ca_file = optarg;
+            break;
+        case O_HELO:
+            if (!is_host_name(optarg))
+                return usage_error("--helo takes a host name, not '%s'", optarg);
+            a.helo = a.opts.helo = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return finish(CHECK_EXIT_OK);
+        case ':':
+            return usage_error("option %s needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    n = (size_t)(argc - optind);
+    if (n > CHECK_ARGS_MAX)
+        return usage_error("more than %d targets", CHECK_ARGS_MAX);
+    if (a.local) {
+        if (a.mx)
+            return usage_error("--local and --mx do not go together");
+        if (a.timeout_given || a.resolver || a.intrusive || a.ca_file || a.helo)
+            return usage_error("--timeout, --resolver, --intrusive, --ca-file and --helo "
+                               "are for remote checks, not --local");
+        return run_local(&a, argv + optind, n);
+    }
+    if (a.conf != NULL)
+        return usage_error("-c %s: the configuration is for --local", a.conf);
+    if (n == 0)
+        return usage_error("what should be checked? (--local, HOST or --mx DOMAIN)");
+    if (a.mx) {
+        if (n != 1)
+            return usage_error("--mx takes one DOMAIN");
+        return run_mx(&a, argv[optind]);
+    }
+    return run_remote(&a, argv + optind, n);
 }

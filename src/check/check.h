@@ -15,8 +15,9 @@
  *   report.c  the findings as a table (colour only on a terminal) or JSON
  *
  * Every part fills the same structures below; report.c prints them and
- * check.c derives the exit status: 0 all ok, 1 a warning, 2 a critical
- * finding, 3 a usage error.
+ * check.c derives the exit status: 0 all ok (info counts as ok), 1 a
+ * warning, 2 a critical finding, 3 a usage error, 4 the check itself could
+ * not run (local trouble: /proc unreadable, no DNS, no memory for the loop).
  */
 #ifndef GATE26_CHECK_CHECK_H
 #define GATE26_CHECK_CHECK_H
@@ -55,6 +56,16 @@ void check_findings_free(struct check_findings *f);
 /* The worst level in f (CHECK_OK when empty). */
 enum check_level check_worst(const struct check_findings *f);
 
+/* The exit statuses of gate26 check. */
+#define CHECK_EXIT_OK      0
+#define CHECK_EXIT_WARN    1
+#define CHECK_EXIT_CRIT    2
+#define CHECK_EXIT_USAGE   3
+#define CHECK_EXIT_TROUBLE 4
+
+/* 0 for ok and info, 1 for warn, 2 for critical. */
+int check_exit_status(enum check_level worst);
+
 /* ---- local (local.c) ---- */
 
 /* One listening TCP socket on a port asked about. */
@@ -67,12 +78,15 @@ struct check_listener {
     char command[256]; /* cmdline, spaces between arguments, printable ASCII */
     char user[64];     /* owner of the process (or of the socket, when no pid) */
     bool is_gate26;
-    char role[16]; /* gate26's door on this address, from -c FILE, or "" */
+    char role[16];   /* gate26's door on this address, from -c FILE, or "" */
+    bool dual_stack; /* on :: with IPV6_V6ONLY off: takes IPv4 connections too */
     struct check_findings findings;
 };
 
 struct check_local {
-    struct check_listener *v;
+    unsigned *ports; /* the ports looked at, ascending */
+    size_t n_ports;
+    struct check_listener *v; /* by port, IPv4 first, then address */
     size_t n;
     unsigned *ports_free; /* ports asked about that nobody listens on */
     size_t n_free;
@@ -80,14 +94,19 @@ struct check_local {
 };
 
 /*
- * Scans the listeners on ports[0..n_ports) (IPv4 and IPv6). conf_path, when
- * not NULL, is a gate26 configuration whose doors name the roles (an
- * internal door on a public address without allow list is a warning).
- * Returns 0, or -1 with err filled (e.g. /proc unreadable).
+ * Scans the listeners on ports[0..n_ports) (IPv4 and IPv6); n_ports 0 means
+ * 25, 26, 465, 587 and, with a configuration, the ports of its doors.
+ * conf_path, when not NULL, is a gate26 configuration whose doors name the
+ * roles (an internal door on a public address whose allow list admits
+ * everyone is a warning). Returns 0 with out filled (free it with
+ * check_local_free, also after -1), or -1 with err filled (the
+ * configuration's FILE:LINE: message, /proc unreadable).
  */
 int check_local_scan(const unsigned *ports, size_t n_ports, const char *conf_path,
                      struct check_local *out, char *err, size_t errcap);
 void check_local_free(struct check_local *l);
+/* The worst finding of l, its listeners' included. */
+enum check_level check_local_worst(const struct check_local *l);
 
 /* ---- remote (probe.c, mx.c) ---- */
 
@@ -165,6 +184,20 @@ struct check_opts {
  * DATA unless o->intrusive (see probe.c for the bytes of the smuggling
  * test). SIGPIPE is ignored during the call. Returns 0, or -1 with err on
  * local trouble (no loop, a bad resolver or CA file).
+ *
+ * The contract with check.c, which builds hosts from the command line:
+ * - name is what the user wrote without port or brackets: a host name, or
+ *   an address literal ("192.0.2.1", "2001:db8::1"). For a literal check.c
+ *   also sets addr (as inet_ntop writes it); for a name addr is "" and
+ *   check_probe_hosts resolves it (A and AAAA through o->resolver when set,
+ *   the first address, IPv6 first) and writes the address it probes into
+ *   addr. A name that does not resolve gets a host finding ("resolve-failed",
+ *   warn) and every port state CHECK_PORT_ERROR; that is not -1.
+ * - ports[0..n_ports) are allocated by check.c (xcalloc) with only .port
+ *   set, each port once; check_host_free frees them.
+ * - check.c then calls check_rdns for each host whose addr is not "" (for
+ *   --mx, check_mx_hosts has done it), and derives the exit status from the
+ *   worst finding of hosts, ports and domain.
  */
 int check_probe_hosts(struct check_host *hosts, size_t n_hosts, const struct check_opts *o,
                       char *err, size_t errcap);
@@ -191,6 +224,9 @@ int check_mx_hosts(const char *domain, const struct check_opts *o, struct check_
 int check_rdns(struct check_host *h, const struct check_opts *o, char *err, size_t errcap);
 
 void check_host_free(struct check_host *h);
+/* The worst finding of hosts[0..n) (their ports' included) and of domain_findings (may be NULL). */
+enum check_level check_hosts_worst(const struct check_host *h, size_t n,
+                                   const struct check_findings *domain_findings);
 
 /* ---- report (report.c) ---- */
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Findings and their levels (check.h). */
+/* Findings, their levels, and the exit status they make (check.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +64,52 @@ check_worst(const struct check_findings *f)
     for (size_t i = 0; i < f->n; i++) {
         if (f->v[i].level > w)
             w = f->v[i].level;
+    }
+    return w;
+}
+
+int
+check_exit_status(enum check_level worst)
+{
+    switch (worst) {
+    case CHECK_OK:
+    case CHECK_INFO:
+        return CHECK_EXIT_OK;
+    case CHECK_WARN:
+        return CHECK_EXIT_WARN;
+    case CHECK_CRIT:
+        return CHECK_EXIT_CRIT;
+    }
+    /* Not a level: say the worst rather than all clear. */
+    return CHECK_EXIT_CRIT;
+}
+
+static enum check_level
+max_level(enum check_level a, enum check_level b)
+{
+    return a > b ? a : b;
+}
+
+enum check_level
+check_local_worst(const struct check_local *l)
+{
+    enum check_level w = check_worst(&l->findings);
+
+    for (size_t i = 0; i < l->n; i++)
+        w = max_level(w, check_worst(&l->v[i].findings));
+    return w;
+}
+
+enum check_level
+check_hosts_worst(const struct check_host *h, size_t n,
+                  const struct check_findings *domain_findings)
+{
+    enum check_level w = domain_findings != NULL ? check_worst(domain_findings) : CHECK_OK;
+
+    for (size_t i = 0; i < n; i++) {
+        w = max_level(w, check_worst(&h[i].findings));
+        for (size_t j = 0; j < h[i].n_ports; j++)
+            w = max_level(w, check_worst(&h[i].ports[j].findings));
     }
     return w;
 }

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pieces of local.c that its unit tests reach (private to src/check):
+ * one row of /proc/net/tcp or /proc/net/tcp6, and the scope of an address.
+ */
+#ifndef GATE26_CHECK_LOCAL_H
+#define GATE26_CHECK_LOCAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/slice.h"
+
+/* The longest row we read; the kernel's are about 150 (tcp) and 180 (tcp6) octets. */
+#define CHECK_TCP_ROW_MAX 512
+
+/* The TCP state column: 0A is LISTEN (include/net/tcp_states.h). */
+#define CHECK_TCP_LISTEN 0x0A
+
+struct check_tcp_row {
+    int family;             /* AF_INET or AF_INET6 */
+    unsigned char addr[16]; /* network order; 4 octets for AF_INET */
+    unsigned port;          /* local port */
+    unsigned state;         /* st column */
+    uint32_t uid;           /* the socket's owner */
+    uint64_t inode;         /* the socket's inode: /proc/PID/fd links read socket:[INODE] */
+};
+
+/*
+ * Parses one row (without its newline) of /proc/net/tcp (family AF_INET) or
+ * /proc/net/tcp6 (AF_INET6):
+ *   sl: local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+ * The local address is hex of 32-bit words, each printed as the host stores
+ * it (little-endian on x86); the port is plain hex. Returns 0, or -1 when the
+ * line is not such a row (the header line, a short line, bad hex, a number
+ * out of range, a line longer than CHECK_TCP_ROW_MAX).
+ */
+int check_tcp_row_parse(struct slice line, int family, struct check_tcp_row *out);
+
+/*
+ * "all" (0.0.0.0, ::), "loopback" (127/8, ::1, ::ffff:127.0.0.0/104) or
+ * "address" (one address) for addr (4 or 16 octets of family).
+ */
+const char *check_addr_scope(int family, const unsigned char *addr);
+
+/*
+ * True when addr is reachable only from nearby: loopback, RFC 1918, shared
+ * (100.64/10), link-local (169.254/16, fe80::/10), unique local (fc00::/7),
+ * and the same inside ::ffff:0:0/96. The unspecified address is not private.
+ */
+bool check_addr_is_private(int family, const unsigned char *addr);
+
+#endif
