@@ -328,7 +328,9 @@ run_mx(const struct args *a, const char *domain)
         return CHECK_EXIT_TROUBLE;
     }
     for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; h[i].n_ports == 0 && k < N_DEFAULT_PORTS; k++)
+        if (h[i].n_ports > 0)
+            continue;
+        for (size_t k = 0; k < N_DEFAULT_PORTS; k++)
             host_add_port(&h[i], default_ports[k]);
     }
     status = probe_and_print(a, h, n, &df, false);
@@ -359,6 +361,7 @@ is_resolver(const char *s)
 int
 check_main(int argc, char **argv)
 {
+    static char hostname[256];
     enum { O_LOCAL = 256, O_MX, O_JSON, O_TIMEOUT, O_RESOLVER, O_INTRUSIVE, O_CA, O_HELO };
     static const struct option opts[] = {
         {"local", no_argument, NULL, O_LOCAL},
@@ -379,6 +382,10 @@ check_main(int argc, char **argv)
 
     memset(&a, 0, sizeof(a));
     a.opts.timeout_ms = 5000;
+    /* EHLO: this machine's name unless --helo says otherwise. */
+    if (gethostname(hostname, sizeof(hostname) - 1) == -1 || !is_host_name(hostname))
+        (void)str_copyz(hostname, sizeof(hostname), "localhost");
+    a.opts.helo = hostname;
     optind = 1;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
@@ -448,6 +455,8 @@ check_main(int argc, char **argv)
     if (a.mx) {
         if (n != 1)
             return usage_error("--mx takes one DOMAIN");
+        /* The smuggling test (--intrusive) writes to postmaster of the domain checked. */
+        a.opts.domain = argv[optind];
         return run_mx(&a, argv[optind]);
     }
     return run_remote(&a, argv + optind, n);
