@@ -220,6 +220,13 @@ def test_configtest_dev_conf(tmp_path, certs):
     tls.mkdir(parents=True)
     shutil.copy(certs[0], tls / "cert.pem")
     shutil.copy(certs[1], tls / "key.pem")
+    # Without build/dev-passwd yet, its error names the file.
+    res = run("configtest", "-c", str(conf))
+    assert res.returncode == 1 and "dev-passwd: cannot open" in res.stderr
+    # make run makes it so (the dev user of the README).
+    p = subprocess.run([BIN, "passwd", "-c", str(conf), "dev@gate26.localhost"], input=b"dev\n",
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr
     res = run("configtest", "-c", str(conf))
     assert res.returncode == 0, res.stderr
     assert res.stdout == f"{conf}: configuration ok (4 listen blocks, 1 domain)\n"
