@@ -50,6 +50,7 @@
 
 #include "check/check.h"
 #include "deliver/ehlo.h"
+#include "deliver/line.h"
 #include "deliver/reply.h"
 #include "dns/dns.h"
 #include "lib/caps.h"
@@ -728,11 +729,8 @@ probe_protocol_error(struct probe *pr, const char *why)
     probe_close(pr);
 }
 
-/*
- * Reads the whole lines in the input into the reply reader: the cap comes
- * first (a line without its LF in CAP_REPLY_LINE octets is too long), and a
- * line must end in CR LF (RFC 5321 4.2).
- */
+/* Reads the whole lines in the input (deliver's line.c checks the cap and CR LF) into the reply
+ * reader. */
 static void
 probe_read(struct probe *pr)
 {
@@ -740,31 +738,23 @@ probe_read(struct probe *pr)
     char line[CAP_REPLY_LINE];
 
     while (pr->step != P_DONE && pr->step != P_TLS && pr->step != P_TLS_IMPLICIT) {
-        size_t avail = evbuffer_get_length(in);
-        size_t look = avail < CAP_REPLY_LINE ? avail : CAP_REPLY_LINE;
-        struct evbuffer_ptr end, at;
         enum deliver_reply_rc rc;
         struct slice text;
         size_t n;
 
-        if (avail == 0)
+        switch (deliver_line_take(in, line, &n)) {
+        case DELIVER_LINE_NONE:
             return;
-        if (evbuffer_ptr_set(in, &end, look, EVBUFFER_PTR_SET) == -1)
-            abort();
-        at = evbuffer_search_range(in, "\n", 1, NULL, &end);
-        if (at.pos == -1) {
-            if (avail >= CAP_REPLY_LINE)
-                probe_protocol_error(pr, "reply line too long");
+        case DELIVER_LINE_TOO_LONG:
+            probe_protocol_error(pr, "reply line too long");
             return;
-        }
-        n = (size_t)at.pos + 1;
-        if (evbuffer_remove(in, line, n) != (int)n)
-            abort();
-        if (n < 2 || line[n - 2] != '\r') {
+        case DELIVER_LINE_BARE_LF:
             probe_protocol_error(pr, "reply line ends in a bare LF");
             return;
+        case DELIVER_LINE_OK:
+            break;
         }
-        rc = deliver_reply_add(&pr->reply, slice_make(line, n - 2), &text);
+        rc = deliver_reply_add(&pr->reply, slice_make(line, n), &text);
         if (rc == DELIVER_REPLY_BAD) {
             probe_protocol_error(pr, pr->reply.error);
             return;

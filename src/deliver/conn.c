@@ -37,6 +37,7 @@
 #include <event2/event.h>
 
 #include "deliver/deliver_impl.h"
+#include "deliver/line.h"
 #include "lib/caps.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -269,11 +270,7 @@ conn_reply(struct deliver_conn *c, const struct deliver_reply *r)
     }
 }
 
-/*
- * Reads the whole lines in the input into the reply reader. The cap comes
- * first: a line without its LF in the first CAP_REPLY_LINE octets is too
- * long whatever follows; and a line must end in CR LF (RFC 5321 4.2).
- */
+/* Reads the whole lines in the input (line.c checks the cap and CR LF) into the reply reader. */
 static void
 conn_read_replies(struct deliver_conn *c)
 {
@@ -281,31 +278,23 @@ conn_read_replies(struct deliver_conn *c)
     char line[CAP_REPLY_LINE];
 
     while (c->state != DELIVER_ST_CLOSED && c->state != DELIVER_ST_IDLE) {
-        size_t avail = evbuffer_get_length(in);
-        size_t look = avail < CAP_REPLY_LINE ? avail : CAP_REPLY_LINE;
-        struct evbuffer_ptr end, at;
         enum deliver_reply_rc rc;
         struct slice text;
         size_t n;
 
-        if (avail == 0)
+        switch (deliver_line_take(in, line, &n)) {
+        case DELIVER_LINE_NONE:
             return;
-        if (evbuffer_ptr_set(in, &end, look, EVBUFFER_PTR_SET) == -1)
-            log_panic("evbuffer_ptr_set");
-        at = evbuffer_search_range(in, "\n", 1, NULL, &end);
-        if (at.pos == -1) {
-            if (avail >= CAP_REPLY_LINE)
-                conn_protocol_error(c, "reply line too long");
+        case DELIVER_LINE_TOO_LONG:
+            conn_protocol_error(c, "reply line too long");
             return;
-        }
-        n = (size_t)at.pos + 1;
-        if (evbuffer_remove(in, line, n) != (int)n)
-            log_panic("evbuffer_remove");
-        if (n < 2 || line[n - 2] != '\r') {
+        case DELIVER_LINE_BARE_LF:
             conn_protocol_error(c, "reply line ends in a bare LF");
             return;
+        case DELIVER_LINE_OK:
+            break;
         }
-        rc = deliver_reply_add(&c->reply, slice_make(line, n - 2), &text);
+        rc = deliver_reply_add(&c->reply, slice_make(line, n), &text);
         if (rc == DELIVER_REPLY_BAD) {
             conn_protocol_error(c, c->reply.error);
             return;
