@@ -2,8 +2,8 @@
 """Each door's acceptance and refusal, end to end: inbound takes mail only
 for our domains (and refuses every open-relay trick), internal refuses
 clients outside its allow list at connect (IPv4 and IPv6), and the
-submission doors, whose TLS and AUTH are not built yet, refuse MAIL before
-AUTH. Every refusal is checked to the exact code, enhanced code and text,
+submission doors refuse MAIL before TLS and AUTH (test_tls.py and
+test_auth.py test those themselves). Every refusal is checked to the exact code, enhanced code and text,
 then the daemon is shown to still serve."""
 import re
 import smtplib
