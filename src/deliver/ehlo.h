@@ -3,8 +3,9 @@
  * The service extensions a server lists in its EHLO reply (RFC 5321
  * 4.1.1.1), those the client uses or will use: PIPELINING (RFC 2920), SIZE
  * with its limit (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531), DSN
- * (RFC 3461), ENHANCEDSTATUSCODES (RFC 2034) and STARTTLS (RFC 3207, noted
- * for issue 5). A pure function of its input; private to src/deliver/.
+ * (RFC 3461), ENHANCEDSTATUSCODES (RFC 2034) and STARTTLS (RFC 3207). A pure
+ * function of its input; src/deliver's, and gate26 check's probe reads EHLO
+ * replies with it too.
  */
 #ifndef GATE26_DELIVER_EHLO_H
 #define GATE26_DELIVER_EHLO_H
