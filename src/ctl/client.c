@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ctl/ctl.h"
+#include "lib/io.h"
 #include "lib/str.h"
 
 static const char usage_text[] =
@@ -51,22 +52,6 @@ request_line(int argc, char **argv, char *out, size_t cap)
     return -1;
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int
 ctl_client(const char *spool_dir, int argc, char **argv)
 {
@@ -100,7 +85,7 @@ ctl_client(const char *spool_dir, int argc, char **argv)
             (void)close(fd);
         return 1;
     }
-    if (write_all(fd, line, strlen(line)) == -1) {
+    if (io_write_full(fd, line, strlen(line)) == -1) {
         fprintf(stderr, "gate26 queue: %s: %s\n", path, strerror(errno));
         (void)close(fd);
         return 1;

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/io.h"
 #include "lib/num.h"
 #include "sched/dsn.h"
 
@@ -161,22 +162,6 @@ try_option(int ch, struct dsn_input *in, struct dsn_rcpt *rcpts, time_t *now, of
     }
 }
 
-static int
-try_write_all(const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(STDOUT_FILENO, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -239,7 +224,7 @@ main(int argc, char **argv)
         fprintf(stderr, "dsn_try: dsn_compose: %s\n", strerror(errno));
         return 1;
     }
-    rc = try_write_all(out, out_len);
+    rc = io_write_full(STDOUT_FILENO, out, out_len);
     free(out);
     if (rc == -1) {
         fprintf(stderr, "dsn_try: write: %s\n", strerror(errno));
