@@ -738,21 +738,17 @@ probe_read(struct probe *pr)
     char line[CAP_REPLY_LINE];
 
     while (pr->step != P_DONE && pr->step != P_TLS && pr->step != P_TLS_IMPLICIT) {
+        enum deliver_line_rc lr;
         enum deliver_reply_rc rc;
         struct slice text;
         size_t n;
 
-        switch (deliver_line_take(in, line, &n)) {
-        case DELIVER_LINE_NONE:
+        lr = deliver_line_take(in, line, &n);
+        if (lr == DELIVER_LINE_NONE)
             return;
-        case DELIVER_LINE_TOO_LONG:
-            probe_protocol_error(pr, "reply line too long");
+        if (lr != DELIVER_LINE_OK) {
+            probe_protocol_error(pr, deliver_line_why(lr));
             return;
-        case DELIVER_LINE_BARE_LF:
-            probe_protocol_error(pr, "reply line ends in a bare LF");
-            return;
-        case DELIVER_LINE_OK:
-            break;
         }
         rc = deliver_reply_add(&pr->reply, slice_make(line, n), &text);
         if (rc == DELIVER_REPLY_BAD) {

@@ -278,21 +278,17 @@ conn_read_replies(struct deliver_conn *c)
     char line[CAP_REPLY_LINE];
 
     while (c->state != DELIVER_ST_CLOSED && c->state != DELIVER_ST_IDLE) {
+        enum deliver_line_rc lr;
         enum deliver_reply_rc rc;
         struct slice text;
         size_t n;
 
-        switch (deliver_line_take(in, line, &n)) {
-        case DELIVER_LINE_NONE:
+        lr = deliver_line_take(in, line, &n);
+        if (lr == DELIVER_LINE_NONE)
             return;
-        case DELIVER_LINE_TOO_LONG:
-            conn_protocol_error(c, "reply line too long");
+        if (lr != DELIVER_LINE_OK) {
+            conn_protocol_error(c, deliver_line_why(lr));
             return;
-        case DELIVER_LINE_BARE_LF:
-            conn_protocol_error(c, "reply line ends in a bare LF");
-            return;
-        case DELIVER_LINE_OK:
-            break;
         }
         rc = deliver_reply_add(&c->reply, slice_make(line, n), &text);
         if (rc == DELIVER_REPLY_BAD) {

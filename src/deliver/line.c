@@ -28,3 +28,18 @@ deliver_line_take(struct evbuffer *in, char *line, size_t *len)
     *len = n - 2;
     return DELIVER_LINE_OK;
 }
+
+const char *
+deliver_line_why(enum deliver_line_rc rc)
+{
+    switch (rc) {
+    case DELIVER_LINE_TOO_LONG:
+        return "reply line too long";
+    case DELIVER_LINE_BARE_LF:
+        return "reply line ends in a bare LF";
+    case DELIVER_LINE_NONE:
+    case DELIVER_LINE_OK:
+        break;
+    }
+    return NULL;
+}

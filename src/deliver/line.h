@@ -28,4 +28,7 @@ enum deliver_line_rc {
  */
 enum deliver_line_rc deliver_line_take(struct evbuffer *in, char *line, size_t *len);
 
+/* What is wrong, for a protocol error: "reply line too long", ...; NULL for NONE and OK. */
+const char *deliver_line_why(enum deliver_line_rc rc);
+
 #endif
