@@ -34,8 +34,8 @@
  * Time going backwards (it should not, with a monotonic clock) is treated as
  * no time passing: no window is reopened and no lock ends early.
  *
- * The hash is SipHash-2-4 keyed with 16 random octets from the caller, so
- * that chains cannot be made long by chosen keys.
+ * The hash is SipHash-2-4 (lib/siphash.h) keyed with 16 random octets from
+ * the caller, so that chains cannot be made long by chosen keys.
  */
 #ifndef GATE26_POLICY_LIMIT_H
 #define GATE26_POLICY_LIMIT_H
@@ -157,7 +157,5 @@ struct limit_stats {
 
 void limit_stats(const struct limit_table *t, struct limit_stats *out);
 
-/* SipHash-2-4 of len octets at p with the 16-octet key (for the tests). */
-uint64_t limit_siphash(const unsigned char key[16], const void *p, size_t len);
 
 #endif
