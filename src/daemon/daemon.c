@@ -33,6 +33,7 @@
 #include "sched/sched.h"
 #include "smtp/smtp.h"
 #include "spool/spool.h"
+#include "state/state.h"
 #include "tls/tls.h"
 #include "auth/auth.h"
 
@@ -209,25 +210,48 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
- * The counting tables of the limits against abuse, hashed with a secret of
- * this process so that nobody can choose keys that fall in one bucket.
+ * 16 random octets of this process, for the keys of tables that peers fill
+ * (the limits against abuse, the shared-state store), so that nobody can
+ * choose keys that fall in one bucket.
  */
+static void
+daemon_seed(unsigned char seed[16])
+{
+    struct timespec ts;
+
+    if (getrandom(seed, 16, GRND_NONBLOCK) != 16) {
+        /* Only before the kernel's pool is ready, early at boot. */
+        log_warning("-: event=getrandom, error=\"%s\", note=\"tables hashed with a weaker "
+                    "seed\"",
+                    strerror(errno));
+        (void)clock_gettime(CLOCK_REALTIME, &ts);
+        memcpy(seed, &ts, 16 < sizeof ts ? 16 : sizeof ts);
+        seed[0] ^= (unsigned char)getpid();
+    }
+}
+
+/* The counting tables of the limits against abuse. */
 static struct policy_limits *
 daemon_limits_new(void)
 {
     unsigned char seed[16];
-    struct timespec ts;
 
-    if (getrandom(seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
-        /* Only before the kernel's pool is ready, early at boot. */
-        log_warning("-: event=getrandom, error=\"%s\", note=\"limit tables hashed with a "
-                    "weaker seed\"",
-                    strerror(errno));
-        (void)clock_gettime(CLOCK_REALTIME, &ts);
-        memcpy(seed, &ts, sizeof seed < sizeof ts ? sizeof seed : sizeof ts);
-        seed[0] ^= (unsigned char)getpid();
-    }
+    daemon_seed(seed);
     return policy_limits_new(seed);
+}
+
+/* The shared-state store (docs/state.md): in this process's memory for now. */
+static struct state *
+daemon_state_new(struct event_base *base)
+{
+    static const size_t max[STATE_NS_COUNT] = {
+        [STATE_NS_CALLOUT] = CAP_STATE_CALLOUT,
+        [STATE_NS_LOGIN] = CAP_STATE_LOGIN,
+    };
+    unsigned char seed[16];
+
+    daemon_seed(seed);
+    return state_mem_new(base, max, seed, NULL);
 }
 
 /* Sessions are file descriptors: allow as many as the hard limit does. */
@@ -281,6 +305,7 @@ daemon_stop(struct daemon *d)
     tls_server_unref(d->env.tls);
     auth_pool_free(d->env.auth_pool); /* after the sessions: they cancelled their checks */
     auth_db_unref(d->env.auth_db);
+    state_free(d->env.state); /* after the sessions: they cancelled their reads */
     conf_unref(d->conf);
     if (d->base != NULL)
         event_base_free(d->base);
@@ -344,6 +369,7 @@ daemon_serve(const char *path)
     }
     d.limits = daemon_limits_new();
     d.env.limits = d.limits;
+    d.env.state = daemon_state_new(d.base);
     d.listeners = listen_set_new(&d.env);
     if (listen_set_apply(d.listeners, d.conf, err, sizeof(err)) == -1) {
         fprintf(stderr, "gate26: %s\n", err);

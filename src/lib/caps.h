@@ -63,6 +63,14 @@
 #define CAP_LIMIT_CLIENTS 65536
 #define CAP_LIMIT_NAMES   16384
 
+/*
+ * Facts of each namespace of the shared-state store (state/state.h): callout
+ * answers (about 450 octets an entry) and remembered logins (about 150).
+ * At most about 60 MiB whatever attackers do.
+ */
+#define CAP_STATE_CALLOUT 100000
+#define CAP_STATE_LOGIN   100000
+
 /* A log line, including the quoted peer data in it. */
 #define CAP_LOG_LINE 2048
 /* Peer bytes quoted into one log field. */
