@@ -218,7 +218,9 @@ int check_mx_hosts(const char *domain, const struct check_opts *o, struct check_
 /*
  * Reverse DNS and forward confirmation of h->addr into h->ptr (the first
  * PTR name), h->fcrdns, h->findings ("fcrdns" ok, "no-ptr" warn,
- * "ptr-not-confirmed" warn, "ptr-failed" info on DNS trouble). Returns 0,
+ * "ptr-not-confirmed" warn, "ptr-failed" info on DNS trouble). An address
+ * that needs no PTR (loopback and the private ranges of
+ * check_addr_is_private) gets neither "no-ptr" nor "ptr-failed". Returns 0,
  * or -1 with err when no resolver can be made.
  */
 int check_rdns(struct check_host *h, const struct check_opts *o, char *err, size_t errcap);

@@ -126,3 +126,19 @@ def test_usage_errors_exit_3(args):
     rc, out, err = check(*args)
     assert rc == 3, (out, err)
     assert err.startswith("gate26 check: ") or "usage" in err
+
+
+# ---- issue 11, item 10: no PTR warning for loopback ----
+
+def no_ptr_dns(dnsmasq):
+    """A resolver that knows no PTR for loopback (NXDOMAIN), so that reverse DNS says nothing."""
+    return dnsmasq("--local=/test/", "--local=/127.in-addr.arpa/", "--local=/ip6.arpa/")
+
+
+@pytest.mark.parametrize("addr", ["127.0.0.1", "[::1]"])
+def test_no_ptr_finding_for_loopback(dnsmasq, addr):
+    dns = no_ptr_dns(dnsmasq)
+    rc, out, err = check("--json", "--resolver", dns.server, f"{addr}:{free_port()}")
+    (h,) = json.loads(out)["hosts"]
+    assert h["ptr"] == "" and h["findings"] == [], h["findings"]
+    assert rc == 0, out + err
