@@ -149,7 +149,7 @@ main(int argc, char **argv)
     if (strcmp(cmd, "passwd") == 0)
         return auth_passwd_cli(argc - 1, argv + 1, DEFAULT_CONF);
     if (strcmp(cmd, "check") == 0)
-        return check_main(argc - 1, argv + 1);
+        return check_main(argc - 1, argv + 1, DEFAULT_CONF);
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "configtest") != 0) {
         fprintf(stderr, "gate26: unknown command '%s'\n\n%s", cmd, usage_text);
         return 2;

@@ -6,9 +6,14 @@
  * status of the worst finding: 0 ok (info counts as ok), 1 warn, 2 critical;
  * 3 for a usage error and 4 when the check could not run at all.
  *
- * Targets are HOST, HOST:PORT, [IPV6]:PORT, [IPV6] and a bare IPv6 literal;
- * a target without a port gets 25, 26, 465 and 587. Names are resolved by
- * probe.c (see the contract in check.h), so that --resolver applies to them.
+ * Targets are HOST, HOST:PORT, [IPV6]:PORT, [IPV6], a bare IPv6 literal,
+ * smtp://HOST[:PORT] and smtps://HOST[:PORT] (target.c); a target without a
+ * port gets 25, 26, 465 and 587. How each port is spoken (implicit TLS or
+ * plain SMTP with STARTTLS) comes from the URL's scheme, --implicit-tls, or
+ * else the port (465 implicit). Names are resolved by probe.c (see the
+ * contract in check.h), so that --resolver applies to them. A relay found on
+ * this machine's own door is explained by the configuration (own.c): -c
+ * FILE, or the default one when it can be read.
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -18,6 +23,9 @@
 #include <unistd.h>
 
 #include "check/check.h"
+#include "check/own.h"
+#include "check/target.h"
+#include "conf/conf.h"
 #include "lib/num.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
@@ -27,17 +35,27 @@ static const unsigned default_ports[] = {25, 26, 465, 587};
 
 /* The most targets or ports one command line may name. */
 #define CHECK_ARGS_MAX 256
+/* The most --implicit-tls options. */
+#define CHECK_IMPLICIT_MAX 32
 
 static const char usage_text[] =
     "usage: gate26 check --local [-c FILE] [--json] [PORT...]\n"
-    "       gate26 check [OPTIONS] HOST[:PORT]...\n"
+    "       gate26 check [OPTIONS] TARGET...\n"
     "       gate26 check [OPTIONS] --mx DOMAIN\n"
     "\n"
     "  --local            who listens on PORT... here (default 25 26 465 587, and\n"
     "                     with -c the ports of the configuration's doors)\n"
-    "  -c, --config FILE  a gate26 configuration: names the role of gate26's sockets\n"
-    "  HOST[:PORT]        a remote host (name, IPv4, [IPv6] or IPv6); without a port:\n"
-    "                     25 26 465 587, probed concurrently\n"
+    "  -c, --config FILE  a gate26 configuration. With --local: names the role of\n"
+    "                     gate26's sockets; a door nobody listens on is critical.\n"
+    "                     Remote: explains a relay found on this machine's own door\n"
+    "                     (default: /etc/gate26/gate26.conf when it can be read)\n"
+    "  TARGET             HOST[:PORT]: a remote host (name, IPv4, [IPv6] or IPv6);\n"
+    "                     without a port 25 26 465 587, probed concurrently, 465 with\n"
+    "                     implicit TLS, the others plain SMTP and STARTTLS\n"
+    "                     smtps://HOST[:PORT]: implicit TLS on PORT (default 465)\n"
+    "                     smtp://HOST[:PORT]: plain SMTP and STARTTLS (default 25)\n"
+    "  --implicit-tls PORT  TLS from the first byte on PORT, for every host checked\n"
+    "                     (repeatable)\n"
     "  --mx DOMAIN        the domain's MX hosts (and null MX), each on those ports\n"
     "  --timeout SECONDS  per step: connect, each reply, the TLS handshake (default 5)\n"
     "  --resolver ADDR:PORT  DNS server to ask instead of the system's\n"
@@ -52,9 +70,12 @@ static const char usage_text[] =
 
 struct args {
     bool local, mx, json, intrusive;
-    const char *conf;
+    const char *conf;         /* -c FILE */
+    const char *default_conf; /* the one to try for a remote check without -c */
     const char *resolver, *helo, *ca_file;
     bool timeout_given;
+    unsigned implicit[CHECK_IMPLICIT_MAX]; /* --implicit-tls PORT */
+    size_t n_implicit;
     struct check_opts opts;
 };
 
@@ -85,108 +106,72 @@ parse_port(const char *s, unsigned *out)
     return 0;
 }
 
-/* A host name: LDH labels of 1..63 (and '_', seen in real names), at most 253 in all. */
-static bool
-is_host_name(const char *s)
-{
-    size_t len = strlen(s), label = 0;
-    bool all_digits = true;
-
-    if (len == 0 || len > 253 || s[0] == '.')
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-
-        if (c == '.') {
-            if (label == 0)
-                return false;
-            label = 0;
-            continue;
-        }
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_'))
-            return false;
-        if (c < '0' || c > '9')
-            all_digits = false;
-        if (++label > 63)
-            return false;
-    }
-    /* 999.1.2.3 is neither an address nor a name. */
-    return !all_digits;
-}
-
 /*
- * One target: HOST, HOST:PORT, [IPV6], [IPV6]:PORT or a bare IPv6 literal.
- * Fills name (without brackets), addr (for a literal, else ""), port (0:
- * none given). Returns 0, or -1 with a message on stderr.
+ * Adds port to h, once. A port given twice keeps what a URL said about it
+ * (smtp:// or smtps://) over the default; -1 when two URLs disagree.
  */
 static int
-parse_target(const char *arg, char *name, size_t namecap, char *addr, size_t addrcap,
-             unsigned *port)
-{
-    unsigned char bin[16];
-    const char *colon = strchr(arg, ':');
-    char host[300];
-
-    *port = 0;
-    addr[0] = '\0';
-    if (arg[0] == '[') {
-        const char *close = strchr(arg, ']');
-
-        if (close == NULL || str_copy(host, sizeof(host), arg + 1, (size_t)(close - arg - 1)) ||
-            inet_pton(AF_INET6, host, bin) != 1) {
-            usage_error("'%s' is not an IPv6 address in brackets", arg);
-            return -1;
-        }
-        if (close[1] != '\0' && (close[1] != ':' || parse_port(close + 2, port) == -1)) {
-            usage_error("'%s': expected [IPV6] or [IPV6]:PORT (1..65535)", arg);
-            return -1;
-        }
-        (void)inet_ntop(AF_INET6, bin, addr, (socklen_t)addrcap);
-        return str_copyz(name, namecap, host);
-    }
-    if (colon != NULL && strchr(colon + 1, ':') != NULL) {
-        /* Two colons or more: an IPv6 literal, which takes its port only in brackets. */
-        if (inet_pton(AF_INET6, arg, bin) != 1) {
-            usage_error("'%s' is not an IPv6 address (write [IPV6]:PORT for a port)", arg);
-            return -1;
-        }
-        (void)inet_ntop(AF_INET6, bin, addr, (socklen_t)addrcap);
-        return str_copyz(name, namecap, arg);
-    }
-    if (str_copy(host, sizeof(host), arg, colon != NULL ? (size_t)(colon - arg) : strlen(arg))) {
-        usage_error("'%s': host name too long", arg);
-        return -1;
-    }
-    if (colon != NULL && parse_port(colon + 1, port) == -1) {
-        usage_error("'%s': expected HOST:PORT with a port 1..65535", arg);
-        return -1;
-    }
-    if (inet_pton(AF_INET, host, bin) == 1) {
-        (void)inet_ntop(AF_INET, bin, addr, (socklen_t)addrcap);
-    } else {
-        size_t len = strlen(host);
-
-        if (len > 1 && host[len - 1] == '.')
-            host[len - 1] = '\0'; /* the root's dot */
-        if (!is_host_name(host)) {
-            usage_error("'%s' is neither a host name nor an address", arg);
-            return -1;
-        }
-    }
-    return str_copyz(name, namecap, host);
-}
-
-static void
-host_add_port(struct check_host *h, unsigned port)
+host_add_port(struct check_host *h, unsigned port, enum check_tls_start start)
 {
     for (size_t i = 0; i < h->n_ports; i++) {
-        if (h->ports[i].port == port)
-            return;
+        struct check_port *p = &h->ports[i];
+
+        if (p->port != port)
+            continue;
+        if (start == CHECK_START_BY_PORT || p->start == start)
+            return 0;
+        if (p->start != CHECK_START_BY_PORT)
+            return -1;
+        p->start = start;
+        return 0;
     }
     h->ports = xrealloc(h->ports, (h->n_ports + 1) * sizeof(*h->ports));
     memset(&h->ports[h->n_ports], 0, sizeof(*h->ports));
-    h->ports[h->n_ports++].port = port;
+    h->ports[h->n_ports].port = port;
+    h->ports[h->n_ports++].start = start;
+    return 0;
+}
+
+static bool
+is_implicit_port(const struct args *a, unsigned port)
+{
+    for (size_t i = 0; i < a->n_implicit; i++) {
+        if (a->implicit[i] == port)
+            return true;
+    }
+    return false;
+}
+
+/* --implicit-tls: its ports speak TLS from the first byte, unless smtp:// said otherwise. */
+static void
+apply_implicit(const struct args *a, struct check_host *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < h[i].n_ports; j++) {
+            struct check_port *p = &h[i].ports[j];
+
+            if (p->start == CHECK_START_BY_PORT && is_implicit_port(a, p->port))
+                p->start = CHECK_START_IMPLICIT;
+        }
+    }
+}
+
+/* An --implicit-tls port that no target is checked on is a mistake: 0, or a usage error. */
+static int
+implicit_ports_used(const struct args *a, const struct check_host *h, size_t n)
+{
+    for (size_t k = 0; k < a->n_implicit; k++) {
+        bool used = false;
+
+        for (size_t i = 0; i < n && !used; i++) {
+            for (size_t j = 0; j < h[i].n_ports && !used; j++)
+                used = h[i].ports[j].port == a->implicit[k];
+        }
+        if (!used)
+            return usage_error("--implicit-tls %u: no target is checked on port %u", a->implicit[k],
+                               a->implicit[k]);
+    }
+    return 0;
 }
 
 static bool
@@ -244,17 +229,50 @@ free_hosts(struct check_host *h, size_t n)
     free(h);
 }
 
+/*
+ * An open relay on this machine's own address: the configuration may show
+ * that the door relays for the prober because its allow list holds it
+ * (own.c). conf is -c FILE's, or NULL: then the default configuration is
+ * read, only now and only when it can be; when it does not load, the relay
+ * stays as found.
+ */
+static void
+explain_own_relays(const struct args *a, const struct conf *conf, struct check_host *h, size_t n)
+{
+    struct conf *dflt = NULL;
+    char err[1024];
+
+    if (!check_own_relay_found(h, n))
+        return;
+    if (conf == NULL && a->default_conf != NULL && access(a->default_conf, R_OK) == 0) {
+        conf = dflt = conf_load(a->default_conf, err, sizeof(err));
+        if (dflt == NULL)
+            fprintf(stderr, "gate26 check: not used to explain the relay: %s\n", err);
+    }
+    if (conf != NULL)
+        check_own_relay_explain(h, n, conf);
+    conf_unref(dflt);
+}
+
 /* Probes hosts, looks up their reverse DNS, prints; frees hosts. */
 static int
 probe_and_print(const struct args *a, struct check_host *h, size_t n,
                 struct check_findings *domain_findings, bool rdns)
 {
+    struct conf *conf = NULL;
     char err[1024];
     int status;
 
+    /* -c FILE before the probes: its mistakes stop the check before it starts. */
+    if (a->conf != NULL && (conf = conf_load(a->conf, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "gate26 check: %s\n", err);
+        free_hosts(h, n);
+        return CHECK_EXIT_TROUBLE;
+    }
     if (check_probe_hosts(h, n, &a->opts, err, sizeof(err)) == -1) {
         fprintf(stderr, "gate26 check: %s\n", err);
         free_hosts(h, n);
+        conf_unref(conf);
         return CHECK_EXIT_TROUBLE;
     }
     for (size_t i = 0; rdns && i < n; i++) {
@@ -262,6 +280,8 @@ probe_and_print(const struct args *a, struct check_host *h, size_t n,
             check_add(&h[i].findings, "rdns-error", CHECK_INFO, "reverse DNS of %s not checked: %s",
                       h[i].addr, err);
     }
+    explain_own_relays(a, conf, h, n);
+    conf_unref(conf);
     if (a->json)
         check_json_hosts(stdout, h, n, domain_findings);
     else
@@ -278,31 +298,43 @@ run_remote(const struct args *a, char **targets, size_t n)
     size_t n_hosts = 0;
 
     for (size_t i = 0; i < n; i++) {
-        char name[256], addr[64];
+        struct check_target t;
         struct check_host *x = NULL;
-        unsigned port;
+        char why[512];
+        int rc = 0;
 
-        if (parse_target(targets[i], name, sizeof(name), addr, sizeof(addr), &port) == -1) {
+        if (check_target_parse(targets[i], &t, why, sizeof(why)) == -1) {
             free_hosts(h, n_hosts);
-            return CHECK_EXIT_USAGE;
+            return usage_error("%s", why);
         }
         /* The same host twice: one host with the ports of both. */
         for (size_t j = 0; j < n_hosts && x == NULL; j++) {
-            if (strcmp(h[j].name, name) == 0)
+            if (strcmp(h[j].name, t.name) == 0)
                 x = &h[j];
         }
         if (x == NULL) {
             x = &h[n_hosts++];
-            (void)str_copyz(x->name, sizeof(x->name), name);
-            (void)str_copyz(x->addr, sizeof(x->addr), addr);
+            (void)str_copyz(x->name, sizeof(x->name), t.name);
+            (void)str_copyz(x->addr, sizeof(x->addr), t.addr);
         }
-        if (port != 0) {
-            host_add_port(x, port);
+        if (t.port != 0) {
+            rc = host_add_port(x, t.port, t.start);
         } else {
             for (size_t k = 0; k < N_DEFAULT_PORTS; k++)
-                host_add_port(x, default_ports[k]);
+                (void)host_add_port(x, default_ports[k], CHECK_START_BY_PORT);
+        }
+        if (rc == -1) {
+            free_hosts(h, n_hosts);
+            return usage_error("'%s': port %u of %s is asked for both with and without "
+                               "implicit TLS (smtps:// and smtp://)",
+                               targets[i], t.port, t.name);
         }
     }
+    if (implicit_ports_used(a, h, n_hosts) != 0) {
+        free_hosts(h, n_hosts);
+        return CHECK_EXIT_USAGE;
+    }
+    apply_implicit(a, h, n_hosts);
     return probe_and_print(a, h, n_hosts, NULL, true);
 }
 
@@ -319,8 +351,17 @@ run_mx(const struct args *a, const char *domain)
         return usage_error("--mx: '%s' is not a domain", domain);
     if (len > 1 && name[len - 1] == '.')
         name[len - 1] = '\0';
-    if (!is_host_name(name))
+    if (!check_is_host_name(name))
         return usage_error("--mx: '%s' is not a domain", domain);
+    for (size_t k = 0; k < a->n_implicit; k++) {
+        bool used = false;
+
+        for (size_t i = 0; i < N_DEFAULT_PORTS; i++)
+            used = used || default_ports[i] == a->implicit[k];
+        if (!used)
+            return usage_error("--implicit-tls %u: --mx checks ports 25 26 465 587 only",
+                               a->implicit[k]);
+    }
     if (check_mx_hosts(name, &a->opts, &h, &n, &df, err, sizeof(err)) == -1) {
         fprintf(stderr, "gate26 check: %s: %s\n", name, err);
         free_hosts(h, n);
@@ -331,8 +372,9 @@ run_mx(const struct args *a, const char *domain)
         if (h[i].n_ports > 0)
             continue;
         for (size_t k = 0; k < N_DEFAULT_PORTS; k++)
-            host_add_port(&h[i], default_ports[k]);
+            (void)host_add_port(&h[i], default_ports[k], CHECK_START_BY_PORT);
     }
+    apply_implicit(a, h, n);
     status = probe_and_print(a, h, n, &df, false);
     check_findings_free(&df);
     return status;
@@ -359,10 +401,20 @@ is_resolver(const char *s)
 }
 
 int
-check_main(int argc, char **argv)
+check_main(int argc, char **argv, const char *default_conf)
 {
     static char hostname[256];
-    enum { O_LOCAL = 256, O_MX, O_JSON, O_TIMEOUT, O_RESOLVER, O_INTRUSIVE, O_CA, O_HELO };
+    enum {
+        O_LOCAL = 256,
+        O_MX,
+        O_JSON,
+        O_TIMEOUT,
+        O_RESOLVER,
+        O_INTRUSIVE,
+        O_CA,
+        O_HELO,
+        O_IMPLICIT,
+    };
     static const struct option opts[] = {
         {"local", no_argument, NULL, O_LOCAL},
         {"mx", no_argument, NULL, O_MX},
@@ -373,6 +425,7 @@ check_main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"ca-file", required_argument, NULL, O_CA},
         {"helo", required_argument, NULL, O_HELO},
+        {"implicit-tls", required_argument, NULL, O_IMPLICIT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -381,9 +434,10 @@ check_main(int argc, char **argv)
     int ch;
 
     memset(&a, 0, sizeof(a));
+    a.default_conf = default_conf;
     a.opts.timeout_ms = 5000;
     /* EHLO: this machine's name unless --helo says otherwise. */
-    if (gethostname(hostname, sizeof(hostname) - 1) == -1 || !is_host_name(hostname))
+    if (gethostname(hostname, sizeof(hostname) - 1) == -1 || !check_is_host_name(hostname))
         (void)str_copyz(hostname, sizeof(hostname), "localhost");
     a.opts.helo = hostname;
     optind = 1;
@@ -424,9 +478,16 @@ check_main(int argc, char **argv)
             a.ca_file = a.opts.ca_file = optarg;
             break;
         case O_HELO:
-            if (!is_host_name(optarg))
+            if (!check_is_host_name(optarg))
                 return usage_error("--helo takes a host name, not '%s'", optarg);
             a.helo = a.opts.helo = optarg;
+            break;
+        case O_IMPLICIT:
+            if (a.n_implicit == CHECK_IMPLICIT_MAX)
+                return usage_error("more than %d --implicit-tls options", CHECK_IMPLICIT_MAX);
+            if (parse_port(optarg, &a.implicit[a.n_implicit]) == -1)
+                return usage_error("--implicit-tls takes a port (1..65535), not '%s'", optarg);
+            a.n_implicit++;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -443,15 +504,15 @@ check_main(int argc, char **argv)
     if (a.local) {
         if (a.mx)
             return usage_error("--local and --mx do not go together");
-        if (a.timeout_given || a.resolver || a.intrusive || a.ca_file || a.helo)
-            return usage_error("--timeout, --resolver, --intrusive, --ca-file and --helo "
-                               "are for remote checks, not --local");
+        if (a.timeout_given || a.resolver || a.intrusive || a.ca_file || a.helo || a.n_implicit > 0)
+            return usage_error("--timeout, --resolver, --intrusive, --ca-file, --helo and "
+                               "--implicit-tls are for remote checks, not --local");
         return run_local(&a, argv + optind, n);
     }
-    if (a.conf != NULL)
-        return usage_error("-c %s: the configuration is for --local", a.conf);
     if (n == 0)
         return usage_error("what should be checked? (--local, HOST or --mx DOMAIN)");
+    if (a.conf != NULL && access(a.conf, R_OK) == -1)
+        return usage_error("-c %s: cannot read the file", a.conf);
     if (a.mx) {
         if (n != 1)
             return usage_error("--mx takes one DOMAIN");

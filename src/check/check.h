@@ -12,6 +12,9 @@
  *             on the libevent loop, many ports at once
  *   mx.c      --mx: the domain's MX hosts (and null MX), reverse DNS and
  *             whether it confirms forward, through src/dns
+ *   own.c     this machine's own doors: a relay that the configuration's
+ *             allow list grants the prober is no open relay
+ *   target.c  the targets of the command line (HOST[:PORT], smtp://, smtps://)
  *   report.c  the findings as a table (colour only on a terminal) or JSON
  *
  * Every part fills the same structures below; report.c prints them and
@@ -119,6 +122,13 @@ enum check_port_state {
 
 const char *check_port_state_name(enum check_port_state s);
 
+/* How a probe starts talking on a port. */
+enum check_tls_start {
+    CHECK_START_BY_PORT,  /* implicit TLS on 465, plain SMTP (then STARTTLS) elsewhere */
+    CHECK_START_IMPLICIT, /* TLS from the first byte (RFC 8314 3.3): smtps://, --implicit-tls */
+    CHECK_START_PLAIN,    /* plain SMTP, STARTTLS when offered (RFC 3207): smtp:// */
+};
+
 /* What the TLS handshake showed (from tls_describe). */
 struct check_tls {
     bool done;    /* a handshake completed */
@@ -138,12 +148,14 @@ struct check_tls {
 
 struct check_port {
     unsigned port;
+    enum check_tls_start start; /* set by the caller; zero: by port */
     enum check_port_state state;
     double connect_ms, greeting_ms;
     char greeting[512];
     char ehlo[1024]; /* the extension lines of the last EHLO (inside TLS when TLS was
                       * done), comma separated, printable ASCII */
     bool auth_before_tls;
+    char source[64]; /* the local address the probe connected from ("" when it did not) */
     struct check_tls tls;
     struct check_findings findings;
 };
@@ -179,8 +191,9 @@ struct check_opts {
 
 /*
  * Probes every port of every host, concurrently, on one loop; fills each
- * check_port (findings included). Needs o->timeout_ms and o->helo. Port 465
- * speaks implicit TLS, every other port plain SMTP with STARTTLS. Sends no
+ * check_port (findings included). Needs o->timeout_ms and o->helo. A port
+ * speaks as its start says: CHECK_START_BY_PORT is implicit TLS on 465 and
+ * plain SMTP with STARTTLS on every other port. Sends no
  * DATA unless o->intrusive (see probe.c for the bytes of the smuggling
  * test). SIGPIPE is ignored during the call. Returns 0, or -1 with err on
  * local trouble (no loop, a bad resolver or CA file).
@@ -194,7 +207,7 @@ struct check_opts {
  *   addr. A name that does not resolve gets a host finding ("resolve-failed",
  *   warn) and every port state CHECK_PORT_ERROR; that is not -1.
  * - ports[0..n_ports) are allocated by check.c (xcalloc) with only .port
- *   set, each port once; check_host_free frees them.
+ *   and .start set, each port once; check_host_free frees them.
  * - check.c then calls check_rdns for each host whose addr is not "" (for
  *   --mx, check_mx_hosts has done it), and derives the exit status from the
  *   worst finding of hosts, ports and domain.
@@ -218,7 +231,9 @@ int check_mx_hosts(const char *domain, const struct check_opts *o, struct check_
 /*
  * Reverse DNS and forward confirmation of h->addr into h->ptr (the first
  * PTR name), h->fcrdns, h->findings ("fcrdns" ok, "no-ptr" warn,
- * "ptr-not-confirmed" warn, "ptr-failed" info on DNS trouble). Returns 0,
+ * "ptr-not-confirmed" warn, "ptr-failed" info on DNS trouble). An address
+ * that needs no PTR (loopback and the private ranges of
+ * check_addr_is_private) gets neither "no-ptr" nor "ptr-failed". Returns 0,
  * or -1 with err when no resolver can be made.
  */
 int check_rdns(struct check_host *h, const struct check_opts *o, char *err, size_t errcap);
@@ -241,7 +256,11 @@ void check_json_hosts(FILE *out, const struct check_host *h, size_t n,
 
 /* ---- the command (check.c) ---- */
 
-/* gate26 check ...: argv after "check"; returns the exit status (0..3). */
-int check_main(int argc, char **argv);
+/*
+ * gate26 check ...: argv after "check"; returns the exit status (0..4).
+ * default_conf is the configuration a remote check reads, when it can, to
+ * explain a relay found on this machine's own door (no -c given); NULL: none.
+ */
+int check_main(int argc, char **argv, const char *default_conf);
 
 #endif

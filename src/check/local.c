@@ -13,7 +13,10 @@
  *
  * What is judged (the finding ids are listed in docs/check.md): a listener
  * on all interfaces that is not gate26 (warn), gate26's internal door on a
- * public address with an allow list that admits everyone (warn). Reading
+ * public address with an allow list that admits everyone (warn), and with a
+ * configuration, a door of it that gate26 does not serve (critical: nobody
+ * listens there, or another program does), which makes --local -c a health
+ * check. Reading
  * /proc needs no privilege, but the owner of another user's socket is only
  * found as root; without it the socket's uid still names the user.
  */
@@ -35,6 +38,7 @@
 
 #include "check/check.h"
 #include "check/local.h"
+#include "check/own.h"
 #include "conf/conf.h"
 #include "lib/num.h"
 #include "lib/str.h"
@@ -537,21 +541,6 @@ door_of(const struct conf *c, const struct check_tcp_row *row)
     return NULL;
 }
 
-/* An allow network that holds every address of its family: 0.0.0.0/0, ::/0, ::ffff:0:0/96. */
-static const struct conf_cidr *
-open_allow(const struct conf_listen *li)
-{
-    for (size_t i = 0; i < li->n_allow; i++) {
-        const struct conf_cidr *n = &li->allow[i];
-
-        if (n->prefix == 0)
-            return n;
-        if (n->family == AF_INET6 && n->prefix <= 96 && memcmp(n->addr, v4mapped_prefix, 12) == 0)
-            return n;
-    }
-    return NULL;
-}
-
 static void
 cidr_text(const struct conf_cidr *n, char *out, size_t cap)
 {
@@ -608,7 +597,7 @@ judge(struct check_listener *l, const struct scan_entry *e, const struct conf *c
                       "%s: this gate26 listens where %s has no door (another configuration?)", ep,
                       c->path);
         if (li != NULL && li->role == DOOR_INTERNAL && public_addr) {
-            const struct conf_cidr *open = open_allow(li);
+            const struct conf_cidr *open = check_door_open_allow(li);
             char net[80];
 
             if (open != NULL) {
@@ -632,6 +621,71 @@ judge(struct check_listener *l, const struct scan_entry *e, const struct conf *c
     else
         check_add(&l->findings, "foreign-listener", CHECK_INFO, "%s: %s listens on %s", ep, who,
                   strcmp(l->scope, "loopback") == 0 ? "loopback only" : "this address only");
+}
+
+/* The listener takes connections to the door's address: the same address, or its family's
+ * unspecified one, or [::] with IPV6_V6ONLY off for an IPv4 door. */
+static bool
+covers(const struct scan_entry *e, int family, const unsigned char *a)
+{
+    if (e->row.family == family)
+        return memcmp(e->row.addr, a, family == AF_INET ? 4 : 16) == 0 ||
+               is_zero(e->row.addr, family == AF_INET ? 4 : 16);
+    return family == AF_INET && e->row.family == AF_INET6 && is_zero(e->row.addr, 16) &&
+           e->v6only == 0;
+}
+
+/*
+ * With -c: every door address of c on a port looked at is served by gate26,
+ * or it is a critical finding of the whole: nobody listens there
+ * ("door-not-listening"), or another program does ("door-not-gate26"). A
+ * listener whose owner is unknown is given the benefit of the doubt (its
+ * row says "owner-unknown"). Runs before the listeners are sorted: v[i] is
+ * the listener of s->e[i].
+ */
+static void
+judge_doors(struct check_local *out, const struct scan *s, const struct conf *c,
+            const unsigned *want, size_t n_want)
+{
+    for (size_t i = 0; i < c->n_listens; i++) {
+        const struct conf_listen *li = &c->listens[i];
+
+        for (size_t j = 0; j < li->n_addrs; j++) {
+            const struct conf_addr *ca = &li->addrs[j];
+            const struct check_listener *foreign = NULL;
+            bool served = false, unknown = false;
+            unsigned char a[16];
+            unsigned port;
+            int family = check_conf_addr_bin(ca, a, &port);
+
+            if (family == AF_UNSPEC || !port_wanted(want, n_want, port))
+                continue;
+            for (size_t k = 0; k < s->n; k++) {
+                if (s->e[k].row.port != port || !covers(&s->e[k], family, a))
+                    continue;
+                if (out->v[k].is_gate26)
+                    served = true;
+                else if (out->v[k].pid == -1)
+                    unknown = true;
+                else if (foreign == NULL)
+                    foreign = &out->v[k];
+            }
+            if (served || unknown)
+                continue;
+            if (foreign != NULL)
+                check_add(&out->findings, "door-not-gate26", CHECK_CRIT,
+                          "door %s at %s: %.60s%s (pid %ld) listens there, not gate26 (%s line "
+                          "%u)",
+                          conf_role_name(li->role), ca->text,
+                          foreign->command[0] != '\0' ? foreign->command : "a process",
+                          strlen(foreign->command) > 60 ? "..." : "", foreign->pid, c->path,
+                          ca->line);
+            else
+                check_add(&out->findings, "door-not-listening", CHECK_CRIT,
+                          "door %s at %s: nobody listens (%s line %u)", conf_role_name(li->role),
+                          ca->text, c->path, ca->line);
+        }
+    }
 }
 
 static int
@@ -758,6 +812,8 @@ check_local_scan(const unsigned *ports, size_t n_ports, const char *conf_path,
         user_name(uid != -1 ? (uint32_t)uid : s.e[i].row.uid, l->user, sizeof(l->user));
         judge(l, &s.e[i], c, v6_guess);
     }
+    if (c != NULL)
+        judge_doors(out, &s, c, want, n_want);
     /* Sorting moves the listeners away from their scan entries: judged first, sorted last. */
     qsort(out->v, out->n, sizeof(*out->v), cmp_listener);
 

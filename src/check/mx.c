@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "check/check.h"
+#include "check/local.h"
 #include "dns/dns.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
@@ -123,6 +124,22 @@ addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 
 /* ---- reverse DNS ---- */
 
+/*
+ * Whether the address should have a PTR: not for loopback, RFC 1918,
+ * 100.64/10, link-local or unique local addresses (check_addr_is_private),
+ * which the world does not see and whose reverse zones are nobody's to
+ * publish (RFC 6761 6.1, RFC 6303).
+ */
+static bool
+ptr_expected(const struct sockaddr_storage *sa)
+{
+    if (sa->ss_family == AF_INET)
+        return !check_addr_is_private(
+            AF_INET, (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr);
+    return !check_addr_is_private(
+        AF_INET6, (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr);
+}
+
 static void
 rdns_forward_cb(void *arg, enum dns_status st, const struct dns_addr *addrs, size_t n,
                 const char *why)
@@ -156,10 +173,11 @@ rdns_ptr_cb(void *arg, enum dns_status st, const struct dns_name *names, size_t 
         if (dns_addrs(j->run->dns, h->ptr, rdns_forward_cb, j) == 0)
             return; /* the job goes on */
     }
-    if (st == DNS_NXDOMAIN || st == DNS_NODATA)
+    /* Loopback and private ranges: nobody expects a PTR there; its absence says nothing. */
+    if ((st == DNS_NXDOMAIN || st == DNS_NODATA) && ptr_expected(&j->sa))
         check_add(&h->findings, "no-ptr", CHECK_WARN, "%s has no reverse DNS (PTR): %s", h->addr,
                   why);
-    else if (st == DNS_TEMPFAIL)
+    else if (st == DNS_TEMPFAIL && ptr_expected(&j->sa))
         check_add(&h->findings, "ptr-failed", CHECK_INFO, "reverse DNS of %s not known: %s",
                   h->addr, why);
     run_done(j->run);

@@ -8,7 +8,9 @@
  *             first address of the answer: IPv6 first)
  *   connect   non-blocking; refused -> closed, no answer in time ->
  *             filtered, another error -> error
- *   tls       port 465 only: implicit TLS from the first byte (RFC 8314)
+ *   tls       implicit TLS from the first byte (RFC 8314 3.3): port 465
+ *             unless the port's start says otherwise, and any port whose
+ *             start is CHECK_START_IMPLICIT (smtps://, --implicit-tls)
  *   greeting  220 expected (RFC 5321 4.2, 3.1), timed
  *   EHLO      extensions parsed by deliver's reader and kept as text; HELO
  *             when EHLO gets 5xx (RFC 5321 3.2)
@@ -846,6 +848,26 @@ probe_setup_bev(struct probe *pr)
 
 /* ---- connect ---- */
 
+/* The local address of the connection: whom the server sees (its allow lists judge it). */
+static void
+record_source(struct probe *pr)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    const void *bin;
+
+    if (getsockname(pr->fd, (struct sockaddr *)&sa, &len) == -1)
+        return;
+    if (sa.ss_family == AF_INET)
+        bin = &((const struct sockaddr_in *)&sa)->sin_addr;
+    else if (sa.ss_family == AF_INET6)
+        bin = &((const struct sockaddr_in6 *)&sa)->sin6_addr;
+    else
+        return;
+    if (inet_ntop(sa.ss_family, bin, pr->p->source, sizeof(pr->p->source)) == NULL)
+        pr->p->source[0] = '\0';
+}
+
 static void
 probe_connected(struct probe *pr)
 {
@@ -858,7 +880,8 @@ probe_connected(struct probe *pr)
         event_free(pr->connect_ev);
         pr->connect_ev = NULL;
     }
-    if (p->port == 465) {
+    record_source(pr);
+    if (p->start == CHECK_START_IMPLICIT || (p->start == CHECK_START_BY_PORT && p->port == 465)) {
         /* RFC 8314 3.3: TLS from the first byte. */
         tls_begin(pr, P_TLS_IMPLICIT);
         return;

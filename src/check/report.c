@@ -185,6 +185,7 @@ check_json_hosts(FILE *out, const struct check_host *h, size_t n,
             json_strkey(out, "greeting", p->greeting);
             json_strkey(out, "ehlo", p->ehlo);
             json_bool(out, "auth_before_tls", p->auth_before_tls);
+            json_strkey(out, "source", p->source);
             fputs(", \"tls\": ", out);
             json_tls(out, &p->tls);
             fputs(", \"findings\": ", out);
@@ -289,7 +290,8 @@ print_port(FILE *out, const struct check_port *p, bool colour)
 
     fprintf(out, "  port %-5u %-9s", p->port, check_port_state_name(p->state));
     if (p->state == CHECK_PORT_OPEN)
-        fprintf(out, " connect %.1f ms, greeting %.1f ms", p->connect_ms, p->greeting_ms);
+        fprintf(out, " connect %.1f ms, greeting %.1f ms, from %s", p->connect_ms, p->greeting_ms,
+                p->source[0] != '\0' ? p->source : "-");
     fputc('\n', out);
     if (p->greeting[0] != '\0')
         fprintf(out, "    %-10s %s\n", "greeting", p->greeting);

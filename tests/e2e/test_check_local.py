@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import BIN, free_port, wait_for
+from conftest import BIN, config_text, free_port, wait_for
 
 LISTENER = r"""
 import socket, sys, time
@@ -211,6 +211,59 @@ def test_internal_door_public_with_allow_list_is_info(gateway):
     assert x["level"] == "info"
 
 
+def door_config(g, tmp_path, extra_doors):
+    """A configuration for check -c: gate26's doors as g runs them, and extra_doors
+    ({role: port}) that nothing runs."""
+    ports = dict(g.ports, **extra_doors)
+    doors = dict(g.doors)
+    for role in extra_doors:
+        doors[role] = {"allow": "127.0.0.0/8", "tls": "none"}
+    path = tmp_path / "check.conf"
+    path.write_text(config_text(g.spool, ports, doors, g.domains))
+    return path
+
+
+def test_a_door_nobody_listens_on_is_critical(gateway, tmp_path):
+    """issue 11, item 10: --local -c FILE as a health check."""
+    g = gateway(doors={"inbound": {"tls": "none"}})
+    down = free_port()
+    conf = door_config(g, tmp_path, {"internal": down})
+    line = conf.read_text().splitlines().index(f"    address 127.0.0.1:{down}") + 1
+    r = check("--local", "-c", str(conf))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert re.search(rf"^critical\s+door-not-listening\s+door internal at 127\.0\.0\.1:{down}: "
+                     rf"nobody listens \({re.escape(str(conf))} line {line}\)$", r.stdout, re.M), \
+        r.stdout
+    assert "result: critical (exit 2)" in r.stdout
+    j = json.loads(check("--local", "--json", "-c", str(conf)).stdout)
+    assert j["exit"] == 2 and j["level"] == "critical"
+    assert [f["id"] for f in j["findings"] if f["level"] == "critical"] == ["door-not-listening"]
+    # The running door is fine, and so is the check of its port alone.
+    mine = [x for x in j["listeners"] if x["pid"] == g.pid]
+    assert [x["role"] for x in mine] == ["inbound"] and mine[0]["level"] == "ok"
+    r = check("--local", "-c", str(conf), str(g.port("inbound")))
+    assert r.returncode == 0, r.stdout
+    # Every door running: all clear.
+    r = check("--local", "-c", str(g.conf))
+    assert r.returncode == 0 and "door-not" not in r.stdout, r.stdout
+    # Without -c, a port nobody listens on stays a fact.
+    r = check("--local", str(down))
+    assert r.returncode == 0 and "door-not" not in r.stdout
+
+
+def test_a_door_held_by_another_program_is_critical(gateway, tmp_path, listen):
+    g = gateway(doors={"inbound": {"tls": "none"}})
+    taken = free_port()
+    p = listen("127.0.0.1", taken)
+    conf = door_config(g, tmp_path, {"internal": taken})
+    r = check("--local", "--json", "-c", str(conf))
+    assert r.returncode == 2, r.stdout + r.stderr
+    (f,) = [f for f in json.loads(r.stdout)["findings"] if f["level"] == "critical"]
+    assert f["id"] == "door-not-gate26"
+    assert f["text"].startswith(f"door internal at 127.0.0.1:{taken}: {sys.executable} -c ")
+    assert f"(pid {p.pid}) listens there, not gate26 ({conf} line " in f["text"]
+
+
 def test_colour_only_on_a_terminal_without_no_color(listen):
     import pty
     port = free_port()
@@ -268,7 +321,28 @@ def test_colour_only_on_a_terminal_without_no_color(listen):
     (["--mx"], "what should be checked?"),
     (["--mx", "a.test", "b.test"], "--mx takes one DOMAIN"),
     (["--mx", "-x-"], "unknown option"),
-    (["-c", "/etc/hosts", "127.0.0.1"], "the configuration is for --local"),
+    (["-c", "/nonexistent/gate26.conf", "127.0.0.1"], "-c /nonexistent/gate26.conf: cannot read"),
+    # issue 11, item 10: the URLs and --implicit-tls
+    (["smtps://"], "'smtps://': expected smtps://HOST[:PORT]"),
+    (["smtps://:465"], "expected smtps://HOST[:PORT]"),
+    (["smtps://127.0.0.1:0"], "expected HOST:PORT with a port 1..65535"),
+    (["smtps://127.0.0.1:65536"], "expected HOST:PORT with a port 1..65535"),
+    (["smtp://127.0.0.1:x"], "expected HOST:PORT with a port 1..65535"),
+    (["smtps://::1"], "expected smtps://HOST[:PORT]"),
+    (["smtps://[::1]:0"], "expected [IPV6] or [IPV6]:PORT"),
+    (["smtps://user@mx.test"], "no user, path or query"),
+    (["smtp://mx.test/"], "no user, path or query"),
+    (["smtps://bad_host!"], "is neither a host name nor an address"),
+    (["ftp://mx.test"], "the URLs here are smtp://HOST[:PORT] and smtps://HOST[:PORT]"),
+    (["smtps://127.0.0.1:2525", "smtp://127.0.0.1:2525"],
+     "port 2525 of 127.0.0.1 is asked for both with and without implicit TLS"),
+    (["--implicit-tls", "0", "127.0.0.1"], "--implicit-tls takes a port (1..65535), not '0'"),
+    (["--implicit-tls", "465x", "127.0.0.1"], "not '465x'"),
+    (["--implicit-tls"], "option --implicit-tls needs a value"),
+    (["--implicit-tls", "2465", "127.0.0.1:25"], "--implicit-tls 2465: no target is checked on "
+                                                 "port 2465"),
+    (["--implicit-tls", "2465", "--mx", "example.test"], "--mx checks ports 25 26 465 587 only"),
+    (["--local", "--implicit-tls", "25"], "are for remote checks, not --local"),
 ])
 def test_usage_errors(args, message):
     r = check(*args)
@@ -280,6 +354,9 @@ def test_usage_errors(args, message):
 def test_help_and_main_usage():
     r = check("--help")
     assert r.returncode == 0 and r.stdout.startswith("usage: gate26 check --local")
+    for option in ("--implicit-tls PORT", "smtps://HOST[:PORT]", "smtp://HOST[:PORT]",
+                   "-c, --config FILE"):
+        assert option in r.stdout, option
     r = subprocess.run([BIN, "help"], capture_output=True, text=True, timeout=10)
     assert "  check --local [-c FILE] [PORT...]\n" in r.stdout
     assert "  check HOST[:PORT]... | check --mx DOMAIN\n" in r.stdout
