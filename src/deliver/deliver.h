@@ -54,6 +54,7 @@ struct deliver_hop {
     char name[CAP_DOMAIN + 1];  /* "mx1.example.net", or the address for a bracketed route */
     struct sockaddr_storage sa; /* port set */
     socklen_t sa_len;
+    bool smtps; /* TLS from the first byte (an smtps:// relay, RFC 8314 3.3) */
 };
 
 /* The outcome of one recipient, or of the whole attempt. */

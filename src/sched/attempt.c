@@ -108,6 +108,7 @@ attempt_free(struct sched_attempt *at)
 
         free(job->idx);
         free(job->rcpts);
+        free(job->route_hops);
         free(job);
         job = next;
     }
@@ -297,7 +298,9 @@ job_route_cb(void *arg, const struct route_result *r)
         job_end(job);
         return;
     }
+    free(job->route_hops);
     job->n_hops = r->n_hops < ROUTE_HOPS_MAX ? r->n_hops : ROUTE_HOPS_MAX;
+    job->route_hops = xmalloc(job->n_hops * sizeof(*r->hops));
     memcpy(job->route_hops, r->hops, job->n_hops * sizeof(*r->hops));
     memset(&opts, 0, sizeof(opts));
     opts.helo = s->conf->hostname;
@@ -353,7 +356,7 @@ sched_job_run(struct sched_job *job)
     if (domain[0] == '\0') {
         /* The bare "Postmaster" (RFC 5321 4.5.1): to our first domain that has a relay. */
         for (size_t i = 0; i < s->conf->n_domains; i++) {
-            if (s->conf->domains[i].has_relay) {
+            if (s->conf->domains[i].relay.n > 0) {
                 domain = s->conf->domains[i].name;
                 break;
             }

@@ -85,7 +85,7 @@ struct sched_job {
     struct deliver_rcpt *rcpts;
     struct deliver_msg msg;
     struct route *route;
-    struct deliver_hop route_hops[ROUTE_HOPS_MAX];
+    struct deliver_hop *route_hops; /* the route's hops, owned; n_hops of them */
     size_t n_hops;
     struct deliver *dl;
     struct sched_dest *dest; /* set when it starts waiting; a slot is taken while running */
