@@ -308,6 +308,11 @@ job_route_cb(void *arg, const struct route_result *r)
     opts.tls = s->tls;
     opts.tls_policy =
         s->tls == NULL ? CONF_TLS_POLICY_NONE : conf_tls_policy_for(s->conf, job->domain);
+    if (r->auth != NULL) {
+        /* relay-auth: deliver copies the login, and speaks it only inside TLS. */
+        opts.auth_user = r->auth->user;
+        opts.auth_password = r->auth->password;
+    }
     opts.timeouts.connect = s->conf->timeout_connect;
     opts.timeouts.greeting = s->conf->timeout_command;
     opts.timeouts.command = s->conf->timeout_command;
