@@ -393,3 +393,21 @@ def test_configtest_takes_several_urls_and_relay_auth(tmp_path):
     assert res.returncode == 0, res.stderr
     assert PASSWORD not in res.stdout + res.stderr
 
+
+def test_reload_while_a_delivery_is_in_flight(gateway, peers):
+    """A reload frees the old configuration only once the deliveries that
+    started under it are over: the first relay never greets, a reload comes
+    meanwhile, and the second relay then gets EHLO with the right name (under
+    ASan a use after free would end the test)."""
+    hang = peers(hang=True)
+    up = peers()
+    g = gw(gateway, delivery="retry 1s\n timeout-command 3s",
+           domains={"ours.test": f"smtp://[{LOOP}]:{hang.port} smtp://[{LOOP}]:{up.port}"})
+    qid = submit(g, "a@far.test", ["b@ours.test"])
+    wait_for(lambda: hang.conns, 10, "the first relay's connection")
+    g.write_config(extra=g.extra + "# reloaded\n")
+    g.hup()
+    wait_for(lambda: "event=reload, status=ok" in g.log(), 10, "the reload")
+    assert qid in g.queue_files() and up.conns == []  # still waiting for the greeting
+    wait_sent(g, qid)
+    assert up.conns[0].helo == "EHLO gate26.test"
