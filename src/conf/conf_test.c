@@ -1822,6 +1822,19 @@ test_relay_auth_errors(void **state)
         free(want);
     }
     (void)unlink(path);
+
+    /* A FIFO named by mistake: refused at once, not waited on. */
+    assert_int_equal(mkfifo(path, 0600), 0);
+    {
+        char err[1024];
+        struct conf *c =
+            load(MIN "delivery {\n relay-host smtp://a.example\n relay-auth r.auth\n}\n", err,
+                 sizeof err);
+
+        assert_null(c);
+        assert_non_null(strstr(err, "r.auth' is not a regular file"));
+    }
+    (void)unlink(path);
 }
 
 /* The parser alone: a table of files, hostile rows included. */

@@ -186,7 +186,8 @@ conf_relay_auth_load(const char *path, struct conf_relay_auth *out, bool *in_fil
     int fd, rc = -1;
 
     *in_file = false;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO named by mistake must not hang a reload; fstat() refuses it next. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd == -1) {
         (void)str_fmt(err, errcap, "cannot read relay-auth file '%s': %s", path, strerror(errno));
         return -1;
