@@ -1873,6 +1873,7 @@ test_relay_auth_parse(void **state)
         {"a:b\nc:d\n", 0, NULL, NULL, 2, "a second line after USER:PASSWORD at line 1"},
         {"a:b\n\n#x\ngarbage\n", 0, NULL, NULL, 4, "a second line"},
         {":p\n", 0, NULL, NULL, 1, "expected a user name before ':'"},
+        {"\xef\xbb\xbfu:p\n", 0, NULL, NULL, 1, "byte order mark at the start"},
         {"u:\n", 0, NULL, NULL, 1, "expected a password after ':'"},
     };
     char big[600];

@@ -137,6 +137,12 @@ conf_relay_auth_parse(const char *path, const char *text, size_t len, struct con
     char why[256];
 
     wipe_fields(out);
+    /* An editor's byte order mark would silently become part of the user name. */
+    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+        line = 1;
+        (void)str_fmt(why, sizeof(why), "byte order mark at the start (save the file without it)");
+        goto fail;
+    }
     while (p < end) {
         size_t left = (size_t)(end - p);
         size_t look = left < CONF_RELAY_AUTH_LINE_MAX + 1 ? left : CONF_RELAY_AUTH_LINE_MAX + 1;

@@ -5,7 +5,7 @@
  * so that no password sits in the main configuration file. Its form
  * (docs/config.md, "The relay-auth file"):
  *
- *     file  = *( ignored LF ) entry *( LF ignored ) [ LF ]
+ *     file  = *( ignored LF ) entry *( LF ignored ) [ LF ]   ; no byte order mark
  *     entry = user ":" password
  *     user     = 1*255( %x21-39 / %x3B-7E / %x80-FF )   ; no ':', blank or control
  *     password = 1*255( %x20-7E / %x80-FF )              ; the rest of the line, as written,
