@@ -5,8 +5,9 @@
  * exists, its session limit on the top-level one, wherever in the file those
  * were written; its per-client limits on its role), the blocks gate26 cannot
  * run without, duplicate domain blocks (found by sorting, which also prepares
- * conf_find_domain()), and each domain's outbound TLS policy (its own, or
- * the delivery block's).
+ * conf_find_domain()), each domain's outbound TLS policy (its own, or
+ * the delivery block's), and no tls none where a relay-auth password would
+ * go.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,69 @@ check_domains(struct conf_parser *p)
         if (strcmp(c->domains[i - 1].name, c->domains[i].name) == 0)
             return conf_fail(p, c->domains[i].line, "duplicate domain '%s' (first at line %u)",
                              c->domains[i].name, c->domains[i - 1].line);
+    }
+    return 0;
+}
+
+/* True when name is a subdomain of parent (both lower case). */
+static bool
+is_below(const char *name, const char *parent)
+{
+    size_t n = strlen(name), k = strlen(parent);
+
+    return n > k + 1 && name[n - k - 1] == '.' && strcmp(name + n - k, parent) == 0;
+}
+
+/*
+ * A relay with relay-auth is only ever spoken to over TLS (the client
+ * raises may to encrypt for it): an explicit none that would apply to it is
+ * a mistake, reported at the line that says none. The domain block's own
+ * tls none is close_domain()'s; here the delivery block's tls none that a
+ * domain inherits or the relay-host would use, and tls-policy lines.
+ */
+static int
+check_relay_auth_tls(struct conf_parser *p)
+{
+    const struct conf *c = p->c;
+    static const char hint[] = "a password never travels in clear: use encrypt or verify";
+
+    if (p->delivery_tls_line != 0 && c->tls_policy == CONF_TLS_POLICY_NONE) {
+        if (c->relay_host.auth != NULL)
+            return conf_fail(p, p->delivery_tls_line,
+                             "tls none, but the relay-host has relay-auth (line %u), which needs "
+                             "TLS; %s",
+                             c->relay_host.auth->line, hint);
+        for (size_t i = 0; i < c->n_domains; i++) {
+            const struct conf_domain *d = &c->domains[i];
+
+            if (d->relay.auth != NULL && !d->has_tls_policy)
+                return conf_fail(p, p->delivery_tls_line,
+                                 "tls none applies to domain %s, whose relay-auth (line %u) needs "
+                                 "TLS; %s (or give the domain block a tls key)",
+                                 d->name, d->relay.auth->line, hint);
+        }
+    }
+    for (size_t i = 0; i < c->n_tls_dests; i++) {
+        const struct conf_tls_dest *t = &c->tls_dests[i];
+        const struct conf_relay_auth *a = c->relay_host.auth;
+
+        if (t->policy != CONF_TLS_POLICY_NONE)
+            continue;
+        if (!t->subdomains) {
+            const struct conf_domain *d = conf_find_domain(c, t->domain, strlen(t->domain));
+
+            if (d != NULL && d->relay.n > 0)
+                a = d->relay.auth;
+        }
+        for (size_t k = 0; t->subdomains && a == NULL && k < c->n_domains; k++) {
+            if (is_below(c->domains[k].name, t->domain))
+                a = c->domains[k].relay.auth;
+        }
+        if (a != NULL)
+            return conf_fail(p, t->line,
+                             "tls-policy %s%s none: its mail goes to a relay with relay-auth "
+                             "(line %u), which needs TLS; %s",
+                             t->subdomains ? "." : "", t->domain, a->line, hint);
     }
     return 0;
 }
@@ -129,7 +193,7 @@ conf_check(struct conf_parser *p)
 {
     struct conf *c = p->c;
 
-    if (check_domains(p) == -1)
+    if (check_domains(p) == -1 || check_relay_auth_tls(p) == -1)
         return -1;
     if (c->n_listens == 0)
         return conf_fail(p, p->last_line, "no listen block: gate26 would accept no mail");

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "conf/conf.h"
+#include "conf/relay_auth.h"
 #include "lib/log.h"
 #include "lib/str.h"
 
@@ -86,7 +87,13 @@ conf_unref(struct conf *c)
         free(c->listens[i].deny);
     }
     free(c->listens);
+    for (size_t i = 0; i < c->n_domains; i++) {
+        free(c->domains[i].relay.urls);
+        conf_relay_auth_free(c->domains[i].relay.auth);
+    }
     free(c->domains);
+    free(c->relay_host.urls);
+    conf_relay_auth_free(c->relay_host.auth);
     free(c->tls_pairs);
     free(c->auth_senders);
     free(c->tls_dests);

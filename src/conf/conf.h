@@ -102,19 +102,50 @@ struct conf_listen {
     struct conf_rate sender_rate;     /* MAIL commands accepted for one envelope sender */
 };
 
-/* A next hop written as smtp://host[:port] or smtp://[address]:port. */
+/* A next hop written as smtp://host[:port], smtp://[address]:port or smtps://... */
 struct conf_route {
     char host[CAP_DOMAIN + 1]; /* name or address, without brackets */
-    unsigned port;             /* 25 when not written */
+    unsigned port;             /* 25 when not written (465 for smtps) */
     bool bracketed;            /* [host]: no MX lookup (as in Postfix) */
+    bool smtps;                /* smtps://: TLS from the first byte (RFC 8314 3.3) */
     int family;                /* AF_INET/AF_INET6 when host is an address, else AF_UNSPEC */
+};
+
+/* The longest user name and password of a relay-auth file (RFC 4616 2: 255 octets each). */
+#define CONF_RELAY_AUTH_MAX 255
+
+/*
+ * relay-auth FILE: the login gate26 gives a relay (SMTP AUTH, RFC 4954),
+ * read from FILE when the configuration is loaded (docs/config.md, "The
+ * relay-auth file"). The password is wiped when the conf is freed; it is
+ * never logged.
+ */
+struct conf_relay_auth {
+    char file[CAP_PATH];                    /* absolute */
+    unsigned line;                          /* of the relay-auth key, for messages */
+    char user[CONF_RELAY_AUTH_MAX + 1];     /* 1..255 octets */
+    char password[CONF_RELAY_AUTH_MAX + 1]; /* 1..255 octets */
+};
+
+/* The most URLs one relay or relay-host line may hold. */
+#define CONF_RELAYS_MAX 8
+
+/*
+ * domain NAME { relay URL... relay-auth FILE } and delivery { relay-host
+ * URL... relay-auth FILE }: the URLs in the order they are tried, and the
+ * login for them all.
+ */
+struct conf_relays {
+    struct conf_route *urls;      /* n of them; NULL when n is 0 */
+    size_t n;                     /* 0: not configured */
+    unsigned line;                /* of the relay or relay-host key */
+    struct conf_relay_auth *auth; /* NULL: no AUTH */
 };
 
 struct conf_domain {
     char name[CAP_DOMAIN + 1]; /* lower case, no trailing dot */
     unsigned line;
-    bool has_relay;
-    struct conf_route relay;
+    struct conf_relays relay;        /* relay.n == 0: the domain's MX */
     enum conf_tls_policy tls_policy; /* its tls key, else delivery's */
     bool has_tls_policy;             /* the block has its own tls key */
 };
@@ -186,13 +217,13 @@ struct conf {
 
     unsigned retry[CONF_RETRY_MAX]; /* seconds between attempts; the last repeats */
     size_t n_retry;
-    unsigned give_up;       /* seconds after arrival: then bounce */
-    unsigned delay_warning; /* seconds after arrival: warn the sender once; 0: never */
-    bool has_relay_host;    /* delivery { relay-host URL }: smarthost for domains without relay */
-    struct conf_route relay_host;
-    unsigned max_deliveries;      /* transactions in flight, all destinations; default 500 */
-    unsigned max_per_destination; /* in flight to one next hop or domain; default 20 */
-    unsigned timeout_connect;     /* seconds; default 30 */
+    unsigned give_up;              /* seconds after arrival: then bounce */
+    unsigned delay_warning;        /* seconds after arrival: warn the sender once; 0: never */
+    struct conf_relays relay_host; /* delivery { relay-host URL... }: the smarthosts of domains
+                                      without a relay; n == 0: none */
+    unsigned max_deliveries;       /* transactions in flight, all destinations; default 500 */
+    unsigned max_per_destination;  /* in flight to one next hop or domain; default 20 */
+    unsigned timeout_connect;      /* seconds; default 30 */
     unsigned timeout_command; /* greeting, EHLO, MAIL, RCPT, DATA (RFC 5321 4.5.3.2); default 300 */
     unsigned timeout_data;    /* a data block sent, and the reply to the final dot; default 600 */
     bool queue_only;          /* accept and queue, deliver nothing (maintenance); default no */

@@ -25,6 +25,7 @@
 
 #include "conf/conf.h"
 #include "conf/lexer.h"
+#include "conf/relay_auth.h"
 #include "conf/values.h"
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -152,7 +153,8 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-    static const char *const names[] = {"test.conf", "cert.pem", "key.pem", "rel.conf", "big.conf"};
+    static const char *const names[] = {"test.conf", "cert.pem",   "key.pem",    "rel.conf",
+                                        "big.conf",  "smart.auth", "inside.auth"};
     char path[CAP_PATH];
 
     (void)state;
@@ -275,11 +277,11 @@ test_design_example(void **state)
     assert_int_equal(c->n_domains, 1);
     assert_string_equal(c->domains[0].name, "example.com");
     assert_int_equal(c->domains[0].line, 29);
-    assert_true(c->domains[0].has_relay);
-    assert_string_equal(c->domains[0].relay.host, "10.0.0.5");
-    assert_int_equal(c->domains[0].relay.port, 25);
-    assert_false(c->domains[0].relay.bracketed);
-    assert_int_equal(c->domains[0].relay.family, AF_INET);
+    assert_int_equal(c->domains[0].relay.n, 1);
+    assert_string_equal(c->domains[0].relay.urls[0].host, "10.0.0.5");
+    assert_int_equal(c->domains[0].relay.urls[0].port, 25);
+    assert_false(c->domains[0].relay.urls[0].bracketed);
+    assert_int_equal(c->domains[0].relay.urls[0].family, AF_INET);
 
     assert_string_equal(c->auth_passwd, "/etc/gate26/passwd");
     assert_int_equal(c->n_retry, 6);
@@ -317,7 +319,7 @@ test_defaults(void **state)
     assert_memory_equal(c->retry, retry, sizeof retry);
     assert_int_equal(c->give_up, 432000);
     assert_int_equal(c->delay_warning, 4 * 3600);
-    assert_false(c->has_relay_host);
+    assert_int_equal(c->relay_host.n, 0);
     assert_false(c->has_resolver);
     assert_int_equal(c->max_deliveries, 500);
     assert_int_equal(c->max_per_destination, 20);
@@ -354,7 +356,7 @@ test_defaults(void **state)
     assert_int_equal(c->auth_user_rate.n, 0);
 
     assert_int_equal(c->n_domains, 1);
-    assert_false(c->domains[0].has_relay);
+    assert_int_equal(c->domains[0].relay.n, 0);
     conf_unref(c);
 }
 
@@ -1114,7 +1116,7 @@ static const struct err_row file_errors[] = {
     {"domain bad", "domain exa_mple.com {\n", 1, "unexpected character '_'"},
     {"domain address", "domain 192.168.0.1 {\n", 1, "is not a domain name"},
     {"domain unknown key", "domain a.example {\n route smtp://x.example\n", 2,
-     "unknown key 'route' in domain block (expected one of: relay, tls)"},
+     "unknown key 'route' in domain block (expected one of: relay, tls, relay-auth)"},
     {"domain tls word", "domain a.example {\n tls required\n", 2,
      "expected tls none, tls may, tls encrypt or tls verify, found 'required'"},
     {"domain tls case", "domain a.example {\n tls VERIFY\n", 2, "found 'VERIFY'"},
@@ -1129,38 +1131,31 @@ static const struct err_row file_errors[] = {
     {"relay twice", "domain a.example {\n relay smtp://x.example\n relay smtp://x.example\n", 3,
      "duplicate key 'relay' (first at line 2)"},
     {"relay scheme", "domain a.example {\n relay http://x.example\n", 2,
-     "expected smtp://host[:port] or smtp://[address]:port, found 'http://x.example' (the "
-     "scheme must be smtp://)"},
+     "'http://x.example' is a web address: a relay URL starts with smtp://"},
     {"relay bare host", "domain a.example {\n relay x.example\n", 2,
-     "(the scheme must be smtp://)"},
-    {"relay no host", "domain a.example {\n relay smtp://\n", 2, "(no host)"},
-    {"relay port only", "domain a.example {\n relay smtp://:25\n", 2, "(no host)"},
-    {"relay empty brackets", "domain a.example {\n relay smtp://[]:25\n", 2, "(no host)"},
-    {"relay open bracket", "domain a.example {\n relay smtp://[::1\n", 2, "(missing ']')"},
+     "expected smtp://HOST[:PORT] (or smtp://[HOST]:PORT for no MX lookup), found 'x.example'"},
+    {"relay no host", "domain a.example {\n relay smtp://\n", 2, "no host in 'smtp://'"},
     {"relay v6 bare", "domain a.example {\n relay smtp://2001:db8::1\n", 2,
-     "(an IPv6 address needs brackets, as in smtp://[2001:db8::1])"},
-    {"relay v6 bare 2", "domain a.example {\n relay smtp://::1\n", 2, "needs brackets"},
+     "an IPv6 address needs brackets, as in smtp://[2001:db8::1]:25"},
     {"relay port 0", "domain a.example {\n relay smtp://x.example:0\n", 2,
-     "(expected a port from 1 to 65535 after ':')"},
-    {"relay port big", "domain a.example {\n relay smtp://x.example:65536\n", 2,
-     "expected a port from 1 to 65535"},
-    {"relay port empty", "domain a.example {\n relay smtp://x.example:\n", 2,
-     "expected a port from 1 to 65535"},
-    {"relay port letters", "domain a.example {\n relay smtp://x.example:smtp\n", 2,
-     "expected a port from 1 to 65535"},
+     "expected a port from 1 to 65535 after ':' in 'smtp://x.example:0', found '0'"},
     {"relay path", "domain a.example {\n relay smtp://x.example:25/\n", 2,
-     "(nothing may follow the host and port)"},
-    {"relay path no port", "domain a.example {\n relay smtp://x.example/x\n", 2,
-     "nothing may follow"},
-    {"relay after bracket", "domain a.example {\n relay smtp://[::1]x\n", 2, "nothing may follow"},
-    {"relay userinfo", "domain a.example {\n relay smtp://u@x.example\n", 2,
-     "unexpected character '@'"},
+     "a relay URL has no path or query: '/' follows the host and port"},
+    {"relay userinfo", "domain a.example {\n relay smtp://u:secret@x.example\n", 2,
+     "put credentials in relay-auth FILE, not in the URL"},
     {"relay bad name", "domain a.example {\n relay smtp://[bad_name]:25\n", 2,
      "unexpected character '_'"},
-    {"relay digits", "domain a.example {\n relay smtp://10.0.0\n", 2,
-     "its last label is all digits"},
-    {"relay two", "domain a.example {\n relay smtp://a.example smtp://b.example\n", 2,
-     "'relay' takes one value, found 2"},
+    {"relay nine",
+     "domain a.example {\n relay smtp://a1.example smtp://a2.example smtp://a3.example "
+     "smtp://a4.example smtp://a5.example smtp://a6.example smtp://a7.example smtp://a8.example "
+     "smtp://a9.example\n",
+     2, "'relay' takes at most 8 values, found 9"},
+    {"relay same twice", "domain a.example {\n relay smtp://a.example:25 SMTP://A.example\n", 2,
+     "relay URL 'SMTP://A.example' is given twice on the line"},
+    {"relay second bad", "domain a.example {\n relay smtp://a.example a.example:587\n", 2,
+     "found 'a.example:587'"},
+    {"relay-auth without relay", "domain a.example {\n relay-auth /nonexistent\n", 2,
+     "cannot read relay-auth file '/nonexistent': No such file or directory"},
     /* auth and delivery */
     {"auth no passwd", "auth {\n}\n" MIN, 1, "auth block needs 'passwd FILE'"},
     {"auth bad key", "auth {\n  password /x\n", 2,
@@ -1206,7 +1201,7 @@ static const struct err_row file_errors[] = {
     {"delivery unknown", "delivery {\n  bounce 5d\n", 2,
      "unknown key 'bounce' in delivery block (expected one of: retry, give-up, delay-warning, "
      "relay-host, max-deliveries, max-per-destination, timeout-connect, timeout-command, "
-     "timeout-data, queue-only, connection-reuse, tls, tls-policy)"},
+     "timeout-data, queue-only, connection-reuse, tls, tls-policy, relay-auth)"},
     {"delivery tls word", "delivery {\n tls opportunistic\n", 2,
      "expected tls none, tls may, tls encrypt or tls verify, found 'opportunistic'"},
     {"delivery tls twice", "delivery {\n tls none\n tls may\n", 3, "duplicate key 'tls'"},
@@ -1223,7 +1218,12 @@ static const struct err_row file_errors[] = {
      "out of range (from 1s to 5m)"},
     {"connection-reuse no", "delivery {\n connection-reuse no\n", 2, "expected a duration"},
     {"relay-host scheme", "delivery {\n relay-host lmtp://x.example\n", 2,
-     "the scheme must be smtp://"},
+     "unknown scheme 'lmtp://' in 'lmtp://x.example' (expected smtp:// or smtps://)"},
+    {"relay-host bare", "delivery {\n relay-host mail.isp.example:587\n", 2,
+     "expected smtp://HOST[:PORT] (or smtp://[HOST]:PORT for no MX lookup), found "
+     "'mail.isp.example:587'"},
+    {"relay-host credentials", "delivery {\n relay-host smtp://me:pa55@[mail.isp.example]:587\n", 2,
+     "put credentials in relay-auth FILE, not in the URL"},
     {"relay-host twice", "delivery {\n relay-host smtp://a.example\n relay-host smtp://b.example\n",
      3, "duplicate key 'relay-host'"},
     {"max-deliveries 0", "delivery {\n max-deliveries 0\n", 2,
@@ -1259,10 +1259,10 @@ test_delivery_keys(void **state)
                                   " timeout-command 1m\n timeout-data 2m\n}\n");
     assert_true(c->has_resolver);
     assert_string_equal(c->resolver.text, "[::1]:5353");
-    assert_true(c->has_relay_host);
-    assert_string_equal(c->relay_host.host, "smart.example");
-    assert_int_equal(c->relay_host.port, 587);
-    assert_true(c->relay_host.bracketed);
+    assert_int_equal(c->relay_host.n, 1);
+    assert_string_equal(c->relay_host.urls[0].host, "smart.example");
+    assert_int_equal(c->relay_host.urls[0].port, 587);
+    assert_true(c->relay_host.urls[0].bracketed);
     assert_int_equal(c->delay_warning, 3600);
     assert_int_equal(c->max_deliveries, 7);
     assert_int_equal(c->max_per_destination, 3);
@@ -1302,34 +1302,34 @@ test_domains_and_relays(void **state)
     assert_non_null(d);
     assert_string_equal(d->name, "example.org");
     assert_int_equal(d->line, 4);
-    assert_true(d->has_relay);
-    assert_string_equal(d->relay.host, "mail.example.org");
-    assert_int_equal(d->relay.port, 2525);
-    assert_false(d->relay.bracketed);
-    assert_int_equal(d->relay.family, AF_UNSPEC);
+    assert_int_equal(d->relay.n, 1);
+    assert_string_equal(d->relay.urls[0].host, "mail.example.org");
+    assert_int_equal(d->relay.urls[0].port, 2525);
+    assert_false(d->relay.urls[0].bracketed);
+    assert_int_equal(d->relay.urls[0].family, AF_UNSPEC);
 
     d = conf_find_domain(c, "b.example", 9);
-    assert_string_equal(d->relay.host, "mx.b.example");
-    assert_int_equal(d->relay.port, 25);
-    assert_true(d->relay.bracketed);
-    assert_int_equal(d->relay.family, AF_UNSPEC);
+    assert_string_equal(d->relay.urls[0].host, "mx.b.example");
+    assert_int_equal(d->relay.urls[0].port, 25);
+    assert_true(d->relay.urls[0].bracketed);
+    assert_int_equal(d->relay.urls[0].family, AF_UNSPEC);
 
     d = conf_find_domain(c, "c.example", 9);
-    assert_string_equal(d->relay.host, "2001:db8::1");
-    assert_int_equal(d->relay.port, 587);
-    assert_true(d->relay.bracketed);
-    assert_int_equal(d->relay.family, AF_INET6);
+    assert_string_equal(d->relay.urls[0].host, "2001:db8::1");
+    assert_int_equal(d->relay.urls[0].port, 587);
+    assert_true(d->relay.urls[0].bracketed);
+    assert_int_equal(d->relay.urls[0].family, AF_INET6);
 
     d = conf_find_domain(c, "d.example", 9);
-    assert_string_equal(d->relay.host, "10.0.0.5");
-    assert_true(d->relay.bracketed);
-    assert_int_equal(d->relay.family, AF_INET);
+    assert_string_equal(d->relay.urls[0].host, "10.0.0.5");
+    assert_true(d->relay.urls[0].bracketed);
+    assert_int_equal(d->relay.urls[0].family, AF_INET);
 
     d = conf_find_domain(c, "e.example", 9);
-    assert_int_equal(d->relay.port, 1);
+    assert_int_equal(d->relay.urls[0].port, 1);
 
     d = conf_find_domain(c, "f.example", 9);
-    assert_false(d->has_relay);
+    assert_int_equal(d->relay.n, 0);
     assert_non_null(conf_find_domain(c, "1example.com", 12));
     conf_unref(c);
 }
@@ -1532,6 +1532,412 @@ test_value_addr(void **state)
             assert_int_equal(a.sa_len, sizeof(struct sockaddr_in6));
             assert_int_equal(ntohs(((struct sockaddr_in6 *)&a.sa)->sin6_port), rows[i].port);
         }
+    }
+}
+
+/* ---- Relay URLs, one by one ---- */
+
+static void
+test_value_route(void **state)
+{
+    static const struct {
+        const char *in;
+        const char *host; /* NULL: an error whose message holds phrase */
+        unsigned port;
+        bool bracketed, smtps;
+        int family;
+        const char *phrase;
+    } rows[] = {
+        {"smtp://mail.example.net", "mail.example.net", 25, false, false, AF_UNSPEC, NULL},
+        {"SMTP://Mail.Example.NET.:2525", "mail.example.net", 2525, false, false, AF_UNSPEC, NULL},
+        {"smtp://[mail.isp.example]:587", "mail.isp.example", 587, true, false, AF_UNSPEC, NULL},
+        {"smtp://10.0.0.5", "10.0.0.5", 25, false, false, AF_INET, NULL},
+        {"smtp://[2001:DB8::1]:26", "2001:db8::1", 26, true, false, AF_INET6, NULL},
+        {"smtps://[mail.isp.example]", "mail.isp.example", 465, true, true, AF_UNSPEC, NULL},
+        {"SMTPS://smart.example:4650", "smart.example", 4650, false, true, AF_UNSPEC, NULL},
+        {"smtps://192.0.2.1:465", "192.0.2.1", 465, false, true, AF_INET, NULL},
+        /* no scheme */
+        {"mail.isp.example:587", NULL, 0, false, false, 0,
+         "expected smtp://HOST[:PORT] (or smtp://[HOST]:PORT for no MX lookup), found "
+         "'mail.isp.example:587'"},
+        {"[mail.isp.example]:587", NULL, 0, false, false, 0, "found '[mail.isp.example]:587'"},
+        {"", NULL, 0, false, false, 0, "expected smtp://HOST[:PORT]"},
+        {"smtp:/x.example", NULL, 0, false, false, 0, "found 'smtp:/x.example'"},
+        /* credentials: the hint, and never the password */
+        {"smtp://user:s3cret@mail.isp.example:587", NULL, 0, false, false, 0,
+         "put credentials in relay-auth FILE, not in the URL"},
+        {"smtp://user@mail.isp.example", NULL, 0, false, false, 0, "put credentials in relay-auth"},
+        {"smtp://user:s3cret@[mail.isp.example]:587", NULL, 0, false, false, 0,
+         "put credentials in relay-auth"},
+        {"user:s3cret@mail.isp.example:587", NULL, 0, false, false, 0,
+         "put credentials in relay-auth"},
+        {"smtps://u:s3cret:@x.example", NULL, 0, false, false, 0, "put credentials in relay-auth"},
+        /* other schemes */
+        {"http://mail.isp.example", NULL, 0, false, false, 0,
+         "'http://mail.isp.example' is a web address: a relay URL starts with smtp:// (or "
+         "smtps:// for TLS from the first byte)"},
+        {"HTTPS://x.example/", NULL, 0, false, false, 0, "is a web address"},
+        {"lmtp://x.example", NULL, 0, false, false, 0,
+         "unknown scheme 'lmtp://' in 'lmtp://x.example' (expected smtp:// or smtps://)"},
+        {"submission://x.example", NULL, 0, false, false, 0, "unknown scheme 'submission://'"},
+        /* a path, a query, a fragment */
+        {"smtp://x.example:25/", NULL, 0, false, false, 0,
+         "a relay URL has no path or query: '/' follows the host and port in "
+         "'smtp://x.example:25/'"},
+        {"smtp://x.example/relay", NULL, 0, false, false, 0, "'/relay' follows the host and port"},
+        {"smtp://x.example?tls=1", NULL, 0, false, false, 0, "'?tls=1' follows the host"},
+        {"smtp://[x.example]:587/x", NULL, 0, false, false, 0, "'/x' follows the host"},
+        /* empty host */
+        {"smtp://", NULL, 0, false, false, 0, "no host in 'smtp://' (expected smtp://HOST[:PORT]"},
+        {"smtp://:25", NULL, 0, false, false, 0, "no host in 'smtp://:25'"},
+        {"smtp://[]:25", NULL, 0, false, false, 0, "no host in 'smtp://[]:25'"},
+        {"smtps://", NULL, 0, false, false, 0, "no host in 'smtps://'"},
+        /* bad ports */
+        {"smtp://x.example:0", NULL, 0, false, false, 0,
+         "expected a port from 1 to 65535 after ':' in 'smtp://x.example:0', found '0'"},
+        {"smtp://x.example:65536", NULL, 0, false, false, 0, "found '65536'"},
+        {"smtp://x.example:", NULL, 0, false, false, 0, "found ''"},
+        {"smtp://x.example:smtp", NULL, 0, false, false, 0, "found 'smtp'"},
+        {"smtp://x.example:-25", NULL, 0, false, false, 0, "found '-25'"},
+        {"smtp://x.example:25x", NULL, 0, false, false, 0, "found '25x'"},
+        {"smtp://[x.example]:", NULL, 0, false, false, 0, "expected a port from 1 to 65535"},
+        /* IPv6 */
+        {"smtp://2001:db8::1", NULL, 0, false, false, 0,
+         "an IPv6 address needs brackets, as in smtp://[2001:db8::1]:25 (found "
+         "'smtp://2001:db8::1')"},
+        {"smtp://::1", NULL, 0, false, false, 0, "needs brackets"},
+        {"smtp://[::1", NULL, 0, false, false, 0, "missing ']' in 'smtp://[::1'"},
+        {"smtp://[::1]x", NULL, 0, false, false, 0, "unexpected 'x' after the host"},
+        {"smtp://[[::1]]:25", NULL, 0, false, false, 0, "bad host in"},
+        /* hosts */
+        {"smtp://[bad_name]:25", NULL, 0, false, false, 0,
+         "bad host in 'smtp://[bad_name]:25': unexpected character '_'"},
+        {"smtp://10.0.0", NULL, 0, false, false, 0, "its last label is all digits"},
+        {"smtp://a..b", NULL, 0, false, false, 0, "empty label"},
+        {"smtp://x.example\x01", NULL, 0, false, false, 0, "x.example\\x01"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        struct conf_route rt;
+        struct conf_why w;
+        int r = conf_value_route(slice_make(rows[i].in, strlen(rows[i].in)), &rt, &w);
+
+        if (rows[i].host == NULL) {
+            if (r != -1 || strstr(w.text, rows[i].phrase) == NULL ||
+                strstr(w.text, "s3cret") != NULL) {
+                print_error("row '%s': want an error with '%s', got %d '%s'\n", rows[i].in,
+                            rows[i].phrase, r, r == -1 ? w.text : "");
+                fail();
+            }
+            continue;
+        }
+        if (r != 0) {
+            print_error("row '%s': %s\n", rows[i].in, w.text);
+            fail();
+        }
+        assert_string_equal(rt.host, rows[i].host);
+        assert_int_equal(rt.port, rows[i].port);
+        assert_int_equal(rt.bracketed, rows[i].bracketed);
+        assert_int_equal(rt.smtps, rows[i].smtps);
+        assert_int_equal(rt.family, rows[i].family);
+    }
+}
+
+/* ---- Several relay URLs, relay-auth ---- */
+
+/* Writes tmpdir/name with text and mode; returns nothing (asserts). */
+static void
+write_mode(const char *name, const char *text, mode_t mode)
+{
+    char path[CAP_PATH];
+
+    (void)snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    write_file(path, text, strlen(text));
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static void
+test_relay_lists(void **state)
+{
+    struct conf *c;
+    const struct conf_domain *d;
+    char want[CAP_PATH];
+
+    (void)state;
+    write_mode("smart.auth", "# the ISP's smarthost\n\nme@isp.example:p4ss: word#1\n", 0600);
+    write_mode("inside.auth", "relay:x", 0640);
+    c = expect_ok("lists", MIN_LISTEN
+                  "domain a.example {\n"
+                  " relay smtp://[10.0.0.5]:25 smtp://mx.a.example smtps://[backup.a.example]\n"
+                  " relay-auth inside.auth\n"
+                  "}\n"
+                  "domain b.example {\n relay smtp://[10.0.0.6]\n}\n"
+                  "delivery {\n"
+                  " relay-auth @DIR@/smart.auth\n"
+                  " relay-host smtp://[mail.isp.example]:587 smtps://[mail2.isp.example]\n"
+                  " tls verify\n"
+                  "}\n");
+    d = conf_find_domain(c, "a.example", 9);
+    assert_int_equal(d->relay.n, 3);
+    assert_int_equal(d->relay.line, 5);
+    assert_string_equal(d->relay.urls[0].host, "10.0.0.5");
+    assert_string_equal(d->relay.urls[1].host, "mx.a.example");
+    assert_false(d->relay.urls[1].bracketed);
+    assert_true(d->relay.urls[2].smtps);
+    assert_int_equal(d->relay.urls[2].port, 465);
+    assert_non_null(d->relay.auth);
+    assert_string_equal(d->relay.auth->user, "relay");
+    assert_string_equal(d->relay.auth->password, "x");
+    assert_int_equal(d->relay.auth->line, 6);
+    (void)snprintf(want, sizeof want, "%s/inside.auth", tmpdir);
+    assert_string_equal(d->relay.auth->file, want);
+    d = conf_find_domain(c, "b.example", 9);
+    assert_int_equal(d->relay.n, 1);
+    assert_null(d->relay.auth);
+    assert_int_equal(c->relay_host.n, 2);
+    assert_string_equal(c->relay_host.urls[1].host, "mail2.isp.example");
+    assert_non_null(c->relay_host.auth);
+    assert_string_equal(c->relay_host.auth->user, "me@isp.example");
+    assert_string_equal(c->relay_host.auth->password, "p4ss: word#1");
+    conf_unref(c);
+
+    /* tls may (the default) with relay-auth is fine: the client raises it to encrypt. */
+    c = expect_ok("may", MIN "delivery {\n relay-host smtp://[smart.example]\n"
+                             " relay-auth smart.auth\n tls may\n}\n");
+    conf_unref(c);
+    c = expect_ok("none elsewhere",
+                  MIN_LISTEN "domain a.example {\n relay smtp://[10.0.0.5]\n relay-auth "
+                             "smart.auth\n tls encrypt\n}\ndelivery {\n tls none\n"
+                             " tls-policy far.example none\n}\n");
+    conf_unref(c);
+}
+
+static void
+test_relay_auth_errors(void **state)
+{
+    static const struct {
+        const char *name;
+        const char *file; /* the relay-auth file's contents, NULL: not written */
+        unsigned mode;
+        const char *conf;  /* names @DIR@/r.auth */
+        const char *where; /* "conf:LINE" or "auth:LINE" or "auth" (the prefix wanted) */
+        const char *phrase;
+    } rows[] = {
+        {"missing", NULL, 0, "delivery {\n relay-host smtp://a.example\n relay-auth /nonexistent\n",
+         "conf:3", "cannot read relay-auth file '/nonexistent': No such file or directory"},
+        {"world readable", "u:p\n", 0644,
+         "delivery {\n relay-host smtp://a.example\n relay-auth @DIR@/r.auth\n", "conf:3",
+         "relay-auth file '@DIR@/r.auth' is open to others (mode 0644): it holds a password in "
+         "clear"},
+        {"world writable", "u:p\n", 0602,
+         "delivery {\n relay-host smtp://a.example\n relay-auth r.auth\n", "conf:3",
+         "is open to others (mode 0602)"},
+        {"directory", NULL, 0, "delivery {\n relay-host smtp://a.example\n relay-auth @DIR@\n",
+         "conf:3", "is not a regular file"},
+        {"empty", "", 0600, "delivery {\n relay-host smtp://a.example\n relay-auth r.auth\n",
+         "auth", "expected a USER:PASSWORD line (found none) (the relay-auth file of "},
+        {"comments only", "# nothing\n\n   \n", 0600,
+         "delivery {\n relay-host smtp://a.example\n relay-auth r.auth\n", "auth", "found none"},
+        {"no colon", "# login\nuser password\n", 0600,
+         "delivery {\n relay-host smtp://a.example\n relay-auth r.auth\n", "auth:2",
+         "expected USER:PASSWORD (no ':' on the line) (the relay-auth file of @DIR@/test.conf:8)"},
+        {"two entries", "a:b\n# x\nc:d\n", 0600,
+         "delivery {\n relay-host smtp://a.example\n relay-auth r.auth\n", "auth:3",
+         "a second line after USER:PASSWORD at line 1 (a relay-auth file holds one login)"},
+        {"no user", ":secret\n", 0640,
+         "domain x.example {\n relay smtp://a.example\n relay-auth "
+         "r.auth\n",
+         "auth:1", "expected a user name before ':'"},
+        {"no password", "user:\n", 0600,
+         "domain x.example {\n relay smtp://a.example\n relay-auth r.auth\n", "auth:1",
+         "expected a password after ':'"},
+        {"trailing blank", "user:secret \n", 0600,
+         "domain x.example {\n relay smtp://a.example\n relay-auth r.auth\n", "auth:1",
+         "the password starts or ends with a blank"},
+        {"CRLF", "user:secret\r\n", 0600,
+         "domain x.example {\n relay smtp://a.example\n relay-auth r.auth\n", "auth:1",
+         "line ends in CR"},
+        /* relay-auth needs relays, and TLS */
+        {"no relay", "u:p\n", 0600, "domain x.example {\n relay-auth r.auth\n}\n", "conf:2",
+         "relay-auth needs 'relay URL' in the domain block"},
+        {"no relay-host", "u:p\n", 0600, "delivery {\n relay-auth r.auth\n}\n", "conf:2",
+         "relay-auth needs 'relay-host URL' in the delivery block"},
+        {"domain tls none", "u:p\n", 0600,
+         "domain x.example {\n tls none\n relay smtp://a.example\n relay-auth r.auth\n}\n",
+         "conf:2", "tls none, but relay-auth (line 9) needs TLS"},
+        {"domain tls none after", "u:p\n", 0600,
+         "domain x.example {\n relay smtp://a.example\n relay-auth r.auth\n tls none\n}\n",
+         "conf:4", "tls none, but relay-auth (line 8) needs TLS"},
+        {"delivery tls none", "u:p\n", 0600,
+         "delivery {\n tls none\n relay-host smtp://a.example\n relay-auth r.auth\n}\n", "conf:2",
+         "tls none, but the relay-host has relay-auth (line 9), which needs TLS"},
+        {"inherited tls none", "u:p\n", 0600,
+         "domain x.example {\n relay smtp://a.example\n relay-auth r.auth\n}\n"
+         "delivery {\n tls none\n}\n",
+         "conf:6", "tls none applies to domain x.example, whose relay-auth (line 8) needs TLS"},
+        {"tls-policy none", "u:p\n", 0600,
+         "delivery {\n relay-host smtp://a.example\n relay-auth r.auth\n"
+         " tls-policy far.example none\n}\n",
+         "conf:4",
+         "tls-policy far.example none: its mail goes to a relay with relay-auth (line 8)"},
+        {"tls-policy none own relay", "u:p\n", 0600,
+         "domain x.example {\n relay smtp://a.example\n relay-auth r.auth\n}\n"
+         "delivery {\n tls-policy x.example none\n}\n",
+         "conf:6", "tls-policy x.example none"},
+        {"tls-policy none parent", "u:p\n", 0600,
+         "domain x.example {\n relay smtp://a.example\n relay-auth r.auth\n}\n"
+         "delivery {\n tls-policy .example none\n}\n",
+         "conf:6", "tls-policy .example none"},
+    };
+    char path[CAP_PATH];
+
+    (void)state;
+    (void)snprintf(path, sizeof path, "%s/r.auth", tmpdir);
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        char text[1024], err[1024], prefix[CAP_PATH + 64];
+        char *want = subst(rows[i].phrase, strlen(rows[i].phrase), NULL);
+        struct conf *c;
+
+        (void)unlink(path);
+        if (rows[i].file != NULL)
+            write_mode("r.auth", rows[i].file, rows[i].mode);
+        (void)snprintf(text, sizeof text, MIN "%s", rows[i].conf);
+        c = load(text, err, sizeof err);
+        if (strncmp(rows[i].where, "conf:", 5) == 0)
+            (void)snprintf(prefix, sizeof prefix, "%s:%u: ", conf_path,
+                           (unsigned)atoi(rows[i].where + 5) + 5);
+        else if (strncmp(rows[i].where, "auth:", 5) == 0)
+            (void)snprintf(prefix, sizeof prefix, "%s:%s: ", path, rows[i].where + 5);
+        else
+            (void)snprintf(prefix, sizeof prefix, "%s: ", path);
+        if (c != NULL || strncmp(err, prefix, strlen(prefix)) != 0 || strstr(err, want) == NULL ||
+            strstr(err, "secret") != NULL) {
+            print_error("row '%s': want '%s...%s', got %s '%s'\n", rows[i].name, prefix, want,
+                        c ? "success" : "error", err);
+            conf_unref(c);
+            free(want);
+            fail();
+        }
+        free(want);
+    }
+    (void)unlink(path);
+
+    /* A FIFO named by mistake: refused at once, not waited on. */
+    assert_int_equal(mkfifo(path, 0600), 0);
+    {
+        char err[1024];
+        struct conf *c =
+            load(MIN "delivery {\n relay-host smtp://a.example\n relay-auth r.auth\n}\n", err,
+                 sizeof err);
+
+        assert_null(c);
+        assert_non_null(strstr(err, "r.auth' is not a regular file"));
+    }
+    (void)unlink(path);
+}
+
+/* The parser alone: a table of files, hostile rows included. */
+static void
+test_relay_auth_parse(void **state)
+{
+    static const struct {
+        const char *text;
+        size_t len;       /* 0: strlen */
+        const char *user; /* NULL: an error "f:LINE: phrase" (LINE 0: "f: phrase") */
+        const char *password;
+        unsigned line;
+        const char *phrase;
+    } rows[] = {
+        {"u:p", 0, "u", "p", 0, NULL},
+        {"u:p\n", 0, "u", "p", 0, NULL},
+        {"\n\n# c\n  # c2\n\t\nuser@example.com:pass word:with:colons\n\n# end\n", 0,
+         "user@example.com", "pass word:with:colons", 0, NULL},
+        {"u:#not a comment", 0, "u", "#not a comment", 0, NULL},
+        {"us\xc3\xa9r:p\xc3\xa4ss", 0, "us\xc3\xa9r", "p\xc3\xa4ss", 0, NULL},
+        {"u::", 0, "u", ":", 0, NULL},
+        {"u:a b", 0, "u", "a b", 0, NULL},
+        {"", 0, NULL, NULL, 0, "expected a USER:PASSWORD line (found none)"},
+        {"\n\n", 0, NULL, NULL, 0, "expected a USER:PASSWORD line (found none)"},
+        {"user password\n", 0, NULL, NULL, 1, "no ':' on the line"},
+        {" u:p\n", 0, NULL, NULL, 1, "no blank in or before the user"},
+        {"u u:p\n", 0, NULL, NULL, 1, "no blank in or before the user"},
+        {"u:\tp\n", 0, NULL, NULL, 1, "a tab on the line"},
+        {"u: p\n", 0, NULL, NULL, 1, "starts or ends with a blank"},
+        {"u:p \n", 0, NULL, NULL, 1, "starts or ends with a blank"},
+        {"u:p\r\n", 0, NULL, NULL, 1, "line ends in CR"},
+        {"u:p\rq\n", 0, NULL, NULL, 1, "control character 0x0d"},
+        {"u:p\0q\n", 6, NULL, NULL, 1, "control character 0x00"},
+        {"# \x1b[31m\nu:p\n", 0, NULL, NULL, 1, "control character 0x1b"},
+        {"u:p\x7f\n", 0, NULL, NULL, 1, "control character 0x7f"},
+        {"a:b\nc:d\n", 0, NULL, NULL, 2, "a second line after USER:PASSWORD at line 1"},
+        {"a:b\n\n#x\ngarbage\n", 0, NULL, NULL, 4, "a second line"},
+        {":p\n", 0, NULL, NULL, 1, "expected a user name before ':'"},
+        {"\xef\xbb\xbfu:p\n", 0, NULL, NULL, 1, "byte order mark at the start"},
+        {"u:\n", 0, NULL, NULL, 1, "expected a password after ':'"},
+    };
+    char big[600];
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        struct conf_relay_auth a;
+        char err[512] = "", want[600];
+        size_t len = rows[i].len ? rows[i].len : strlen(rows[i].text);
+        int r = conf_relay_auth_parse("f", rows[i].text, len, &a, err, sizeof err);
+
+        if (rows[i].user != NULL) {
+            if (r != 0) {
+                print_error("row %zu: %s\n", i, err);
+                fail();
+            }
+            assert_string_equal(a.user, rows[i].user);
+            assert_string_equal(a.password, rows[i].password);
+            continue;
+        }
+        if (rows[i].line == 0)
+            (void)snprintf(want, sizeof want, "f: ");
+        else
+            (void)snprintf(want, sizeof want, "f:%u: ", rows[i].line);
+        if (r != -1 || strncmp(err, want, strlen(want)) != 0 ||
+            strstr(err, rows[i].phrase) == NULL || a.password[0] != '\0' || a.user[0] != '\0') {
+            print_error("row %zu: want '%s...%s', got %d '%s'\n", i, want, rows[i].phrase, r, err);
+            fail();
+        }
+    }
+    /* The caps: 255 octets of user or password; a line of at most 1024 octets. */
+    memset(big, 'x', sizeof big);
+    big[255] = ':';
+    big[256] = 'p';
+    {
+        struct conf_relay_auth a;
+        char err[512];
+
+        assert_int_equal(conf_relay_auth_parse("f", big, 257, &a, err, sizeof err), 0);
+        assert_int_equal(strlen(a.user), 255);
+        assert_int_equal(conf_relay_auth_parse("f", big + 1, 256, &a, err, sizeof err), 0);
+        big[255] = 'x';
+        big[256] = ':';
+        assert_int_equal(conf_relay_auth_parse("f", big, 258, &a, err, sizeof err), -1);
+        assert_non_null(strstr(err, "f:1: user name longer than 255 octets"));
+        big[0] = 'u';
+        big[1] = ':';
+        assert_int_equal(conf_relay_auth_parse("f", big, 257, &a, err, sizeof err), 0);
+        assert_int_equal(strlen(a.password), 255);
+        assert_int_equal(conf_relay_auth_parse("f", big, 258, &a, err, sizeof err), -1);
+        assert_non_null(strstr(err, "f:1: password longer than 255 octets"));
+    }
+    {
+        char *huge = malloc(3000);
+        struct conf_relay_auth a;
+        char err[512];
+
+        assert_non_null(huge);
+        memset(huge, 'y', 3000);
+        huge[0] = 'u';
+        huge[1] = ':';
+        assert_int_equal(conf_relay_auth_parse("f", huge, 3000, &a, err, sizeof err), -1);
+        assert_non_null(strstr(err, "f:1: line longer than 1024 octets"));
+        free(huge);
     }
 }
 
@@ -2163,7 +2569,7 @@ test_tls_keys(void **state)
         }
     }
     d = conf_find_domain(c, "b.example", 9);
-    assert_true(d->has_relay);
+    assert_int_equal(d->relay.n, 1);
     conf_unref(c);
 
     c = expect_ok("delivery none", MIN "delivery {\n tls none\n}\n");
@@ -2277,6 +2683,10 @@ main(void)
         cmocka_unit_test(test_find_domain),
         cmocka_unit_test(test_cidr_match),
         cmocka_unit_test(test_value_addr),
+        cmocka_unit_test(test_value_route),
+        cmocka_unit_test(test_relay_lists),
+        cmocka_unit_test(test_relay_auth_errors),
+        cmocka_unit_test(test_relay_auth_parse),
         cmocka_unit_test(test_value_cidr),
         cmocka_unit_test(test_value_domain),
         cmocka_unit_test(test_value_numbers),

@@ -48,6 +48,19 @@ conf_fail(struct conf_parser *p, unsigned line, const char *fmt, ...)
     return -1;
 }
 
+int
+conf_fail_plain(struct conf_parser *p, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (p->err == NULL || p->errcap == 0 || p->err[0] != '\0')
+        return -1;
+    va_start(ap, fmt);
+    (void)vsnprintf(p->err, p->errcap, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 /* A problem with the file as a whole: "FILE: message". */
 static int
 fail_file(struct conf_parser *p, const char *what, int errnum)

@@ -74,12 +74,21 @@ struct conf_parser {
     struct conf_listen *listen; /* the open listen block */
     struct conf_domain *domain; /* the open domain block */
     size_t domains_cap;
-    unsigned last_line; /* the file's last line, for end-of-file messages */
+    unsigned last_line;         /* the file's last line, for end-of-file messages */
+    unsigned domain_tls_line;   /* the open domain block's tls key, 0: none */
+    unsigned delivery_tls_line; /* delivery { tls }, 0: none */
 };
 
 /* Writes "FILE:LINE: message" into p->err; always returns -1. */
 int conf_fail(struct conf_parser *p, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * Writes the message as it is into p->err, for a mistake in another file
+ * that has its own "FILE:LINE: " (a relay-auth file); always returns -1.
+ */
+int conf_fail_plain(struct conf_parser *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Runs the whole-file rules and fills the defaults that depend on them. Returns 0 or -1. */
 int conf_check(struct conf_parser *p);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conf/parse.h"
+#include "conf/relay_auth.h"
 #include "conf/values.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
@@ -626,17 +627,87 @@ static const struct conf_setting listen_settings[] = {
     {"sender-rate", 1, false, set_sender_rate},
 };
 
-/* ---- domain NAME { relay URL  tls POLICY } ---- */
+/* ---- Relays: relay and relay-host URL..., relay-auth FILE ---- */
+
+/* URL...: one to CONF_RELAYS_MAX relay URLs (parse.c counts them), tried in the order written. */
+static int
+set_relays(struct conf_parser *p, const struct conf_line *l, struct conf_relays *out)
+{
+    struct conf_route urls[CONF_RELAYS_MAX];
+    size_t n = l->n - 1;
+    char q[CONF_QUOTE_CAP];
+    struct conf_why w;
+
+    for (size_t i = 0; i < n; i++) {
+        if (conf_value_route(conf_arg(l, i + 1), &urls[i], &w) == -1)
+            return fail_value(p, l, &w);
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(urls[k].host, urls[i].host) == 0 && urls[k].port == urls[i].port &&
+                urls[k].bracketed == urls[i].bracketed && urls[k].smtps == urls[i].smtps)
+                return conf_fail(p, l->number, "relay URL '%s' is given twice on the line",
+                                 conf_quote(q, sizeof q, conf_arg(l, i + 1)));
+        }
+    }
+    out->urls = xmalloc(n * sizeof(*out->urls));
+    memcpy(out->urls, urls, n * sizeof(*out->urls));
+    out->n = n;
+    out->line = l->number;
+    return 0;
+}
+
+/*
+ * relay-auth FILE: the login for the relays of the block, read now (and at
+ * each reload). A mistake inside FILE is reported at its own line, with the
+ * line of the main file that names it.
+ */
+static int
+set_relay_auth(struct conf_parser *p, const struct conf_line *l, struct conf_relays *out)
+{
+    struct conf_relay_auth *a = xcalloc(1, sizeof(*a));
+    char msg[768];
+    struct conf_why w;
+    bool in_file;
+
+    if (conf_value_path(conf_arg(l, 1), p->dir, a->file, &w) == -1) {
+        conf_relay_auth_free(a);
+        return fail_value(p, l, &w);
+    }
+    a->line = l->number;
+    if (conf_relay_auth_load(a->file, a, &in_file, msg, sizeof msg) == -1) {
+        conf_relay_auth_free(a);
+        if (in_file)
+            return conf_fail_plain(p, "%s (the relay-auth file of %s:%u)", msg, p->path, l->number);
+        return conf_fail(p, l->number, "%s", msg);
+    }
+    out->auth = a;
+    return 0;
+}
+
+/* relay-auth needs URLs to log in to; the block's close calls this. */
+static int
+check_relay_auth_has_urls(struct conf_parser *p, const struct conf_relays *r, const char *key,
+                          const char *where)
+{
+    if (r->auth != NULL && r->n == 0)
+        return conf_fail(p, r->auth->line,
+                         "relay-auth needs '%s URL' in the %s block: it is the login for those "
+                         "relays",
+                         key, where);
+    return 0;
+}
+
+/* ---- domain NAME { relay URL...  relay-auth FILE  tls POLICY } ---- */
 
 static int
 set_relay(struct conf_parser *p, const struct conf_line *l)
 {
-    struct conf_why w;
+    return set_relays(p, l, &p->domain->relay);
+}
 
-    if (conf_value_route(conf_arg(l, 1), &p->domain->relay, &w) == -1)
-        return fail_value(p, l, &w);
-    p->domain->has_relay = true;
-    return 0;
+static int
+set_domain_relay_auth(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_relay_auth(p, l, &p->domain->relay);
 }
 
 static int
@@ -662,13 +733,23 @@ open_domain(struct conf_parser *p, const struct conf_line *l)
     memcpy(d->name, name, sizeof d->name);
     d->line = l->number;
     p->domain = d;
+    p->domain_tls_line = 0;
     return 0;
 }
 
+/* relay-auth needs a relay, and TLS: a password never travels in clear (RFC 4954 4). */
 static int
-close_nothing(struct conf_parser *p)
+close_domain(struct conf_parser *p)
 {
-    (void)p;
+    const struct conf_domain *d = p->domain;
+
+    if (check_relay_auth_has_urls(p, &d->relay, "relay", "domain") == -1)
+        return -1;
+    if (d->relay.auth != NULL && d->has_tls_policy && d->tls_policy == CONF_TLS_POLICY_NONE)
+        return conf_fail(p, p->domain_tls_line,
+                         "tls none, but relay-auth (line %u) needs TLS: a password never travels "
+                         "in clear (use tls encrypt or tls verify, or leave tls out)",
+                         d->relay.auth->line);
     return 0;
 }
 
@@ -678,12 +759,14 @@ set_domain_tls(struct conf_parser *p, const struct conf_line *l)
     if (parse_tls_policy(p, l, 1, &p->domain->tls_policy) == -1)
         return -1;
     p->domain->has_tls_policy = true;
+    p->domain_tls_line = l->number;
     return 0;
 }
 
 static const struct conf_setting domain_settings[] = {
-    {"relay", 1, false, set_relay},
+    {"relay", CONF_RELAYS_MAX, false, set_relay},
     {"tls", 1, false, set_domain_tls},
+    {"relay-auth", 1, false, set_domain_relay_auth},
 };
 
 /* ---- auth { passwd FILE } ---- */
@@ -801,7 +884,7 @@ static const struct conf_setting auth_settings[] = {
     {"sender", 65, true, set_sender},
 };
 
-/* ---- delivery { retry DURATION...  give-up DURATION  relay-host URL  tls POLICY ... } ---- */
+/* ---- delivery { retry DURATION...  give-up DURATION  relay-host URL...  tls POLICY ... } ---- */
 
 static int
 set_retry(struct conf_parser *p, const struct conf_line *l)
@@ -833,12 +916,13 @@ set_delay_warning(struct conf_parser *p, const struct conf_line *l)
 static int
 set_relay_host(struct conf_parser *p, const struct conf_line *l)
 {
-    struct conf_why w;
+    return set_relays(p, l, &p->c->relay_host);
+}
 
-    if (conf_value_route(conf_arg(l, 1), &p->c->relay_host, &w) == -1)
-        return fail_value(p, l, &w);
-    p->c->has_relay_host = true;
-    return 0;
+static int
+set_relay_host_auth(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_relay_auth(p, l, &p->c->relay_host);
 }
 
 static int
@@ -899,6 +983,7 @@ set_connection_reuse(struct conf_parser *p, const struct conf_line *l)
 static int
 set_delivery_tls(struct conf_parser *p, const struct conf_line *l)
 {
+    p->delivery_tls_line = l->number;
     return parse_tls_policy(p, l, 1, &p->c->tls_policy);
 }
 
@@ -947,11 +1032,17 @@ open_delivery(struct conf_parser *p, const struct conf_line *l)
     return 0;
 }
 
+static int
+close_delivery(struct conf_parser *p)
+{
+    return check_relay_auth_has_urls(p, &p->c->relay_host, "relay-host", "delivery");
+}
+
 static const struct conf_setting delivery_settings[] = {
     {"retry", CONF_RETRY_MAX, false, set_retry},
     {"give-up", 1, false, set_give_up},
     {"delay-warning", 1, false, set_delay_warning},
-    {"relay-host", 1, false, set_relay_host},
+    {"relay-host", CONF_RELAYS_MAX, false, set_relay_host},
     {"max-deliveries", 1, false, set_max_deliveries},
     {"max-per-destination", 1, false, set_max_per_destination},
     {"timeout-connect", 1, false, set_delivery_timeout_connect},
@@ -961,15 +1052,16 @@ static const struct conf_setting delivery_settings[] = {
     {"connection-reuse", 1, false, set_connection_reuse},
     {"tls", 1, false, set_delivery_tls},
     {"tls-policy", 2, true, set_tls_policy_line},
+    {"relay-auth", 1, false, set_relay_host_auth},
 };
 
 const struct conf_block conf_blocks[] = {
     {"tls", NULL, tls_settings, N_OF(tls_settings), open_tls, close_tls},
     {"listen", "a role (one of: inbound, internal, submission, submissions)", listen_settings,
      N_OF(listen_settings), open_listen, close_listen},
-    {"domain", "a domain name", domain_settings, N_OF(domain_settings), open_domain, close_nothing},
+    {"domain", "a domain name", domain_settings, N_OF(domain_settings), open_domain, close_domain},
     {"auth", NULL, auth_settings, N_OF(auth_settings), open_auth, close_auth},
-    {"delivery", NULL, delivery_settings, N_OF(delivery_settings), open_delivery, close_nothing},
+    {"delivery", NULL, delivery_settings, N_OF(delivery_settings), open_delivery, close_delivery},
 };
 
 const size_t conf_n_top_settings = N_OF(conf_top_settings);

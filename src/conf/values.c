@@ -446,25 +446,21 @@ conf_value_cidr(struct slice s, struct conf_cidr *out, struct conf_why *w)
 
 /* ---- Relay URLs ---- */
 
-static int
-route_fail(struct conf_why *w, struct slice s, const char *detail)
-{
-    char q[CONF_QUOTE_CAP];
-
-    return conf_why(w, "expected smtp://host[:port] or smtp://[address]:port, found '%s' (%s)",
-                    conf_quote(q, sizeof q, s), detail);
-}
+/* The form every relay URL message points to. */
+#define ROUTE_FORM "expected smtp://HOST[:PORT] (or smtp://[HOST]:PORT for no MX lookup)"
 
 /* host = Domain / IPv4address; the text is stored canonical and lower case. */
 static int
 route_host(struct slice s, struct slice host, bool bracketed, struct conf_route *out,
            struct conf_why *w)
 {
+    char q[CONF_QUOTE_CAP];
     struct conf_why dw;
     unsigned char a[16];
 
+    conf_quote(q, sizeof q, s);
     if (host.len == 0)
-        return route_fail(w, s, "no host");
+        return conf_why(w, "no host in '%s' (" ROUTE_FORM ")", q);
     if (addr_pton(AF_INET, host, a)) {
         out->family = AF_INET;
     } else if (bracketed && addr_pton(AF_INET6, host, a)) {
@@ -472,7 +468,7 @@ route_host(struct slice s, struct slice host, bool bracketed, struct conf_route 
     } else {
         out->family = AF_UNSPEC;
         if (conf_value_domain(host, out->host, &dw) == -1)
-            return route_fail(w, s, dw.text);
+            return conf_why(w, "bad host in '%s': %s", q, dw.text);
         str_lower(out->host, strlen(out->host));
         return 0;
     }
@@ -481,50 +477,112 @@ route_host(struct slice s, struct slice host, bool bracketed, struct conf_route 
 }
 
 /*
- * route = "smtp://" ( host / "[" ( IPv6address / IPv4address / Domain ) "]" ) [ ":" port ]
+ * The scheme: "smtp://" or "smtps://" (any case, RFC 3986 3.1). Returns the
+ * length taken, or -1 with a message that fits what was written instead: no
+ * scheme at all (a bare host, "mail.isp.example:587"), or another one.
+ */
+static int
+route_scheme(struct slice s, struct conf_route *out, struct conf_why *w)
+{
+    char q[CONF_QUOTE_CAP], qs[CONF_QUOTE_CAP];
+    const char *sep = NULL;
+
+    if (slice_starts_ci(s, "smtp://"))
+        return 7;
+    if (slice_starts_ci(s, "smtps://")) {
+        out->smtps = true;
+        out->port = 465; /* RFC 8314 7.3 */
+        return 8;
+    }
+    /* "user:pw@host": a '@' may follow a password, so nothing written is shown. */
+    if (memchr(s.p, '@', s.len) != NULL)
+        return conf_why(w, "put credentials in relay-auth FILE, not in the URL (" ROUTE_FORM ")");
+    for (size_t i = 0; i + 3 <= s.len && sep == NULL; i++) {
+        if (memcmp(s.p + i, "://", 3) == 0)
+            sep = s.p + i;
+    }
+    if (sep == NULL)
+        return conf_why(w, ROUTE_FORM ", found '%s'", conf_quote(q, sizeof q, s));
+    conf_quote(qs, sizeof qs, slice_make(s.p, (size_t)(sep - s.p) + 3));
+    conf_quote(q, sizeof q, s);
+    if (slice_starts_ci(s, "http://") || slice_starts_ci(s, "https://"))
+        return conf_why(w,
+                        "'%s' is a web address: a relay URL starts with smtp:// (or smtps:// for "
+                        "TLS from the first byte), as in smtp://mail.example.net:25",
+                        q);
+    return conf_why(w, "unknown scheme '%s' in '%s' (expected smtp:// or smtps://)", qs, q);
+}
+
+/*
+ * route  = ( "smtp://" / "smtps://" ) hostport
+ * hostport = ( host / "[" ( IPv6address / IPv4address / Domain ) "]" ) [ ":" port ]
  * The scheme is case-insensitive (RFC 3986 3.1). Brackets mean "no MX
  * lookup", as in Postfix; an IPv6 address is only accepted in brackets.
+ * smtps is SMTP inside TLS from the first byte (RFC 8314 3.3), port 465 by
+ * default. A URL has no userinfo (the login goes in relay-auth FILE, so that
+ * no password sits in the main file), path, query or fragment.
  */
 int
 conf_value_route(struct slice s, struct conf_route *out, struct conf_why *w)
 {
+    char q[CONF_QUOTE_CAP], qr[CONF_QUOTE_CAP];
     struct cursor c;
     struct slice host;
     const char *end;
+    int skip;
 
     memset(out, 0, sizeof *out);
     out->port = 25;
-    if (!slice_starts_ci(s, "smtp://"))
-        return route_fail(w, s, "the scheme must be smtp://");
-    cursor_init(&c, slice_make(s.p + 7, s.len - 7));
+    skip = route_scheme(s, out, w);
+    if (skip == -1)
+        return -1;
+    cursor_init(&c, slice_make(s.p + skip, s.len - (size_t)skip));
+    conf_quote(q, sizeof q, s);
+    /* Userinfo (RFC 3986 3.2.1), "smtp://user:pw@host": its own message, without the password. */
+    end = c.p;
+    while (end < c.end && *end != '/' && *end != '?' && *end != '#')
+        end++;
+    if (memchr(c.p, '@', (size_t)(end - c.p)) != NULL)
+        return conf_why(w, "put credentials in relay-auth FILE, not in the URL (" ROUTE_FORM ")");
     if (cursor_take(&c, '[')) {
         end = memchr(c.p, ']', cursor_left(&c));
         if (end == NULL)
-            return route_fail(w, s, "missing ']'");
+            return conf_why(w, "missing ']' in '%s' (" ROUTE_FORM ")", q);
         out->bracketed = true;
         host = slice_make(c.p, (size_t)(end - c.p));
         c.p = end + 1;
     } else {
         end = c.p;
-        while (end < c.end && *end != ':' && *end != '/')
+        while (end < c.end && *end != ':' && *end != '/' && *end != '?' && *end != '#')
             end++;
         host = slice_make(c.p, (size_t)(end - c.p));
         c.p = end;
         if (cursor_peek(&c) == ':' && memchr(c.p + 1, ':', cursor_left(&c) - 1) != NULL)
-            return route_fail(w, s, "an IPv6 address needs brackets, as in smtp://[2001:db8::1]");
+            return conf_why(w,
+                            "an IPv6 address needs brackets, as in smtp://[2001:db8::1]:25 "
+                            "(found '%s')",
+                            q);
     }
     if (route_host(s, host, out->bracketed, out, w) == -1)
         return -1;
     if (cursor_take(&c, ':')) {
         const char *p = c.p;
 
-        while (c.p < c.end && *c.p >= '0' && *c.p <= '9')
+        while (c.p < c.end && *c.p != '/' && *c.p != '?' && *c.p != '#')
             c.p++;
         if (addr_port(slice_make(p, (size_t)(c.p - p)), &out->port) == -1)
-            return route_fail(w, s, "expected a port from 1 to 65535 after ':'");
+            return conf_why(w, "expected a port from 1 to 65535 after ':' in '%s', found '%s'", q,
+                            conf_quote(qr, sizeof qr, slice_make(p, (size_t)(c.p - p))));
     }
-    if (!cursor_at_end(&c))
-        return route_fail(w, s, "nothing may follow the host and port");
+    if (!cursor_at_end(&c)) {
+        conf_quote(qr, sizeof qr, slice_make(c.p, cursor_left(&c)));
+        if (c.p[0] == '/' || c.p[0] == '?' || c.p[0] == '#')
+            return conf_why(w,
+                            "a relay URL has no path or query: '%s' follows the host and port "
+                            "in '%s'",
+                            qr, q);
+        return conf_why(w, "unexpected '%s' after the host in '%s' (" ROUTE_FORM ")", qr, q);
+    }
     return 0;
 }
 

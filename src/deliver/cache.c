@@ -4,8 +4,10 @@
  * kept idle for the next attempt to the same address, port and EHLO name.
  * A new connection costs a connect, the greeting and EHLO (three round
  * trips and the server's work for each, and a TLS handshake); a kept one
- * sends MAIL at once. The key: address, port, EHLO name, the hop's name and
- * the TLS policy it was made under.
+ * sends MAIL at once. The key (struct deliver_conn_key): address, port,
+ * EHLO name, the hop's name, the TLS policy it was made under, smtps, and
+ * the login it gave (a digest of it): a connection that logged in as one
+ * user never carries the mail of another.
  *
  * The idle connections form one list, most recently used first: a take
  * looks from the front (the warmest connection), and when the cache is full
@@ -178,9 +180,19 @@ cache_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage 
     return false;
 }
 
+/* True when an idle connection made under key a may serve an attempt that wants b. */
+static bool
+cache_same_key(const struct deliver_conn_key *a, const struct deliver_conn_key *b)
+{
+    /* The TLS policy and peer name too: a connection made under may is no verify one. */
+    return cache_same_addr(&a->sa, &b->sa) && strcmp(a->helo, b->helo) == 0 &&
+           a->tls_policy == b->tls_policy && strcmp(a->name, b->name) == 0 &&
+           a->smtps == b->smtps && a->auth == b->auth &&
+           (!a->auth || memcmp(a->auth_id, b->auth_id, sizeof(a->auth_id)) == 0);
+}
+
 struct deliver_conn *
-deliver_cache_take(struct deliver_cache *cache, const struct sockaddr_storage *sa, const char *helo,
-                   const char *name, enum conf_tls_policy policy)
+deliver_cache_take(struct deliver_cache *cache, const struct deliver_conn_key *key)
 {
     time_t now = deliver_conn_now();
 
@@ -190,9 +202,7 @@ deliver_cache_take(struct deliver_cache *cache, const struct sockaddr_storage *s
             cache_drop(c, true, "reuse-time");
             continue;
         }
-        /* The TLS policy and peer name too: a connection made under may is no verify one. */
-        if (!cache_same_addr(&c->sa, sa) || strcmp(c->helo, helo) != 0 || c->tls_policy != policy ||
-            strcmp(c->name, name) != 0)
+        if (!cache_same_key(&c->key, key))
             continue;
         cache_unlink(cache, c);
         event_free(c->timer);

@@ -50,9 +50,10 @@ static const char *const state_names[] = {
     [DELIVER_ST_CONNECT] = "connect",   [DELIVER_ST_GREETING] = "greeting",
     [DELIVER_ST_EHLO] = "ehlo",         [DELIVER_ST_HELO] = "helo",
     [DELIVER_ST_STARTTLS] = "starttls", [DELIVER_ST_TLS] = "tls",
-    [DELIVER_ST_TXN] = "txn",           [DELIVER_ST_CONTENT] = "content",
-    [DELIVER_ST_DOT] = "dot",           [DELIVER_ST_QUIT] = "quit",
-    [DELIVER_ST_IDLE] = "idle",         [DELIVER_ST_CLOSED] = "closed",
+    [DELIVER_ST_AUTH] = "auth",         [DELIVER_ST_TXN] = "txn",
+    [DELIVER_ST_CONTENT] = "content",   [DELIVER_ST_DOT] = "dot",
+    [DELIVER_ST_QUIT] = "quit",         [DELIVER_ST_IDLE] = "idle",
+    [DELIVER_ST_CLOSED] = "closed",
 };
 
 void
@@ -120,6 +121,8 @@ deliver_conn_doing(const struct deliver_conn *c)
         return "sending STARTTLS";
     case DELIVER_ST_TLS:
         return "performing the TLS handshake";
+    case DELIVER_ST_AUTH:
+        return "performing the AUTH handshake";
     case DELIVER_ST_TXN:
         if (c->expect_len == 0 || c->expect[c->expect_head] == DELIVER_TAG_MAIL)
             return "sending MAIL FROM";
@@ -258,6 +261,9 @@ conn_reply(struct deliver_conn *c, const struct deliver_reply *r)
         break;
     case DELIVER_ST_STARTTLS:
         deliver_tls_reply(c, r);
+        break;
+    case DELIVER_ST_AUTH:
+        deliver_auth_reply(c, r);
         break;
     case DELIVER_ST_QUIT:
         deliver_conn_close(c);
@@ -429,6 +435,10 @@ conn_connected(struct deliver_conn *c)
     c->fd = -1;
     deliver_conn_setup_bev(c);
     c->connected_at = deliver_conn_now();
+    if (c->key.smtps) {
+        deliver_tls_implicit(c); /* RFC 8314 3.3: TLS first, then the greeting inside it */
+        return;
+    }
     deliver_conn_set_state(c, DELIVER_ST_GREETING);
     deliver_conn_arm(c, d->opts.timeouts.greeting);
 }
@@ -551,15 +561,31 @@ deliver_conn_done(struct deliver_conn *c)
     }
 }
 
+/* What a connection to hop must be, for this attempt: the cache's key. */
+static void
+conn_key(const struct deliver *d, const struct deliver_hop *h, struct deliver_conn_key *key)
+{
+    memset(key, 0, sizeof(*key));
+    memcpy(&key->sa, &h->sa, sizeof(key->sa));
+    (void)str_copyz(key->helo, sizeof(key->helo), d->opts.helo);
+    (void)str_copyz(key->name, sizeof(key->name), h->name);
+    key->tls_policy = d->no_tls ? CONF_TLS_POLICY_NONE : d->opts.tls_policy;
+    key->smtps = h->smtps;
+    key->auth = d->auth_user != NULL;
+    if (key->auth)
+        memcpy(key->auth_id, d->auth_id, sizeof(key->auth_id));
+}
+
 int
 deliver_conn_start(struct deliver *d, size_t hop)
 {
     const struct deliver_hop *h = &d->hops[hop];
+    struct deliver_conn_key key;
     struct deliver_conn *c;
 
+    conn_key(d, h, &key);
     if (d->opts.cache != NULL && !d->fresh) {
-        c = deliver_cache_take(d->opts.cache, &h->sa, d->opts.helo, h->name,
-                               d->no_tls ? CONF_TLS_POLICY_NONE : d->opts.tls_policy);
+        c = deliver_cache_take(d->opts.cache, &key);
         if (c != NULL) {
             deliver_conn_adopt(d, hop, c);
             return 0;
@@ -572,10 +598,7 @@ deliver_conn_start(struct deliver *d, size_t hop)
     c->state = DELIVER_ST_CONNECT;
     conn_relay_name(c, h);
     conn_txn_reset(c);
-    memcpy(&c->sa, &h->sa, sizeof(c->sa));
-    (void)str_copyz(c->helo, sizeof(c->helo), d->opts.helo);
-    (void)str_copyz(c->name, sizeof(c->name), h->name);
-    c->tls_policy = d->no_tls ? CONF_TLS_POLICY_NONE : d->opts.tls_policy;
+    c->key = key;
     d->conn = c;
     log_debug("%s: relay=%s, hop=%zu, event=connect", deliver_log_id(d), c->relay, hop);
 

@@ -20,6 +20,8 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "deliver/deliver_impl.h"
 #include "lib/log.h"
@@ -125,11 +127,24 @@ deliver_decide(struct deliver *d, const struct deliver_conn *c)
     (void)str_copyz(d->res.tls, sizeof(d->res.tls), c->tls ? c->tls_desc : "");
 }
 
+/* Frees a copy of a secret after wiping it. NULL: nothing. */
+static void
+deliver_free_secret(char *p)
+{
+    if (p == NULL)
+        return;
+    OPENSSL_cleanse(p, strlen(p));
+    free(p);
+}
+
 /* Frees d and everything it holds (no callback). */
 static void
 deliver_free(struct deliver *d)
 {
     deliver_conn_free(d->conn);
+    deliver_free_secret(d->auth_user);
+    deliver_free_secret(d->auth_password);
+    OPENSSL_cleanse(d->auth_id, sizeof(d->auth_id));
     tls_client_unref(d->opts.tls);
     if (d->done_ev != NULL)
         event_free(d->done_ev);
@@ -179,6 +194,45 @@ deliver_after_conn(struct deliver *d, size_t hop, bool again)
         event_active(d->done_ev, EV_TIMEOUT, 1);
     else
         deliver_next(d, again ? hop : hop + 1);
+}
+
+/*
+ * Takes a copy of the login of opts, its digest for the cache, and raises
+ * the policy: a password only ever travels inside TLS (RFC 4954 4, RFC 8314).
+ * Returns 0, or -1 (EINVAL) for a login PLAIN cannot carry.
+ */
+static int
+deliver_take_login(struct deliver *d, const struct deliver_opts *opts)
+{
+    size_t ul, pl;
+    unsigned char *buf;
+    unsigned int n = 0;
+    int ok;
+
+    if (opts->auth_user == NULL && opts->auth_password == NULL)
+        return 0;
+    if (opts->auth_user == NULL || opts->auth_password == NULL)
+        return -1;
+    ul = strlen(opts->auth_user);
+    pl = strlen(opts->auth_password);
+    if (ul == 0 || ul > 255 || pl == 0 || pl > 255) /* RFC 4616 2 */
+        return -1;
+    d->auth_user = xstrdup(opts->auth_user);
+    d->auth_password = xstrdup(opts->auth_password);
+    buf = xmalloc(ul + 1 + pl);
+    memcpy(buf, opts->auth_user, ul + 1);
+    memcpy(buf + ul + 1, opts->auth_password, pl);
+    ok = EVP_Digest(buf, ul + 1 + pl, d->auth_id, &n, EVP_sha256(), NULL);
+    OPENSSL_cleanse(buf, ul + 1 + pl);
+    free(buf);
+    if (ok != 1 || n != sizeof(d->auth_id))
+        log_panic("deliver: SHA-256 failed");
+    if (d->opts.tls_policy == CONF_TLS_POLICY_NONE || d->opts.tls_policy == CONF_TLS_POLICY_MAY)
+        d->opts.tls_policy = CONF_TLS_POLICY_ENCRYPT;
+    /* opts' pointers are the caller's: the attempt uses its own copies only. */
+    d->opts.auth_user = NULL;
+    d->opts.auth_password = NULL;
+    return 0;
 }
 
 /* True when addr can go between the angle brackets of a command line. */
@@ -253,6 +307,11 @@ deliver_start(struct event_base *base, const struct deliver_opts *opts,
     if (d->done_ev == NULL) {
         deliver_free(d);
         errno = ENOMEM;
+        return NULL;
+    }
+    if (deliver_take_login(d, opts) == -1) {
+        deliver_free(d);
+        errno = EINVAL;
         return NULL;
     }
     for (size_t i = 0; i < msg->n_rcpts; i++) {

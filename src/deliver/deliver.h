@@ -21,7 +21,17 @@
  * encrypt (required; any certificate), verify (required; the chain against
  * the CA store and the hop's name). After the handshake EHLO is sent again
  * and the new capabilities count. "Required" and not offered is a hop
- * failure (4.7.4), a failed handshake or verification too (4.7.5).
+ * failure (4.7.4), a failed handshake or verification too (4.7.5). A hop
+ * marked smtps speaks TLS from the first byte (RFC 8314 3.3): the handshake
+ * comes before the greeting, under encrypt (or verify) whatever the policy,
+ * and a failed one is never retried in the clear.
+ *
+ * AUTH (RFC 4954) when the attempt has a login (relay-auth): after EHLO and
+ * only inside TLS (the policy is raised to at least encrypt), PLAIN (RFC
+ * 4616) when offered, else LOGIN; 235 goes on to MAIL. A hop that offers
+ * neither (4.7.4) or refuses the login (its 4xx/5xx as 4.x.x) fails, and the
+ * next is tried: a wrong password is the admin's to fix, and the mail waits
+ * for it. Mail never goes unauthenticated to a hop we were told to log in to.
  *
  * Next hop: a connection that fails, a greeting that is not 220, an EHLO and
  * HELO both refused, or a connection lost before MAIL is answered move on to
@@ -54,6 +64,7 @@ struct deliver_hop {
     char name[CAP_DOMAIN + 1];  /* "mx1.example.net", or the address for a bracketed route */
     struct sockaddr_storage sa; /* port set */
     socklen_t sa_len;
+    bool smtps; /* TLS from the first byte (an smtps:// relay, RFC 8314 3.3) */
 };
 
 /* The outcome of one recipient, or of the whole attempt. */
@@ -119,20 +130,26 @@ struct deliver_opts {
     enum conf_tls_policy tls_policy; /* for this attempt's destination */
     struct tls_client *tls;          /* the client context; NULL: policy must be none */
     struct deliver_cache *cache; /* idle connections to reuse and keep, or NULL: one per attempt */
+    /*
+     * The login for every hop (SMTP AUTH, RFC 4954), or both NULL: no AUTH.
+     * Copied by deliver_start() (and wiped when the attempt ends); never
+     * logged. A connection that logged in is reused only with the same login.
+     */
+    const char *auth_user;
+    const char *auth_password;
 };
 
 /*
  * The connection cache: after a transaction whose end of data was answered
  * (2xx, 4xx or 5xx other than 421), the connection is kept idle instead of
  * QUIT, for the next attempt to the same address and port with the same
- * EHLO name; the next MAIL goes out without a new connect, greeting and
- * EHLO. Postfix's connection cache does the same, to the same limits: an
- * idle connection is kept idle_seconds (Postfix's 2 s), a connection serves
- * transactions for at most DELIVER_REUSE_SECONDS after its connect (300 s),
- * and at most max_idle connections are idle at once. An idle connection the
- * server closes, or on which the server says anything, is dropped; a reused
- * connection that turns out dead before MAIL is answered is replaced by a
- * new connection to the same hop (not a hop failure).
+ * EHLO name, TLS policy and login; the next MAIL goes out without a new
+ * connect, greeting, EHLO and AUTH. Postfix's connection cache does the same, to the same limits:
+ * an idle connection is kept idle_seconds (Postfix's 2 s), a connection serves transactions for at
+ * most DELIVER_REUSE_SECONDS after its connect (300 s), and at most max_idle connections are idle
+ * at once. An idle connection the server closes, or on which the server says anything, is dropped;
+ * a reused connection that turns out dead before MAIL is answered is replaced by a new connection
+ * to the same hop (not a hop failure).
  */
 #define DELIVER_REUSE_SECONDS 300
 

@@ -10,6 +10,8 @@
  *   data.c     the content: read from the spool file, stuffed, sent
  *   cache.c    idle connections kept after a transaction, for the next
  *              attempt to the same hop
+ *   tls.c      STARTTLS, and TLS from the first byte for smtps hops
+ *   auth.c     AUTH PLAIN or LOGIN with the attempt's login (relay-auth)
  *
  * An attempt owns at most one connection at a time. A connection never
  * frees itself inside a nested call: it records how it ends (c->end) and the
@@ -40,6 +42,7 @@ enum deliver_state {
     DELIVER_ST_HELO,     /* HELO sent (EHLO got 5xx) */
     DELIVER_ST_STARTTLS, /* STARTTLS sent */
     DELIVER_ST_TLS,      /* the TLS handshake is under way */
+    DELIVER_ST_AUTH,     /* AUTH sent (or a LOGIN response): waiting for 235 or 334 */
     DELIVER_ST_TXN,      /* MAIL, RCPT, DATA: commands out, replies in */
     DELIVER_ST_CONTENT,  /* after 354: the content goes out */
     DELIVER_ST_DOT,      /* the end of data sent: waiting for its reply */
@@ -51,6 +54,20 @@ enum deliver_state {
 /* The commands of a transaction, as tags in the queue of replies expected. */
 #define DELIVER_TAG_MAIL 0
 /* RCPT of recipient i is tag 1 + i; DATA is tag 1 + n_rcpts. */
+
+/* SHA-256: how a login is told apart in the cache without keeping the password there. */
+#define DELIVER_AUTH_ID_LEN 32
+
+/* What an idle connection must match to serve an attempt (cache.c). */
+struct deliver_conn_key {
+    struct sockaddr_storage sa;                 /* the hop's address and port */
+    char helo[CAP_HOSTNAME + 1];                /* our EHLO name */
+    char name[CAP_DOMAIN + 1];                  /* the hop's name (the TLS peer name) */
+    enum conf_tls_policy tls_policy;            /* the policy it was made under */
+    bool smtps;                                 /* TLS from the first byte */
+    bool auth;                                  /* logged in, with the login of auth_id */
+    unsigned char auth_id[DELIVER_AUTH_ID_LEN]; /* SHA-256 of user NUL password */
+};
 
 struct deliver_conn {
     struct deliver *d;           /* NULL while idle in the cache */
@@ -67,18 +84,19 @@ struct deliver_conn {
     struct deliver_caps caps;   /* from the EHLO reply */
 
     /* TLS (tls.c). */
-    bool tls;                        /* the connection is TLS (handshake done) */
-    char tls_desc[128];              /* for deliver_result.tls */
-    enum conf_tls_policy tls_policy; /* the policy it was made under (a cache key) */
-    bool plain_again;                /* tls may, and TLS failed: the same hop again without it */
+    bool tls;           /* the connection is TLS (handshake done) */
+    char tls_desc[128]; /* for deliver_result.tls */
+    bool plain_again;   /* tls may, and TLS failed: the same hop again without it */
+
+    /* AUTH (auth.c). */
+    const char *auth_mech; /* "PLAIN" or "LOGIN", once AUTH is sent */
+    unsigned auth_step;    /* LOGIN: 0 AUTH sent, 1 the user sent, 2 the password sent */
 
     /* Reuse (cache.c). */
-    bool reused;                /* taken from the cache for this attempt */
-    bool stale;                 /* reused, and found dead before MAIL was answered */
-    time_t connected_at;        /* monotonic seconds: reuse ends DELIVER_REUSE_SECONDS later */
-    struct sockaddr_storage sa; /* the hop's address, the cache's key with helo */
-    char helo[CAP_HOSTNAME + 1];
-    char name[CAP_DOMAIN + 1];   /* the hop's name (the TLS peer name): a cache key with policy */
+    bool reused;                 /* taken from the cache for this attempt */
+    bool stale;                  /* reused, and found dead before MAIL was answered */
+    time_t connected_at;         /* monotonic seconds: reuse ends DELIVER_REUSE_SECONDS later */
+    struct deliver_conn_key key; /* what a later attempt must match to reuse it */
     struct deliver_cache *cache; /* while idle */
     struct deliver_conn *idle_prev, *idle_next;
 
@@ -108,10 +126,13 @@ struct deliver {
     void *arg;
 
     struct deliver_conn *conn; /* the current hop's, or NULL */
-    bool fresh;                /* a reused connection was dead: new connections only */
-    bool no_tls;               /* tls may and the handshake failed: no STARTTLS this attempt */
-    struct event *done_ev;     /* the callback runs from here, never inside deliver_start */
-    bool *accepted;            /* per recipient: RCPT got 2xx, its outcome waits for the DATA end */
+    char *auth_user;           /* copies of opts' login (wiped at the end), or NULL */
+    char *auth_password;
+    unsigned char auth_id[DELIVER_AUTH_ID_LEN]; /* SHA-256 of user NUL password */
+    bool fresh;            /* a reused connection was dead: new connections only */
+    bool no_tls;           /* tls may and the handshake failed: no STARTTLS this attempt */
+    struct event *done_ev; /* the callback runs from here, never inside deliver_start */
+    bool *accepted;        /* per recipient: RCPT got 2xx, its outcome waits for the DATA end */
 
     /*
      * decided: a server answered MAIL, or its extensions decided the outcome
@@ -170,13 +191,9 @@ void deliver_conn_done(struct deliver_conn *c);
 /* conn.c: the monotonic clock in seconds. */
 time_t deliver_conn_now(void);
 
-/*
- * cache.c: an idle connection to the hop of d that was connected with helo,
- * taken out of the cache, or NULL.
- */
+/* cache.c: an idle connection whose key is key, taken out of the cache, or NULL. */
 struct deliver_conn *deliver_cache_take(struct deliver_cache *cache,
-                                        const struct sockaddr_storage *sa, const char *helo,
-                                        const char *name, enum conf_tls_policy policy);
+                                        const struct deliver_conn_key *key);
 
 /* cache.c: keeps c (state DELIVER_ST_IDLE, detached from its attempt) or closes it. */
 void deliver_cache_put(struct deliver_cache *cache, struct deliver_conn *c);
@@ -227,6 +244,16 @@ void deliver_tls_reply(struct deliver_conn *c, const struct deliver_reply *r);
 void deliver_tls_up(struct deliver_conn *c);
 /* tls.c: the connection failed during the handshake: why, for the hop failure. */
 void deliver_tls_failed(struct deliver_conn *c);
+/* tls.c: the TCP connection of an smtps hop is up: the handshake before the greeting. */
+void deliver_tls_implicit(struct deliver_conn *c);
+
+/*
+ * auth.c: EHLO was answered and TLS is settled: AUTH when the attempt has a
+ * login (a hop failure when it cannot be done safely), else the transaction.
+ */
+void deliver_auth_start(struct deliver_conn *c);
+/* auth.c: a reply in DELIVER_ST_AUTH. */
+void deliver_auth_reply(struct deliver_conn *c, const struct deliver_reply *r);
 
 /* txn.c: the server's extensions are known: checks, then MAIL (or QUIT). */
 void deliver_txn_start(struct deliver_conn *c);

@@ -7,8 +7,12 @@
  *     ehlo-param   = 1*(%d33-126)
  *
  * Keywords are compared without regard to case. SIZE takes at most one
- * parameter, a decimal number (RFC 1870 4); the other extensions used here
- * take none, and parameters given to them anyway are ignored.
+ * parameter, a decimal number (RFC 1870 4); AUTH one or more mechanism
+ * names (RFC 4954 3: sasl-mech = 1*20( UPPER-ALPHA / DIGIT / "-" / "_" ),
+ * compared without regard to case, as some servers write them); the other
+ * extensions used here take none, and parameters given to them anyway are
+ * ignored. The old "AUTH=LOGIN" line of some servers is not an ehlo-line and
+ * is ignored (they send "AUTH LOGIN" too).
  */
 #include "deliver/ehlo.h"
 #include "lib/ascii.h"
@@ -56,6 +60,47 @@ ehlo_size(struct deliver_caps *caps, const struct slice *params, size_t n_params
     return DELIVER_EHLO_KNOWN;
 }
 
+/* sasl-mech = 1*20( ALPHA / DIGIT / "-" / "_" ) (RFC 4954 3, any case). */
+static bool
+ehlo_is_mech(struct slice m)
+{
+    if (m.len == 0 || m.len > 20)
+        return false;
+    for (size_t i = 0; i < m.len; i++) {
+        if (!is_alpha(m.p[i]) && !is_digit(m.p[i]) && m.p[i] != '-' && m.p[i] != '_')
+            return false;
+    }
+    return true;
+}
+
+/*
+ * AUTH 1*( SP sasl-mech ): the mechanisms offered, each checked (RFC 4954
+ * 3). c stands after the keyword; the caps change only when the line is
+ * whole.
+ */
+static enum deliver_ehlo_rc
+ehlo_auth(struct deliver_caps *caps, struct cursor *c)
+{
+    bool plain = false, login = false;
+    size_t n = 0;
+
+    while (cursor_take(c, ' ')) {
+        struct slice m;
+
+        if (!ehlo_param(c, &m) || !ehlo_is_mech(m))
+            return DELIVER_EHLO_BAD;
+        plain = plain || slice_eq_ci(m, "PLAIN");
+        login = login || slice_eq_ci(m, "LOGIN");
+        n++;
+    }
+    if (n == 0 || !cursor_at_end(c))
+        return DELIVER_EHLO_BAD;
+    caps->auth = true;
+    caps->auth_plain = caps->auth_plain || plain;
+    caps->auth_login = caps->auth_login || login;
+    return DELIVER_EHLO_KNOWN;
+}
+
 /* The flag of a keyword that takes no parameter, or NULL. */
 static bool *
 ehlo_flag(struct deliver_caps *caps, struct slice kw)
@@ -86,6 +131,8 @@ deliver_ehlo_line(struct deliver_caps *caps, struct slice text)
     cursor_init(&c, text);
     if (!ehlo_keyword(&c, &kw))
         return DELIVER_EHLO_BAD;
+    if (slice_eq_ci(kw, "AUTH"))
+        return ehlo_auth(caps, &c);
     while (cursor_take(&c, ' ')) {
         struct slice p;
 

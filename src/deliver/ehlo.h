@@ -3,7 +3,8 @@
  * The service extensions a server lists in its EHLO reply (RFC 5321
  * 4.1.1.1), those the client uses or will use: PIPELINING (RFC 2920), SIZE
  * with its limit (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531), DSN
- * (RFC 3461), ENHANCEDSTATUSCODES (RFC 2034) and STARTTLS (RFC 3207). A pure
+ * (RFC 3461), ENHANCEDSTATUSCODES (RFC 2034), STARTTLS (RFC 3207) and AUTH
+ * with the mechanisms the client knows, PLAIN (RFC 4616) and LOGIN (RFC 4954). A pure
  * function of its input; src/deliver's, and gate26 check's probe reads EHLO
  * replies with it too.
  */
@@ -24,12 +25,16 @@ struct deliver_caps {
     bool dsn;
     bool enhanced;
     bool starttls;
+    bool auth;       /* AUTH offered, with any mechanism (RFC 4954 3) */
+    bool auth_plain; /* ... and PLAIN among them */
+    bool auth_login; /* ... and LOGIN among them */
 };
 
 enum deliver_ehlo_rc {
     DELIVER_EHLO_KNOWN,   /* an extension above: caps updated */
     DELIVER_EHLO_UNKNOWN, /* a well-formed line of another extension: ignored */
-    DELIVER_EHLO_BAD,     /* not an ehlo-line, or a SIZE without a number: ignored */
+    DELIVER_EHLO_BAD,     /* not an ehlo-line, a SIZE without a number or an AUTH without a
+                             mechanism: ignored */
 };
 
 /*

@@ -18,7 +18,20 @@
 #define S(lit) lit, sizeof(lit) - 1
 
 /* Which flag a row sets. */
-enum flag { F_NONE, F_PIPELINING, F_SIZE, F_8BITMIME, F_SMTPUTF8, F_DSN, F_ENHANCED, F_STARTTLS };
+enum flag {
+    F_NONE,
+    F_PIPELINING,
+    F_SIZE,
+    F_8BITMIME,
+    F_SMTPUTF8,
+    F_DSN,
+    F_ENHANCED,
+    F_STARTTLS,
+    F_AUTH, /* AUTH without PLAIN or LOGIN */
+    F_AUTH_PLAIN,
+    F_AUTH_LOGIN,
+    F_AUTH_BOTH,
+};
 
 static const struct {
     const char *in;
@@ -42,8 +55,27 @@ static const struct {
     {S("size 1"), DELIVER_EHLO_KNOWN, F_SIZE, 1},
     {S("SIZE 18446744073709551615"), DELIVER_EHLO_KNOWN, F_SIZE, UINT64_MAX},
     {S("SIZE 007"), DELIVER_EHLO_KNOWN, F_SIZE, 7},
+    /* AUTH and its mechanisms (RFC 4954 3) */
+    {S("AUTH PLAIN LOGIN"), DELIVER_EHLO_KNOWN, F_AUTH_BOTH, 0},
+    {S("AUTH LOGIN PLAIN CRAM-MD5"), DELIVER_EHLO_KNOWN, F_AUTH_BOTH, 0},
+    {S("auth plain"), DELIVER_EHLO_KNOWN, F_AUTH_PLAIN, 0},
+    {S("AUTH LOGIN"), DELIVER_EHLO_KNOWN, F_AUTH_LOGIN, 0},
+    {S("AUTH CRAM-MD5 DIGEST-MD5 SCRAM-SHA-256"), DELIVER_EHLO_KNOWN, F_AUTH, 0},
+    {S("AUTH XOAUTH2 GSSAPI NTLM LOGIN"), DELIVER_EHLO_KNOWN, F_AUTH_LOGIN, 0},
+    {S("AUTH X_Y-Z9"), DELIVER_EHLO_KNOWN, F_AUTH, 0},
+    {S("AUTH PLAINX LOGINX"), DELIVER_EHLO_KNOWN, F_AUTH, 0},
+    /* hostile AUTH lines: no mechanism, a bad name, blanks; nothing is taken */
+    {S("AUTH"), DELIVER_EHLO_BAD, F_NONE, 0},
+    {S("AUTH "), DELIVER_EHLO_BAD, F_NONE, 0},
+    {S("AUTH PLAIN "), DELIVER_EHLO_BAD, F_NONE, 0},
+    {S("AUTH  PLAIN"), DELIVER_EHLO_BAD, F_NONE, 0},
+    {S("AUTH PLAIN LOGIN=x"), DELIVER_EHLO_BAD, F_NONE, 0},
+    {S("AUTH PL.AIN"), DELIVER_EHLO_BAD, F_NONE, 0},
+    {S("AUTH ABCDEFGHIJKLMNOPQRSTU"), DELIVER_EHLO_BAD, F_NONE, 0}, /* 21 characters */
+    {S("AUTH PLAIN"), DELIVER_EHLO_BAD, F_NONE, 0},
+    {S("AUTH PLAIN	LOGIN"), DELIVER_EHLO_BAD, F_NONE, 0},
+    {S("AUTH=PLAIN LOGIN"), DELIVER_EHLO_BAD, F_NONE, 0},
     /* other extensions */
-    {S("AUTH PLAIN LOGIN"), DELIVER_EHLO_UNKNOWN, F_NONE, 0},
     {S("CHUNKING"), DELIVER_EHLO_UNKNOWN, F_NONE, 0},
     {S("X-EXPS GSSAPI NTLM"), DELIVER_EHLO_UNKNOWN, F_NONE, 0},
     {S("8BITMIMEX"), DELIVER_EHLO_UNKNOWN, F_NONE, 0},
@@ -94,6 +126,14 @@ flag_set(const struct deliver_caps *c, enum flag f)
         return c->enhanced;
     case F_STARTTLS:
         return c->starttls;
+    case F_AUTH:
+        return c->auth && !c->auth_plain && !c->auth_login;
+    case F_AUTH_PLAIN:
+        return c->auth && c->auth_plain && !c->auth_login;
+    case F_AUTH_LOGIN:
+        return c->auth && !c->auth_plain && c->auth_login;
+    case F_AUTH_BOTH:
+        return c->auth && c->auth_plain && c->auth_login;
     case F_NONE:
         break;
     }
@@ -110,7 +150,7 @@ test_rows(void **state)
         unsigned n_set = 0;
         bool ok;
 
-        for (enum flag f = F_PIPELINING; f <= F_STARTTLS; f++)
+        for (enum flag f = F_PIPELINING; f <= F_AUTH_BOTH; f++)
             n_set += flag_set(&caps, f);
         ok = rc == rows[i].rc && caps.size_max == rows[i].size_max &&
              (rows[i].flag == F_NONE ? n_set == 0 : n_set == 1 && flag_set(&caps, rows[i].flag));
@@ -126,8 +166,9 @@ test_rows(void **state)
 static void
 test_sequence(void **state)
 {
-    static const char *const lines[] = {"SIZE 100",   "PIPELINING", "SIZE abc",   "8BITMIME",
-                                        "AUTH PLAIN", "DSN",        "bogus line!"};
+    static const char *const lines[] = {"SIZE 100",    "PIPELINING", "SIZE abc",
+                                        "8BITMIME",    "AUTH PLAIN", "DSN",
+                                        "bogus line!", "AUTH",       "AUTH LOGIN"};
     struct deliver_caps caps = {0};
 
     (void)state;
@@ -140,6 +181,10 @@ test_sequence(void **state)
     assert_true(caps.dsn);
     assert_false(caps.smtputf8);
     assert_false(caps.starttls);
+    /* Two AUTH lines add up (some servers list mechanisms on several). */
+    assert_true(caps.auth);
+    assert_true(caps.auth_plain);
+    assert_true(caps.auth_login);
 }
 
 int

@@ -18,6 +18,11 @@
  * OpenSSL one on the same socket, and EHLO is sent again once the
  * handshake is done (RFC 3207 4.2: what the server said before no longer
  * counts).
+ *
+ * An smtps hop (RFC 8314 3.3, "implicit TLS") gets the handshake as soon as
+ * the TCP connection is up, and the greeting comes inside TLS. TLS is then
+ * not a choice: none and may count as encrypt, verify stays verify, and a
+ * failed handshake is a hop failure (4.7.5), never a retry in the clear.
  */
 #include <errno.h>
 #include <string.h>
@@ -32,6 +37,17 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include "tls/tls.h"
+
+/* The policy the handshake runs under: an smtps hop always has TLS (RFC 8314 3.3). */
+static enum conf_tls_policy
+tls_policy_of(const struct deliver_conn *c)
+{
+    enum conf_tls_policy policy = c->d->opts.tls_policy;
+
+    if (c->key.smtps && policy != CONF_TLS_POLICY_VERIFY)
+        return CONF_TLS_POLICY_ENCRYPT;
+    return policy;
+}
 
 /* A hop failure for TLS, before the transaction: the next hop is tried. */
 static void
@@ -52,7 +68,7 @@ deliver_tls_after_ehlo(struct deliver_conn *c)
     char text[DELIVER_TEXT_MAX];
 
     if (c->tls || policy == CONF_TLS_POLICY_NONE || (policy == CONF_TLS_POLICY_MAY && d->no_tls)) {
-        deliver_txn_start(c);
+        deliver_auth_start(c);
         return;
     }
     if (c->caps.starttls && d->opts.tls != NULL) {
@@ -62,7 +78,7 @@ deliver_tls_after_ehlo(struct deliver_conn *c)
         return;
     }
     if (policy == CONF_TLS_POLICY_MAY) {
-        deliver_txn_start(c);
+        deliver_auth_start(c);
         return;
     }
     (void)str_fmt(text, sizeof(text), "TLS is required (tls %s), but %s",
@@ -77,17 +93,26 @@ static void
 tls_begin(struct deliver_conn *c)
 {
     struct deliver *d = c->d;
-    SSL *ssl = tls_client_ssl_new(d->opts.tls, d->hops[c->hop].name, d->opts.tls_policy);
+    SSL *ssl;
     int fd = bufferevent_getfd(c->bev);
     char text[DELIVER_TEXT_MAX];
 
+    if (d->opts.tls == NULL) {
+        /* Only an smtps hop gets here without a context (STARTTLS waits for one). */
+        (void)str_fmt(text, sizeof(text), "%s is smtps://, but no TLS client context is loaded",
+                      c->relay);
+        tls_hop_failed(c, "4.7.4", text, false);
+        return;
+    }
+    ssl = tls_client_ssl_new(d->opts.tls, d->hops[c->hop].name, tls_policy_of(c));
     if (ssl == NULL) {
         char err[256];
 
         (void)str_fmt(text, sizeof(text), "cannot start TLS with %s: %s", c->relay,
                       errno == EINVAL ? "the name cannot be checked"
                                       : tls_error_text(err, sizeof(err)));
-        tls_hop_failed(c, "4.7.5", text, true);
+        /* In smtps no SMTP has been spoken: nothing to QUIT. */
+        tls_hop_failed(c, "4.7.5", text, !c->key.smtps);
         return;
     }
     if (bufferevent_setfd(c->bev, -1) == -1)
@@ -104,6 +129,12 @@ tls_begin(struct deliver_conn *c)
 }
 
 void
+deliver_tls_implicit(struct deliver_conn *c)
+{
+    tls_begin(c);
+}
+
+void
 deliver_tls_reply(struct deliver_conn *c, const struct deliver_reply *r)
 {
     char text[DELIVER_TEXT_MAX];
@@ -116,7 +147,7 @@ deliver_tls_reply(struct deliver_conn *c, const struct deliver_reply *r)
         /* RFC 3207 4: the client may go on without TLS. */
         log_info("%s: relay=%s, event=starttls-refused, reply=\"%s\"", deliver_log_id(c->d),
                  c->relay, r->text);
-        deliver_txn_start(c);
+        deliver_auth_start(c);
         return;
     }
     (void)str_fmt(text, sizeof(text), "%s said: %s (in reply to STARTTLS command)", c->relay,
@@ -142,6 +173,12 @@ deliver_tls_up(struct deliver_conn *c)
              "verify=\"%s\"",
              deliver_log_id(c->d), c->relay, info.version, info.cipher, info.bits, info.peer_cn,
              info.peer_issuer, info.verify_text);
+    if (c->key.smtps) {
+        /* RFC 8314 3.3: the server greets inside TLS. */
+        deliver_conn_set_state(c, DELIVER_ST_GREETING);
+        deliver_conn_arm(c, c->d->opts.timeouts.greeting);
+        return;
+    }
     /* RFC 3207 4.2: what the server said before TLS no longer counts. */
     memset(&c->caps, 0, sizeof(c->caps));
     deliver_conn_ehlo(c);
@@ -163,13 +200,13 @@ deliver_tls_failed(struct deliver_conn *c)
             o = strlen(err);
         }
     }
-    if (vr != X509_V_OK && c->d->opts.tls_policy == CONF_TLS_POLICY_VERIFY)
+    if (vr != X509_V_OK && tls_policy_of(c) == CONF_TLS_POLICY_VERIFY)
         (void)str_fmt(reason, sizeof(reason), "certificate not verified: %s",
                       X509_verify_cert_error_string(vr));
     else
         (void)str_fmt(reason, sizeof(reason), "%s", err[0] != '\0' ? err : "connection lost");
     (void)str_fmt(text, sizeof(text), "TLS handshake with %s failed: %s", c->relay, reason);
-    if (c->d->opts.tls_policy == CONF_TLS_POLICY_MAY) {
+    if (tls_policy_of(c) == CONF_TLS_POLICY_MAY) {
         /* Opportunistic: the same hop again, in the clear (RFC 7435 5). */
         log_info("%s: relay=%s, event=tls-failed, action=plain-again, reason=\"%s\"",
                  deliver_log_id(c->d), c->relay, reason);

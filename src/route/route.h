@@ -3,8 +3,8 @@
  * The router: the next hops for the recipients of one domain, in the order
  * to try them. docs/relay.md ("Routing") has the rules:
  *
- *   1. the domain's `relay` route (domain NAME { relay URL });
- *   2. else the smarthost (delivery { relay-host URL });
+ *   1. the domain's `relay` URLs (domain NAME { relay URL... });
+ *   2. else the smarthosts (delivery { relay-host URL... });
  *   3. else the domain's MX records (RFC 5321 5.1): by preference, equal
  *      preferences shuffled (by dns/), each host's addresses in turn; no MX
  *      records: the domain's own A/AAAA; a null MX (RFC 7505), NXDOMAIN or
@@ -12,6 +12,10 @@
  *
  * A route smtp://[host]:port is used without an MX lookup (as in Postfix);
  * smtp://host:port looks up the MX records of host and connects to port.
+ * Several URLs are tried in order: the hops of the first (its MX hosts and
+ * their addresses, or its addresses), then those of the next. A URL whose
+ * lookup fails is passed over when another gives hops; the route fails only
+ * when none does (temporary if any failure was).
  * A recipient domain that is an address literal is its own hop, port 25.
  * A hop that is one of our own listening sockets, or an MX host named as
  * our hostname, is a mail loop: permanent 5.4.6 (RFC 5321 6.3).
@@ -27,9 +31,12 @@
 #include "deliver/deliver.h"
 #include "dns/dns.h"
 
-/* At most this many hops are tried for one domain (MX hosts times addresses). */
-#define ROUTE_HOPS_MAX 16
-/* At most this many MX hosts are looked up. */
+/*
+ * At most this many hops are tried for one domain (relay URLs, MX hosts and
+ * addresses together); each relay URL keeps a share of them.
+ */
+#define ROUTE_HOPS_MAX 32
+/* At most this many MX hosts are looked up for one name. */
 #define ROUTE_MX_MAX 8
 
 enum route_status {
@@ -44,6 +51,7 @@ struct route_result {
     size_t n_hops;
     const char *enhanced; /* "4.4.3", "5.1.2", ... when not ROUTE_OK */
     const char *why;      /* "Host or domain name not found: example.invalid (MX: nxdomain)" */
+    const struct conf_relay_auth *auth; /* the relays' relay-auth login (in the conf), or NULL */
 };
 
 struct event_base;

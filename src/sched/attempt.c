@@ -108,6 +108,8 @@ attempt_free(struct sched_attempt *at)
 
         free(job->idx);
         free(job->rcpts);
+        free(job->route_hops);
+        conf_unref(job->conf);
         free(job);
         job = next;
     }
@@ -297,20 +299,27 @@ job_route_cb(void *arg, const struct route_result *r)
         job_end(job);
         return;
     }
+    free(job->route_hops);
     job->n_hops = r->n_hops < ROUTE_HOPS_MAX ? r->n_hops : ROUTE_HOPS_MAX;
+    job->route_hops = xmalloc(job->n_hops * sizeof(*r->hops));
     memcpy(job->route_hops, r->hops, job->n_hops * sizeof(*r->hops));
     memset(&opts, 0, sizeof(opts));
-    opts.helo = s->conf->hostname;
+    opts.helo = job->conf->hostname;
     opts.cache = s->cache;
     opts.tls = s->tls;
     opts.tls_policy =
-        s->tls == NULL ? CONF_TLS_POLICY_NONE : conf_tls_policy_for(s->conf, job->domain);
-    opts.timeouts.connect = s->conf->timeout_connect;
-    opts.timeouts.greeting = s->conf->timeout_command;
-    opts.timeouts.command = s->conf->timeout_command;
-    opts.timeouts.data_init = s->conf->timeout_command;
-    opts.timeouts.data_block = s->conf->timeout_data;
-    opts.timeouts.data_end = s->conf->timeout_data;
+        s->tls == NULL ? CONF_TLS_POLICY_NONE : conf_tls_policy_for(job->conf, job->domain);
+    if (r->auth != NULL) {
+        /* relay-auth: deliver copies the login, and speaks it only inside TLS. */
+        opts.auth_user = r->auth->user;
+        opts.auth_password = r->auth->password;
+    }
+    opts.timeouts.connect = job->conf->timeout_connect;
+    opts.timeouts.greeting = job->conf->timeout_command;
+    opts.timeouts.command = job->conf->timeout_command;
+    opts.timeouts.data_init = job->conf->timeout_command;
+    opts.timeouts.data_block = job->conf->timeout_data;
+    opts.timeouts.data_end = job->conf->timeout_data;
     job->msg.id = env->id;
     job->msg.sender = env->sender;
     job->msg.body = env->body;
@@ -350,11 +359,13 @@ sched_job_run(struct sched_job *job)
     const char *domain = job->domain;
 
     job->running = true;
+    if (job->conf == NULL)
+        job->conf = conf_ref(s->conf);
     if (domain[0] == '\0') {
         /* The bare "Postmaster" (RFC 5321 4.5.1): to our first domain that has a relay. */
-        for (size_t i = 0; i < s->conf->n_domains; i++) {
-            if (s->conf->domains[i].has_relay) {
-                domain = s->conf->domains[i].name;
+        for (size_t i = 0; i < job->conf->n_domains; i++) {
+            if (job->conf->domains[i].relay.n > 0) {
+                domain = job->conf->domains[i].name;
                 break;
             }
         }
@@ -366,7 +377,7 @@ sched_job_run(struct sched_job *job)
         job_end(job);
         return;
     }
-    job->route = route_start(s->base, s->dns, s->conf, domain, job_route_cb, job);
+    job->route = route_start(s->base, s->dns, job->conf, domain, job_route_cb, job);
 }
 
 /* ---- Start ---- */

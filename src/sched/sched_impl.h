@@ -84,8 +84,10 @@ struct sched_job {
     size_t *idx; /* recipient indices in the envelope */
     struct deliver_rcpt *rcpts;
     struct deliver_msg msg;
+    struct conf *conf; /* a reference from sched_job_run on: route and deliver borrow it, and a
+                          reload must not free it under them */
     struct route *route;
-    struct deliver_hop route_hops[ROUTE_HOPS_MAX];
+    struct deliver_hop *route_hops; /* the route's hops, owned; n_hops of them */
     size_t n_hops;
     struct deliver *dl;
     struct sched_dest *dest; /* set when it starts waiting; a slot is taken while running */

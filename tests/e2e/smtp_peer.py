@@ -37,6 +37,15 @@ Options of Peer (all optional):
   drop_second_mail
                 close without a reply when MAIL comes on a connection that
                 has carried a message already (a reused connection found dead)
+  auth          {user: password}: offer AUTH (inside TLS only, as aiosmtpd
+                does by default) and check logins against it; each try is
+                recorded in Conn.auths as (mechanism, user, password, ok)
+  auth_mechs    the mechanisms listed after AUTH (default PLAIN LOGIN); only
+                PLAIN and LOGIN work, others are listed and refused (504)
+  auth_in_clear offer and take AUTH outside TLS too
+  auth_reply    a reply to every AUTH instead of checking, e.g. "454 4.7.0 later"
+  auth_required MAIL without a login gets 530 5.7.0
+  implicit_tls  (cert, key) paths: TLS from the first byte (smtps, RFC 8314)
 """
 import asyncio
 import collections
@@ -45,13 +54,14 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult
 
 DEFAULTS = dict(greeting=None, hang=False, ehlo=None, pipelining=True, eightbitmime=True,
                 smtputf8=False, dsn=False, size=None, ehlo_extra=(), mail_reply=None,
                 rcpt_replies=None, data_reply=None, end_reply="250 2.0.0 Ok: queued",
                 drop_at=None, hang_at=None, max_rcpts=None, close_after_message=False,
-                drop_second_mail=False, tls=None)
+                drop_second_mail=False, tls=None, auth=None, auth_mechs=("PLAIN", "LOGIN"),
+                auth_in_clear=False, auth_reply=None, auth_required=False, implicit_tls=None)
 
 
 @dataclass
@@ -79,6 +89,7 @@ class Conn:
     msgs: list = field(default_factory=list)       # a Message per transaction with content
     quit: bool = False
     tls: bool = False                              # an EHLO came inside TLS
+    auths: list = field(default_factory=list)      # (mechanism, user, password, ok) per AUTH
 
     def packet_with(self, needle):
         """The first packet that holds needle (bytes)."""
@@ -106,10 +117,13 @@ class _Session(SMTP):
     """One connection, following the peer's options."""
 
     def __init__(self, peer):
+        mechs = {"PLAIN", "LOGIN"}
         super().__init__(_Handler(self), hostname="peer.test", ident="peer",
                          enable_SMTPUTF8=True, decode_data=False, data_size_limit=None,
                          timeout=60, loop=peer.loop, tls_context=peer.tls_context,
-                         require_starttls=False)
+                         require_starttls=False, authenticator=self._check_auth,
+                         auth_require_tls=not (peer.opt["auth_in_clear"] or peer.opt["implicit_tls"]),
+                         auth_exclude_mechanism=mechs - set(peer.opt["auth_mechs"]))
         self.peer = peer
         self.opt = peer.opt
         self.conn = Conn()
@@ -127,6 +141,26 @@ class _Session(SMTP):
     def connection_lost(self, error):
         self.peer.sessions.discard(self)
         super().connection_lost(error)
+
+    def _check_auth(self, server, session, envelope, mechanism, data):
+        user = data.login.decode("utf-8", "replace")
+        password = data.password.decode("utf-8", "replace")
+        if self.opt["auth_reply"] is not None:
+            self.conn.auths.append((mechanism, user, password, False))
+            return AuthResult(success=False, handled=False, message=self.opt["auth_reply"])
+        ok = (self.opt["auth"] or {}).get(user) == password
+        self.conn.auths.append((mechanism, user, password, ok))
+        return AuthResult(success=ok, handled=False)
+
+    def _in_tls(self):
+        return self._tls_protocol is not None or bool(self.opt["implicit_tls"])
+
+    async def smtp_AUTH(self, arg):
+        self.conn.commands.append(f"AUTH {arg}")
+        if not self.opt["auth"] and self.opt["auth_reply"] is None:
+            await super().push("502 5.5.1 AUTH not offered")
+            return
+        await super().smtp_AUTH(arg)
 
     async def stage(self, name):
         """Applies drop_at / hang_at to a command. True when it is not to be answered."""
@@ -161,7 +195,7 @@ class _Session(SMTP):
     async def smtp_EHLO(self, arg):
         self.conn.commands.append(f"EHLO {arg}")
         self.conn.helo = f"EHLO {arg}"
-        self.conn.tls = self.conn.tls or self._tls_protocol is not None
+        self.conn.tls = self.conn.tls or self._in_tls()
         if await self.stage("EHLO"):
             return
         if self.opt["ehlo"] is not None:
@@ -181,8 +215,11 @@ class _Session(SMTP):
             lines.append("SMTPUTF8")
         if self.opt["dsn"]:
             lines.append("DSN")
-        if self.tls_context and not self._tls_protocol:
+        if self.tls_context and not self._in_tls():
             lines.append("STARTTLS")
+        if (self.opt["auth"] or self.opt["auth_reply"]) and \
+                (self._in_tls() or self.opt["auth_in_clear"]):
+            lines.append("AUTH " + " ".join(self.opt["auth_mechs"]))
         lines.extend(self.opt["ehlo_extra"])
         lines.append("ENHANCEDSTATUSCODES")
         for i, line in enumerate(lines):
@@ -191,6 +228,9 @@ class _Session(SMTP):
     async def smtp_MAIL(self, arg):
         self.conn.commands.append(f"MAIL {arg}")
         if await self.stage("MAIL"):
+            return
+        if self.opt["auth_required"] and not self.session.authenticated:
+            await super().push("530 5.7.0 Authentication required")
             return
         if self.opt["drop_second_mail"] and self.conn.msgs:
             self.transport.abort()
@@ -256,10 +296,15 @@ class Peer:
             raise TypeError(f"unknown peer options {sorted(unknown)}")
         self.opt = dict(DEFAULTS, **options)
         self.tls_context = None
+        self.implicit_context = None
         if self.opt["tls"]:
             import ssl
             self.tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.tls_context.load_cert_chain(*self.opt["tls"])
+        if self.opt["implicit_tls"]:
+            import ssl
+            self.implicit_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.implicit_context.load_cert_chain(*self.opt["implicit_tls"])
         self.host = host
         self.want_port = port
         self.conns = []
@@ -279,7 +324,7 @@ class Peer:
             try:
                 self.server = self.loop.run_until_complete(
                     self.loop.create_server(lambda: _Session(self), self.host, self.want_port,
-                                            reuse_address=True))
+                                            reuse_address=True, ssl=self.implicit_context))
                 self.port = self.server.sockets[0].getsockname()[1]
             except Exception as e:  # reported to start()
                 failure.append(e)

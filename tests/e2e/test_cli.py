@@ -356,11 +356,11 @@ BAD = [
      "    max-recipients 0\n}\n", 4, "expected a number from 1 to 100000, found '0'"),
     ("relay-wrong-scheme",
      INTERNAL + "domain a.test {\n    relay http://10.0.0.5:25\n}\n", 6,
-     "expected smtp://host[:port] or smtp://[address]:port, found 'http://10.0.0.5:25' "
-     "(the scheme must be smtp://)"),
+     "'http://10.0.0.5:25' is a web address: a relay URL starts with smtp:// (or smtps:// "
+     "for TLS from the first byte)"),
     ("relay-with-path",
      INTERNAL + "domain a.test {\n    relay smtp://10.0.0.5:25/x\n}\n", 6,
-     "(nothing may follow the host and port)"),
+     "a relay URL has no path or query: '/x' follows the host and port"),
     ("duplicate-domain",
      INTERNAL + "domain a.test { }\ndomain b.test { }\ndomain A.TEST. { }\n", 7,
      "duplicate domain 'a.test' (first at line 5)"),
