@@ -18,6 +18,7 @@
  * This file does no fault injection: the open counts of FAULT_OPEN stay
  * those of the directories and messages (docs/spool.md, "Fault injection").
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@
 #define SPOOL_LOCK_WAIT_MS 10000
 /* ... looking again this often. */
 #define SPOOL_LOCK_POLL_MS 20
-/* How long a loser keeps looking for the winner's PID (written just after its flock). */
+/* How long a loser looks for the winner's PID (written just after its flock). */
 #define SPOOL_LOCK_PID_WAIT_MS 500
 
 static void
@@ -82,16 +83,49 @@ lock_held_by_daemon(int fd, bool *daemon)
     return 0;
 }
 
-/* The refusal of a second daemon; the PID if the winner has written it yet. */
+/* True when process pid has the file open on fd open too (one of its /proc/PID/fd links). */
+static bool
+lock_is_open_by(uint64_t pid, int fd)
+{
+    char path[64], link[96];
+    struct stat mine, theirs;
+    struct dirent *de;
+    bool found = false;
+    DIR *d;
+
+    if (fstat(fd, &mine) == -1 ||
+        str_fmt(path, sizeof(path), "/proc/%llu/fd", (unsigned long long)pid) == -1 ||
+        (d = opendir(path)) == NULL)
+        return false;
+    while (!found && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.' || str_fmt(link, sizeof(link), "%s/%s", path, de->d_name) == -1 ||
+            stat(link, &theirs) == -1)
+            continue;
+        found = theirs.st_dev == mine.st_dev && theirs.st_ino == mine.st_ino;
+    }
+    (void)closedir(d);
+    return found;
+}
+
+/*
+ * The refusal of a second daemon, with the PID of the one that holds the
+ * lock. The file may still hold the PID of an earlier daemon (the winner
+ * writes its own just after its flock), so a PID counts only when that
+ * process has the lock file open; else we look again for a moment, and
+ * name no PID rather than a wrong one.
+ */
 static void
 lock_refuse(const struct spool *sp, int fd, char *err, size_t errcap)
 {
     uint64_t start = now_ms(), pid;
     char who[48] = "";
 
-    /* The winner writes its PID right after its flock: give it a moment to. */
-    while ((pid = lock_read_pid(fd)) == 0 && now_ms() - start < SPOOL_LOCK_PID_WAIT_MS)
+    while (!((pid = lock_read_pid(fd)) != 0 && pid != (uint64_t)getpid() &&
+             lock_is_open_by(pid, fd)) &&
+           now_ms() - start < SPOOL_LOCK_PID_WAIT_MS)
         lock_sleep(SPOOL_LOCK_POLL_MS);
+    if (pid != 0 && (pid == (uint64_t)getpid() || !lock_is_open_by(pid, fd)))
+        pid = 0;
     if (pid != 0)
         (void)str_fmt(who, sizeof(who), " (pid %llu)", (unsigned long long)pid);
     (void)str_fmt(err, errcap,

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1262,15 +1263,45 @@ test_lock_second_daemon_refused(void **state)
     /* Others could reach it: the first daemon's business, not the second's. */
     assert_int_equal(chmod(f->dir, 0755), 0);
 
-    /* flock conflicts between two open files of one process as between two processes. */
+    /* Another process: refused, naming us (we have the lock file open). */
+    (void)snprintf(want, sizeof(want),
+                   "%s: the spool is in use by another gate26 (pid %ld); stop it first, or give "
+                   "this one its own spool",
+                   f->dir, (long)getpid());
+    {
+        int status;
+        pid_t pid = fork();
+
+        assert_true(pid != -1);
+        if (pid == 0) {
+            struct event_base *base = event_base_new();
+
+            /* The inherited descriptor shares our lock: the child's own open must not. */
+            (void)close(sp->lock_fd);
+            errno = 0;
+            second = spool_open(f->dir, base, NULL, err, sizeof(err));
+            if (second != NULL || errno != EWOULDBLOCK || strcmp(err, want) != 0) {
+                fprintf(stderr, "child: %s\n", err);
+                exit(1);
+            }
+            exit(0);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    /*
+     * flock conflicts between two open files of one process too. The PID in
+     * the file is ours, not another daemon's: it is not named.
+     */
     errno = 0;
     second = spool_open(f->dir, f->base, NULL, err, sizeof(err));
     assert_null(second);
     assert_int_equal(errno, EWOULDBLOCK);
     (void)snprintf(want, sizeof(want),
-                   "%s: the spool is in use by another gate26 (pid %ld); stop it first, or give "
-                   "this one its own spool",
-                   f->dir, (long)getpid());
+                   "%s: the spool is in use by another gate26; stop it first, or give this one "
+                   "its own spool",
+                   f->dir);
     assert_string_equal(err, want);
     /* Nothing changed: the message in flight, the mode, the pid. */
     assert_true(has_file(f->dir, "tmp", spool_msg_id(m)));
@@ -1315,6 +1346,34 @@ test_lock_stale_file(void **state)
         spool_free(sp);
         /* The file stays (it is the lock); the next start rewrites it. */
         assert_true(has_file(f->dir, ".", SPOOL_LOCK_NAME));
+    }
+
+    /*
+     * A daemon between its flock and writing its PID: the file still names
+     * a dead one. A second daemon refuses without naming the dead PID.
+     */
+    {
+        char path[256], stale_pid[32], err[512], want[256];
+        int status, fd;
+        pid_t dead = fork();
+
+        assert_true(dead != -1);
+        if (dead == 0)
+            _exit(0);
+        assert_int_equal(waitpid(dead, &status, 0), dead);
+        (void)snprintf(stale_pid, sizeof(stale_pid), "%ld\n", (long)dead);
+        make_file(f->dir, ".", SPOOL_LOCK_NAME, stale_pid);
+        (void)snprintf(path, sizeof(path), "%s/%s", f->dir, SPOOL_LOCK_NAME);
+        fd = open(path, O_RDWR);
+        assert_true(fd != -1);
+        assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+        assert_null(spool_open(f->dir, f->base, NULL, err, sizeof(err)));
+        (void)snprintf(want, sizeof(want),
+                       "%s: the spool is in use by another gate26; stop it first, or give this "
+                       "one its own spool",
+                       f->dir);
+        assert_string_equal(err, want);
+        assert_int_equal(close(fd), 0);
     }
 }
 

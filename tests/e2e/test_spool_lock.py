@@ -43,9 +43,14 @@ def lock_text(g):
     return (g.spool / "lock").read_text()
 
 
+WRITE_BUF = 64 * 1024  # CAP_SPOOL_WRITE_BUF
+
+
 def begin_big_message(g, size=200 * 1024):
     """A session in DATA with more content sent than the spool's 64 KiB buffer:
-    tmp/ID exists and the message has not got its 250. Returns the session."""
+    tmp/ID exists and the message has not got its 250. Returns the session
+    once the file has all it will get before the end of the data (3 full
+    buffers; the rest, under 64 KiB, waits in the buffer)."""
     r = g.raw("internal")
     r.send(b"EHLO c.test\r\nMAIL FROM:<a@ours.test>\r\nRCPT TO:<b@ours.test>\r\nDATA\r\n")
     want(r, 250, None)
@@ -55,6 +60,9 @@ def begin_big_message(g, size=200 * 1024):
     line = b"x" * 78 + b"\r\n"
     r.send(b"Subject: big\r\n\r\n" + line * (size // len(line)))
     wait_for(lambda: len(g.tmp_files()) == 1, 10, "the message's tmp/ file")
+    tmp = g.spool / "tmp" / g.tmp_files()[0]
+    wait_for(lambda: tmp.stat().st_size >= 3 * WRITE_BUF, 10, "three buffers written")
+    assert tmp.stat().st_size == 3 * WRITE_BUF
     return r
 
 
@@ -62,8 +70,6 @@ def test_a_second_daemon_leaves_the_running_one_alone(gateway):
     g = gateway()
     r = begin_big_message(g)
     (tmp_id,) = g.tmp_files()
-    size = (g.spool / "tmp" / tmp_id).stat().st_size
-    wait_for(lambda: (g.spool / "tmp" / tmp_id).stat().st_size == size, 5, "the writes to settle")
     before = tree(g.spool)
 
     p = subprocess.run([BIN, "serve", "-c", str(g.conf)], capture_output=True, text=True,
