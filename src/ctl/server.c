@@ -108,7 +108,7 @@ answer(struct ctl_conn *c, int status, const char *text, struct evbuffer *body)
     (void)bufferevent_enable(c->bev, EV_WRITE);
 }
 
-/* The text of a refusal of the whole request (show, or a verb that needs the daemon's state). */
+/* The refusal of a whole request about message id (show). */
 static void
 answer_errno(struct ctl_conn *c, const char *id, int err)
 {
@@ -354,6 +354,8 @@ run_batch(struct ctl_conn *c, const struct ctl_request *req)
     b->starting = true;
     c->batch = b;
     c->waiting = true;
+    /* No read timeout while a large command runs: nothing more is read anyway. */
+    (void)bufferevent_disable(c->bev, EV_READ);
     sched_command(c->ctl->sched, batch_cmd(req->verb), (const char(*)[SPOOL_ID_LEN + 1]) b->ids,
                   b->n, batch_each, b);
     b->starting = false;
