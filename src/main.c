@@ -23,8 +23,10 @@ static const char usage_text[] =
     "commands:\n"
     "  serve [-c FILE]       run the gateway in the foreground (logs on stderr)\n"
     "  configtest [-c FILE]  check the configuration file and exit\n"
-    "  queue [-c FILE] CMD   the queue of the running daemon: list [--json], show ID,\n"
-    "                        flush [ID], hold ID, release ID, delete ID, bounce ID\n"
+    "  queue [-c FILE] CMD   the queue: list [--json] [SELECTOR...], show ID...,\n"
+    "                        flush|hold|release|delete|bounce ID...|SELECTOR...;\n"
+    "                        selectors --all --from --to --domain --client --held\n"
+    "                        --deferred (queue --help)\n"
     "  passwd [-c FILE] [-f PASSWDFILE] USER\n"
     "                        set USER's password in the auth passwd file (asked twice\n"
     "                        on a terminal, else one line of standard input)\n"
@@ -107,29 +109,6 @@ cmd_configtest(const char *path)
     return 0;
 }
 
-/* gate26 queue [-c FILE] COMMAND [ARG]: the spool (from the config) names the socket. */
-static int
-cmd_queue(int argc, char **argv)
-{
-    const char *path = DEFAULT_CONF;
-    char err[1024];
-    struct conf *c;
-    int rc, i = 2;
-
-    if (i + 1 < argc && (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)) {
-        path = argv[i + 1];
-        i += 2;
-    }
-    c = conf_load(path, err, sizeof(err));
-    if (c == NULL) {
-        fprintf(stderr, "%s\n", err);
-        return 1;
-    }
-    rc = ctl_client(c->spool, argc - i, argv + i);
-    conf_unref(c);
-    return rc;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -145,7 +124,7 @@ main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "queue") == 0)
-        return cmd_queue(argc, argv);
+        return ctl_client_main(argc - 1, argv + 1, DEFAULT_CONF);
     if (strcmp(cmd, "passwd") == 0)
         return auth_passwd_cli(argc - 1, argv + 1, DEFAULT_CONF);
     if (strcmp(cmd, "check") == 0)

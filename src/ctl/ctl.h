@@ -4,11 +4,33 @@
  *
  * The socket is SPOOL/control, a Unix stream socket of mode 0600 inside the
  * spool directory (mode 0700, owned by the gateway's user), so only root and
- * that user can reach it. One request per connection: a line
- * "VERB [ARG]" (list, list-json, show ID, flush [ID], hold ID, release ID,
- * delete ID, bounce ID); the answer is a line "ok" or "error: TEXT", then
- * the body, then the daemon closes. Going through the daemon keeps the
- * daemon and the disk from ever disagreeing about a message.
+ * that user can reach it. Going through the daemon keeps the daemon and the
+ * disk from ever disagreeing about a message. One request per connection,
+ * one line (at most CTL_REQUEST_MAX octets, request.h):
+ *
+ *   request  = verb *(SP target) LF
+ *   verb     = "list" / "list-json" / "show" / "flush" / "hold" / "release"
+ *              / "delete" / "bounce"
+ *   target   = id / selector           ; ids and selectors are never mixed
+ *   id       = 16 upper-case hex digits ; at most CTL_IDS_MAX, none twice
+ *   selector = "all" / "held" / "deferred" / "from=" value / "to=" value
+ *              / "domain=" value / "client=" value   ; each at most once
+ *   value    = every octet 0x21-0x7E but "%" as itself, any other as "%" HH
+ *              (upper-case hex, never %00); "from=" with nothing is <>
+ *
+ * list and list-json take selectors (none: every message); show takes ids;
+ * hold, release, delete and bounce take ids or selectors; flush takes
+ * either, or nothing (every message not on hold). Selectors must all match
+ * (docs/relay.md, "Queue control", says what each matches).
+ *
+ * The answer is a line "ok" or "error: TEXT", then the body, then the
+ * daemon closes. A refusal of the whole request has no body. For hold,
+ * release, delete, bounce and flush with targets, the body has one line
+ * per message selected, in order, "+ ID: TEXT" (done) or "- ID: TEXT" (not
+ * done, and why: no such message, being delivered right now, ...), and
+ * ends with "= SUMMARY"; the status is "ok" when every message was done,
+ * else "error: SUMMARY". A plain flush answers "ok" and "N messages to be
+ * tried now".
  */
 #ifndef GATE26_CTL_CTL_H
 #define GATE26_CTL_CTL_H
@@ -36,17 +58,20 @@ const char *ctl_path(const struct ctl *c);
 
 /*
  * Closes the socket (and removes it) and every connection; commands still
- * waiting for the spool are answered to nobody. Call after spool_free().
- * NULL: nothing.
+ * waiting for the spool report to nobody. Call before spool_free(), while
+ * the spool's lock is held: a daemon that starts next must never find a
+ * socket that still answers. NULL: nothing.
  */
 void ctl_free(struct ctl *c);
 
 /*
- * The client: `gate26 queue` with argv[0] the verb. Sends the request to
- * the daemon whose spool is spool_dir, prints the body on standard output
- * (an error on standard error). Returns the exit status: 0 ok, 1 the daemon
- * said no (unknown id, busy...) or is not running, 2 a usage error.
+ * The client: `gate26 queue` with argv[0] "queue" (default_conf unless -c
+ * FILE). Sends the request to the daemon whose spool the configuration
+ * names and prints its answer; with the daemon stopped, list and show read
+ * the spool (read-only, under its lock: docs/spool.md), the other commands
+ * refuse. Returns the exit status: 0 done, 1 not done for some message
+ * (unknown id, busy, ...) or the daemon not running, 2 a usage error.
  */
-int ctl_client(const char *spool_dir, int argc, char **argv);
+int ctl_client_main(int argc, char **argv, const char *default_conf);
 
 #endif

@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -78,10 +79,59 @@ next_text(char *out, size_t cap, const struct sched_info *info, time_t now)
 }
 
 void
-ctl_format_list_head(struct evbuffer *out)
+ctl_format_list_begin(struct evbuffer *out, bool json)
 {
-    (void)evbuffer_add_printf(out, "%-16s  %-8s  %10s  %-9s  %-8s  %s\n", "ID", "AGE", "SIZE",
-                              "NEXT", "ATTEMPTS", "SENDER");
+    if (json)
+        (void)evbuffer_add_printf(out, "{\"messages\":[\n");
+    else
+        (void)evbuffer_add_printf(out, "%-16s  %-8s  %10s  %-9s  %-8s  %s\n", "ID", "AGE", "SIZE",
+                                  "NEXT", "ATTEMPTS", "SENDER");
+}
+
+void
+ctl_format_list_end(struct evbuffer *out, bool json, size_t n)
+{
+    if (json)
+        (void)evbuffer_add_printf(out, "\n]}\n");
+    else
+        (void)evbuffer_add_printf(out, "%zu message%s\n", n, n == 1 ? "" : "s");
+}
+
+/*
+ * "2026-12-06 21:20:15 UTC (3h12m ago)" or "... (in 9m45s)": ISO 8601 in
+ * UTC, so that the operator and the log (which is in UTC too) agree.
+ */
+static void
+show_date(char *out, size_t cap, time_t t, time_t now)
+{
+    char date[40], d[24];
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL ||
+        strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        (void)snprintf(date, sizeof(date), "%lld", (long long)t);
+    duration(d, sizeof(d), t <= now ? (long long)(now - t) : (long long)(t - now));
+    if (t == now)
+        (void)snprintf(out, cap, "%s (now)", date);
+    else
+        (void)snprintf(out, cap, "%s (%s%s%s)", date, t < now ? "" : "in ", d,
+                       t < now ? " ago" : "");
+}
+
+/* The next attempt for `show`: "on hold", "being delivered right now", "now" or a date. */
+static void
+show_next(char *out, size_t cap, const struct sched_info *info, time_t now)
+{
+    uint64_t next = info->q->env.next_attempt;
+
+    if (info->active)
+        (void)snprintf(out, cap, "being delivered right now");
+    else if (info->held)
+        (void)snprintf(out, cap, "on hold");
+    else if (next == 0)
+        (void)snprintf(out, cap, "now");
+    else
+        show_date(out, cap, (time_t)next, now);
 }
 
 void
@@ -136,14 +186,14 @@ void
 ctl_format_show(struct evbuffer *out, const struct sched_info *info, time_t now)
 {
     const struct envelope *env = &info->q->env;
-    char next[32], buf[64 * 1024];
+    char next[96], when[96], buf[64 * 1024];
     ssize_t n;
     size_t len;
     const char *end;
 
-    next_text(next, sizeof(next), info, now);
-    (void)evbuffer_add_printf(out, "id:        %s\narrival:   %lld\nsize:      %llu\n", env->id,
-                              (long long)env->arrival.tv_sec,
+    show_next(next, sizeof(next), info, now);
+    show_date(when, sizeof(when), env->arrival.tv_sec, now);
+    (void)evbuffer_add_printf(out, "id:        %s\narrival:   %s\nsize:      %llu\n", env->id, when,
                               (unsigned long long)info->q->content_len);
     (void)evbuffer_add_printf(out, "door:      %s\nclient:    ", conf_role_name(env->door));
     put_text(out, env->client_addr);

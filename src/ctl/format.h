@@ -9,18 +9,24 @@
 #define GATE26_CTL_FORMAT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 #include "sched/sched.h"
 
 struct evbuffer;
 
-/* The heading line of the text listing. */
-void ctl_format_list_head(struct evbuffer *out);
+/* What comes before the messages of a listing: the heading line, or the JSON object's start. */
+void ctl_format_list_begin(struct evbuffer *out, bool json);
+/* What comes after the n messages of a listing: "n messages", or the JSON object's end. */
+void ctl_format_list_end(struct evbuffer *out, bool json, size_t n);
 /* One message of the listing, as text (json false) or a JSON object (no separator). */
 void ctl_format_list_entry(struct evbuffer *out, const struct sched_info *info, time_t now,
                            bool json);
-/* `show`: the envelope, then the content's header (at most 64 KiB of it). */
+/*
+ * `show`: the envelope (times as dates in UTC, with how long ago or how
+ * soon), then the content's header (at most 64 KiB of it).
+ */
 void ctl_format_show(struct evbuffer *out, const struct sched_info *info, time_t now);
 
 #endif

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The control socket in the daemon (ctl.h): accepts on SPOOL/control,
- * reads one request line (at most CTL_LINE_MAX octets, within
- * CTL_TIMEOUT seconds), runs it through the scheduler, writes "ok" or
+ * reads one request line (at most CTL_REQUEST_MAX octets, within
+ * CTL_TIMEOUT seconds), runs it through the scheduler (a command on several
+ * messages waits until every one of them has ended), writes "ok" or
  * "error: ..." and the body, and closes once the answer is sent.
  */
 #include <errno.h>
@@ -23,20 +24,37 @@
 
 #include "ctl/ctl.h"
 #include "ctl/format.h"
+#include "ctl/request.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 
-#define CTL_LINE_MAX 256
-#define CTL_TIMEOUT  10
+#define CTL_TIMEOUT 10
 
 struct ctl_conn {
     struct ctl *ctl;
     struct ctl_conn *prev, *next;
     struct bufferevent *bev;
-    bool waiting;   /* for a queue command's callback */
-    bool answered;  /* the answer is in the output: close once it is sent */
-    bool peer_gone; /* free when the callback comes */
+    bool waiting;            /* for a queue command's callbacks */
+    struct ctl_batch *batch; /* the command on many messages it waits for */
+    bool answered;           /* the answer is in the output: close once it is sent */
+    bool peer_gone;          /* free when the callback comes */
+};
+
+/* One message of a batch, as it ended. */
+struct batch_result {
+    int status;
+    int err;
+};
+
+/* A command on several messages: answered once every one has ended. */
+struct ctl_batch {
+    struct ctl_conn *conn;
+    enum ctl_verb verb;
+    size_t n, left;
+    bool starting; /* inside sched_command: answer only after it returns */
+    char (*ids)[SPOOL_ID_LEN + 1];
+    struct batch_result *res;
 };
 
 struct ctl {
@@ -51,6 +69,9 @@ struct ctl {
 static void
 conn_free(struct ctl_conn *c)
 {
+    /* A command still in flight reports to nobody (the spool has stopped: it will not). */
+    if (c->batch != NULL)
+        c->batch->conn = NULL;
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -87,41 +108,24 @@ answer(struct ctl_conn *c, int status, const char *text, struct evbuffer *body)
     (void)bufferevent_enable(c->bev, EV_WRITE);
 }
 
+/* The refusal of a whole request about message id (show). */
 static void
 answer_errno(struct ctl_conn *c, const char *id, int err)
 {
     char text[160];
 
-    switch (err) {
-    case ENOENT:
+    if (err == ENOENT)
         (void)str_fmt(text, sizeof(text), "no message %s in the queue", id);
-        break;
-    case EBUSY:
-        (void)str_fmt(text, sizeof(text), "%s is being delivered right now: try again", id);
-        break;
-    case EALREADY:
-        (void)str_fmt(text, sizeof(text), "%s is already in that state", id);
-        break;
-    case EPERM:
-        (void)str_fmt(text, sizeof(text), "%s is on hold: release it first", id);
-        break;
-    default:
+    else
         (void)str_fmt(text, sizeof(text), "%s: %s", id, strerror(err));
-        break;
-    }
     answer(c, -1, text, NULL);
-}
-
-static void
-command_done(void *arg, int status, const char *text)
-{
-    answer(arg, status, text, NULL);
 }
 
 struct list_ctx {
     struct evbuffer *body;
     time_t now;
     bool json;
+    const struct ctl_select *sel; /* NULL: every message */
     size_t n;
 };
 
@@ -130,6 +134,8 @@ list_one(void *arg, const struct sched_info *info)
 {
     struct list_ctx *l = arg;
 
+    if (l->sel != NULL && !ctl_select_match(l->sel, &info->q->env, info->held))
+        return;
     if (l->json && l->n > 0)
         (void)evbuffer_add(l->body, ",\n", 2);
     ctl_format_list_entry(l->body, info, l->now, l->json);
@@ -141,114 +147,258 @@ show_one(void *arg, const struct sched_info *info)
 {
     struct list_ctx *l = arg;
 
+    if (l->n++ > 0)
+        (void)evbuffer_add(l->body, "\n", 1);
     ctl_format_show(l->body, info, l->now);
 }
 
 static void
-run_list(struct ctl_conn *c, bool json)
+run_list(struct ctl_conn *c, const struct ctl_request *req)
 {
-    struct list_ctx l = {.body = evbuffer_new(), .now = time(NULL), .json = json};
+    struct list_ctx l = {.body = evbuffer_new(),
+                         .now = time(NULL),
+                         .json = req->verb == CTL_LIST_JSON,
+                         .sel = req->has_select ? &req->sel : NULL};
 
-    if (json)
-        (void)evbuffer_add_printf(l.body, "{\"messages\":[\n");
-    else
-        ctl_format_list_head(l.body);
+    ctl_format_list_begin(l.body, l.json);
     (void)sched_list(c->ctl->sched, list_one, &l);
-    if (json)
-        (void)evbuffer_add_printf(l.body, "\n]}\n");
-    else
-        (void)evbuffer_add_printf(l.body, "%zu message%s\n", l.n, l.n == 1 ? "" : "s");
+    ctl_format_list_end(l.body, l.json, l.n);
     answer(c, 0, NULL, l.body);
     evbuffer_free(l.body);
 }
 
-/* True when id looks like a queue id (checked again by the scheduler). */
-static bool
-is_id(const char *id)
+static void
+run_show(struct ctl_conn *c, const struct ctl_request *req)
 {
-    size_t n = strlen(id);
+    struct list_ctx l = {.body = evbuffer_new(), .now = time(NULL)};
 
-    if (n != SPOOL_ID_LEN)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'A' && id[i] <= 'F')))
-            return false;
+    for (size_t i = 0; i < req->n_ids; i++) {
+        if (sched_show(c->ctl->sched, req->ids[i], show_one, &l) == -1) {
+            answer_errno(c, req->ids[i], errno);
+            evbuffer_free(l.body);
+            return;
+        }
     }
-    return true;
+    answer(c, 0, NULL, l.body);
+    evbuffer_free(l.body);
+}
+
+/* ---- Commands on many messages ---- */
+
+static void
+batch_free(struct ctl_batch *b)
+{
+    if (b == NULL)
+        return;
+    free(b->ids);
+    free(b->res);
+    free(b);
+}
+
+static enum sched_cmd
+batch_cmd(enum ctl_verb verb)
+{
+    switch (verb) {
+    case CTL_FLUSH:
+        return SCHED_CMD_FLUSH;
+    case CTL_HOLD:
+        return SCHED_CMD_HOLD;
+    case CTL_RELEASE:
+        return SCHED_CMD_RELEASE;
+    case CTL_DELETE:
+        return SCHED_CMD_DELETE;
+    case CTL_BOUNCE:
+        return SCHED_CMD_BOUNCE;
+    default:
+        log_panic("queue command %s on messages", ctl_verb_name(verb));
+    }
+}
+
+/* What was done to a message ("on hold"), or why not. */
+static const char *
+batch_text(enum ctl_verb verb, const struct batch_result *r)
+{
+    if (r->status == 0) {
+        switch (verb) {
+        case CTL_FLUSH:
+            return r->err == EINPROGRESS ? "being tried right now" : "to be tried now";
+        case CTL_HOLD:
+            return "on hold";
+        case CTL_RELEASE:
+            return "released, tried now";
+        case CTL_DELETE:
+            return "deleted";
+        default:
+            return "bounced to its sender";
+        }
+    }
+    switch (r->err) {
+    case ENOENT:
+        return "no message in the queue";
+    case EBUSY:
+        return "being delivered right now: try again";
+    case EALREADY:
+        return verb == CTL_HOLD ? "already on hold" : "not on hold";
+    case EPERM:
+        return "on hold: release it first";
+    case EIO:
+        return "its file cannot be read (see the log)";
+    default:
+        return strerror(r->err);
+    }
+}
+
+/* "put on hold", as in "3 messages put on hold". */
+static const char *
+batch_done_words(enum ctl_verb verb)
+{
+    switch (verb) {
+    case CTL_FLUSH:
+        return "to be tried now";
+    case CTL_HOLD:
+        return "put on hold";
+    case CTL_RELEASE:
+        return "released";
+    case CTL_DELETE:
+        return "deleted";
+    default:
+        return "bounced";
+    }
+}
+
+/* Every message has ended: one line each, then the summary. */
+static void
+batch_answer(struct ctl_batch *b)
+{
+    struct evbuffer *body = evbuffer_new();
+    struct ctl_conn *c = b->conn;
+    size_t done = 0;
+    char summary[160];
+    int status;
+
+    for (size_t i = 0; i < b->n; i++) {
+        const struct batch_result *r = &b->res[i];
+
+        done += r->status == 0;
+        (void)evbuffer_add_printf(body, "%c %s: %s\n", r->status == 0 ? '+' : '-', b->ids[i],
+                                  batch_text(b->verb, r));
+    }
+    if (done == b->n)
+        (void)str_fmt(summary, sizeof(summary), "%zu message%s %s", b->n, b->n == 1 ? "" : "s",
+                      batch_done_words(b->verb));
+    else
+        (void)str_fmt(summary, sizeof(summary), "%zu of %zu message%s %s, %zu not", done, b->n,
+                      b->n == 1 ? "" : "s", batch_done_words(b->verb), b->n - done);
+    (void)evbuffer_add_printf(body, "= %s\n", summary);
+    status = done == b->n ? 0 : -1;
+    batch_free(b);
+    if (c != NULL) {
+        c->batch = NULL;
+        answer(c, status, summary, body);
+    }
+    evbuffer_free(body);
 }
 
 static void
-run(struct ctl_conn *c, char *line)
+batch_each(void *arg, size_t i, int status, int err)
 {
-    struct sched *s = c->ctl->sched;
-    char *verb = line, *arg = strchr(line, ' ');
-    char text[160];
-    int rc;
+    struct ctl_batch *b = arg;
 
-    if (arg != NULL)
-        *arg++ = '\0';
-    if (arg != NULL && (arg[0] == '\0' || strchr(arg, ' ') != NULL)) {
-        answer(c, -1, "one argument at most", NULL);
-        return;
-    }
-    if (arg != NULL && !is_id(arg)) {
-        char q[LOG_QUOTE_CAP];
+    b->res[i].status = status;
+    b->res[i].err = err;
+    if (--b->left == 0 && !b->starting)
+        batch_answer(b);
+}
 
-        (void)str_fmt(text, sizeof(text), "not a queue id: \"%s\" (16 hex digits expected)",
-                      log_quote(q, sizeof(q), arg, strlen(arg)));
-        answer(c, -1, text, NULL);
-        return;
-    }
-    log_info("-: event=queue-command, command=%s, message=%s", verb, arg != NULL ? arg : "-");
-    if ((strcmp(verb, "list") == 0 || strcmp(verb, "list-json") == 0) && arg == NULL) {
-        run_list(c, verb[4] == '-');
-        return;
-    }
-    if (strcmp(verb, "flush") == 0) {
-        long n = sched_flush(s, arg);
+/* Collects the ids of the messages that match the selectors. */
+struct select_ctx {
+    const struct ctl_select *sel;
+    char (*ids)[SPOOL_ID_LEN + 1];
+    size_t n, cap;
+};
 
-        if (n == -1) {
-            answer_errno(c, arg, errno);
-            return;
-        }
-        (void)str_fmt(text, sizeof(text), "%ld message%s to be tried now", n, n == 1 ? "" : "s");
-        answer(c, 0, text, NULL);
-        return;
-    }
-    if (arg == NULL) {
-        (void)str_fmt(text, sizeof(text), "unknown command or missing id: %.32s", verb);
-        answer(c, -1, text, NULL);
-        return;
-    }
-    if (strcmp(verb, "show") == 0) {
-        struct list_ctx l = {.body = evbuffer_new(), .now = time(NULL)};
+static void
+select_one(void *arg, const struct sched_info *info)
+{
+    struct select_ctx *x = arg;
 
-        if (sched_show(s, arg, show_one, &l) == -1)
-            answer_errno(c, arg, errno);
-        else
-            answer(c, 0, NULL, l.body);
-        evbuffer_free(l.body);
+    if (!ctl_select_match(x->sel, &info->q->env, info->held))
         return;
+    if (x->n == x->cap) {
+        x->cap = x->cap == 0 ? 64 : 2 * x->cap;
+        x->ids = xrealloc(x->ids, x->cap * sizeof(*x->ids));
     }
+    memcpy(x->ids[x->n++], info->q->env.id, SPOOL_ID_LEN + 1);
+}
+
+static void
+run_batch(struct ctl_conn *c, const struct ctl_request *req)
+{
+    struct ctl_batch *b = xcalloc(1, sizeof(*b));
+
+    b->conn = c;
+    b->verb = req->verb;
+    if (req->has_select) {
+        struct select_ctx x = {.sel = &req->sel};
+
+        (void)sched_list(c->ctl->sched, select_one, &x);
+        b->ids = x.ids;
+        b->n = x.n;
+    } else {
+        b->n = req->n_ids;
+        b->ids = xcalloc(b->n + 1, sizeof(*b->ids));
+        memcpy(b->ids, req->ids, b->n * sizeof(*b->ids));
+    }
+    b->res = xcalloc(b->n + 1, sizeof(*b->res));
+    b->left = b->n;
+    b->starting = true;
+    c->batch = b;
     c->waiting = true;
-    if (strcmp(verb, "hold") == 0)
-        rc = sched_hold(s, arg, command_done, c);
-    else if (strcmp(verb, "release") == 0)
-        rc = sched_release(s, arg, command_done, c);
-    else if (strcmp(verb, "delete") == 0)
-        rc = sched_delete(s, arg, command_done, c);
-    else if (strcmp(verb, "bounce") == 0)
-        rc = sched_bounce(s, arg, command_done, c);
-    else {
-        c->waiting = false;
-        (void)str_fmt(text, sizeof(text), "unknown command: %.32s", verb);
-        answer(c, -1, text, NULL);
+    /* No read timeout while a large command runs: nothing more is read anyway. */
+    (void)bufferevent_disable(c->bev, EV_READ);
+    sched_command(c->ctl->sched, batch_cmd(req->verb), (const char(*)[SPOOL_ID_LEN + 1]) b->ids,
+                  b->n, batch_each, b);
+    b->starting = false;
+    if (b->left == 0)
+        batch_answer(b);
+}
+
+static void
+run(struct ctl_conn *c, const char *line, size_t len)
+{
+    struct ctl_request *req = xmalloc(sizeof(*req));
+    char why[256], q[LOG_QUOTE_CAP];
+    long n;
+
+    if (ctl_request_parse(line, len, req, why, sizeof(why)) == -1) {
+        answer(c, -1, why, NULL);
+        free(req);
         return;
     }
-    if (rc == -1) {
-        c->waiting = false;
-        answer_errno(c, arg, errno);
+    log_info("-: event=queue-command, request=\"%s\"", log_quote(q, sizeof(q), line, len));
+    switch (req->verb) {
+    case CTL_LIST:
+    case CTL_LIST_JSON:
+        run_list(c, req);
+        break;
+    case CTL_SHOW:
+        run_show(c, req);
+        break;
+    case CTL_FLUSH:
+        if (req->n_ids == 0 && !req->has_select) {
+            /* Every message (held ones excepted), as it always was. */
+            n = sched_flush(c->ctl->sched);
+            (void)str_fmt(why, sizeof(why), "%ld message%s to be tried now", n, n == 1 ? "" : "s");
+            answer(c, 0, why, NULL);
+            break;
+        }
+        run_batch(c, req);
+        break;
+    default:
+        run_batch(c, req);
+        break;
     }
+    free(req);
 }
 
 static void
@@ -263,14 +413,14 @@ conn_read(struct bufferevent *bev, void *arg)
         return;
     line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
     if (line == NULL) {
-        if (evbuffer_get_length(in) > CTL_LINE_MAX)
+        if (evbuffer_get_length(in) > CTL_REQUEST_MAX)
             answer(c, -1, "request line too long", NULL);
         return;
     }
-    if (len > CTL_LINE_MAX || memchr(line, '\0', len) != NULL)
+    if (len > CTL_REQUEST_MAX || memchr(line, '\0', len) != NULL)
         answer(c, -1, "bad request line", NULL);
     else
-        run(c, line);
+        run(c, line, len);
     free(line);
 }
 

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The serve process; see daemon.h. Start-up order: configuration (and the
- * check that we will not serve as root), spool (recovery), TLS keys,
- * listening sockets, resolver, control socket, then the switch to `user`,
- * then the scheduler reads the queue, signals, loop. Stop order: listeners closed, sessions
- * ended, deliveries cancelled (their recipients stay queued), spool
- * drained (every commit and change answered), then the rest freed, so
+ * check that we will not serve as root), spool (its lock, then recovery),
+ * TLS keys, listening sockets, resolver, control socket, then the switch
+ * to `user`, then the scheduler reads the queue, signals, loop. Stop
+ * order: listeners closed, sessions ended, deliveries cancelled (their
+ * recipients stay queued), control socket removed, spool drained (every
+ * commit and change answered) and its lock let go, then the rest freed, so
  * that nothing acknowledged is lost and ASan sees no leak.
  */
 #include <errno.h>
@@ -285,6 +286,8 @@ daemon_stop(struct daemon *d)
     smtp_session_close_all();
     if (d->sched != NULL)
         sched_stop(d->sched);
+    /* The socket goes while we still hold the spool's lock: the next daemon never finds it. */
+    ctl_free(d->ctl);
     spool_free(d->spool);
     dns_free(d->dns);
     sched_free(d->sched);
@@ -294,7 +297,6 @@ daemon_stop(struct daemon *d)
         (void)event_base_loop(d->base, EVLOOP_NONBLOCK);
     listen_set_free(d->listeners);
     policy_limits_free(d->limits);
-    ctl_free(d->ctl);
     if (d->drain_tick != NULL)
         event_free(d->drain_tick);
     if (d->sig_hup != NULL) {

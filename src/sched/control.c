@@ -3,9 +3,10 @@
  * Queue commands (sched.h, "Queue control"): listing and showing messages
  * from their files, trying now, and the changes an operator makes: hold
  * and release (the schedule record's SPOOL_NEXT_HELD), delete (removal
- * without a bounce) and bounce (every pending recipient fails now). A
- * command never runs beside an attempt of the same message: it answers
- * EBUSY instead, and the operator tries again a moment later.
+ * without a bounce) and bounce (every pending recipient fails now), on
+ * one message or on many at once (sched_command). A command never runs
+ * beside an attempt of the same message: it answers EBUSY instead, and the
+ * operator tries again a moment later.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,8 +31,8 @@ struct sched_op {
     struct sched_entry *e;
     struct spool_queued *q;
     enum op_kind kind;
-    char id[SPOOL_ID_LEN + 1];
-    sched_done_fn *fn;
+    size_t i; /* the message's index in its sched_command */
+    sched_each_fn *fn;
     void *arg;
 };
 
@@ -97,31 +98,19 @@ sched_show(struct sched *s, const char *id, sched_info_fn *fn, void *arg)
 }
 
 long
-sched_flush(struct sched *s, const char *id)
+sched_flush(struct sched *s)
 {
     long n = 0;
 
-    if (id != NULL) {
-        struct sched_entry *e = find(s, id);
-
-        if (e == NULL) {
-            errno = ENOENT;
-            return -1;
-        }
-        if (e->held) {
-            errno = EPERM;
-            return -1;
-        }
-    }
     for (struct sched_entry *e = s->head; e != NULL; e = e->next) {
-        if ((id != NULL && strcmp(e->id, id) != 0) || e->held || e->broken)
+        if (e->held || e->broken)
             continue;
         e->next_attempt = 0;
         if (e->at == NULL)
             sched_entry_arm(e);
         n++;
     }
-    log_info("-: event=flush, message=%s, scheduled=%ld", id != NULL ? id : "all", n);
+    log_info("-: event=flush, message=all, scheduled=%ld", n);
     return n;
 }
 
@@ -130,27 +119,22 @@ op_done(void *arg, const char *id, int status, int err)
 {
     struct sched_op *op = arg;
     struct sched_entry *e = op->e;
-    enum op_kind kind;
-    char text[160];
+    enum op_kind kind = op->kind;
+    sched_each_fn *fn = op->fn;
+    void *fn_arg = op->arg;
+    size_t i = op->i;
 
     e->op = NULL;
     spool_queued_close(op->q);
+    free(op);
     if (status == -1) {
-        (void)str_fmt(text, sizeof(text), "%s of %s failed: %s", op_names[op->kind], id,
-                      strerror(err));
-        op->fn(op->arg, -1, text);
-        free(op);
+        log_warning("%s: event=%s, by=queue-command, error=\"%s\"", id, op_names[kind],
+                    strerror(err));
+        fn(fn_arg, i, -1, err);
         sched_entry_arm(e);
         return;
     }
-    log_info("%s: event=%s, by=queue-command", id, op_names[op->kind]);
-    (void)str_fmt(text, sizeof(text), "%s: %s", id,
-                  op->kind == OP_HOLD      ? "on hold"
-                  : op->kind == OP_RELEASE ? "released, tried now"
-                                           : "deleted");
-    op->fn(op->arg, 0, text);
-    kind = op->kind;
-    free(op);
+    log_info("%s: event=%s, by=queue-command", id, op_names[kind]);
     switch (kind) {
     case OP_HOLD:
         e->held = true;
@@ -165,22 +149,19 @@ op_done(void *arg, const char *id, int status, int err)
         sched_entry_free(e);
         break;
     }
+    fn(fn_arg, i, 0, 0);
 }
 
-/* Starts a command's change of e's file; see sched.h for the errors. */
+/* Starts a command's change of e's file. Returns 0, or -1 with errno (see sched.h). */
 static int
-op_start(struct sched *s, const char *id, enum op_kind kind, sched_done_fn *fn, void *arg)
+op_start(struct sched_entry *e, enum op_kind kind, size_t i, sched_each_fn *fn, void *arg)
 {
-    struct sched_entry *e = find(s, id);
+    struct sched *s = e->s;
     struct spool_change ch;
     struct sched_op *op;
     struct spool_queued *q;
     char why[256];
 
-    if (e == NULL) {
-        errno = ENOENT;
-        return -1;
-    }
     if (e->at != NULL || e->op != NULL || s->stopping) {
         errno = EBUSY;
         return -1;
@@ -203,6 +184,7 @@ op_start(struct sched *s, const char *id, enum op_kind kind, sched_done_fn *fn, 
     op->e = e;
     op->q = q;
     op->kind = kind;
+    op->i = i;
     op->fn = fn;
     op->arg = arg;
     e->op = op;
@@ -211,49 +193,37 @@ op_start(struct sched *s, const char *id, enum op_kind kind, sched_done_fn *fn, 
     return 0;
 }
 
-int
-sched_hold(struct sched *s, const char *id, sched_done_fn *fn, void *arg)
+/* Tries e now. Returns 0 (err 0, or EINPROGRESS: an attempt runs already), or -1 with errno. */
+static int
+flush_one(struct sched_entry *e, int *err)
 {
-    return op_start(s, id, OP_HOLD, fn, arg);
-}
-
-int
-sched_release(struct sched *s, const char *id, sched_done_fn *fn, void *arg)
-{
-    return op_start(s, id, OP_RELEASE, fn, arg);
-}
-
-int
-sched_delete(struct sched *s, const char *id, sched_done_fn *fn, void *arg)
-{
-    return op_start(s, id, OP_DELETE, fn, arg);
-}
-
-/* The bounce command answers once the bounce has been handed over. */
-static void
-bounce_answer(evutil_socket_t fd, short what, void *arg)
-{
-    struct sched_op *op = arg;
-    char text[96];
-
-    (void)fd;
-    (void)what;
-    (void)str_fmt(text, sizeof(text), "%s: bounced to its sender", op->id);
-    op->fn(op->arg, 0, text);
-    free(op);
-}
-
-int
-sched_bounce(struct sched *s, const char *id, sched_done_fn *fn, void *arg)
-{
-    struct sched_entry *e = find(s, id);
-    struct sched_op *op;
-    char text[CAP_HOSTNAME + 64];
-
-    if (e == NULL) {
-        errno = ENOENT;
+    *err = 0;
+    if (e->held) {
+        errno = EPERM;
         return -1;
     }
+    if (e->broken) {
+        errno = EIO;
+        return -1;
+    }
+    if (e->at != NULL || e->op != NULL) {
+        /* Being tried (or changed) right now: what was asked is happening. */
+        *err = EINPROGRESS;
+        return 0;
+    }
+    e->next_attempt = 0;
+    sched_entry_arm(e);
+    log_info("%s: event=flush, by=queue-command", e->id);
+    return 0;
+}
+
+/* Every pending recipient fails now and the sender gets a bounce. Returns 0, or -1 with errno. */
+static int
+bounce_one(struct sched_entry *e)
+{
+    struct sched *s = e->s;
+    char text[CAP_HOSTNAME + 64];
+
     if (e->at != NULL || e->op != NULL || s->stopping) {
         errno = EBUSY;
         return -1;
@@ -262,16 +232,103 @@ sched_bounce(struct sched *s, const char *id, sched_done_fn *fn, void *arg)
                   s->conf->hostname);
     (void)evtimer_del(e->timer);
     e->held = false;
-    log_info("%s: event=bounce-command, by=queue-command", id);
+    log_info("%s: event=bounce-command, by=queue-command", e->id);
     if (sched_attempt_fail_all(e, "5.0.0", text) == -1) {
+        int err = errno;
+
         sched_entry_arm(e);
+        errno = err;
         return -1;
     }
-    op = xcalloc(1, sizeof(*op));
-    memcpy(op->id, e->id, sizeof(op->id));
-    op->fn = fn;
-    op->arg = arg;
-    if (event_base_once(s->base, -1, EV_TIMEOUT, bounce_answer, op, NULL) == -1)
-        log_panic("%s: event_base_once failed", id);
     return 0;
+}
+
+/* An id to find, and where its entry goes. */
+struct pick {
+    const char *id;
+    size_t i;
+};
+
+static int
+pick_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct pick *)a)->id, ((const struct pick *)b)->id);
+}
+
+/*
+ * The entries of ids[0..n) (NULL where there is none), in one pass over the
+ * queue: sorted ids, looked up for each entry. A queue of N messages costs
+ * N log n, where looking each id up would cost N n (--all on a large queue).
+ */
+static struct sched_entry **
+resolve(struct sched *s, const char (*ids)[SPOOL_ID_LEN + 1], size_t n)
+{
+    struct sched_entry **found = xcalloc(n + 1, sizeof(*found));
+    struct pick *picks = xcalloc(n + 1, sizeof(*picks));
+
+    for (size_t i = 0; i < n; i++) {
+        picks[i].id = ids[i];
+        picks[i].i = i;
+    }
+    qsort(picks, n, sizeof(*picks), pick_cmp);
+    for (struct sched_entry *e = s->head; e != NULL; e = e->next) {
+        struct pick key = {.id = e->id};
+        const struct pick *p = n > 0 ? bsearch(&key, picks, n, sizeof(*picks), pick_cmp) : NULL;
+
+        if (p != NULL)
+            found[p->i] = e;
+    }
+    free(picks);
+    return found;
+}
+
+void
+sched_command(struct sched *s, enum sched_cmd cmd, const char (*ids)[SPOOL_ID_LEN + 1], size_t n,
+              sched_each_fn *fn, void *arg)
+{
+    struct sched_entry **found = resolve(s, ids, n);
+
+    /*
+     * No step below frees an entry before it returns (changes of files report
+     * later, on the loop), so every pointer in found stays valid to the end.
+     */
+    for (size_t i = 0; i < n; i++) {
+        struct sched_entry *e = found[i];
+        int rc, err = 0;
+
+        if (e == NULL) {
+            fn(arg, i, -1, ENOENT);
+            continue;
+        }
+        switch (cmd) {
+        case SCHED_CMD_FLUSH:
+            rc = flush_one(e, &err);
+            if (rc == 0) {
+                fn(arg, i, 0, err);
+                continue;
+            }
+            break;
+        case SCHED_CMD_HOLD:
+            rc = op_start(e, OP_HOLD, i, fn, arg);
+            break;
+        case SCHED_CMD_RELEASE:
+            rc = op_start(e, OP_RELEASE, i, fn, arg);
+            break;
+        case SCHED_CMD_DELETE:
+            rc = op_start(e, OP_DELETE, i, fn, arg);
+            break;
+        case SCHED_CMD_BOUNCE:
+            rc = bounce_one(e);
+            if (rc == 0) {
+                fn(arg, i, 0, 0);
+                continue;
+            }
+            break;
+        default:
+            log_panic("unknown queue command %d", (int)cmd);
+        }
+        if (rc == -1)
+            fn(arg, i, -1, errno);
+    }
+    free(found);
 }

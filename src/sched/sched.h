@@ -103,28 +103,40 @@ size_t sched_list(struct sched *s, sched_info_fn *fn, void *arg);
 int sched_show(struct sched *s, const char *id, sched_info_fn *fn, void *arg);
 
 /*
- * Tries message id (NULL: every message) now, held ones excepted. Returns
- * how many were scheduled, or -1 with errno ENOENT (unknown id) or EPERM
- * (that message is on hold: release it first).
+ * Tries every message now, held ones and ones whose file cannot be read
+ * excepted. Returns how many were scheduled.
  */
-long sched_flush(struct sched *s, const char *id);
+long sched_flush(struct sched *s);
 
-/* Called once when a queue command has ended: 0 done and durable, -1 not (text says why). */
-typedef void sched_done_fn(void *arg, int status, const char *text);
+/* What sched_command does to each message. */
+enum sched_cmd {
+    SCHED_CMD_FLUSH,   /* try now */
+    SCHED_CMD_HOLD,    /* no attempt until released (recorded in the file: survives restarts) */
+    SCHED_CMD_RELEASE, /* undoes hold; tried at once */
+    SCHED_CMD_DELETE,  /* the file goes, nothing is delivered or bounced */
+    SCHED_CMD_BOUNCE,  /* every pending recipient fails now and the sender gets a bounce */
+};
 
 /*
- * Queue commands on message id. Each returns 0 (fn will be called once,
- * later, on the loop), or -1 with errno (fn is not called): ENOENT unknown
- * id, EBUSY an attempt or another command is in progress (try again),
- * EALREADY hold of a held or release of an unheld message.
- *   hold:    no attempt until released (recorded in the file: survives restarts)
- *   release: undoes hold; tried at once
- *   delete:  the file goes, nothing is delivered or bounced
- *   bounce:  every pending recipient fails now and the sender gets a bounce
+ * How one message of a sched_command ended: i is its index in ids; status
+ * 0 done (for hold, release and delete: durable in the file; for bounce:
+ * the bounce is handed to the spool), or -1 not done, with err: ENOENT no
+ * such message, EBUSY an attempt or another command is in progress (try
+ * again), EALREADY hold of a held or release of an unheld message, EPERM
+ * flush of a held message, EIO flush of a message whose file cannot be
+ * read, else the error of reading or changing its file. A flush of a
+ * message that is being tried right now is status 0 with err EINPROGRESS.
  */
-int sched_hold(struct sched *s, const char *id, sched_done_fn *fn, void *arg);
-int sched_release(struct sched *s, const char *id, sched_done_fn *fn, void *arg);
-int sched_delete(struct sched *s, const char *id, sched_done_fn *fn, void *arg);
-int sched_bounce(struct sched *s, const char *id, sched_done_fn *fn, void *arg);
+typedef void sched_each_fn(void *arg, size_t i, int status, int err);
+
+/*
+ * Runs cmd on each of the n messages ids[0..n) (no id twice), in that
+ * order, finding them all in one pass over the queue. fn(arg, ...) is called
+ * exactly once for each: from inside this call for what is decided at once
+ * (refusals, flush, bounce), later on the loop when a file changes (hold,
+ * release, delete).
+ */
+void sched_command(struct sched *s, enum sched_cmd cmd, const char (*ids)[SPOOL_ID_LEN + 1],
+                   size_t n, sched_each_fn *fn, void *arg);
 
 #endif

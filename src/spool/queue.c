@@ -36,7 +36,15 @@ spool_queued_open(struct spool *sp, const char *id, struct spool_queued **out, c
         errno = EINVAL;
         return -1;
     }
-    fd = fault_hit(FAULT_OPEN) ? -1 : openat(sp->queue_fd, id, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (sp->queue_fd == -1) {
+        (void)str_fmt(why, whycap, "open: %s", strerror(ENOENT));
+        errno = ENOENT;
+        return -1;
+    }
+    /* A reader (gate26 queue with the daemon stopped) never writes. */
+    fd = fault_hit(FAULT_OPEN)
+             ? -1
+             : openat(sp->queue_fd, id, (sp->reader ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW);
     if (fd == -1 || fstat(fd, &st) == -1) {
         e = errno;
         (void)str_fmt(why, whycap, "open: %s", strerror(e));
@@ -80,8 +88,11 @@ void
 spool_queued_update(struct spool *sp, struct spool_queued *q, const struct spool_change *ch,
                     spool_update_fn *fn, void *arg)
 {
-    struct spool_update *u = xcalloc(1, sizeof(*u));
+    struct spool_update *u;
 
+    if (sp->reader)
+        log_panic("%s: spool update through a read-only spool", q->env.id);
+    u = xcalloc(1, sizeof(*u));
     u->sp = sp;
     memcpy(u->id, q->env.id, sizeof(u->id));
     u->fd = fcntl(q->fd, F_DUPFD_CLOEXEC, 0);

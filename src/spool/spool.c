@@ -96,24 +96,13 @@ spool_make_private(int fd, const char *dir, const char *sub, char *err, size_t e
     return 0;
 }
 
-/* Creates (if missing) and opens the spool directory itself. */
+/* The new directory's own name must survive a crash too: fsync its parent. */
 static int
-spool_open_top(struct spool *sp, char *err, size_t errcap)
+spool_sync_parent(const struct spool *sp, char *err, size_t errcap)
 {
     char parent[CAP_PATH];
-    bool created;
     int fd;
 
-    if (spool_mkdir(AT_FDCWD, sp->dir, &created) == -1 ||
-        (sp->dir_fd = spool_open_dir(AT_FDCWD, sp->dir)) == -1) {
-        (void)str_fmt(err, errcap, "%s: %s", sp->dir, strerror(errno));
-        return -1;
-    }
-    if (spool_make_private(sp->dir_fd, sp->dir, NULL, err, errcap) == -1)
-        return -1;
-    if (!created)
-        return 0;
-    /* The new directory's own name must survive a crash too. */
     if (spool_parent(sp->dir, parent, sizeof(parent)) == -1) {
         (void)str_fmt(err, errcap, "%s: path too long", sp->dir);
         return -1;
@@ -127,6 +116,29 @@ spool_open_top(struct spool *sp, char *err, size_t errcap)
     }
     (void)close(fd);
     return 0;
+}
+
+/*
+ * Creates (if missing) and opens the spool directory itself, and takes the
+ * lock before anything in it changes. Two daemons starting at once may both
+ * get here (and both create the lock file, which is one file): one of them
+ * gets the lock, the other leaves the spool as it found it.
+ */
+static int
+spool_open_top(struct spool *sp, char *err, size_t errcap)
+{
+    bool created;
+
+    if (spool_mkdir(AT_FDCWD, sp->dir, &created) == -1 ||
+        (sp->dir_fd = spool_open_dir(AT_FDCWD, sp->dir)) == -1) {
+        (void)str_fmt(err, errcap, "%s: %s", sp->dir, strerror(errno));
+        return -1;
+    }
+    if (created && spool_sync_parent(sp, err, errcap) == -1)
+        return -1;
+    if (spool_lock_take(sp, err, errcap) == -1)
+        return -1;
+    return spool_make_private(sp->dir_fd, sp->dir, NULL, err, errcap);
 }
 
 /* Creates (if missing) and opens DIR/name. */
@@ -270,6 +282,9 @@ spool_close_fds(struct spool *sp)
         (void)close(sp->tmp_fd);
     if (sp->dir_fd != -1)
         (void)close(sp->dir_fd);
+    /* Last: the lock covers everything above. */
+    if (sp->lock_fd != -1)
+        (void)close(sp->lock_fd);
 }
 
 struct spool *
@@ -278,8 +293,9 @@ spool_open(const char *dir, struct event_base *base, struct spool_stats *stats, 
 {
     struct spool *sp = xcalloc(1, sizeof(*sp));
     uint64_t max_id = 0;
+    int e;
 
-    sp->dir_fd = sp->tmp_fd = sp->queue_fd = sp->event_fd = -1;
+    sp->dir_fd = sp->tmp_fd = sp->queue_fd = sp->event_fd = sp->lock_fd = -1;
     sp->base = base;
     if (str_copyz(sp->dir, sizeof(sp->dir), dir) == -1) {
         (void)str_fmt(err, errcap, "%.64s...: path too long", dir);
@@ -301,8 +317,45 @@ spool_open(const char *dir, struct event_base *base, struct spool_stats *stats, 
         *stats = sp->found;
     return sp;
 fail:
+    e = errno;
     spool_close_fds(sp);
     free(sp);
+    errno = e;
+    return NULL;
+}
+
+struct spool *
+spool_open_reader(const char *dir, char *err, size_t errcap)
+{
+    struct spool *sp = xcalloc(1, sizeof(*sp));
+    int e;
+
+    sp->dir_fd = sp->tmp_fd = sp->queue_fd = sp->event_fd = sp->lock_fd = -1;
+    sp->reader = true;
+    if (str_copyz(sp->dir, sizeof(sp->dir), dir) == -1) {
+        (void)str_fmt(err, errcap, "%.64s...: path too long", dir);
+        errno = ENAMETOOLONG;
+        goto fail;
+    }
+    sp->dir_fd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sp->dir_fd == -1) {
+        (void)str_fmt(err, errcap, "%s: %s", sp->dir, strerror(errno));
+        goto fail;
+    }
+    if (spool_lock_share(sp, err, errcap) == -1)
+        goto fail;
+    /* No queue/ yet: nothing is queued. */
+    sp->queue_fd = openat(sp->dir_fd, "queue", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sp->queue_fd == -1 && errno != ENOENT) {
+        (void)str_fmt(err, errcap, "%s/queue: %s", sp->dir, strerror(errno));
+        goto fail;
+    }
+    return sp;
+fail:
+    e = errno;
+    spool_close_fds(sp);
+    free(sp);
+    errno = e;
     return NULL;
 }
 
@@ -311,7 +364,8 @@ spool_free(struct spool *sp)
 {
     if (sp == NULL)
         return;
-    spool_commit_stop(sp);
+    if (!sp->reader)
+        spool_commit_stop(sp);
     spool_close_fds(sp);
     free(sp);
 }
@@ -337,13 +391,16 @@ spool_id_cmp(const void *a, const void *b)
 int
 spool_queue_list(struct spool *sp, char (**ids)[SPOOL_ID_LEN + 1], size_t *n)
 {
-    DIR *d = spool_list(sp->queue_fd);
     struct dirent *de;
     size_t cap = 64;
+    DIR *d;
     int e;
 
     *ids = NULL;
     *n = 0;
+    if (sp->queue_fd == -1 && sp->reader)
+        return 0;
+    d = spool_list(sp->queue_fd);
     if (d == NULL)
         return -1;
     *ids = xmalloc(cap * sizeof(**ids));
@@ -388,6 +445,10 @@ spool_chown(struct spool *sp, uid_t uid, gid_t gid, char *err, size_t errcap)
             (void)str_fmt(err, errcap, "%s: chown: %s", sp->dir, strerror(errno));
             return -1;
         }
+    }
+    if (fchown(sp->lock_fd, uid, gid) == -1) {
+        (void)str_fmt(err, errcap, "%s/%s: chown: %s", sp->dir, SPOOL_LOCK_NAME, strerror(errno));
+        return -1;
     }
     /* The messages already queued: the scheduler, running as the user, updates them. */
     d = spool_list(sp->queue_fd);

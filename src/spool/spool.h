@@ -98,14 +98,37 @@ struct spool_counters {
 };
 
 /*
- * Opens (creating tmp/ and queue/, mode 0700) the spool at dir, cleans tmp/,
- * sets the mode of these directories to 0700 where others had any access,
- * counts queue/ and starts the commit thread, whose results arrive through an
- * event on base. Returns the spool (free with spool_free), or NULL with a
- * reason in err (capacity errcap).
+ * The lock file in the spool directory (docs/spool.md, "The lock"): the
+ * daemon serving the spool holds flock LOCK_EX on it for its whole life and
+ * has written its PID into it; readers hold LOCK_SH.
+ */
+#define SPOOL_LOCK_NAME "lock"
+
+/*
+ * Opens (creating tmp/ and queue/, mode 0700) the spool at dir: takes the
+ * lock before anything in the spool is changed, cleans tmp/, sets the mode
+ * of these directories to 0700 where others had any access, counts queue/
+ * and starts the commit thread, whose results arrive through an event on
+ * base. The lock is held until spool_free. Returns the spool (free with
+ * spool_free), or NULL with a reason in err (capacity errcap); errno is
+ * EWOULDBLOCK when another daemon holds the spool, which is then left as
+ * it was (the directory and the lock file may have been created).
  */
 struct spool *spool_open(const char *dir, struct event_base *base, struct spool_stats *stats,
                          char *err, size_t errcap);
+
+/*
+ * Opens the spool at dir to read it while no daemon serves it (gate26 queue
+ * list and show): creates and changes nothing, holds LOCK_SH on SPOOL/lock
+ * (if there is such a file) until spool_free, so that no daemon starts
+ * meanwhile (one that tries waits a few seconds for readers). Only
+ * spool_queue_list, spool_queued_open (read-only descriptors),
+ * spool_queued_close, spool_dir and spool_free may be used on it. Returns
+ * the spool, or NULL with the reason in err and errno: EWOULDBLOCK when a
+ * daemon holds the spool (it runs, or is starting: ask it through its
+ * socket), ENOENT when dir does not exist.
+ */
+struct spool *spool_open_reader(const char *dir, char *err, size_t errcap);
 
 /*
  * Waits for commits in flight to be reported, stops the thread, frees. The

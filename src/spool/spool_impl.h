@@ -62,7 +62,9 @@ struct spool {
     char dir[CAP_PATH];
     int dir_fd;
     int tmp_fd;
-    int queue_fd;
+    int queue_fd; /* -1 in a reader when there is no queue/ */
+    int lock_fd;  /* SPOOL/lock, flock'd (lock.c); -1 in a reader when there is no lock file */
+    bool reader;  /* spool_open_reader: read-only, no commit thread */
     struct spool_stats found;
     /* Loop thread only: counted as reports arrive. */
     struct spool_counters counters;
@@ -107,6 +109,22 @@ void spool_commit_stop(struct spool *sp);
  * messages committed meanwhile form one batch when released.
  */
 void spool_commit_hold(struct spool *sp, bool hold);
+
+/*
+ * lock.c: opens SPOOL/lock (creating it, mode 0600) and takes LOCK_EX,
+ * waiting for readers for a few seconds at most, then writes our PID into
+ * it; sets sp->lock_fd. Returns 0, or -1 with errno and the reason in err:
+ * EWOULDBLOCK when another daemon holds the spool (or readers held it too
+ * long).
+ */
+int spool_lock_take(struct spool *sp, char *err, size_t errcap);
+/*
+ * lock.c: takes LOCK_SH on SPOOL/lock without waiting and without creating
+ * it; sets sp->lock_fd (-1 when there is no lock file: no daemon that
+ * locks has ever served the spool). Returns 0, or -1 with errno and the
+ * reason in err: EWOULDBLOCK when a daemon holds the spool.
+ */
+int spool_lock_share(struct spool *sp, char *err, size_t errcap);
 
 /* spool.c: a listing of the directory open on fd, from its start (closedir it). */
 DIR *spool_list(int fd);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1214,6 +1215,282 @@ test_open_makes_private(void **state)
 #ifdef GATE26_FAULTS
 
 /* In the child: a failed check prints where and exits 1. */
+/* ------------------------------------------------------------ the lock */
+
+/* A message larger than the write buffer, written but not committed: tmp/ID exists. */
+static struct spool_msg *
+big_message_in_flight(struct spool *sp)
+{
+    struct spool_envelope env = sample_env();
+    char *content = make_content(CAP_SPOOL_WRITE_BUF + 1000);
+    struct spool_msg *m;
+
+    assert_int_equal(spool_msg_new(sp, &env, &m), 0);
+    assert_int_equal(spool_msg_write(m, content, CAP_SPOOL_WRITE_BUF + 1000), 0);
+    free(content);
+    return m;
+}
+
+static void
+assert_lock_pid(const struct fixture *f, long pid)
+{
+    char want[32], path[256], *got;
+    size_t len;
+
+    (void)snprintf(want, sizeof(want), "%ld\n", pid);
+    got = slurp(f->dir, ".", SPOOL_LOCK_NAME, &len);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(got, want, len);
+    free(got);
+    (void)snprintf(path, sizeof(path), "%s/%s", f->dir, SPOOL_LOCK_NAME);
+    assert_int_equal(mode_of(path), 0600);
+}
+
+/* A second daemon on the spool is refused before it touches anything. */
+static void
+test_lock_second_daemon_refused(void **state)
+{
+    struct fixture *f = *state;
+    char err[512], want[256], path[256];
+    struct spool_msg *m;
+    struct spool *sp, *second;
+    struct done d = {0};
+
+    sp = open_spool(f, NULL);
+    assert_lock_pid(f, (long)getpid());
+    m = big_message_in_flight(sp);
+    assert_true(has_file(f->dir, "tmp", spool_msg_id(m)));
+    /* Others could reach it: the first daemon's business, not the second's. */
+    assert_int_equal(chmod(f->dir, 0755), 0);
+
+    /* Another process: refused, naming us (we have the lock file open). */
+    (void)snprintf(want, sizeof(want),
+                   "%s: the spool is in use by another gate26 (pid %ld); stop it first, or give "
+                   "this one its own spool",
+                   f->dir, (long)getpid());
+    {
+        int status;
+        pid_t pid = fork();
+
+        assert_true(pid != -1);
+        if (pid == 0) {
+            struct event_base *base = event_base_new();
+
+            /* The inherited descriptor shares our lock: the child's own open must not. */
+            (void)close(sp->lock_fd);
+            errno = 0;
+            second = spool_open(f->dir, base, NULL, err, sizeof(err));
+            if (second != NULL || errno != EWOULDBLOCK || strcmp(err, want) != 0) {
+                fprintf(stderr, "child: %s\n", err);
+                exit(1);
+            }
+            exit(0);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    /*
+     * flock conflicts between two open files of one process too. The PID in
+     * the file is ours, not another daemon's: it is not named.
+     */
+    errno = 0;
+    second = spool_open(f->dir, f->base, NULL, err, sizeof(err));
+    assert_null(second);
+    assert_int_equal(errno, EWOULDBLOCK);
+    (void)snprintf(want, sizeof(want),
+                   "%s: the spool is in use by another gate26; stop it first, or give this one "
+                   "its own spool",
+                   f->dir);
+    assert_string_equal(err, want);
+    /* Nothing changed: the message in flight, the mode, the pid. */
+    assert_true(has_file(f->dir, "tmp", spool_msg_id(m)));
+    (void)snprintf(path, sizeof(path), "%s", f->dir);
+    assert_int_equal(mode_of(path), 0755);
+    assert_lock_pid(f, (long)getpid());
+    /* A reader is sent to the daemon. */
+    errno = 0;
+    assert_null(spool_open_reader(f->dir, err, sizeof(err)));
+    assert_int_equal(errno, EWOULDBLOCK);
+
+    spool_msg_commit(m, on_done, &d);
+    assert_int_equal(wait_done(f->base, 1), 1);
+    assert_int_equal(d.status, 0);
+    assert_true(has_file(f->dir, "queue", d.id));
+    spool_free(sp);
+
+    /* Let go: the next one opens, and finds the message. */
+    {
+        struct spool_stats st;
+
+        sp = open_spool(f, &st);
+        assert_int_equal(st.queued, 1);
+        spool_free(sp);
+    }
+}
+
+/* A lock file left by a daemon that was killed (any content) blocks nothing. */
+static void
+test_lock_stale_file(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const stale[] = {"4242\n",   "",  "garbage", "99999999999999999999\n",
+                                        "12\n34\n", "\n"};
+    struct spool *sp;
+
+    for (size_t i = 0; i < COUNT(stale); i++) {
+        assert_true(mkdir(f->dir, 0700) == 0 || errno == EEXIST);
+        make_file(f->dir, ".", SPOOL_LOCK_NAME, stale[i]);
+        sp = open_spool(f, NULL);
+        assert_lock_pid(f, (long)getpid());
+        spool_free(sp);
+        /* The file stays (it is the lock); the next start rewrites it. */
+        assert_true(has_file(f->dir, ".", SPOOL_LOCK_NAME));
+    }
+
+    /*
+     * A daemon between its flock and writing its PID: the file still names
+     * a dead one. A second daemon refuses without naming the dead PID.
+     */
+    {
+        char path[256], stale_pid[32], err[512], want[256];
+        int status, fd;
+        pid_t dead = fork();
+
+        assert_true(dead != -1);
+        if (dead == 0)
+            _exit(0);
+        assert_int_equal(waitpid(dead, &status, 0), dead);
+        (void)snprintf(stale_pid, sizeof(stale_pid), "%ld\n", (long)dead);
+        make_file(f->dir, ".", SPOOL_LOCK_NAME, stale_pid);
+        (void)snprintf(path, sizeof(path), "%s/%s", f->dir, SPOOL_LOCK_NAME);
+        fd = open(path, O_RDWR);
+        assert_true(fd != -1);
+        assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+        assert_null(spool_open(f->dir, f->base, NULL, err, sizeof(err)));
+        (void)snprintf(want, sizeof(want),
+                       "%s: the spool is in use by another gate26; stop it first, or give this "
+                       "one its own spool",
+                       f->dir);
+        assert_string_equal(err, want);
+        assert_int_equal(close(fd), 0);
+    }
+}
+
+/* A lock that is not a regular file is refused, and nothing is changed. */
+static void
+test_lock_not_a_file(void **state)
+{
+    struct fixture *f = *state;
+    char err[512], path[256];
+
+    assert_int_equal(mkdir(f->dir, 0700), 0);
+    (void)snprintf(path, sizeof(path), "%s/%s", f->dir, SPOOL_LOCK_NAME);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_null(spool_open(f->dir, f->base, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, path));
+    assert_int_equal(count_files(f->dir, "."), 1);
+    assert_int_equal(rmdir(path), 0);
+
+    /* A symlink is not followed (it could point anywhere). */
+    assert_int_equal(symlink("/etc/passwd", path), 0);
+    assert_null(spool_open(f->dir, f->base, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, path));
+    assert_int_equal(count_files(f->dir, "."), 1);
+    assert_null(spool_open_reader(f->dir, err, sizeof(err)));
+    assert_non_null(strstr(err, path));
+}
+
+/* A reader creates nothing, reads read-only, and keeps a daemon from starting meanwhile. */
+static void
+test_lock_reader(void **state)
+{
+    struct fixture *f = *state;
+    char err[512], why[256];
+    char(*ids)[SPOOL_ID_LEN + 1];
+    struct spool_queued *q;
+    struct spool_msg *m;
+    struct done d = {0};
+    struct spool *sp;
+    size_t n;
+
+    /* No spool at all. */
+    errno = 0;
+    assert_null(spool_open_reader(f->dir, err, sizeof(err)));
+    assert_int_equal(errno, ENOENT);
+    assert_non_null(strstr(err, f->dir));
+
+    /* A spool without lock file or queue/: read without a lock, nothing created. */
+    assert_int_equal(mkdir(f->dir, 0700), 0);
+    sp = spool_open_reader(f->dir, err, sizeof(err));
+    assert_non_null(sp);
+    assert_int_equal(spool_queue_list(sp, &ids, &n), 0);
+    assert_int_equal(n, 0);
+    free(ids);
+    assert_int_equal(spool_queued_open(sp, "0000000000000001", &q, why, sizeof(why)), -1);
+    assert_int_equal(errno, ENOENT);
+    spool_free(sp);
+    assert_int_equal(count_files(f->dir, "."), 0);
+
+    /* One message queued by a daemon, which then stops. */
+    sp = open_spool(f, NULL);
+    m = big_message_in_flight(sp);
+    spool_msg_commit(m, on_done, &d);
+    assert_int_equal(wait_done(f->base, 1), 1);
+    assert_int_equal(d.status, 0);
+    spool_free(sp);
+
+    sp = spool_open_reader(f->dir, err, sizeof(err));
+    assert_non_null(sp);
+    assert_int_equal(spool_queue_list(sp, &ids, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(ids[0], d.id);
+    free(ids);
+    assert_int_equal(spool_queued_open(sp, d.id, &q, why, sizeof(why)), 0);
+    assert_int_equal(fcntl(q->fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+    assert_string_equal(q->env.sender, "alice@example.net");
+    spool_queued_close(q);
+
+    /* A second reader shares the lock. */
+    {
+        struct spool *other = spool_open_reader(f->dir, err, sizeof(err));
+
+        assert_non_null(other);
+        spool_free(other);
+    }
+
+    /* A daemon starting now (in a child) waits for the reader, then starts. */
+    {
+        int status;
+        pid_t pid = fork();
+
+        assert_true(pid != -1);
+        if (pid == 0) {
+            struct event_base *base = event_base_new();
+            struct spool *daemon;
+
+            /* The inherited descriptor shares the parent's lock: only the parent's counts. */
+            spool_free(sp);
+            daemon = spool_open(f->dir, base, NULL, err, sizeof(err));
+
+            if (daemon == NULL) {
+                fprintf(stderr, "child: %s\n", err);
+                exit(1);
+            }
+            spool_free(daemon);
+            event_base_free(base);
+            exit(0);
+        }
+        /* Hold the lock a moment: the child is waiting meanwhile (or has not come yet). */
+        usleep(300000);
+        spool_free(sp);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_int_equal(count_files(f->dir, "queue"), 1);
+}
+
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
@@ -1726,6 +2003,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_rename_never_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_makes_private, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_second_daemon_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_stale_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_not_a_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_update_fsync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_open_big, setup, teardown),
