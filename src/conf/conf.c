@@ -84,11 +84,13 @@ conf_unref(struct conf *c)
         free(c->listens[i].addrs);
         free(c->listens[i].allow);
         free(c->listens[i].deny);
+        free(c->listens[i].limits_exempt);
     }
     free(c->listens);
     free(c->domains);
     free(c->tls_pairs);
     free(c->auth_senders);
+    free(c->auth_lockout_exempt);
     free(c->tls_dests);
     free(c);
 }
