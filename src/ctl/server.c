@@ -42,6 +42,7 @@ struct ctl_conn {
 struct ctl {
     struct event_base *base;
     struct sched *sched;
+    struct policy_limits *limits; /* for unlock */
     struct evconnlistener *listener;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int dir_fd; /* the spool directory: the socket goes by name in it, after root is gone too */
@@ -177,6 +178,16 @@ is_id(const char *id)
     return true;
 }
 
+/* unlock CLIENT|USER: the lockouts, not the queue (unlock.c). */
+static void
+run_unlock(struct ctl_conn *c, const char *arg)
+{
+    char text[512];
+    int status = ctl_unlock_run(c->ctl->limits, arg, text, sizeof(text));
+
+    answer(c, status, text, NULL);
+}
+
 static void
 run(struct ctl_conn *c, char *line)
 {
@@ -189,6 +200,10 @@ run(struct ctl_conn *c, char *line)
         *arg++ = '\0';
     if (arg != NULL && (arg[0] == '\0' || strchr(arg, ' ') != NULL)) {
         answer(c, -1, "one argument at most", NULL);
+        return;
+    }
+    if (strcmp(verb, "unlock") == 0 && arg != NULL) {
+        run_unlock(c, arg);
         return;
     }
     if (arg != NULL && !is_id(arg)) {
@@ -328,7 +343,8 @@ ctl_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, in
 }
 
 struct ctl *
-ctl_new(struct event_base *base, struct sched *s, const char *spool_dir, char *err, size_t errcap)
+ctl_new(struct event_base *base, struct sched *s, struct policy_limits *limits,
+        const char *spool_dir, char *err, size_t errcap)
 {
     struct ctl *c = xcalloc(1, sizeof(*c));
     struct sockaddr_un sun;
@@ -336,6 +352,7 @@ ctl_new(struct event_base *base, struct sched *s, const char *spool_dir, char *e
 
     c->base = base;
     c->sched = s;
+    c->limits = limits;
     c->dir_fd = -1;
     if (str_fmt(c->path, sizeof(c->path), "%s/%s", spool_dir, CTL_SOCKET_NAME) == -1) {
         (void)str_fmt(err, errcap, "%s/%s: path too long for a socket", spool_dir, CTL_SOCKET_NAME);

@@ -4,7 +4,7 @@ with Python's smtplib and raw lines inside TLS: success, each failure code,
 lockout after repeated failures and its expiry, the sender a user may use,
 and the per-user message rate; issue 11's lockout without collateral
 damage: lockout-exempt clients, the smart lockout (a user's own client
-still gets in), and auth-locked log lines that fail2ban
+still gets in), `gate26 unlock`, and auth-locked log lines that fail2ban
 does not count twice. Users are made with `gate26 passwd`."""
 import base64
 import grp
@@ -461,6 +461,70 @@ def test_a_known_clients_failures_do_not_lock_the_user(gateway, ca, tmp_path):
         assert attempt(port, "127.0.0.4", user, "guess") == 535
     assert attempt(port, "127.0.0.5", user, pw) == 454
     assert attempt(port, "127.0.0.3", user, pw) == 235  # known: still in
+
+
+def unlock(g, *args, conf=True):
+    cmdline = [BIN, "unlock", *(["-c", str(g.conf)] if conf else []), *args]
+    p = subprocess.run(cmdline, capture_output=True, text=True, timeout=30, env=g.env)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_unlock_a_client_and_a_user(gateway, ca, tmp_path):
+    g = auth_gateway(gateway, ca, tmp_path, auth_extra=STRICT)
+    port = g.port("submission")
+    c = Line(port, source="127.0.0.5")
+    for n in range(3):
+        assert c.cmd("AUTH PLAIN " + plain(f"nobody{n}", "guess"))[0] == 535
+    c.close()
+    assert attempt(port, "127.0.0.5", "bob", USERS["bob"]) == 454
+    rc, out, err = unlock(g, "127.0.0.5")
+    assert (rc, out, err) == (0, "unlocked client 127.0.0.5\n", "")
+    assert attempt(port, "127.0.0.5", "bob", USERS["bob"]) == 235  # at once
+    assert "-: event=unlock, client=127.0.0.5, was=locked" in g.log()
+    # A user locked from three addresses; the lock is its own name's in any case.
+    for src in ("127.0.0.6", "127.0.0.7", "127.0.0.8"):
+        assert attempt(port, src, "bob", "guess") == 535
+    assert attempt(port, "127.0.0.9", "bob", USERS["bob"]) == 454
+    rc, out, err = unlock(g, "BOB")
+    assert (rc, out) == (0, "unlocked user BOB\n"), err
+    assert attempt(port, "127.0.0.9", "bob", USERS["bob"]) == 235
+    assert '-: event=unlock, user="BOB", was=locked' in g.log()
+    # Unlocked means forgotten: one more failure does not lock again.
+    assert attempt(port, "127.0.0.6", "bob", "guess") == 535
+    assert attempt(port, "127.0.0.10", "bob", USERS["bob"]) == 235
+    # Failures without a lock are forgotten too, and said so.
+    rc, out, err = unlock(g, "127.0.0.6")
+    assert (rc, out) == (0, "forgot the failures of client 127.0.0.6 (it was not locked)\n"), err
+    assert_serving(g, "submission")
+
+
+def test_unlock_of_nothing_bad_arguments_and_no_daemon(gateway, ca, tmp_path):
+    g = auth_gateway(gateway, ca, tmp_path, auth_extra=STRICT)
+    for arg, text in [("198.51.100.7", "nothing to unlock for client 198.51.100.7 or user "
+                                       "198.51.100.7"),
+                      ("nobody", "nothing to unlock for user nobody"),
+                      ("2001:db8:1:2::99", "nothing to unlock for client 2001:db8:1:2::/64"),
+                      ("::ffff:192.0.2.1", "nothing to unlock for client 192.0.2.1")]:
+        rc, out, err = unlock(g, arg)
+        assert (rc, out) == (1, ""), (arg, out, err)
+        assert err == f"gate26 unlock: error: {text}\n", (arg, err)
+    assert "-: event=unlock, client=2001:db8:1:2::/64, was=nothing" in g.log()
+    # Usage errors: exit 2, without asking the daemon.
+    for args in ([], ["a", "b"], [""], ["two words"], ["a:b"], ["fe80::1%eth0"], ["x" * 65],
+                 ["tab\there"], ["caf\u00e9"], ["-c"], ["-x"], ["--"], ["--", "a b"],
+                 ["--", "x", "y"]):
+        rc, out, err = unlock(g, *args)
+        assert rc == 2 and "usage: gate26 unlock" in err, (args, rc, err)
+    rc, out, err = unlock(g, "--", "-nobody")  # a user name may start with '-'
+    assert (rc, err) == (1, "gate26 unlock: error: nothing to unlock for user -nobody\n")
+    rc, out, err = unlock(g, "--help")
+    assert rc == 0 and out.startswith("usage: gate26 unlock [-c FILE] [--] CLIENT|USER")
+    p = subprocess.run([BIN, "help"], capture_output=True, text=True, timeout=10)
+    assert "unlock [-c FILE] [--] CLIENT|USER" in p.stdout
+    # The daemon does not run: 1.
+    g.stop()
+    rc, out, err = unlock(g, "127.0.0.5")
+    assert rc == 1 and "cannot reach the daemon" in err and "is gate26 serve running?" in err
 
 
 def test_a_lock_is_logged_as_auth_locked_and_fail2ban_counts_each_failure_once(gateway, ca,
