@@ -103,7 +103,11 @@ ctl_unlock_run(struct policy_limits *pl, const char *arg, char *text, size_t cap
     uint64_t now = now_ms();
     char q[LOG_QUOTE_CAP];
 
-    if (pl == NULL || unlock_parse(arg, &t) == -1) {
+    if (pl == NULL) {
+        (void)str_fmt(text, cap, "this daemon keeps no lockouts");
+        return -1;
+    }
+    if (unlock_parse(arg, &t) == -1) {
         (void)str_fmt(text, cap, "not a client address or a user name: \"%s\"",
                       log_quote(q, sizeof(q), arg, strlen(arg)));
         return -1;

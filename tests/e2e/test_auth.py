@@ -515,6 +515,20 @@ def test_unlock_of_nothing_bad_arguments_and_no_daemon(gateway, ca, tmp_path):
                  ["--", "x", "y"]):
         rc, out, err = unlock(g, *args)
         assert rc == 2 and "usage: gate26 unlock" in err, (args, rc, err)
+    # The daemon checks the argument again (the socket is not only for gate26 unlock).
+    for line, answer in [(b"unlock a:b\n", b"error: not a client address or a user name: \"a:b\"\n"),
+                         (b"unlock \xff\n", b"error: not a client address or a user name: "
+                                             b"\"\\xff\"\n"),
+                         (b"unlock\n", b"error: unknown command or missing id: unlock\n"),
+                         (b"unlock a b\n", b"error: one argument at most\n")]:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(10)
+            sock.connect(str(g.spool / "control"))
+            sock.sendall(line)
+            got = b""
+            while chunk := sock.recv(4096):
+                got += chunk
+        assert got == answer, (line, got)
     rc, out, err = unlock(g, "--", "-nobody")  # a user name may start with '-'
     assert (rc, err) == (1, "gate26 unlock: error: nothing to unlock for user -nobody\n")
     rc, out, err = unlock(g, "--help")
