@@ -27,6 +27,9 @@ static const char usage_text[] =
     "                        flush|hold|release|delete|bounce ID...|SELECTOR...;\n"
     "                        selectors --all --from --to --domain --client --held\n"
     "                        --deferred (queue --help)\n"
+    "  unlock [-c FILE] [--] CLIENT|USER\n"
+    "                        end the AUTH lockout of a client address (IPv6: its /64)\n"
+    "                        or a user in the running daemon, and forget its failures\n"
     "  passwd [-c FILE] [-f PASSWDFILE] USER\n"
     "                        set USER's password in the auth passwd file (asked twice\n"
     "                        on a terminal, else one line of standard input)\n"
@@ -109,6 +112,32 @@ cmd_configtest(const char *path)
     return 0;
 }
 
+/* gate26 unlock [-c FILE] CLIENT|USER: the arguments first, so a usage error needs no config. */
+static int
+cmd_unlock(int argc, char **argv)
+{
+    const char *path = DEFAULT_CONF;
+    char err[1024];
+    struct conf *c;
+    int rc, i = 2;
+
+    if (i + 1 < argc && (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)) {
+        path = argv[i + 1];
+        i += 2;
+    }
+    rc = ctl_unlock_args(argc - i, argv + i);
+    if (rc != -1)
+        return rc;
+    c = conf_load(path, err, sizeof(err));
+    if (c == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    rc = ctl_unlock_client(c->spool, argc - i, argv + i);
+    conf_unref(c);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -125,6 +154,8 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "queue") == 0)
         return ctl_client_main(argc - 1, argv + 1, DEFAULT_CONF);
+    if (strcmp(cmd, "unlock") == 0)
+        return cmd_unlock(argc, argv);
     if (strcmp(cmd, "passwd") == 0)
         return auth_passwd_cli(argc - 1, argv + 1, DEFAULT_CONF);
     if (strcmp(cmd, "check") == 0)

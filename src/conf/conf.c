@@ -85,6 +85,7 @@ conf_unref(struct conf *c)
         free(c->listens[i].addrs);
         free(c->listens[i].allow);
         free(c->listens[i].deny);
+        free(c->listens[i].limits_exempt);
     }
     free(c->listens);
     for (size_t i = 0; i < c->n_domains; i++) {
@@ -96,6 +97,7 @@ conf_unref(struct conf *c)
     conf_relay_auth_free(c->relay_host.auth);
     free(c->tls_pairs);
     free(c->auth_senders);
+    free(c->auth_lockout_exempt);
     free(c->tls_dests);
     free(c);
 }

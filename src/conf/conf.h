@@ -100,6 +100,8 @@ struct conf_listen {
     struct conf_rate connection_rate; /* connections from one client address */
     struct conf_rate message_rate;    /* MAIL commands accepted from one client address */
     struct conf_rate sender_rate;     /* MAIL commands accepted for one envelope sender */
+    struct conf_cidr *limits_exempt;  /* not counted by the per-client limits above */
+    size_t n_limits_exempt;
 };
 
 /* A next hop written as smtp://host[:port], smtp://[address]:port or smtps://... */
@@ -211,6 +213,9 @@ struct conf {
     struct conf_sender *auth_senders;   /* sender lines, in file order */
     size_t n_auth_senders;
     struct conf_rate auth_user_rate; /* messages per authenticated user; default off */
+    /* lockout-exempt: clients never locked, their failures counted against the user only */
+    struct conf_cidr *auth_lockout_exempt;
+    size_t n_auth_lockout_exempt;
 
     bool has_resolver; /* resolver ADDR:PORT; else the system's (/etc/resolv.conf) */
     struct conf_addr resolver;

@@ -471,6 +471,48 @@ test_auth_limits(void **state)
     }
 }
 
+/* auth { lockout-exempt NETWORKS }: lines accumulate, both families, as allow. */
+static void
+test_auth_lockout_exempt(void **state)
+{
+    static const struct {
+        const char *body;
+        size_t n;
+    } rows[] = {
+        {"", 0},
+        {" lockout-exempt 192.0.2.7\n", 1},
+        {" lockout-exempt 10.0.0.0/8 2001:db8::/64\n lockout-exempt ::1\n", 3},
+        {" lockout-exempt 0.0.0.0/0\n", 1},
+        {" lockout-exempt \"192.0.2.0/24\"\n", 1},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        char text[512];
+        struct conf *c;
+
+        (void)snprintf(text, sizeof text, "auth {\n passwd /p\n%s}\n" MIN, rows[i].body);
+        c = expect_ok("lockout-exempt", text);
+        assert_int_equal(c->n_auth_lockout_exempt, rows[i].n);
+        conf_unref(c);
+    }
+    {
+        static const unsigned char in[4] = {10, 1, 2, 3}, out[4] = {11, 0, 0, 1};
+        static const unsigned char v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
+                                             0,    0,    0,    0,    0, 0, 0, 9};
+        struct conf *c =
+            expect_ok("lockout-exempt match",
+                      "auth {\n passwd /p\n lockout-exempt 10.0.0.0/8 2001:db8::/64\n}\n" MIN);
+
+        assert_true(conf_cidr_match(c->auth_lockout_exempt, c->n_auth_lockout_exempt, AF_INET, in));
+        assert_false(
+            conf_cidr_match(c->auth_lockout_exempt, c->n_auth_lockout_exempt, AF_INET, out));
+        assert_true(
+            conf_cidr_match(c->auth_lockout_exempt, c->n_auth_lockout_exempt, AF_INET6, v6));
+        conf_unref(c);
+    }
+}
+
 /* auth { sender USER ADDRESS... }: lines accumulate; domains are lower-cased, local parts kept. */
 static void
 test_auth_senders(void **state)
@@ -571,6 +613,7 @@ enum field {
     F_CONN_RATE, /* n * 1000000 + period */
     F_MSG_RATE,
     F_SENDER_RATE,
+    F_N_LIMITS_EXEMPT,
 };
 
 static uint64_t
@@ -613,6 +656,8 @@ field(const struct conf_listen *l, enum field f)
         return rate_field(l->message_rate);
     case F_SENDER_RATE:
         return rate_field(l->sender_rate);
+    case F_N_LIMITS_EXEMPT:
+        return l->n_limits_exempt;
     }
     return UINT64_MAX;
 }
@@ -701,6 +746,11 @@ test_listen_values(void **state)
         {"message-rate off", F_MSG_RATE, 0},
         {"sender-rate 1000/1h", F_SENDER_RATE, 1000003600},
         {"sender-rate \"2/2m\"", F_SENDER_RATE, 2000120},
+        {"limits-exempt 127.0.0.1", F_N_LIMITS_EXEMPT, 1},
+        {"limits-exempt 10.0.0.0/8 2001:db8::/48\n    limits-exempt ::1", F_N_LIMITS_EXEMPT, 3},
+        {"limits-exempt 0.0.0.0/0 ::/0", F_N_LIMITS_EXEMPT, 2},
+        {"limits-exempt ::ffff:10.0.0.0/104", F_N_LIMITS_EXEMPT, 1},
+        {"max-sessions 5", F_N_LIMITS_EXEMPT, 0},
     };
 
     (void)state;
@@ -731,7 +781,7 @@ test_listen_errors(void **state)
          "unknown key 'adress' in listen block (expected one of: address, allow, tls, auth, "
          "max-message-size, max-recipients, max-errors, max-sessions, timeout-command, "
          "timeout-data, deny, max-sessions-per-client, connection-rate, message-rate, "
-         "sender-rate)"},
+         "sender-rate, limits-exempt)"},
         {"Address 127.0.0.1:25", "unknown key 'Address'"},
         {"hostname x.example", "unknown key 'hostname' in listen block"},
         {"address", "expected a value after 'address'"},
@@ -781,6 +831,14 @@ test_listen_errors(void **state)
         {"deny 10.0.0.1/8", "did you mean 10.0.0.0/8?"},
         {"deny example.com", "expected an IPv4 or IPv6 network"},
         {"deny 10.0.0.0/33", "expected a prefix length from 0 to 32"},
+        {"limits-exempt", "expected a value after 'limits-exempt'"},
+        {"limits-exempt 10.0.0.1/8", "did you mean 10.0.0.0/8?"},
+        {"limits-exempt 2001:db8::1/64", "did you mean 2001:db8::/64?"},
+        {"limits-exempt monitoring.example", "expected an IPv4 or IPv6 network"},
+        {"limits-exempt 10.0.0.0/33", "expected a prefix length from 0 to 32"},
+        {"limits-exempt ::/129", "expected a prefix length from 0 to 128"},
+        {"limits-exempt \"\"", "expected an IPv4 or IPv6 network"},
+        {"limits-exempt 10.0.0.0/8 off", "expected an IPv4 or IPv6 network"},
         {"max-sessions-per-client 0", "expected a number from 1 to 1000000, found '0'"},
         {"max-sessions-per-client 1000001", "expected a number from 1 to 1000000"},
         {"max-sessions-per-client -1", "expected a number from 1 to 1000000"},
@@ -1160,7 +1218,7 @@ static const struct err_row file_errors[] = {
     {"auth no passwd", "auth {\n}\n" MIN, 1, "auth block needs 'passwd FILE'"},
     {"auth bad key", "auth {\n  password /x\n", 2,
      "unknown key 'password' in auth block (expected one of: passwd, max-failures, lockout, "
-     "user-rate, sender)"},
+     "user-rate, sender, lockout-exempt)"},
     {"sender no address", "auth {\n passwd /p\n sender bob\n}\n" MIN, 3,
      "sender bob needs at least one address or @domain"},
     {"sender bad user", "auth {\n passwd /p\n sender a:b x@y\n}\n" MIN, 3,
@@ -1188,6 +1246,21 @@ static const struct err_row file_errors[] = {
     {"auth lockout twice", "auth {\n passwd /p\n lockout 1m\n lockout 2m\n}\n" MIN, 4,
      "duplicate key 'lockout' (first at line 3)"},
     {"auth passwd empty", "auth {\n  passwd \"\"\n", 2, "expected a path"},
+    {"lockout-exempt empty", "auth {\n passwd /p\n lockout-exempt\n}\n" MIN, 3,
+     "expected a value after 'lockout-exempt'"},
+    {"lockout-exempt bits past prefix", "auth {\n passwd /p\n lockout-exempt 192.0.2.1/24\n}\n" MIN,
+     3, "'192.0.2.1/24' has bits set past its /24 prefix (did you mean 192.0.2.0/24?)"},
+    {"lockout-exempt v6 bits", "auth {\n passwd /p\n lockout-exempt 2001:db8::1/64\n}\n" MIN, 3,
+     "did you mean 2001:db8::/64?"},
+    {"lockout-exempt name", "auth {\n passwd /p\n lockout-exempt webmail.example\n}\n" MIN, 3,
+     "expected an IPv4 or IPv6 network"},
+    {"lockout-exempt prefix", "auth {\n passwd /p\n lockout-exempt 10.0.0.0/40\n}\n" MIN, 3,
+     "expected a prefix length from 0 to 32"},
+    {"lockout-exempt quoted empty", "auth {\n passwd /p\n lockout-exempt \"\"\n}\n" MIN, 3,
+     "expected an IPv4 or IPv6 network"},
+    {"lockout-exempt second line bad",
+     "auth {\n passwd /p\n lockout-exempt 10.0.0.0/8\n lockout-exempt ::1 x\n}\n" MIN, 4,
+     "expected an IPv4 or IPv6 network"},
     {"retry zero", "delivery {\n retry 0\n", 2, "duration '0' is out of range (from 1s to 1d)"},
     {"retry 2d", "delivery {\n retry 5m 2d\n", 2, "duration '2d' is out of range"},
     {"retry word", "delivery {\n retry often\n", 2, "expected a duration"},
@@ -2396,6 +2469,22 @@ test_caps(void **state)
     conf_unref(c);
     (void)snprintf(t + n, cap - n, " allow 11.0.0.0/8\n}\n");
     expect_error("4097 networks", t, 515, "too many allow networks (at most 4096)");
+
+    /* the same cap for auth { lockout-exempt }, named by its block */
+    n = (size_t)snprintf(t, cap, "auth {\n passwd /p\n");
+    for (unsigned i = 0; i < 4096; i += 8) {
+        n += (size_t)snprintf(t + n, cap - n, " lockout-exempt");
+        for (unsigned j = i; j < i + 8; j++)
+            n += (size_t)snprintf(t + n, cap - n, " 10.%u.%u.0/24", j / 256, j % 256);
+        n += (size_t)snprintf(t + n, cap - n, "\n");
+    }
+    (void)snprintf(t + n, cap - n, "}\n" MIN);
+    c = expect_ok("4096 lockout-exempt", t);
+    assert_int_equal(c->n_auth_lockout_exempt, 4096);
+    conf_unref(c);
+    (void)snprintf(t + n, cap - n, " lockout-exempt 11.0.0.0/8\n}\n" MIN);
+    expect_error("4097 lockout-exempt", t, 515,
+                 "auth has too many lockout-exempt networks (at most 4096)");
     free(t);
 }
 
@@ -2674,6 +2763,7 @@ main(void)
         cmocka_unit_test(test_limit_defaults),
         cmocka_unit_test(test_auth_limits),
         cmocka_unit_test(test_auth_senders),
+        cmocka_unit_test(test_auth_lockout_exempt),
         cmocka_unit_test(test_top_values),
         cmocka_unit_test(test_listen_values),
         cmocka_unit_test(test_listen_errors),

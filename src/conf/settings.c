@@ -366,6 +366,9 @@ add_networks(struct conf_parser *p, const struct conf_line *l, const char *what,
     for (size_t i = 1; i < l->n; i++) {
         if (conf_value_cidr(conf_arg(l, i), &net, &w) == -1)
             return fail_value(p, l, &w);
+        if (*n == CONF_ALLOW_MAX && p->listen == NULL) /* auth { lockout-exempt } */
+            return conf_fail(p, l->number, "%s has too many %s networks (at most %d)",
+                             p->block->name, what, CONF_ALLOW_MAX);
         if (*n == CONF_ALLOW_MAX)
             return conf_fail(p, l->number, "listen %s has too many %s networks (at most %d)",
                              conf_role_name(p->listen->role), what, CONF_ALLOW_MAX);
@@ -386,6 +389,13 @@ static int
 set_deny(struct conf_parser *p, const struct conf_line *l)
 {
     return add_networks(p, l, "deny", &p->listen->deny, &p->listen->n_deny);
+}
+
+static int
+set_limits_exempt(struct conf_parser *p, const struct conf_line *l)
+{
+    return add_networks(p, l, "limits-exempt", &p->listen->limits_exempt,
+                        &p->listen->n_limits_exempt);
 }
 
 /* tls-mode = "none" / "starttls" [ "required" ] / "implicit" */
@@ -625,6 +635,7 @@ static const struct conf_setting listen_settings[] = {
     {"connection-rate", 1, false, set_connection_rate},
     {"message-rate", 1, false, set_message_rate},
     {"sender-rate", 1, false, set_sender_rate},
+    {"limits-exempt", MANY, true, set_limits_exempt},
 };
 
 /* ---- Relays: relay and relay-host URL..., relay-auth FILE ---- */
@@ -862,6 +873,13 @@ set_sender(struct conf_parser *p, const struct conf_line *l)
 }
 
 static int
+set_lockout_exempt(struct conf_parser *p, const struct conf_line *l)
+{
+    return add_networks(p, l, "lockout-exempt", &p->c->auth_lockout_exempt,
+                        &p->c->n_auth_lockout_exempt);
+}
+
+static int
 open_auth(struct conf_parser *p, const struct conf_line *l)
 {
     if (p->auth_line != 0)
@@ -881,7 +899,7 @@ close_auth(struct conf_parser *p)
 static const struct conf_setting auth_settings[] = {
     {"passwd", 1, false, set_passwd},   {"max-failures", 1, false, set_max_failures},
     {"lockout", 1, false, set_lockout}, {"user-rate", 1, false, set_user_rate},
-    {"sender", 65, true, set_sender},
+    {"sender", 65, true, set_sender},   {"lockout-exempt", MANY, true, set_lockout_exempt},
 };
 
 /* ---- delivery { retry DURATION...  give-up DURATION  relay-host URL...  tls POLICY ... } ---- */

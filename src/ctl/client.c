@@ -29,6 +29,7 @@
 #include <event2/buffer.h>
 
 #include "conf/conf.h"
+#include "ctl/call.h"
 #include "ctl/ctl.h"
 #include "ctl/format.h"
 #include "ctl/request.h"
@@ -181,28 +182,6 @@ parse_args(int argc, char **argv, struct ctl_request *req, const char **conf_pat
 }
 
 /* ---- Through the daemon ---- */
-
-/* Connects to SPOOL/control. Returns the socket, or -1 with errno. */
-static int
-ctl_connect(const char *path)
-{
-    struct sockaddr_un sun;
-    int fd, e;
-
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    memcpy(sun.sun_path, path, strlen(path));
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd == -1)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-        e = errno;
-        (void)close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
 
 /* True when the answer's body tags each line: "+ " done, "- " not done, "= " the summary. */
 static bool

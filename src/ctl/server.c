@@ -60,6 +60,7 @@ struct ctl_batch {
 struct ctl {
     struct event_base *base;
     struct sched *sched;
+    struct policy_limits *limits; /* for unlock */
     struct evconnlistener *listener;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int dir_fd; /* the spool directory: the socket goes by name in it, after root is gone too */
@@ -299,6 +300,16 @@ batch_answer(struct ctl_batch *b)
     evbuffer_free(body);
 }
 
+/* unlock CLIENT|USER: the lockouts, not the queue (unlock.c). */
+static void
+run_unlock(struct ctl_conn *c, const char *arg)
+{
+    char text[512];
+    int status = ctl_unlock_run(c->ctl->limits, arg, text, sizeof(text));
+
+    answer(c, status, text, NULL);
+}
+
 static void
 batch_each(void *arg, size_t i, int status, int err)
 {
@@ -370,6 +381,17 @@ run(struct ctl_conn *c, const char *line, size_t len)
     char why[256], q[LOG_QUOTE_CAP];
     long n;
 
+    /* unlock CLIENT|USER is about the lockouts, not the queue: its argument is one token. */
+    if (len >= 6 && memcmp(line, "unlock", 6) == 0 && (len == 6 || line[6] == ' ')) {
+        if (len <= 7)
+            answer(c, -1, "unlock needs one argument: a client address or a user name", NULL);
+        else if (memchr(line + 7, ' ', len - 7) != NULL)
+            answer(c, -1, "one argument at most", NULL);
+        else
+            run_unlock(c, line + 7);
+        free(req);
+        return;
+    }
     if (ctl_request_parse(line, len, req, why, sizeof(why)) == -1) {
         answer(c, -1, why, NULL);
         free(req);
@@ -478,7 +500,8 @@ ctl_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, in
 }
 
 struct ctl *
-ctl_new(struct event_base *base, struct sched *s, const char *spool_dir, char *err, size_t errcap)
+ctl_new(struct event_base *base, struct sched *s, struct policy_limits *limits,
+        const char *spool_dir, char *err, size_t errcap)
 {
     struct ctl *c = xcalloc(1, sizeof(*c));
     struct sockaddr_un sun;
@@ -486,6 +509,7 @@ ctl_new(struct event_base *base, struct sched *s, const char *spool_dir, char *e
 
     c->base = base;
     c->sched = s;
+    c->limits = limits;
     c->dir_fd = -1;
     if (str_fmt(c->path, sizeof(c->path), "%s/%s", spool_dir, CTL_SOCKET_NAME) == -1) {
         (void)str_fmt(err, errcap, "%s/%s: path too long for a socket", spool_dir, CTL_SOCKET_NAME);

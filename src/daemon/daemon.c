@@ -399,7 +399,7 @@ daemon_serve(const char *path)
         tls_client_unref(tc);
     }
     /* The control socket is made (in the spool) while we may still be root. */
-    d.ctl = ctl_new(d.base, d.sched, d.conf->spool, err, sizeof(err));
+    d.ctl = ctl_new(d.base, d.sched, d.limits, d.conf->spool, err, sizeof(err));
     if (d.ctl == NULL) {
         fprintf(stderr, "gate26: control socket: %s\n", err);
         daemon_stop(&d);

@@ -5,7 +5,10 @@
  * call (see policy.h). One table per purpose, so that a flood of one kind
  * (connections from many addresses, made-up senders) cannot push out the
  * counts of another (locked users). Each check comes before any count
- * (check, then apply): a refusal counts nowhere.
+ * (check, then apply): a refusal counts nowhere. Clients inside a door's
+ * limits-exempt are not counted per client, clients inside auth's
+ * lockout-exempt never locked; the smart lockout's memory of logins is in
+ * login.c.
  */
 #include <stdlib.h>
 
@@ -67,6 +70,15 @@ rate_of(struct conf_rate r)
     return (struct limit_rate){r.n, r.period};
 }
 
+/* Monitoring probes, local applications: not counted per client (Postfix's
+ * smtpd_client_event_limit_exceptions). */
+static bool
+is_limits_exempt(const struct conf_listen *door, int family, const void *addr)
+{
+    return door->n_limits_exempt > 0 &&
+           conf_cidr_match(door->limits_exempt, door->n_limits_exempt, family, addr);
+}
+
 /* ---- Connections ---- */
 
 enum policy_connect_verdict
@@ -77,6 +89,8 @@ policy_session_begin(struct policy_limits *pl, const struct conf_listen *door, i
     struct limit_key k;
 
     *held = false;
+    if (is_limits_exempt(door, family, addr))
+        return POLICY_CONNECT_OK;
     limit_key_addr(&k, door->role, family, addr);
     if (door->max_sessions_per_client != 0 &&
         limit_held(pl->sessions, &k) >= door->max_sessions_per_client)
@@ -116,6 +130,8 @@ policy_mail_take(struct policy_limits *pl, const struct conf *c, const struct co
         return POLICY_MAIL_OK;
     if (who->user == NULL)
         user.n = 0;
+    if (is_limits_exempt(door, who->family, who->addr))
+        client.n = 0;
     limit_key_addr(&kc, door->role, who->family, who->addr);
     limit_key_name(&ks, LIMIT_KIND_SENDER, door->role, who->sender, who->sender_len);
     if (user.n != 0)
@@ -177,34 +193,48 @@ fail_rule(const struct conf *c)
 }
 
 bool
-policy_auth_locked(struct policy_limits *pl, int family, const void *addr, const char *user,
-                   size_t user_len, uint64_t now, uint64_t *until)
+policy_auth_exempt(const struct conf *c, int family, const void *addr)
 {
-    struct limit_key k;
-    uint64_t a, u = 0;
+    return c->n_auth_lockout_exempt > 0 &&
+           conf_cidr_match(c->auth_lockout_exempt, c->n_auth_lockout_exempt, family, addr);
+}
 
+enum policy_auth_gate
+policy_auth_gate(struct policy_limits *pl, const struct conf *c, int family, const void *addr,
+                 const char *user, size_t user_len, uint64_t now)
+{
+    bool exempt = policy_auth_exempt(c, family, addr);
+    struct limit_key k;
+
+    if (pl == NULL)
+        return POLICY_AUTH_OPEN;
+    /* A client that is locked stays locked, known or not; an exempt one never is. */
     limit_key_addr(&k, SCOPE_ALL_DOORS, family, addr);
-    a = limit_locked_until(pl->fail_addrs, &k, now);
-    if (user != NULL) {
-        limit_key_name(&k, LIMIT_KIND_USER, SCOPE_ALL_DOORS, user, user_len);
-        u = limit_locked_until(pl->fail_users, &k, now);
-    }
-    if (until != NULL)
-        *until = a > u ? a : u;
-    return a != 0 || u != 0;
+    if (!exempt && limit_locked_until(pl->fail_addrs, &k, now) != 0)
+        return POLICY_AUTH_CLIENT_LOCKED;
+    if (user == NULL)
+        return POLICY_AUTH_OPEN;
+    limit_key_name(&k, LIMIT_KIND_USER, SCOPE_ALL_DOORS, user, user_len);
+    if (limit_locked_until(pl->fail_users, &k, now) == 0)
+        return POLICY_AUTH_OPEN;
+    return exempt ? POLICY_AUTH_USER_LOCKED : POLICY_AUTH_ASK_KNOWN;
 }
 
 bool
 policy_auth_failed(struct policy_limits *pl, const struct conf *c, int family, const void *addr,
-                   const char *user, size_t user_len, uint64_t now)
+                   const char *user, size_t user_len, bool known_client, uint64_t now)
 {
     struct limit_fail_rule rule = fail_rule(c);
     struct limit_key k;
-    bool locked;
+    bool locked = false;
 
-    limit_key_addr(&k, SCOPE_ALL_DOORS, family, addr);
-    locked = limit_fail_note(pl->fail_addrs, &k, &rule, now) != 0;
-    if (user != NULL) {
+    if (pl == NULL)
+        return false;
+    if (!policy_auth_exempt(c, family, addr)) {
+        limit_key_addr(&k, SCOPE_ALL_DOORS, family, addr);
+        locked = limit_fail_note(pl->fail_addrs, &k, &rule, now) != 0;
+    }
+    if (user != NULL && !known_client) {
         limit_key_name(&k, LIMIT_KIND_USER, SCOPE_ALL_DOORS, user, user_len);
         locked = limit_fail_note(pl->fail_users, &k, &rule, now) != 0 || locked;
     }
@@ -216,6 +246,8 @@ policy_auth_succeeded(struct policy_limits *pl, int family, const void *addr)
 {
     struct limit_key k;
 
+    if (pl == NULL)
+        return;
     limit_key_addr(&k, SCOPE_ALL_DOORS, family, addr);
     limit_fail_clear(pl->fail_addrs, &k);
 }
@@ -230,4 +262,50 @@ policy_log_auth_failed(const char *sid, const char *client_addr, enum door_role 
              client_addr, conf_role_name(role),
              log_quote(q, sizeof q, user != NULL ? user : "", user != NULL ? user_len : 0), reason,
              locked ? ", locked=yes" : "");
+}
+
+void
+policy_log_auth_locked(const char *sid, const char *client_addr, enum door_role role,
+                       const char *user, size_t user_len, bool client_locked)
+{
+    char q[LOG_QUOTE_CAP];
+
+    log_info("-: sid=%s, client=[%s], door=%s, event=auth-locked, user=\"%s\", lock=%s", sid,
+             client_addr, conf_role_name(role),
+             log_quote(q, sizeof q, user != NULL ? user : "", user != NULL ? user_len : 0),
+             client_locked ? "client" : "user");
+}
+
+/* ---- An operator's unlock ---- */
+
+static enum policy_unlocked
+unlocked_of(enum limit_forgot f)
+{
+    switch (f) {
+    case LIMIT_FORGOT_LOCK:
+        return POLICY_UNLOCKED_LOCK;
+    case LIMIT_FORGOT_FAILURES:
+        return POLICY_UNLOCKED_FAILURES;
+    case LIMIT_FORGOT_NOTHING:
+        break;
+    }
+    return POLICY_UNLOCKED_NOTHING;
+}
+
+enum policy_unlocked
+policy_unlock_client(struct policy_limits *pl, int family, const void *addr, uint64_t now)
+{
+    struct limit_key k;
+
+    limit_key_addr(&k, SCOPE_ALL_DOORS, family, addr);
+    return unlocked_of(limit_fail_forget(pl->fail_addrs, &k, now));
+}
+
+enum policy_unlocked
+policy_unlock_user(struct policy_limits *pl, const char *user, size_t user_len, uint64_t now)
+{
+    struct limit_key k;
+
+    limit_key_name(&k, LIMIT_KIND_USER, SCOPE_ALL_DOORS, user, user_len);
+    return unlocked_of(limit_fail_forget(pl->fail_users, &k, now));
 }

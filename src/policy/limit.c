@@ -435,6 +435,29 @@ limit_fail_clear(struct limit_table *t, const struct limit_key *k)
         e->cur = e->prev_count = 0;
 }
 
+enum limit_forgot
+limit_fail_forget(struct limit_table *t, const struct limit_key *k, uint64_t now)
+{
+    struct limit_entry *e = entry_find(t, k);
+    enum limit_forgot was = LIMIT_FORGOT_NOTHING;
+
+    if (e == NULL)
+        return LIMIT_FORGOT_NOTHING;
+    if (entry_is_locked(e, now))
+        was = LIMIT_FORGOT_LOCK;
+    else if (now < e->quiet_at && e->cur + (uint64_t)e->prev_count > 0)
+        was = LIMIT_FORGOT_FAILURES; /* some may have left the window: "recent" is enough */
+    if (e->held == 0) {
+        entry_remove(t, e);
+        return was;
+    }
+    e->cur = e->prev_count = 0;
+    e->quiet_at = e->locked_until = e->remember_until = 0;
+    e->lockouts = 0;
+    entry_touch(t, e, now);
+    return was;
+}
+
 /* ---- Held things ---- */
 
 bool

@@ -134,6 +134,21 @@ uint64_t limit_locked_until(const struct limit_table *t, const struct limit_key 
 /* Clears k's failure count (not a running lock, nor the memory of past locks). */
 void limit_fail_clear(struct limit_table *t, const struct limit_key *k);
 
+/* What limit_fail_forget() found before it forgot. */
+enum limit_forgot {
+    LIMIT_FORGOT_NOTHING,  /* no lock, no recent failure */
+    LIMIT_FORGOT_FAILURES, /* failures within their window, no lock */
+    LIMIT_FORGOT_LOCK,     /* a lock running at now */
+};
+
+/*
+ * Forgets k's failures, its running lock and the memory of past locks (the
+ * next lock starts again from the rule's first lockout), as if k had never
+ * failed: for an operator's unlock. Held things and rates stay. Returns what
+ * there was at now.
+ */
+enum limit_forgot limit_fail_forget(struct limit_table *t, const struct limit_key *k, uint64_t now);
+
 /*
  * Held things (sessions open now): true when k holds fewer than max, and then
  * takes one more; false when it holds max already or the table is full of
@@ -156,6 +171,5 @@ struct limit_stats {
 };
 
 void limit_stats(const struct limit_table *t, struct limit_stats *out);
-
 
 #endif

@@ -29,6 +29,7 @@ enum op {
     FAIL,    /* limit_fail_note: want the lock end or 0 */
     LOCKED,  /* limit_locked_until */
     CLEAR,   /* limit_fail_clear: want ignored */
+    FORGET,  /* limit_fail_forget: want an enum limit_forgot */
     ACQ,     /* limit_acquire: want 1 or 0 */
     REL,     /* limit_release: want 1 or 0 */
     HELD,    /* limit_held */
@@ -189,6 +190,30 @@ static const struct script scripts[] = {
       {CLEAR, "nobody", 8, 0},
       {ENTRIES, NULL, 0, 1},
       {STOP}}},
+    {"failures: forget ends the lock and the doubling",
+     16,
+     {0, 1},
+     {2, 60, 10, 3600, 3600},
+     0,
+     {{FORGET, "a", 0, LIMIT_FORGOT_NOTHING}, /* never seen */
+      {ENTRIES, NULL, 0, 0},                  /* and nothing made for it */
+      {FAIL, "a", 1, 0},
+      {FORGET, "a", 2, LIMIT_FORGOT_FAILURES},
+      {ENTRIES, NULL, 0, 0},
+      {FAIL, "a", 3, 0}, /* counted from zero again */
+      {FAIL, "a", 4, 10004},
+      {FORGET, "a", 5, LIMIT_FORGOT_LOCK},
+      {LOCKED, "a", 6, 0},
+      {FAIL, "a", 7, 0},
+      {FAIL, "a", 8, 10008}, /* a first lock again (10s), not the doubled 20s */
+      {FORGET, "a", 20000, LIMIT_FORGOT_NOTHING}, /* the lock is over by itself */
+      {FAIL, "a", 20001, 0},
+      {FAIL, "a", 20002, 30002}, /* the doubling was forgotten too */
+      {FORGET, "b", 20003, LIMIT_FORGOT_NOTHING},
+      {FAIL, "c", 20004, 0},
+      {FORGET, "c", 200000, LIMIT_FORGOT_NOTHING}, /* its window is long over */
+      {ENTRIES, NULL, 0, 1},                       /* only a's */
+      {STOP}}},
     {"held: at most 2",
      16,
      {0, 1},
@@ -316,6 +341,8 @@ run_step(struct limit_table *t, const struct script *sc, const struct step *s)
     case CLEAR:
         limit_fail_clear(t, &k);
         return 0;
+    case FORGET:
+        return limit_fail_forget(t, &k, s->now);
     case ACQ:
         return limit_acquire(t, &k, sc->held_max, s->now);
     case REL:

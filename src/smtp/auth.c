@@ -15,9 +15,19 @@
  * answered 454 and its session closed.
  *
  * Every failure is counted (policy_auth_failed) and logged in the one form
- * the fail2ban filter in contrib/ matches. Passwords are wiped from our
- * buffers as soon as auth/ has its copy.
+ * the fail2ban filter in contrib/ matches; an attempt refused by a lock is
+ * logged as auth-locked, which the filter leaves alone. Passwords are
+ * wiped from our buffers as soon as auth/ has its copy.
+ *
+ * The smart lockout (policy.h): a user locked by failures is still let
+ * through to the password check from a client that logged in as that user
+ * before, and a wrong password from such a client counts against the client
+ * only. Whether it did is a read of the shared-state store, answered later
+ * on the loop: the session waits for it as for the password check (the
+ * password is kept, on the heap, only while the store answers), and cancels
+ * it when it ends. A successful login is remembered there.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -27,6 +37,7 @@
 #include "lib/log.h"
 #include "lib/now.h"
 #include "lib/str.h"
+#include "lib/xalloc.h"
 #include "policy/policy.h"
 #include "smtp/session.h"
 
@@ -47,11 +58,25 @@ auth_wait(struct smtp_session *s)
     session_set_state(s, SMTP_ST_AUTH_CHECK);
 }
 
+/* Forgets the password kept while the memory of logins was asked. */
+static void
+auth_drop_pass(struct smtp_session *s)
+{
+    if (s->auth_held_pass == NULL)
+        return;
+    OPENSSL_cleanse(s->auth_held_pass, s->auth_held_pass_len);
+    free(s->auth_held_pass);
+    s->auth_held_pass = NULL;
+    s->auth_held_pass_len = 0;
+}
+
 /* Back to commands after the exchange. */
 static void
 auth_end(struct smtp_session *s)
 {
     s->auth_step = SMTP_AUTH_NONE;
+    s->auth_known = SMTP_AUTH_KNOWN_UNASKED;
+    auth_drop_pass(s);
     OPENSSL_cleanse(s->auth_login_user, sizeof(s->auth_login_user));
     if (s->state == SMTP_ST_AUTH || s->state == SMTP_ST_AUTH_CHECK)
         session_set_state(s, SMTP_ST_READY);
@@ -70,12 +95,18 @@ auth_lock_cb(evutil_socket_t fd, short what, void *arg)
     session_resume(s);
 }
 
-/* A locked client or user: 454 after a delay, then close. */
+/*
+ * A locked client (client true) or user: logged as auth-locked (not as a
+ * failure: fail2ban counted the failures that made the lock), 454 after a
+ * delay, then close.
+ */
 static void
-auth_locked(struct smtp_session *s)
+auth_locked(struct smtp_session *s, const char *user, bool client)
 {
     struct timeval tv = {SMTP_AUTH_LOCK_DELAY_MS / 1000, (SMTP_AUTH_LOCK_DELAY_MS % 1000) * 1000};
 
+    policy_log_auth_locked(s->sid, s->client_addr, s->door->role, user, strlen(user), client);
+    auth_end(s);
     if (s->auth_timer == NULL)
         s->auth_timer = evtimer_new(s->env->base, auth_lock_cb, s);
     if (s->auth_timer == NULL || evtimer_add(s->auth_timer, &tv) == -1)
@@ -83,18 +114,37 @@ auth_locked(struct smtp_session *s)
     auth_wait(s);
 }
 
-/* A failure of the exchange (not a wrong password): counted, logged, answered. */
+/*
+ * A failure (a wrong password or of the exchange): counted, logged,
+ * answered. A client known to have logged in as the user (s->auth_known)
+ * counts against itself only.
+ */
 static void
 auth_refuse(struct smtp_session *s, enum smtp_reply_id id, const char *user, const char *reason)
 {
     size_t ulen = user != NULL ? strlen(user) : 0;
     bool locked = policy_auth_failed(s->env->limits, s->conf, s->client_family, s->client_bin, user,
-                                     ulen, now_ms());
+                                     ulen, s->auth_known == SMTP_AUTH_KNOWN_YES, now_ms());
 
     policy_log_auth_failed(s->sid, s->client_addr, s->door->role, user, ulen, reason, locked);
     auth_end(s);
     /* The failure that reaches the limit is answered as it is; the next attempt gets 454. */
     smtp_reply(s, id, NULL);
+}
+
+/* After a wrong password: the memory of logins has answered; count, answer, go on. */
+static void
+auth_known_after_cb(void *arg, bool known)
+{
+    struct smtp_session *s = arg;
+    char user[CAP_AUTH_USER + 1];
+
+    s->auth_lookup = NULL;
+    (void)str_copyz(user, sizeof(user), s->auth_pending_user);
+    s->auth_pending_user[0] = '\0';
+    s->auth_known = known ? SMTP_AUTH_KNOWN_YES : SMTP_AUTH_KNOWN_NO;
+    auth_refuse(s, R_AUTH_FAILED, user, "bad-credentials");
+    session_resume(s);
 }
 
 static void
@@ -104,13 +154,27 @@ auth_done_cb(void *arg, bool ok)
     char user[CAP_AUTH_USER + 1];
 
     s->auth_check = NULL;
+    if (!ok && s->auth_known == SMTP_AUTH_KNOWN_UNASKED &&
+        !policy_auth_exempt(s->conf, s->client_family, s->client_bin)) {
+        /* Is it the user's own device with an old password? Then the user is not counted. */
+        s->auth_lookup =
+            policy_login_lookup(s->env->state, s->auth_pending_user, strlen(s->auth_pending_user),
+                                s->client_family, s->client_bin, auth_known_after_cb, s);
+        if (s->auth_lookup != NULL)
+            return; /* still waiting (SMTP_ST_AUTH_CHECK) */
+    }
     (void)str_copyz(user, sizeof(user), s->auth_pending_user);
     s->auth_pending_user[0] = '\0';
     if (ok) {
+        bool known = s->auth_known == SMTP_AUTH_KNOWN_YES; /* asked because the user is locked */
+
         policy_auth_succeeded(s->env->limits, s->client_family, s->client_bin);
+        policy_login_remember(s->env->state, s->conf, user, strlen(user), s->client_family,
+                              s->client_bin);
         (void)str_copyz(s->auth_user, sizeof(s->auth_user), user);
-        log_info("-: sid=%s, client=[%s], door=%s, event=auth, user=\"%s\", mech=%s", s->sid,
-                 s->client_addr, conf_role_name(s->door->role), user, s->auth_mech);
+        log_info("-: sid=%s, client=[%s], door=%s, event=auth, user=\"%s\", mech=%s%s", s->sid,
+                 s->client_addr, conf_role_name(s->door->role), user, s->auth_mech,
+                 known ? ", user-locked=yes, known-client=yes" : "");
         auth_end(s);
         smtp_reply(s, R_AUTH_OK, NULL);
     } else {
@@ -119,30 +183,81 @@ auth_done_cb(void *arg, bool ok)
     session_resume(s);
 }
 
-/* user and pass decoded: the lock check, then the password check on a worker. */
+/* The password check on a worker; the session waits for auth_done_cb. */
 static void
-auth_check(struct smtp_session *s, const char *user, const char *pass, size_t pass_len)
+auth_password(struct smtp_session *s, const char *user, const char *pass, size_t pass_len)
 {
-    if (policy_auth_locked(s->env->limits, s->client_family, s->client_bin, user, strlen(user),
-                           now_ms(), NULL)) {
-        policy_log_auth_failed(s->sid, s->client_addr, s->door->role, user, strlen(user), "locked",
-                               true);
-        auth_end(s);
-        auth_locked(s);
-        return;
-    }
-    (void)str_copyz(s->auth_pending_user, sizeof(s->auth_pending_user), user);
-    s->auth_check =
-        auth_check_start(s->env->auth_pool, s->env->auth_db, user, pass, pass_len, auth_done_cb, s);
+    if (user != s->auth_pending_user)
+        (void)str_copyz(s->auth_pending_user, sizeof(s->auth_pending_user), user);
+    s->auth_check = auth_check_start(s->env->auth_pool, s->env->auth_db, s->auth_pending_user, pass,
+                                     pass_len, auth_done_cb, s);
     if (s->auth_check == NULL) {
         log_warning("-: sid=%s, client=[%s], event=auth-busy, error=\"too many password checks "
                     "waiting\"",
                     s->sid, s->client_addr);
+        s->auth_pending_user[0] = '\0';
         auth_end(s);
         smtp_reply(s, R_AUTH_TEMP, NULL);
         return;
     }
     auth_wait(s);
+}
+
+/* The user is locked: the memory of logins has answered whether this client is its own. */
+static void
+auth_known_before_cb(void *arg, bool known)
+{
+    struct smtp_session *s = arg;
+
+    s->auth_lookup = NULL;
+    if (known) {
+        s->auth_known = SMTP_AUTH_KNOWN_YES;
+        auth_password(s, s->auth_pending_user, s->auth_held_pass, s->auth_held_pass_len);
+        auth_drop_pass(s);
+    } else {
+        char user[CAP_AUTH_USER + 1];
+
+        (void)str_copyz(user, sizeof(user), s->auth_pending_user);
+        s->auth_pending_user[0] = '\0';
+        auth_locked(s, user, false);
+    }
+    if (s->state != SMTP_ST_AUTH_CHECK)
+        session_resume(s); /* answered at once (454 4.7.0 busy) */
+}
+
+/* user and pass decoded: the locks, perhaps the memory of logins, then the password check. */
+static void
+auth_check(struct smtp_session *s, const char *user, const char *pass, size_t pass_len)
+{
+    size_t ulen = strlen(user);
+
+    switch (policy_auth_gate(s->env->limits, s->conf, s->client_family, s->client_bin, user, ulen,
+                             now_ms())) {
+    case POLICY_AUTH_CLIENT_LOCKED:
+        auth_locked(s, user, true);
+        return;
+    case POLICY_AUTH_USER_LOCKED:
+        auth_locked(s, user, false);
+        return;
+    case POLICY_AUTH_ASK_KNOWN:
+        (void)str_copyz(s->auth_pending_user, sizeof(s->auth_pending_user), user);
+        s->auth_lookup = policy_login_lookup(s->env->state, user, ulen, s->client_family,
+                                             s->client_bin, auth_known_before_cb, s);
+        if (s->auth_lookup == NULL) {
+            s->auth_pending_user[0] = '\0';
+            auth_locked(s, user, false); /* no memory to ask: nobody is known */
+            return;
+        }
+        /* Kept (wiped in auth_end or when handed to auth/) only while the store answers. */
+        s->auth_held_pass = xmalloc(pass_len + 1);
+        memcpy(s->auth_held_pass, pass, pass_len);
+        s->auth_held_pass_len = pass_len;
+        auth_wait(s);
+        return;
+    case POLICY_AUTH_OPEN:
+        break;
+    }
+    auth_password(s, user, pass, pass_len);
 }
 
 /* Decodes one base64 response; false after the reply (501 5.5.2). */
@@ -319,6 +434,9 @@ smtp_auth_clear(struct smtp_session *s)
 {
     auth_check_cancel(s->auth_check);
     s->auth_check = NULL;
+    policy_login_cancel(s->auth_lookup);
+    s->auth_lookup = NULL;
+    auth_drop_pass(s);
     if (s->auth_timer != NULL)
         event_free(s->auth_timer);
     s->auth_timer = NULL;

@@ -77,7 +77,7 @@ enum smtp_reply_id {
     R_MESSAGE_RATE,       /* 451 4.7.1 */
     R_SENDER_RATE,        /* 451 4.7.1 */
     R_USER_RATE,          /* 451 4.7.1 */
-    R_AUTH_LOCKED,        /* 454 4.7.0 (for AUTH: policy_auth_locked) */
+    R_AUTH_LOCKED,        /* 454 4.7.0 (for AUTH: policy_auth_gate) */
     R_AUTH_CHALLENGE,     /* 334 %s */
     R_AUTH_OK,            /* 235 2.7.0 */
     R_AUTH_FAILED,        /* 535 5.7.8 */

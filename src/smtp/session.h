@@ -21,6 +21,7 @@
 
 struct auth_check;
 struct bufferevent;
+struct policy_login_get;
 struct event;
 
 /* Where an AUTH exchange is (auth.c). */
@@ -29,6 +30,13 @@ enum smtp_auth_step {
     SMTP_AUTH_PLAIN,      /* waiting for PLAIN's response */
     SMTP_AUTH_LOGIN_USER, /* LOGIN: waiting for the user name */
     SMTP_AUTH_LOGIN_PASS, /* LOGIN: waiting for the password */
+};
+
+/* Whether the client logged in as the AUTH user before (the smart lockout, policy.h). */
+enum smtp_auth_known {
+    SMTP_AUTH_KNOWN_UNASKED,
+    SMTP_AUTH_KNOWN_NO,
+    SMTP_AUTH_KNOWN_YES,
 };
 
 enum smtp_state {
@@ -88,6 +96,10 @@ struct smtp_session {
     char auth_pending_user[CAP_AUTH_USER + 1]; /* whose password is being checked */
     struct auth_check *auth_check;             /* in flight, or NULL */
     struct event *auth_timer;                  /* a lockout's delay */
+    struct policy_login_get *auth_lookup;      /* the memory of logins asked, or NULL */
+    enum smtp_auth_known auth_known;           /* its answer for this exchange */
+    char *auth_held_pass;                      /* the password while the memory is asked */
+    size_t auth_held_pass_len;                 /* its length */
     bool skip_line;                            /* discarding the rest of an overlong command line */
     uint64_t skip_octets;                      /* discarding a refused BDAT chunk */
     bool output_full;                          /* parsing waits for the peer to read its replies */

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Limits against abuse, end to end: deny and allow lists (IPv4 and IPv6),
 sessions per client, connection rate per client, message rate per client and
-per envelope sender, their counts across a reload, and the fail2ban filter
-for failed AUTH lines. Other clients are 127.0.0.x source addresses. Every
+per envelope sender, their counts across a reload, the networks a door
+exempts from its per-client limits (limits-exempt), and the fail2ban
+filter for failed AUTH lines (and not for auth-locked ones). Other clients are 127.0.0.x source addresses. Every
 refusal is checked to its exact reply; then the daemon is shown to still
 serve, and a client or sender that is not over its limit still passes."""
 import re
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Raw, assert_serving, cmd, free_port, wait_for, want
+from conftest import BIN, ROOT, Raw, assert_serving, cmd, free_port, wait_for, want
 
 ALLOW = "127.0.0.0/8 ::1"
 DOMAINS = {"ours.test": None}
@@ -306,6 +307,86 @@ def test_reload_keeps_the_counts_and_reads_the_new_limits(gateway):
     assert_serving(g)
 
 
+# ---- limits-exempt ----------------------------------------------------------------------------
+# Issue 11: clients in a door's limits-exempt networks are not counted by its per-client limits
+# (monitoring probes, local applications), as Postfix's smtpd_client_event_limit_exceptions.
+DOOR_BUSY = (421, "4.3.2", "gate26.test Too many connections, try again later")
+
+
+def test_limits_exempt_sessions_and_messages(gateway):
+    g = inbound(gateway, max_sessions_per_client="2", connection_rate="off",
+                message_rate="2/1m", limits_exempt="127.0.0.2 ::1\n    limits-exempt 10.0.0.0/8")
+    # The exempt client: more sessions at once than max-sessions-per-client, and more
+    # messages than message-rate.
+    held = [greeted(g, "inbound", "127.0.0.2") for _ in range(5)]
+    for r in held:
+        ehlo(r)
+        mail_ok(r, "probe@far.test")
+        cmd(r, "MAIL FROM:<probe@far.test>", 250, "2.1.0")
+        cmd(r, "RCPT TO:<u@ours.test>", 250, "2.1.5")
+        cmd(r, "DATA", 354, None)
+        r.send(b"Subject: probe\r\n\r\nok\r\n.\r\n")
+        want(r, 250, "2.0.0", "Ok: queued as ")
+    assert len(g.queue_files()) == 5
+    # A client outside: two sessions, then 421 4.7.0; two messages, then 451 4.7.1.
+    outside = [greeted(g, "inbound", "127.0.0.3") for _ in range(2)]
+    refused(connect(g, "inbound", "127.0.0.3"), CLIENT_SESSIONS)
+    ehlo(outside[0])
+    mail_ok(outside[0], "a@far.test")
+    mail_ok(outside[0], "b@far.test")
+    cmd(outside[0], "MAIL FROM:<c@far.test>", *MESSAGE_RATE)
+    # The exempt client still gets in, and still sends.
+    r = greeted(g, "inbound", "127.0.0.2")
+    ehlo(r)
+    mail_ok(r, "probe@far.test")
+    for x in held + outside + [r]:
+        x.close()
+    assert "client=[127.0.0.2], door=inbound, event=reject" not in g.log()
+    assert_serving(g)
+
+
+def test_limits_exempt_connection_rate(gateway):
+    g = inbound(gateway, connection_rate="3/1m", max_sessions_per_client="off",
+                limits_exempt="127.0.0.2")
+    for _ in range(8):  # more than 3 a minute
+        r = greeted(g, "inbound", "127.0.0.2")
+        cmd(r, "QUIT", 221, "2.0.0")
+        r.close()
+    for _ in range(3):
+        r = greeted(g, "inbound", "127.0.0.3")
+        r.close()
+    refused(connect(g, "inbound", "127.0.0.3"), CLIENT_RATE)
+    r = greeted(g, "inbound", "127.0.0.2")
+    r.close()
+    assert_serving(g, "inbound")
+
+
+def test_limits_exempt_keeps_the_doors_and_the_senders_limits(gateway):
+    """The door's own max-sessions and the sender-rate (not per client) still apply."""
+    g = internal(gateway, max_sessions="3", sender_rate="2/1m", max_sessions_per_client="1",
+                 limits_exempt="127.0.0.0/8")
+    held = [greeted(g, "internal") for _ in range(3)]  # past max-sessions-per-client 1
+    refused(connect(g, "internal"), DOOR_BUSY)
+    r = held[0]
+    ehlo(r)
+    mail_ok(r, "boss@ours.test")
+    mail_ok(r, "boss@ours.test")
+    cmd(r, "MAIL FROM:<boss@ours.test>", *SENDER_RATE)
+    for x in held:
+        x.close()
+    assert_serving(g)
+
+
+def test_limits_exempt_bad_networks_stop_the_start(gateway):
+    for value, phrase in [("10.0.0.1/8", "did you mean 10.0.0.0/8?"),
+                          ("monitoring.example", "expected an IPv4 or IPv6 network")]:
+        g = gateway(doors={"inbound": {"tls": "none", "limits-exempt": value}}, domains=DOMAINS,
+                    start=False)
+        p = subprocess.run([BIN, "configtest", "-c", str(g.conf)], capture_output=True,
+                           text=True, timeout=20)
+        assert p.returncode == 1 and phrase in p.stderr, p.stderr
+
+
 # ---- fail2ban ---------------------------------------------------------------------------------
 
 FILTER = ROOT / "contrib" / "fail2ban" / "filter.d" / "gate26.conf"
@@ -319,7 +400,7 @@ F2B_ROWS = [
     ('-: sid=1d, client=[2001:db8::7], door=submissions, event=auth-failed, user="", '
      'reason=malformed', "2001:db8::7"),
     ('-: sid=1e, client=[192.0.2.8], door=submission, event=auth-failed, user="bob", '
-     'reason=locked, locked=yes', "192.0.2.8"),
+     'reason=bad-credentials, locked=yes', "192.0.2.8"),
     # hostile: a user name that carries its own client=[...] (quoted by log_quote) must not
     # move the ban to another address
     ('-: sid=1f, client=[192.0.2.9], door=submission, event=auth-failed, '
@@ -332,6 +413,14 @@ F2B_ROWS = [
     ('-: sid=22, client=[192.0.2.12]:4000, door=inbound, event=connect', None),
     ('-: sid=23, client=[192.0.2.13], door=submission, event=auth, user="carol", status=ok',
      None),
+    # refused by a lock: the failures that made it were counted already, and a user's lock
+    # refuses its real owner too (issue 11: not counted twice)
+    ('-: sid=24, client=[192.0.2.8], door=submission, event=auth-locked, user="bob", '
+     'lock=client', None),
+    ('-: sid=25, client=[198.51.100.20], door=submissions, event=auth-locked, user="alice", '
+     'lock=user', None),
+    ('-: sid=26, client=[192.0.2.14], door=submission, event=auth, user="alice", mech=PLAIN, '
+     'user-locked=yes, known-client=yes', None),
 ]
 
 

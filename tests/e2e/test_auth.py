@@ -2,10 +2,14 @@
 """SMTP AUTH on the submission doors (RFC 4954, PLAIN RFC 4616, LOGIN),
 with Python's smtplib and raw lines inside TLS: success, each failure code,
 lockout after repeated failures and its expiry, the sender a user may use,
-and the per-user message rate. Users are made with `gate26 passwd`."""
+and the per-user message rate; issue 11's lockout without collateral
+damage: lockout-exempt clients, the smart lockout (a user's own client
+still gets in), `gate26 unlock`, and auth-locked log lines that fail2ban
+does not count twice. Users are made with `gate26 passwd`."""
 import base64
 import grp
 import os
+import shutil
 import smtplib
 import socket
 import ssl
@@ -14,9 +18,10 @@ import subprocess
 import pytest
 
 from certs import CA
-from conftest import BIN, GATE26_USER, assert_serving, wait_for
+from conftest import BIN, GATE26_USER, ROOT, assert_serving, wait_for
 
 USERS = {"alice@ours.test": "correct horse", "bob": "battery staple"}
+F2B_FILTER = ROOT / "contrib" / "fail2ban" / "filter.d" / "gate26.conf"
 
 
 @pytest.fixture
@@ -226,7 +231,9 @@ def test_lockout_after_failures_and_its_expiry(gateway, ca, tmp_path):
     assert c.cmd("AUTH PLAIN " + plain("bob", USERS["bob"]))[0] == 454
     assert c.closed()
     c.close()
-    assert "reason=locked, locked=yes" in g.log()
+    assert "reason=bad-credentials, locked=yes" in g.log()
+    assert 'client=[127.0.0.1], door=submission, event=auth-locked, user="bob", lock=client' \
+        in g.log()
     # After the lockout (6 s), the right password works again.
     wait_for(lambda: Line(g.port("submission")).cmd(
         "AUTH PLAIN " + plain("bob", USERS["bob"]))[0] == 235, timeout=15,
@@ -342,3 +349,219 @@ def test_the_auth_parameter_of_mail(gateway, ca, tmp_path):
     r.cmd("MAIL FROM:<a@ours.test> AUTH=<>", 555, "5.5.4 Unsupported command parameter")
     r.close()
     assert_serving(g, "internal")
+
+
+# ---- issue 11: lockout without collateral damage ----------------------------------------------
+
+STRICT = "    max-failures 3/1m\n    lockout 1h\n"
+
+
+def attempt(port, source, user, password):
+    """One AUTH PLAIN in a session of its own from source; returns the reply code."""
+    c = Line(port, source=source)
+    code = c.cmd("AUTH PLAIN " + plain(user, password))[0]
+    c.close()
+    return code
+
+
+def log_lines(g, needle):
+    return [line for line in g.log().splitlines() if needle in line]
+
+
+def test_lockout_exempt_client_is_never_locked(gateway, ca, tmp_path):
+    """auth { lockout-exempt }: the webmail host fails 20 times and is never
+    locked, while another client is locked after max-failures; the failures
+    still count against the user name, from the exempt client too."""
+    g = auth_gateway(gateway, ca, tmp_path,
+                     auth_extra=STRICT + "    lockout-exempt 127.0.0.2 2001:db8::/64\n"
+                                         "    lockout-exempt 10.0.0.0/8\n")
+    port = g.port("submission")
+    for session in range(5):  # 4 a session: under max-errors
+        c = Line(port, source="127.0.0.2")
+        for i in range(4):
+            n = session * 4 + i
+            got, reply = c.cmd("AUTH PLAIN " + plain(f"nobody{n}", "guess"))
+            assert got == 535, (n, reply)
+        c.close()
+    assert attempt(port, "127.0.0.2", "bob", USERS["bob"]) == 235
+    assert "event=auth-locked" not in g.log()
+    # Outside the exempt networks: locked after the third failure.
+    c = Line(port, source="127.0.0.3")
+    for n in range(3):
+        assert c.cmd("AUTH PLAIN " + plain(f"other{n}", "guess"))[0] == 535
+    assert c.cmd("AUTH PLAIN " + plain("bob", USERS["bob"]))[0] == 454
+    c.close()
+    # A brute force through the webmail still locks the user it aims at...
+    for _ in range(3):
+        assert attempt(port, "127.0.0.2", "bob", "guess") == 535
+    assert attempt(port, "127.0.0.2", "bob", USERS["bob"]) == 454
+    # ... though bob logged in from there before (an exempt client is never a known one),
+    assert attempt(port, "127.0.0.4", "bob", USERS["bob"]) == 454
+    # ... and not the webmail's other users.
+    assert attempt(port, "127.0.0.2", "alice@ours.test", USERS["alice@ours.test"]) == 235
+    assert 'client=[127.0.0.2], door=submission, event=auth-locked, user="bob", lock=user' \
+        in g.log()
+    assert_serving(g, "submission")
+
+
+def test_smart_lockout_lets_the_users_own_client_in(gateway, ca, tmp_path):
+    """A user logs in from A; attacker B locks the user by failures; A's right
+    password still gets 235 while a fresh client C gets 454; A's wrong
+    passwords count against A, which then is locked itself."""
+    g = auth_gateway(gateway, ca, tmp_path, auth_extra=STRICT)
+    port = g.port("submission")
+    A, B, C = "127.0.0.2", "127.0.0.3", "127.0.0.4"
+    assert attempt(port, A, "bob", USERS["bob"]) == 235
+    b = Line(port, source=B)
+    for _ in range(3):
+        assert b.cmd("AUTH PLAIN " + plain("bob", "guess"))[0] == 535
+    b.close()
+    assert "reason=bad-credentials, locked=yes" in g.log()
+    # bob is locked for everyone but A (and B is locked itself).
+    assert attempt(port, C, "bob", USERS["bob"]) == 454
+    assert attempt(port, B, "bob", USERS["bob"]) == 454
+    assert attempt(port, A, "bob", USERS["bob"]) == 235
+    assert 'client=[127.0.0.2], door=submission, event=auth, user="bob", mech=PLAIN, ' \
+           'user-locked=yes, known-client=yes' in g.log()
+    assert 'client=[127.0.0.4], door=submission, event=auth-locked, user="bob", lock=user' \
+        in g.log()
+    assert 'client=[127.0.0.3], door=submission, event=auth-locked, user="bob", lock=client' \
+        in g.log()
+    # The LOGIN mechanism takes the same path.
+    c = Line(port, source=A)
+    assert c.cmd("AUTH LOGIN " + b64("bob"))[0] == 334
+    assert c.cmd(b64(USERS["bob"]))[0] == 235
+    c.close()
+    # A's wrong passwords count: A gets no unlimited guesses.
+    a = Line(port, source=A)
+    for _ in range(3):
+        assert a.cmd("AUTH PLAIN " + plain("bob", "guess"))[0] == 535
+    assert a.cmd("AUTH PLAIN " + plain("bob", USERS["bob"]))[0] == 454
+    assert a.closed()
+    a.close()
+    assert 'client=[127.0.0.2], door=submission, event=auth-locked, user="bob", lock=client' \
+        in g.log()
+    assert_serving(g, "submission")
+
+
+def test_a_known_clients_failures_do_not_lock_the_user(gateway, ca, tmp_path):
+    """The user's own device with an old password locks itself, not the user
+    everywhere: failures from a client that logged in as the user count
+    against that client only."""
+    g = auth_gateway(gateway, ca, tmp_path, auth_extra=STRICT)
+    port = g.port("submission")
+    user, pw = "alice@ours.test", USERS["alice@ours.test"]
+    assert attempt(port, "127.0.0.2", user, pw) == 235
+    for _ in range(3):
+        assert attempt(port, "127.0.0.2", user, "old password") == 535
+    assert attempt(port, "127.0.0.2", user, pw) == 454  # the phone is locked
+    assert attempt(port, "127.0.0.3", user, pw) == 235  # alice is not
+    # The same three failures from a client alice never used lock alice.
+    for _ in range(3):
+        assert attempt(port, "127.0.0.4", user, "guess") == 535
+    assert attempt(port, "127.0.0.5", user, pw) == 454
+    assert attempt(port, "127.0.0.3", user, pw) == 235  # known: still in
+
+
+def unlock(g, *args, conf=True):
+    cmdline = [BIN, "unlock", *(["-c", str(g.conf)] if conf else []), *args]
+    p = subprocess.run(cmdline, capture_output=True, text=True, timeout=30, env=g.env)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_unlock_a_client_and_a_user(gateway, ca, tmp_path):
+    g = auth_gateway(gateway, ca, tmp_path, auth_extra=STRICT)
+    port = g.port("submission")
+    c = Line(port, source="127.0.0.5")
+    for n in range(3):
+        assert c.cmd("AUTH PLAIN " + plain(f"nobody{n}", "guess"))[0] == 535
+    c.close()
+    assert attempt(port, "127.0.0.5", "bob", USERS["bob"]) == 454
+    rc, out, err = unlock(g, "127.0.0.5")
+    assert (rc, out, err) == (0, "unlocked client 127.0.0.5\n", "")
+    assert attempt(port, "127.0.0.5", "bob", USERS["bob"]) == 235  # at once
+    assert "-: event=unlock, client=127.0.0.5, was=locked" in g.log()
+    # A user locked from three addresses; the lock is its own name's in any case.
+    for src in ("127.0.0.6", "127.0.0.7", "127.0.0.8"):
+        assert attempt(port, src, "bob", "guess") == 535
+    assert attempt(port, "127.0.0.9", "bob", USERS["bob"]) == 454
+    rc, out, err = unlock(g, "BOB")
+    assert (rc, out) == (0, "unlocked user BOB\n"), err
+    assert attempt(port, "127.0.0.9", "bob", USERS["bob"]) == 235
+    assert '-: event=unlock, user="BOB", was=locked' in g.log()
+    # Unlocked means forgotten: one more failure does not lock again.
+    assert attempt(port, "127.0.0.6", "bob", "guess") == 535
+    assert attempt(port, "127.0.0.10", "bob", USERS["bob"]) == 235
+    # Failures without a lock are forgotten too, and said so.
+    rc, out, err = unlock(g, "127.0.0.6")
+    assert (rc, out) == (0, "forgot the failures of client 127.0.0.6 (it was not locked)\n"), err
+    assert_serving(g, "submission")
+
+
+def test_unlock_of_nothing_bad_arguments_and_no_daemon(gateway, ca, tmp_path):
+    g = auth_gateway(gateway, ca, tmp_path, auth_extra=STRICT)
+    for arg, text in [("198.51.100.7", "nothing to unlock for client 198.51.100.7 or user "
+                                       "198.51.100.7"),
+                      ("nobody", "nothing to unlock for user nobody"),
+                      ("2001:db8:1:2::99", "nothing to unlock for client 2001:db8:1:2::/64"),
+                      ("::ffff:192.0.2.1", "nothing to unlock for client 192.0.2.1")]:
+        rc, out, err = unlock(g, arg)
+        assert (rc, out) == (1, ""), (arg, out, err)
+        assert err == f"gate26 unlock: error: {text}\n", (arg, err)
+    assert "-: event=unlock, client=2001:db8:1:2::/64, was=nothing" in g.log()
+    # Usage errors: exit 2, without asking the daemon.
+    for args in ([], ["a", "b"], [""], ["two words"], ["a:b"], ["fe80::1%eth0"], ["x" * 65],
+                 ["tab\there"], ["caf\u00e9"], ["-c"], ["-x"], ["--"], ["--", "a b"],
+                 ["--", "x", "y"]):
+        rc, out, err = unlock(g, *args)
+        assert rc == 2 and "usage: gate26 unlock" in err, (args, rc, err)
+    # The daemon checks the argument again (the socket is not only for gate26 unlock).
+    for line, answer in [(b"unlock a:b\n", b"error: not a client address or a user name: \"a:b\"\n"),
+                         (b"unlock \xff\n", b"error: not a client address or a user name: "
+                                             b"\"\\xff\"\n"),
+                         (b"unlock\n", b"error: unlock needs one argument: a client address or a user name\n"),
+                         (b"unlock a b\n", b"error: one argument at most\n")]:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(10)
+            sock.connect(str(g.spool / "control"))
+            sock.sendall(line)
+            got = b""
+            while chunk := sock.recv(4096):
+                got += chunk
+        assert got == answer, (line, got)
+    rc, out, err = unlock(g, "--", "-nobody")  # a user name may start with '-'
+    assert (rc, err) == (1, "gate26 unlock: error: nothing to unlock for user -nobody\n")
+    rc, out, err = unlock(g, "--help")
+    assert rc == 0 and out.startswith("usage: gate26 unlock [-c FILE] [--] CLIENT|USER")
+    p = subprocess.run([BIN, "help"], capture_output=True, text=True, timeout=10)
+    assert "unlock [-c FILE] [--] CLIENT|USER" in p.stdout
+    # The daemon does not run: 1.
+    g.stop()
+    rc, out, err = unlock(g, "127.0.0.5")
+    assert rc == 1 and "cannot reach the daemon" in err and "is gate26 serve running?" in err
+
+
+def test_a_lock_is_logged_as_auth_locked_and_fail2ban_counts_each_failure_once(gateway, ca,
+                                                                                tmp_path):
+    """The refused attempts of a locked client are auth-locked lines, which the
+    fail2ban filter does not match: fail2ban-regex on the daemon's own log
+    finds exactly the failures."""
+    g = auth_gateway(gateway, ca, tmp_path, auth_extra=STRICT)
+    port = g.port("submission")
+    c = Line(port, source="127.0.0.2")
+    for _ in range(3):
+        assert c.cmd("AUTH PLAIN " + plain("bob", "guess"))[0] == 535
+    c.close()
+    for _ in range(2):
+        assert attempt(port, "127.0.0.2", "bob", USERS["bob"]) == 454  # the client's lock
+    assert attempt(port, "127.0.0.3", "bob", USERS["bob"]) == 454      # the user's
+    wait_for(lambda: len(log_lines(g, "event=auth-locked")) == 3, what="the auth-locked lines")
+    failed = log_lines(g, "event=auth-failed")
+    assert len(failed) == 3 and failed[-1].endswith("reason=bad-credentials, locked=yes"), failed
+    assert not any("reason=locked" in line for line in failed)
+    if shutil.which("fail2ban-regex") is None:
+        pytest.skip("fail2ban-regex is not installed")
+    out = subprocess.run(["fail2ban-regex", "-o", "ip", str(g.logfile), str(F2B_FILTER)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.split() == ["127.0.0.2"] * 3
