@@ -92,6 +92,7 @@ cache_close(struct deliver_conn *c, bool quit, const char *why)
         ERR_clear_error();
     } else if (quit) {
         /* The output is empty while idle: QUIT goes straight to the socket. */
+        log_debug("-: relay=%s, dir=out, line=\"QUIT\"", c->relay);
         (void)send(bufferevent_getfd(c->bev), "QUIT\r\n", 6, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
     deliver_conn_free(c);

@@ -66,9 +66,44 @@ deliver_conn_set_state(struct deliver_conn *c, enum deliver_state state)
     c->state = state;
 }
 
+/*
+ * What we send, at debug level. Inside an AUTH exchange (c->in_auth, the
+ * state, not the text) only "AUTH MECHANISM" of our AUTH command is shown
+ * and nothing of the lines after it, each replaced by its length. In the
+ * content the only write is the end of data: data.c has logged the size.
+ */
+static void
+conn_log_out(const struct deliver_conn *c, const char *p, size_t len)
+{
+    const char *id = deliver_log_id(c->d);
+
+    if (c->state == DELIVER_ST_CONTENT)
+        return;
+    if (!c->in_auth) {
+        log_dialogue(id, "relay", c->relay, "out", p, len);
+        return;
+    }
+    while (len > 0) {
+        const char *lf = memchr(p, '\n', len);
+        size_t take = lf != NULL ? (size_t)(lf - p) + 1 : len;
+        size_t line = take >= 2 && p[take - 2] == '\r' && p[take - 1] == '\n' ? take - 2 : take;
+        size_t shown = log_auth_shown(p, line);
+
+        if (shown > 0 && shown == line)
+            log_dialogue(id, "relay", c->relay, "out", p, line); /* "AUTH LOGIN": no secret */
+        else
+            log_dialogue_redacted(id, "relay", c->relay, "out", p, shown,
+                                  line - shown - (shown > 0)); /* less the SP after it */
+        p += take;
+        len -= take;
+    }
+}
+
 void
 deliver_conn_write(struct deliver_conn *c, const char *p, size_t len)
 {
+    if (log_enabled(LOG_LEVEL_DEBUG))
+        conn_log_out(c, p, len);
     if (bufferevent_write(c->bev, p, len) == -1)
         log_panic("bufferevent_write failed");
 }
@@ -296,6 +331,8 @@ conn_read_replies(struct deliver_conn *c)
             conn_protocol_error(c, deliver_line_why(lr));
             return;
         }
+        if (log_enabled(LOG_LEVEL_DEBUG))
+            log_dialogue(deliver_log_id(c->d), "relay", c->relay, "in", line, n);
         rc = deliver_reply_add(&c->reply, slice_make(line, n), &text);
         if (rc == DELIVER_REPLY_BAD) {
             conn_protocol_error(c, c->reply.error);

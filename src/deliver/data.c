@@ -15,6 +15,7 @@
  * incomplete message.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -81,6 +82,9 @@ data_pump(struct deliver_conn *c)
         if (c->read_left == 0) {
             char end[DELIVER_STUFF_END_MAX];
 
+            /* The content itself is never logged: its size stands for it in the dialogue. */
+            log_debug("%s: relay=%s, dir=out, content=%" PRIu64, deliver_log_id(c->d), c->relay,
+                      c->d->msg->content_len);
             deliver_conn_write(c, end, deliver_stuff_end(&c->stuff, end));
             deliver_conn_set_state(c, DELIVER_ST_DOT);
             /* The write callback again when everything has left: then the data end wait. */

@@ -110,6 +110,7 @@ deliver_hop_failed(struct deliver *d, const struct deliver_conn *c, const char *
 
     (void)str_copyz(d->fail_enhanced, sizeof(d->fail_enhanced), enhanced);
     (void)str_copyz(d->fail_text, sizeof(d->fail_text), text);
+    (void)str_copyz(d->res.tried, sizeof(d->res.tried), c->relay);
     log_info("%s: relay=%s, event=hop-failed, hop=%zu, dsn=%s, reason=\"%s\"", deliver_log_id(d),
              c->relay, c->hop, enhanced, log_quote(q, sizeof(q), text, strlen(text)));
 }

@@ -191,6 +191,7 @@ void deliver_timeouts_default(struct deliver_timeouts *t);
 struct deliver_result {
     int hop;
     char relay[CAP_DOMAIN + 64]; /* "mx1.example.net[192.0.2.8]:25", or "none" */
+    char tried[CAP_DOMAIN + 64]; /* the last hop that failed ("name[addr]:port"), or "" */
     bool used_pipelining;
     bool reused;   /* the hop's connection came from the cache */
     char tls[128]; /* "TLSv1.3 TLS_AES_256_GCM_SHA384 verified", or "" without TLS */

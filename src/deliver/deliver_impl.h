@@ -92,6 +92,14 @@ struct deliver_conn {
     const char *auth_mech; /* "PLAIN" or "LOGIN", once AUTH is sent */
     unsigned auth_step;    /* LOGIN: 0 AUTH sent, 1 the user sent, 2 the password sent */
 
+    /*
+     * An AUTH exchange is under way: set before the AUTH command is written,
+     * cleared once its final reply has come. While it is set, the debug log
+     * shows nothing of what deliver_conn_write() sends but "AUTH MECHANISM"
+     * and the length of the rest (README.md "Logs").
+     */
+    bool in_auth;
+
     /* Reuse (cache.c). */
     bool reused;                 /* taken from the cache for this attempt */
     bool stale;                  /* reused, and found dead before MAIL was answered */
@@ -204,7 +212,11 @@ void deliver_conn_free(struct deliver_conn *c);
 /* conn.c: the state change, logged at debug level. */
 void deliver_conn_set_state(struct deliver_conn *c, enum deliver_state state);
 
-/* conn.c: queues len octets for the server. */
+/*
+ * conn.c: queues len octets for the server: every command goes through here,
+ * and each of its lines is logged at debug level ("dir=out"), redacted while
+ * c->in_auth is set. The content does not (data.c), but its end of data does.
+ */
 void deliver_conn_write(struct deliver_conn *c, const char *p, size_t len);
 
 /* conn.c: arms the stage's timer for seconds. */

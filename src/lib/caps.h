@@ -71,6 +71,15 @@
 #define CAP_STATE_CALLOUT 100000
 #define CAP_STATE_LOGIN   100000
 
+/*
+ * The Message-ID of a message being received, for its log line: the field
+ * body is kept up to the line limit of RFC 5322 2.1.1 (998 octets), and the
+ * header section is looked at for at most CAP_HEADER_SCAN octets (Postfix's
+ * header_size_limit).
+ */
+#define CAP_MESSAGE_ID  998
+#define CAP_HEADER_SCAN (100 * 1024)
+
 /* A log line, including the quoted peer data in it. */
 #define CAP_LOG_LINE 2048
 /* Peer bytes quoted into one log field. */

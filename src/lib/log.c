@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -156,4 +157,98 @@ log_quote(char *dst, size_t cap, const char *p, size_t len)
     }
     dst[o] = '\0';
     return dst;
+}
+
+const char *
+log_angle(char *dst, size_t cap, const char *p, size_t len)
+{
+    bool plain = len <= CAP_LOG_PEER;
+
+    if (cap < LOG_ANGLE_CAP)
+        log_panic("log_angle: buffer of %zu bytes is too small", cap);
+    for (size_t i = 0; i < len && plain; i++) {
+        unsigned char ch = (unsigned char)p[i];
+
+        plain = ch > ' ' && ch < 0x7f && strchr(",\"\\<>", ch) == NULL;
+    }
+    if (plain) {
+        dst[0] = '<';
+        memcpy(dst + 1, p, len);
+        memcpy(dst + 1 + len, ">", 2);
+        return dst;
+    }
+    memcpy(dst, "\"<", 2);
+    (void)log_quote(dst + 2, cap - 2, p, len);
+    len = strlen(dst);
+    memcpy(dst + len, ">\"", 3);
+    return dst;
+}
+
+/* One dialogue line, without its CR LF. */
+static void
+log_dialogue_line(const char *id, const char *key, const char *val, const char *dir, const char *p,
+                  size_t len)
+{
+    char q[LOG_QUOTE_CAP];
+
+    log_write(LOG_LEVEL_DEBUG, "%s: %s=%s, dir=%s, line=\"%s\"", id, key, val, dir,
+              log_quote(q, sizeof(q), p, len));
+}
+
+void
+log_dialogue(const char *id, const char *key, const char *val, const char *dir, const char *p,
+             size_t len)
+{
+    size_t start = 0, i = 0;
+
+    /* Only CR LF ends a line: a bare LF stays in it, escaped, as the peer sent it. */
+    while (i < len) {
+        const char *lf = memchr(p + i, '\n', len - i);
+        size_t at;
+
+        if (lf == NULL)
+            break;
+        at = (size_t)(lf - p);
+        if (at > start && p[at - 1] == '\r') {
+            log_dialogue_line(id, key, val, dir, p + start, at - 1 - start);
+            start = at + 1;
+        }
+        i = at + 1;
+    }
+    if (start < len)
+        log_dialogue_line(id, key, val, dir, p + start, len - start);
+}
+
+size_t
+log_auth_shown(const char *p, size_t len)
+{
+    size_t mech = 0;
+
+    if (len < 5 || strncasecmp(p, "AUTH ", 5) != 0)
+        return 0;
+    while (5 + mech < len && mech <= 20) {
+        unsigned char ch = (unsigned char)p[5 + mech];
+
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_'))
+            break;
+        mech++;
+    }
+    /* A mechanism name ends the line or is followed by SP; anything else is not shown. */
+    if (mech == 0 || mech > 20 || (5 + mech < len && p[5 + mech] != ' '))
+        return 4;
+    return 5 + mech;
+}
+
+void
+log_dialogue_redacted(const char *id, const char *key, const char *val, const char *dir,
+                      const char *shown, size_t shown_len, size_t redacted)
+{
+    char q[LOG_QUOTE_CAP];
+
+    if (shown_len == 0)
+        log_write(LOG_LEVEL_DEBUG, "%s: %s=%s, dir=%s, redacted=%zu", id, key, val, dir, redacted);
+    else
+        log_write(LOG_LEVEL_DEBUG, "%s: %s=%s, dir=%s, line=\"%s\", redacted=%zu", id, key, val,
+                  dir, log_quote(q, sizeof(q), shown, shown_len), redacted);
 }

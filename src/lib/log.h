@@ -53,4 +53,51 @@ _Noreturn void log_panic(const char *fmt, ...) __attribute__((format(printf, 1, 
  */
 const char *log_quote(char *dst, size_t cap, const char *p, size_t len);
 
+/* Size of a buffer that always holds a log_angle() result. */
+#define LOG_ANGLE_CAP (LOG_QUOTE_CAP + 4)
+
+/*
+ * An address or a message id for a log field (from=, to=, message-id=),
+ * into dst (capacity cap, at least LOG_ANGLE_CAP): "<VALUE>" when VALUE is
+ * at most 200 octets of printable ASCII without SP or any of , " \ < >, so
+ * that it reads as one token and greps as itself; else "\"<VALUE>\"" with
+ * VALUE quoted by log_quote(). Returns dst.
+ */
+const char *log_angle(char *dst, size_t cap, const char *p, size_t len);
+
+/*
+ * The SMTP dialogue at debug level (README.md "Logs"), one line per protocol
+ * line: "ID: KEY=VAL, dir=DIR, line="..."". dir is "in" for what gate26
+ * received and "out" for what it sent, on either side (server sessions and
+ * the delivery client). Callers check log_enabled(LOG_LEVEL_DEBUG) first,
+ * so that nothing is split or quoted at info level.
+ *
+ * log_dialogue() writes one line for each line of p[0..len): only CR LF
+ * ends a line (a bare CR or LF is part of it, escaped); a last line without
+ * CR LF is written too. Each is quoted by log_quote().
+ */
+void log_dialogue(const char *id, const char *key, const char *val, const char *dir, const char *p,
+                  size_t len);
+
+/*
+ * A line that holds a secret (an AUTH exchange): only its first shown_len
+ * octets are written, quoted, and the number of octets held back:
+ * "ID: KEY=VAL, dir=DIR, line="AUTH PLAIN", redacted=24", or without line=
+ * when shown_len is 0. The caller decides what is secret by its protocol
+ * state, never by looking at the text.
+ */
+/*
+ * How much of a line that may be an SMTP AUTH command (RFC 4954 4) may be
+ * shown by log_dialogue_redacted(): "AUTH" and, when it is one, the SASL
+ * mechanism name (1 to 20 of A-Z a-z 0-9 - _, RFC 4422 3.1), never what
+ * follows (the initial response). The line is matched without regard to
+ * case, and even when it breaks the command grammar, so that a malformed
+ * AUTH line keeps its secret too. 0 when the line does not start "AUTH ";
+ * else the octet after the part shown, if there is one, is a SP.
+ */
+size_t log_auth_shown(const char *p, size_t len);
+
+void log_dialogue_redacted(const char *id, const char *key, const char *val, const char *dir,
+                           const char *shown, size_t shown_len, size_t redacted);
+
 #endif

@@ -79,6 +79,7 @@ sched_outcome_set(struct sched_outcome *o, enum sched_result r, unsigned code, c
     (void)str_copyz(o->text, sizeof(o->text), text != NULL ? text : "");
     (void)str_copyz(o->remote_mta, sizeof(o->remote_mta), remote != NULL ? remote : "");
     (void)str_copyz(o->relay, sizeof(o->relay), relay != NULL ? relay : "none");
+    o->tried[0] = '\0';
     o->tls[0] = '\0';
 }
 
@@ -87,10 +88,14 @@ sched_log_outcome(const struct sched_attempt *at, size_t i, const char *status)
 {
     const struct envelope *env = &at->q->env;
     const struct sched_outcome *o = &at->out[i];
-    char q[LOG_QUOTE_CAP];
+    char q[LOG_QUOTE_CAP], to[LOG_ANGLE_CAP];
 
-    log_info("%s: to=<%s>, relay=%s, delay=%.2f, attempt=%u, dsn=%s, status=%s, reply=\"%s\"%s%s%s",
-             env->id, env->rcpts[i].addr, o->relay, seconds_since(&env->arrival), env->attempts + 1,
+    /* relay= the server that answered; when none did, tried= the last hop that failed. */
+    log_info("%s: to=%s, relay=%s%s%s, delay=%.2f, attempt=%u, dsn=%s, status=%s, "
+             "reply=\"%s\"%s%s%s",
+             env->id, log_angle(to, sizeof(to), env->rcpts[i].addr, strlen(env->rcpts[i].addr)),
+             o->relay, o->tried[0] != '\0' ? ", tried=" : "", o->tried,
+             seconds_since(&env->arrival), env->attempts + 1,
              o->enhanced[0] != '\0' ? o->enhanced : "-", status,
              log_quote(q, sizeof(q), o->text, strlen(o->text)), o->tls[0] != '\0' ? ", tls=\"" : "",
              o->tls, o->tls[0] != '\0' ? "\"" : "");
@@ -277,6 +282,9 @@ job_deliver_cb(void *arg, const struct deliver_result *res)
                           r->code != 0 && res->hop >= 0 ? job->route_hops[res->hop].name : NULL,
                           res->relay);
         (void)str_copyz(at->out[job->idx[k]].tls, sizeof(at->out[job->idx[k]].tls), res->tls);
+        if (res->hop < 0)
+            (void)str_copyz(at->out[job->idx[k]].tried, sizeof(at->out[job->idx[k]].tried),
+                            res->tried);
     }
     job_end(job);
 }

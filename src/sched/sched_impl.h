@@ -69,7 +69,8 @@ struct sched_outcome {
     char text[DELIVER_TEXT_MAX];
     char remote_mta[CAP_DOMAIN + 1]; /* the server that answered, "" if none */
     char relay[CAP_DOMAIN + 64];
-    char tls[128]; /* deliver_result.tls: "TLSv1.3 CIPHER verified", or "" */
+    char tried[CAP_DOMAIN + 64]; /* relay "none": deliver_result.tried, the last hop, or "" */
+    char tls[128];               /* deliver_result.tls: "TLSv1.3 CIPHER verified", or "" */
 };
 
 /* One transaction: the pending recipients of one domain. */

@@ -35,6 +35,7 @@ content_emit(void *arg, const char *p, size_t len)
         t->content_error = R_SIZE_EXCEEDED;
         return;
     }
+    msgid_scan_feed(&t->msgid, p, len); /* the header section only: then at once */
     if (spool_msg_write(t->msg, p, len) == -1) {
         log_warning("%s: sid=%s, event=spool-write, error=\"%s\"", s->queue_id, s->sid,
                     strerror(errno));
@@ -75,7 +76,7 @@ content_start(struct smtp_session *s, bool bdat)
 {
     struct smtp_txn *t = &s->txn;
     struct spool_envelope env;
-    char received[2048];
+    char received[2048], q[LOG_QUOTE_CAP];
     size_t n;
 
     memset(&env, 0, sizeof(env));
@@ -101,7 +102,8 @@ content_start(struct smtp_session *s, bool bdat)
     }
     (void)str_copyz(s->queue_id, sizeof(s->queue_id), spool_msg_id(t->msg));
     log_info("%s: client=[%s]:%u, door=%s, sid=%s, helo=%s", s->queue_id, s->client_addr,
-             s->client_port, conf_role_name(s->door->role), s->sid, s->helo);
+             s->client_port, conf_role_name(s->door->role), s->sid,
+             log_quote(q, sizeof(q), s->helo, strlen(s->helo)));
     n = smtp_received_format(s, env.protocol, received, sizeof(received));
     if (n == 0)
         log_panic("Received header does not fit");
@@ -112,6 +114,7 @@ content_start(struct smtp_session *s, bool bdat)
     }
     t->size = 0;
     data_scan_init(&t->scan, !bdat, content_emit, s);
+    msgid_scan_init(&t->msgid);
     return true;
 }
 
@@ -136,10 +139,12 @@ content_committed(void *arg, const char *id, int status, int err)
 {
     struct smtp_session *s = arg;
     struct smtp_txn *t = &s->txn;
+    char q[LOG_ANGLE_CAP], msgid[MSGID_LOG_CAP];
 
     if (status == 0) {
-        log_info("%s: from=<%s>, size=%" PRIu64 ", nrcpt=%zu, proto=%s, status=queued", id,
-                 t->mail.from.text, t->size, t->n_rcpts, smtp_protocol_name(s));
+        log_info("%s: from=%s, size=%" PRIu64 ", nrcpt=%zu, proto=%s%s, status=queued", id,
+                 log_angle(q, sizeof(q), t->mail.from.text, t->mail.from.len), t->size, t->n_rcpts,
+                 smtp_protocol_name(s), msgid_log_field(&t->msgid, msgid, sizeof(msgid)));
         s->n_messages++;
     } else {
         log_warning("%s: sid=%s, status=refused, reason=\"commit: %s\"", id, s->sid, strerror(err));
@@ -160,6 +165,8 @@ content_end(struct smtp_session *s)
     if (refuse == R_NONE)
         refuse = content_flag_refusal(t->scan.flags);
     session_set_timeouts(s, false);
+    /* The content itself is never logged: its size stands for it in the dialogue. */
+    log_debug("%s: sid=%s, dir=in, content=%" PRIu64, s->queue_id, s->sid, t->size);
     if (refuse != R_NONE) {
         log_info("%s: sid=%s, size=%" PRIu64 ", flags=0x%x, status=rejected", s->queue_id, s->sid,
                  t->size, t->scan.flags);

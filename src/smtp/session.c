@@ -16,6 +16,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -84,8 +86,98 @@ session_write(struct smtp_session *s, const char *p, size_t len)
 {
     if (s->state == SMTP_ST_CLOSING)
         return;
+    if (log_enabled(LOG_LEVEL_DEBUG))
+        log_dialogue(session_log_id(s), "sid", s->sid, "out", p, len);
     if (bufferevent_write(s->bev, p, len) == -1)
         log_panic("bufferevent_write failed");
+}
+
+/* True when a MAIL was accepted in the transaction (the null sender <> too). */
+static bool
+txn_has_sender(const struct smtp_session *s)
+{
+    return s->txn.mail.from.is_null || s->txn.mail.from.len > 0;
+}
+
+/* The fields of a refusal's log line, built up in a buffer that cuts what does not fit. */
+struct reject_fields {
+    char buf[4 * LOG_QUOTE_CAP];
+    size_t len;
+};
+
+static void reject_add(struct reject_fields *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+reject_add(struct reject_fields *f, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(f->buf + f->len, sizeof(f->buf) - f->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        f->len += (size_t)n < sizeof(f->buf) - f->len ? (size_t)n : sizeof(f->buf) - f->len - 1;
+}
+
+/* ", KEY=<ADDR>" (log_angle(): quoted when it holds what a log reader could trip on). */
+static void
+reject_addr(struct reject_fields *f, const char *key, const char *p, size_t len)
+{
+    char q[LOG_ANGLE_CAP];
+
+    reject_add(f, ", %s=%s", key, log_angle(q, sizeof(q), p, len));
+}
+
+/*
+ * The address a refused MAIL or RCPT tried (", from=<...>" or ", to=<...>"),
+ * parsed again from the command line being handled: a refusal may come
+ * before the handler has parsed it, or because it did not parse. An
+ * argument that does not parse is logged as it came: ", arg="..."".
+ */
+static void
+reject_tried(const struct smtp_session *s, struct reject_fields *f)
+{
+    bool mail = s->verb == SMTP_VERB_MAIL;
+    struct smtp_cmd c;
+    struct smtp_mail m;
+    struct smtp_rcpt r;
+    const struct smtp_addr *a = mail ? &m.from : &r.to;
+    char q[LOG_QUOTE_CAP];
+
+    if (s->cmd_line.len == 0 || smtp_cmd_parse(s->cmd_line, &c) == -1 || c.verb != s->verb)
+        return;
+    if ((mail ? smtp_parse_mail(c.arg, &m) : smtp_parse_rcpt(c.arg, &r)) == SMTP_ARG_OK)
+        reject_addr(f, mail ? "from" : "to", a->text, a->len);
+    else
+        reject_add(f, ", arg=\"%s\"", log_quote(q, sizeof(q), c.arg.p, c.arg.len));
+}
+
+/*
+ * The log line of a refusal (README.md "Logs"): who, which command, then
+ * what is known of the transaction, in this order: helo= when the client
+ * gave one; from=, the sender a refused MAIL tried, else the transaction's
+ * once a MAIL was accepted; to=, the recipient a refused RCPT tried; then
+ * the reply. Peer bytes are quoted.
+ */
+static void
+session_log_reject(const struct smtp_session *s, const char *reply, size_t len)
+{
+    struct reject_fields f = {.len = 0};
+    char q[LOG_QUOTE_CAP];
+
+    f.buf[0] = '\0';
+    if (s->helo[0] != '\0')
+        reject_add(&f, ", helo=%s", log_quote(q, sizeof(q), s->helo, strlen(s->helo)));
+    if (s->verb != SMTP_VERB_MAIL && txn_has_sender(s))
+        reject_addr(&f, "from", s->txn.mail.from.text, s->txn.mail.from.len);
+    if (s->verb == SMTP_VERB_MAIL || s->verb == SMTP_VERB_RCPT)
+        reject_tried(s, &f);
+    log_info("%s: sid=%s, client=[%s], door=%s, event=reject, cmd=%s%s, reply=\"%.*s\"%s",
+             session_log_id(s), s->sid, s->client_addr, conf_role_name(s->door->role),
+             s->state == SMTP_ST_CONNECTED ? "CONNECT" : smtp_verb_name(s->verb), f.buf, (int)len,
+             reply, s->reject_note);
 }
 
 void
@@ -101,12 +193,8 @@ smtp_reply(struct smtp_session *s, enum smtp_reply_id id, const char *arg)
     if (n == 0)
         log_panic("reply %d does not fit", (int)id);
     session_write(s, line, n);
-    if (d->code >= 400) {
-        log_info("%s: sid=%s, client=[%s], door=%s, event=reject, cmd=%s, reply=\"%.*s\"%s",
-                 session_log_id(s), s->sid, s->client_addr, conf_role_name(s->door->role),
-                 s->state == SMTP_ST_CONNECTED ? "CONNECT" : smtp_verb_name(s->verb), (int)(n - 2),
-                 line, s->reject_note);
-    }
+    if (d->code >= 400)
+        session_log_reject(s, line, n - 2);
     s->reject_note[0] = '\0';
     if (d->counts_error && ++s->errors >= s->door->max_errors) {
         smtp_reply(s, R_TOO_MANY_ERRORS, s->conf->hostname);
@@ -255,6 +343,38 @@ session_peek_verb(struct evbuffer *in)
 }
 
 /*
+ * The client's line at debug level. Inside an AUTH exchange (the state, not
+ * the text, says so) a line is a SASL response: only its length is logged.
+ * Of an AUTH command only "AUTH MECHANISM" is shown, never its initial
+ * response (RFC 4954 4).
+ */
+static void
+session_log_in(const struct smtp_session *s, const char *line, size_t len)
+{
+    size_t shown = s->state == SMTP_ST_AUTH ? 0 : log_auth_shown(line, len);
+
+    if (s->state == SMTP_ST_AUTH || (shown > 0 && shown < len))
+        log_dialogue_redacted(session_log_id(s), "sid", s->sid, "in", line, shown,
+                              len - shown - (shown > 0)); /* the SP after it is no secret */
+    else
+        log_dialogue(session_log_id(s), "sid", s->sid, "in", line, len);
+}
+
+/* One whole line from the client: a command, or a response inside an AUTH exchange. */
+static void
+session_handle_line(struct smtp_session *s, const char *line, size_t len)
+{
+    struct slice outer = s->cmd_line; /* a nested run (a callback that came at once) */
+
+    if (log_enabled(LOG_LEVEL_DEBUG))
+        session_log_in(s, line, len);
+    /* A SASL response is never kept for a log line. */
+    s->cmd_line = s->state == SMTP_ST_AUTH ? slice_make("", 0) : slice_make(line, len);
+    smtp_command(s, line, len);
+    s->cmd_line = outer;
+}
+
+/*
  * Takes one command line from the input and runs it. The cap comes first:
  * a line without CRLF in its first CAP_LINE_READ octets is too long whatever
  * follows (RFC 5321 4.5.3.1.4). Returns false when a whole line is not there
@@ -287,6 +407,8 @@ session_read_line(struct smtp_session *s)
         if (avail >= CAP_LINE_READ) {
             s->skip_line = true;
             s->verb = session_peek_verb(in);
+            /* Not shown: it may be an AUTH line; the refusal names its verb. */
+            log_debug("%s: sid=%s, dir=in, too-long=yes", session_log_id(s), s->sid);
             return true;
         }
         return false;
@@ -294,7 +416,7 @@ session_read_line(struct smtp_session *s)
     if (evbuffer_remove(in, line, (size_t)at.pos) != at.pos)
         log_panic("evbuffer_remove");
     (void)evbuffer_drain(in, 2);
-    smtp_command(s, line, (size_t)at.pos);
+    session_handle_line(s, line, (size_t)at.pos);
     return true;
 }
 

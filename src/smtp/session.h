@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "smtp/cmd_parse.h"
 #include "smtp/data_scan.h"
+#include "smtp/msgid.h"
 #include "smtp/reply.h"
 #include "smtp/smtp.h"
 #include "spool/spool.h"
@@ -64,6 +65,7 @@ struct smtp_txn {
     unsigned rcpts_refused;
     struct spool_msg *msg; /* from DATA / first BDAT to the commit */
     struct data_scan scan;
+    struct msgid_scan msgid;          /* the Message-ID, for the queued line */
     enum smtp_reply_id content_error; /* sticky; R_NONE when none */
     uint64_t size;                    /* content octets from the client so far */
     uint64_t bdat_size;               /* octets of the current chunk */
@@ -110,6 +112,8 @@ struct smtp_session {
     unsigned n_messages;
     struct smtp_txn txn;
     char queue_id[SPOOL_ID_LEN + 1]; /* of the message in progress, or "" */
+    /* The command line being handled (session_read_line), for refusals' log lines; else empty. */
+    struct slice cmd_line;
     /* Fields the next refusal's log line ends with (", limit=..."), then cleared. */
     char reject_note[LOG_QUOTE_CAP + 128];
     smtp_end_fn *on_end;

@@ -229,6 +229,7 @@ def test_message_rate_per_client_on_internal(gateway):
     cmd(r, "MAIL FROM:<d@ours.test>", *MESSAGE_RATE)
     log = g.log()
     assert re.search(r"client=\[127\.0\.0\.1\], door=internal, event=reject, cmd=MAIL, "
+                     r"helo=client\.test, from=<c@ours\.test>, "
                      r"reply=\"451 4\.7\.1 Too many messages from your address, try again "
                      r"later\", limit=message-rate, rate=2/60s, sender=\"c@ours\.test\"",
                      log), log[-2000:]
@@ -254,6 +255,7 @@ def test_sender_rate_on_internal(gateway):
     cmd(r, "MAIL FROM:<boss@ours.test>", *SENDER_RATE)
     log = g.log()
     assert re.search(r"client=\[127\.0\.0\.1\], door=internal, event=reject, cmd=MAIL, "
+                     r"helo=client\.test, from=<boss@ours\.test>, "
                      r"reply=\"451 4\.7\.1 Too many messages from this sender, try again "
                      r"later\", limit=sender-rate, rate=2/60s, sender=\"boss@ours\.test\"",
                      log), log[-2000:]
@@ -409,7 +411,11 @@ F2B_ROWS = [
      'user="\\xff\\x00\\\\", reason=bad-password', "192.0.2.10"),
     # not failures
     ('-: sid=21, client=[192.0.2.11], door=submission, event=reject, cmd=MAIL, '
-     'reply="530 5.7.0 Authentication required"', None),
+     'helo=laptop, from=<a@example.com>, reply="530 5.7.0 Authentication required"', None),
+    ('-: sid=24, client=[192.0.2.14], door=submission, event=reject, cmd=AUTH, '
+     'helo=laptop, reply="535 5.7.8 Authentication credentials invalid"', None),
+    ('-: sid=24, dir=in, line="AUTH PLAIN", redacted=24', None),
+    ('-: sid=24, dir=in, line="event=auth-failed, user=\\"x\\", reason=bad-password"', None),
     ('-: sid=22, client=[192.0.2.12]:4000, door=inbound, event=connect', None),
     ('-: sid=23, client=[192.0.2.13], door=submission, event=auth, user="carol", status=ok',
      None),

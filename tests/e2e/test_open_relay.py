@@ -14,6 +14,7 @@ routes, user@ours@other and address literals are refused, or confined:
 test_roles.py has each door's basic acceptance; this file runs one table of
 tricks against all four doors. Every refusal is checked to the exact reply,
 then the daemon is shown to still serve."""
+import re
 import smtplib
 import ssl
 
@@ -142,8 +143,11 @@ def test_inbound_each_trick_gets_its_exact_reply(inbound):
     assert door == "inbound"
     assert queued == [q for _, q in ACCEPTED_IN]
     log = g.log()
-    assert 'event=reject, cmd=RCPT, reply="550 5.7.1 Relay access denied"' in log
-    assert 'event=reject, cmd=RCPT, reply="501 5.1.3 Bad recipient address syntax"' in log
+    # Each refusal names the client's HELO name, the sender and what it tried (README "Logs").
+    assert re.search(r'event=reject, cmd=RCPT, helo=client\.test, from=<a@sender\.test>, '
+                     r'to=\S+, reply="550 5\.7\.1 Relay access denied"', log)
+    assert re.search(r'event=reject, cmd=RCPT, helo=client\.test, from=<a@sender\.test>, '
+                     r'arg=".*", reply="501 5\.1\.3 Bad recipient address syntax"', log)
     assert_serving(g, "inbound")
 
 

@@ -426,7 +426,8 @@ def test_bdat_bad_size_closes_the_connection(gateway):
         r.close()
     assert g.queue_files() == []
     assert g.tmp_files() == []
-    assert 'cmd=BDAT, reply="501 5.5.4 Syntax: BDAT chunk-size [LAST]"' in g.log()
+    assert ('cmd=BDAT, helo=client.test, from=<a@sender.test>, '
+            'reply="501 5.5.4 Syntax: BDAT chunk-size [LAST]"') in g.log()
     assert_serving(g)
 
 

@@ -215,7 +215,8 @@ def test_every_command_reply(gateway, line, code, enhanced, text):
     cmd(r, "MAIL FROM:<a@b.test>", 250, "2.1.0")
     r.close()
     if code >= 400:
-        assert re.search(rf'event=reject, cmd=\S+, reply="{code} {re.escape(enhanced)} ', g.log())
+        assert re.search(rf'event=reject, cmd=\S+, helo=client\.test(, .*)?, '
+                         rf'reply="{code} {re.escape(enhanced)} ', g.log())
     assert_serving(g)
 
 
@@ -248,8 +249,9 @@ def test_commands_before_ehlo(gateway):
     cmd(r, "RSET", 250, "2.0.0")
     cmd(r, "MAIL FROM:<a@b.test>", 503, "5.5.1", "Send EHLO or HELO first")
     r.close()
-    assert re.search(r'event=reject, cmd=MAIL, reply="503 5.5.1 Send EHLO or HELO first"',
-                     g.log())
+    # Before EHLO: no helo=; the sender tried is named all the same.
+    assert re.search(r'event=reject, cmd=MAIL, from=<a@b\.test>, '
+                     r'reply="503 5.5.1 Send EHLO or HELO first"', g.log())
     assert g.queue_files() == []
     assert_serving(g)
 
@@ -442,8 +444,12 @@ def test_bad_address_grammar(gateway, addr):
     cmd(r, b"RCPT TO:" + addr, 501, "5.1.3", "Bad recipient address syntax")
     cmd(r, "RSET", 250, "2.0.0")
     r.close()
-    assert re.search(r'cmd=MAIL, reply="501 5.1.7 Bad sender address syntax"', g.log())
-    assert re.search(r'cmd=RCPT, reply="501 5.1.3 Bad recipient address syntax"', g.log())
+    # An argument that does not parse is logged as it came, quoted (README "Logs").
+    assert re.search(r'cmd=MAIL, helo=client\.test, arg="FROM:.*", '
+                     r'reply="501 5.1.7 Bad sender address syntax"', g.log())
+    assert re.search(r'cmd=RCPT, helo=client\.test, from=<a@b\.test>, arg="TO:.*", '
+                     r'reply="501 5.1.3 Bad recipient address syntax"', g.log())
+    assert "\x01" not in g.log() and "\x7f" not in g.log()
     assert g.queue_files() == []
     assert_serving(g)
 
@@ -544,7 +550,8 @@ def test_utf8_addresses_need_smtputf8(gateway):
     cmd(r, "RCPT TO:<u@dömäin.test>", 553, "5.6.7")
     cmd(r, "DATA", 554, "5.5.1", "No valid recipients")
     r.close()
-    assert re.search(r'cmd=MAIL, reply="553 5.6.7 Non-ASCII sender', g.log())
+    assert re.search(r'cmd=MAIL, helo=client\.test, arg="FROM:<j\\xc3\\xb6s\\xc3\\xa9@b\.test>", '
+                     r'reply="553 5.6.7 Non-ASCII sender', g.log())
     assert g.queue_files() == []
     assert_serving(g)
 
@@ -615,7 +622,8 @@ def test_size_declared_over_the_limit(gateway):
     cmd(r, "RCPT TO:<c@far.test>", 250, "2.1.5")
     qid = send_data(r, message_of(100))
     r.close()
-    assert re.search(r'cmd=MAIL, reply="552 5.3.4 Message size exceeds fixed limit"', g.log())
+    assert re.search(r'cmd=MAIL, helo=client\.test, from=<a@b\.test>, '
+                     r'reply="552 5.3.4 Message size exceeds fixed limit"', g.log())
     assert g.queue_files() == [qid]
     assert_serving(g)
 
@@ -698,7 +706,8 @@ def test_mail_parameters_refused(gateway, params, code):
         cmd(r, f"MAIL FROM:<a@b.test> {params}", 501, "5.5.4", "Invalid command parameter")
     cmd(r, "MAIL FROM:<a@b.test>", 250, "2.1.0")
     r.close()
-    assert re.search(rf'cmd=MAIL, reply="{code} 5.5.4 ', g.log())
+    assert re.search(rf'cmd=MAIL, helo=client\.test, (from=<a@b\.test>|arg="FROM:.*"), '
+                     rf'reply="{code} 5.5.4 ', g.log())
     assert_serving(g)
 
 
@@ -714,7 +723,8 @@ def test_rcpt_parameters_refused(gateway, params, code):
     cmd(r, "DATA", 554, "5.5.1", "No valid recipients")
     cmd(r, "RCPT TO:<c@far.test>", 250, "2.1.5")
     r.close()
-    assert re.search(rf'cmd=RCPT, reply="{code} 5.5.4 ', g.log())
+    assert re.search(rf'cmd=RCPT, helo=client\.test, from=<a@b\.test>, '
+                     rf'(to=<c@far\.test>|arg="TO:.*"), reply="{code} 5.5.4 ', g.log())
     assert g.queue_files() == []
     assert_serving(g)
 
