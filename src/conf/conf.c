@@ -87,6 +87,7 @@ conf_unref(struct conf *c)
     }
     free(c->listens);
     free(c->domains);
+    free(c->verify_files);
     free(c->tls_pairs);
     free(c->auth_senders);
     free(c->tls_dests);

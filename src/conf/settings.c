@@ -97,6 +97,17 @@ set_resolver(struct conf_parser *p, const struct conf_line *l)
     return 0;
 }
 
+/* callout-timeout DURATION: under the 5 minutes a client waits for RCPT (RFC 5321 4.5.3.2.3). */
+static int
+set_callout_timeout(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf_why w;
+
+    if (conf_value_duration(conf_arg(l, 1), 1, 240, &p->c->callout_timeout, &w) == -1)
+        return fail_value(p, l, &w);
+    return 0;
+}
+
 const struct conf_setting conf_top_settings[] = {
     {"hostname", 1, false, set_hostname},
     {"spool", 1, false, set_spool},
@@ -104,6 +115,7 @@ const struct conf_setting conf_top_settings[] = {
     {"log-level", 1, false, set_log_level},
     {"max-sessions", 1, false, set_max_sessions},
     {"resolver", 1, false, set_resolver},
+    {"callout-timeout", 1, false, set_callout_timeout},
 };
 
 /* ---- tls { cert FILE  key FILE  [cert FILE  key FILE ...]  ca-file FILE  ciphers LIST } ---- */
@@ -662,6 +674,22 @@ open_domain(struct conf_parser *p, const struct conf_line *l)
     memcpy(d->name, name, sizeof d->name);
     d->line = l->number;
     p->domain = d;
+    p->verify_line = 0;
+    return 0;
+}
+
+/* The default verify-recipients, and callout only where there is a relay to ask. */
+static int
+close_domain(struct conf_parser *p)
+{
+    struct conf_domain *d = p->domain;
+
+    if (p->verify_line == 0)
+        d->verify = d->has_relay ? CONF_VERIFY_CALLOUT : CONF_VERIFY_OFF;
+    else if (d->verify == CONF_VERIFY_CALLOUT && !d->has_relay)
+        return conf_fail(p, p->verify_line,
+                         "verify-recipients callout needs a relay in the domain block (there is "
+                         "no server to ask); use a list file or off");
     return 0;
 }
 
@@ -681,9 +709,60 @@ set_domain_tls(struct conf_parser *p, const struct conf_line *l)
     return 0;
 }
 
+/*
+ * verify-recipients callout | FILE | off (docs/verify.md). The words are
+ * exact; anything else is the path of a list, which must be readable now so
+ * that a typo fails at start (src/verify reads it). A file named "off" is
+ * written ./off.
+ */
+static int
+set_verify_recipients(struct conf_parser *p, const struct conf_line *l)
+{
+    struct slice v = conf_arg(l, 1);
+    struct conf *c = p->c;
+    struct conf_verify_file f;
+    char q[CONF_QUOTE_CAP];
+    size_t i;
+
+    p->verify_line = l->number;
+    if (strcmp(v.p, "callout") == 0) { /* token text is NUL-terminated (lexer.h) */
+        p->domain->verify = CONF_VERIFY_CALLOUT;
+        return 0;
+    }
+    if (strcmp(v.p, "off") == 0) {
+        p->domain->verify = CONF_VERIFY_OFF;
+        return 0;
+    }
+    if (slice_eq_ci(v, "callout") || slice_eq_ci(v, "off"))
+        return conf_fail(p, l->number,
+                         "expected callout, off or a file, found '%s' (the words are lower "
+                         "case; a file of that name is written ./%s)",
+                         conf_quote(q, sizeof q, v), conf_quote(q, sizeof q, v));
+    memset(&f, 0, sizeof f);
+    if (readable_file(p, l, "verify-recipients list", f.path) == -1)
+        return -1;
+    for (i = 0; i < c->n_verify_files; i++) {
+        if (strcmp(c->verify_files[i].path, f.path) == 0)
+            break;
+    }
+    if (i == c->n_verify_files) {
+        if (c->n_verify_files == CONF_VERIFY_FILES_MAX)
+            return conf_fail(p, l->number, "more than %d verify-recipients list files",
+                             CONF_VERIFY_FILES_MAX);
+        f.line = l->number;
+        c->verify_files =
+            xrealloc(c->verify_files, (c->n_verify_files + 1) * sizeof(*c->verify_files));
+        c->verify_files[c->n_verify_files++] = f;
+    }
+    p->domain->verify = CONF_VERIFY_FILE;
+    p->domain->verify_file = i;
+    return 0;
+}
+
 static const struct conf_setting domain_settings[] = {
     {"relay", 1, false, set_relay},
     {"tls", 1, false, set_domain_tls},
+    {"verify-recipients", 1, false, set_verify_recipients},
 };
 
 /* ---- auth { passwd FILE } ---- */
@@ -967,7 +1046,7 @@ const struct conf_block conf_blocks[] = {
     {"tls", NULL, tls_settings, N_OF(tls_settings), open_tls, close_tls},
     {"listen", "a role (one of: inbound, internal, submission, submissions)", listen_settings,
      N_OF(listen_settings), open_listen, close_listen},
-    {"domain", "a domain name", domain_settings, N_OF(domain_settings), open_domain, close_nothing},
+    {"domain", "a domain name", domain_settings, N_OF(domain_settings), open_domain, close_domain},
     {"auth", NULL, auth_settings, N_OF(auth_settings), open_auth, close_auth},
     {"delivery", NULL, delivery_settings, N_OF(delivery_settings), open_delivery, close_nothing},
 };
@@ -981,3 +1060,4 @@ _Static_assert(N_OF(listen_settings) <= CONF_SCOPE_KEYS_MAX, "listen has too man
 _Static_assert(N_OF(tls_settings) <= CONF_SCOPE_KEYS_MAX, "tls has too many keys");
 _Static_assert(N_OF(auth_settings) <= CONF_SCOPE_KEYS_MAX, "auth has too many keys");
 _Static_assert(N_OF(delivery_settings) <= CONF_SCOPE_KEYS_MAX, "delivery has too many keys");
+_Static_assert(N_OF(domain_settings) <= CONF_SCOPE_KEYS_MAX, "domain has too many keys");
