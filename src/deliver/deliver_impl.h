@@ -10,6 +10,8 @@
  *   data.c     the content: read from the spool file, stuffed, sent
  *   cache.c    idle connections kept after a transaction, for the next
  *              attempt to the same hop
+ *   verify.c   recipient callouts: MAIL FROM:<> and RCPT on the same
+ *              connections, instead of txn.c's transaction
  *
  * An attempt owns at most one connection at a time. A connection never
  * frees itself inside a nested call: it records how it ends (c->end) and the
@@ -107,6 +109,7 @@ struct deliver {
     deliver_done_fn *fn;
     void *arg;
 
+    bool verify;               /* a recipient callout (verify.c): MAIL and RCPT, no DATA */
     struct deliver_conn *conn; /* the current hop's, or NULL */
     bool fresh;                /* a reused connection was dead: new connections only */
     bool no_tls;               /* tls may and the handshake failed: no STARTTLS this attempt */
@@ -127,6 +130,11 @@ struct deliver {
 
 /* The queue id for log lines. */
 const char *deliver_log_id(const struct deliver *d);
+
+/* deliver.c: deliver_start(), or a recipient callout when verify (verify.c). */
+struct deliver *deliver_begin(struct event_base *base, const struct deliver_opts *opts,
+                              const struct deliver_hop *hops, size_t n_hops,
+                              struct deliver_msg *msg, deliver_done_fn *fn, void *arg, bool verify);
 
 /* deliver.c: a hop failed before anything was decided (the next hop is tried). */
 void deliver_hop_failed(struct deliver *d, const struct deliver_conn *c, const char *enhanced,
@@ -240,6 +248,10 @@ void deliver_txn_writable(struct deliver_conn *c);
 /* txn.c: sets every recipient not yet decided to TEMP with text. */
 void deliver_txn_fail_rest(struct deliver_conn *c, unsigned code, const char *enhanced,
                            const char *text, const char *suffix);
+
+/* verify.c: the transaction of a callout, in place of txn.c's (which hands over). */
+void deliver_verify_txn_start(struct deliver_conn *c);
+void deliver_verify_txn_reply(struct deliver_conn *c, const struct deliver_reply *r);
 
 /* data.c: 354 came: starts sending the content. */
 void deliver_data_start(struct deliver_conn *c);
