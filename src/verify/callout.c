@@ -188,6 +188,19 @@ verify_prepare(struct verify *v, const struct conf *c, char *err, size_t cap)
     return 0;
 }
 
+int
+verify_check_lists(const struct conf *c, char *err, size_t cap)
+{
+    for (size_t i = 0; i < c->n_verify_files; i++) {
+        struct verify_list *l = verify_list_load(c->verify_files[i].path, err, cap);
+
+        if (l == NULL)
+            return -1;
+        verify_list_free(l);
+    }
+    return 0;
+}
+
 void
 verify_commit(struct verify *v, struct tls_client *tc)
 {

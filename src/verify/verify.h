@@ -74,6 +74,9 @@ struct verify *verify_new(struct event_base *base, struct dns *dns, struct state
  */
 int verify_prepare(struct verify *v, const struct conf *c, char *err, size_t cap);
 
+/* Reads every list file that c names and frees them again: gate26 configtest's check. */
+int verify_check_lists(const struct conf *c, char *err, size_t cap);
+
 /*
  * Puts the prepared lists in use (the lists before are freed; no request
  * holds them) and takes tc (a reference; NULL: no STARTTLS to relays) for
