@@ -356,14 +356,17 @@ LIST = ("# the recipients\n"
         "bob\n")
 
 
-def list_gateway(gateway, tmp_path, text=LIST):
+def list_gateway(gateway, tmp_path, text=LIST, relay_port=None):
     """example.org and example.net share the list at tmp_path/recipients; catch.example
-    names a list of its own as "recipients", a path relative to the configuration's directory."""
+    names a list of its own as "recipients", a path relative to the configuration's
+    directory. example.org has a relay (relay_port, or a port nobody listens on): a list
+    domain never asks it."""
     path = tmp_path / "recipients"
     path.write_text(text)
     path.chmod(0o644)
+    relay = f"smtp://127.0.0.1:{relay_port or free_port()}"
     g = gateway(doors={"inbound": {"tls": "none"}}, delivery=DELIVERY, start=False, domains={
-        "example.org": {"verify-recipients": str(path)},
+        "example.org": {"relay": relay, "verify-recipients": str(path)},
         "catch.example": {"verify-recipients": "recipients"},
         "example.net": {"verify-recipients": str(path)},
     })
@@ -372,8 +375,9 @@ def list_gateway(gateway, tmp_path, text=LIST):
     return g.start(), path
 
 
-def test_list_file_entries(gateway, tmp_path):
-    g, _ = list_gateway(gateway, tmp_path)
+def test_list_file_entries(gateway, tmp_path, peer):
+    p = peer()  # would accept anyone: it is never asked
+    g, _ = list_gateway(gateway, tmp_path, relay_port=p.port)
     r = session(g)
     for addr in ("alice@example.org", "ALICE@example.org", '"alice"@Example.Org', "dave@example.org",
                  "bob@example.org", "bob@example.net", "anyone@catch.example",
@@ -383,6 +387,7 @@ def test_list_file_entries(gateway, tmp_path):
         rcpt(r, addr, unknown(addr))
     lines = log_lines(g, "event=verify")
     assert all("source=file, relay=none" in x for x in lines) and len(lines) == 11
+    assert p.conns == []
 
 
 def test_list_file_is_read_again_on_sighup_and_a_broken_one_is_refused(gateway, tmp_path):
