@@ -14,6 +14,7 @@
 #include "daemon/daemon.h"
 #include "daemon/privileges.h"
 #include "tls/tls.h"
+#include "verify/verify.h"
 
 #define DEFAULT_CONF "/etc/gate26/gate26.conf"
 
@@ -105,6 +106,12 @@ cmd_configtest(const char *path)
             return 1;
         }
         auth_db_unref(db);
+    }
+    /* And the recipient lists of verify-recipients FILE. */
+    if (verify_check_lists(c, err, sizeof(err)) == -1) {
+        fprintf(stderr, "%s: %s\n", path, err);
+        conf_unref(c);
+        return 1;
     }
     printf("%s: configuration ok (%zu listen block%s, %zu domain%s)\n", path, c->n_listens,
            c->n_listens == 1 ? "" : "s", c->n_domains, c->n_domains == 1 ? "" : "s");

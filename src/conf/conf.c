@@ -95,6 +95,7 @@ conf_unref(struct conf *c)
     free(c->domains);
     free(c->relay_host.urls);
     conf_relay_auth_free(c->relay_host.auth);
+    free(c->verify_files);
     free(c->tls_pairs);
     free(c->auth_senders);
     free(c->auth_lockout_exempt);

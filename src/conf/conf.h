@@ -144,12 +144,27 @@ struct conf_relays {
     struct conf_relay_auth *auth; /* NULL: no AUTH */
 };
 
+/* domain NAME { verify-recipients ... }: how RCPT checks a recipient (docs/verify.md). */
+enum conf_verify {
+    CONF_VERIFY_OFF,     /* every local part is taken */
+    CONF_VERIFY_CALLOUT, /* ask the domain's relay with an SMTP RCPT probe; answers cached */
+    CONF_VERIFY_FILE,    /* look it up in a list file (conf->verify_files) */
+};
+
 struct conf_domain {
     char name[CAP_DOMAIN + 1]; /* lower case, no trailing dot */
     unsigned line;
     struct conf_relays relay;        /* relay.n == 0: the domain's MX */
     enum conf_tls_policy tls_policy; /* its tls key, else delivery's */
     bool has_tls_policy;             /* the block has its own tls key */
+    enum conf_verify verify;         /* its verify-recipients; default callout with a relay */
+    size_t verify_file;              /* CONF_VERIFY_FILE: index in conf->verify_files */
+};
+
+/* A recipient list named by verify-recipients FILE (each file once, however many blocks). */
+struct conf_verify_file {
+    char path[CAP_PATH]; /* absolute */
+    unsigned line;       /* the first verify-recipients line that names it */
 };
 
 /* delivery { tls-policy DOMAIN POLICY }: a remote destination's outgoing TLS. */
@@ -206,6 +221,9 @@ struct conf {
     size_t n_listens;
     struct conf_domain *domains; /* sorted by name */
     size_t n_domains;
+    struct conf_verify_file *verify_files; /* the list files of verify-recipients, in file order */
+    size_t n_verify_files;
+    unsigned callout_timeout; /* seconds: the whole budget of one recipient callout; default 30 */
 
     char auth_passwd[CAP_PATH];         /* empty: no auth block */
     struct conf_rate auth_max_failures; /* failed AUTH per client address and per user: 5/10m */

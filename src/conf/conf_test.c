@@ -124,8 +124,8 @@ expect_ok(const char *name, const char *text)
 
 /* ---- Fixtures ---- */
 
-static const char *const extra_files[] = {"cert2.pem", "key2.pem", "cert3.pem", "key3.pem",
-                                          "ca.pem"};
+static const char *const extra_files[] = {"cert2.pem", "key2.pem", "cert3.pem",
+                                          "key3.pem",  "ca.pem",   "off"};
 
 static int
 group_setup(void **state)
@@ -995,7 +995,7 @@ static const struct err_row file_errors[] = {
     {"unknown block with label", "route x {\n}\n" MIN, 1, "unknown block 'route'"},
     {"unknown key", "adress 1\n" MIN, 1,
      "unknown key 'adress' at top level (expected one of: hostname, spool, user, log-level, "
-     "max-sessions, resolver, tls, listen, domain, auth, delivery)"},
+     "max-sessions, resolver, callout-timeout, tls, listen, domain, auth, delivery)"},
     {"key case", "Hostname x.example\n" MIN, 1, "unknown key 'Hostname' at top level"},
     {"key escaped", "host\xc3\xa9 x\n" MIN, 1, "unknown key 'host\\xc3\\xa9' at top level"},
     {"relay at top", "relay smtp://x.example\n" MIN, 1, "unknown key 'relay' at top level"},
@@ -1174,7 +1174,8 @@ static const struct err_row file_errors[] = {
     {"domain bad", "domain exa_mple.com {\n", 1, "unexpected character '_'"},
     {"domain address", "domain 192.168.0.1 {\n", 1, "is not a domain name"},
     {"domain unknown key", "domain a.example {\n route smtp://x.example\n", 2,
-     "unknown key 'route' in domain block (expected one of: relay, tls, relay-auth)"},
+     "unknown key 'route' in domain block (expected one of: relay, tls, relay-auth, "
+     "verify-recipients)"},
     {"domain tls word", "domain a.example {\n tls required\n", 2,
      "expected tls none, tls may, tls encrypt or tls verify, found 'required'"},
     {"domain tls case", "domain a.example {\n tls VERIFY\n", 2, "found 'VERIFY'"},
@@ -2734,6 +2735,119 @@ test_tls_pair_cap(void **state)
     free(t);
 }
 
+/*
+ * domain { verify-recipients callout | FILE | off } and callout-timeout: the
+ * default follows the relay, callout needs a relay, FILE is a readable path
+ * (relative to the file's directory) named once however many blocks share
+ * it, and the words are exact ("./off" is a file).
+ */
+static void
+test_verify_recipients(void **state)
+{
+    static const struct {
+        const char *body; /* the inside of domain a.example */
+        enum conf_verify verify;
+        const char *file; /* "" when not a file */
+    } rows[] = {
+        {"", CONF_VERIFY_OFF, ""},
+        {" relay smtp://10.0.0.5\n", CONF_VERIFY_CALLOUT, ""},
+        {" verify-recipients callout\n relay smtp://10.0.0.5\n", CONF_VERIFY_CALLOUT, ""},
+        {" relay smtp://10.0.0.5\n verify-recipients off\n", CONF_VERIFY_OFF, ""},
+        {" verify-recipients off\n", CONF_VERIFY_OFF, ""},
+        {" verify-recipients ca.pem\n", CONF_VERIFY_FILE, "@DIR@/ca.pem"},
+        {" verify-recipients @DIR@/ca.pem\n relay smtp://10.0.0.5\n", CONF_VERIFY_FILE,
+         "@DIR@/ca.pem"},
+        {" verify-recipients ./off\n", CONF_VERIFY_FILE, "@DIR@/off"},
+        {" verify-recipients \"ca.pem\"\n", CONF_VERIFY_FILE, "@DIR@/ca.pem"},
+    };
+    static const struct {
+        const char *name, *text;
+        unsigned line;
+        const char *phrase;
+    } errors[] = {
+        {"callout without relay", MIN_LISTEN "domain a.example {\n verify-recipients callout\n}\n",
+         5, "verify-recipients callout needs a relay in the domain block"},
+        {"callout without relay, last line",
+         MIN_LISTEN "domain a.example {\n tls may\n\n verify-recipients callout\n}\n", 7,
+         "needs a relay"},
+        {"word in upper case", MIN_LISTEN "domain a.example {\n verify-recipients OFF\n}\n", 5,
+         "expected callout, off or a file, found 'OFF' (the words are lower case; a file of that "
+         "name is written ./OFF)"},
+        {"Callout", MIN_LISTEN "domain a.example {\n verify-recipients Callout\n}\n", 5,
+         "found 'Callout'"},
+        {"missing file", MIN_LISTEN "domain a.example {\n verify-recipients nothere\n}\n", 5,
+         "cannot read verify-recipients list '@DIR@/nothere': No such file or directory"},
+        {"directory", MIN_LISTEN "domain a.example {\n verify-recipients @DIR@\n}\n", 5,
+         "cannot read verify-recipients list '@DIR@': Is a directory"},
+        {"empty path", MIN_LISTEN "domain a.example {\n verify-recipients \"\"\n}\n", 5,
+         "expected a path, found an empty string"},
+        {"two values", MIN_LISTEN "domain a.example {\n verify-recipients callout off\n}\n", 5,
+         "'verify-recipients' takes one value, found 2"},
+        {"twice",
+         MIN_LISTEN "domain a.example {\n verify-recipients off\n verify-recipients off\n}\n", 6,
+         "duplicate key 'verify-recipients' (first at line 5)"},
+        {"at top level", "verify-recipients off\n" MIN, 1, "unknown key 'verify-recipients'"},
+        {"timeout zero", "callout-timeout 0\n" MIN, 1,
+         "duration '0' is out of range (from 1s to 4m)"},
+        {"timeout over 4m", "callout-timeout 241s\n" MIN, 1, "241s"},
+        {"timeout words", "callout-timeout off\n" MIN, 1, "off"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        char text[512];
+        const struct conf_domain *d;
+        struct conf *c;
+
+        (void)snprintf(text, sizeof text, MIN_LISTEN "domain a.example {\n%s}\n", rows[i].body);
+        c = expect_ok("verify", text);
+        d = conf_find_domain(c, "a.example", 9);
+        assert_non_null(d);
+        assert_int_equal(d->verify, rows[i].verify);
+        assert_int_equal(c->callout_timeout, 30);
+        if (rows[i].file[0] != '\0') {
+            char *want = subst(rows[i].file, strlen(rows[i].file), NULL);
+
+            assert_int_equal(c->n_verify_files, 1);
+            assert_int_equal(d->verify_file, 0);
+            assert_string_equal(c->verify_files[0].path, want);
+            assert_int_equal(c->verify_files[0].line, 5);
+            free(want);
+        } else {
+            assert_int_equal(c->n_verify_files, 0);
+        }
+        conf_unref(c);
+    }
+    for (size_t i = 0; i < N_OF(errors); i++)
+        expect_error(errors[i].name, errors[i].text, errors[i].line, errors[i].phrase);
+
+    /* One file named by two blocks (in two spellings) is one list; another is a second. */
+    {
+        struct conf *c =
+            expect_ok("shared list", "callout-timeout 4m\n" MIN_LISTEN
+                                     "domain b.example {\n verify-recipients ca.pem\n}\n"
+                                     "domain a.example {\n verify-recipients "
+                                     "@DIR@/ca.pem\n}\n"
+                                     "domain c.example {\n verify-recipients off\n}\n"
+                                     "domain d.example {\n verify-recipients ./off\n}\n");
+        const struct conf_domain *a = conf_find_domain(c, "a.example", 9);
+        const struct conf_domain *b = conf_find_domain(c, "B.example.", 10);
+        const struct conf_domain *d = conf_find_domain(c, "d.example", 9);
+
+        assert_int_equal(c->callout_timeout, 240);
+        assert_int_equal(c->n_verify_files, 2);
+        assert_int_equal(c->verify_files[0].line, 6);
+        assert_int_equal(c->verify_files[1].line, 15);
+        assert_int_equal(a->verify, CONF_VERIFY_FILE);
+        assert_int_equal(b->verify, CONF_VERIFY_FILE);
+        assert_int_equal(a->verify_file, 0);
+        assert_int_equal(b->verify_file, 0);
+        assert_int_equal(d->verify_file, 1);
+        assert_int_equal(conf_find_domain(c, "c.example", 9)->verify, CONF_VERIFY_OFF);
+        conf_unref(c);
+    }
+}
+
 static void
 test_names(void **state)
 {
@@ -2789,6 +2903,7 @@ main(void)
         cmocka_unit_test(test_ref),
         cmocka_unit_test(test_tls_keys),
         cmocka_unit_test(test_tls_pair_cap),
+        cmocka_unit_test(test_verify_recipients),
         cmocka_unit_test(test_names),
     };
 

@@ -353,6 +353,7 @@ conf_new_defaults(void)
     (void)str_copyz(c->spool, sizeof c->spool, "/var/spool/gate26");
     c->log_level = LOG_LEVEL_INFO;
     c->max_sessions = 1000;
+    c->callout_timeout = 30;
     c->auth_max_failures = (struct conf_rate){5, 600};
     c->auth_lockout = 600;
     c->listens = xcalloc(DOOR_ROLE_COUNT, sizeof *c->listens);

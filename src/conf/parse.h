@@ -18,6 +18,7 @@
 #define CONF_LISTEN_ADDRS_MAX 64
 #define CONF_ALLOW_MAX        4096 /* networks in allow, and in deny */
 #define CONF_DOMAINS_MAX      100000
+#define CONF_VERIFY_FILES_MAX 1000 /* distinct list files of verify-recipients */
 /* The most keys one scope (top level or a block kind) knows. */
 #define CONF_SCOPE_KEYS_MAX 16
 
@@ -73,6 +74,7 @@ struct conf_parser {
     struct conf_listen_seen roles[DOOR_ROLE_COUNT];
     struct conf_listen *listen; /* the open listen block */
     struct conf_domain *domain; /* the open domain block */
+    unsigned verify_line;       /* its verify-recipients line, 0: none (the default applies) */
     size_t domains_cap;
     unsigned last_line;         /* the file's last line, for end-of-file messages */
     unsigned domain_tls_line;   /* the open domain block's tls key, 0: none */

@@ -98,6 +98,17 @@ set_resolver(struct conf_parser *p, const struct conf_line *l)
     return 0;
 }
 
+/* callout-timeout DURATION: under the 5 minutes a client waits for RCPT (RFC 5321 4.5.3.2.3). */
+static int
+set_callout_timeout(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf_why w;
+
+    if (conf_value_duration(conf_arg(l, 1), 1, 240, &p->c->callout_timeout, &w) == -1)
+        return fail_value(p, l, &w);
+    return 0;
+}
+
 const struct conf_setting conf_top_settings[] = {
     {"hostname", 1, false, set_hostname},
     {"spool", 1, false, set_spool},
@@ -105,6 +116,7 @@ const struct conf_setting conf_top_settings[] = {
     {"log-level", 1, false, set_log_level},
     {"max-sessions", 1, false, set_max_sessions},
     {"resolver", 1, false, set_resolver},
+    {"callout-timeout", 1, false, set_callout_timeout},
 };
 
 /* ---- tls { cert FILE  key FILE  [cert FILE  key FILE ...]  ca-file FILE  ciphers LIST } ---- */
@@ -745,15 +757,26 @@ open_domain(struct conf_parser *p, const struct conf_line *l)
     d->line = l->number;
     p->domain = d;
     p->domain_tls_line = 0;
+    p->verify_line = 0;
     return 0;
 }
 
-/* relay-auth needs a relay, and TLS: a password never travels in clear (RFC 4954 4). */
+/*
+ * relay-auth needs a relay, and TLS: a password never travels in clear (RFC
+ * 4954 4). The default verify-recipients, and callout only where there is a
+ * relay to ask.
+ */
 static int
 close_domain(struct conf_parser *p)
 {
-    const struct conf_domain *d = p->domain;
+    struct conf_domain *d = p->domain;
 
+    if (p->verify_line == 0)
+        d->verify = d->relay.n > 0 ? CONF_VERIFY_CALLOUT : CONF_VERIFY_OFF;
+    else if (d->verify == CONF_VERIFY_CALLOUT && d->relay.n == 0)
+        return conf_fail(p, p->verify_line,
+                         "verify-recipients callout needs a relay in the domain block (there is "
+                         "no server to ask); use a list file or off");
     if (check_relay_auth_has_urls(p, &d->relay, "relay", "domain") == -1)
         return -1;
     if (d->relay.auth != NULL && d->has_tls_policy && d->tls_policy == CONF_TLS_POLICY_NONE)
@@ -774,10 +797,61 @@ set_domain_tls(struct conf_parser *p, const struct conf_line *l)
     return 0;
 }
 
+/*
+ * verify-recipients callout | FILE | off (docs/verify.md). The words are
+ * exact; anything else is the path of a list, which must be readable now so
+ * that a typo fails at start (src/verify reads it). A file named "off" is
+ * written ./off.
+ */
+static int
+set_verify_recipients(struct conf_parser *p, const struct conf_line *l)
+{
+    struct slice v = conf_arg(l, 1);
+    struct conf *c = p->c;
+    struct conf_verify_file f;
+    char q[CONF_QUOTE_CAP];
+    size_t i;
+
+    p->verify_line = l->number;
+    if (strcmp(v.p, "callout") == 0) { /* token text is NUL-terminated (lexer.h) */
+        p->domain->verify = CONF_VERIFY_CALLOUT;
+        return 0;
+    }
+    if (strcmp(v.p, "off") == 0) {
+        p->domain->verify = CONF_VERIFY_OFF;
+        return 0;
+    }
+    if (slice_eq_ci(v, "callout") || slice_eq_ci(v, "off"))
+        return conf_fail(p, l->number,
+                         "expected callout, off or a file, found '%s' (the words are lower "
+                         "case; a file of that name is written ./%s)",
+                         conf_quote(q, sizeof q, v), conf_quote(q, sizeof q, v));
+    memset(&f, 0, sizeof f);
+    if (readable_file(p, l, "verify-recipients list", f.path) == -1)
+        return -1;
+    for (i = 0; i < c->n_verify_files; i++) {
+        if (strcmp(c->verify_files[i].path, f.path) == 0)
+            break;
+    }
+    if (i == c->n_verify_files) {
+        if (c->n_verify_files == CONF_VERIFY_FILES_MAX)
+            return conf_fail(p, l->number, "more than %d verify-recipients list files",
+                             CONF_VERIFY_FILES_MAX);
+        f.line = l->number;
+        c->verify_files =
+            xrealloc(c->verify_files, (c->n_verify_files + 1) * sizeof(*c->verify_files));
+        c->verify_files[c->n_verify_files++] = f;
+    }
+    p->domain->verify = CONF_VERIFY_FILE;
+    p->domain->verify_file = i;
+    return 0;
+}
+
 static const struct conf_setting domain_settings[] = {
     {"relay", CONF_RELAYS_MAX, false, set_relay},
     {"tls", 1, false, set_domain_tls},
     {"relay-auth", 1, false, set_domain_relay_auth},
+    {"verify-recipients", 1, false, set_verify_recipients},
 };
 
 /* ---- auth { passwd FILE } ---- */
@@ -1091,3 +1165,4 @@ _Static_assert(N_OF(listen_settings) <= CONF_SCOPE_KEYS_MAX, "listen has too man
 _Static_assert(N_OF(tls_settings) <= CONF_SCOPE_KEYS_MAX, "tls has too many keys");
 _Static_assert(N_OF(auth_settings) <= CONF_SCOPE_KEYS_MAX, "auth has too many keys");
 _Static_assert(N_OF(delivery_settings) <= CONF_SCOPE_KEYS_MAX, "delivery has too many keys");
+_Static_assert(N_OF(domain_settings) <= CONF_SCOPE_KEYS_MAX, "domain has too many keys");

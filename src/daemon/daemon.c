@@ -37,6 +37,7 @@
 #include "state/state.h"
 #include "tls/tls.h"
 #include "auth/auth.h"
+#include "verify/verify.h"
 
 /* A DNS try waits this long for an answer (c-ares tries each server twice). */
 #define DAEMON_DNS_TIMEOUT_MS 3000
@@ -92,6 +93,12 @@ daemon_reload(struct daemon *d)
         conf_unref(c);
         return;
     }
+    /* The recipient lists (verify-recipients FILE) are read again; put in use below. */
+    if (verify_prepare(d->env.verify, c, err, sizeof(err)) == -1) {
+        log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config", err);
+        conf_unref(c);
+        return;
+    }
     /* Certificates are read again: renewed files take effect now (RFC 8314 asks for no restart). */
     if (c->has_tls) {
         tls = tls_server_new(c, err, sizeof(err));
@@ -132,6 +139,7 @@ daemon_reload(struct daemon *d)
     auth_db_unref(d->env.auth_db);
     d->env.auth_db = db;
     sched_set_tls(d->sched, tc);
+    verify_commit(d->env.verify, tc);
     tls_client_unref(tc);
     /* Sessions in TLS keep the contexts they started with (their SSL holds them). */
     tls_server_unref(d->env.tls);
@@ -284,6 +292,8 @@ daemon_stop(struct daemon *d)
     if (d->listeners != NULL)
         listen_set_close(d->listeners);
     smtp_session_close_all();
+    verify_free(d->env.verify); /* after the sessions (they cancelled their requests) */
+    d->env.verify = NULL;
     if (d->sched != NULL)
         sched_stop(d->sched);
     /* The socket goes while we still hold the spool's lock: the next daemon never finds it. */
@@ -396,6 +406,15 @@ daemon_serve(const char *path)
             return 1;
         }
         sched_set_tls(d.sched, tc);
+        /* Recipient verification: the lists are read now (as root, like the keys). */
+        d.env.verify = verify_new(d.base, d.dns, d.env.state);
+        if (verify_prepare(d.env.verify, d.conf, err, sizeof(err)) == -1) {
+            fprintf(stderr, "gate26: %s\n", err);
+            tls_client_unref(tc);
+            daemon_stop(&d);
+            return 1;
+        }
+        verify_commit(d.env.verify, tc);
         tls_client_unref(tc);
     }
     /* The control socket is made (in the spool) while we may still be root. */

@@ -67,8 +67,8 @@ deliver_conn_set_state(struct deliver_conn *c, enum deliver_state state)
 }
 
 /*
- * What we send, at debug level. Inside an AUTH exchange (c->in_auth, the
- * state, not the text) only "AUTH MECHANISM" of our AUTH command is shown
+ * What we send, at debug level. Inside an AUTH exchange (DELIVER_ST_AUTH:
+ * the state, not the text) only "AUTH MECHANISM" of our AUTH command is shown
  * and nothing of the lines after it, each replaced by its length. In the
  * content the only write is the end of data: data.c has logged the size.
  */
@@ -79,7 +79,7 @@ conn_log_out(const struct deliver_conn *c, const char *p, size_t len)
 
     if (c->state == DELIVER_ST_CONTENT)
         return;
-    if (!c->in_auth) {
+    if (c->state != DELIVER_ST_AUTH) {
         log_dialogue(id, "relay", c->relay, "out", p, len);
         return;
     }

@@ -283,6 +283,14 @@ deliver_start(struct event_base *base, const struct deliver_opts *opts,
               const struct deliver_hop *hops, size_t n_hops, struct deliver_msg *msg,
               deliver_done_fn *fn, void *arg)
 {
+    return deliver_begin(base, opts, hops, n_hops, msg, fn, arg, false);
+}
+
+struct deliver *
+deliver_begin(struct event_base *base, const struct deliver_opts *opts,
+              const struct deliver_hop *hops, size_t n_hops, struct deliver_msg *msg,
+              deliver_done_fn *fn, void *arg, bool verify)
+{
     struct deliver *d;
 
     if (n_hops == 0 || msg->n_rcpts == 0 || opts->helo == NULL || fn == NULL) {
@@ -291,6 +299,7 @@ deliver_start(struct event_base *base, const struct deliver_opts *opts,
     }
     d = xcalloc(1, sizeof(*d));
     d->base = base;
+    d->verify = verify;
     d->opts = *opts;
     if (d->opts.tls != NULL)
         (void)tls_client_ref(d->opts.tls); /* a reload may drop the scheduler's */

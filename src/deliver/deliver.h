@@ -217,4 +217,56 @@ struct deliver *deliver_start(struct event_base *base, const struct deliver_opts
 /* Ends an attempt at once (shutdown): closes the connection, no callback. NULL: nothing. */
 void deliver_cancel(struct deliver *d);
 
+/* ---- Recipient callouts (verify.c; docs/verify.md) ---- */
+
+/*
+ * A callout asks the hops in order, as deliver_start() does (the same
+ * connection, greeting, EHLO or HELO, STARTTLS by opts->tls_policy, reply
+ * reader and timeouts; opts->cache is not used), whether one recipient
+ * exists: "MAIL FROM:<>" (with SMTPUTF8 when the address needs it), "RCPT
+ * TO:<addr>" (in the same write when PIPELINING is offered), then QUIT. No
+ * DATA, so no message can come of it. The first server that answers MAIL
+ * decides, as for delivery.
+ */
+enum deliver_verify_answer {
+    DELIVER_VERIFY_OK,      /* 2xx to RCPT */
+    DELIVER_VERIFY_REFUSED, /* 5xx to RCPT */
+    DELIVER_VERIFY_TEMP,    /* anything else: 4xx, MAIL refused, no server answered, ... */
+};
+
+struct deliver_verify_result {
+    enum deliver_verify_answer answer;
+    unsigned code;               /* of the reply that decided, 0 when none did */
+    char relay[CAP_DOMAIN + 64]; /* the server that answered MAIL, or "none" */
+    /* Its reply as deliver_rcpt.text ("550 5.1.1 ... (in reply to RCPT TO command)"), or why
+     * no server answered ("connect to ...: Connection refused"). */
+    char text[DELIVER_TEXT_MAX];
+};
+
+struct deliver_verify;
+
+/* Called once, on the loop, never from inside deliver_verify_start(); then the callout is gone. */
+typedef void deliver_verify_fn(void *arg, const struct deliver_verify_result *res);
+
+/*
+ * Starts the callout for addr ("local@domain", copied; up to CAP_MAILBOX
+ * octets) over the n_hops hops (copied). utf8: the address needs SMTPUTF8
+ * (a server without it gives DELIVER_VERIFY_TEMP). opts is copied, its tls
+ * referenced. Returns the callout, or NULL with errno (no callback then).
+ */
+struct deliver_verify *deliver_verify_start(struct event_base *base,
+                                            const struct deliver_opts *opts,
+                                            const struct deliver_hop *hops, size_t n_hops,
+                                            const char *addr, bool utf8, deliver_verify_fn *fn,
+                                            void *arg);
+
+/*
+ * True when the answer is known already (the QUIT may still be under way),
+ * with it in res: for a caller whose own time runs out first.
+ */
+bool deliver_verify_peek(const struct deliver_verify *v, struct deliver_verify_result *res);
+
+/* Ends a callout at once: closes its connection, no callback. NULL: nothing. */
+void deliver_verify_cancel(struct deliver_verify *v);
+
 #endif

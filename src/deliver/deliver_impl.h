@@ -12,6 +12,8 @@
  *              attempt to the same hop
  *   tls.c      STARTTLS, and TLS from the first byte for smtps hops
  *   auth.c     AUTH PLAIN or LOGIN with the attempt's login (relay-auth)
+ *   verify.c   recipient callouts: MAIL FROM:<> and RCPT on the same
+ *              connections, instead of txn.c's transaction
  *
  * An attempt owns at most one connection at a time. A connection never
  * frees itself inside a nested call: it records how it ends (c->end) and the
@@ -92,14 +94,6 @@ struct deliver_conn {
     const char *auth_mech; /* "PLAIN" or "LOGIN", once AUTH is sent */
     unsigned auth_step;    /* LOGIN: 0 AUTH sent, 1 the user sent, 2 the password sent */
 
-    /*
-     * An AUTH exchange is under way: set before the AUTH command is written,
-     * cleared once its final reply has come. While it is set, the debug log
-     * shows nothing of what deliver_conn_write() sends but "AUTH MECHANISM"
-     * and the length of the rest (README.md "Logs").
-     */
-    bool in_auth;
-
     /* Reuse (cache.c). */
     bool reused;                 /* taken from the cache for this attempt */
     bool stale;                  /* reused, and found dead before MAIL was answered */
@@ -133,6 +127,7 @@ struct deliver {
     deliver_done_fn *fn;
     void *arg;
 
+    bool verify;               /* a recipient callout (verify.c): MAIL and RCPT, no DATA */
     struct deliver_conn *conn; /* the current hop's, or NULL */
     char *auth_user;           /* copies of opts' login (wiped at the end), or NULL */
     char *auth_password;
@@ -156,6 +151,11 @@ struct deliver {
 
 /* The queue id for log lines. */
 const char *deliver_log_id(const struct deliver *d);
+
+/* deliver.c: deliver_start(), or a recipient callout when verify (verify.c). */
+struct deliver *deliver_begin(struct event_base *base, const struct deliver_opts *opts,
+                              const struct deliver_hop *hops, size_t n_hops,
+                              struct deliver_msg *msg, deliver_done_fn *fn, void *arg, bool verify);
 
 /* deliver.c: a hop failed before anything was decided (the next hop is tried). */
 void deliver_hop_failed(struct deliver *d, const struct deliver_conn *c, const char *enhanced,
@@ -214,8 +214,9 @@ void deliver_conn_set_state(struct deliver_conn *c, enum deliver_state state);
 
 /*
  * conn.c: queues len octets for the server: every command goes through here,
- * and each of its lines is logged at debug level ("dir=out"), redacted while
- * c->in_auth is set. The content does not (data.c), but its end of data does.
+ * and each of its lines is logged at debug level ("dir=out"), redacted in
+ * the AUTH state (DELIVER_ST_AUTH, auth.c). The content does not (data.c), but its end of data
+ * does.
  */
 void deliver_conn_write(struct deliver_conn *c, const char *p, size_t len);
 
@@ -279,6 +280,10 @@ void deliver_txn_writable(struct deliver_conn *c);
 /* txn.c: sets every recipient not yet decided to TEMP with text. */
 void deliver_txn_fail_rest(struct deliver_conn *c, unsigned code, const char *enhanced,
                            const char *text, const char *suffix);
+
+/* verify.c: the transaction of a callout, in place of txn.c's (which hands over). */
+void deliver_verify_txn_start(struct deliver_conn *c);
+void deliver_verify_txn_reply(struct deliver_conn *c, const struct deliver_reply *r);
 
 /* data.c: 354 came: starts sending the content. */
 void deliver_data_start(struct deliver_conn *c);

@@ -19,6 +19,11 @@
  * with --ca-file FILE as the CA store for verify (default: the system's);
  * the JSON line then has "tls" (version, cipher, verified or not).
  *
+ * --verify makes it a recipient callout of the first --to instead
+ * (deliver_verify_start; --from, --file and --repeat are not used), and the
+ * line is {"callbacks":1,"answer":"ok|refused|temp","code":550,
+ * "relay":"...","text":"..."}; --smtputf8 then says the address needs it.
+ *
  * --repeat N runs the attempt N times, one after the other (--pause-ms MS
  * between them), printing one line each; --reuse S gives them a connection
  * cache that keeps idle connections S seconds, and each line tells whether
@@ -32,6 +37,8 @@
  *        [--timeout-data-block S] [--timeout-data-end S] [--cancel-after MS]
  *        [--repeat N] [--pause-ms MS] [--reuse S] [--tls POLICY] [--ca-file FILE]
  *        [--debug]
+ *        deliver_try --verify --helo NAME --to ADDR [--smtputf8] --hop ... [the timeouts,
+ *        --cancel-after, --tls, --ca-file, --debug]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -62,6 +69,8 @@ struct try_state {
     struct deliver_hop hops[TRY_MAX_HOPS];
     size_t n_hops;
     struct deliver *d;
+    bool verify;              /* --verify: a callout */
+    struct deliver_verify *v; /* in flight */
     struct event_base *base;
     struct deliver_opts opts;
     struct event *cancel_ev;
@@ -241,6 +250,42 @@ try_done(void *arg, const struct deliver_result *res)
     }
 }
 
+static const char *
+try_answer_name(enum deliver_verify_answer a)
+{
+    switch (a) {
+    case DELIVER_VERIFY_OK:
+        return "ok";
+    case DELIVER_VERIFY_REFUSED:
+        return "refused";
+    case DELIVER_VERIFY_TEMP:
+        break;
+    }
+    return "temp";
+}
+
+static void
+try_verified(void *arg, const struct deliver_verify_result *res)
+{
+    struct try_state *st = arg;
+
+    if (st->in_start) {
+        fprintf(stderr, "deliver_try: callback from inside deliver_verify_start\n");
+        abort();
+    }
+    st->callbacks++;
+    st->v = NULL;
+    if (st->cancel_ev != NULL)
+        (void)event_del(st->cancel_ev);
+    printf("{\"callbacks\":%u,\"answer\":\"%s\",\"code\":%u,\"relay\":", st->callbacks,
+           try_answer_name(res->answer), res->code);
+    try_json_str(res->relay);
+    printf(",\"text\":");
+    try_json_str(res->text);
+    printf("}\n");
+    (void)fflush(stdout);
+}
+
 static void
 try_next_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -253,6 +298,16 @@ static void
 try_start(struct try_state *st)
 {
     st->in_start = true;
+    if (st->verify) {
+        st->v = deliver_verify_start(st->base, &st->opts, st->hops, st->n_hops, st->rcpts[0].addr,
+                                     st->msg.smtputf8, try_verified, st);
+        st->in_start = false;
+        if (st->v == NULL) {
+            fprintf(stderr, "deliver_try: deliver_verify_start: %s\n", strerror(errno));
+            exit(3);
+        }
+        return;
+    }
     st->d = deliver_start(st->base, &st->opts, st->hops, st->n_hops, &st->msg, try_done, st);
     st->in_start = false;
     if (st->d == NULL) {
@@ -268,10 +323,15 @@ try_cancel_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (st->d == NULL)
+    if (st->v != NULL) {
+        deliver_verify_cancel(st->v);
+        st->v = NULL;
+    } else if (st->d != NULL) {
+        deliver_cancel(st->d);
+        st->d = NULL;
+    } else {
         return;
-    deliver_cancel(st->d);
-    st->d = NULL;
+    }
     st->cancelled = true;
     printf("{\"cancelled\":true}\n");
     (void)fflush(stdout);
@@ -394,24 +454,32 @@ main(int argc, char **argv)
             if (str_copyz(tls_conf.tls_ca_file, sizeof(tls_conf.tls_ca_file),
                           try_arg(argc, argv, &i)) == -1)
                 try_usage("--ca-file too long");
+        } else if (strcmp(o, "--verify") == 0) {
+            st.verify = true;
         } else if (strcmp(o, "--debug") == 0) {
             log_set_level(LOG_LEVEL_DEBUG);
         } else {
             try_usage("unknown option");
         }
     }
-    if (opts->helo == NULL || st.msg.sender == NULL || st.msg.n_rcpts == 0 || file == NULL ||
-        st.n_hops == 0)
+    if (st.verify && (opts->helo == NULL || st.msg.n_rcpts == 0 || st.n_hops == 0))
+        try_usage("--verify needs --helo, --to and --hop");
+    if (!st.verify && (opts->helo == NULL || st.msg.sender == NULL || st.msg.n_rcpts == 0 ||
+                       file == NULL || st.n_hops == 0))
         try_usage("--helo, --from, --to, --file and --hop are needed");
 
-    fd = open(file, O_RDONLY | O_CLOEXEC);
-    if (fd == -1 || fstat(fd, &sb) == -1 || (unsigned long long)sb.st_size < offset) {
-        fprintf(stderr, "deliver_try: %s: %s\n", file, fd == -1 ? strerror(errno) : "too short");
-        return 2;
+    fd = -1;
+    if (!st.verify) {
+        fd = open(file, O_RDONLY | O_CLOEXEC);
+        if (fd == -1 || fstat(fd, &sb) == -1 || (unsigned long long)sb.st_size < offset) {
+            fprintf(stderr, "deliver_try: %s: %s\n", file,
+                    fd == -1 ? strerror(errno) : "too short");
+            return 2;
+        }
     }
     st.msg.fd = fd;
     st.msg.content_off = (off_t)offset;
-    st.msg.content_len = (uint64_t)sb.st_size - offset;
+    st.msg.content_len = fd != -1 ? (uint64_t)sb.st_size - offset : 0;
 
     (void)signal(SIGPIPE, SIG_IGN);
     base = event_base_new();
@@ -425,8 +493,8 @@ main(int argc, char **argv)
             log_panic("evtimer");
     }
     st.base = base;
-    if (st.repeat == 0)
-        try_usage("--repeat is at least 1");
+    if (st.repeat == 0 || (st.verify && st.repeat != 1))
+        try_usage("--repeat is at least 1 (and 1 with --verify)");
     st.next_ev = evtimer_new(base, try_next_cb, &st);
     if (st.next_ev == NULL)
         log_panic("evtimer");
@@ -448,7 +516,8 @@ main(int argc, char **argv)
     deliver_cache_free(opts->cache);
     tls_client_unref(opts->tls);
     event_base_free(base);
-    (void)close(fd);
+    if (fd != -1)
+        (void)close(fd);
     if (!st.cancelled && st.callbacks != st.repeat) {
         fprintf(stderr, "deliver_try: %u callbacks\n", st.callbacks);
         return 4;

@@ -254,6 +254,10 @@ deliver_txn_start(struct deliver_conn *c)
     const struct deliver_msg *msg = c->d->msg;
     char text[DELIVER_TEXT_MAX];
 
+    if (c->d->verify) {
+        deliver_verify_txn_start(c); /* a callout: MAIL and RCPT only */
+        return;
+    }
     deliver_conn_set_state(c, DELIVER_ST_TXN);
     c->pipelining = c->caps.pipelining;
     if (c->caps.size && c->caps.size_max > 0 && msg->content_len > c->caps.size_max) {
@@ -279,6 +283,8 @@ deliver_txn_start(struct deliver_conn *c)
 void
 deliver_txn_writable(struct deliver_conn *c)
 {
+    if (c->d->verify)
+        return; /* a callout's two commands never fill the output */
     if (c->pipelining && !c->stop && c->next_tag <= txn_data_tag(c))
         txn_send(c);
 }
@@ -391,6 +397,10 @@ deliver_txn_reply(struct deliver_conn *c, const struct deliver_reply *r)
 {
     size_t tag;
 
+    if (c->d->verify) {
+        deliver_verify_txn_reply(c, r);
+        return;
+    }
     if (c->state == DELIVER_ST_CONTENT || c->state == DELIVER_ST_DOT) {
         /*
          * In DOT this is the end of data's reply. In CONTENT the server

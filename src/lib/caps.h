@@ -80,6 +80,14 @@
 #define CAP_MESSAGE_ID  998
 #define CAP_HEADER_SCAN (100 * 1024)
 
+/*
+ * Recipient callouts in flight at once (src/verify/): each is a connection
+ * to one of our own relays. Past it a recipient is answered "try later" at
+ * once, so that a dictionary attack queues nothing and cannot flood the
+ * internal server.
+ */
+#define CAP_CALLOUTS 100
+
 /* A log line, including the quoted peer data in it. */
 #define CAP_LOG_LINE 2048
 /* Peer bytes quoted into one log field. */

@@ -16,6 +16,7 @@
 #include "lib/xalloc.h"
 #include "policy/policy.h"
 #include "smtp/session.h"
+#include "verify/verify.h"
 
 void
 smtp_txn_reset(struct smtp_session *s)
@@ -27,6 +28,8 @@ smtp_txn_reset(struct smtp_session *s)
         free((char *)t->rcpts[i].orcpt);
     }
     free(t->rcpts);
+    verify_cancel(t->verify_req); /* the session ends while its recipient is verified */
+    free(t->verify_rcpt);
     if (t->msg != NULL) {
         log_info("%s: sid=%s, status=discarded", s->queue_id, s->sid);
         spool_msg_abort(t->msg);
@@ -215,6 +218,69 @@ txn_add_rcpt(struct smtp_txn *t, const struct smtp_rcpt *r)
                  (r->notify & SMTP_NOTIFY_DELAY ? SPOOL_NOTIFY_DELAY : 0);
 }
 
+/*
+ * The answer of recipient verification: the RCPT's reply, then the commands
+ * that waited behind it (docs/verify.md).
+ */
+static void
+rcpt_verified(void *arg, const struct verify_answer *a)
+{
+    struct smtp_session *s = arg;
+    struct smtp_rcpt *r = s->txn.verify_rcpt;
+    char qt[LOG_QUOTE_CAP], qr[LOG_QUOTE_CAP];
+
+    s->txn.verify_req = NULL;
+    s->txn.verify_rcpt = NULL;
+    log_info("%s: sid=%s, event=verify, to=<%s>, result=%s, source=%s, relay=%s, reply=\"%s\"%s%s",
+             session_log_id(s), s->sid, log_quote(qt, sizeof(qt), r->to.text, r->to.len),
+             verify_result_name(a->result), verify_source_name(a->source), a->relay,
+             log_quote(qr, sizeof(qr), a->reply, strlen(a->reply)),
+             a->reason != NULL ? ", reason=" : "", a->reason != NULL ? a->reason : "");
+    session_set_state(s,
+                      a->result == VERIFY_OK || s->txn.n_rcpts > 0 ? SMTP_ST_RCPT : SMTP_ST_MAIL);
+    switch (a->result) {
+    case VERIFY_OK:
+        txn_add_rcpt(&s->txn, r);
+        smtp_reply(s, R_RCPT_OK, NULL);
+        break;
+    case VERIFY_UNKNOWN:
+        /* Refused now, so that no bounce goes to a sender who is often forged. */
+        s->txn.rcpts_refused++;
+        smtp_reply(s, R_RCPT_UNKNOWN, r->to.text);
+        break;
+    case VERIFY_TEMP:
+        s->txn.rcpts_refused++;
+        smtp_reply(s, R_RCPT_VERIFY_TEMP, r->to.text);
+        break;
+    }
+    free(r);
+    session_resume(s);
+}
+
+/*
+ * Recipient verification, for a recipient that every other check has
+ * accepted: on the inbound door, in a domain whose block asks for it, and
+ * never postmaster (RFC 5321 4.5.1). True when it has started: the session
+ * waits (parsing paused) for rcpt_verified().
+ */
+static bool
+rcpt_verify(struct smtp_session *s, const struct smtp_rcpt *r, const char *domain, size_t len)
+{
+    const struct conf_domain *d;
+
+    if (s->env->verify == NULL || s->door->role != DOOR_INBOUND || r->to.is_postmaster_bare)
+        return false;
+    d = conf_find_domain(s->conf, domain, len);
+    if (!verify_wanted(d) || verify_is_postmaster(r->to.text, r->to.local_len))
+        return false;
+    s->txn.verify_rcpt = xmalloc(sizeof(*r));
+    *s->txn.verify_rcpt = *r;
+    session_set_state(s, SMTP_ST_VERIFY);
+    s->txn.verify_req = verify_start(s->env->verify, s->conf, d, r->to.text, r->to.len,
+                                     r->to.local_len, r->to.has_utf8, rcpt_verified, s);
+    return true;
+}
+
 static void
 cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *c)
 {
@@ -262,6 +328,8 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *c)
         smtp_reply(s, R_RELAY_DENIED, NULL);
         return;
     }
+    if (rcpt_verify(s, &r, pr.domain, pr.domain_len))
+        return; /* rcpt_verified() answers */
     txn_add_rcpt(&s->txn, &r);
     session_set_state(s, SMTP_ST_RCPT);
     smtp_reply(s, R_RCPT_OK, NULL);

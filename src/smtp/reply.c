@@ -103,6 +103,11 @@ static const struct smtp_reply_def replies[R_REPLY_COUNT] = {
     [R_AUTH_TEMP] = {454, "4.7.0", "Temporary authentication failure", false},
     [R_SENDER_NOT_OWNED] = {553, "5.7.1", "Sender address not owned by the authenticated user",
                             true},
+    /* Recipient verification (docs/verify.md): RFC 3463 3.2 X.1.1 bad destination mailbox,
+     * 3.5 X.4.3 directory server failure; the internal server's own text stays in the log. */
+    [R_RCPT_UNKNOWN] = {550, "5.1.1", "<%s>: Recipient address rejected: User unknown", true},
+    [R_RCPT_VERIFY_TEMP] = {451, "4.4.3",
+                            "<%s>: Recipient address verification failed, try again later", false},
 };
 
 const struct smtp_reply_def *

@@ -89,6 +89,8 @@ enum smtp_reply_id {
     R_AUTH_TWICE,         /* 503 5.5.1 */
     R_AUTH_TEMP,          /* 454 4.7.0 */
     R_SENDER_NOT_OWNED,   /* 553 5.7.1 */
+    R_RCPT_UNKNOWN,       /* 550 5.1.1 <%s>: ... User unknown */
+    R_RCPT_VERIFY_TEMP,   /* 451 4.4.3 <%s>: ... try again later */
     R_REPLY_COUNT,
 };
 

@@ -45,7 +45,7 @@ static const char *const state_names[] = {
     [SMTP_ST_BDAT] = "bdat",           [SMTP_ST_BDAT_WAIT] = "bdat-wait",
     [SMTP_ST_COMMIT] = "commit",       [SMTP_ST_STARTTLS] = "starttls",
     [SMTP_ST_AUTH] = "auth",           [SMTP_ST_AUTH_CHECK] = "auth-check",
-    [SMTP_ST_CLOSING] = "closing",
+    [SMTP_ST_VERIFY] = "verify",       [SMTP_ST_CLOSING] = "closing",
 };
 
 static void session_run(struct smtp_session *s);
@@ -283,8 +283,9 @@ session_finish(struct smtp_session *s)
 {
     bool sent = s->peer_gone || session_flush(s);
 
-    if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_AUTH_CHECK)
-        return; /* content_committed() or the AUTH check comes back here */
+    if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_AUTH_CHECK ||
+        (s->state == SMTP_ST_VERIFY && !s->peer_gone))
+        return; /* content_committed(), the AUTH check or the verification comes back here */
     if (s->state == SMTP_ST_STARTTLS && !s->peer_gone && !s->peer_eof) {
         /* The 220 must be out in the clear before TLS starts (write_cb comes back). */
         if (!sent || smtp_tls_switch(s))
@@ -424,8 +425,9 @@ session_read_line(struct smtp_session *s)
 static bool
 in_transaction(const struct smtp_session *s)
 {
-    return s->state == SMTP_ST_MAIL || s->state == SMTP_ST_RCPT || s->state == SMTP_ST_DATA ||
-           s->state == SMTP_ST_BDAT || s->state == SMTP_ST_BDAT_WAIT || s->state == SMTP_ST_COMMIT;
+    return s->state == SMTP_ST_MAIL || s->state == SMTP_ST_RCPT || s->state == SMTP_ST_VERIFY ||
+           s->state == SMTP_ST_DATA || s->state == SMTP_ST_BDAT || s->state == SMTP_ST_BDAT_WAIT ||
+           s->state == SMTP_ST_COMMIT;
 }
 
 /* Handles buffered input until it runs out or the session must wait. */
@@ -436,7 +438,8 @@ session_run(struct smtp_session *s)
 
     for (;;) {
         if (stopping || s->state == SMTP_ST_CLOSING || s->state == SMTP_ST_COMMIT ||
-            s->state == SMTP_ST_STARTTLS || s->state == SMTP_ST_AUTH_CHECK)
+            s->state == SMTP_ST_STARTTLS || s->state == SMTP_ST_AUTH_CHECK ||
+            s->state == SMTP_ST_VERIFY)
             return;
         if (draining && !in_transaction(s)) {
             /* Shutting down: its transaction (if any) has ended; no new one. */
@@ -493,7 +496,8 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_CONNECTED) {
         smtp_tls_up(s); /* the handshake is done */
     } else if (what & BEV_EVENT_TIMEOUT) {
-        if ((s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_AUTH_CHECK) &&
+        if ((s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_AUTH_CHECK ||
+             s->state == SMTP_ST_VERIFY) &&
             (what & BEV_EVENT_READING)) {
             /* Our own wait, not the peer's: keep listening. */
             (void)bufferevent_enable(s->bev, EV_READ);

@@ -21,6 +21,7 @@
 #include "spool/spool.h"
 
 struct auth_check;
+struct verify_req;
 struct bufferevent;
 struct policy_login_get;
 struct event;
@@ -53,6 +54,7 @@ enum smtp_state {
     SMTP_ST_STARTTLS,   /* 220 to STARTTLS queued: TLS starts once it is sent */
     SMTP_ST_AUTH,       /* AUTH: waiting for the client's next response line */
     SMTP_ST_AUTH_CHECK, /* AUTH: the password is being checked (or a lockout's delay) */
+    SMTP_ST_VERIFY,     /* RCPT: the recipient is being verified (verify/) */
     SMTP_ST_CLOSING,    /* flushing the last reply, then free */
 };
 
@@ -72,6 +74,10 @@ struct smtp_txn {
     uint64_t bdat_left;               /* of which still to read */
     bool bdat_last;
     bool bdat; /* this transaction uses BDAT */
+
+    /* RCPT: the recipient being verified (SMTP_ST_VERIFY) and its RCPT, until the answer. */
+    struct verify_req *verify_req;
+    struct smtp_rcpt *verify_rcpt;
 };
 
 struct smtp_session {

@@ -24,6 +24,11 @@ Options of Peer (all optional):
   ehlo_extra    more extension lines, as they are
   mail_reply    a reply to MAIL instead of "250 2.1.0 Ok", e.g. "550 5.7.1 no"
   rcpt_replies  {address: reply} for the RCPTs to refuse
+  users         the addresses this server knows (any case), as an internal
+                server does: RCPT to any other gets "550 5.1.1 <addr>:
+                Recipient address rejected: User unknown in local recipient
+                table" (None: every address is known)
+  rcpt_gate     a threading.Event: RCPT is answered only once it is set
   data_reply    a reply to DATA instead of 354
   end_reply     the reply to the end of data (default "250 2.0.0 Ok: queued")
   drop_at       "MAIL", "RCPT", "DATA" or "DOT": close the connection without
@@ -61,7 +66,8 @@ DEFAULTS = dict(greeting=None, hang=False, ehlo=None, pipelining=True, eightbitm
                 rcpt_replies=None, data_reply=None, end_reply="250 2.0.0 Ok: queued",
                 drop_at=None, hang_at=None, max_rcpts=None, close_after_message=False,
                 drop_second_mail=False, tls=None, auth=None, auth_mechs=("PLAIN", "LOGIN"),
-                auth_in_clear=False, auth_reply=None, auth_required=False, implicit_tls=None)
+                auth_in_clear=False, auth_reply=None, auth_required=False, implicit_tls=None,
+                 users=None, rcpt_gate=None)
 
 
 @dataclass
@@ -263,7 +269,15 @@ class _Session(SMTP):
             return
         addr = m.group(1)
         self.conn.rcpts.append((addr, m.group(2).split()))
+        gate = self.opt["rcpt_gate"]
+        while gate is not None and not gate.is_set():
+            await asyncio.sleep(0.02)  # cancelled when the client goes
         refuse = (self.opt["rcpt_replies"] or {}).get(addr)
+        users = self.opt["users"]
+        if refuse is None and users is not None \
+                and addr.lower() not in {u.lower() for u in users}:
+            refuse = (f"550 5.1.1 <{addr}>: Recipient address rejected: "
+                      "User unknown in local recipient table")
         if refuse is None and self.opt["max_rcpts"] is not None \
                 and len(self.envelope.rcpt_tos) >= self.opt["max_rcpts"]:
             refuse = "452 4.5.3 Error: too many recipients"

@@ -871,3 +871,111 @@ def test_tls_connection_is_reused_with_its_tls(tmp_path, peer, ca):
     assert [r["reused"] for r in results] == [False, True]
     assert all(r["tls"].startswith("TLSv1.3") for r in results)
     assert len(p.conns) == 1
+
+
+# ---- recipient callouts (deliver/verify.c) -----------------------------------
+
+def verify(hops, addr=RCPT, opts=(), timeout=30):
+    """Runs deliver_try --verify; returns (result, stderr)."""
+    assert DRIVER.exists(), f"{DRIVER} is not built (meson setup -Dtests=enabled)"
+    args = [str(DRIVER), "--verify", "--helo", "client.test", "--to", addr, "--debug"]
+    for h in hops:
+        args += ["--hop", h]
+    args += list(opts)
+    lines, err = run_driver(args, timeout)
+    assert len(lines) == 1, lines
+    return json.loads(lines[0]), err
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_callout_dialogue_has_no_data(peer, pipelining):
+    """MAIL FROM:<>, RCPT, QUIT: nothing else, and never DATA."""
+    p = peer(pipelining=pipelining)
+    res, _ = verify([p.hop])
+    assert res == {"callbacks": 1, "answer": "ok", "code": 250, "relay": relay_of(p),
+                   "text": "250 2.1.5 Ok (in reply to RCPT TO command)"}
+    (c,) = p.conns
+    assert c.commands == ["EHLO client.test", "MAIL FROM:<>", f"RCPT TO:<{RCPT}>", "QUIT"]
+    assert c.mail_params == [] and c.msgs == []
+    group = c.packet_with(b"MAIL FROM:<>")
+    if pipelining:
+        assert group == b"MAIL FROM:<>\r\nRCPT TO:<rcpt@example.test>\r\n"
+    else:
+        assert group == b"MAIL FROM:<>\r\n"
+
+
+@pytest.mark.parametrize("reply, answer", [
+    ("550 5.1.1 <rcpt@example.test>: Recipient address rejected: User unknown", "refused"),
+    ("553 5.1.3 bad address", "refused"),
+    ("450 4.2.1 <rcpt@example.test>: mailbox busy", "temp"),
+    ("452 4.5.3 too many recipients", "temp"),
+])
+def test_callout_rcpt_reply(peer, reply, answer):
+    p = peer(rcpt_replies={RCPT: reply})
+    res, _ = verify([p.hop])
+    assert res["answer"] == answer and res["code"] == int(reply[:3])
+    assert res["text"] == reply + " (in reply to RCPT TO command)"
+    assert p.conns[0].commands[-1] == "QUIT"
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_callout_refused_mail_is_temporary(peer, pipelining):
+    """A server that refuses the null sender says nothing about the recipient."""
+    p = peer(pipelining=pipelining, mail_reply="550 5.7.1 null sender not accepted")
+    res, _ = verify([p.hop])
+    assert res["answer"] == "temp" and res["code"] == 550
+    assert res["text"] == "550 5.7.1 null sender not accepted (in reply to MAIL FROM command)"
+    assert "DATA" not in p.conns[0].commands
+
+
+def test_callout_421_at_rcpt(peer):
+    p = peer(rcpt_replies={RCPT: "421 4.3.2 closing"})
+    res, _ = verify([p.hop])
+    assert res["answer"] == "temp" and res["code"] == 421
+
+
+def test_callout_nobody_listening_tries_the_next_hop(peer):
+    p = peer()
+    res, err = verify([closed_hop(), p.hop])
+    assert res["answer"] == "ok" and res["relay"] == relay_of(p)
+    assert "event=hop-failed" in err
+    res, _ = verify([closed_hop()])
+    assert res["answer"] == "temp" and res["code"] == 0 and res["relay"] == "none"
+    assert "Connection refused" in res["text"]
+
+
+def test_callout_server_that_hangs_at_rcpt_times_out(peer):
+    p = peer(hang_at="RCPT")
+    res, _ = verify([p.hop], opts=["--timeout-command", "1"])
+    assert res["answer"] == "temp"
+    assert "timed out while sending RCPT TO" in res["text"]
+
+
+def test_callout_smtputf8(peer):
+    """An address that needs SMTPUTF8: asked for when offered; without it, no answer."""
+    addr = "j\u00f6rg@example.test"
+    p = peer(smtputf8=True)
+    res, _ = verify([p.hop], addr=addr, opts=["--smtputf8"])
+    assert res["answer"] == "ok"
+    assert p.conns[0].commands[1] == "MAIL FROM:<> SMTPUTF8"
+    q = peer(smtputf8=False)
+    res, _ = verify([q.hop], addr=addr, opts=["--smtputf8"])
+    assert res["answer"] == "temp" and "does not offer SMTPUTF8" in res["text"]
+    assert not any(c.startswith("MAIL") for c in q.conns[0].commands)
+
+
+def test_callout_uses_starttls_by_policy(peer, ca):
+    p = peer(tls=ca.issue("peer.test"))
+    res, _ = verify([p.hop], opts=["--tls", "may"])
+    assert res["answer"] == "ok"
+    (c,) = p.conns
+    assert c.tls and c.commands == ["EHLO client.test", "EHLO client.test", "MAIL FROM:<>",
+                                    f"RCPT TO:<{RCPT}>", "QUIT"]
+
+
+def test_callout_cancel_frees_everything(peer):
+    p = peer(hang_at="RCPT")
+    args = [str(DRIVER), "--verify", "--helo", "client.test", "--to", RCPT, "--hop", p.hop,
+            "--cancel-after", "300"]
+    lines, _ = run_driver(args, 30)
+    assert lines == ['{"cancelled":true}']

@@ -20,7 +20,7 @@ import ssl
 
 import pytest
 
-from conftest import Raw, assert_serving, envelope
+from conftest import UNVERIFIED_RELAY, Raw, assert_serving, envelope
 
 RELAY_DENIED = (550, "5.7.1 Relay access denied")
 RCPT_SYNTAX = (501, "5.1.3 Bad recipient address syntax")
@@ -31,7 +31,7 @@ AUTH_FIRST = (530, "5.7.0 Authentication required")
 MAIL_FIRST = (503, "5.5.1 Send MAIL first")
 PATH_SYNTAX = (501, "5.5.4 Syntax: RCPT TO:<address> [parameters]")
 
-DOMAINS = {"ours.test": None, "example.test": "smtp://127.0.0.1:2500"}
+DOMAINS = {"ours.test": None, "example.test": UNVERIFIED_RELAY}
 
 # (RCPT argument, inbound reply, the address queued where it is accepted;
 #  None: refused by the grammar on every door).

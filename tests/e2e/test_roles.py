@@ -10,7 +10,7 @@ import smtplib
 import ssl
 import socket
 
-from conftest import assert_serving, Raw
+from conftest import UNVERIFIED_RELAY, assert_serving, Raw
 
 # Replies from src/smtp/reply.c, as (code, enhanced code + key text).
 RELAY_DENIED = (550, "5.7.1 Relay access denied")
@@ -19,7 +19,7 @@ RCPT_OK = (250, "2.1.5 Recipient ok")
 CONNECT_DENIED = (554, "5.7.1 Access denied: this door is not open to your address")
 
 INBOUND_ONLY = {"inbound": {"tls": "none"}}
-DOMAINS = {"example.test": "smtp://127.0.0.1:2500", "ours.test": None}
+DOMAINS = {"example.test": UNVERIFIED_RELAY, "ours.test": None}
 
 
 def free_port6():
