@@ -85,7 +85,7 @@ cmd_configtest(const char *path)
         struct tls_server *ts = tls_server_new(c, err, sizeof(err));
 
         if (ts == NULL) {
-            fprintf(stderr, "%s: %s\n", path, err);
+            fprintf(stderr, "%s\n", err);
             conf_unref(c);
             return 1;
         }

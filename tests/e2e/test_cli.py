@@ -380,22 +380,43 @@ BAD = [
      "in domain name '" + "a" * 80 + "...'"),
     ("two-values-for-one", "hostname a.test b.test\n" + INTERNAL, 1,
      "'hostname' takes one value, found 2"),
+    # A hint only where it helps: a path may be quoted, a duration is one word.
+    ("path-with-a-space", "spool /var/my spool\n" + INTERNAL, 1,
+     "'spool' takes one value, found 2 (quote a path that has spaces)"),
+    ("duration-as-two-words", INTERNAL + "delivery {\n    give-up 10 min\n}\n", 6,
+     "'give-up' takes one value, found 2 (a duration is one word, as in 10m)"),
+    # AUTH on the wrong door, or a door that needs AUTH without an auth block.
+    ("auth-required-on-inbound",
+     INTERNAL + "listen inbound {\n    address 127.0.0.1:2525\n    auth required\n}\n"
+     "domain a.test { }\n", 7,
+     "auth required on listen inbound would refuse mail from every sender on the Internet "
+     "(530 5.7.0): remove it (users log in on the submission doors)"),
+    ("submission-without-auth-block",
+     "tls {\n    cert @CERT@\n    key @KEY@\n}\n"
+     "listen submission {\n    address 127.0.0.1:2587\n}\n", 5,
+     "listen submission requires AUTH (its default), which needs an auth { passwd FILE } block: "
+     "without one no user can log in and the door accepts no mail"),
+    ("submissions-without-auth-block",
+     "tls {\n    cert @CERT@\n    key @KEY@\n}\n"
+     "listen submissions {\n    address 127.0.0.1:2465\n}\n", 5,
+     "listen submissions requires AUTH (its default)"),
     ("empty-file", "", 1, "no listen block: gate26 would accept no mail"),
     ("no-listen-block", "hostname a.test\nspool @SPOOL@\n# nothing else\n", 3,
      "no listen block: gate26 would accept no mail"),
 ]
 
 
-def fill(text, tmp_path):
-    return text.replace("@SPOOL@", str(tmp_path / "spool")).replace("@DIR@", str(tmp_path))
+def fill(text, tmp_path, certs=("@CERT@", "@KEY@")):
+    return (text.replace("@SPOOL@", str(tmp_path / "spool")).replace("@DIR@", str(tmp_path))
+            .replace("@CERT@", certs[0]).replace("@KEY@", certs[1]))
 
 
 @pytest.mark.parametrize("name,text,line,phrase", BAD, ids=[b[0] for b in BAD])
-def test_configtest_bad(tmp_path, name, text, line, phrase):
+def test_configtest_bad(tmp_path, certs, name, text, line, phrase):
     conf = tmp_path / "bad.conf"
-    conf.write_text(fill(text, tmp_path))
+    conf.write_text(fill(text, tmp_path, certs))
     res = run("configtest", "-c", str(conf))
-    assert_one_error(res, f"{conf}:{line}: ", fill(phrase, tmp_path))
+    assert_one_error(res, f"{conf}:{line}: ", fill(phrase, tmp_path, certs))
 
 
 def test_configtest_crlf_and_comments(tmp_path):
