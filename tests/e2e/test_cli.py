@@ -288,6 +288,51 @@ def test_configtest_dev_conf(tmp_path, certs):
     assert res.stderr == ""
 
 
+def readme_try_it():
+    """The commands of README.md's "Try it" block, continuation lines joined."""
+    block = next(b for b in re.findall(r"^```sh\n(.*?)^```", (ROOT / "README.md").read_text(),
+                                       flags=re.S | re.M) if "swaks" in b)
+    return [c for c in block.replace("\\\n", " ").splitlines() if c.strip()]
+
+
+@pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks (tools/install-deps) missing")
+def test_readme_try_it_commands_work(tmp_path, certs):
+    """README's swaks lines against the development configuration as make run sets it up
+    (its ports moved to free ones): the internal door, and submission with --tls and AUTH,
+    which needs swaks's TLS (libnet-ssleay-perl, in tools/install-deps)."""
+    (tmp_path / "etc").mkdir()
+    conf = tmp_path / "etc" / "gate26.dev.conf"
+    ports = {p: free_port() for p in ("2525", "2626", "2587", "2465")}
+    text = DEV_CONF.read_text()
+    for old, new in ports.items():
+        text = text.replace(f":{old}", f":{new}")
+    conf.write_text(text)
+    tls = tmp_path / "build" / "dev-tls"
+    tls.mkdir(parents=True)
+    shutil.copy(certs[0], tls / "cert.pem")
+    shutil.copy(certs[1], tls / "key.pem")
+    give_key(tls / "key.pem")  # as make run does
+    p = subprocess.run([BIN, "passwd", "-c", str(conf), "dev@gate26.localhost"], input=b"dev\n",
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    commands = readme_try_it()
+    swaks = [c for c in commands if c.startswith("swaks ")]
+    assert len(swaks) == 2 and "--tls" in swaks[1] and "--auth-user" in swaks[1], commands
+    s = Served(conf, tmp_path / "log")
+    try:
+        assert s.wait_started(), s.text()
+        for c in swaks:
+            for old, new in ports.items():
+                c = c.replace(f":{old}", f":{new}")
+            res = subprocess.run(c, shell=True, capture_output=True, text=True, timeout=60)
+            assert res.returncode == 0, f"{c}\n{res.stdout}\n{res.stderr}"
+            assert "Ok: queued as" in res.stdout, res.stdout
+        queue = tmp_path / "build" / "dev-spool" / "queue"
+        assert len(list(queue.iterdir())) == 2
+    finally:
+        assert s.stop() == 0
+
+
 # ---- configtest on bad files ----
 
 INTERNAL = "listen internal {\n    address 127.0.0.1:2626\n    allow 127.0.0.0/8\n}\n"
