@@ -63,6 +63,18 @@ struct daemon {
 /* SIGTERM: transactions in flight (in and out) get this long to finish. */
 #define DAEMON_DRAIN_SECONDS 10
 
+/* "FILE:LINE" of a key of c, or "FILE" when it was not written: start-up and reload errors name it.
+ */
+static const char *
+daemon_at(const struct conf *c, unsigned line, char *buf, size_t cap)
+{
+    if (line != 0)
+        (void)snprintf(buf, cap, "%s:%u", c->path, line);
+    else
+        (void)snprintf(buf, cap, "%s", c->path);
+    return buf;
+}
+
 /*
  * The password checkers, made once a configuration has an auth block (at
  * start, or at the reload that adds one) and kept from then on: threads
@@ -151,13 +163,10 @@ reload_check_fixed(const struct conf *running, const struct conf *file, char *er
             continue;
         now = reload_fixed[i].value(running, &unused);
         then = reload_fixed[i].value(file, &line);
-        if (line != 0)
-            (void)snprintf(at, sizeof at, "%s:%u", file->path, line);
-        else
-            (void)snprintf(at, sizeof at, "%s", file->path);
         (void)snprintf(err, errcap,
                        "%s: '%s' changes only at a restart (running with %s, the file says %s%s)",
-                       at, reload_fixed[i].key, now, then, line != 0 ? "" : " by default");
+                       daemon_at(file, line, at, sizeof at), reload_fixed[i].key, now, then,
+                       line != 0 ? "" : " by default");
         return -1;
     }
     return 0;
@@ -391,7 +400,7 @@ daemon_serve(const char *path)
     struct preflight_loaded loaded;
     struct preflight_notes notes;
     struct spool_stats stats;
-    char err[1024];
+    char err[1024], at[CAP_PATH + 16];
 
     if (fault_init() == -1) {
         fprintf(stderr, "gate26: GATE26_FAULT is malformed (expected point:N[+][:EIO|ENOSPC])\n");
@@ -427,7 +436,8 @@ daemon_serve(const char *path)
         log_panic("event_base_new failed");
     d.spool = spool_open(d.conf->spool, d.base, &stats, err, sizeof(err));
     if (d.spool == NULL) {
-        fprintf(stderr, "gate26: %s\n", err);
+        fprintf(stderr, "%s: spool: %s\n", daemon_at(d.conf, d.conf->spool_line, at, sizeof(at)),
+                err);
         daemon_stop(&d);
         return 1;
     }
@@ -449,7 +459,9 @@ daemon_serve(const char *path)
     d.dns = dns_new(d.base, d.conf->has_resolver ? d.conf->resolver.text : NULL,
                     DAEMON_DNS_TIMEOUT_MS, err, sizeof(err));
     if (d.dns == NULL) {
-        fprintf(stderr, "gate26: resolver: %s\n", err);
+        fprintf(stderr, "%s: resolver: %s\n",
+                daemon_at(d.conf, d.conf->has_resolver ? d.conf->resolver.line : 0, at, sizeof(at)),
+                err);
         daemon_stop(&d);
         return 1;
     }
@@ -459,17 +471,20 @@ daemon_serve(const char *path)
     /* The control socket is made (in the spool) while we may still be root. */
     d.ctl = ctl_new(d.base, d.sched, d.conf->spool, err, sizeof(err));
     if (d.ctl == NULL) {
-        fprintf(stderr, "gate26: control socket: %s\n", err);
+        fprintf(stderr, "%s: control socket: %s\n",
+                daemon_at(d.conf, d.conf->spool_line, at, sizeof(at)), err);
         daemon_stop(&d);
         return 1;
     }
     if (privileges_drop(d.conf, d.spool, ctl_path(d.ctl), err, sizeof(err)) == -1) {
-        fprintf(stderr, "gate26: %s\n", err);
+        fprintf(stderr, "%s: %s\n", daemon_at(d.conf, d.conf->user_line, at, sizeof(at)), err);
         daemon_stop(&d);
         return 1;
     }
     if (sched_load(d.sched) == -1) {
-        fprintf(stderr, "gate26: %s/queue: %s\n", d.conf->spool, strerror(errno));
+        fprintf(stderr, "%s: spool: %s/queue: %s\n",
+                daemon_at(d.conf, d.conf->spool_line, at, sizeof(at)), d.conf->spool,
+                strerror(errno));
         daemon_stop(&d);
         return 1;
     }

@@ -798,6 +798,37 @@ def test_a_changed_resolver_is_asked_after_the_reload(gateway, dnsmasq, peers):
     assert g.log().count("event=resolver, ") == 2
 
 
+def test_a_lookup_in_flight_finishes_on_the_old_resolver_which_then_goes(gateway, dnsmasq,
+                                                                          peers):
+    """The old resolver answers what it was asked (here: nothing, a timeout, so the attempt is
+    retried) and is freed after; the retry asks the new one. ASan watches the freeing."""
+    mx = peers(host="127.0.0.53", port=25)
+    dns = dnsmasq("--local=/test/", "--mx-host=far.test,mx.far.test,10",
+                  "--host-record=mx.far.test,127.0.0.53")
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # takes queries, answers none
+    try:
+        silent.bind(("127.0.0.1", 0))
+        g = gateway(doors=doors(), domains=A_ONLY, delivery="retry 1s",
+                    extra=f"resolver 127.0.0.1:{silent.getsockname()[1]}")
+        r = g.raw("internal")
+        start_txn(r)
+        rcpt(r, "x@far.test", 250)
+        r.cmd("DATA", 354)
+        r.send("Subject: in flight\r\n\r\nbody\r\n.\r\n")
+        r.expect(250, "queued as")
+        r.close()
+        silent.settimeout(10)
+        silent.recvfrom(512)  # the MX query has been asked
+        g.write_config(extra=f"resolver {dns.server}")
+        reload(g)
+        assert f'server="{dns.server}", was="127.0.0.1:{silent.getsockname()[1]}", in_flight=1' \
+            in g.log()
+        wait_for(lambda: mx.messages(), timeout=30, what="the delivery after the old lookup")
+        assert "timeout asking 127.0.0.1:" in g.log()
+    finally:
+        silent.close()
+
+
 def test_restart_only_user_is_refused_naming_the_key_and_the_old_one_serves(gateway):
     if GATE26_USER is None:
         pytest.skip("switching users needs root")
