@@ -300,7 +300,13 @@ check_user_files(const struct conf *c, char *err, size_t errcap)
 
 /* ---- The listening addresses ---- */
 
-/* True when the owner of a port is the gate26 that runs on c's spool (SPOOL/lock). */
+/*
+ * True when the owner of a port is the gate26 that runs on c's spool: it
+ * keeps SPOOL/lock open under flock for its life, so the owner has that
+ * file open or is the process /proc/locks names as holding its lock; or it
+ * is a gate26 with the spool directory itself open (serve keeps it open
+ * from its start, for the spool's directory fsyncs).
+ */
 static bool
 is_running_gate26(const struct conf *c, const struct check_listener *owner)
 {
@@ -311,7 +317,8 @@ is_running_gate26(const struct conf *c, const struct check_listener *owner)
         return false;
     holder = check_flock_holder(lock);
     if (owner->pid != -1)
-        return check_pid_has_open(owner->pid, lock) || (holder != -1 && holder == owner->pid);
+        return check_pid_has_open(owner->pid, lock) || (holder != -1 && holder == owner->pid) ||
+               (owner->is_gate26 && check_pid_has_open(owner->pid, c->spool));
     /* Another user's process, unseen without root: the spool's lock is held and the socket is
      * the user's. */
     return holder != -1 && c->user[0] != '\0' && strcmp(owner->user, c->user) == 0;

@@ -687,6 +687,24 @@ def test_configtest_accepts_the_ports_of_the_gate26_running_on_its_spool(tmp_pat
         other.stop()
 
 
+def test_configtest_before_a_reload_of_the_running_gate26(gateway):
+    """The real daemon: configtest on its own file, ports held, says ok; a second serve on
+    the same file is refused (its ports are in use)."""
+    g = gateway()
+    res = run("configtest", "-c", str(g.conf))
+    assert (res.returncode, res.stderr) == (0, ""), res
+    assert res.stdout.endswith("configuration ok (2 listen blocks, 2 domains)\n")
+    res = run("serve", "-c", str(g.conf), timeout=15)
+    assert res.returncode == 1 and "is already in use (by " in res.stderr, res
+    assert f"pid {g.pid}, user " in res.stderr
+    # Another configuration on another spool with the same ports: in use, by that gate26.
+    other = g.dir / "other.conf"
+    other.write_text(g.conf.read_text().replace(str(g.spool), str(g.dir / "other-spool")))
+    res = run("configtest", "-c", str(other))
+    assert res.returncode == 1 and f"is already in use (by {BIN} serve -c " in res.stderr, res
+    assert f", pid {g.pid}, user " in res.stderr, res
+
+
 def test_a_port_of_another_spools_gate26_is_in_use(tmp_path):
     port, spool, theirs = free_port(), tmp_path / "spool", tmp_path / "theirs"
     spool.mkdir()
