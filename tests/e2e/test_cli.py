@@ -629,6 +629,21 @@ def test_the_default_spool_is_named_as_the_default(tmp_path):
         assert "spool" not in res.stdout
 
 
+def test_configtest_warns_when_hostname_is_unset_and_the_machine_name_is_no_fqdn(tmp_path):
+    conf = internal_conf(tmp_path, tmp_path, free_port())
+    conf.write_text(conf.read_text().replace("hostname gate26.test\n", ""))
+    res = run("configtest", "-c", str(conf))
+    assert res.returncode == 0, res.stderr
+    machine = socket.gethostname()
+    if "." not in machine or machine.split(".")[0] == "localhost":
+        assert res.stderr.startswith(f"warning: {conf}: 'hostname' is not set and this machine's "
+                                     f"name '{machine}' is not a fully qualified domain name: "), \
+            res.stderr
+        assert "set 'hostname'" in res.stderr
+    else:
+        assert res.stderr == ""
+
+
 class Holder:
     """A process that listens on 127.0.0.1:port and, with lock, holds SPOOL/lock open under
     flock(LOCK_EX): what the running gate26 on that spool looks like from outside."""
