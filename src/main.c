@@ -4,6 +4,7 @@
  * else lives here.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,8 +13,7 @@
 #include "check/check.h"
 #include "ctl/ctl.h"
 #include "daemon/daemon.h"
-#include "daemon/privileges.h"
-#include "tls/tls.h"
+#include "daemon/preflight.h"
 #include "verify/verify.h"
 
 #define DEFAULT_CONF "/etc/gate26/gate26.conf"
@@ -36,87 +36,157 @@ static const char usage_text[] =
     "                        on a terminal, else one line of standard input)\n"
     "  check --local [-c FILE] [PORT...]\n"
     "                        who listens on the mail ports here (default 25 26 465 587)\n"
-    "  check HOST[:PORT]... | check --mx DOMAIN\n"
+    "  check HOST[:PORT]... | check --mx DOMAIN | check smtps://HOST[:PORT]...\n"
     "                        what a remote host's (or a domain's MX hosts') mail ports\n"
     "                        answer; exit 0 ok, 1 warning, 2 critical (check --help)\n"
     "  version               print the version\n"
-    "  help                  print this text\n"
+    "  help [COMMAND]        print this text, or COMMAND's (as COMMAND --help)\n"
     "\n"
     "  -c, --config FILE     configuration file (default " DEFAULT_CONF ")\n"
     "\n"
     "signals to serve: HUP re-reads the configuration, TERM and INT stop.\n";
 
-/* Reads "-c FILE" after the command; returns the path, or NULL after a usage error. */
+/* What COMMAND --help prints for the commands that main.c runs itself. */
+static const char serve_usage[] =
+    "usage: gate26 serve [-c FILE]\n"
+    "\n"
+    "Runs the gateway in the foreground, logging on standard error. Started as\n"
+    "root it binds its ports, reads its keys and opens the spool, then serves as\n"
+    "the configuration's user. It first checks what configtest checks, and exits 1\n"
+    "with the message (FILE:LINE: ...) when something is wrong.\n"
+    "\n"
+    "  -c, --config FILE  configuration file (default " DEFAULT_CONF ")\n"
+    "  -h, --help         print this text\n"
+    "\n"
+    "Signals: HUP re-reads the configuration (a file it cannot take is logged and\n"
+    "the running one stays), TERM lets transactions finish for up to 10 s and\n"
+    "stops, INT (or a second TERM) stops at once.\n";
+
+static const char configtest_usage[] =
+    "usage: gate26 configtest [-c FILE]\n"
+    "\n"
+    "Checks the configuration as serve would before it starts: the file, the\n"
+    "user, the spool, the certificates, keys and password file (also as the user\n"
+    "a reload runs as), and that the listening addresses are free (those of the\n"
+    "gate26 running on this spool are fine). Starts nothing.\n"
+    "\n"
+    "  -c, --config FILE  configuration file (default " DEFAULT_CONF ")\n"
+    "  -h, --help         print this text\n"
+    "\n"
+    "Exit status: 0 ok (notes on standard output, warnings on standard error),\n"
+    "1 the first problem found, on standard error, 2 usage error.\n";
+
+static const char version_usage[] = "usage: gate26 version\n"
+                                    "\n"
+                                    "Prints the name and version of gate26.\n";
+
+static const char help_usage[] = "usage: gate26 help [COMMAND]\n"
+                                 "\n"
+                                 "Prints the commands of gate26, or COMMAND's usage.\n";
+
+/* Prints usage on stdout and returns true when the only argument is -h or --help. */
+static bool
+asks_help(int argc, char **argv, const char *usage)
+{
+    if (argc != 2 || (strcmp(argv[1], "-h") != 0 && strcmp(argv[1], "--help") != 0))
+        return false;
+    fputs(usage, stdout);
+    return true;
+}
+
+/*
+ * Reads "-c FILE" (or -h) after the command (argv[0]); returns the path, or
+ * NULL after printing the usage (*status: 0 for --help, 2 for a usage error).
+ */
 static const char *
-config_option(int argc, char **argv)
+config_option(int argc, char **argv, const char *usage, int *status)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *path = DEFAULT_CONF;
     int ch;
 
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-        if (ch != 'c')
+    *status = 2;
+    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (ch == 'h') {
+            fputs(usage, stdout);
+            *status = 0;
             return NULL;
+        }
+        if (ch != 'c') {
+            fputs(usage, stderr);
+            return NULL;
+        }
         path = optarg;
     }
     if (optind != argc) {
         fprintf(stderr, "gate26: unexpected argument '%s'\n", argv[optind]);
+        fputs(usage, stderr);
         return NULL;
     }
     return path;
 }
 
 static int
-cmd_configtest(const char *path)
+cmd_configtest(int argc, char **argv)
 {
+    struct preflight_loaded loaded;
+    struct preflight_notes notes;
     char err[1024];
-    struct conf *c = conf_load(path, err, sizeof(err));
+    int status;
+    const char *path = config_option(argc, argv, configtest_usage, &status);
+    struct conf *c;
+
+    if (path == NULL)
+        return status;
+    c = conf_load(path, err, sizeof(err));
 
     if (c == NULL) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    /* As serve would: root needs a user to switch to, and that user must exist. */
-    if (privileges_check(c, err, sizeof(err)) == -1) {
+    /* What serve would refuse, by the same code: the user, the spool, the files (as root and as
+     * the user), the ports (those of the gate26 running on this spool are fine). */
+    if (preflight_start(c, PREFLIGHT_CONFIGTEST, &loaded, &notes, err, sizeof(err)) == -1) {
         fprintf(stderr, "%s\n", err);
         conf_unref(c);
         return 1;
     }
-    /* The certificates and keys too: a typo there would only show at start. */
-    if (c->has_tls) {
-        struct tls_server *ts = tls_server_new(c, err, sizeof(err));
-
-        if (ts == NULL) {
-            fprintf(stderr, "%s: %s\n", path, err);
-            conf_unref(c);
-            return 1;
-        }
-        tls_server_unref(ts);
-    }
-    if (c->auth_passwd[0] != '\0') {
-        struct auth_db *db = auth_db_load(c->auth_passwd, err, sizeof(err));
-
-        if (db == NULL) {
-            fprintf(stderr, "%s: %s\n", path, err);
-            conf_unref(c);
-            return 1;
-        }
-        auth_db_unref(db);
-    }
-    /* And the recipient lists of verify-recipients FILE. */
+    preflight_loaded_clear(&loaded);
+    /* And the recipient lists of verify-recipients FILE, which serve reads at its start. */
     if (verify_check_lists(c, err, sizeof(err)) == -1) {
-        fprintf(stderr, "%s: %s\n", path, err);
+        fprintf(stderr, "%s\n", err);
         conf_unref(c);
         return 1;
     }
+    for (size_t i = 0; i < notes.n_warnings; i++)
+        fprintf(stderr, "warning: %s\n", notes.warning[i]);
+    for (size_t i = 0; i < notes.n_notes; i++)
+        printf("%s\n", notes.note[i]);
     printf("%s: configuration ok (%zu listen block%s, %zu domain%s)\n", path, c->n_listens,
            c->n_listens == 1 ? "" : "s", c->n_domains, c->n_domains == 1 ? "" : "s");
     conf_unref(c);
     return 0;
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+    int status;
+    const char *path = config_option(argc, argv, serve_usage, &status);
+
+    return path != NULL ? daemon_serve(path) : status;
+}
+
+/* gate26 queue [-c FILE] COMMAND ...: ctl/client.c reads its arguments and the configuration. */
+static int
+cmd_queue(int argc, char **argv)
+{
+    return ctl_client_main(argc, argv, DEFAULT_CONF);
 }
 
 /* gate26 unlock [-c FILE] CLIENT|USER: the arguments first, so a usage error needs no config. */
@@ -126,7 +196,7 @@ cmd_unlock(int argc, char **argv)
     const char *path = DEFAULT_CONF;
     char err[1024];
     struct conf *c;
-    int rc, i = 2;
+    int rc, i = 1;
 
     if (i + 1 < argc && (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)) {
         path = argv[i + 1];
@@ -145,36 +215,83 @@ cmd_unlock(int argc, char **argv)
     return rc;
 }
 
+static int
+cmd_check(int argc, char **argv)
+{
+    return check_main(argc, argv, DEFAULT_CONF);
+}
+
+static int
+cmd_passwd(int argc, char **argv)
+{
+    return auth_passwd_cli(argc, argv, DEFAULT_CONF);
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+    if (asks_help(argc, argv, version_usage))
+        return 0;
+    if (argc > 1) {
+        fprintf(stderr, "gate26: unexpected argument '%s'\n%s", argv[1], version_usage);
+        return 2;
+    }
+    printf("gate26 %s\n", GATE26_VERSION);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv);
+
+/*
+ * The subcommands: each gets argv from its own name on (argv[0]) and
+ * returns the exit status; each answers -h and --help with its usage on
+ * standard output and exit 0. A new subcommand is a row here and a line in
+ * usage_text.
+ */
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    {"serve", cmd_serve},     {"configtest", cmd_configtest},
+    {"queue", cmd_queue},     {"unlock", cmd_unlock},
+    {"passwd", cmd_passwd},   {"check", cmd_check},
+    {"version", cmd_version}, {"help", cmd_help},
+};
+
+/* gate26 help [COMMAND]: this usage, or COMMAND --help. */
+static int
+cmd_help(int argc, char **argv)
+{
+    if (asks_help(argc, argv, help_usage))
+        return 0;
+    if (argc == 1) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    for (size_t i = 0; argc == 2 && i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            char *args[] = {argv[1], "--help", NULL};
+
+            return commands[i].run(2, args);
+        }
+    }
+    fprintf(stderr, "gate26: no command '%s'\n\n%s", argv[1], usage_text);
+    return 2;
+}
+
 int
 main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "help";
-    const char *path;
 
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("gate26 %s\n", GATE26_VERSION);
-        return 0;
+    if (strcmp(cmd, "--version") == 0)
+        cmd = "version";
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+        cmd = "help";
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].run(argc > 1 ? argc - 1 : 1, argc > 1 ? argv + 1 : argv);
     }
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        fputs(usage_text, stdout);
-        return 0;
-    }
-    if (strcmp(cmd, "queue") == 0)
-        return ctl_client_main(argc - 1, argv + 1, DEFAULT_CONF);
-    if (strcmp(cmd, "unlock") == 0)
-        return cmd_unlock(argc, argv);
-    if (strcmp(cmd, "passwd") == 0)
-        return auth_passwd_cli(argc - 1, argv + 1, DEFAULT_CONF);
-    if (strcmp(cmd, "check") == 0)
-        return check_main(argc - 1, argv + 1, DEFAULT_CONF);
-    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "configtest") != 0) {
-        fprintf(stderr, "gate26: unknown command '%s'\n\n%s", cmd, usage_text);
-        return 2;
-    }
-    path = config_option(argc - 1, argv + 1);
-    if (path == NULL) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
-    return strcmp(cmd, "serve") == 0 ? daemon_serve(path) : cmd_configtest(path);
+    fprintf(stderr, "gate26: unknown command '%s'\n\n%s", cmd, usage_text);
+    return 2;
 }

@@ -93,15 +93,31 @@ void auth_db_unref(struct auth_db *db);
 /* The number of users in db. */
 size_t auth_db_count(const struct auth_db *db);
 
+/* What a password check found. */
+enum auth_verdict {
+    AUTH_VERDICT_BAD,    /* a wrong password, or no such user */
+    AUTH_VERDICT_OK,     /* the user's password */
+    AUTH_VERDICT_LOCKED, /* the user's entry is locked (`gate26 passwd --lock`): nothing matches */
+};
+
+/* "bad", "ok", "locked": for log lines and tests. */
+const char *auth_verdict_name(enum auth_verdict v);
+
 /*
  * Checks pass (pass_len octets, need not be NUL-terminated) for user
  * (NUL-terminated). Blocks for one hash computation, tens of milliseconds:
  * never call it on the event loop, use the pool. An unknown user (or a name
- * that could not be one) costs the same, checked against the dummy hash.
- * The comparison is constant-time. An empty password, one with a NUL octet
- * or one libxcrypt refuses (longer than 512 octets) is false. Copies of pass are
- * wiped before return. Thread-safe.
+ * that could not be one) costs the same, checked against the dummy hash,
+ * and so does a locked user, checked against the hash its entry keeps
+ * behind the '!'. The comparison is constant-time. An empty password, one
+ * with a NUL octet or one libxcrypt refuses (longer than 512 octets) is
+ * AUTH_VERDICT_BAD (or _LOCKED for a locked user). Copies of pass are wiped
+ * before return. Thread-safe.
  */
+enum auth_verdict auth_db_check(const struct auth_db *db, const char *user, const char *pass,
+                                size_t pass_len);
+
+/* auth_db_check() == AUTH_VERDICT_OK. */
 bool auth_db_verify(const struct auth_db *db, const char *user, const char *pass, size_t pass_len);
 
 /* ------------------------------------------------------------ checks off the loop */
@@ -109,8 +125,8 @@ bool auth_db_verify(const struct auth_db *db, const char *user, const char *pass
 struct auth_pool;
 struct auth_check;
 
-/* The result of a check: ok is true when the password was right. */
-typedef void auth_done_fn(void *arg, bool ok);
+/* The result of a check (auth_db_check's verdict). */
+typedef void auth_done_fn(void *arg, enum auth_verdict verdict);
 
 /*
  * Starts n_threads worker threads (0: 2; at most 64) that run checks for
@@ -225,11 +241,14 @@ void auth_plain_clear(struct auth_plain *p);
 /* ------------------------------------------------------------ gate26 passwd */
 
 /*
- * `gate26 passwd [-c CONFFILE] [-f PASSWDFILE] USER`: sets USER's password
- * in the password file (-f, else the config's auth { passwd FILE }, the
- * config being -c or default_conf). argv[0] is "passwd". Prints its own
- * messages. Returns the exit status: 0 done, 1 failed (nothing changed),
- * 2 usage error.
+ * `gate26 passwd [-c CONFFILE] [-f PASSWDFILE] [--delete | --lock] USER`:
+ * sets USER's password in the password file (-f, else the config's
+ * auth { passwd FILE }, the config being -c or default_conf), or removes
+ * USER's line (--delete), or locks USER (--lock: the entry stays, its hash
+ * behind a '!', and no password matches until a new one is set).
+ * `--help` prints the usage on standard output. argv[0] is "passwd".
+ * Prints its own messages. Returns the exit status: 0 done, 1 failed or no
+ * such user (nothing changed), 2 usage error.
  */
 int auth_passwd_cli(int argc, char **argv, const char *default_conf);
 

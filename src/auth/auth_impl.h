@@ -15,10 +15,11 @@
 #include "auth/auth.h"
 
 struct auth_entry {
-    char *user; /* one allocation: user NUL hash NUL */
-    char *hash;
+    char *user;  /* one allocation: user NUL [!] hash NUL */
+    char *hash;  /* without the '!' of a locked entry */
     size_t size; /* of that allocation, for the wipe */
     unsigned line;
+    bool locked; /* written "user:!hash" (gate26 passwd --lock) */
 };
 
 struct auth_db {
@@ -35,6 +36,9 @@ struct auth_db {
  */
 struct auth_db *auth_db_parse(const char *path, const char *text, size_t len, const char *skip_user,
                               char *err, size_t errcap);
+
+/* The entry of user in db (parsed, sorted), or NULL. */
+const struct auth_entry *auth_db_find(const struct auth_db *db, const char *user);
 
 /*
  * Reads the whole file at path (at most AUTH_DB_MAX_SIZE octets) into a
@@ -60,7 +64,7 @@ struct auth_check {
     void *arg;
     enum auth_check_state state; /* under pool->lock */
     bool cancelled;              /* under pool->lock */
-    bool ok;
+    enum auth_verdict verdict;
     struct auth_check *next;
 };
 

@@ -205,10 +205,25 @@ parse_line(struct auth_db *db, size_t *alloc, const char *p, size_t len, unsigne
     e->user = xmalloc(e->size);
     e->hash = e->user + ulen + 1;
     e->line = line;
+    e->locked = false;
     memcpy(e->user, p, ulen);
     e->user[ulen] = '\0';
     memcpy(e->hash, colon + 1, hlen);
     e->hash[hlen] = '\0';
+    /* "user:!hash": locked (gate26 passwd --lock); the hash stays for the timing and an unlock. */
+    if (hlen > 0 && e->hash[0] == '!') {
+        e->locked = true;
+        e->hash++;
+        hlen--;
+        if (hlen == 0) {
+            (void)str_fmt(why, cap,
+                          "expected a crypt(3) hash after '%s:!' (a locked entry keeps "
+                          "its hash)",
+                          e->user);
+            entry_wipe(e);
+            return -1;
+        }
+    }
     if (hash_check(e->user, e->hash, hlen, why, cap) == -1) {
         entry_wipe(e);
         return -1;
@@ -449,8 +464,8 @@ auth_db_count(const struct auth_db *db)
     return db->n;
 }
 
-static const struct auth_entry *
-db_find(const struct auth_db *db, const char *user)
+const struct auth_entry *
+auth_db_find(const struct auth_db *db, const char *user)
 {
     size_t lo = 0, hi = db->n;
 
@@ -468,8 +483,28 @@ db_find(const struct auth_db *db, const char *user)
     return NULL;
 }
 
+const char *
+auth_verdict_name(enum auth_verdict v)
+{
+    switch (v) {
+    case AUTH_VERDICT_BAD:
+        return "bad";
+    case AUTH_VERDICT_OK:
+        return "ok";
+    case AUTH_VERDICT_LOCKED:
+        return "locked";
+    }
+    log_panic("auth_verdict_name: no verdict %d", (int)v);
+}
+
 bool
 auth_db_verify(const struct auth_db *db, const char *user, const char *pass, size_t pass_len)
+{
+    return auth_db_check(db, user, pass, pass_len) == AUTH_VERDICT_OK;
+}
+
+enum auth_verdict
+auth_db_check(const struct auth_db *db, const char *user, const char *pass, size_t pass_len)
 {
     const struct auth_entry *e = NULL;
     const char *hash, *out;
@@ -478,12 +513,12 @@ auth_db_verify(const struct auth_db *db, const char *user, const char *pass, siz
     size_t hlen;
     bool same;
 
-    /* None depends on the user, so refusing early tells nothing. */
+    if (auth_is_user_name(user, strnlen(user, AUTH_USER_MAX + 1)))
+        e = auth_db_find(db, user);
+    /* None depends on the password, so refusing early tells nothing. */
     if (pass_len == 0 || pass_len > CRYPT_MAX_PASSPHRASE_SIZE ||
         memchr(pass, '\0', pass_len) != NULL)
-        return false;
-    if (auth_is_user_name(user, strnlen(user, AUTH_USER_MAX + 1)))
-        e = db_find(db, user);
+        return e != NULL && e->locked ? AUTH_VERDICT_LOCKED : AUTH_VERDICT_BAD;
     hash = e != NULL ? e->hash : db->dummy;
     if (hash == NULL)
         log_panic("-: event=auth-verify, reason=\"a parsed password table has no dummy hash\"");
@@ -499,5 +534,7 @@ auth_db_verify(const struct auth_db *db, const char *user, const char *pass, siz
     OPENSSL_cleanse(cd, sizeof(*cd));
     free(phrase);
     free(cd);
-    return same && e != NULL;
+    if (e != NULL && e->locked)
+        return AUTH_VERDICT_LOCKED; /* after the same work as any other check */
+    return same && e != NULL ? AUTH_VERDICT_OK : AUTH_VERDICT_BAD;
 }

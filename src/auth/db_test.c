@@ -67,6 +67,9 @@ static const struct {
     {S(U64 ":" H_Y "\n"), NULL, 1},
     {S("alice@example.com:" H_Y "\nAlice:" H_Y "\nalice:" H_Y "\n"), NULL, 3},
     {S("!#$%&'*+-/=?^_`{|}~\"(),.;<>@[\\]:" H_Y "\n"), NULL, 1},
+    /* locked entries (gate26 passwd --lock): a '!' before a hash that is itself good */
+    {S("alice:!" H_Y "\nbob:" H_2B "\n"), NULL, 2},
+    {S("alice:!" H_6 "\n"), NULL, 1},
 
     /* hostile: duplicates, reported at the second line, first in file order */
     {S("alice:" H_Y "\nalice:" H_2B "\n"), "pw:2: duplicate user 'alice' (first at line 1)"},
@@ -107,9 +110,16 @@ static const struct {
     {S("alice:" H_1 "\n"), "pw:1: " WEAK("alice")},
     {S("alice:" H_5 "\n"), "pw:1: " WEAK("alice")},
     {S("alice:" H_2A "\n"), "pw:1: " WEAK("alice")},
-    {S("alice:!\n"), "pw:1: " WEAK("alice")},
+    {S("alice:!\n"),
+     "pw:1: expected a crypt(3) hash after 'alice:!' (a locked entry keeps its hash)"},
     {S("alice:*\n"), "pw:1: " WEAK("alice")},
-    {S("alice:!" H_Y "\n"), "pw:1: " WEAK("alice")},
+    {S("alice:!!" H_Y "\n"), "pw:1: " WEAK("alice")},
+    {S("alice:!*\n"), "pw:1: " WEAK("alice")},
+    {S("alice:!" H_DES "\n"), "pw:1: " WEAK("alice")},
+    {S("alice:! " H_Y "\n"),
+     "pw:1: expected 'USER:HASH' with nothing after the hash of user 'alice'"},
+    {S("alice:!$y$j75$A4divVMdAPsx9elcOQxp31$\n"),
+     "pw:1: malformed hash for user 'alice' (cut short?)"},
     {S("alice:$9$abc$def\n"), "pw:1: " WEAK("alice")},
     {S("alice:$y$\n"), "pw:1: malformed hash for user 'alice' (cut short?)"},
     {S("alice:$y$j75$\n"), "pw:1: malformed hash for user 'alice' (cut short?)"},
@@ -279,6 +289,47 @@ test_verify_fixed(void **state)
     auth_db_unref(db);
 }
 
+/* A locked user: LOCKED for every password, its own one included; the others are not touched. */
+static void
+test_locked_user(void **state)
+{
+    static const struct {
+        const char *user;
+        const char *pass;
+        enum auth_verdict want;
+    } rows[] = {
+        {"alice", "secret", AUTH_VERDICT_LOCKED}, /* the password that was hers */
+        {"alice", "secreT", AUTH_VERDICT_LOCKED}, {"alice", "", AUTH_VERDICT_LOCKED},
+        {"Alice", "secret", AUTH_VERDICT_BAD}, /* another name */
+        {"bob", "secret", AUTH_VERDICT_OK},       {"bob", "wrong", AUTH_VERDICT_BAD},
+        {"nobody", "secret", AUTH_VERDICT_BAD},   {"!alice", "secret", AUTH_VERDICT_BAD},
+    };
+    static const char text[] = "alice:!" H_Y "\nbob:" H_Y "\n";
+    char err[256];
+    struct auth_db *db = auth_db_load_text("pw", text, strlen(text), err, sizeof(err));
+
+    (void)state;
+    assert_non_null(db);
+    for (size_t i = 0; i < COUNT(rows); i++) {
+        enum auth_verdict v = auth_db_check(db, rows[i].user, rows[i].pass, strlen(rows[i].pass));
+
+        if (v != rows[i].want)
+            fail_msg("row %zu (%s/%s): want %s, got %s", i, rows[i].user, rows[i].pass,
+                     auth_verdict_name(rows[i].want), auth_verdict_name(v));
+    }
+    assert_false(auth_db_verify(db, "alice", "secret", 6));
+    assert_true(auth_db_find(db, "alice")->locked);
+    assert_false(auth_db_find(db, "bob")->locked);
+    /* the hash kept behind the '!' is the one unlocked again */
+    assert_string_equal(auth_db_find(db, "alice")->hash, H_Y);
+    auth_db_unref(db);
+    /* A locked first entry still gives the dummy hash its method. */
+    db = auth_db_load_text("pw", "alice:!" H_Y "\n", strlen("alice:!" H_Y "\n"), err, sizeof(err));
+    assert_non_null(db);
+    assert_int_equal(auth_db_check(db, "nobody", "x", 1), AUTH_VERDICT_BAD);
+    auth_db_unref(db);
+}
+
 /* libxcrypt refuses phrases over 512 octets: false, for known and unknown users. */
 static void
 test_verify_long_password(void **state)
@@ -379,13 +430,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_load_table),
-        cmocka_unit_test(test_long_lines),
-        cmocka_unit_test(test_verify_methods),
-        cmocka_unit_test(test_verify_fixed),
-        cmocka_unit_test(test_verify_long_password),
-        cmocka_unit_test(test_dummy_hash),
-        cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_load_table),           cmocka_unit_test(test_long_lines),
+        cmocka_unit_test(test_verify_methods),       cmocka_unit_test(test_verify_fixed),
+        cmocka_unit_test(test_verify_long_password), cmocka_unit_test(test_locked_user),
+        cmocka_unit_test(test_dummy_hash),           cmocka_unit_test(test_load_file),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `gate26 passwd [-c CONFFILE] [-f PASSWDFILE] USER`: sets one user's
- * password in the password file. The password comes from the terminal with
- * echo off, asked twice, or as one line of standard input when that is not
- * a terminal; never from the command line, where `ps` would show it.
+ * `gate26 passwd [-c CONFFILE] [-f PASSWDFILE] [--delete | --lock] USER`:
+ * sets one user's password in the password file, or removes the user's
+ * line (--delete), or locks the user (--lock: the line becomes
+ * "user:!hash", which auth/db.c loads as an entry no password matches,
+ * and setting a password replaces it, which unlocks). The password comes
+ * from the terminal with echo off, asked twice, or as one line of standard
+ * input when that is not a terminal; never from the command line, where
+ * `ps` would show it.
  *
  * The hash is libxcrypt's default method (yescrypt on Debian 12) with a
  * fresh salt. The file is replaced atomically: the new contents go to a
@@ -44,7 +48,34 @@
 /* The longest password line read, with room for a CR LF and a sign of "more". */
 #define PASSWD_LINE_CAP (AUTH_SASL_FIELD_MAX + 3)
 
-static const char passwd_usage[] = "usage: gate26 passwd [-c CONFFILE] [-f PASSWDFILE] USER\n";
+static const char passwd_usage[] =
+    "usage: gate26 passwd [-c CONFFILE] [-f PASSWDFILE] USER\n"
+    "       gate26 passwd [-c CONFFILE] [-f PASSWDFILE] --delete USER\n"
+    "       gate26 passwd [-c CONFFILE] [-f PASSWDFILE] --lock USER\n";
+
+static const char passwd_help[] =
+    "\n"
+    "Sets USER's password in the password file of the auth block (asked twice on a\n"
+    "terminal, else one line of standard input), adding USER if new; a locked USER\n"
+    "is unlocked by it.\n"
+    "\n"
+    "  -c, --config FILE  the configuration whose auth { passwd FILE } to change\n"
+    "                     (default /etc/gate26/gate26.conf)\n"
+    "  -f, --file FILE    change this password file instead\n"
+    "      --delete       remove USER's line\n"
+    "      --lock         lock USER: the line stays, no password works until a new\n"
+    "                     one is set\n"
+    "  -h, --help         print this text\n"
+    "\n"
+    "Exit status: 0 done, 1 nothing changed (no such user, a broken file, an empty\n"
+    "password), 2 usage error. Send HUP to gate26 serve to use the new file.\n";
+
+/* What the command does to USER's line. */
+enum passwd_action {
+    PASSWD_SET,    /* a new hash (adds the user, or replaces and so unlocks) */
+    PASSWD_DELETE, /* no line */
+    PASSWD_LOCK,   /* "user:!hash" with the hash it has */
+};
 
 /* ------------------------------------------------------------ the password */
 
@@ -198,26 +229,33 @@ struct passwd_file {
     gid_t new_gid;  /* for a new file; (gid_t)-1: ours */
 };
 
-/* The old text with USER's line replaced (the first) or dropped (any
- * later ones), or the new line appended. Returns a new buffer. */
+/*
+ * The old text with USER's first line replaced by "USER:hash" (every later
+ * one dropped), or, with hash NULL, every line of USER dropped; a new line
+ * is appended when USER had none and hash is not NULL. *found tells whether
+ * USER had a line, *was_locked whether the first one was locked. Returns a
+ * new buffer.
+ */
 static char *
 passwd_compose(const char *old, size_t old_len, const char *user, const char *hash, size_t *out_len,
-               bool *replaced)
+               bool *found, bool *was_locked)
 {
-    size_t ulen = strlen(user), hlen = strlen(hash);
+    size_t ulen = strlen(user), hlen = hash != NULL ? strlen(hash) : 0;
     size_t cap = old_len + 1 + ulen + 1 + hlen + 2, n = 0; /* LF, ":", LF and NUL */
     char *out = xmalloc(cap);
     const char *p = old, *end = old + old_len;
 
-    *replaced = false;
+    *found = *was_locked = false;
     while (p < end) {
         const char *lf = memchr(p, '\n', (size_t)(end - p));
         size_t len = lf != NULL ? (size_t)(lf - p) + 1 : (size_t)(end - p);
 
         if (len > ulen && memcmp(p, user, ulen) == 0 && p[ulen] == ':') {
-            if (!*replaced) {
-                n += (size_t)snprintf(out + n, cap - n, "%s:%s\n", user, hash);
-                *replaced = true;
+            if (!*found) {
+                *was_locked = len > ulen + 1 && p[ulen + 1] == '!';
+                if (hash != NULL)
+                    n += (size_t)snprintf(out + n, cap - n, "%s:%s\n", user, hash);
+                *found = true;
             }
         } else {
             memcpy(out + n, p, len);
@@ -225,7 +263,7 @@ passwd_compose(const char *old, size_t old_len, const char *user, const char *ha
         }
         p += len;
     }
-    if (!*replaced) {
+    if (!*found && hash != NULL) {
         if (n > 0 && out[n - 1] != '\n')
             out[n++] = '\n';
         n += (size_t)snprintf(out + n, cap - n, "%s:%s\n", user, hash);
@@ -373,11 +411,15 @@ passwd_usage_error(const char *why)
 
 /*
  * Reads the file (a missing one is empty) and checks it as the daemon
- * would, USER's lines aside. Returns 0 with the text in *old (the caller
- * wipes and frees it), or -1 after printing why.
+ * would, USER's lines aside (skip_user NULL: USER's too). Returns 0 with
+ * the text in *old (the caller wipes and frees it) and, when lock_hash is
+ * not NULL, USER's hash as it stands ("" when USER has no entry, a leading
+ * '!' when locked) in lock_hash (capacity CRYPT_OUTPUT_SIZE + 1); or -1
+ * after printing why.
  */
 static int
-passwd_load_old(struct passwd_file *f, const char *user, char **old, size_t *old_len)
+passwd_load_old(struct passwd_file *f, const char *skip_user, char **old, size_t *old_len,
+                const char *user, char *lock_hash)
 {
     char err[1024];
     struct auth_db *db;
@@ -401,13 +443,20 @@ passwd_load_old(struct passwd_file *f, const char *user, char **old, size_t *old
     } else if (stat(f->path, &f->st) == 0) {
         f->exists = true;
     }
-    db = auth_db_parse(f->path, *old, *old_len, user, err, sizeof(err));
+    db = auth_db_parse(f->path, *old, *old_len, skip_user, err, sizeof(err));
     if (db == NULL) {
         fprintf(stderr, "%s; nothing changed\n", err);
         OPENSSL_cleanse(*old, *old_len);
         free(*old);
         *old = NULL;
         return -1;
+    }
+    if (lock_hash != NULL) {
+        const struct auth_entry *e = auth_db_find(db, user);
+
+        lock_hash[0] = '\0';
+        if (e != NULL)
+            (void)str_fmt(lock_hash, CRYPT_OUTPUT_SIZE + 1, "%s%s", e->locked ? "!" : "", e->hash);
     }
     auth_db_unref(db);
     return 0;
@@ -461,20 +510,20 @@ passwd_update(struct passwd_file *f, const char *user)
     char *old = NULL, *text = NULL;
     size_t old_len = 0, len = 0;
     struct auth_db *db;
-    bool replaced;
+    bool replaced, was_locked;
     int rc = 1;
 
     /* Before the password is asked for: a broken file is reported at once. */
-    if (passwd_load_old(f, user, &old, &old_len) == -1)
+    if (passwd_load_old(f, user, &old, &old_len, user, NULL) == -1)
         return 1;
     OPENSSL_cleanse(old, old_len);
     free(old);
     old = NULL;
     if (passwd_new_hash(hash) == -1)
         goto out;
-    if (passwd_open_dir(f) == -1 || passwd_load_old(f, user, &old, &old_len) == -1)
+    if (passwd_open_dir(f) == -1 || passwd_load_old(f, user, &old, &old_len, user, NULL) == -1)
         goto out;
-    text = passwd_compose(old, old_len, user, hash, &len, &replaced);
+    text = passwd_compose(old, old_len, user, hash, &len, &replaced, &was_locked);
     /* What we write, the daemon must load: a bug otherwise. */
     db = auth_db_parse(f->path, text, len, NULL, err, sizeof(err));
     if (db == NULL)
@@ -482,7 +531,8 @@ passwd_update(struct passwd_file *f, const char *user)
     auth_db_unref(db);
     if (passwd_install(f, text, len) == -1)
         goto out;
-    printf("%s: %s user '%s'\n", f->path, replaced ? "new password for" : "added", user);
+    printf("%s: %s user '%s'%s\n", f->path, replaced ? "new password for" : "added", user,
+           was_locked ? " (unlocked)" : "");
     rc = 0;
 out:
     OPENSSL_cleanse(hash, sizeof(hash));
@@ -500,29 +550,98 @@ out:
     return rc;
 }
 
+/*
+ * --delete and --lock: under the directory's lock, reads and checks the
+ * file (USER's own lines must load for --lock, which keeps their hash) and
+ * writes it without USER's line, or with it locked. Returns the exit status.
+ */
+static int
+passwd_change(struct passwd_file *f, const char *user, enum passwd_action action)
+{
+    char err[1024], hash[CRYPT_OUTPUT_SIZE + 1] = "", locked[CRYPT_OUTPUT_SIZE + 2];
+    char *old = NULL, *text = NULL;
+    size_t old_len = 0, len = 0;
+    struct auth_db *db;
+    bool found, was_locked;
+    int rc = 1;
+
+    if (passwd_open_dir(f) == -1 ||
+        passwd_load_old(f, action == PASSWD_DELETE ? user : NULL, &old, &old_len, user, hash) == -1)
+        goto out;
+    if (action == PASSWD_LOCK && hash[0] == '!') {
+        printf("%s: user '%s' is already locked\n", f->path, user);
+        rc = 0;
+        goto out;
+    }
+    (void)str_fmt(locked, sizeof(locked), "!%s", hash);
+    text = passwd_compose(old, old_len, user, action == PASSWD_LOCK ? locked : NULL, &len, &found,
+                          &was_locked);
+    if (!found || (action == PASSWD_LOCK && hash[0] == '\0')) {
+        fprintf(stderr, "gate26 passwd: no user '%s' in %s; nothing changed\n", user, f->path);
+        goto out;
+    }
+    db = auth_db_parse(f->path, text, len, NULL, err, sizeof(err));
+    if (db == NULL)
+        log_panic("-: event=passwd, reason=\"the new file does not load: %s\"", err);
+    auth_db_unref(db);
+    if (passwd_install(f, text, len) == -1)
+        goto out;
+    if (action == PASSWD_DELETE)
+        printf("%s: removed user '%s'\n", f->path, user);
+    else
+        printf("%s: locked user '%s' (no password works until one is set again)\n", f->path, user);
+    rc = 0;
+out:
+    OPENSSL_cleanse(hash, sizeof(hash));
+    OPENSSL_cleanse(locked, sizeof(locked));
+    if (text != NULL) {
+        OPENSSL_cleanse(text, len);
+        free(text);
+    }
+    if (old != NULL) {
+        OPENSSL_cleanse(old, old_len);
+        free(old);
+    }
+    if (f->dir_fd != -1)
+        (void)close(f->dir_fd);
+    f->dir_fd = -1;
+    return rc;
+}
+
 int
 auth_passwd_cli(int argc, char **argv, const char *default_conf)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"file", required_argument, NULL, 'f'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"file", required_argument, NULL, 'f'},
+        {"delete", no_argument, NULL, 'D'},       {"lock", no_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *conf_path = NULL, *file = NULL, *user;
     char path[CAP_PATH], quoted[LOG_QUOTE_CAP];
     struct passwd_file f = {.dir_fd = -1};
-    int ch;
+    enum passwd_action action = PASSWD_SET;
+    int ch, n_actions = 0;
 
     optind = 1;
     opterr = 1;
-    while ((ch = getopt_long(argc, argv, "c:f:", opts, NULL)) != -1) {
-        if (ch == 'c')
+    while ((ch = getopt_long(argc, argv, "c:f:h", opts, NULL)) != -1) {
+        if (ch == 'c') {
             conf_path = optarg;
-        else if (ch == 'f')
+        } else if (ch == 'f') {
             file = optarg;
-        else
+        } else if (ch == 'D' || ch == 'L') {
+            action = ch == 'D' ? PASSWD_DELETE : PASSWD_LOCK;
+            n_actions++;
+        } else if (ch == 'h') {
+            fputs(passwd_usage, stdout);
+            fputs(passwd_help, stdout);
+            return 0;
+        } else {
             return passwd_usage_error(NULL);
+        }
     }
+    if (n_actions > 1)
+        return passwd_usage_error("--delete and --lock do not go together");
     if (argc - optind != 1)
         return passwd_usage_error(argc == optind ? "which USER?" : "one USER only");
     user = argv[optind];
@@ -541,5 +660,5 @@ auth_passwd_cli(int argc, char **argv, const char *default_conf)
                       sizeof(path), &f.new_gid) == -1)
         return 1;
     f.path = path;
-    return passwd_update(&f, user);
+    return action == PASSWD_SET ? passwd_update(&f, user) : passwd_change(&f, user, action);
 }

@@ -66,7 +66,7 @@ pool_thread(void *arg)
 {
     struct auth_pool *pool = arg;
     struct auth_check *c;
-    bool ok;
+    enum auth_verdict verdict;
 
     pthread_mutex_lock(&pool->lock);
     for (;;) {
@@ -82,11 +82,11 @@ pool_thread(void *arg)
         pthread_mutex_unlock(&pool->lock);
 
         /* c->db, c->user and c->pass stay ours while running: cancel only marks. */
-        ok = auth_db_verify(c->db, c->user, c->pass, c->pass_len);
+        verdict = auth_db_check(c->db, c->user, c->pass, c->pass_len);
         check_wipe_pass(c);
 
         pthread_mutex_lock(&pool->lock);
-        c->ok = ok;
+        c->verdict = verdict;
         c->state = AUTH_CHECK_DONE;
         c->next = NULL;
         *pool->done_tail = c;
@@ -132,7 +132,7 @@ pool_done_cb(evutil_socket_t fd, short what, void *arg)
      * reported, which must then still be on the list to be marked. */
     while ((c = pool_take_done(pool)) != NULL) {
         if (!c->cancelled)
-            c->fn(c->arg, c->ok);
+            c->fn(c->arg, c->verdict);
         check_free(c);
     }
 }

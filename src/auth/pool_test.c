@@ -43,10 +43,11 @@ static bool in_start;
 struct result {
     unsigned calls;
     bool ok;
+    enum auth_verdict verdict;
 };
 
 static void
-on_done(void *arg, bool ok)
+on_done(void *arg, enum auth_verdict verdict)
 {
     struct result *r = arg;
 
@@ -54,19 +55,30 @@ on_done(void *arg, bool ok)
     assert_true(pthread_equal(pthread_self(), loop_thread));
     assert_false(in_start);
     r->calls++;
-    r->ok = ok;
+    r->ok = verdict == AUTH_VERDICT_OK;
+    r->verdict = verdict;
 }
 
 static void
-never_called(void *arg, bool ok)
+never_called(void *arg, enum auth_verdict verdict)
 {
     (void)arg;
-    (void)ok;
+    (void)verdict;
     fail_msg("the callback of a cancelled check ran");
 }
 
+/* A db of alice (her password pass, her entry locked when lock) and bob (password "right"). */
+static struct auth_db *db_with_lock(const char *prefix, unsigned long count, const char *pass,
+                                    bool lock);
+
 static struct auth_db *
 db_with(const char *prefix, unsigned long count, const char *pass)
+{
+    return db_with_lock(prefix, count, pass, false);
+}
+
+static struct auth_db *
+db_with_lock(const char *prefix, unsigned long count, const char *pass, bool lock)
 {
     char setting[CRYPT_GENSALT_OUTPUT_SIZE], text[512], err[256];
     struct crypt_data *cd = calloc(1, sizeof(*cd));
@@ -77,7 +89,7 @@ db_with(const char *prefix, unsigned long count, const char *pass)
     assert_non_null(crypt_gensalt_rn(prefix, count, NULL, 0, setting, sizeof(setting)));
     h = crypt_rn(pass, setting, cd, sizeof(*cd));
     assert_true(h != NULL && h[0] == '$');
-    (void)snprintf(text, sizeof(text), "# test\nalice:%s\n", h);
+    (void)snprintf(text, sizeof(text), "# test\nalice:%s%s\nbob:%s\n", lock ? "!" : "", h, h);
     free(cd);
     db = auth_db_load_text("pw", text, strlen(text), err, sizeof(err));
     if (db == NULL)
@@ -354,6 +366,31 @@ test_db_swapped_while_checking(void **state)
     auth_pool_free(pool);
 }
 
+/* The verdict of a locked user comes back as such, whatever the password. */
+static void
+test_locked_verdict(void **state)
+{
+    struct fixture *f = *state;
+    struct auth_pool *pool = auth_pool_new(f->base, 2);
+    struct auth_db *db = db_with_lock("$y$", 1, "right", true);
+    struct result res[3];
+
+    assert_non_null(pool);
+    memset(res, 0, sizeof(res));
+    assert_non_null(start(pool, db, "alice", "right", on_done, &res[0]));
+    assert_non_null(start(pool, db, "alice", "wrong", on_done, &res[1]));
+    assert_non_null(start(pool, db, "bob", "right", on_done, &res[2]));
+    auth_db_unref(db);
+    run_until(f->base, &res[0].calls, 1);
+    run_until(f->base, &res[1].calls, 1);
+    run_until(f->base, &res[2].calls, 1);
+    assert_int_equal(res[0].verdict, AUTH_VERDICT_LOCKED);
+    assert_int_equal(res[1].verdict, AUTH_VERDICT_LOCKED);
+    assert_int_equal(res[2].verdict, AUTH_VERDICT_OK);
+    drain(pool);
+    auth_pool_free(pool);
+}
+
 /* Freeing the pool with checks queued, running and done frees them all, silently. */
 static void
 test_free_with_checks(void **state)
@@ -404,6 +441,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_pending_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_swapped_while_checking, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_with_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_locked_verdict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_thread_counts, setup, teardown),
     };
 

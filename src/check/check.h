@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 enum check_level {
     CHECK_OK,
@@ -108,6 +109,32 @@ struct check_local {
 int check_local_scan(const unsigned *ports, size_t n_ports, const char *conf_path,
                      struct check_local *out, char *err, size_t errcap);
 void check_local_free(struct check_local *l);
+
+/*
+ * Who listens where a socket bound to sa (IPv4 or IPv6, with its port) would
+ * go: a listening TCP socket of the same family and port whose address is
+ * sa's, or either of them the family's wildcard. For `configtest` and
+ * `serve`, which name the owner of a port already in use. Returns 0 with
+ * *out filled (out->pid -1 when the owner cannot be seen: another user's
+ * process without root; out->findings stays empty), or -1 when nobody
+ * listens there or /proc cannot be read.
+ */
+int check_port_owner(const struct sockaddr *sa, struct check_listener *out);
+
+/*
+ * True when process pid has the file at path open (a /proc/PID/fd link that
+ * names it; path is compared after realpath()). False when it does not, or
+ * when that cannot be seen (another user's process without root, a process
+ * that is gone, a path that does not exist).
+ */
+bool check_pid_has_open(long pid, const char *path);
+
+/*
+ * The pid of the process that holds a flock(2) lock on the file at path
+ * (from /proc/locks, without touching the lock), or -1 when none does or it
+ * cannot be read.
+ */
+long check_flock_holder(const char *path);
 /* The worst finding of l, its listeners' included. */
 enum check_level check_local_worst(const struct check_local *l);
 

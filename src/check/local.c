@@ -25,6 +25,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -34,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "check/check.h"
@@ -835,6 +838,152 @@ check_local_scan(const unsigned *ports, size_t n_ports, const char *conf_path,
     free(s.e);
     conf_unref(c);
     return 0;
+}
+
+int
+check_port_owner(const struct sockaddr *sa, struct check_listener *out)
+{
+    const unsigned char *want;
+    unsigned port;
+    struct check_local l;
+    char err[256];
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    out->pid = -1;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+        want = (const unsigned char *)&in->sin_addr;
+        port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+        want = in6->sin6_addr.s6_addr;
+        port = ntohs(in6->sin6_port);
+    } else {
+        return -1;
+    }
+    if (check_local_scan(&port, 1, NULL, &l, err, sizeof(err)) == -1) {
+        check_local_free(&l);
+        return -1;
+    }
+    for (size_t i = 0; i < l.n && rc == -1; i++) {
+        const struct check_listener *c = &l.v[i];
+        unsigned char have[16];
+        size_t alen = c->family == AF_INET ? 4 : 16;
+
+        if (c->family != sa->sa_family || c->port != port ||
+            inet_pton(c->family, c->addr, have) != 1)
+            continue;
+        if (memcmp(have, want, alen) == 0 || is_zero(have, alen) || is_zero(want, alen)) {
+            *out = *c;
+            memset(&out->findings, 0, sizeof(out->findings));
+            rc = 0;
+        }
+    }
+    check_local_free(&l);
+    return rc;
+}
+
+bool
+check_pid_has_open(long pid, const char *path)
+{
+    char real[PATH_MAX], dir[64];
+    struct dirent *fe;
+    bool found = false;
+    DIR *fds;
+
+    if (realpath(path, real) == NULL || str_fmt(dir, sizeof(dir), "/proc/%ld/fd", pid) == -1 ||
+        (fds = opendir(dir)) == NULL)
+        return false;
+    while (!found && (fe = readdir(fds)) != NULL) {
+        char link[PATH_MAX];
+        ssize_t n = readlinkat(dirfd(fds), fe->d_name, link, sizeof(link) - 1);
+
+        if (n <= 0)
+            continue;
+        link[n] = '\0';
+        found = strcmp(link, real) == 0;
+    }
+    (void)closedir(fds);
+    return found;
+}
+
+int
+check_lock_row_parse(struct slice line, struct check_lock_row *out)
+{
+    struct slice f[8];
+    uint64_t pid, v;
+    const char *c1, *c2;
+    size_t n;
+
+    memset(out, 0, sizeof(*out));
+    if (line.len > CHECK_TCP_ROW_MAX)
+        return -1;
+    n = split_fields(line, f, 8);
+    /* "1:" KIND MODE TYPE PID DEV:INODE START END */
+    if (n < 8 || f[0].len < 2 || f[0].p[f[0].len - 1] != ':' ||
+        num_parse_u64(slice_make(f[0].p, f[0].len - 1), 0, UINT32_MAX, &v) == -1)
+        return -1;
+    out->flock = slice_eq_ci(f[1], "FLOCK");
+    if (!out->flock && !slice_eq_ci(f[1], "POSIX") && !slice_eq_ci(f[1], "OFDLCK") &&
+        !slice_eq_ci(f[1], "DELEG") && !slice_eq_ci(f[1], "LEASE"))
+        return -1;
+    if (slice_eq_ci(f[4], "-1"))
+        out->pid = -1;
+    else if (num_parse_u64(f[4], 1, 4194304, &pid) == 0)
+        out->pid = (long)pid;
+    else
+        return -1;
+    c1 = memchr(f[5].p, ':', f[5].len);
+    c2 = c1 != NULL ? memchr(c1 + 1, ':', f[5].len - (size_t)(c1 + 1 - f[5].p)) : NULL;
+    if (c2 == NULL)
+        return -1;
+    {
+        uint32_t maj, min;
+        size_t lmaj = (size_t)(c1 - f[5].p), lmin = (size_t)(c2 - c1 - 1);
+
+        if (lmaj == 0 || lmaj > 8 || lmin == 0 || lmin > 8 ||
+            hex_exact(slice_make(f[5].p, lmaj), lmaj, &maj) == -1 ||
+            hex_exact(slice_make(c1 + 1, lmin), lmin, &min) == -1 ||
+            num_parse_u64(slice_make(c2 + 1, f[5].len - (size_t)(c2 + 1 - f[5].p)), 0, UINT64_MAX,
+                          &out->inode) == -1)
+            return -1;
+        out->dev_major = maj;
+        out->dev_minor = min;
+    }
+    return 0;
+}
+
+long
+check_flock_holder(const char *path)
+{
+    char buf[CHECK_TCP_ROW_MAX + 2];
+    struct stat st;
+    long holder = -1;
+    FILE *f;
+
+    if (stat(path, &st) == -1 || (f = fopen("/proc/locks", "re")) == NULL)
+        return -1;
+    while (holder == -1 && fgets(buf, sizeof(buf), f) != NULL) {
+        size_t len = strlen(buf);
+        struct check_lock_row row;
+
+        if (len == 0 || buf[len - 1] != '\n') {
+            int c;
+
+            while ((c = fgetc(f)) != EOF && c != '\n')
+                ;
+            continue;
+        }
+        if (check_lock_row_parse(slice_make(buf, len - 1), &row) == 0 && row.flock && row.pid > 0 &&
+            row.dev_major == major(st.st_dev) && row.dev_minor == minor(st.st_dev) &&
+            row.inode == (uint64_t)st.st_ino)
+            holder = row.pid;
+    }
+    (void)fclose(f);
+    return holder;
 }
 
 void

@@ -37,6 +37,24 @@ struct check_tcp_row {
  */
 int check_tcp_row_parse(struct slice line, int family, struct check_tcp_row *out);
 
+/* One row of /proc/locks. */
+struct check_lock_row {
+    bool flock;         /* FLOCK (flock(2)), not POSIX or OFDLCK */
+    long pid;           /* who took it; -1 for an OFD lock */
+    unsigned dev_major; /* the locked file: device and inode */
+    unsigned dev_minor;
+    uint64_t inode;
+};
+
+/*
+ * Parses one row (without its newline) of /proc/locks:
+ *   ID: KIND ADVISORY|MANDATORY READ|WRITE PID MAJ:MIN:INODE START END
+ * KIND is FLOCK, POSIX, OFDLCK or DELEG/LEASE; MAJ and MIN are hex, INODE
+ * decimal. A blocked waiter's row ("ID: -> FLOCK ...") is not a lock held:
+ * -1. Returns 0, or -1 when the line is not such a row.
+ */
+int check_lock_row_parse(struct slice line, struct check_lock_row *out);
+
 /*
  * "all" (0.0.0.0, ::), "loopback" (127/8, ::1, ::ffff:127.0.0.0/104) or
  * "address" (one address) for addr (4 or 16 octets of family).

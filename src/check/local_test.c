@@ -203,11 +203,72 @@ test_scope(void **state)
     }
 }
 
+/* /proc/locks rows: what each decodes to, and hostile rows refused. */
+static void
+test_lock_rows(void **state)
+{
+    static const struct {
+        const char *line;
+        int rc;
+        bool flock;
+        long pid;
+        unsigned maj, min;
+        uint64_t inode;
+    } lrows[] = {
+        {"1: FLOCK  ADVISORY  WRITE 10190 fe:00:10955929 0 EOF", 0, true, 10190, 0xfe, 0, 10955929},
+        {"2: POSIX  ADVISORY  READ 77 08:01:123 0 EOF", 0, false, 77, 8, 1, 123},
+        {"3: OFDLCK ADVISORY  READ -1 00:05:17 0 EOF", 0, false, -1, 0, 5, 17},
+        {"12: FLOCK  ADVISORY  WRITE 4194304 103:02:18446744073709551615 0 EOF", 0, true, 4194304,
+         0x103, 2, UINT64_MAX},
+        {"1: LEASE  ACTIVE    READ 1 fd:01:2 0 EOF", 0, false, 1, 0xfd, 1, 2},
+        /* hostile */
+        {"1: -> FLOCK  ADVISORY  WRITE 10190 fe:00:10955929 0 EOF", -1}, /* a waiter */
+        {"1: FLOCK  ADVISORY  WRITE 10190 fe:00 0 EOF", -1},
+        {"1: FLOCK  ADVISORY  WRITE 10190 fe::10955929 0 EOF", -1},
+        {"1: FLOCK  ADVISORY  WRITE 10190 zz:00:1 0 EOF", -1},
+        {"1: FLOCK  ADVISORY  WRITE 10190 fe:00:1x 0 EOF", -1},
+        {"1: FLOCK  ADVISORY  WRITE 0 fe:00:1 0 EOF", -1},
+        {"1: FLOCK  ADVISORY  WRITE 99999999 fe:00:1 0 EOF", -1},
+        {"1: FLOCK  ADVISORY  WRITE abc fe:00:1 0 EOF", -1},
+        {"1: BOGUS  ADVISORY  WRITE 1 fe:00:1 0 EOF", -1},
+        {"FLOCK  ADVISORY  WRITE 1 fe:00:1 0 EOF", -1},
+        {"1: FLOCK ADVISORY WRITE 1", -1},
+        {"", -1},
+        {"1: FLOCK  ADVISORY  WRITE 1 123456789:00:1 0 EOF", -1},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(lrows) / sizeof(lrows[0]); i++) {
+        struct check_lock_row r;
+        int rc = check_lock_row_parse(slice_make(lrows[i].line, strlen(lrows[i].line)), &r);
+
+        if (rc != lrows[i].rc)
+            fail_msg("row %zu (%s): rc %d", i, lrows[i].line, rc);
+        if (rc == -1)
+            continue;
+        assert_int_equal(r.flock, lrows[i].flock);
+        assert_int_equal(r.pid, lrows[i].pid);
+        assert_int_equal(r.dev_major, lrows[i].maj);
+        assert_int_equal(r.dev_minor, lrows[i].min);
+        assert_true(r.inode == lrows[i].inode);
+    }
+    /* an overlong line */
+    {
+        static char longline[CHECK_TCP_ROW_MAX + 10];
+        struct check_lock_row r;
+
+        memset(longline, ' ', sizeof(longline));
+        memcpy(longline, "1: FLOCK ADVISORY WRITE 1 fe:00:1 0 EOF", 39);
+        assert_int_equal(check_lock_row_parse(slice_make(longline, sizeof(longline)), &r), -1);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows),
+        cmocka_unit_test(test_lock_rows),
         cmocka_unit_test(test_overlong),
         cmocka_unit_test(test_scope),
     };

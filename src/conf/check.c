@@ -166,6 +166,12 @@ check_listen(struct conf_parser *p, struct conf_listen *li)
     if (!seen->connection_rate)
         li->connection_rate =
             li->role == DOOR_INTERNAL ? (struct conf_rate){0, 0} : (struct conf_rate){60, 60};
+    /* policy_offers_auth(): AUTH needs the password file; without it such a door is shut. */
+    if (li->auth_required && c->auth_passwd[0] == '\0')
+        return conf_fail(p, li->line,
+                         "listen %s requires AUTH (%s), which needs an auth { passwd FILE } "
+                         "block: without one no user can log in and the door accepts no mail",
+                         conf_role_name(li->role), seen->auth ? "auth required" : "its default");
     if (li->role == DOOR_INBOUND && c->n_domains == 0)
         return conf_fail(p, li->line,
                          "listen inbound needs at least one domain block: which domains do we "

@@ -180,6 +180,7 @@ struct conf_tls_pair {
     char cert[CAP_PATH]; /* absolute; PEM, the certificate then its chain */
     char key[CAP_PATH];  /* absolute; PEM private key */
     unsigned line;       /* of the cert line, for messages */
+    unsigned key_line;   /* of its key line */
 };
 
 /* The most cert/key pairs one tls block may hold. */
@@ -208,6 +209,11 @@ struct conf {
     char user[64];                   /* empty: do not change user */
     enum log_level log_level;        /* default info */
     unsigned max_sessions;           /* all doors together; default 1000 */
+
+    /* Where keys were written, for the messages about them; 0: not written (the default). */
+    unsigned hostname_line, spool_line, user_line;
+    unsigned tls_ca_file_line, tls_ciphers_line;
+    unsigned auth_line, auth_passwd_line; /* `auth {` and its passwd line */
 
     bool has_tls;                    /* the tls block has a certificate: TLS may be served */
     char tls_cert[CAP_PATH];         /* the first (default) pair: tls_pairs[0].cert */

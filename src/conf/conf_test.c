@@ -176,6 +176,8 @@ group_teardown(void **state)
 #define MIN_DOMAIN "domain example.com {\n}\n"
 #define MIN        MIN_LISTEN MIN_DOMAIN
 #define TLS_BLOCK  "tls {\n    cert @DIR@/cert.pem\n    key  @DIR@/key.pem\n}\n"
+/* Doors that require AUTH need one (the file is read by the daemon, not by the parser). */
+#define AUTH_BLOCK "auth {\n    passwd /etc/gate26/passwd\n}\n"
 
 /* ---- The DESIGN.md example ---- */
 
@@ -374,17 +376,18 @@ test_role_defaults(void **state)
         {TLS_BLOCK "listen internal {\n address 127.0.0.1:26\n allow 127.0.0.1\n}\n",
          CONF_TLS_STARTTLS, false},
         {"listen internal {\n address 127.0.0.1:26\n allow 127.0.0.1\n}\n", CONF_TLS_NONE, false},
-        {TLS_BLOCK "listen submission {\n address 127.0.0.1:587\n}\n", CONF_TLS_STARTTLS_REQUIRED,
-         true},
-        {TLS_BLOCK "listen submission {\n address 127.0.0.1:587\n tls implicit\n}\n",
+        {TLS_BLOCK AUTH_BLOCK "listen submission {\n address 127.0.0.1:587\n}\n",
+         CONF_TLS_STARTTLS_REQUIRED, true},
+        {TLS_BLOCK AUTH_BLOCK "listen submission {\n address 127.0.0.1:587\n tls implicit\n}\n",
          CONF_TLS_IMPLICIT, true},
-        {TLS_BLOCK "listen submissions {\n address 127.0.0.1:465\n}\n", CONF_TLS_IMPLICIT, true},
-        {TLS_BLOCK "listen inbound {\n address 127.0.0.1:25\n tls none\n auth required\n}\n"
-                   "domain a.example {}\n",
+        {TLS_BLOCK AUTH_BLOCK "listen submissions {\n address 127.0.0.1:465\n}\n",
+         CONF_TLS_IMPLICIT, true},
+        {TLS_BLOCK "listen internal {\n address 127.0.0.1:26\n allow 127.0.0.1\n tls none\n"
+                   " auth required\n}\n" AUTH_BLOCK,
          CONF_TLS_NONE, true},
-        /* the tls block may come after the listen block */
-        {"listen submission {\n address 127.0.0.1:587\n}\n" TLS_BLOCK, CONF_TLS_STARTTLS_REQUIRED,
-         true},
+        /* the tls and auth blocks may come after the listen block */
+        {"listen submission {\n address 127.0.0.1:587\n}\n" TLS_BLOCK AUTH_BLOCK,
+         CONF_TLS_STARTTLS_REQUIRED, true},
         {MIN_LISTEN TLS_BLOCK MIN_DOMAIN, CONF_TLS_STARTTLS, false},
     };
 
@@ -413,8 +416,8 @@ test_limit_defaults(void **state)
     } rows[] = {
         {MIN, 20, 60, 60},
         {"listen internal {\n address 127.0.0.1:26\n allow 127.0.0.1\n}\n", 0, 0, 0},
-        {TLS_BLOCK "listen submission {\n address 127.0.0.1:587\n}\n", 20, 60, 60},
-        {TLS_BLOCK "listen submissions {\n address 127.0.0.1:465\n}\n", 20, 60, 60},
+        {TLS_BLOCK AUTH_BLOCK "listen submission {\n address 127.0.0.1:587\n}\n", 20, 60, 60},
+        {TLS_BLOCK AUTH_BLOCK "listen submissions {\n address 127.0.0.1:465\n}\n", 20, 60, 60},
         {"listen internal {\n address 127.0.0.1:26\n allow 127.0.0.1\n"
          " max-sessions-per-client 3\n connection-rate 10/1s\n}\n",
          3, 10, 1},
@@ -719,7 +722,6 @@ test_listen_values(void **state)
         {"tls starttls required", F_TLS, CONF_TLS_STARTTLS_REQUIRED},
         {"tls \"starttls\" required", F_TLS, CONF_TLS_STARTTLS_REQUIRED},
         {"tls implicit", F_TLS, CONF_TLS_IMPLICIT},
-        {"auth required", F_AUTH, 1},
         {"auth none", F_AUTH, 0},
         {"allow 10.0.0.0/8", F_N_ALLOW, 1},
         {"allow 10.0.0.0/8 192.168.0.0/16\n    allow ::1 2001:db8::/32", F_N_ALLOW, 4},
@@ -881,6 +883,9 @@ test_listen_errors(void **state)
         {"auth", "expected a value after 'auth'"},
         {"auth maybe", "expected auth required or auth none, found 'maybe'"},
         {"auth required please", "'auth' takes one value, found 2"},
+        {"auth required",
+         "auth required on listen inbound would refuse mail from every sender on the Internet "
+         "(530 5.7.0): remove it (users log in on the submission doors)"},
         {"max-message-size 1023", "size '1023' is out of range (from 1K to 2G)"},
         {"max-message-size 2049M", "out of range (from 1K to 2G)"},
         {"max-message-size 2147483649", "out of range"},
@@ -1006,7 +1011,29 @@ static const struct err_row file_errors[] = {
      "duplicate key 'max-sessions' (first at line 6)"},
     {"no value", "hostname\n" MIN, 1, "expected a value after 'hostname'"},
     {"two values", "spool /var/my spool\n" MIN, 1,
-     "'spool' takes one value, found 2 (quote a value that has spaces)"},
+     "'spool' takes one value, found 2 (quote a path that has spaces)"},
+    /* a hint only where it helps (test_one_value_hints checks where there is none) */
+    {"duration as two words", MIN "delivery {\n    give-up 10 min\n}\n", 7,
+     "'give-up' takes one value, found 2 (a duration is one word, as in 10m)"},
+    {"size as two words",
+     "listen inbound {\n    address 127.0.0.1:2525\n    max-message-size 10 MB\n}\n" MIN_DOMAIN, 3,
+     "'max-message-size' takes one value, found 2 (a size is one word, as in 10M)"},
+    {"rate with spaces",
+     "listen inbound {\n    address 127.0.0.1:2525\n    connection-rate 60 / 1m\n}\n" MIN_DOMAIN, 3,
+     "'connection-rate' takes one value, found 3 (a rate is one word, as in 60/1m)"},
+    {"passwd path with a space", MIN "auth {\n    passwd /etc/my passwd\n}\n", 7,
+     "'passwd' takes one value, found 2 (quote a path that has spaces)"},
+    /* doors that need AUTH need an auth block */
+    {"submission without auth block",
+     TLS_BLOCK "\nlisten submission {\n    address 127.0.0.1:587\n}\n", 6,
+     "listen submission requires AUTH (its default), which needs an auth { passwd FILE } "
+     "block: without one no user can log in and the door accepts no mail"},
+    {"submissions without auth block",
+     TLS_BLOCK "listen submissions {\n    address 127.0.0.1:465\n}\n", 5,
+     "listen submissions requires AUTH (its default)"},
+    {"internal auth required without auth block",
+     "listen internal {\n    address 127.0.0.1:26\n    allow 127.0.0.1\n    auth required\n}\n", 1,
+     "listen internal requires AUTH (auth required), which needs an auth { passwd FILE } block"},
     /* block labels */
     {"listen no role", "listen {\n", 1,
      "expected a role (one of: inbound, internal, submission, submissions) after 'listen'"},
@@ -1309,6 +1336,35 @@ static const struct err_row file_errors[] = {
     {"resolver twice", "resolver 127.0.0.1:53\nresolver 127.0.0.1:54\n", 2,
      "duplicate key 'resolver'"},
 };
+
+/* Keys whose values never hold spaces get no "quote" hint: the message ends at the count. */
+static void
+test_one_value_hints(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *want; /* the whole message after "FILE:1: " */
+    } rows[] = {
+        {"hostname mx example.com\n" MIN, "'hostname' takes one value, found 2"},
+        {"log-level very verbose\n" MIN, "'log-level' takes one value, found 2"},
+        {"user gate 26\n" MIN, "'user' takes one value, found 2"},
+        {"max-sessions 10 00\n" MIN, "'max-sessions' takes one value, found 2"},
+        {"resolver 127.0.0.1 53\n" MIN, "'resolver' takes one value, found 2"},
+    };
+    char err[1024], want[CAP_PATH + 200];
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        struct conf *c = load(rows[i].text, err, sizeof err);
+
+        (void)snprintf(want, sizeof want, "%s:1: %s", conf_path, rows[i].want);
+        if (c != NULL || strcmp(err, want) != 0) {
+            print_error("row %zu: want '%s', got '%s'\n", i, want, err);
+            conf_unref(c);
+            fail();
+        }
+    }
+}
 
 static void
 test_file_errors(void **state)
@@ -2560,6 +2616,33 @@ test_ref(void **state)
 
 /* ---- TLS: certificate pairs, CA file, ciphers, outbound policies ---- */
 
+/* The lines of the keys the daemon's start-up checks name (0: not written, a default). */
+static void
+test_key_lines(void **state)
+{
+    struct conf *c;
+
+    (void)state;
+    c = expect_ok("none written", MIN);
+    assert_int_equal(c->hostname_line, 0);
+    assert_int_equal(c->spool_line, 0);
+    assert_int_equal(c->user_line, 0);
+    assert_int_equal(c->auth_line, 0);
+    assert_int_equal(c->auth_passwd_line, 0);
+    assert_int_equal(c->tls_ca_file_line, 0);
+    assert_int_equal(c->tls_ciphers_line, 0);
+    conf_unref(c);
+    c = expect_ok("all written", "# top\nhostname mx.example\n\nspool /var/spool/x\n" MIN
+                                 "user gate26\nauth {\n    max-failures 3/1m\n"
+                                 "    passwd /etc/gate26/passwd\n}\n");
+    assert_int_equal(c->hostname_line, 2);
+    assert_int_equal(c->spool_line, 4);
+    assert_int_equal(c->user_line, 10);
+    assert_int_equal(c->auth_line, 11);
+    assert_int_equal(c->auth_passwd_line, 13);
+    conf_unref(c);
+}
+
 static void
 test_tls_keys(void **state)
 {
@@ -2595,6 +2678,12 @@ test_tls_keys(void **state)
     (void)snprintf(want, sizeof want, "%s/key3.pem", tmpdir);
     assert_string_equal(c->tls_pairs[2].key, want);
     assert_int_equal(c->tls_pairs[2].line, 7);
+    /* where each file was named, for the daemon's messages about it */
+    assert_int_equal(c->tls_pairs[0].key_line, 3);
+    assert_int_equal(c->tls_pairs[1].key_line, 5);
+    assert_int_equal(c->tls_pairs[2].key_line, 8);
+    assert_int_equal(c->tls_ca_file_line, 6);
+    assert_int_equal(c->tls_ciphers_line, 9);
     (void)snprintf(want, sizeof want, "%s/ca.pem", tmpdir);
     assert_string_equal(c->tls_ca_file, want);
     assert_string_equal(c->tls_ciphers, "ECDHE-ECDSA-AES128-GCM-SHA256:!aNULL");
@@ -2882,6 +2971,8 @@ main(void)
         cmocka_unit_test(test_listen_values),
         cmocka_unit_test(test_listen_errors),
         cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_one_value_hints),
+        cmocka_unit_test(test_key_lines),
         cmocka_unit_test(test_delivery_keys),
         cmocka_unit_test(test_domains_and_relays),
         cmocka_unit_test(test_find_domain),

@@ -136,10 +136,11 @@ parse_statement(struct conf_parser *p, const struct conf_line *l)
     if (l->n == 1)
         return conf_fail(p, l->number, "expected a value after '%s'", s->name);
     if (l->n - 1 > s->max_values) {
+        const char *hint = conf_one_value_hint(s->name);
+
         if (s->max_values == 1)
-            return conf_fail(p, l->number,
-                             "'%s' takes one value, found %zu (quote a value that has spaces)",
-                             s->name, l->n - 1);
+            return conf_fail(p, l->number, "'%s' takes one value, found %zu%s%s%s", s->name,
+                             l->n - 1, hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
         return conf_fail(p, l->number, "'%s' takes at most %u values, found %zu", s->name,
                          s->max_values, l->n - 1);
     }

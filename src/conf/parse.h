@@ -51,6 +51,13 @@ extern const size_t conf_n_top_settings;
 extern const struct conf_block conf_blocks[];
 extern const size_t conf_n_blocks;
 
+/*
+ * settings.c: a hint for "'KEY' takes one value, found N" where one helps:
+ * keys whose value may hold spaces when quoted (paths), and keys whose value
+ * people write as two words (a duration "10 min"). NULL: no hint.
+ */
+const char *conf_one_value_hint(const char *key);
+
 /* What a listen block said itself, so that check.c can fill in the rest. */
 struct conf_listen_seen {
     unsigned line; /* 0: no listen block for this role */

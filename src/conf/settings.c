@@ -38,6 +38,7 @@ set_hostname(struct conf_parser *p, const struct conf_line *l)
 
     if (conf_value_domain(conf_arg(l, 1), p->c->hostname, &w) == -1)
         return fail_value(p, l, &w);
+    p->c->hostname_line = l->number;
     return 0;
 }
 
@@ -48,6 +49,7 @@ set_spool(struct conf_parser *p, const struct conf_line *l)
 
     if (conf_value_path(conf_arg(l, 1), p->dir, p->c->spool, &w) == -1)
         return fail_value(p, l, &w);
+    p->c->spool_line = l->number;
     return 0;
 }
 
@@ -58,6 +60,7 @@ set_user(struct conf_parser *p, const struct conf_line *l)
 
     if (conf_value_user(conf_arg(l, 1), p->c->user, &w) == -1)
         return fail_value(p, l, &w);
+    p->c->user_line = l->number;
     return 0;
 }
 
@@ -192,12 +195,14 @@ set_key(struct conf_parser *p, const struct conf_line *l)
     if (readable_file(p, l, "key", key) == -1)
         return -1;
     memcpy(pair->key, key, sizeof pair->key);
+    pair->key_line = l->number;
     return 0;
 }
 
 static int
 set_ca_file(struct conf_parser *p, const struct conf_line *l)
 {
+    p->c->tls_ca_file_line = l->number;
     return readable_file(p, l, "CA file", p->c->tls_ca_file);
 }
 
@@ -228,6 +233,7 @@ set_ciphers(struct conf_parser *p, const struct conf_line *l)
     }
     memcpy(p->c->tls_ciphers, v.p, v.len);
     p->c->tls_ciphers[v.len] = '\0';
+    p->c->tls_ciphers_line = l->number;
     return 0;
 }
 
@@ -458,6 +464,12 @@ set_listen_auth(struct conf_parser *p, const struct conf_line *l)
     char q[CONF_QUOTE_CAP];
 
     if (strcmp(conf_arg(l, 1).p, "required") == 0) {
+        /* The Internet's senders have no login here: every one would get 530. */
+        if (li->role == DOOR_INBOUND)
+            return conf_fail(p, l->number,
+                             "auth required on listen inbound would refuse mail from every "
+                             "sender on the Internet (530 5.7.0): remove it (users log in on "
+                             "the submission doors)");
         li->auth_required = true;
     } else if (strcmp(conf_arg(l, 1).p, "none") == 0) {
         if (li->role == DOOR_SUBMISSION || li->role == DOOR_SUBMISSIONS)
@@ -863,6 +875,7 @@ set_passwd(struct conf_parser *p, const struct conf_line *l)
 
     if (conf_value_path(conf_arg(l, 1), p->dir, p->c->auth_passwd, &w) == -1)
         return fail_value(p, l, &w);
+    p->c->auth_passwd_line = l->number;
     return 0;
 }
 
@@ -959,6 +972,7 @@ open_auth(struct conf_parser *p, const struct conf_line *l)
     if (p->auth_line != 0)
         return conf_fail(p, l->number, "duplicate block 'auth' (first at line %u)", p->auth_line);
     p->auth_line = l->number;
+    p->c->auth_line = l->number;
     return 0;
 }
 
@@ -1146,6 +1160,45 @@ static const struct conf_setting delivery_settings[] = {
     {"tls-policy", 2, true, set_tls_policy_line},
     {"relay-auth", 1, false, set_relay_host_auth},
 };
+
+/*
+ * Hints for a one-value key given several (parse.c). Only where a hint helps:
+ * a path may hold spaces when it is quoted; a duration, size or rate is one
+ * word. Keys of other kinds (names, numbers, words) get none.
+ */
+static const struct {
+    const char *key;
+    const char *hint;
+} one_value_hints[] = {
+    {"spool", "quote a path that has spaces"},
+    {"cert", "quote a path that has spaces"},
+    {"key", "quote a path that has spaces"},
+    {"ca-file", "quote a path that has spaces"},
+    {"passwd", "quote a path that has spaces"},
+    {"give-up", "a duration is one word, as in 10m"},
+    {"delay-warning", "a duration is one word, as in 4h"},
+    {"lockout", "a duration is one word, as in 10m"},
+    {"timeout-command", "a duration is one word, as in 5m"},
+    {"timeout-data", "a duration is one word, as in 5m"},
+    {"timeout-connect", "a duration is one word, as in 30s"},
+    {"connection-reuse", "a duration is one word, as in 2s"},
+    {"max-message-size", "a size is one word, as in 10M"},
+    {"connection-rate", "a rate is one word, as in 60/1m"},
+    {"message-rate", "a rate is one word, as in 60/1m"},
+    {"sender-rate", "a rate is one word, as in 1000/1h"},
+    {"max-failures", "a rate is one word, as in 5/10m"},
+    {"user-rate", "a rate is one word, as in 100/1h"},
+};
+
+const char *
+conf_one_value_hint(const char *key)
+{
+    for (size_t i = 0; i < N_OF(one_value_hints); i++) {
+        if (strcmp(one_value_hints[i].key, key) == 0)
+            return one_value_hints[i].hint;
+    }
+    return NULL;
+}
 
 const struct conf_block conf_blocks[] = {
     {"tls", NULL, tls_settings, N_OF(tls_settings), open_tls, close_tls},

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The serve process; see daemon.h. Start-up order: configuration (and the
- * check that we will not serve as root), spool (its lock, then recovery),
- * TLS keys, listening sockets, resolver, control socket, then the switch
- * to `user`, then the scheduler reads the queue, signals, loop. Stop
- * order: listeners closed, sessions ended, deliveries cancelled (their
- * recipients stay queued), control socket removed, spool drained (every
- * commit and change answered) and its lock let go, then the rest freed, so
- * that nothing acknowledged is lost and ASan sees no leak.
+ * The serve process; see daemon.h. Start-up order: configuration and the
+ * preflight that configtest shares (the user, the spool, the files, the
+ * ports), spool (its lock, then recovery), listening sockets, resolver,
+ * recipient lists, control socket, then the switch to `user`, then the
+ * scheduler reads the queue, signals, loop. Stop order: listeners closed,
+ * sessions ended, deliveries cancelled (their recipients stay queued),
+ * control socket removed, spool drained (every commit and change answered)
+ * and its lock let go, then the rest freed, so that nothing acknowledged is
+ * lost and ASan sees no leak.
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,8 +26,9 @@
 #include "conf/conf.h"
 #include "ctl/ctl.h"
 #include "daemon/daemon.h"
-#include "dns/dns.h"
+#include "daemon/preflight.h"
 #include "daemon/privileges.h"
+#include "dns/dns.h"
 #include "lib/fault.h"
 #include "lib/log.h"
 #include "listen/listen.h"
@@ -51,7 +53,8 @@ struct daemon {
     struct sched *sched;
     struct ctl *ctl;
     struct smtp_env env;
-    struct policy_limits *limits; /* the counts survive reloads; the limits are re-read */
+    struct tls_client *tls_client; /* outgoing STARTTLS, as the scheduler has it */
+    struct policy_limits *limits;  /* the counts survive reloads; the limits are re-read */
     struct listen_set *listeners;
     struct event *sig_hup, *sig_term, *sig_int;
     struct event *drain_tick; /* SIGTERM: checks whether everything in flight has ended */
@@ -64,93 +67,197 @@ struct daemon {
 /* SIGTERM: transactions in flight (in and out) get this long to finish. */
 #define DAEMON_DRAIN_SECONDS 10
 
-/* SIGHUP: the new configuration replaces the running one only when it is
- * valid and every listener it names could be opened. */
+/* "FILE:LINE" of a key of c, or "FILE" when it was not written: start-up and reload errors name it.
+ */
+static const char *
+daemon_at(const struct conf *c, unsigned line, char *buf, size_t cap)
+{
+    if (line != 0)
+        (void)snprintf(buf, cap, "%s:%u", c->path, line);
+    else
+        (void)snprintf(buf, cap, "%s", c->path);
+    return buf;
+}
+
+/*
+ * The password checkers, made once a configuration has an auth block (at
+ * start, or at the reload that adds one) and kept from then on: threads
+ * that wait for work cost nothing, and checks in flight need them.
+ */
+static int
+daemon_auth_pool(struct daemon *d, char *err, size_t errcap)
+{
+    if (d->env.auth_pool != NULL)
+        return 0;
+    d->env.auth_pool = auth_pool_new(d->base, DAEMON_AUTH_THREADS);
+    if (d->env.auth_pool == NULL) {
+        (void)snprintf(err, errcap, "cannot start the password checkers: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * What a reload (SIGHUP) does with each key; docs/config.md, "What a reload
+ * changes", is the same table for admins. A reload does what a fresh start
+ * on the new file would do, or refuses and keeps the running configuration:
+ *
+ *   - Keys read through the conf: sessions take the conf of their listener
+ *     at accept (hostname, listen keys, domains, auth keys, the limits),
+ *     the scheduler and router the one sched_set_conf() gives them
+ *     (delivery keys, domain relays and TLS policies). Swapping the conf is
+ *     the whole reload for them; a new key of that kind needs nothing here.
+ *   - What a start builds from the file is built again by daemon_reload():
+ *     certificates, CA store and password file (preflight_load, as start
+ *     does), the password checkers (once an auth block appears), the
+ *     listening sockets (listen_set_apply), the resolver (dns_use), the
+ *     log level. A new key of that kind gets its step there: prepared
+ *     before the first change (it may fail), applied after (it may not).
+ *   - Keys a running daemon cannot change are the rows of reload_fixed:
+ *     a file that changes one is refused, naming the key.
+ */
+
+static bool
+same_spool(const struct conf *a, const struct conf *b)
+{
+    return strcmp(a->spool, b->spool) == 0;
+}
+
+static const char *
+spool_value(const struct conf *c, unsigned *line)
+{
+    *line = c->spool_line;
+    return c->spool;
+}
+
+static bool
+same_user(const struct conf *a, const struct conf *b)
+{
+    return strcmp(a->user, b->user) == 0;
+}
+
+static const char *
+user_value(const struct conf *c, unsigned *line)
+{
+    *line = c->user_line;
+    return c->user[0] != '\0' ? c->user : "(none)";
+}
+
+/* Keys that change only at a restart: the spool is open and holds the control socket and the
+ * queue; the process has become the user and cannot become another. */
+static const struct {
+    const char *key;
+    bool (*same)(const struct conf *running, const struct conf *file);
+    const char *(*value)(const struct conf *c, unsigned *line); /* for the message */
+} reload_fixed[] = {
+    {"spool", same_spool, spool_value},
+    {"user", same_user, user_value},
+};
+
+/* 0, or -1 with "FILE[:LINE]: 'KEY' changes only at a restart (...)" in err. */
+static int
+reload_check_fixed(const struct conf *running, const struct conf *file, char *err, size_t errcap)
+{
+    for (size_t i = 0; i < sizeof(reload_fixed) / sizeof(reload_fixed[0]); i++) {
+        unsigned line, unused;
+        const char *now, *then;
+        char at[CAP_PATH + 16];
+
+        if (reload_fixed[i].same(running, file))
+            continue;
+        now = reload_fixed[i].value(running, &unused);
+        then = reload_fixed[i].value(file, &line);
+        (void)snprintf(err, errcap,
+                       "%s: '%s' changes only at a restart (running with %s, the file says %s%s)",
+                       daemon_at(file, line, at, sizeof at), reload_fixed[i].key, now, then,
+                       line != 0 ? "" : " by default");
+        return -1;
+    }
+    return 0;
+}
+
+/* The resolver of c as dns_new() and dns_resolver_new() take it ("" for the system's). */
+static const char *
+reload_resolver(const struct conf *c)
+{
+    return c->has_resolver ? c->resolver.text : "";
+}
+
+static void
+reload_failed(struct conf *c, const char *err)
+{
+    log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config", err);
+    conf_unref(c);
+}
+
+/* SIGHUP: see the comment above reload_fixed. */
 static void
 daemon_reload(struct daemon *d)
 {
-    char err[1024];
+    struct dns_resolver *resolver = NULL;
+    struct preflight_loaded loaded;
+    char err[1024], warning[512];
     struct conf *c = conf_load(d->path, err, sizeof(err));
-    struct tls_server *tls = NULL;
-    struct auth_db *db = NULL;
-    struct tls_client *tc;
 
     if (c == NULL) {
-        log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config", err);
+        reload_failed(NULL, err);
         return;
     }
-    if (strcmp(c->spool, d->conf->spool) != 0) {
-        log_error("-: event=reload, status=failed, error=\"spool changed from %s to %s: restart "
-                  "gate26 to move the spool\", action=kept-running-config",
-                  d->conf->spool, c->spool);
-        conf_unref(c);
+    if (reload_check_fixed(d->conf, c, err, sizeof(err)) == -1) {
+        reload_failed(c, err);
         return;
     }
-    if (strcmp(c->user, d->conf->user) != 0) {
-        log_error("-: event=reload, status=failed, error=\"user changed from '%s' to '%s': "
-                  "restart gate26 to change it\", action=kept-running-config",
-                  d->conf->user, c->user);
-        conf_unref(c);
+    /* Prepared (each may fail; nothing is changed yet). Certificates are read again: renewed
+     * files take effect now (RFC 8314 asks for no restart); the password file too. */
+    if (preflight_load(c, &loaded, err, sizeof(err)) == -1) {
+        reload_failed(c, err);
         return;
     }
     /* The recipient lists (verify-recipients FILE) are read again; put in use below. */
     if (verify_prepare(d->env.verify, c, err, sizeof(err)) == -1) {
-        log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config", err);
-        conf_unref(c);
+        preflight_loaded_clear(&loaded);
+        reload_failed(c, err);
         return;
     }
-    /* Certificates are read again: renewed files take effect now (RFC 8314 asks for no restart). */
-    if (c->has_tls) {
-        tls = tls_server_new(c, err, sizeof(err));
-        if (tls == NULL) {
-            log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config",
-                      err);
-            conf_unref(c);
+    /* An auth block (or an AUTH door) added: the checkers a start would have made. */
+    if (loaded.auth_db != NULL && daemon_auth_pool(d, err, sizeof(err)) == -1) {
+        preflight_loaded_clear(&loaded);
+        reload_failed(c, err);
+        return;
+    }
+    if (strcmp(reload_resolver(c), reload_resolver(d->conf)) != 0) {
+        resolver = dns_resolver_new(d->dns, reload_resolver(c), err, sizeof(err));
+        if (resolver == NULL) {
+            preflight_loaded_clear(&loaded);
+            reload_failed(c, err);
             return;
         }
     }
-    tc = tls_client_new(c, err, sizeof(err));
-    if (tc == NULL) {
-        log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config", err);
-        tls_server_unref(tls);
-        conf_unref(c);
-        return;
-    }
-    /* The password file too (gate26 passwd keeps it readable by our group). */
-    if (c->auth_passwd[0] != '\0') {
-        db = auth_db_load(c->auth_passwd, err, sizeof(err));
-        if (db == NULL) {
-            log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config",
-                      err);
-            tls_client_unref(tc);
-            tls_server_unref(tls);
-            conf_unref(c);
-            return;
-        }
-    }
+    /* The last step that may fail: if it does, the listeners are as they were. */
     if (listen_set_apply(d->listeners, c, err, sizeof(err)) == -1) {
-        log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config", err);
-        auth_db_unref(db);
-        tls_client_unref(tc);
-        tls_server_unref(tls);
-        conf_unref(c);
+        dns_resolver_free(resolver);
+        preflight_loaded_clear(&loaded);
+        reload_failed(c, err);
         return;
     }
+    /* Applied: nothing fails from here. Sessions in TLS keep the contexts they started with
+     * (their SSL holds them); checks in flight keep the password file they started with. */
     auth_db_unref(d->env.auth_db);
-    d->env.auth_db = db;
-    sched_set_tls(d->sched, tc);
-    verify_commit(d->env.verify, tc);
-    tls_client_unref(tc);
-    /* Sessions in TLS keep the contexts they started with (their SSL holds them). */
+    d->env.auth_db = loaded.auth_db;
     tls_server_unref(d->env.tls);
-    d->env.tls = tls;
-    if (c->has_resolver != d->conf->has_resolver ||
-        (c->has_resolver && strcmp(c->resolver.text, d->conf->resolver.text) != 0))
-        log_warning("-: event=reload, warning=\"the resolver changes only at a restart\"");
+    d->env.tls = loaded.tls;
+    tls_client_unref(d->tls_client);
+    d->tls_client = loaded.tls_client;
+    sched_set_tls(d->sched, d->tls_client);
+    verify_commit(d->env.verify, d->tls_client);
+    if (resolver != NULL)
+        dns_use(d->dns, resolver);
     log_set_level(c->log_level);
     sched_set_conf(d->sched, c);
     conf_unref(d->conf);
     d->conf = c;
+    if (preflight_hostname_warning(c, warning, sizeof(warning)))
+        log_warning("-: event=config, warning=\"%s\"", warning);
     log_info("-: event=reload, status=ok, config=%s, listeners=%zu, domains=%zu", d->path,
              c->n_listens, c->n_domains);
 }
@@ -315,6 +422,7 @@ daemon_stop(struct daemon *d)
         event_free(d->sig_int);
     }
     tls_server_unref(d->env.tls);
+    tls_client_unref(d->tls_client);
     auth_pool_free(d->env.auth_pool); /* after the sessions: they cancelled their checks */
     auth_db_unref(d->env.auth_db);
     state_free(d->env.state); /* after the sessions: they cancelled their reads */
@@ -327,8 +435,10 @@ int
 daemon_serve(const char *path)
 {
     struct daemon d = {.path = path};
+    struct preflight_loaded loaded;
+    struct preflight_notes notes;
     struct spool_stats stats;
-    char err[1024];
+    char err[1024], at[CAP_PATH + 16];
 
     if (fault_init() == -1) {
         fprintf(stderr, "gate26: GATE26_FAULT is malformed (expected point:N[+][:EIO|ENOSPC])\n");
@@ -339,13 +449,22 @@ daemon_serve(const char *path)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    /* Refused before anything is bound, created or read: a refusal touches nothing. */
-    if (privileges_check(d.conf, err, sizeof(err)) == -1) {
-        fprintf(stderr, "gate26: %s\n", err);
+    /*
+     * Refused before anything is bound or created, by the code configtest runs: the user, the
+     * spool, the files (read now, while we may still be root: keys often are root's alone; and
+     * as the user a reload runs as), the ports.
+     */
+    if (preflight_start(d.conf, PREFLIGHT_SERVE, &loaded, &notes, err, sizeof(err)) == -1) {
+        fprintf(stderr, "%s\n", err);
         conf_unref(d.conf);
         return 1;
     }
     log_set_level(d.conf->log_level);
+    for (size_t i = 0; i < notes.n_warnings; i++)
+        log_warning("-: event=config, warning=\"%s\"", notes.warning[i]);
+    d.env.tls = loaded.tls;
+    d.env.auth_db = loaded.auth_db;
+    d.tls_client = loaded.tls_client;
     /* What gate26 creates (spool, control socket) is for its own user alone. */
     (void)umask(077);
     (void)signal(SIGPIPE, SIG_IGN);
@@ -355,82 +474,64 @@ daemon_serve(const char *path)
         log_panic("event_base_new failed");
     d.spool = spool_open(d.conf->spool, d.base, &stats, err, sizeof(err));
     if (d.spool == NULL) {
-        fprintf(stderr, "gate26: %s\n", err);
+        fprintf(stderr, "%s: spool: %s\n", daemon_at(d.conf, d.conf->spool_line, at, sizeof(at)),
+                err);
         daemon_stop(&d);
         return 1;
     }
     d.env.base = d.base;
     d.env.spool = d.spool;
-    /* Keys are read while we may still be root (they are often readable by root alone). */
-    if (d.conf->has_tls) {
-        d.env.tls = tls_server_new(d.conf, err, sizeof(err));
-        if (d.env.tls == NULL) {
-            fprintf(stderr, "gate26: %s\n", err);
-            daemon_stop(&d);
-            return 1;
-        }
-    }
-    if (d.conf->auth_passwd[0] != '\0') {
-        d.env.auth_db = auth_db_load(d.conf->auth_passwd, err, sizeof(err));
-        if (d.env.auth_db == NULL) {
-            fprintf(stderr, "gate26: %s\n", err);
-            daemon_stop(&d);
-            return 1;
-        }
-        d.env.auth_pool = auth_pool_new(d.base, DAEMON_AUTH_THREADS);
+    if (d.env.auth_db != NULL && daemon_auth_pool(&d, err, sizeof(err)) == -1) {
+        fprintf(stderr, "gate26: %s\n", err);
+        daemon_stop(&d);
+        return 1;
     }
     d.limits = daemon_limits_new();
     d.env.limits = d.limits;
     d.env.state = daemon_state_new(d.base);
     d.listeners = listen_set_new(&d.env);
     if (listen_set_apply(d.listeners, d.conf, err, sizeof(err)) == -1) {
-        fprintf(stderr, "gate26: %s\n", err);
+        fprintf(stderr, "%s\n", err);
         daemon_stop(&d);
         return 1;
     }
     d.dns = dns_new(d.base, d.conf->has_resolver ? d.conf->resolver.text : NULL,
                     DAEMON_DNS_TIMEOUT_MS, err, sizeof(err));
     if (d.dns == NULL) {
-        fprintf(stderr, "gate26: resolver: %s\n", err);
+        fprintf(stderr, "%s: resolver: %s\n",
+                daemon_at(d.conf, d.conf->has_resolver ? d.conf->resolver.line : 0, at, sizeof(at)),
+                err);
         daemon_stop(&d);
         return 1;
     }
     d.sched = sched_new(d.base, d.spool, d.dns, d.conf);
     /* STARTTLS to next hops: the system's CA store, or tls { ca-file }. */
-    {
-        struct tls_client *tc = tls_client_new(d.conf, err, sizeof(err));
-
-        if (tc == NULL) {
-            fprintf(stderr, "gate26: %s\n", err);
-            daemon_stop(&d);
-            return 1;
-        }
-        sched_set_tls(d.sched, tc);
-        /* Recipient verification: the lists are read now (as root, like the keys). */
-        d.env.verify = verify_new(d.base, d.dns, d.env.state);
-        if (verify_prepare(d.env.verify, d.conf, err, sizeof(err)) == -1) {
-            fprintf(stderr, "gate26: %s\n", err);
-            tls_client_unref(tc);
-            daemon_stop(&d);
-            return 1;
-        }
-        verify_commit(d.env.verify, tc);
-        tls_client_unref(tc);
+    sched_set_tls(d.sched, d.tls_client);
+    /* Recipient verification: the lists are read now (as root, like the keys). */
+    d.env.verify = verify_new(d.base, d.dns, d.env.state);
+    if (verify_prepare(d.env.verify, d.conf, err, sizeof(err)) == -1) {
+        fprintf(stderr, "%s\n", err);
+        daemon_stop(&d);
+        return 1;
     }
+    verify_commit(d.env.verify, d.tls_client);
     /* The control socket is made (in the spool) while we may still be root. */
     d.ctl = ctl_new(d.base, d.sched, d.limits, d.conf->spool, err, sizeof(err));
     if (d.ctl == NULL) {
-        fprintf(stderr, "gate26: control socket: %s\n", err);
+        fprintf(stderr, "%s: control socket: %s\n",
+                daemon_at(d.conf, d.conf->spool_line, at, sizeof(at)), err);
         daemon_stop(&d);
         return 1;
     }
     if (privileges_drop(d.conf, d.spool, ctl_path(d.ctl), err, sizeof(err)) == -1) {
-        fprintf(stderr, "gate26: %s\n", err);
+        fprintf(stderr, "%s: %s\n", daemon_at(d.conf, d.conf->user_line, at, sizeof(at)), err);
         daemon_stop(&d);
         return 1;
     }
     if (sched_load(d.sched) == -1) {
-        fprintf(stderr, "gate26: %s/queue: %s\n", d.conf->spool, strerror(errno));
+        fprintf(stderr, "%s: spool: %s/queue: %s\n",
+                daemon_at(d.conf, d.conf->spool_line, at, sizeof(at)), d.conf->spool,
+                strerror(errno));
         daemon_stop(&d);
         return 1;
     }

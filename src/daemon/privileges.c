@@ -24,19 +24,19 @@ privileges_lookup(const struct conf *c, struct passwd *pw, char *buf, size_t buf
     int rc = getpwnam_r(c->user, pw, buf, bufcap, &found);
 
     if (found == NULL) {
-        (void)str_fmt(err, errcap, "%s: user '%s' %s", c->path, c->user,
+        (void)str_fmt(err, errcap, "%s:%u: user '%s' %s", c->path, c->user_line, c->user,
                       rc == 0 ? "does not exist" : strerror(rc));
         return -1;
     }
     if (pw->pw_uid == 0) {
-        (void)str_fmt(err, errcap, "%s: user '%s' is root: name an unprivileged user", c->path,
-                      c->user);
+        (void)str_fmt(err, errcap, "%s:%u: user '%s' is root: name an unprivileged user", c->path,
+                      c->user_line, c->user);
         return -1;
     }
     if (pw->pw_gid == 0) {
         (void)str_fmt(err, errcap,
-                      "%s: user '%s' has root's group (gid 0): give it a group of its own", c->path,
-                      c->user);
+                      "%s:%u: user '%s' has root's group (gid 0): give it a group of its own",
+                      c->path, c->user_line, c->user);
         return -1;
     }
     return 0;

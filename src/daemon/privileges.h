@@ -16,10 +16,11 @@
 
 /*
  * What serve would refuse about the user, checked before anything is
- * opened (serve and configtest call it): a configured user must exist and
- * be neither root nor in root's group (gid 0); when the caller is root, a
- * user must be configured. Returns 0, or -1 with the reason (naming c->path)
- * in err.
+ * opened (preflight_start, for serve and configtest): a configured user
+ * must exist and be neither root nor in root's group (gid 0); when the
+ * caller is root, a user must be configured. Returns 0, or -1 with the
+ * reason in err, naming FILE:LINE of the user key ("FILE: " when none is
+ * written).
  */
 int privileges_check(const struct conf *c, char *err, size_t errcap);
 

@@ -128,7 +128,7 @@ dns_addrs(struct dns *d, const char *host, dns_addr_fn *fn, void *arg)
     /* Our own order (IPv6 first) replaces c-ares's RFC 6724 sort, which
      * connects a UDP socket to every address to learn its source. */
     hints.ai_flags = ARES_AI_NOSORT;
-    ares_getaddrinfo(d->channel, q->name, NULL, &hints, addrs_cb, q);
-    dns_started(d);
+    ares_getaddrinfo(q->chan->channel, q->name, NULL, &hints, addrs_cb, q);
+    dns_started(q);
     return 0;
 }

@@ -8,8 +8,14 @@
  *
  * Each query is in d->queries until its callback has run, and every answer
  * is delivered from the query's own active event (see dns_impl.h). dns_free()
- * destroys the channel, which hands ARES_EDESTRUCTION to what c-ares still
+ * destroys the channels, which hands ARES_EDESTRUCTION to what c-ares still
  * holds, and then reports every query of the list as DNS_CANCELLED.
+ *
+ * A reload that changes the resolver cannot change a live channel: c-ares
+ * 1.18 refuses ares_set_servers*() while queries are outstanding, and the
+ * options differ between one given server and the system's. So a new
+ * channel takes the new queries (dns_use) and the old one, retired, answers
+ * those it has and is destroyed after the last of them, from the loop.
  *
  * Names are absolute: no search domains, no HOSTALIASES. With a server
  * given, only DNS is asked (not /etc/hosts). Timeouts: c-ares tries the one
@@ -61,28 +67,28 @@ dns_status_name(enum dns_status st)
 }
 
 static void
-dns_arm_timer(struct dns *d)
+dns_arm_timer(struct dns_resolver *ch)
 {
     struct timeval buf;
-    struct timeval *tv = ares_timeout(d->channel, NULL, &buf);
+    struct timeval *tv = ares_timeout(ch->channel, NULL, &buf);
 
     if (tv == NULL) {
-        (void)evtimer_del(d->timer);
+        (void)evtimer_del(ch->timer);
         return;
     }
-    if (evtimer_add(d->timer, tv) == -1)
+    if (evtimer_add(ch->timer, tv) == -1)
         log_panic("dns: evtimer_add failed");
 }
 
 static void
 dns_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-    struct dns *d = arg;
+    struct dns_resolver *ch = arg;
 
     (void)fd;
     (void)what;
-    ares_process_fd(d->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-    dns_arm_timer(d);
+    ares_process_fd(ch->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    dns_arm_timer(ch);
 }
 
 /* The socket's event may be freed inside ares_process_fd() (c-ares closes
@@ -90,19 +96,19 @@ dns_timer_cb(evutil_socket_t fd, short what, void *arg)
 static void
 dns_sock_cb(evutil_socket_t fd, short what, void *arg)
 {
-    struct dns *d = arg;
+    struct dns_resolver *ch = arg;
 
-    ares_process_fd(d->channel, (what & EV_READ) ? fd : ARES_SOCKET_BAD,
+    ares_process_fd(ch->channel, (what & EV_READ) ? fd : ARES_SOCKET_BAD,
                     (what & EV_WRITE) ? fd : ARES_SOCKET_BAD);
-    dns_arm_timer(d);
+    dns_arm_timer(ch);
 }
 
 /* c-ares's socket-state callback: watch fd for what it asks, or stop. */
 static void
 dns_sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
 {
-    struct dns *d = data;
-    struct dns_sock **pp = &d->socks;
+    struct dns_resolver *ch = data;
+    struct dns_sock **pp = &ch->socks;
     struct dns_sock *s;
     short what;
 
@@ -123,36 +129,36 @@ dns_sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
     if (s == NULL) {
         s = xcalloc(1, sizeof(*s));
         s->fd = fd;
-        s->next = d->socks;
-        d->socks = s;
+        s->next = ch->socks;
+        ch->socks = s;
     }
     what = (short)(EV_PERSIST | (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0));
-    s->ev = event_new(d->base, fd, what, dns_sock_cb, d);
+    s->ev = event_new(ch->base, fd, what, dns_sock_cb, ch);
     if (s->ev == NULL || event_add(s->ev, NULL) == -1)
         log_panic("dns: cannot watch socket %d", (int)fd);
 }
 
 /* Describes the servers c-ares will ask, for the why texts; counts them. */
 static void
-dns_describe_servers(struct dns *d)
+dns_describe_servers(struct dns_resolver *ch)
 {
     struct ares_addr_port_node *list = NULL;
     char addr[INET6_ADDRSTRLEN] = "?";
 
-    d->nservers = 0;
-    if (ares_get_servers_ports(d->channel, &list) != ARES_SUCCESS || list == NULL) {
-        (void)str_copyz(d->server, sizeof(d->server), "the system's resolvers");
+    ch->nservers = 0;
+    if (ares_get_servers_ports(ch->channel, &list) != ARES_SUCCESS || list == NULL) {
+        (void)str_copyz(ch->server, sizeof(ch->server), "the system's resolvers");
         if (list != NULL)
             ares_free_data(list);
         return;
     }
     for (const struct ares_addr_port_node *p = list; p != NULL; p = p->next)
-        d->nservers++;
+        ch->nservers++;
     (void)inet_ntop(list->family, &list->addr, addr, sizeof(addr));
-    if (str_fmt(d->server, sizeof(d->server), list->family == AF_INET6 ? "[%s]:%d%s" : "%s:%d%s",
+    if (str_fmt(ch->server, sizeof(ch->server), list->family == AF_INET6 ? "[%s]:%d%s" : "%s:%d%s",
                 addr, list->udp_port != 0 ? list->udp_port : 53,
-                d->nservers > 1 ? " (or another of the system's resolvers)" : "") == -1)
-        (void)str_copyz(d->server, sizeof(d->server), "the system's resolvers");
+                ch->nservers > 1 ? " (or another of the system's resolvers)" : "") == -1)
+        (void)str_copyz(ch->server, sizeof(ch->server), "the system's resolvers");
     ares_free_data(list);
 }
 
@@ -169,7 +175,7 @@ dns_describe_servers(struct dns *d)
  * checks stay and the why text says what ARES_ECONNREFUSED may stand for.
  */
 static int
-dns_channel_init(struct dns *d, const char *server, unsigned timeout_ms, bool nocheck)
+dns_channel_init(struct dns_resolver *ch, const char *server, unsigned timeout_ms, bool nocheck)
 {
     struct ares_options opt;
     char lookups[] = "b";
@@ -185,7 +191,7 @@ dns_channel_init(struct dns *d, const char *server, unsigned timeout_ms, bool no
     opt.ndomains = 0;
     opt.domains = NULL;
     opt.sock_state_cb = dns_sock_state_cb;
-    opt.sock_state_cb_data = d;
+    opt.sock_state_cb_data = ch;
     mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_DOMAINS |
            ARES_OPT_SOCK_STATE_CB;
     if (server != NULL) {
@@ -193,31 +199,80 @@ dns_channel_init(struct dns *d, const char *server, unsigned timeout_ms, bool no
         opt.lookups = lookups;
         mask |= ARES_OPT_LOOKUPS;
     }
-    rc = ares_init_options(&d->channel, &opt, mask);
+    rc = ares_init_options(&ch->channel, &opt, mask);
     if (rc != ARES_SUCCESS)
         return rc;
     if (server != NULL) {
-        rc = ares_set_servers_ports_csv(d->channel, server);
+        rc = ares_set_servers_ports_csv(ch->channel, server);
         if (rc != ARES_SUCCESS) {
-            ares_destroy(d->channel);
+            ares_destroy(ch->channel);
             return rc;
         }
     }
-    d->checks_rcode = !nocheck;
-    dns_describe_servers(d);
+    ch->checks_rcode = !nocheck;
+    dns_describe_servers(ch);
     return ARES_SUCCESS;
+}
+
+/* A channel for server (see dns_new) on base, not in use yet; NULL with err. */
+static struct dns_resolver *
+dns_resolver_make(struct event_base *base, const char *server, unsigned timeout_ms, char *err,
+                  size_t errcap)
+{
+    char canon[DNS_SERVER_CAP];
+    bool given = server != NULL && server[0] != '\0';
+    struct dns_resolver *ch;
+    int rc;
+
+    if (given && dns_server_parse(server, canon, sizeof(canon), err, errcap) == -1)
+        return NULL;
+    ch = xcalloc(1, sizeof(*ch));
+    ch->base = base;
+    rc = dns_channel_init(ch, given ? canon : NULL, timeout_ms, given);
+    if (rc == ARES_SUCCESS && !given && ch->nservers <= 1) {
+        /* One system resolver: again, with the answers' codes (see above). */
+        ares_destroy(ch->channel);
+        rc = dns_channel_init(ch, NULL, timeout_ms, true);
+    }
+    if (rc != ARES_SUCCESS) {
+        if (given)
+            (void)str_fmt(err, errcap, "dns server %s: %s", canon, ares_strerror(rc));
+        else
+            (void)str_fmt(err, errcap, "c-ares: %s", ares_strerror(rc));
+        free(ch);
+        return NULL;
+    }
+    ch->timer = evtimer_new(base, dns_timer_cb, ch);
+    if (ch->timer == NULL)
+        log_panic("dns: evtimer_new failed");
+    return ch;
+}
+
+/* Destroys ch's channel (its queries, if any, are told ARES_EDESTRUCTION) and frees it. */
+static void
+dns_resolver_destroy(struct dns_resolver *ch)
+{
+    if (ch == NULL)
+        return;
+    /* c-ares closes its sockets through dns_sock_state_cb, which still finds ch. */
+    ares_destroy(ch->channel);
+    while (ch->socks != NULL) {
+        struct dns_sock *s = ch->socks;
+
+        ch->socks = s->next;
+        event_free(s->ev);
+        free(s);
+    }
+    event_free(ch->timer);
+    free(ch);
 }
 
 struct dns *
 dns_new(struct event_base *base, const char *server, unsigned timeout_ms, char *err, size_t errcap)
 {
-    char canon[DNS_SERVER_CAP];
-    bool given = server != NULL && server[0] != '\0';
     struct dns *d;
     int rc;
 
-    if (given && dns_server_parse(server, canon, sizeof(canon), err, errcap) == -1)
-        return NULL;
     if (timeout_ms == 0 || timeout_ms > DNS_TIMEOUT_MAX_MS) {
         (void)str_fmt(err, errcap, "dns timeout: expected 1..%u ms, got %u", DNS_TIMEOUT_MAX_MS,
                       timeout_ms);
@@ -230,27 +285,53 @@ dns_new(struct event_base *base, const char *server, unsigned timeout_ms, char *
     }
     d = xcalloc(1, sizeof(*d));
     d->base = base;
-    rc = dns_channel_init(d, given ? canon : NULL, timeout_ms, given);
-    if (rc == ARES_SUCCESS && !given && d->nservers <= 1) {
-        /* One system resolver: again, with the answers' codes (see above). */
-        ares_destroy(d->channel);
-        rc = dns_channel_init(d, NULL, timeout_ms, true);
-    }
-    if (rc != ARES_SUCCESS) {
-        if (given)
-            (void)str_fmt(err, errcap, "dns server %s: %s", canon, ares_strerror(rc));
-        else
-            (void)str_fmt(err, errcap, "c-ares: %s", ares_strerror(rc));
+    d->timeout_ms = timeout_ms;
+    d->chan = dns_resolver_make(base, server, timeout_ms, err, errcap);
+    if (d->chan == NULL) {
         free(d);
         ares_library_cleanup();
         return NULL;
     }
-    d->timer = evtimer_new(base, dns_timer_cb, d);
-    if (d->timer == NULL)
-        log_panic("dns: evtimer_new failed");
-    log_debug("-: event=dns-start, server=\"%s\", servers=%zu, timeout_ms=%u, tries=%d", d->server,
-              d->nservers, timeout_ms, DNS_TRIES);
+    d->chan->d = d;
+    log_debug("-: event=dns-start, server=\"%s\", servers=%zu, timeout_ms=%u, tries=%d",
+              d->chan->server, d->chan->nservers, timeout_ms, DNS_TRIES);
     return d;
+}
+
+struct dns_resolver *
+dns_resolver_new(struct dns *d, const char *server, char *err, size_t errcap)
+{
+    return dns_resolver_make(d->base, server, d->timeout_ms, err, errcap);
+}
+
+void
+dns_resolver_free(struct dns_resolver *r)
+{
+    dns_resolver_destroy(r);
+}
+
+void
+dns_use(struct dns *d, struct dns_resolver *r)
+{
+    struct dns_resolver *ch = r, *old = d->chan;
+
+    ch->d = d;
+    d->chan = ch;
+    log_info("-: event=resolver, server=\"%s\", was=\"%s\", in_flight=%zu", ch->server, old->server,
+             old->queries);
+    if (old->queries == 0) {
+        dns_resolver_destroy(old);
+        return;
+    }
+    /* Its queries are answered there; dns_done_cb frees it after the last. */
+    old->next = d->retired;
+    d->retired = old;
+}
+
+const char *
+dns_server(const struct dns *d)
+{
+    return d->chan->server;
 }
 
 static void
@@ -276,6 +357,24 @@ dns_kind_name(enum dns_kind k)
         return "PTR";
     }
     return "?";
+}
+
+/* A retired channel whose last query has been answered goes. */
+static void
+dns_resolver_answered(struct dns *d, struct dns_resolver *ch)
+{
+    if (ch->queries == 0)
+        log_panic("dns: channel answered more queries than it was asked");
+    if (--ch->queries > 0 || ch == d->chan)
+        return;
+    for (struct dns_resolver **pp = &d->retired; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == ch) {
+            *pp = ch->next;
+            dns_resolver_destroy(ch);
+            return;
+        }
+    }
+    log_panic("dns: a channel neither current nor retired");
 }
 
 static void
@@ -320,6 +419,8 @@ dns_done_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     dns_unlink(q);
+    /* From the loop, outside c-ares: a retired channel may be destroyed here. */
+    dns_resolver_answered(q->d, q->chan);
     log_debug("-: event=dns-answer, type=%s, name=%s, status=%s, records=%zu, why=\"%s\"",
               dns_kind_name(q->kind), q->name, dns_status_name(q->st), q->n, q->why);
     dns_call(q);
@@ -335,6 +436,8 @@ dns_query_new(struct dns *d, enum dns_kind kind, const char *name, size_t len, v
         log_panic("dns: a query started from a callback inside dns_free()");
     q = xcalloc(1, sizeof(*q));
     q->d = d;
+    q->chan = d->chan;
+    q->chan->queries++;
     q->kind = kind;
     q->arg = arg;
     if (str_copy(q->name, sizeof(q->name), name, len) == -1)
@@ -351,9 +454,9 @@ dns_query_new(struct dns *d, enum dns_kind kind, const char *name, size_t len, v
 }
 
 void
-dns_started(struct dns *d)
+dns_started(struct dns_query *q)
 {
-    dns_arm_timer(d);
+    dns_arm_timer(q->chan);
 }
 
 void
@@ -377,7 +480,7 @@ void
 dns_query_fail(struct dns_query *q, int status)
 {
     char why[DNS_WHY_CAP];
-    const char *srv = q->d->server;
+    const char *srv = q->chan->server;
 
     switch (status) {
     case ARES_ESERVFAIL:
@@ -396,7 +499,7 @@ dns_query_fail(struct dns_query *q, int status)
         (void)str_fmt(why, sizeof(why), "timeout asking %s", srv);
         break;
     case ARES_ECONNREFUSED:
-        if (q->d->checks_rcode)
+        if (q->chan->checks_rcode)
             (void)str_fmt(why, sizeof(why),
                           "no usable answer from %s (connection refused, SERVFAIL or REFUSED)",
                           srv);
@@ -430,7 +533,13 @@ dns_free(struct dns *d)
     d->freeing = true;
     /* c-ares calls back each query it holds with ARES_EDESTRUCTION (they
      * stay in the list) and closes its sockets through dns_sock_state_cb. */
-    ares_destroy(d->channel);
+    dns_resolver_destroy(d->chan);
+    while (d->retired != NULL) {
+        struct dns_resolver *ch = d->retired;
+
+        d->retired = ch->next;
+        dns_resolver_destroy(ch);
+    }
     while (d->queries != NULL) {
         struct dns_query *q = d->queries;
 
@@ -450,14 +559,6 @@ dns_free(struct dns *d)
         dns_call(q);
         dns_query_free(q);
     }
-    while (d->socks != NULL) {
-        struct dns_sock *s = d->socks;
-
-        d->socks = s->next;
-        event_free(s->ev);
-        free(s);
-    }
-    event_free(d->timer);
     free(d);
     ares_library_cleanup();
 }

@@ -65,6 +65,27 @@ struct dns *dns_new(struct event_base *base, const char *server, unsigned timeou
 void dns_free(struct dns *d);
 
 /*
+ * Another resolver for d (a reload that changes `resolver`), made ready
+ * but not used: server as for dns_new(), the timeout d's. Returns it, or
+ * NULL with the reason in err. Then either dns_use() or dns_resolver_free().
+ */
+struct dns_resolver;
+struct dns_resolver *dns_resolver_new(struct dns *d, const char *server, char *err, size_t errcap);
+
+/*
+ * From now on d asks r (which d takes over); the queries in flight are
+ * answered by the resolver they were asked of, which is freed after the
+ * last of them. Cannot fail. Logs the change.
+ */
+void dns_use(struct dns *d, struct dns_resolver *r);
+
+/* Frees a resolver that dns_use() did not take. NULL: nothing. */
+void dns_resolver_free(struct dns_resolver *r);
+
+/* Who d asks now: "127.0.0.1:5353", or a description of the system's resolvers. */
+const char *dns_server(const struct dns *d);
+
+/*
  * Called once with the answer. On DNS_OK the n records are sorted by
  * preference, records of equal preference in random order (RFC 5321 5.1);
  * records are valid during the call only. why is a short text for logs and

@@ -42,6 +42,7 @@ struct event;
 
 struct dns_query {
     struct dns *d;
+    struct dns_resolver *chan;     /* the channel it was asked on (d->chan then) */
     struct dns_query *prev, *next; /* in d->queries */
     struct event *done;            /* made active when the answer is stored */
     enum dns_kind kind;
@@ -60,16 +61,32 @@ struct dns_query {
     size_t n;
 };
 
-struct dns {
+/*
+ * One c-ares channel with its sockets and timer: the resolver of one
+ * configuration. A reload that changes the resolver makes a new one for new
+ * queries; the old one answers the queries it has and is freed after the
+ * last (dns_resolver_new() makes one without using it).
+ */
+struct dns_resolver {
+    struct dns *d; /* NULL until dns_use() */
     struct event_base *base;
     ares_channel channel;
     struct event *timer; /* ares_timeout(), re-armed after every processing */
     struct dns_sock *socks;
-    struct dns_query *queries; /* every query whose callback has not run */
     char server[DNS_SERVER_CAP];
-    size_t nservers;   /* as c-ares has them */
-    bool checks_rcode; /* c-ares retries SERVFAIL..., which then ends as ECONNREFUSED */
-    bool freeing;      /* inside dns_free() */
+    size_t nservers;           /* as c-ares has them */
+    bool checks_rcode;         /* c-ares retries SERVFAIL..., which then ends as ECONNREFUSED */
+    size_t queries;            /* started on it and not yet answered to their callback */
+    struct dns_resolver *next; /* in d->retired */
+};
+
+struct dns {
+    struct event_base *base;
+    struct dns_resolver *chan;    /* new queries go to it */
+    struct dns_resolver *retired; /* earlier channels with queries still in flight */
+    struct dns_query *queries;    /* every query whose callback has not run */
+    unsigned timeout_ms;
+    bool freeing; /* inside dns_free() */
 };
 
 /*
@@ -80,7 +97,7 @@ struct dns_query *dns_query_new(struct dns *d, enum dns_kind kind, const char *n
                                 void *arg);
 
 /* After a query was handed to c-ares: the timer follows its new timeout. */
-void dns_started(struct dns *d);
+void dns_started(struct dns_query *q);
 
 /*
  * Stores st and why in q (the records, if any, are already in q) and makes

@@ -96,7 +96,7 @@ mx_answer(struct dns_query *q, const unsigned char *abuf, int alen)
     } else if (k == 0) {
         char why[DNS_WHY_CAP];
 
-        (void)str_fmt(why, sizeof(why), "no usable MX host in the answer from %s", q->d->server);
+        (void)str_fmt(why, sizeof(why), "no usable MX host in the answer from %s", q->chan->server);
         dns_query_answer(q, DNS_TEMPFAIL, why);
     } else {
         qsort(v, k, sizeof(*v), mx_cmp);
@@ -152,7 +152,7 @@ dns_mx(struct dns *d, const char *domain, dns_mx_fn *fn, void *arg)
     }
     q = dns_query_new(d, DNS_KIND_MX, domain, len, arg);
     q->mx_fn = fn;
-    ares_query(d->channel, q->name, ns_c_in, ns_t_mx, mx_cb, q);
-    dns_started(d);
+    ares_query(q->chan->channel, q->name, ns_c_in, ns_t_mx, mx_cb, q);
+    dns_started(q);
     return 0;
 }

@@ -125,7 +125,7 @@ dns_ptr(struct dns *d, const struct sockaddr *sa, dns_ptr_fn *fn, void *arg)
     }
     q = dns_query_new(d, DNS_KIND_PTR, name, strlen(name), arg);
     q->ptr_fn = fn;
-    ares_query(d->channel, q->name, ns_c_in, ns_t_ptr, ptr_cb, q);
-    dns_started(d);
+    ares_query(q->chan->channel, q->name, ns_c_in, ns_t_ptr, ptr_cb, q);
+    dns_started(q);
     return 0;
 }

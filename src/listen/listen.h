@@ -25,7 +25,10 @@ struct listen_set *listen_set_new(const struct smtp_env *env);
 /*
  * Binds, keeps and closes sockets so that the set serves exactly c's
  * listeners (c gains references held by the listeners). Returns 0, or -1
- * with "ADDRESS: reason" in err (capacity errcap) and the set unchanged.
+ * with "FILE:LINE: address ADDRESS: reason" in err (capacity errcap) and the
+ * set unchanged. A port that needs root and is not bound yet is refused
+ * before anything changes when the process has no longer the right to bind
+ * it (after privileges dropped: a reload).
  */
 int listen_set_apply(struct listen_set *ls, struct conf *c, char *err, size_t errcap);
 

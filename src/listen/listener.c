@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -209,6 +210,66 @@ listen_error_cb(struct evconnlistener *el, void *arg)
     (void)event_add(l->pause, &second);
 }
 
+/* The lowest port anyone may bind (net.ipv4.ip_unprivileged_port_start, for IPv6 too). */
+static unsigned
+listen_unprivileged_start(void)
+{
+    char buf[32] = "";
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "re");
+    unsigned long v = 1024;
+
+    if (f != NULL) {
+        if (fgets(buf, sizeof buf, f) != NULL) {
+            char *end;
+            unsigned long got = strtoul(buf, &end, 10);
+
+            if (end != buf && got <= 65536)
+                v = got;
+        }
+        (void)fclose(f);
+    }
+    return (unsigned)v;
+}
+
+/* True when this process has CAP_NET_BIND_SERVICE in effect (CapEff of /proc/self/status). */
+static bool
+listen_has_bind_cap(void)
+{
+    char line[256];
+    unsigned long long eff = 0;
+    bool found = false;
+    FILE *f = fopen("/proc/self/status", "re");
+
+    if (f == NULL)
+        return false;
+    while (!found && fgets(line, sizeof line, f) != NULL)
+        found = sscanf(line, "CapEff: %llx", &eff) == 1;
+    (void)fclose(f);
+    return found && (eff & (1ull << 10)) != 0; /* CAP_NET_BIND_SERVICE */
+}
+
+/*
+ * A port below net.ipv4.ip_unprivileged_port_start needs root or
+ * CAP_NET_BIND_SERVICE; after the switch to `user` neither is left, so a
+ * reload cannot bind one that was not bound at start. Said before any old
+ * socket is closed to make room (it could not be bound again either).
+ */
+static int
+listen_check_privileged(const struct conf *c, const struct conf_addr *a, char *err, size_t errcap)
+{
+    unsigned port =
+        ntohs(a->sa.ss_family == AF_INET ? ((const struct sockaddr_in *)&a->sa)->sin_port
+                                         : ((const struct sockaddr_in6 *)&a->sa)->sin6_port);
+
+    if (geteuid() == 0 || port >= listen_unprivileged_start() || listen_has_bind_cap())
+        return 0;
+    (void)str_fmt(err, errcap,
+                  "%s:%u: address %s: port %u needs root to bind and was not bound at start "
+                  "(gate26 runs as uid %ld now): restart gate26 to listen there",
+                  c->path, a->line, a->text, port, (long)geteuid());
+    return -1;
+}
+
 /* A socket bound and listening on addr, or -1 with the reason in err. */
 static int
 listen_bind(const struct conf_addr *addr, char *err, size_t errcap)
@@ -384,6 +445,12 @@ listen_set_apply(struct listen_set *ls, struct conf *c, char *err, size_t errcap
             fresh = l;
         }
     }
+    for (l = fresh; l != NULL; l = l->next) {
+        if (listen_check_privileged(c, &l->addr, err, errcap) == -1) {
+            displaced = NULL;
+            goto rollback;
+        }
+    }
     /* An old socket that is going anyway and overlaps a new one (0.0.0.0:26
      * becoming 10.0.0.1:26) must close first, or the new bind fails. */
     for (struct listener **pp = &ls->list; *pp != NULL;) {
@@ -402,9 +469,13 @@ listen_set_apply(struct listen_set *ls, struct conf *c, char *err, size_t errcap
         displaced = l;
     }
     for (l = fresh; l != NULL; l = l->next) {
-        l->fd = listen_bind(&l->addr, err, errcap);
-        if (l->fd == -1)
+        char why[256];
+
+        l->fd = listen_bind(&l->addr, why, sizeof(why));
+        if (l->fd == -1) {
+            (void)str_fmt(err, errcap, "%s:%u: address %s", c->path, l->addr.line, why);
             goto rollback;
+        }
     }
     /* Everything bound: close what is no longer configured, start the rest. */
     listen_splice(&ls->list, &displaced);

@@ -329,6 +329,10 @@ sched_set_conf(struct sched *s, struct conf *c)
         if (e->at == NULL && !e->broken && !s->stopping)
             sched_entry_arm(e);
     }
+    /* Raised max-deliveries or max-per-destination: what waited for a slot may start now, as
+     * it would at a start with these limits. */
+    ready_run(s);
+    sched_pump(s);
 }
 
 void

@@ -7,12 +7,11 @@
  *
  * Replies: 235 2.7.0 success; 535 5.7.8 wrong credentials, the same reply
  * and, through auth/'s dummy hash, the same time whether or not the user
- * exists; 538 5.7.11 AUTH in the clear; 501 5.5.2 bad base64; 501 5.0.0 the
- * client cancelled with "*"; 504 5.5.4 unknown mechanism; 503 5.5.1 AUTH
- * twice or inside a transaction; 454 4.7.0 a temporary failure, or a client
- * or user locked out by policy/ (max-failures, lockout): an attempt after
- * the failure that reached the limit is slowed (SMTP_AUTH_LOCK_DELAY_MS),
- * answered 454 and its session closed.
+ * exists or is locked (`gate26 passwd --lock`, logged reason=locked-user); 538 5.7.11 AUTH in the
+ * clear; 501 5.5.2 bad base64; 501 5.0.0 the client cancelled with "*"; 504 5.5.4 unknown
+ * mechanism; 503 5.5.1 AUTH twice or inside a transaction; 454 4.7.0 a temporary failure, or a
+ * client or user locked out by policy/ (max-failures, lockout): an attempt after the failure that
+ * reached the limit is slowed (SMTP_AUTH_LOCK_DELAY_MS), answered 454 and its session closed.
  *
  * Every failure is counted (policy_auth_failed) and logged in the one form
  * the fail2ban filter in contrib/ matches; an attempt refused by a lock is
@@ -148,13 +147,13 @@ auth_known_after_cb(void *arg, bool known)
 }
 
 static void
-auth_done_cb(void *arg, bool ok)
+auth_done_cb(void *arg, enum auth_verdict verdict)
 {
     struct smtp_session *s = arg;
     char user[CAP_AUTH_USER + 1];
 
     s->auth_check = NULL;
-    if (!ok && s->auth_known == SMTP_AUTH_KNOWN_UNASKED &&
+    if (verdict == AUTH_VERDICT_BAD && s->auth_known == SMTP_AUTH_KNOWN_UNASKED &&
         !policy_auth_exempt(s->conf, s->client_family, s->client_bin)) {
         /* Is it the user's own device with an old password? Then the user is not counted. */
         s->auth_lookup =
@@ -165,7 +164,7 @@ auth_done_cb(void *arg, bool ok)
     }
     (void)str_copyz(user, sizeof(user), s->auth_pending_user);
     s->auth_pending_user[0] = '\0';
-    if (ok) {
+    if (verdict == AUTH_VERDICT_OK) {
         bool known = s->auth_known == SMTP_AUTH_KNOWN_YES; /* asked because the user is locked */
 
         policy_auth_succeeded(s->env->limits, s->client_family, s->client_bin);
@@ -178,7 +177,9 @@ auth_done_cb(void *arg, bool ok)
         auth_end(s);
         smtp_reply(s, R_AUTH_OK, NULL);
     } else {
-        auth_refuse(s, R_AUTH_FAILED, user, "bad-credentials");
+        /* A locked user gets the reply of a wrong password; only the log tells them apart. */
+        auth_refuse(s, R_AUTH_FAILED, user,
+                    verdict == AUTH_VERDICT_LOCKED ? "locked-user" : "bad-credentials");
     }
     session_resume(s);
 }

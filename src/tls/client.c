@@ -40,8 +40,10 @@ tls_client_new(const struct conf *c, char *err, size_t errcap)
         (void)tls_fail_ssl(err, errcap, "cannot create a TLS context");
         return NULL;
     }
-    if (tls_ctx_setup(ctx, c, err, errcap) == -1)
+    if (tls_ctx_setup(ctx, c, err, errcap) == -1) {
+        (void)tls_fail_at(c, c->tls_ciphers_line, err, errcap);
         goto fail;
+    }
     if (c->tls_ca_file[0] != '\0') {
         FILE *f = fopen(c->tls_ca_file, "re");
 
@@ -49,12 +51,14 @@ tls_client_new(const struct conf *c, char *err, size_t errcap)
         if (f == NULL) {
             (void)tls_fail(err, errcap, "cannot read CA file '%s': %s", c->tls_ca_file,
                            strerror(errno));
+            (void)tls_fail_at(c, c->tls_ca_file_line, err, errcap);
             goto fail;
         }
         (void)fclose(f);
         if (SSL_CTX_load_verify_locations(ctx, c->tls_ca_file, NULL) != 1) {
             (void)tls_fail_ssl(err, errcap, "CA file '%s' holds no PEM certificate",
                                c->tls_ca_file);
+            (void)tls_fail_at(c, c->tls_ca_file_line, err, errcap);
             goto fail;
         }
     } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {

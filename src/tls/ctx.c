@@ -116,6 +116,18 @@ tls_fail_ssl(char *err, size_t errcap, const char *fmt, ...)
     return -1;
 }
 
+int
+tls_fail_at(const struct conf *c, unsigned line, char *err, size_t errcap)
+{
+    char msg[1024];
+
+    if (err == NULL || errcap == 0 || c->path[0] == '\0' || line == 0)
+        return -1;
+    (void)str_copyz(msg, sizeof msg, err);
+    (void)snprintf(err, errcap, "%s:%u: %s", c->path, line, msg);
+    return -1;
+}
+
 /* An encrypted key would make OpenSSL prompt on the terminal: refuse instead. */
 static int
 no_password(char *buf, int size, int rwflag, void *arg)

@@ -175,8 +175,18 @@ pair_ctx(const struct conf *c, const struct conf_tls_pair *pair, char *err, size
         (void)tls_fail_ssl(err, errcap, "cannot create a TLS context");
         return NULL;
     }
-    if (tls_ctx_setup(ctx, c, err, errcap) == -1 || load_cert(ctx, pair->cert, err, errcap) == -1 ||
-        load_key(ctx, pair->key, pair->cert, err, errcap) == -1) {
+    if (tls_ctx_setup(ctx, c, err, errcap) == -1) {
+        (void)tls_fail_at(c, c->tls_ciphers_line, err, errcap);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (load_cert(ctx, pair->cert, err, errcap) == -1) {
+        (void)tls_fail_at(c, pair->line, err, errcap);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (load_key(ctx, pair->key, pair->cert, err, errcap) == -1) {
+        (void)tls_fail_at(c, pair->key_line, err, errcap);
         SSL_CTX_free(ctx);
         return NULL;
     }

@@ -22,6 +22,14 @@ int tls_fail_ssl(char *err, size_t errcap, const char *fmt, ...)
 int tls_fail(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
+ * Puts "FILE:LINE: " (c->path, line) before the message in err, so that a
+ * load error names the line of the key at fault as configuration errors do;
+ * nothing when c has no path or line is 0 (the key was not written). Always
+ * returns -1.
+ */
+int tls_fail_at(const struct conf *c, unsigned line, char *err, size_t errcap);
+
+/*
  * What every context gets: TLS 1.2 at least, the conf's cipher list (or
  * TLS_DEFAULT_CIPHERS), no compression, no renegotiation, and a password
  * callback that refuses, so that an encrypted key fails instead of prompting

@@ -655,6 +655,86 @@ test_server_load_errors(void **state)
     }
 }
 
+/* With the file's path and the lines of its keys, an error names the line of the key at fault. */
+static void
+test_load_errors_name_the_line(void **state)
+{
+    static const struct {
+        const char *name;
+        const char *const pairs[5];
+        const char *ca;
+        const char *ciphers;
+        bool client;
+        const char *want;
+    } rows[] = {
+        {"cert",
+         {"nope.pem", "a.key"},
+         NULL,
+         NULL,
+         false,
+         "/etc/g.conf:10: cannot read certificate '@DIR@/nope.pem'"},
+        {"key",
+         {"a.pem", "c.key"},
+         NULL,
+         NULL,
+         false,
+         "/etc/g.conf:11: key '@DIR@/c.key' does not match"},
+        {"second pair's key",
+         {"a.pem", "a.key", "c.pem", "a.key"},
+         NULL,
+         NULL,
+         false,
+         "/etc/g.conf:21: key '@DIR@/a.key' does not match certificate '@DIR@/c.pem'"},
+        {"ciphers",
+         {"a.pem", "a.key"},
+         NULL,
+         "NOSUCHCIPHER",
+         false,
+         "/etc/g.conf:31: ciphers 'NOSUCHCIPHER' name no cipher"},
+        {"ca-file", {NULL}, "nope.pem", NULL, true, "/etc/g.conf:30: cannot read CA file"},
+        {"ca-file garbage",
+         {NULL},
+         "garbage.pem",
+         NULL,
+         true,
+         "/etc/g.conf:30: CA file '@DIR@/garbage.pem' holds no PEM"},
+        {"client ciphers", {NULL}, NULL, "NOPE", true, "/etc/g.conf:31: ciphers 'NOPE'"},
+    };
+    char err[1024], want[1024];
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        struct conf *c = make_conf(rows[i].pairs, rows[i].ca, rows[i].ciphers);
+        bool ok;
+
+        (void)snprintf(c->path, sizeof c->path, "/etc/g.conf");
+        for (size_t k = 0; k < c->n_tls_pairs; k++) {
+            c->tls_pairs[k].line = (unsigned)(10 * (k + 1));
+            c->tls_pairs[k].key_line = (unsigned)(10 * (k + 1) + 1);
+        }
+        c->tls_ca_file_line = rows[i].ca != NULL ? 30 : 0;
+        c->tls_ciphers_line = rows[i].ciphers != NULL ? 31 : 0;
+        if (rows[i].client) {
+            struct tls_client *cl = tls_client_new(c, err, sizeof err);
+
+            ok = cl != NULL;
+            tls_client_unref(cl);
+        } else {
+            struct tls_server *sv = tls_server_new(c, err, sizeof err);
+
+            ok = sv != NULL;
+            tls_server_unref(sv);
+        }
+        conf_unref(c);
+        subst_dir(want, sizeof want, rows[i].want);
+        if (ok || strncmp(err, want, strlen(want)) != 0) {
+            print_error("row '%s': want '%s...', got %s '%s'\n", rows[i].name, want,
+                        ok ? "success" : "error", err);
+            fail();
+        }
+    }
+}
+
 static void
 test_client_load_errors(void **state)
 {
@@ -1101,6 +1181,7 @@ main(void)
         cmocka_unit_test(test_printable_and_errors),
         cmocka_unit_test(test_server_load_errors),
         cmocka_unit_test(test_client_load_errors),
+        cmocka_unit_test(test_load_errors_name_the_line),
         cmocka_unit_test(test_sni),
         cmocka_unit_test(test_protocol_versions),
         cmocka_unit_test(test_client_policies),

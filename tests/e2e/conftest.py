@@ -371,6 +371,16 @@ def gateway(tmp_path):
         g.stop()
 
 
+def auth_block(directory, text=""):
+    """An auth block naming a password file in directory holding text (no users by default),
+    readable by the gateway's user: the doors that require AUTH need one."""
+    pw = Path(directory) / "passwd"
+    pw.parent.mkdir(parents=True, exist_ok=True)
+    pw.write_text(text)
+    pw.chmod(0o644)
+    return f"auth {{\n    passwd {pw}\n}}\n"
+
+
 def give_key(path):
     """A private key as an admin gives it to gate26: root's, readable by the
     user's group (0640), so that a reload (run as the user) reads it again."""

@@ -212,6 +212,48 @@ def test_failures_are_logged_for_fail2ban(gateway, ca, tmp_path):
     assert "guess" not in g.log()
 
 
+def test_a_locked_user_is_answered_as_a_wrong_password_and_unlocked_by_a_new_one(gateway, ca,
+                                                                                 tmp_path):
+    """gate26 passwd --lock: the same 535 as a wrong password (nothing tells a client the
+    user exists), its own reason in the log; gate26 passwd USER sets a password and unlocks."""
+    g = auth_gateway(gateway, ca, tmp_path)
+    pw = tmp_path / "passwd"
+    p = subprocess.run([BIN, "passwd", "-f", str(pw), "--lock", "bob"], capture_output=True,
+                       timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert entries_of(pw)["bob"].startswith("!$y$")
+    reloads = g.log().count("event=reload, status=ok")
+    g.hup()
+    wait_for(lambda: g.log().count("event=reload, status=ok") > reloads, what="the reload")
+    c = Line(g.port("submission"))
+    assert c.cmd("AUTH PLAIN " + plain("bob", USERS["bob"])) == \
+        (535, ["535 5.7.8 Authentication credentials invalid"])
+    assert c.cmd("AUTH PLAIN " + plain("bob", "a guess")) == \
+        (535, ["535 5.7.8 Authentication credentials invalid"])
+    assert c.cmd("AUTH PLAIN " + plain("nobody", "a guess")) == \
+        (535, ["535 5.7.8 Authentication credentials invalid"])
+    c.close()
+    wait_for(lambda: g.log().count("event=auth-failed") >= 3, what="the failures' log lines")
+    assert g.log().count('door=submission, event=auth-failed, user="bob", reason=locked-user') == 2
+    assert 'user="nobody", reason=bad-credentials' in g.log()
+    # The other users are not touched.
+    c = Line(g.port("submission"))
+    assert c.cmd("AUTH PLAIN " + plain("alice@ours.test", USERS["alice@ours.test"]))[0] == 235
+    c.close()
+    # A new password unlocks.
+    make_passwd(pw, {"bob": "new staple"})
+    reloads = g.log().count("event=reload, status=ok")
+    g.hup()
+    wait_for(lambda: g.log().count("event=reload, status=ok") > reloads, what="the reload")
+    c = Line(g.port("submission"))
+    assert c.cmd("AUTH PLAIN " + plain("bob", "new staple"))[0] == 235
+    c.close()
+
+
+def entries_of(path):
+    return dict(line.split(":", 1) for line in path.read_text().splitlines() if ":" in line)
+
+
 LOCK = "    max-failures 3/1m\n    lockout 6s\n"
 
 

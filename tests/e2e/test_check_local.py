@@ -359,4 +359,4 @@ def test_help_and_main_usage():
         assert option in r.stdout, option
     r = subprocess.run([BIN, "help"], capture_output=True, text=True, timeout=10)
     assert "  check --local [-c FILE] [PORT...]\n" in r.stdout
-    assert "  check HOST[:PORT]... | check --mx DOMAIN\n" in r.stdout
+    assert "  check HOST[:PORT]... | check --mx DOMAIN | check smtps://HOST[:PORT]...\n" in r.stdout

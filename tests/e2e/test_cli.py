@@ -3,18 +3,21 @@
 and what they print; configtest on good files (the documented examples and
 the development configuration) and on a table of bad ones, each with the
 exact FILE:LINE: of the message; serve refusing a bad file or a taken port."""
+import grp
 import os
+import pwd
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import (BIN, GATE26_USER, ROOT, SANITIZER_MARKS, config_text, free_port,
-                      wait_for)
+                      give_key, wait_for)
 
 DESIGN_MD = Path("/work/shared/DESIGN.md")
 CONFIG_MD = ROOT / "docs" / "config.md"
@@ -83,6 +86,34 @@ def test_help_prints_usage(args):
     assert res.stderr == ""
 
 
+# What each subcommand's --help (and -h) prints first; `help COMMAND` prints the same.
+SUBCOMMAND_USAGE = {
+    "serve": "usage: gate26 serve [-c FILE]\n",
+    "configtest": "usage: gate26 configtest [-c FILE]\n",
+    "passwd": "usage: gate26 passwd [-c CONFFILE] [-f PASSWDFILE] USER\n",
+    "check": "usage: gate26 check --local [-c FILE] [--json] [PORT...]\n",
+    "version": "usage: gate26 version\n",
+    "help": "usage: gate26 help [COMMAND]\n",
+}
+
+
+@pytest.mark.parametrize("cmd", sorted(SUBCOMMAND_USAGE))
+@pytest.mark.parametrize("flag", ["--help", "-h", "help"])
+def test_every_subcommand_prints_its_usage_on_help(tmp_path, cmd, flag):
+    args = ["help", cmd] if flag == "help" else [cmd, flag]
+    res = run(*args, cwd=tmp_path)
+    assert (res.returncode, res.stderr) == (0, ""), res
+    assert res.stdout.startswith(SUBCOMMAND_USAGE[cmd]), res.stdout
+    # Help starts nothing and makes nothing.
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_of_an_unknown_command_exits_2():
+    res = run("help", "frobnicate")
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.startswith("gate26: no command 'frobnicate'\n")
+
+
 @pytest.mark.parametrize("cmd", ["frobnicate", "start", "Serve", "--bogus"])
 def test_unknown_command_exits_2_naming_it(cmd):
     res = run(cmd)
@@ -130,17 +161,25 @@ def test_configtest_good_file(tmp_path):
     for args in (["-c", str(conf)], ["--config", str(conf)], [f"--config={conf}"]):
         res = run("configtest", *args)
         assert res.returncode == 0, res.stderr
-        assert res.stdout == f"{conf}: configuration ok (2 listen blocks, 2 domains)\n"
+        # It says what serve would do with a spool that is not there yet.
+        assert res.stdout == (f"{conf}:2: spool '{tmp_path}/spool' does not exist yet: serve "
+                              f"will create it\n"
+                              f"{conf}: configuration ok (2 listen blocks, 2 domains)\n")
         assert res.stderr == ""
     # configtest starts nothing: no spool is made.
     assert not (tmp_path / "spool").exists()
+    (tmp_path / "spool").mkdir()
+    res = run("configtest", "-c", str(conf))
+    assert (res.returncode, res.stderr) == (0, "")
+    assert res.stdout == f"{conf}: configuration ok (2 listen blocks, 2 domains)\n"
 
 
 def test_configtest_relative_path_is_named_as_given(tmp_path):
     (tmp_path / "gate26.conf").write_text(good_text(tmp_path))
     res = run("configtest", "-c", "gate26.conf", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.startswith("gate26.conf: configuration ok")
+    assert res.stdout.startswith("gate26.conf:2: spool ")
+    assert res.stdout.splitlines()[-1].startswith("gate26.conf: configuration ok")
     (tmp_path / "bad.conf").write_text("hostname a.test\nHostname b.test\n")
     res = run("configtest", "-c", "bad.conf", cwd=tmp_path)
     assert_one_error(res, "bad.conf:2: ", "unknown key 'Hostname' at top level")
@@ -169,7 +208,14 @@ def localise(text, tmp_path, certs):
                      ("/etc/gate26/passwd", str(passwd)),
                      ("/var/spool/gate26", str(tmp_path / "spool"))):
         text = text.replace(old, new)
-    return text
+    # Its ports (25, 587...) may be taken here, which configtest reports: free ones instead.
+    ports = {}
+
+    def free(m):
+        ports.setdefault(m.group(2), free_port())
+        return f"{m.group(1)}:{ports[m.group(2)]}"
+    return re.sub(r"^(\s*address\s.*)$",
+                  lambda line: re.sub(r"(\S+):(\d+)\b", free, line.group(1)), text, flags=re.M)
 
 
 def test_configtest_design_example(tmp_path, certs):
@@ -178,7 +224,7 @@ def test_configtest_design_example(tmp_path, certs):
     conf.write_text(localise(text, tmp_path, certs))
     res = run("configtest", "-c", str(conf))
     assert res.returncode == 0, res.stderr
-    assert res.stdout == f"{conf}: configuration ok (4 listen blocks, 1 domain)\n"
+    assert res.stdout.endswith(f"{conf}: configuration ok (4 listen blocks, 1 domain)\n")
     # As written, its certificate does not exist here: the message names the cert line.
     conf.write_text(text)
     res = run("configtest", "-c", str(conf))
@@ -220,17 +266,71 @@ def test_configtest_dev_conf(tmp_path, certs):
     tls.mkdir(parents=True)
     shutil.copy(certs[0], tls / "cert.pem")
     shutil.copy(certs[1], tls / "key.pem")
-    # Without build/dev-passwd yet, its error names the file.
+    # Without build/dev-passwd yet, its error names the passwd line and says how to make it.
     res = run("configtest", "-c", str(conf))
-    assert res.returncode == 1 and "dev-passwd: cannot open" in res.stderr
+    assert_one_error(res, f"{conf}:{line_of(text, 'passwd ')}: ",
+                     f"cannot read password file '{tmp_path}/etc/../build/dev-passwd': No such "
+                     f"file or directory (create it with: gate26 passwd -c {conf} USER)")
     # make run makes it so (the dev user of the README).
     p = subprocess.run([BIN, "passwd", "-c", str(conf), "dev@gate26.localhost"], input=b"dev\n",
                        capture_output=True, timeout=30)
     assert p.returncode == 0, p.stderr
+    if GATE26_USER is not None:
+        # Copied by root, the key is root's alone: a reload (as the user) could not read it.
+        res = run("configtest", "-c", str(conf))
+        assert_one_error(res, f"{conf}:{line_of(text, 'key ')}: ",
+                         f"key '{tmp_path}/etc/../build/dev-tls/key.pem' is not readable by user "
+                         f"'{GATE26_USER}' (a reload runs as it): make it root:{GATE26_USER} 0640")
+        give_key(tls / "key.pem")  # as make run does
     res = run("configtest", "-c", str(conf))
     assert res.returncode == 0, res.stderr
-    assert res.stdout == f"{conf}: configuration ok (4 listen blocks, 1 domain)\n"
+    assert res.stdout.endswith(f"{conf}: configuration ok (4 listen blocks, 1 domain)\n")
     assert res.stderr == ""
+
+
+def readme_try_it():
+    """The commands of README.md's "Try it" block, continuation lines joined."""
+    block = next(b for b in re.findall(r"^```sh\n(.*?)^```", (ROOT / "README.md").read_text(),
+                                       flags=re.S | re.M) if "swaks" in b)
+    return [c for c in block.replace("\\\n", " ").splitlines() if c.strip()]
+
+
+@pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks (tools/install-deps) missing")
+def test_readme_try_it_commands_work(tmp_path, certs):
+    """README's swaks lines against the development configuration as make run sets it up
+    (its ports moved to free ones): the internal door, and submission with --tls and AUTH,
+    which needs swaks's TLS (libnet-ssleay-perl, in tools/install-deps)."""
+    (tmp_path / "etc").mkdir()
+    conf = tmp_path / "etc" / "gate26.dev.conf"
+    ports = {p: free_port() for p in ("2525", "2626", "2587", "2465")}
+    text = DEV_CONF.read_text()
+    for old, new in ports.items():
+        text = text.replace(f":{old}", f":{new}")
+    conf.write_text(text)
+    tls = tmp_path / "build" / "dev-tls"
+    tls.mkdir(parents=True)
+    shutil.copy(certs[0], tls / "cert.pem")
+    shutil.copy(certs[1], tls / "key.pem")
+    give_key(tls / "key.pem")  # as make run does
+    p = subprocess.run([BIN, "passwd", "-c", str(conf), "dev@gate26.localhost"], input=b"dev\n",
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    commands = readme_try_it()
+    swaks = [c for c in commands if c.startswith("swaks ")]
+    assert len(swaks) == 2 and "--tls" in swaks[1] and "--auth-user" in swaks[1], commands
+    s = Served(conf, tmp_path / "log")
+    try:
+        assert s.wait_started(), s.text()
+        for c in swaks:
+            for old, new in ports.items():
+                c = c.replace(f":{old}", f":{new}")
+            res = subprocess.run(c, shell=True, capture_output=True, text=True, timeout=60)
+            assert res.returncode == 0, f"{c}\n{res.stdout}\n{res.stderr}"
+            assert "Ok: queued as" in res.stdout, res.stdout
+        # (Delivery to example.org goes on by itself: the queue is not looked at.)
+        assert s.text().count("status=queued") == 2, s.text()
+    finally:
+        assert s.stop() == 0
 
 
 # ---- configtest on bad files ----
@@ -380,22 +480,43 @@ BAD = [
      "in domain name '" + "a" * 80 + "...'"),
     ("two-values-for-one", "hostname a.test b.test\n" + INTERNAL, 1,
      "'hostname' takes one value, found 2"),
+    # A hint only where it helps: a path may be quoted, a duration is one word.
+    ("path-with-a-space", "spool /var/my spool\n" + INTERNAL, 1,
+     "'spool' takes one value, found 2 (quote a path that has spaces)"),
+    ("duration-as-two-words", INTERNAL + "delivery {\n    give-up 10 min\n}\n", 6,
+     "'give-up' takes one value, found 2 (a duration is one word, as in 10m)"),
+    # AUTH on the wrong door, or a door that needs AUTH without an auth block.
+    ("auth-required-on-inbound",
+     INTERNAL + "listen inbound {\n    address 127.0.0.1:2525\n    auth required\n}\n"
+     "domain a.test { }\n", 7,
+     "auth required on listen inbound would refuse mail from every sender on the Internet "
+     "(530 5.7.0): remove it (users log in on the submission doors)"),
+    ("submission-without-auth-block",
+     "tls {\n    cert @CERT@\n    key @KEY@\n}\n"
+     "listen submission {\n    address 127.0.0.1:2587\n}\n", 5,
+     "listen submission requires AUTH (its default), which needs an auth { passwd FILE } block: "
+     "without one no user can log in and the door accepts no mail"),
+    ("submissions-without-auth-block",
+     "tls {\n    cert @CERT@\n    key @KEY@\n}\n"
+     "listen submissions {\n    address 127.0.0.1:2465\n}\n", 5,
+     "listen submissions requires AUTH (its default)"),
     ("empty-file", "", 1, "no listen block: gate26 would accept no mail"),
     ("no-listen-block", "hostname a.test\nspool @SPOOL@\n# nothing else\n", 3,
      "no listen block: gate26 would accept no mail"),
 ]
 
 
-def fill(text, tmp_path):
-    return text.replace("@SPOOL@", str(tmp_path / "spool")).replace("@DIR@", str(tmp_path))
+def fill(text, tmp_path, certs=("@CERT@", "@KEY@")):
+    return (text.replace("@SPOOL@", str(tmp_path / "spool")).replace("@DIR@", str(tmp_path))
+            .replace("@CERT@", certs[0]).replace("@KEY@", certs[1]))
 
 
 @pytest.mark.parametrize("name,text,line,phrase", BAD, ids=[b[0] for b in BAD])
-def test_configtest_bad(tmp_path, name, text, line, phrase):
+def test_configtest_bad(tmp_path, certs, name, text, line, phrase):
     conf = tmp_path / "bad.conf"
-    conf.write_text(fill(text, tmp_path))
+    conf.write_text(fill(text, tmp_path, certs))
     res = run("configtest", "-c", str(conf))
-    assert_one_error(res, f"{conf}:{line}: ", fill(phrase, tmp_path))
+    assert_one_error(res, f"{conf}:{line}: ", fill(phrase, tmp_path, certs))
 
 
 def test_configtest_crlf_and_comments(tmp_path):
@@ -406,7 +527,7 @@ def test_configtest_crlf_and_comments(tmp_path):
                      + (f"user {GATE26_USER}\r\n".encode() if GATE26_USER else b""))
     res = run("configtest", "-c", str(conf))
     assert res.returncode == 0, res.stderr
-    assert res.stdout == f"{conf}: configuration ok (1 listen block, 1 domain)\n"
+    assert res.stdout.endswith(f"{conf}: configuration ok (1 listen block, 1 domain)\n")
 
 
 def test_configtest_file_that_does_not_exist(tmp_path):
@@ -438,18 +559,250 @@ def test_serve_bad_config_exits_1_and_does_not_listen(tmp_path):
     assert not (tmp_path / "spool").exists(), "a refused configuration must touch nothing"
 
 
+def internal_conf(tmp_path, spool, port, extra="", **kw):
+    conf = tmp_path / "gate26.conf"
+    conf.write_text(config_text(spool, {"internal": port},
+                                {"internal": {"allow": "127.0.0.1", "tls": "none"}}, {},
+                                extra=extra, **kw))
+    return conf
+
+
+def assert_both_refuse(conf, prefix, phrase, port=None):
+    """configtest and serve refuse conf with the same one message; serve binds nothing."""
+    ct = run("configtest", "-c", str(conf))
+    assert_one_error(ct, prefix, phrase)
+    res = run("serve", "-c", str(conf), timeout=15)
+    assert_one_error(res, prefix, phrase)
+    assert res.stderr == ct.stderr, "serve and configtest must print the same message"
+    if port is not None:
+        assert refused(port)
+    return res.stderr
+
+
+def assert_configtest_refuses_serve_warns(conf, prefix, phrase, port):
+    """What only a reload would refuse: configtest refuses it; serve starts (it reads the
+    files as root) and logs the same text as a warning, so the admin sees it at once."""
+    ct = run("configtest", "-c", str(conf))
+    assert_one_error(ct, prefix, phrase)
+    p = subprocess.Popen([BIN, "serve", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: not refused(port), timeout=15, what="serve to listen")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=15)
+    assert p.returncode == 0, err
+    warning = ct.stderr.strip()  # the admin's own paths: logged as they are
+    assert f'warning: -: event=config, warning="{warning}"' in err, err
+
+
 def test_serve_spool_not_a_directory_exits_1(tmp_path):
     port = free_port()
     spool = tmp_path / "spoolfile"
     spool.write_text("not a directory\n")
+    conf = internal_conf(tmp_path, spool, port)
+    assert_both_refuse(conf, f"{conf}:2: ", f"spool '{spool}': Not a directory", port)
+    assert spool.read_text() == "not a directory\n"
+
+
+def test_a_spool_whose_parent_is_missing_is_refused_by_both(tmp_path):
+    """serve makes the spool directory, not the directories above it: configtest says so."""
+    port = free_port()
+    spool = tmp_path / "no" / "such" / "spool"
+    conf = internal_conf(tmp_path, spool, port)
+    assert_both_refuse(conf, f"{conf}:2: ",
+                       f"spool '{spool}': No such file or directory (serve creates the spool "
+                       f"directory, but not '{spool.parent}' above it)", port)
+    assert not (tmp_path / "no").exists()
+
+
+def test_a_missing_spool_with_its_parent_is_made_by_serve_as_configtest_says(tmp_path):
+    port = free_port()
+    spool = tmp_path / "spool"
+    conf = internal_conf(tmp_path, spool, port)
+    ct = run("configtest", "-c", str(conf))
+    assert (ct.returncode, ct.stderr) == (0, "")
+    assert ct.stdout.startswith(f"{conf}:2: spool '{spool}' does not exist yet: serve will "
+                                f"create it\n")
+    s = Served(conf, tmp_path / "log")
+    try:
+        assert s.wait_started(), s.text()
+        assert spool.is_dir()
+    finally:
+        assert s.stop() == 0
+
+
+def test_the_default_spool_is_named_as_the_default(tmp_path):
     conf = tmp_path / "gate26.conf"
-    conf.write_text(config_text(spool, {"internal": port},
-                                {"internal": {"allow": "127.0.0.1", "tls": "none"}}, {}))
-    res = run("serve", "-c", str(conf), timeout=15)
+    text = config_text("SPOOL", {"internal": free_port()},
+                       {"internal": {"allow": "127.0.0.1", "tls": "none"}}, {})
+    conf.write_text(text.replace("spool SPOOL\n", ""))
+    res = run("configtest", "-c", str(conf))
+    assert res.returncode == 0, res.stderr
+    if not Path("/var/spool/gate26").exists():
+        assert res.stdout.startswith(f"{conf}: spool (default /var/spool/gate26) does not exist "
+                                     f"yet: serve will create it\n"), res.stdout
+    else:
+        assert "spool" not in res.stdout
+
+
+def test_configtest_warns_when_hostname_is_unset_and_the_machine_name_is_no_fqdn(tmp_path):
+    conf = internal_conf(tmp_path, tmp_path, free_port())
+    conf.write_text(conf.read_text().replace("hostname gate26.test\n", ""))
+    res = run("configtest", "-c", str(conf))
+    assert res.returncode == 0, res.stderr
+    machine = socket.gethostname()
+    if "." not in machine or machine.split(".")[0] == "localhost":
+        assert res.stderr.startswith(f"warning: {conf}: 'hostname' is not set and this machine's "
+                                     f"name '{machine}' is not a fully qualified domain name: "), \
+            res.stderr
+        assert "set 'hostname'" in res.stderr
+    else:
+        assert res.stderr == ""
+
+
+class Holder:
+    """A process that listens on 127.0.0.1:port and, with lock, holds SPOOL/lock open under
+    flock(LOCK_EX): what the running gate26 on that spool looks like from outside."""
+
+    CODE = r"""
+import fcntl, os, socket, sys, time
+lock = None
+if sys.argv[2]:
+    lock = open(os.path.join(sys.argv[2], "lock"), "a+")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    lock.write(str(os.getpid())); lock.flush()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+    def __init__(self, port, spool=None):
+        self.proc = subprocess.Popen([sys.executable, "-c", self.CODE, str(port),
+                                      str(spool) if spool else ""], stdout=subprocess.PIPE,
+                                     text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def test_configtest_accepts_the_ports_of_the_gate26_running_on_its_spool(tmp_path):
+    """The admin runs configtest before a reload: the running daemon's sockets are no error.
+    Another process on the same port is, and it is named."""
+    port, spool = free_port(), tmp_path / "spool"
+    spool.mkdir()
+    conf = internal_conf(tmp_path, spool, port)
+    holder = Holder(port, spool)
+    try:
+        res = run("configtest", "-c", str(conf))
+        assert (res.returncode, res.stderr) == (0, "")
+        assert res.stdout == f"{conf}: configuration ok (1 listen block, 0 domains)\n"
+        # serve is no reload: the spool's lock says that its gate26 runs already.
+        res = run("serve", "-c", str(conf), timeout=15)
+        assert_one_error(res, f"{conf}:{line_of(conf.read_text(), 'spool ')}: ",
+                         f"spool: {spool}: the spool is in use by another gate26")
+    finally:
+        holder.stop()
+    # The same listener without the spool's lock is somebody else.
+    other = Holder(port)
+    try:
+        err = assert_both_refuse(conf, f"{conf}:{line_of(conf.read_text(), '127.0.0.1:')}: ",
+                                 f"address 127.0.0.1:{port} is already in use (by ")
+        assert f", pid {other.proc.pid}, user " in err
+    finally:
+        other.stop()
+
+
+def test_configtest_before_a_reload_of_the_running_gate26(gateway):
+    """The real daemon: configtest on its own file, ports held, says ok; a second serve on
+    the same file is refused (the spool is in use)."""
+    g = gateway()
+    res = run("configtest", "-c", str(g.conf))
+    assert (res.returncode, res.stderr) == (0, ""), res
+    assert res.stdout.endswith("configuration ok (2 listen blocks, 2 domains)\n")
+    res = run("serve", "-c", str(g.conf), timeout=15)
     assert res.returncode == 1, res
-    assert str(spool) in res.stderr, res.stderr
-    assert "event=start" not in res.stderr
-    assert refused(port)
+    assert f"the spool is in use by another gate26 (pid {g.pid})" in res.stderr, res
+    # Another configuration on another spool with the same ports: in use, by that gate26.
+    other = g.dir / "other.conf"
+    other.write_text(g.conf.read_text().replace(str(g.spool), str(g.dir / "other-spool")))
+    res = run("configtest", "-c", str(other))
+    assert res.returncode == 1 and f"is already in use (by {BIN} serve -c " in res.stderr, res
+    assert f", pid {g.pid}, user " in res.stderr, res
+
+
+def test_a_port_of_another_spools_gate26_is_in_use(tmp_path):
+    port, spool, theirs = free_port(), tmp_path / "spool", tmp_path / "theirs"
+    spool.mkdir()
+    theirs.mkdir()
+    conf = internal_conf(tmp_path, spool, port)
+    holder = Holder(port, theirs)
+    try:
+        assert_both_refuse(conf, f"{conf}:{line_of(conf.read_text(), '127.0.0.1:')}: ",
+                           f"address 127.0.0.1:{port} is already in use (by ")
+    finally:
+        holder.stop()
+
+
+@pytest.mark.skipif(GATE26_USER is None, reason="checking files as the user needs root")
+def test_a_password_file_the_user_cannot_read_is_refused_by_configtest(tmp_path):
+    port = free_port()
+    pw = tmp_path / "passwd"
+    pw.write_text("")
+    pw.chmod(0o600)  # root's alone
+    auth = f"auth {{\n    passwd {pw}\n}}\n"
+    conf = internal_conf(tmp_path, tmp_path / "spool", port, extra=auth)
+    line = line_of(conf.read_text(), "passwd ")
+    assert_configtest_refuses_serve_warns(
+        conf, f"{conf}:{line}: ", f"password file '{pw}' is not readable by user '{GATE26_USER}' "
+        f"(a reload runs as it): make it root:{GATE26_USER} 0640", port)
+    # Readable by its mode, but in a directory the user cannot enter: that directory is named.
+    hidden = tmp_path / "hidden"
+    hidden.mkdir(mode=0o700)
+    pw2 = hidden / "passwd"
+    pw2.write_text("")
+    pw2.chmod(0o644)
+    conf = internal_conf(tmp_path, tmp_path / "spool", port,
+                         extra=f"auth {{\n    passwd {pw2}\n}}\n")
+    assert_configtest_refuses_serve_warns(
+        conf, f"{conf}:{line}: ", f"password file '{pw2}' is not readable by user "
+        f"'{GATE26_USER}' (a reload runs as it): the directory '{hidden}' does not let it through",
+        port)
+    # Given to the user's group, as gate26 passwd makes it: fine.
+    os.chown(pw, 0, grp.getgrnam(GATE26_USER).gr_gid)
+    pw.chmod(0o640)
+    conf = internal_conf(tmp_path, tmp_path / "spool", port, extra=auth)
+    res = run("configtest", "-c", str(conf))
+    assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.skipif(GATE26_USER is None, reason="checking files as the user needs root")
+def test_a_configuration_file_the_user_cannot_read_is_refused_by_configtest(tmp_path):
+    port = free_port()
+    conf = internal_conf(tmp_path, tmp_path / "spool", port)
+    conf.chmod(0o600)
+    assert_configtest_refuses_serve_warns(
+        conf, f"{conf}: ", f"the configuration file is not readable by user '{GATE26_USER}' (a "
+        f"reload runs as it): make it root:{GATE26_USER} 0640", port)
+
+
+def test_a_missing_password_file_names_its_line_and_how_to_make_it(tmp_path):
+    port = free_port()
+    pw = tmp_path / "passwd"
+    conf = internal_conf(tmp_path, tmp_path / "spool", port,
+                         extra=f"auth {{\n    passwd {pw}\n}}\n")
+    assert_both_refuse(conf, f"{conf}:{line_of(conf.read_text(), 'passwd ')}: ",
+                       f"cannot read password file '{pw}': No such file or directory (create it "
+                       f"with: gate26 passwd -c {conf} USER)", port)
+    # A bad line in it names the password file's own line.
+    pw.write_text("alice:$1$weak$hash\n")
+    pw.chmod(0o644)
+    assert_both_refuse(conf, f"{pw}:1: ", "weak or unknown hash for user 'alice'", port)
 
 
 def test_serve_missing_config_exits_1(tmp_path):
@@ -471,9 +824,14 @@ def test_serve_port_taken_exits_1_naming_the_address(tmp_path):
             {"internal": {"allow": "127.0.0.1", "tls": "none"}, "inbound": {"tls": "none"}},
             {"a.test": None}))
         res = run("serve", "-c", str(conf), timeout=15)
-        assert res.returncode == 1, res
-        assert f"gate26: 127.0.0.1:{port}: cannot listen: Address already in use\n" \
-            in res.stderr, res.stderr
+        ct = run("configtest", "-c", str(conf))
+        text = conf.read_text()
+        # The owner is named from /proc: this test's own process.
+        assert_one_error(res, f"{conf}:{line_of(text, f'127.0.0.1:{port}')}: ",
+                         f"address 127.0.0.1:{port} is already in use (by ")
+        me = pwd.getpwuid(os.geteuid()).pw_name
+        assert f", pid {os.getpid()}, user {me})\n" in res.stderr, res.stderr
+        assert ct.stderr == res.stderr, "serve and configtest must print the same message"
         assert "event=start" not in res.stderr
         for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "panic:"):
@@ -504,8 +862,7 @@ def test_serve_ipv6_port_taken_names_canonical_address(tmp_path):
                                                   "address": f"[0:0::1]:{port}"}}, {}))
         res = run("serve", "-c", str(conf), timeout=15)
         assert res.returncode == 1, res
-        assert f"gate26: [::1]:{port}: cannot listen: Address already in use\n" in res.stderr, \
-            res.stderr
+        assert f":11: address [::1]:{port} is already in use (by " in res.stderr, res.stderr
     finally:
         taken.close()
 

@@ -20,7 +20,7 @@ import ssl
 
 import pytest
 
-from conftest import UNVERIFIED_RELAY, Raw, assert_serving, envelope
+from conftest import UNVERIFIED_RELAY, Raw, assert_serving, auth_block, envelope
 
 RELAY_DENIED = (550, "5.7.1 Relay access denied")
 RCPT_SYNTAX = (501, "5.1.3 Bad recipient address syntax")
@@ -266,9 +266,10 @@ def tls_context():
 
 
 @pytest.fixture
-def submission(gateway, certs):
+def submission(gateway, certs, tmp_path):
     return gateway(doors={"submission": {"max-errors": "1000"},
-                          "submissions": {"max-errors": "1000"}}, domains=DOMAINS, tls=certs)
+                          "submissions": {"max-errors": "1000"}}, domains=DOMAINS, tls=certs,
+                   extra=auth_block(tmp_path / "auth"))
 
 
 def test_submission_in_the_clear_takes_no_mail(submission):

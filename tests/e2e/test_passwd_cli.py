@@ -236,12 +236,96 @@ def test_empty_password_creates_no_file(tmp_path):
     assert not pw.exists()
 
 
+# ---- deleting and locking ----
+
+def test_delete_removes_the_line_and_keeps_every_other_line(tmp_path):
+    pw = tmp_path / "passwd"
+    bob = make_hash("bobpw", "$2b$", 4)
+    before = f"# users\nalice:{make_hash('a')}\n\nbob:{bob}\n# end\n"
+    pw.write_text(before)
+    os.chmod(pw, 0o640)
+    rc, out, err = passwd("-f", str(pw), "--delete", "alice")
+    assert (rc, out, err) == (0, f"{pw}: removed user 'alice'\n", "")
+    assert pw.read_text() == f"# users\n\nbob:{bob}\n# end\n"
+    assert stat.S_IMODE(pw.stat().st_mode) == 0o640
+    assert leftovers(tmp_path, "passwd") == []
+
+
+def test_delete_of_an_unknown_user_exits_1_and_changes_nothing(tmp_path):
+    pw = tmp_path / "passwd"
+    before = f"alice:{make_hash('a')}\n"
+    pw.write_text(before)
+    rc, out, err = passwd("-f", str(pw), "--delete", "bob")
+    assert (rc, out) == (1, "")
+    assert err == f"gate26 passwd: no user 'bob' in {pw}; nothing changed\n"
+    assert pw.read_text() == before
+    # Nor from a file that does not exist (which is not made).
+    rc, _, err = passwd("-f", str(tmp_path / "none"), "--delete", "bob")
+    assert rc == 1 and "no user 'bob'" in err
+    assert not (tmp_path / "none").exists()
+
+
+def test_lock_keeps_the_hash_behind_a_bang_and_a_new_password_unlocks(tmp_path):
+    pw = tmp_path / "passwd"
+    alice, bob = make_hash("apw"), make_hash("bpw", "$6$", 1000)
+    pw.write_text(f"alice:{alice}\nbob:{bob}\n")
+    rc, out, err = passwd("-f", str(pw), "--lock", "alice")
+    assert (rc, err) == (0, "")
+    assert out == f"{pw}: locked user 'alice' (no password works until one is set again)\n"
+    assert pw.read_text() == f"alice:!{alice}\nbob:{bob}\n"
+    # Twice: nothing to do, said so.
+    rc, out, _ = passwd("-f", str(pw), "--lock", "alice")
+    assert (rc, out) == (0, f"{pw}: user 'alice' is already locked\n")
+    assert pw.read_text() == f"alice:!{alice}\nbob:{bob}\n"
+    # The file still loads (the daemon's loader, through configtest -f's sibling: passwd on bob).
+    rc, _, err = passwd("-f", str(pw), "bob", stdin="bob2\n")
+    assert rc == 0, err
+    assert entries(pw)["alice"] == "!" + alice
+    # Setting alice's password unlocks her.
+    rc, out, _ = passwd("-f", str(pw), "alice", stdin="fresh\n")
+    assert (rc, out) == (0, f"{pw}: new password for user 'alice' (unlocked)\n")
+    assert verifies("fresh", entries(pw)["alice"])
+
+
+def test_lock_of_an_unknown_user_exits_1(tmp_path):
+    pw = tmp_path / "passwd"
+    before = f"alice:{make_hash('a')}\n"
+    pw.write_text(before)
+    rc, out, err = passwd("-f", str(pw), "--lock", "bob")
+    assert (rc, out) == (1, "")
+    assert err == f"gate26 passwd: no user 'bob' in {pw}; nothing changed\n"
+    assert pw.read_text() == before
+
+
+def test_lock_of_a_user_whose_line_is_broken_changes_nothing(tmp_path):
+    pw = tmp_path / "passwd"
+    before = "alice:$1$weak$hash\n"
+    pw.write_text(before)
+    rc, _, err = passwd("-f", str(pw), "--lock", "alice")
+    assert rc == 1
+    assert err.startswith(f"{pw}:1: weak or unknown hash for user 'alice'")
+    assert err.endswith("; nothing changed\n")
+    assert pw.read_text() == before
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_prints_the_usage_on_stdout(flag):
+    rc, out, err = passwd(flag)
+    assert (rc, err) == (0, "")
+    assert out.startswith("usage: gate26 passwd [-c CONFFILE] [-f PASSWDFILE] USER\n")
+    for word in ("--delete USER", "--lock USER", "-f, --file FILE", "Exit status"):
+        assert word in out, word
+
+
 @pytest.mark.parametrize("args,why", [
     ([], "which USER?"),
     (["alice", "bob"], "one USER only"),
     (["-x", "alice"], "invalid option"),
     (["-f"], "requires an argument"),
-], ids=["no-user", "two-users", "bad-option", "f-without-file"])
+    (["--delete", "--lock", "alice"], "--delete and --lock do not go together"),
+    (["--delete"], "which USER?"),
+], ids=["no-user", "two-users", "bad-option", "f-without-file", "delete-and-lock",
+        "delete-without-user"])
 def test_usage_errors_exit_2(tmp_path, args, why):
     rc, out, err = passwd(*args, stdin="pw\n")
     assert rc == 2
@@ -276,11 +360,12 @@ def test_f_overrides_the_config(tmp_path):
 @pytest.mark.parametrize("line,why", [
     ("bob:$1$3SnxDuSZ$C8QiPN62uhw60M.Gc1UGX0", "weak or unknown hash for user 'bob'"),
     ("bob:abNANd1rDfiNc", "weak or unknown hash for user 'bob'"),
-    ("bob:!", "weak or unknown hash for user 'bob'"),
+    ("bob:!", "expected a crypt(3) hash after 'bob:!' (a locked entry keeps its hash)"),
+    ("bob:*", "weak or unknown hash for user 'bob'"),
     ("bob:$y$j9T$abc$", "malformed hash for user 'bob' (cut short?)"),
     ("bob", "expected 'USER:HASH'"),
     ("bad name:x", "expected a user name of 1 to 64"),
-], ids=["md5", "des", "locked", "cut-short", "no-colon", "bad-name"])
+], ids=["md5", "des", "bang-alone", "star", "cut-short", "no-colon", "bad-name"])
 def test_a_broken_file_is_left_alone(tmp_path, line, why):
     pw = tmp_path / "passwd"
     before = f"# users\n{line}\n"

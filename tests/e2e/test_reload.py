@@ -8,10 +8,20 @@ configuration they started under: a session open across a reload keeps the
 old domains, limits and hostname; only new sessions see the new file.
 Listening sockets whose address stays are kept (never closed and reopened).
 """
+import os
+import pwd
 import signal
+import smtplib
 import socket
+import ssl
+import subprocess
 
-from conftest import Raw, config_text, free_port, wait_for
+import pytest
+
+from certs import CA
+from conftest import BIN, GATE26_USER, Raw, config_text, free_port, wait_for
+from dnsmasq import dnsmasq  # noqa: F401 (a fixture)
+from smtp_peer import Peer
 
 A_ONLY = {"a.test": None}
 A_AND_B = {"a.test": None, "b.test": None}
@@ -20,6 +30,11 @@ INTERNAL = {"allow": "127.0.0.0/8", "tls": "none"}
 
 def doors(**internal):
     return {"inbound": {"tls": "none"}, "internal": dict(INTERNAL, **internal)}
+
+
+def line_of(text, needle):
+    """The 1-based number of the first line of text holding needle."""
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
 
 
 def reload_lines(g):
@@ -381,8 +396,10 @@ def test_reload_that_would_bind_a_taken_port_fails_and_old_listeners_serve(gatew
                                            f"127.0.0.1:{p_taken}"),
                        domains=A_AND_B)
         line = reload(g, "failed")
-        assert line.endswith(f'-: event=reload, status=failed, error="127.0.0.1:{p_taken}: cannot '
-                        f'listen: Address already in use", action=kept-running-config'), line
+        at = line_of(g.conf.read_text(), f"127.0.0.1:{p_taken}")
+        assert line.endswith(f'-: event=reload, status=failed, error="{g.conf}:{at}: address '
+                             f'127.0.0.1:{p_taken}: cannot listen: Address already in use", '
+                             f'action=kept-running-config'), line
         assert refused(p_free)
         assert listen_inode(p1) == inode
         r = g.raw("internal")
@@ -411,9 +428,10 @@ def test_reload_changing_spool_is_refused(gateway):
     g.write_config(spool=new_spool, domains=A_AND_B)
     g.spool = old_spool  # the daemon keeps using it
     line = reload(g, "failed")
-    assert line.endswith(f'-: event=reload, status=failed, error="spool changed from {old_spool} to '
-                    f'{new_spool}: restart gate26 to move the spool", '
-                    f'action=kept-running-config'), line
+    at = line_of(g.conf.read_text(), "spool ")
+    assert line.endswith(f'-: event=reload, status=failed, error="{g.conf}:{at}: \'spool\' changes '
+                         f'only at a restart (running with {old_spool}, the file says '
+                         f'{new_spool})", action=kept-running-config'), line
     r = g.raw("inbound")
     start_txn(r)
     rcpt(r, "u@b.test", 550, "5.7.1")
@@ -569,3 +587,289 @@ def test_sigint_stops_with_exit_0(gateway):
     g.check_sanitizers()
     assert proc.returncode == 0, g.log()[-3000:]
     assert "-: event=stop, signal=INT" in g.log()
+
+
+# ---- what a reload changes, key class by key class (docs/config.md, "What a reload changes") ----
+
+@pytest.fixture
+def ca(tmp_path):
+    return CA(tmp_path / "pki")
+
+
+@pytest.fixture
+def peers():
+    started = []
+
+    def make(host="127.0.0.1", port=0, **options):
+        p = Peer(host=host, port=port, **options).start()
+        started.append(p)
+        return p
+
+    yield make
+    for p in started:
+        p.stop()
+
+
+def tls_ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+def make_passwd(path, users):
+    for user, password in users.items():
+        p = subprocess.run([BIN, "passwd", "-f", str(path), user], input=password.encode() + b"\n",
+                           capture_output=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+    path.chmod(0o644)  # a reload reads it as the user
+    return path
+
+
+def ehlo_words(port, starttls=False):
+    with smtplib.SMTP("127.0.0.1", port, local_hostname="client.test", timeout=10) as c:
+        c.ehlo()
+        if starttls:
+            c.starttls(context=tls_ctx())
+            c.ehlo()
+        return set(c.esmtp_features)
+
+
+def test_an_auth_block_added_by_sighup_offers_auth_and_logs_in(gateway, ca, tmp_path):
+    """AUTH needs the password checkers, which a start made only with an auth block: the
+    reload that adds the block (and the door that needs it) makes them."""
+    g = gateway(doors=doors(), domains=A_ONLY, tls=ca.issue("gate26.test", "127.0.0.1"))
+    pw = make_passwd(tmp_path / "passwd", {"alice@a.test": "s3cret"})
+    sub = g.ports["submission"] = free_port()
+    g.write_config(doors=dict(doors(), submission={}), extra=f"auth {{\n    passwd {pw}\n}}\n")
+    reload(g)
+    assert "auth" in ehlo_words(sub, starttls=True)
+    with smtplib.SMTP("127.0.0.1", sub, local_hostname="client.test", timeout=10) as c:
+        c.starttls(context=tls_ctx())
+        c.login("alice@a.test", "s3cret")
+        c.sendmail("alice@a.test", ["x@far.test"], b"Subject: after a reload\r\n\r\nhi\r\n")
+    (qid,) = g.queue_files()
+    assert "door submission" in g.message(qid)[0]
+    assert 'event=auth, user="alice@a.test", mech=' in g.log()
+
+
+def test_an_auth_block_removed_by_sighup(gateway, ca, tmp_path):
+    pw = make_passwd(tmp_path / "passwd", {"bob": "pw1"})
+    auth = f"auth {{\n    passwd {pw}\n}}\n"
+    g = gateway(doors=dict(doors(), submission={}), domains=A_ONLY,
+                tls=ca.issue("gate26.test", "127.0.0.1"), extra=auth)
+    sub = g.port("submission")
+    assert "auth" in ehlo_words(sub, starttls=True)
+    # The block alone removed: the submission door would accept no mail. Refused, and kept.
+    g.write_config(extra="")
+    line = reload(g, "failed")
+    at = line_of(g.conf.read_text(), "listen submission")
+    assert (f'error="{g.conf}:{at}: listen submission requires AUTH (its default), which needs an '
+            f'auth {{ passwd FILE }} block' in line), line
+    with smtplib.SMTP("127.0.0.1", sub, local_hostname="client.test", timeout=10) as c:
+        c.starttls(context=tls_ctx())
+        c.login("bob", "pw1")
+    # The block and the door removed together: the door is gone.
+    g.write_config(doors=doors())
+    reload(g)
+    assert refused(sub)
+    r = g.raw("internal")
+    r.cmd("EHLO client.test", 250)
+    r.cmd("AUTH PLAIN AGJvYgBwdzE=", 503, "5.5.1 AUTH is not offered on this door")
+    r.close()
+
+
+def test_tls_added_and_removed_by_sighup(gateway, ca):
+    g = gateway(doors=doors(), domains=A_ONLY)
+    assert "starttls" not in ehlo_words(g.port("internal"))
+    cert, key = ca.issue("gate26.test", "127.0.0.1")
+    g.write_config(doors=doors(tls="starttls"), tls=(cert, key))
+    reload(g)
+    assert "starttls" in ehlo_words(g.port("internal"))
+    with smtplib.SMTP("127.0.0.1", g.port("internal"), local_hostname="c.test", timeout=10) as c:
+        c.starttls(context=ssl.create_default_context(cafile=ca.pem))
+        c.sendmail("a@a.test", ["b@far.test"], b"Subject: tls\r\n\r\nhi\r\n")
+    g.write_config(doors=doors(), tls=None)
+    reload(g)
+    assert "starttls" not in ehlo_words(g.port("internal"))
+    assert len(g.queue_files()) == 1
+
+
+def test_a_privileged_port_not_bound_at_start_is_refused_naming_the_address(gateway):
+    """After the switch to the user no port below 1024 can be bound: such a reload is refused
+    before any socket moves, even where an old wildcard socket would have had to close to make
+    room (it could not be bound again: the door would be lost)."""
+    if os.geteuid() != 0:
+        pytest.skip("binding a low port at start needs root")
+    g = gateway(doors=doors(address="0.0.0.0:26"), domains=A_ONLY, start=False)
+    g.ports["internal"] = 26
+    g.start()
+    assert Raw(26).expect(220)
+    uid = pwd.getpwnam(GATE26_USER).pw_uid if GATE26_USER else os.geteuid()
+    inbound = g.port("inbound")
+    # The wildcard narrowed to one address of it; a low port added to another door.
+    for new, low, port in (({"internal": doors(address="127.0.0.26:26")["internal"]},
+                            "127.0.0.26:26", 26),
+                           ({"internal": doors(address="0.0.0.0:26")["internal"],
+                             "inbound": {"tls": "none",
+                                         "address": f"127.0.0.1:{inbound} 127.0.0.27:25"}},
+                            "127.0.0.27:25", 25)):
+        g.write_config(doors=dict(doors(), **new), domains=A_AND_B)
+        at = line_of(g.conf.read_text(), low)
+        line = reload(g, "failed")
+        assert line.endswith(f'error="{g.conf}:{at}: address {low}: port {port} needs root to '
+                             f'bind and was not bound at start (gate26 runs as uid {uid} now): '
+                             f'restart gate26 to listen there", action=kept-running-config'), line
+    # The wildcard socket was never closed: the door serves, under the old file.
+    assert "event=closed" not in g.log() and "event=lost" not in g.log()
+    r = Raw(26)
+    r.expect(220)
+    start_txn(r)
+    rcpt(r, "u@b.test", 250)  # internal: anywhere
+    r.close()
+    r = g.raw("inbound")
+    start_txn(r)
+    rcpt(r, "u@b.test", 550, "5.7.1")  # the new domains were not taken
+    r.close()
+
+
+def test_delivery_keys_apply_at_a_reload(gateway, peers):
+    """relay-host (a delivery key) and a domain's relay change where the next message goes."""
+    first, second, inside1, inside2 = peers(), peers(), peers(), peers()
+    g = gateway(doors=doors(), domains={"a.test": f"smtp://127.0.0.1:{inside1.port}"},
+                delivery=f"retry 1s\n    relay-host smtp://127.0.0.1:{first.port}")
+    r = g.raw("internal")
+    start_txn(r)
+    rcpt(r, "x@far.test", 250)
+    rcpt(r, "y@a.test", 250)
+    r.cmd("DATA", 354)
+    r.send("Subject: one\r\n\r\nbody\r\n.\r\n")
+    r.expect(250, "queued as")
+    r.close()
+    wait_for(lambda: first.messages() and inside1.messages(), what="the first delivery")
+    g.write_config(domains={"a.test": f"smtp://127.0.0.1:{inside2.port}"},
+                   delivery=f"retry 1s\n    relay-host smtp://127.0.0.1:{second.port}")
+    reload(g)
+    r = g.raw("internal")
+    start_txn(r)
+    rcpt(r, "x@far.test", 250)
+    rcpt(r, "y@a.test", 250)
+    r.cmd("DATA", 354)
+    r.send("Subject: two\r\n\r\nbody\r\n.\r\n")
+    r.expect(250, "queued as")
+    r.close()
+    wait_for(lambda: second.messages() and inside2.messages(), what="the second delivery")
+    assert len(first.messages()) == 1 and len(inside1.messages()) == 1
+
+
+def test_a_changed_resolver_is_asked_after_the_reload(gateway, dnsmasq, peers):
+    mx1, mx2 = peers(host="127.0.0.51", port=25), peers(host="127.0.0.52", port=25)
+    dns1 = dnsmasq("--local=/test/", "--mx-host=far.test,mx.far.test,10",
+                   "--host-record=mx.far.test,127.0.0.51")
+    dns2 = dnsmasq("--local=/test/", "--mx-host=far.test,mx.far.test,10",
+                   "--host-record=mx.far.test,127.0.0.52")
+
+    def send(tag):
+        r = g.raw("internal")
+        start_txn(r)
+        rcpt(r, f"{tag}@far.test", 250)
+        r.cmd("DATA", 354)
+        r.send(f"Subject: {tag}\r\n\r\nbody\r\n.\r\n")
+        r.expect(250, "queued as")
+        r.close()
+
+    g = gateway(doors=doors(), domains=A_ONLY, delivery="retry 1s",
+                extra=f"resolver {dns1.server}")
+    send("one")
+    wait_for(lambda: mx1.messages(), what="the delivery through the first resolver")
+    # The same resolver: nothing to say about it.
+    reload(g)
+    assert "event=resolver" not in g.log() and "resolver changes" not in g.log()
+    g.write_config(extra=f"resolver {dns2.server}")
+    reload(g)
+    assert (f'-: event=resolver, server="{dns2.server}", was="{dns1.server}", in_flight=0'
+            in g.log())
+    send("two")
+    wait_for(lambda: mx2.messages(), what="the delivery through the new resolver")
+    assert len(mx1.messages()) == 1
+    # Back to the system's resolvers (no resolver key) is a change too.
+    g.write_config(extra="")
+    reload(g)
+    assert g.log().count("event=resolver, ") == 2
+
+
+def test_a_lookup_in_flight_finishes_on_the_old_resolver_which_then_goes(gateway, dnsmasq,
+                                                                          peers):
+    """The old resolver answers what it was asked (here: nothing, a timeout, so the attempt is
+    retried) and is freed after; the retry asks the new one. ASan watches the freeing."""
+    mx = peers(host="127.0.0.53", port=25)
+    dns = dnsmasq("--local=/test/", "--mx-host=far.test,mx.far.test,10",
+                  "--host-record=mx.far.test,127.0.0.53")
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # takes queries, answers none
+    try:
+        silent.bind(("127.0.0.1", 0))
+        g = gateway(doors=doors(), domains=A_ONLY, delivery="retry 1s",
+                    extra=f"resolver 127.0.0.1:{silent.getsockname()[1]}")
+        r = g.raw("internal")
+        start_txn(r)
+        rcpt(r, "x@far.test", 250)
+        r.cmd("DATA", 354)
+        r.send("Subject: in flight\r\n\r\nbody\r\n.\r\n")
+        r.expect(250, "queued as")
+        r.close()
+        silent.settimeout(10)
+        silent.recvfrom(512)  # the MX query has been asked
+        g.write_config(extra=f"resolver {dns.server}")
+        reload(g)
+        assert f'server="{dns.server}", was="127.0.0.1:{silent.getsockname()[1]}", in_flight=1' \
+            in g.log()
+        wait_for(lambda: mx.messages(), timeout=30, what="the delivery after the old lookup")
+        assert "timeout asking 127.0.0.1:" in g.log()
+    finally:
+        silent.close()
+
+
+def test_restart_only_user_is_refused_naming_the_key_and_the_old_one_serves(gateway):
+    if GATE26_USER is None:
+        pytest.skip("switching users needs root")
+    g = gateway(domains=A_ONLY)
+    text = g.conf.read_text()
+    assert text.endswith(f"user {GATE26_USER}\n")
+    g.conf.write_text(text.replace(f"user {GATE26_USER}\n", "user nobody\n")
+                      .replace("domain a.test {", "domain b.test {\n}\ndomain a.test {"))
+    line = reload(g, "failed")
+    at = len(g.conf.read_text().splitlines())
+    assert line.endswith(f'error="{g.conf}:{at}: \'user\' changes only at a restart (running with '
+                         f'{GATE26_USER}, the file says nobody)", action=kept-running-config'), line
+    # The old configuration, as the old user.
+    r = g.raw("inbound")
+    start_txn(r)
+    rcpt(r, "u@b.test", 550, "5.7.1")
+    r.close()
+    with open(f"/proc/{g.pid}/status") as f:
+        uid = next(int(x.split()[1]) for x in f if x.startswith("Uid:"))
+    assert uid == pwd.getpwnam(GATE26_USER).pw_uid
+    # Without the key at all, it is a change too ("by default").
+    g.conf.write_text(text.replace(f"user {GATE26_USER}\n", ""))
+    line = reload(g, "failed")
+    assert (f"'user' changes only at a restart (running with {GATE26_USER}, the file says "
+            f"(none) by default)") in line, line
+
+
+def test_a_warning_at_start_when_hostname_is_unset_and_the_machine_name_is_no_fqdn(gateway):
+    g = gateway(domains=A_ONLY, start=False)
+    g.conf.write_text(g.conf.read_text().replace("hostname gate26.test\n", ""))
+    g.start()
+    machine = socket.gethostname()
+    warned = "'hostname' is not set and this machine's name" in g.log()
+    if "." not in machine or machine.split(".")[0] == "localhost":
+        assert warned, g.log()
+        assert (f"-: event=config, warning=\"{g.conf}: 'hostname' is not set and this machine's "
+                f"name '{machine}' is not a fully qualified domain name") in g.log()
+    else:
+        assert not warned, g.log()
+    # Written, no warning.
+    g.stop()
+    g.write_config()
+    g.start()
+    assert g.log()[g.log_offset:].count("'hostname' is not set") == 0

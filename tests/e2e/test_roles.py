@@ -10,7 +10,7 @@ import smtplib
 import ssl
 import socket
 
-from conftest import UNVERIFIED_RELAY, assert_serving, Raw
+from conftest import UNVERIFIED_RELAY, assert_serving, auth_block, Raw
 
 # Replies from src/smtp/reply.c, as (code, enhanced code + key text).
 RELAY_DENIED = (550, "5.7.1 Relay access denied")
@@ -266,8 +266,9 @@ def test_internal_ipv4_door_with_only_ipv6_allow_refuses(gateway):
 
 # ---- submission and submissions: nothing before TLS and AUTH ------------------
 
-def test_submission_doors_refuse_mail_before_tls_and_auth(gateway, certs):
-    g = gateway(doors={"submission": {}, "submissions": {}}, domains=DOMAINS, tls=certs)
+def test_submission_doors_refuse_mail_before_tls_and_auth(gateway, certs, tmp_path):
+    g = gateway(doors={"submission": {}, "submissions": {}}, domains=DOMAINS, tls=certs,
+                extra=auth_block(tmp_path / "auth"))
     # submission (587): STARTTLS offered, no AUTH in the clear, no mail in the clear.
     r = g.raw("submission")
     caps = r.cmd("EHLO client.test", 250)

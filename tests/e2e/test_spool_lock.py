@@ -19,8 +19,15 @@ import subprocess
 from conftest import BIN, GATE26_USER, SANITIZER_MARKS, assert_serving, queued_id, wait_for, want
 
 
+def spool_at(g):
+    """Where a start-up error about the spool points: the spool key's FILE:LINE."""
+    n = next(i for i, line in enumerate(g.conf.read_text().splitlines(), 1)
+             if line.split()[:1] == ["spool"])
+    return f"{g.conf}:{n}: spool: {g.spool}"
+
+
 def in_use(g, pid):
-    return (f"gate26: {g.spool}: the spool is in use by another gate26 (pid {pid}); stop it "
+    return (f"{spool_at(g)}: the spool is in use by another gate26 (pid {pid}); stop it "
             "first, or give this one its own spool\n")
 
 
@@ -231,6 +238,6 @@ def test_a_reader_that_never_lets_go_stops_the_start_after_10s(gateway):
     finally:
         os.close(fd)
     assert p.returncode == 1, p
-    assert p.stderr.endswith(f"gate26: {g.spool}: gate26 queue has been reading the spool for "
+    assert p.stderr.endswith(f"{spool_at(g)}: gate26 queue has been reading the spool for "
                              "10 s; start again once it is done\n"), p.stderr
     assert tree(g.spool) == before

@@ -433,7 +433,7 @@ def test_configtest_names_the_bad_line_of_a_list(tmp_path):
     conf = write_conf(tmp_path, "domain example.org {\n    verify-recipients recipients\n}")
     res = run_configtest(conf)
     assert res.returncode == 1
-    assert res.stderr == (f"{conf}: {tmp_path / 'recipients'}:3: control character 0x1b\n")
+    assert res.stderr == f"{tmp_path / 'recipients'}:3: control character 0x1b\n"
     (tmp_path / "recipients").write_text("alice@example.org\n")
     res = run_configtest(conf)
     assert res.returncode == 0, res.stderr
@@ -461,7 +461,7 @@ def test_a_list_that_cannot_be_read_at_start_stops_the_start(gateway, tmp_path):
     path.write_text("bob@@x\n")
     g.start(expect_ok=False)
     assert g.proc.wait(timeout=20) == 1
-    assert f"gate26: {path}:1: expected local@domain" in g.log()
+    assert f"\n{path}:1: expected local@domain" in g.log()
     g.proc = None
 
 

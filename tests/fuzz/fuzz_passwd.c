@@ -4,7 +4,8 @@
  * a hand-written file. auth_db_parse is the loader without the dummy hash
  * (one hash computation per input would slow the fuzzer a hundredfold).
  * Any broken invariant aborts: a file that loads has valid, sorted, unique
- * user names and hashes of the accepted shape; a refused one has a message
+ * user names and hashes of the accepted shape (a locked entry's after its
+ * '!'); a refused one has a message
  * "pw:LINE: ..." with LINE within the file.
  */
 #include <stdbool.h>
@@ -47,6 +48,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         CHECK(auth_is_user_name(e->user, strlen(e->user)));
         CHECK(e->hash[0] == '$' && strchr(e->hash, ':') == NULL);
+        /* "user:!hash" is a locked entry: the hash is what follows the '!'. */
+        CHECK(e->hash[-1] == (e->locked ? '!' : '\0'));
         CHECK(e->line >= 1 && e->line <= lines);
         CHECK(i == 0 || strcmp(db->entries[i - 1].user, e->user) < 0);
     }
