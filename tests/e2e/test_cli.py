@@ -782,6 +782,30 @@ def test_a_password_file_the_user_cannot_read_is_refused_by_configtest(tmp_path)
 
 
 @pytest.mark.skipif(GATE26_USER is None, reason="checking files as the user needs root")
+def test_a_recipient_list_and_a_relay_auth_file_the_user_cannot_read(tmp_path):
+    """A reload reads them again as the user: configtest names each, serve warns."""
+    port = free_port()
+    lst = tmp_path / "recipients"
+    lst.write_text("alice@example.org\n")
+    lst.chmod(0o600)  # root's alone
+    conf = internal_conf(tmp_path, tmp_path / "spool", port,
+                         extra=f"domain example.org {{\n    verify-recipients {lst}\n}}\n")
+    assert_configtest_refuses_serve_warns(
+        conf, f"{conf}:{line_of(conf.read_text(), 'verify-recipients ')}: ",
+        f"recipient list '{lst}' is not readable by user '{GATE26_USER}' (a reload runs as "
+        f"it): make it root:{GATE26_USER} 0640", port)
+    auth = tmp_path / "relay.auth"
+    auth.write_text("relay@isp.test:secret\n")
+    auth.chmod(0o600)
+    conf = internal_conf(tmp_path, tmp_path / "spool", port,
+                         delivery=f"relay-host smtp://[127.0.0.1]:587\n    relay-auth {auth}")
+    assert_configtest_refuses_serve_warns(
+        conf, f"{conf}:{line_of(conf.read_text(), 'relay-auth ')}: ",
+        f"relay-auth file '{auth}' is not readable by user '{GATE26_USER}' (a reload runs as "
+        f"it): make it root:{GATE26_USER} 0640", port)
+
+
+@pytest.mark.skipif(GATE26_USER is None, reason="checking files as the user needs root")
 def test_a_configuration_file_the_user_cannot_read_is_refused_by_configtest(tmp_path):
     port = free_port()
     conf = internal_conf(tmp_path, tmp_path / "spool", port)
