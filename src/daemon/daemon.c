@@ -40,6 +40,7 @@
 #include "tls/tls.h"
 #include "auth/auth.h"
 #include "verify/verify.h"
+#include "watch/watch.h"
 
 /* A DNS try waits this long for an answer (c-ares tries each server twice). */
 #define DAEMON_DNS_TIMEOUT_MS 3000
@@ -254,6 +255,7 @@ daemon_reload(struct daemon *d)
         dns_use(d->dns, resolver);
     log_set_level(c->log_level);
     sched_set_conf(d->sched, c);
+    watch_set_conf(d->env.watch, c);
     conf_unref(d->conf);
     d->conf = c;
     if (preflight_hostname_warning(c, warning, sizeof(warning)))
@@ -426,6 +428,7 @@ daemon_stop(struct daemon *d)
     auth_pool_free(d->env.auth_pool); /* after the sessions: they cancelled their checks */
     auth_db_unref(d->env.auth_db);
     state_free(d->env.state); /* after the sessions: they cancelled their reads */
+    watch_free(d->env.watch); /* after the sessions and the scheduler: they told it last */
     conf_unref(d->conf);
     if (d->base != NULL)
         event_base_free(d->base);
@@ -489,6 +492,7 @@ daemon_serve(const char *path)
     d.limits = daemon_limits_new();
     d.env.limits = d.limits;
     d.env.state = daemon_state_new(d.base);
+    d.env.watch = watch_new(d.base, d.conf);
     d.listeners = listen_set_new(&d.env);
     if (listen_set_apply(d.listeners, d.conf, err, sizeof(err)) == -1) {
         fprintf(stderr, "%s\n", err);
@@ -507,6 +511,7 @@ daemon_serve(const char *path)
     d.sched = sched_new(d.base, d.spool, d.dns, d.conf);
     /* STARTTLS to next hops: the system's CA store, or tls { ca-file }. */
     sched_set_tls(d.sched, d.tls_client);
+    sched_set_watch(d.sched, d.env.watch);
     /* Recipient verification: the lists are read now (as root, like the keys). */
     d.env.verify = verify_new(d.base, d.dns, d.env.state);
     if (verify_prepare(d.env.verify, d.conf, err, sizeof(err)) == -1) {

@@ -23,6 +23,7 @@
 #include "lib/xalloc.h"
 #include "listen/listen.h"
 #include "policy/policy.h"
+#include "watch/watch.h"
 
 /* One accepted connection, for what its session reports back when it ends. */
 struct listen_conn {
@@ -99,6 +100,19 @@ listen_client(const struct sockaddr *sa, struct listen_conn *lc)
     }
 }
 
+/* A connection the listener refuses before any session, for the watcher. */
+static void
+listen_watch(const struct listener *l, const struct listen_conn *lc, enum watch_connect result)
+{
+    struct watch_event ev = {.kind = WATCH_CONNECT,
+                             .door = l->door->role,
+                             .family = lc->family,
+                             .addr = lc->addr,
+                             .connect = result};
+
+    watch_note(l->set->env->watch, &ev);
+}
+
 /*
  * The per-client limits of the door (max-sessions-per-client, connection-rate).
  * A client the door refuses by its lists is not counted: its session answers
@@ -139,6 +153,8 @@ listen_client_limits(struct listener *l, int fd, struct listen_conn *lc)
         break;
     }
     smtp_refuse(fd, why, l->conf->hostname, text, sizeof text);
+    listen_watch(l, lc,
+                 v == POLICY_CONNECT_NO_ROOM ? WATCH_CONNECT_CAPACITY : WATCH_CONNECT_CLIENT_LIMIT);
     if (inet_ntop(lc->family, lc->addr, client, sizeof client) == NULL)
         log_panic("inet_ntop: %s", strerror(errno));
     log_info("-: client=[%s], door=%s, event=reject, cmd=CONNECT, reply=\"%s\", limit=%s, "
@@ -160,9 +176,14 @@ listen_accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr 
 
     (void)el;
     if (ls->total >= l->conf->max_sessions || ls->per_role[role] >= l->door->max_sessions) {
+        struct listen_conn busy;
+
         log_warning("-: door=%s, event=busy, sessions=%zu, door_sessions=%zu", conf_role_name(role),
                     ls->total, ls->per_role[role]);
         smtp_refuse_busy(fd, l->conf->hostname);
+        memset(&busy, 0, sizeof(busy));
+        listen_client(sa, &busy);
+        listen_watch(l, &busy, WATCH_CONNECT_CAPACITY);
         return;
     }
     lc = xcalloc(1, sizeof(*lc));

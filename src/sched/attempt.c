@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "sched/sched_impl.h"
+#include "watch/watch.h"
 
 /* ---- Small helpers ---- */
 
@@ -83,6 +85,29 @@ sched_outcome_set(struct sched_outcome *o, enum sched_result r, unsigned code, c
     o->tls[0] = '\0';
 }
 
+/* One recipient's outcome for the watcher: the log's status, its domain, the attempt's time. */
+static void
+sched_watch_outcome(const struct sched_attempt *at, size_t i, const char *status)
+{
+    const char *addr = at->q->env.rcpts[i].addr, *at_sign = strrchr(addr, '@');
+    char domain[CAP_DOMAIN + 1];
+    struct timeval now;
+    struct watch_event ev = {.kind = WATCH_DELIVERY};
+
+    if (at->e->s->watch == NULL)
+        return;
+    (void)str_copyz(domain, sizeof(domain), at_sign != NULL ? at_sign + 1 : "");
+    str_lower(domain, strlen(domain));
+    (void)gettimeofday(&now, NULL);
+    ev.delivery = strcmp(status, "sent") == 0      ? WATCH_DELIVERY_SENT
+                  : strcmp(status, "bounced") == 0 ? WATCH_DELIVERY_BOUNCED
+                                                   : WATCH_DELIVERY_DEFERRED;
+    ev.domain = domain;
+    ev.seconds =
+        (double)(now.tv_sec - at->start.tv_sec) + (double)(now.tv_usec - at->start.tv_usec) / 1e6;
+    watch_note(at->e->s->watch, &ev);
+}
+
 void
 sched_log_outcome(const struct sched_attempt *at, size_t i, const char *status)
 {
@@ -99,6 +124,7 @@ sched_log_outcome(const struct sched_attempt *at, size_t i, const char *status)
              o->enhanced[0] != '\0' ? o->enhanced : "-", status,
              log_quote(q, sizeof(q), o->text, strlen(o->text)), o->tls[0] != '\0' ? ", tls=\"" : "",
              o->tls, o->tls[0] != '\0' ? "\"" : "");
+    sched_watch_outcome(at, i, status);
 }
 
 /* ---- Spool changes ---- */

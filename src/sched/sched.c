@@ -336,6 +336,12 @@ sched_set_conf(struct sched *s, struct conf *c)
 }
 
 void
+sched_set_watch(struct sched *s, struct watch *w)
+{
+    s->watch = w;
+}
+
+void
 sched_set_tls(struct sched *s, struct tls_client *tls)
 {
     struct tls_client *old = s->tls;

@@ -43,6 +43,11 @@ long sched_load(struct sched *s);
 /* A reload: attempts that start from now on use c (a reference is taken). */
 void sched_set_conf(struct sched *s, struct conf *c);
 
+struct watch;
+
+/* The watcher told of every recipient's outcome (borrowed; it outlives s). NULL: none. */
+void sched_set_watch(struct sched *s, struct watch *w);
+
 /*
  * The TLS client context for STARTTLS to next hops (a reference is taken;
  * the old one is released: deliveries in flight hold their own). NULL: no

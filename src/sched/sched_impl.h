@@ -116,6 +116,7 @@ struct sched {
     struct conf *conf;
     struct deliver_cache *cache; /* idle delivery connections (delivery { connection-reuse }) */
     struct tls_client *tls;      /* for STARTTLS to next hops; NULL: none (tls policy none) */
+    struct watch *watch;         /* told of each recipient's outcome; NULL: none */
     struct sched_entry *head, *tail;
     size_t n_entries;
     size_t n_active;

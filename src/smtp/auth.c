@@ -81,6 +81,18 @@ auth_end(struct smtp_session *s)
         session_set_state(s, SMTP_ST_READY);
 }
 
+/* The end of an exchange, for the watcher; user: the name tried, or NULL. */
+static void
+auth_watch(const struct smtp_session *s, enum watch_auth result, const char *user)
+{
+    struct watch_event ev = {.kind = WATCH_AUTH,
+                             .auth = result,
+                             .user = user,
+                             .mechanism = s->auth_mech[0] != '\0' ? s->auth_mech : NULL};
+
+    session_watch(s, &ev);
+}
+
 static void
 auth_lock_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -105,6 +117,7 @@ auth_locked(struct smtp_session *s, const char *user, bool client)
     struct timeval tv = {SMTP_AUTH_LOCK_DELAY_MS / 1000, (SMTP_AUTH_LOCK_DELAY_MS % 1000) * 1000};
 
     policy_log_auth_locked(s->sid, s->client_addr, s->door->role, user, strlen(user), client);
+    auth_watch(s, WATCH_AUTH_LOCKED, user[0] != '\0' ? user : NULL);
     auth_end(s);
     if (s->auth_timer == NULL)
         s->auth_timer = evtimer_new(s->env->base, auth_lock_cb, s);
@@ -126,6 +139,7 @@ auth_refuse(struct smtp_session *s, enum smtp_reply_id id, const char *user, con
                                      ulen, s->auth_known == SMTP_AUTH_KNOWN_YES, now_ms());
 
     policy_log_auth_failed(s->sid, s->client_addr, s->door->role, user, ulen, reason, locked);
+    auth_watch(s, WATCH_AUTH_FAILURE, user);
     auth_end(s);
     /* The failure that reaches the limit is answered as it is; the next attempt gets 454. */
     smtp_reply(s, id, NULL);
@@ -174,6 +188,7 @@ auth_done_cb(void *arg, enum auth_verdict verdict)
         log_info("-: sid=%s, client=[%s], door=%s, event=auth, user=\"%s\", mech=%s%s", s->sid,
                  s->client_addr, conf_role_name(s->door->role), user, s->auth_mech,
                  known ? ", user-locked=yes, known-client=yes" : "");
+        auth_watch(s, WATCH_AUTH_SUCCESS, user);
         auth_end(s);
         smtp_reply(s, R_AUTH_OK, NULL);
     } else {

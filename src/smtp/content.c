@@ -146,6 +146,11 @@ content_committed(void *arg, const char *id, int status, int err)
                  log_angle(q, sizeof(q), t->mail.from.text, t->mail.from.len), t->size, t->n_rcpts,
                  smtp_protocol_name(s), msgid_log_field(&t->msgid, msgid, sizeof(msgid)));
         s->n_messages++;
+        {
+            struct watch_event ev = {.kind = WATCH_MESSAGE, .size = t->size};
+
+            session_watch(s, &ev);
+        }
     } else {
         log_warning("%s: sid=%s, status=refused, reason=\"commit: %s\"", id, s->sid, strerror(err));
     }

@@ -110,6 +110,89 @@ static const struct smtp_reply_def replies[R_REPLY_COUNT] = {
                             "<%s>: Recipient address verification failed, try again later", false},
 };
 
+/* The names of the replies, for logs and metric labels: the id without R_, lower case. */
+static const char *const names[R_REPLY_COUNT] = {
+    [R_NONE] = "none",
+    [R_GREETING] = "greeting",
+    [R_CONNECT_DENIED] = "connect_denied",
+    [R_TOO_MANY_SESSIONS] = "too_many_sessions",
+    [R_TIMEOUT] = "timeout",
+    [R_TOO_MANY_ERRORS] = "too_many_errors",
+    [R_SHUTDOWN] = "shutdown",
+    [R_HELO] = "helo",
+    [R_OKAY] = "okay",
+    [R_MAIL_OK] = "mail_ok",
+    [R_RCPT_OK] = "rcpt_ok",
+    [R_DATA_GO] = "data_go",
+    [R_QUEUED] = "queued",
+    [R_BDAT_OK] = "bdat_ok",
+    [R_BYE] = "bye",
+    [R_VRFY] = "vrfy",
+    [R_HELP] = "help",
+    [R_NOT_IMPLEMENTED] = "not_implemented",
+    [R_STARTTLS_UNAVAIL] = "starttls_unavail",
+    [R_AUTH_UNAVAIL] = "auth_unavail",
+    [R_UNKNOWN_COMMAND] = "unknown_command",
+    [R_SYNTAX] = "syntax",
+    [R_LINE_TOO_LONG] = "line_too_long",
+    [R_NO_ARGUMENTS] = "no_arguments",
+    [R_ARGUMENT_NEEDED] = "argument_needed",
+    [R_HELO_SYNTAX] = "helo_syntax",
+    [R_MAIL_SYNTAX] = "mail_syntax",
+    [R_RCPT_SYNTAX] = "rcpt_syntax",
+    [R_BDAT_SYNTAX] = "bdat_syntax",
+    [R_PARAM_SYNTAX] = "param_syntax",
+    [R_PARAM_UNKNOWN] = "param_unknown",
+    [R_SENDER_SYNTAX] = "sender_syntax",
+    [R_SENDER_LOCAL_LONG] = "sender_local_long",
+    [R_SENDER_DOMAIN_LONG] = "sender_domain_long",
+    [R_RCPT_ADDR_SYNTAX] = "rcpt_addr_syntax",
+    [R_RCPT_LOCAL_LONG] = "rcpt_local_long",
+    [R_RCPT_DOMAIN_LONG] = "rcpt_domain_long",
+    [R_SENDER_UTF8] = "sender_utf8",
+    [R_RCPT_UTF8] = "rcpt_utf8",
+    [R_NEED_HELO] = "need_helo",
+    [R_NESTED_MAIL] = "nested_mail",
+    [R_NEED_MAIL] = "need_mail",
+    [R_NEED_RCPT] = "need_rcpt",
+    [R_BAD_SEQUENCE] = "bad_sequence",
+    [R_NO_VALID_RCPT] = "no_valid_rcpt",
+    [R_DATA_AFTER_BDAT] = "data_after_bdat",
+    [R_SIZE_DECLARED] = "size_declared",
+    [R_SIZE_EXCEEDED] = "size_exceeded",
+    [R_TOO_MANY_RCPTS] = "too_many_rcpts",
+    [R_RELAY_DENIED] = "relay_denied",
+    [R_AUTH_REQUIRED] = "auth_required",
+    [R_BARE_LF] = "bare_lf",
+    [R_BARE_CR] = "bare_cr",
+    [R_NUL] = "nul",
+    [R_DATA_LINE_TOO_LONG] = "data_line_too_long",
+    [R_STORAGE] = "storage",
+    [R_TLS_GO] = "tls_go",
+    [R_TLS_ACTIVE] = "tls_active",
+    [R_TLS_REQUIRED] = "tls_required",
+    [R_TLS_TEMP] = "tls_temp",
+    [R_CLIENT_SESSIONS] = "client_sessions",
+    [R_CLIENT_RATE] = "client_rate",
+    [R_MESSAGE_RATE] = "message_rate",
+    [R_SENDER_RATE] = "sender_rate",
+    [R_USER_RATE] = "user_rate",
+    [R_AUTH_LOCKED] = "auth_locked",
+    [R_AUTH_CHALLENGE] = "auth_challenge",
+    [R_AUTH_OK] = "auth_ok",
+    [R_AUTH_FAILED] = "auth_failed",
+    [R_AUTH_NEEDS_TLS] = "auth_needs_tls",
+    [R_AUTH_BASE64] = "auth_base64",
+    [R_AUTH_MALFORMED] = "auth_malformed",
+    [R_AUTH_CANCELLED] = "auth_cancelled",
+    [R_AUTH_MECH] = "auth_mech",
+    [R_AUTH_TWICE] = "auth_twice",
+    [R_AUTH_TEMP] = "auth_temp",
+    [R_SENDER_NOT_OWNED] = "sender_not_owned",
+    [R_RCPT_UNKNOWN] = "rcpt_unknown",
+    [R_RCPT_VERIFY_TEMP] = "rcpt_verify_temp",
+};
+
 const struct smtp_reply_def *
 smtp_reply_def(enum smtp_reply_id id)
 {
@@ -154,4 +237,12 @@ smtp_reply_format(char *buf, size_t cap, enum smtp_reply_id id, const char *arg)
     }
     ok = ok && reply_put(buf, cap, &o, "\r\n", 2);
     return ok ? o : 0;
+}
+
+const char *
+smtp_reply_name(enum smtp_reply_id id)
+{
+    if ((unsigned)id >= R_REPLY_COUNT || names[id] == NULL)
+        log_panic("reply %d has no name", (int)id);
+    return names[id];
 }

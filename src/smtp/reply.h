@@ -105,6 +105,12 @@ struct smtp_reply_def {
 const struct smtp_reply_def *smtp_reply_def(enum smtp_reply_id id);
 
 /*
+ * The name of id: the enum name without R_, in lower case ("relay_denied").
+ * Stable: it is the `reason` of metrics and alerts (docs/watch.md).
+ */
+const char *smtp_reply_name(enum smtp_reply_id id);
+
+/*
  * Formats id into buf (capacity cap) as a complete reply line with CRLF,
  * with arg in place of the "%s" (arg may be NULL when the text has none).
  * Returns the length written, or 0 if it did not fit (a bug: replies are

@@ -193,6 +193,12 @@ smtp_reply(struct smtp_session *s, enum smtp_reply_id id, const char *arg)
     if (n == 0)
         log_panic("reply %d does not fit", (int)id);
     session_write(s, line, n);
+    if (id != R_GREETING) {
+        struct watch_event ev = {
+            .kind = WATCH_REPLY, .code = (unsigned)d->code, .reason = smtp_reply_name(id)};
+
+        session_watch(s, &ev);
+    }
     if (d->code >= 400)
         session_log_reject(s, line, n - 2);
     s->reject_note[0] = '\0';
@@ -200,6 +206,27 @@ smtp_reply(struct smtp_session *s, enum smtp_reply_id id, const char *arg)
         smtp_reply(s, R_TOO_MANY_ERRORS, s->conf->hostname);
         session_close(s);
     }
+}
+
+void
+session_watch(const struct smtp_session *s, struct watch_event *ev)
+{
+    ev->door = s->door->role;
+    ev->family = s->client_family;
+    ev->addr = s->client_bin;
+    if (ev->user == NULL && s->auth_user[0] != '\0')
+        ev->user = s->auth_user;
+    watch_note(s->env->watch, ev);
+}
+
+/* The connection's fate at the start of the session. */
+static void
+session_watch_connect(struct smtp_session *s, enum watch_connect result)
+{
+    struct watch_event ev = {.kind = WATCH_CONNECT, .connect = result};
+
+    session_watch(s, &ev);
+    s->watched_open = result == WATCH_CONNECT_ACCEPTED;
 }
 
 void
@@ -220,6 +247,11 @@ session_free(struct smtp_session *s)
 
     smtp_txn_reset(s);
     smtp_auth_clear(s);
+    if (s->watched_open) {
+        struct watch_event ev = {.kind = WATCH_CLOSE};
+
+        session_watch(s, &ev);
+    }
     log_info("-: sid=%s, client=[%s], door=%s, event=disconnect, messages=%u, errors=%u", s->sid,
              s->client_addr, conf_role_name(s->door->role), s->n_messages, s->errors);
     if (s->prev != NULL)
@@ -602,9 +634,11 @@ smtp_session_start(const struct smtp_env *env, const struct smtp_accept *a)
              s->client_port, conf_role_name(s->door->role));
 
     if (!policy_may_connect(s->door, s->client_family, s->client_bin)) {
+        session_watch_connect(s, WATCH_CONNECT_DENIED);
         smtp_reply(s, R_CONNECT_DENIED, NULL);
         session_close(s);
     } else {
+        session_watch_connect(s, WATCH_CONNECT_ACCEPTED);
         smtp_reply(s, R_GREETING, s->conf->hostname);
         session_set_state(s, SMTP_ST_GREETED);
         /* EV_WRITE only while a reply waits for a slow reader (session_flush), or in TLS. */

@@ -19,6 +19,7 @@
 #include "smtp/reply.h"
 #include "smtp/smtp.h"
 #include "spool/spool.h"
+#include "watch/watch.h"
 
 struct auth_check;
 struct verify_req;
@@ -122,6 +123,7 @@ struct smtp_session {
     struct slice cmd_line;
     /* Fields the next refusal's log line ends with (", limit=..."), then cleared. */
     char reject_note[LOG_QUOTE_CAP + 128];
+    bool watched_open; /* counted as WATCH_CONNECT_ACCEPTED: its WATCH_CLOSE is due */
     smtp_end_fn *on_end;
     void *on_end_arg;
 };
@@ -140,6 +142,12 @@ void session_resume(struct smtp_session *s);
 void session_set_timeouts(struct smtp_session *s, bool data);
 /* The id for log lines: the queue id, or "-". */
 const char *session_log_id(const struct smtp_session *s);
+
+/*
+ * An event of this session for the watcher (watch.h): ev's door, client and
+ * user are filled in from s, the rest is the caller's.
+ */
+void session_watch(const struct smtp_session *s, struct watch_event *ev);
 
 /* session.c: callbacks, watermarks and timeouts on s->bev (new, or after STARTTLS). */
 void session_bev_setup(struct smtp_session *s);

@@ -21,6 +21,7 @@ struct auth_pool;
 struct auth_db;
 struct policy_limits;
 struct state;
+struct watch;
 struct verify;
 
 /* What every session needs from the daemon; outlives every session. */
@@ -38,6 +39,7 @@ struct smtp_env {
     struct auth_db *auth_db;      /* swapped on SIGHUP; a check in flight holds its own reference */
     struct policy_limits *limits; /* the counts of the limits against abuse; NULL: none */
     struct state *state;          /* the shared-state store (docs/state.md); NULL: none */
+    struct watch *watch;          /* metrics, status, alerts (docs/watch.md); NULL: none */
     struct verify *verify;        /* recipient verification (docs/verify.md); NULL: none */
 };
 

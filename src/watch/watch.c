@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* The watcher (watch.h): one event, told to each of its parts. */
+#include <stdlib.h>
+
+#include "lib/xalloc.h"
+#include "watch/watch_impl.h"
+
+struct watch *
+watch_new(struct event_base *base, struct conf *c)
+{
+    struct watch *w = xcalloc(1, sizeof(*w));
+
+    w->base = base;
+    w->conf = conf_ref(c);
+    return w;
+}
+
+void
+watch_set_conf(struct watch *w, struct conf *c)
+{
+    if (w == NULL)
+        return;
+    conf_unref(w->conf);
+    w->conf = conf_ref(c);
+}
+
+void
+watch_free(struct watch *w)
+{
+    if (w == NULL)
+        return;
+    conf_unref(w->conf);
+    free(w);
+}
+
+void
+watch_note(struct watch *w, const struct watch_event *ev)
+{
+    if (w == NULL)
+        return;
+    watch_metrics_note(w, ev);
+    watch_window_note(w, ev);
+    watch_alert_note(w, ev);
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Watching the doors (docs/watch.md): what the daemon sees, said in the
+ * forms the monitoring world reads, and acted on. The stages tell
+ * watch_note() what happened (a connection, a reply, a message, a login, a
+ * delivery); the watcher counts it for the Prometheus metrics (metrics.c),
+ * for `gate26 status` (window.c) and for the alert rules (alert.c), which
+ * may then notify (notify_*.c) and hold mail (watch_hold()).
+ *
+ * Events carry no peer bytes: the client is its address, the user a login
+ * the password file knows, a reason one word of ours. A metric never gets
+ * a client, user, sender or domain as a label; windows and alerts keep them
+ * as keys in tables of bounded size.
+ *
+ * Threads: the loop's only. Every function takes w NULL (no watcher: tests,
+ * tools) and then does nothing.
+ */
+#ifndef GATE26_WATCH_WATCH_H
+#define GATE26_WATCH_WATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/conf.h"
+
+struct watch;
+struct event_base;
+
+/*
+ * The watcher of the daemon, on base, under c (a reference is taken).
+ * Free with watch_free(); NULL: nothing.
+ */
+struct watch *watch_new(struct event_base *base, struct conf *c);
+void watch_free(struct watch *w);
+
+/* A reload: the new configuration (its rules, its metrics block) from now on. */
+void watch_set_conf(struct watch *w, struct conf *c);
+
+/* What became of a connection at a door (gate26_connections_total{result}). */
+enum watch_connect {
+    WATCH_CONNECT_ACCEPTED,     /* a session starts (the greeting follows) */
+    WATCH_CONNECT_DENIED,       /* allow/deny lists: 554 5.7.1 */
+    WATCH_CONNECT_CLIENT_LIMIT, /* max-sessions-per-client, connection-rate: 421 4.7.0 */
+    WATCH_CONNECT_CAPACITY,     /* max-sessions (door or all), the client table: 421 4.3.2 */
+    WATCH_CONNECT_LOCKOUT,      /* a session ended by an AUTH lockout (454, then closed) */
+    WATCH_CONNECT_COUNT,
+};
+
+/* What became of an AUTH exchange (gate26_auth_total{result}). */
+enum watch_auth {
+    WATCH_AUTH_SUCCESS, /* 235 */
+    WATCH_AUTH_FAILURE, /* 535 or a malformed or cancelled exchange: one failed attempt */
+    WATCH_AUTH_LOCKED,  /* 454: refused because the client or the user is locked */
+    WATCH_AUTH_COUNT,
+};
+
+/* What became of one recipient's delivery attempt (gate26_deliveries_total{result}). */
+enum watch_delivery {
+    WATCH_DELIVERY_SENT,     /* the next hop took it */
+    WATCH_DELIVERY_DEFERRED, /* temporary: it stays queued */
+    WATCH_DELIVERY_BOUNCED,  /* permanent, or given up: a DSN goes to the sender */
+    WATCH_DELIVERY_COUNT,
+};
+
+enum watch_kind {
+    WATCH_CONNECT,  /* connect: a connection at a door and what became of it */
+    WATCH_CLOSE,    /* a session that was WATCH_CONNECT_ACCEPTED has ended */
+    WATCH_REPLY,    /* code, reason: every reply to a client, after the greeting */
+    WATCH_MESSAGE,  /* size: a message accepted (its 250 after the data is written) */
+    WATCH_AUTH,     /* auth, mechanism: an AUTH exchange ended */
+    WATCH_DELIVERY, /* delivery, domain, seconds: one recipient's attempt ended */
+    WATCH_KIND_COUNT,
+};
+
+/* One event; pointers are borrowed for the call. */
+struct watch_event {
+    enum watch_kind kind;
+    /* The session's, for every kind but WATCH_DELIVERY. */
+    enum door_role door;
+    int family;                /* AF_INET or AF_INET6: the client's address at addr */
+    const unsigned char *addr; /* 4 or 16 octets */
+    const char *user;          /* the authenticated user (AUTH: the name tried), or NULL */
+    /* By kind. */
+    enum watch_connect connect;
+    enum watch_auth auth;
+    const char *mechanism; /* WATCH_AUTH: "PLAIN", "LOGIN", or NULL before one was named */
+    unsigned code;         /* WATCH_REPLY: 250, 550, ... */
+    const char *reason;    /* WATCH_REPLY: the reply's name (smtp_reply_name), one word */
+    uint64_t size;         /* WATCH_MESSAGE: octets of content received */
+    enum watch_delivery delivery;
+    const char *domain; /* WATCH_DELIVERY: the recipient's domain, lower case */
+    double seconds;     /* WATCH_DELIVERY: how long the attempt took */
+};
+
+/*
+ * Counts ev in the metrics, the status windows and the alert rules (which
+ * may fire: a notification is started, never waited for). Cheap: a few
+ * table updates; nothing here blocks or allocates per event beyond a
+ * bounded table's entry.
+ */
+void watch_note(struct watch *w, const struct watch_event *ev);
+
+/*
+ * At the commit of a message from this client (and user, NULL without
+ * AUTH) on door: true when a firing alert with `action hold` covers it;
+ * then the message is to be queued on hold, and why (the rule and its key,
+ * "alert compromised-host, client 10.0.0.7") goes into reason (capacity
+ * cap) for the envelope and `gate26 queue list`.
+ */
+bool watch_hold(struct watch *w, enum door_role door, int family, const unsigned char *addr,
+                const char *user, char *reason, size_t cap);
+
+#endif
