@@ -57,7 +57,8 @@ unit: deps $(TEST_BUILD)/build.ninja
 e2e: unit
 	GATE26_BIN=$(CURDIR)/$(TEST_BUILD)/src/gate26 $(PYTHON) -m pytest -q tests/e2e
 
-test: e2e
+# The release build too: make run uses it, and -O3 finds warnings (errors here) -O0 does not.
+test: build e2e
 
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized \

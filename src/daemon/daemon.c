@@ -31,6 +31,7 @@
 #include "dns/dns.h"
 #include "lib/fault.h"
 #include "lib/log.h"
+#include "lib/str.h"
 #include "listen/listen.h"
 #include "policy/policy.h"
 #include "sched/sched.h"
@@ -168,10 +169,10 @@ reload_check_fixed(const struct conf *running, const struct conf *file, char *er
             continue;
         now = reload_fixed[i].value(running, &unused);
         then = reload_fixed[i].value(file, &line);
-        (void)snprintf(err, errcap,
-                       "%s: '%s' changes only at a restart (running with %s, the file says %s%s)",
-                       daemon_at(file, line, at, sizeof at), reload_fixed[i].key, now, then,
-                       line != 0 ? "" : " by default");
+        (void)str_fmt(err, errcap,
+                      "%s: '%s' changes only at a restart (running with %s, the file says %s%s)",
+                      daemon_at(file, line, at, sizeof at), reload_fixed[i].key, now, then,
+                      line != 0 ? "" : " by default");
         return -1;
     }
     return 0;

@@ -222,7 +222,7 @@ static int
 file_line(struct verify_list *l, const char *p, size_t len, bool first, struct file_why *w)
 {
     char key[VERIFY_KEY_MAX + 1], q[LOG_QUOTE_CAP];
-    size_t i = 0, start, klen;
+    size_t i = 0, start, klen = 0;
 
     /* The cap first, before the line is looked at (a CR of a CRLF is not counted). */
     if (len > VERIFY_LINE_MAX + (size_t)(len > 0 && p[len - 1] == '\r'))
