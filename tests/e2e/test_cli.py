@@ -584,13 +584,18 @@ def assert_configtest_refuses_serve_warns(conf, prefix, phrase, port):
     files as root) and logs the same text as a warning, so the admin sees it at once."""
     ct = run("configtest", "-c", str(conf))
     assert_one_error(ct, prefix, phrase)
-    p = subprocess.Popen([BIN, "serve", "-c", str(conf)], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
+    log = conf.parent / "serve.log"
+    with open(log, "w") as f:
+        p = subprocess.Popen([BIN, "serve", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=f)
     try:
-        wait_for(lambda: not refused(port), timeout=15, what="serve to listen")
+        # Started: its signals are watched from here on (a TERM before would kill it).
+        wait_for(lambda: "event=start" in log.read_text() or p.poll() is not None, timeout=15,
+                 what="serve to start")
+        assert not refused(port)
     finally:
         p.send_signal(signal.SIGTERM)
-        _, err = p.communicate(timeout=15)
+        p.wait(timeout=15)
+    err = log.read_text()
     assert p.returncode == 0, err
     warning = ct.stderr.strip()  # the admin's own paths: logged as they are
     assert f'warning: -: event=config, warning="{warning}"' in err, err
