@@ -111,4 +111,76 @@ void watch_note(struct watch *w, const struct watch_event *ev);
 bool watch_hold(struct watch *w, enum door_role door, int family, const unsigned char *addr,
                 const char *user, char *reason, size_t cap);
 
+/* ---- `gate26 status` (window.c; docs/watch.md, "gate26 status") ---- */
+
+/* The spans a status count covers. */
+enum watch_span {
+    WATCH_SPAN_MINUTE, /* the current second and the 59 before it */
+    WATCH_SPAN_HOUR,   /* the current minute and the 59 before it */
+    WATCH_SPAN_START,  /* since the watcher was made (the daemon's start) */
+    WATCH_SPAN_COUNT,
+};
+
+/* What a door saw over one span. */
+struct watch_counts {
+    uint64_t connections;   /* every WATCH_CONNECT, whatever became of it */
+    uint64_t messages;      /* WATCH_MESSAGE: messages accepted */
+    uint64_t refusals;      /* WATCH_REPLY with a code from 400 to 599 */
+    uint64_t auth_failures; /* WATCH_AUTH with WATCH_AUTH_FAILURE */
+};
+
+/* The clients a door lists, busiest first (its table holds more: window.c). */
+#define WATCH_TOP_CLIENTS 5
+
+/* One client of a door over the last hour. */
+struct watch_client_count {
+    int family;             /* AF_INET, or AF_INET6 for a /64 */
+    unsigned char addr[16]; /* 4 octets, or the /64's 8 and 8 zeros */
+    uint64_t messages;      /* accepted from it */
+    uint64_t refusals;      /* replies from 400 to 599 it was given */
+};
+
+struct watch_door_status {
+    bool listening;         /* the running configuration has a listen block for it */
+    uint64_t sessions_open; /* accepted and not yet ended */
+    struct watch_counts span[WATCH_SPAN_COUNT];
+    size_t n_top;
+    struct watch_client_count top[WATCH_TOP_CLIENTS]; /* by messages + refusals, then messages */
+};
+
+/* What `gate26 status` shows that the watcher knows (the queue is the scheduler's). */
+struct watch_status {
+    const char *hostname;    /* the running configuration's (borrowed: until watch_set_conf) */
+    uint64_t uptime_seconds; /* since the watcher was made */
+    struct watch_door_status door[DOOR_ROLE_COUNT];
+    uint64_t deliveries[WATCH_SPAN_COUNT][WATCH_DELIVERY_COUNT]; /* recipients, by outcome */
+};
+
+/* Fills out with the counts as of now. w NULL: all zero, hostname "". */
+void watch_status(struct watch *w, struct watch_status *out);
+
+/*
+ * One alert firing now. The strings are borrowed for the call. The names
+ * are those of the webhook's JSON document (docs/watch.md, "Alerts").
+ */
+struct watch_alert_firing {
+    const char *rule;        /* the alert block's label: "auth-burst" */
+    const char *when;        /* what it counts: "failed-auth", "spike", ... */
+    const char *key;         /* what crossed the threshold: "192.0.2.7", "bob", "internal", "all" */
+    const char *door;        /* the door it fired on, or NULL (per all, or a queue rule) */
+    uint64_t value;          /* the count over the window when it was last evaluated */
+    uint64_t threshold;      /* the count that fires it (spike: factor x baseline, or min) */
+    uint64_t window_seconds; /* the sliding window */
+    int64_t since;           /* when it fired, seconds since the epoch */
+};
+
+typedef void watch_alert_fn(void *arg, const struct watch_alert_firing *a);
+
+/*
+ * Calls fn(arg, ...) once for each rule and key firing now (fired and not
+ * yet resolved), and returns how many there are. Nothing is changed. w
+ * NULL: 0.
+ */
+size_t watch_alerts_firing(struct watch *w, watch_alert_fn *fn, void *arg);
+
 #endif
