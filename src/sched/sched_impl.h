@@ -46,6 +46,7 @@ struct sched_entry {
     struct event *timer;
     struct sched_attempt *at; /* while an attempt runs */
     time_t last_try;          /* when this process last started an attempt of it; 0: never */
+    int64_t arrival;          /* seconds since the epoch (the envelope's; since start: commit) */
     bool broken;              /* its file could not be read: left alone */
     bool ready;               /* due, waiting in the ready queue for an attempt slot */
     struct sched_entry *ready_next;
