@@ -203,14 +203,14 @@ def assert_table_agrees(text, doc):
 
 def log_counts(g):
     """The same facts from the daemon's log lines: a session's start (event=connect) and a
-    connection the listener refuses (event=reject, cmd=CONNECT, with the limit) are
-    connections; every other event=reject a refusal; a message's first line (ID: client=...,
+    connection the listener refuses (event=reject, cmd=CONNECT, with the limit; event=busy)
+    are connections; every other event=reject a refusal; a message's first line (ID: client=...,
     door=...) a message; event=auth-failed a failed AUTH; status=sent|deferred|bounced a
     delivery."""
     per = {d: zero_counts() for d in DOORS}
     deliveries = {o: 0 for o in OUTCOMES}
     for line in g.log().splitlines():
-        m = re.search(r"door=(\w+), event=connect$", line)
+        m = re.search(r"door=(\w+), event=(?:connect$|busy,)", line)
         if m:
             per[m[1]]["connections"] += 1
         m = re.search(r"door=(\w+), event=reject, cmd=(\w+)", line)
