@@ -133,8 +133,8 @@ ctl_status_alert(const struct watch_alert_firing *a)
 }
 
 json_t *
-ctl_status_doc(const struct watch_status *st, const struct sched_queue_facts *q, json_t *alerts,
-               time_t now)
+ctl_status_doc(const struct watch_status *st, const struct sched_queue_facts *q, size_t firing,
+               json_t *alerts, time_t now)
 {
     json_t *doc = object(), *doors = object(), *queue = object(), *deliveries = object();
 
@@ -159,14 +159,17 @@ ctl_status_doc(const struct watch_status *st, const struct sched_queue_facts *q,
         put(deliveries, span_names[s], o);
     }
     put(doc, "deliveries", deliveries);
+    put(doc, "alerts_firing", count(firing));
     put(doc, "alerts", json_incref(alerts));
     return doc;
 }
 
+/* Lists the first CTL_STATUS_ALERTS_MAX: a flood of firing keys makes no answer too big to read. */
 static void
 alert_one(void *arg, const struct watch_alert_firing *a)
 {
-    append(arg, ctl_status_alert(a));
+    if (json_array_size(arg) < CTL_STATUS_ALERTS_MAX)
+        append(arg, ctl_status_alert(a));
 }
 
 /* Appends len octets at p to the evbuffer out (json_dump_callback's writer). */
@@ -182,13 +185,14 @@ ctl_status_answer(struct watch *w, struct sched *s, bool json, struct evbuffer *
     struct watch_status st;
     struct sched_queue_facts q;
     json_t *alerts = array(), *doc;
+    size_t firing;
 
     watch_status(w, &st);
     memset(&q, 0, sizeof(q));
     if (s != NULL)
         sched_queue_facts(s, &q);
-    (void)watch_alerts_firing(w, alert_one, alerts);
-    doc = ctl_status_doc(&st, &q, alerts, time(NULL));
+    firing = watch_alerts_firing(w, alert_one, alerts);
+    doc = ctl_status_doc(&st, &q, firing, alerts, time(NULL));
     json_decref(alerts);
     if (json) {
         if (json_dump_callback(doc, dump_to, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == -1)

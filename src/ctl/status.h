@@ -28,14 +28,17 @@ struct evbuffer;
 /* An answer larger than this is not a status document (the client's cap). */
 #define CTL_STATUS_MAX (1024 * 1024)
 
+/* The document lists at most this many alerts (alerts_firing counts them all). */
+#define CTL_STATUS_ALERTS_MAX 1000
+
 /*
  * The document (docs/watch.md lists its fields) of st (the watcher's
- * counts), q (the queue), alerts (a JSON array of the alerts firing, each
- * an object as ctl_status_alert() makes it; a reference is taken) at now.
- * Returns a new reference.
+ * counts), q (the queue), firing alerts in all of which alerts lists some
+ * (a JSON array, each an object as ctl_status_alert() makes it; a
+ * reference is taken) at now. Returns a new reference.
  */
 json_t *ctl_status_doc(const struct watch_status *st, const struct sched_queue_facts *q,
-                       json_t *alerts, time_t now);
+                       size_t firing, json_t *alerts, time_t now);
 
 /* One alert firing as the document lists it (a new reference). */
 json_t *ctl_status_alert(const struct watch_alert_firing *a);
@@ -54,7 +57,7 @@ void ctl_status_answer(struct watch *w, struct sched *s, bool json, struct evbuf
  */
 int ctl_status_print(FILE *out, const json_t *doc, bool colour);
 
-/* The exit status doc stands for: 1 when an alert is firing, else 0. */
+/* The exit status doc stands for: 1 when an alert is firing (alerts_firing, or alerts), else 0. */
 int ctl_status_exit(const json_t *doc);
 
 #endif

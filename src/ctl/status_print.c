@@ -9,6 +9,7 @@
  * alert) and nothing else; every word is there without it.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,9 @@
 #define GREEN  "\033[32m"
 #define YELLOW "\033[33m"
 #define RESET  "\033[0m"
+
+#define STR(x)  #x
+#define XSTR(x) STR(x)
 
 /* Alerts beyond this many are summed up in one line. */
 #define PRINT_ALERTS_MAX 10
@@ -344,19 +348,31 @@ print_deliveries(FILE *out, const json_t *doc, bool colour)
     free(g);
 }
 
+/* How many alerts are firing: alerts_firing, or as many as are listed (at least). */
+static size_t
+firing_count(const json_t *doc)
+{
+    const json_t *f = json_object_get(doc, "alerts_firing");
+    size_t n = json_array_size(json_object_get(doc, "alerts"));
+
+    if (json_is_integer(f) && json_integer_value(f) > 0 && (uint64_t)json_integer_value(f) > n)
+        return (size_t)json_integer_value(f);
+    return n;
+}
+
 static void
 print_alerts(FILE *out, const json_t *doc, bool colour)
 {
     const json_t *alerts = json_object_get(doc, "alerts");
-    size_t n = json_array_size(alerts);
+    size_t n = json_array_size(alerts), firing = firing_count(doc);
     struct grid *g;
 
-    if (n == 0) {
+    if (firing == 0) {
         fprintf(out, "alerts firing: %snone%s\n\n", colour ? GREEN : "", colour ? RESET : "");
         return;
     }
     g = xcalloc(1, sizeof(*g));
-    fprintf(out, "alerts firing: %s%zu%s\n", colour ? RED : "", n, colour ? RESET : "");
+    fprintf(out, "alerts firing: %s%zu%s\n", colour ? RED : "", firing, colour ? RESET : "");
     for (size_t i = 0; i < n && i < PRINT_ALERTS_MAX; i++) {
         const json_t *a = json_array_get(alerts, i);
         const json_t *door = json_object_get(a, "door");
@@ -385,9 +401,10 @@ print_alerts(FILE *out, const json_t *doc, bool colour)
         g->gap[c] = 2;
     }
     grid_print(out, g, colour);
-    if (n > PRINT_ALERTS_MAX)
-        fprintf(out, "  ... and %zu more (gate26 status --json lists them all)\n",
-                n - PRINT_ALERTS_MAX);
+    if (firing > PRINT_ALERTS_MAX && n > 0)
+        fprintf(out, "  ... and %zu more (gate26 status --json lists %s)\n",
+                firing - (n < PRINT_ALERTS_MAX ? n : PRINT_ALERTS_MAX),
+                firing > n ? "the first " XSTR(CTL_STATUS_ALERTS_MAX) : "them all");
     fputc('\n', out);
     free(g);
 }
@@ -447,5 +464,5 @@ ctl_status_print(FILE *out, const json_t *doc, bool colour)
 int
 ctl_status_exit(const json_t *doc)
 {
-    return json_array_size(json_object_get(doc, "alerts")) > 0 ? 1 : 0;
+    return firing_count(doc) > 0 ? 1 : 0;
 }
