@@ -117,18 +117,16 @@ door_doc(const struct watch_door_status *d)
 }
 
 json_t *
-ctl_status_alert(const struct watch_alert_firing *a)
+ctl_status_alert(const struct watch_alert *a)
 {
     json_t *o = object();
 
     put(o, "rule", json_string(a->rule != NULL ? a->rule : ""));
     put(o, "when", json_string(a->when != NULL ? a->when : ""));
     put(o, "key", json_string(a->key != NULL ? a->key : ""));
-    put(o, "door", a->door != NULL ? json_string(a->door) : json_null());
-    put(o, "value", count(a->value));
+    put(o, "value", json_integer(a->value));
     put(o, "threshold", count(a->threshold));
-    put(o, "window_seconds", count(a->window_seconds));
-    put(o, "since", json_integer(a->since));
+    put(o, "since", json_integer((json_int_t)a->since));
     return o;
 }
 
@@ -147,7 +145,7 @@ ctl_status_doc(const struct watch_status *st, const struct sched_queue_facts *q,
     put(doc, "doors", doors);
     put(queue, "messages", count(q->messages));
     put(queue, "oldest_seconds",
-        json_integer(q->oldest == 0 || q->oldest > (int64_t)now ? 0 : (int64_t)now - q->oldest));
+        json_integer(q->oldest == 0 || q->oldest > now ? 0 : (json_int_t)(now - q->oldest)));
     put(queue, "deferred", count(q->deferred));
     put(queue, "held", count(q->held));
     put(doc, "queue", queue);
@@ -166,7 +164,7 @@ ctl_status_doc(const struct watch_status *st, const struct sched_queue_facts *q,
 
 /* Lists the first CTL_STATUS_ALERTS_MAX: a flood of firing keys makes no answer too big to read. */
 static void
-alert_one(void *arg, const struct watch_alert_firing *a)
+alert_one(void *arg, const struct watch_alert *a)
 {
     if (json_array_size(arg) < CTL_STATUS_ALERTS_MAX)
         append(arg, ctl_status_alert(a));

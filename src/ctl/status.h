@@ -41,7 +41,7 @@ json_t *ctl_status_doc(const struct watch_status *st, const struct sched_queue_f
                        size_t firing, json_t *alerts, time_t now);
 
 /* One alert firing as the document lists it (a new reference). */
-json_t *ctl_status_alert(const struct watch_alert_firing *a);
+json_t *ctl_status_alert(const struct watch_alert *a);
 
 /*
  * The daemon's answer to "status" (json false) or "status-json": the

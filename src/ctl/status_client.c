@@ -106,7 +106,7 @@ status_ask(const char *spool_dir, char **answer, size_t *len)
         ssize_t r;
 
         if (n + 1 == cap) {
-            if (cap > CTL_STATUS_MAX) {
+            if (cap >= CTL_STATUS_MAX) {
                 fprintf(stderr, "gate26 status: %s: the answer is over %d octets\n", path,
                         CTL_STATUS_MAX);
                 break;

@@ -375,28 +375,25 @@ print_alerts(FILE *out, const json_t *doc, bool colour)
     fprintf(out, "alerts firing: %s%zu%s\n", colour ? RED : "", firing, colour ? RESET : "");
     for (size_t i = 0; i < n && i < PRINT_ALERTS_MAX; i++) {
         const json_t *a = json_array_get(alerts, i);
-        const json_t *door = json_object_get(a, "door");
-        char value[32], threshold[32], window[32], since[32], t[32];
+        char value[32], threshold[32], since[32], t[32];
         long long v;
         struct tm tm;
         time_t when;
 
         num(value, sizeof(value), a, "value", &v);
         num(threshold, sizeof(threshold), a, "threshold", &v);
-        num(t, sizeof(t), a, "window_seconds", &v);
-        duration(window, sizeof(window), v);
         num(t, sizeof(t), a, "since", &v);
         when = (time_t)v;
-        if (gmtime_r(&when, &tm) == NULL || strftime(since, sizeof(since), "%H:%M:%S", &tm) == 0)
+        if (gmtime_r(&when, &tm) == NULL ||
+            strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S", &tm) == 0)
             (void)str_fmt(since, sizeof(since), "?");
         grid_set(g, i, 0, RED, "%s", text_of(a, "rule"));
         grid_set(g, i, 1, NULL, "%s", text_of(a, "when"));
         grid_set(g, i, 2, NULL, "%s", text_of(a, "key"));
-        grid_set(g, i, 3, NULL, "%s", json_is_string(door) ? json_string_value(door) : "-");
-        grid_set(g, i, 4, NULL, "%s of %s in %s", value, threshold, window);
-        grid_set(g, i, 5, NULL, "since %s UTC", since);
+        grid_set(g, i, 3, NULL, "value %s, threshold %s", value, threshold);
+        grid_set(g, i, 4, NULL, "since %s UTC", since);
     }
-    for (size_t c = 0; c < 6; c++) {
+    for (size_t c = 0; c < 5; c++) {
         g->left[c] = true;
         g->gap[c] = 2;
     }

@@ -169,7 +169,7 @@ sched_committed(void *arg, const char *id, int status, int err)
     (void)status;
     (void)err;
     e = entry_new(s, id);
-    e->arrival = (int64_t)time(NULL);
+    e->arrival = time(NULL);
     if (!s->stopping)
         sched_entry_arm(e); /* next_attempt 0: as soon as the loop turns */
 }
@@ -301,7 +301,7 @@ sched_load(struct sched *s)
             continue;
         }
         e->attempts = q->env.attempts;
-        e->arrival = (int64_t)q->env.arrival.tv_sec;
+        e->arrival = q->env.arrival.tv_sec;
         e->next_attempt = q->env.next_attempt;
         e->held = e->next_attempt == SPOOL_NEXT_HELD;
         spool_queued_close(q);

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "conf/conf.h"
 #include "dns/dns.h"
@@ -90,7 +91,7 @@ struct sched_queue_facts {
     size_t messages; /* queued */
     size_t deferred; /* tried at least once and not on hold (as `queue --deferred` selects) */
     size_t held;     /* on hold */
-    int64_t oldest;  /* arrival of the oldest message, seconds since the epoch; 0: none */
+    time_t oldest;   /* arrival of the oldest message, seconds since the epoch; 0: none */
 };
 
 /*

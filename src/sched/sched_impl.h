@@ -46,13 +46,13 @@ struct sched_entry {
     struct event *timer;
     struct sched_attempt *at; /* while an attempt runs */
     time_t last_try;          /* when this process last started an attempt of it; 0: never */
-    int64_t arrival;          /* seconds since the epoch (the envelope's; since start: commit) */
     bool broken;              /* its file could not be read: left alone */
     bool ready;               /* due, waiting in the ready queue for an attempt slot */
     struct sched_entry *ready_next;
     bool held;           /* next_attempt is SPOOL_NEXT_HELD: no attempt until released */
     struct sched_op *op; /* a queue command changing its file (hold, release, delete) */
     char last_error[DELIVER_TEXT_MAX]; /* of the last deferral, for gate26 queue list */
+    time_t arrival;                    /* as recorded (loaded), or when committed; 0: unknown */
 };
 
 /* What one attempt found for one recipient. */

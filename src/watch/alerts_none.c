@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * watch_alerts_firing() (watch.h) until the alert rules are built: no rule,
- * so nothing fires. The alert part (alert.c) defines it for real; this file
- * goes when it does.
+ * so nothing fires. The alert part (alert.c, on its own branch) defines it
+ * for real, with the same contract; this file goes when it is merged.
  */
 #include "watch/watch_impl.h"
 

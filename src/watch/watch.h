@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "conf/conf.h"
 
@@ -123,7 +124,7 @@ enum watch_span {
 
 /* What a door saw over one span. */
 struct watch_counts {
-    uint64_t connections;   /* every WATCH_CONNECT, whatever became of it */
+    uint64_t connections;   /* every WATCH_CONNECT but WATCH_CONNECT_LOCKOUT (counted accepted) */
     uint64_t messages;      /* WATCH_MESSAGE: messages accepted */
     uint64_t refusals;      /* WATCH_REPLY with a code from 400 to 599 */
     uint64_t auth_failures; /* WATCH_AUTH with WATCH_AUTH_FAILURE */
@@ -160,26 +161,29 @@ struct watch_status {
 void watch_status(struct watch *w, struct watch_status *out);
 
 /*
- * One alert firing now. The strings are borrowed for the call. The names
- * are those of the webhook's JSON document (docs/watch.md, "Alerts").
+ * The alerts firing (the alert part defines it; until it is built,
+ * alerts_none.c says none). The contract is the alert part's, as it has
+ * it on its branch: this block goes when it is merged.
  */
-struct watch_alert_firing {
-    const char *rule;        /* the alert block's label: "auth-burst" */
-    const char *when;        /* what it counts: "failed-auth", "spike", ... */
-    const char *key;         /* what crossed the threshold: "192.0.2.7", "bob", "internal", "all" */
-    const char *door;        /* the door it fired on, or NULL (per all, or a queue rule) */
-    uint64_t value;          /* the count over the window when it was last evaluated */
-    uint64_t threshold;      /* the count that fires it (spike: factor x baseline, or min) */
-    uint64_t window_seconds; /* the sliding window */
-    int64_t since;           /* when it fired, seconds since the epoch */
+
+/* A key of an alert rule that fires now (`gate26 status`). Valid during the call. */
+struct watch_alert {
+    const char *rule;   /* the rule's name */
+    const char *when;   /* "failed-auth", "spike", ... (conf_alert_when_name) */
+    const char *key;    /* printable ASCII: "192.0.2.7", "2001:db8:1:2::/64", "alice", "submission",
+                           "all", "example.com" (deferred), a certificate's path (tls-expiry) */
+    time_t since;       /* when it started firing (seconds since the epoch) */
+    int64_t value;      /* what it fired with: a count, messages, seconds (queue age, or seconds
+                           left before a certificate's notAfter: negative once past it) */
+    uint64_t threshold; /* the threshold it crossed (spike: factor x baseline, or min) */
 };
 
-typedef void watch_alert_fn(void *arg, const struct watch_alert_firing *a);
+typedef void watch_alert_fn(void *arg, const struct watch_alert *a);
 
 /*
- * Calls fn(arg, ...) once for each rule and key firing now (fired and not
- * yet resolved), and returns how many there are. Nothing is changed. w
- * NULL: 0.
+ * Calls fn (NULL: none) for each key firing now, rule by rule in the order
+ * of the configuration. Returns how many keys fire (`gate26 status` exits 1
+ * when it is not 0).
  */
 size_t watch_alerts_firing(struct watch *w, watch_alert_fn *fn, void *arg);
 

@@ -290,6 +290,9 @@ watch_window_add(struct watch_window *ww, const struct watch_event *ev)
     d = &ww->door[ev->door];
     switch (ev->kind) {
     case WATCH_CONNECT:
+        /* A session ended by a lockout was counted when it was accepted. */
+        if (ev->connect == WATCH_CONNECT_LOCKOUT)
+            break;
         door_count(d, V_CONNECTIONS, now);
         if (ev->connect == WATCH_CONNECT_ACCEPTED)
             d->open++;
