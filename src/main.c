@@ -31,6 +31,11 @@ static const char usage_text[] =
     "  unlock [-c FILE] [--] CLIENT|USER\n"
     "                        end the AUTH lockout of a client address (IPv6: its /64)\n"
     "                        or a user in the running daemon, and forget its failures\n"
+    "  status [-c FILE] [--json]\n"
+    "                        what the running daemon sees: per door the sessions open,\n"
+    "                        connections, messages, refusals, failed AUTH (last minute,\n"
+    "                        hour, since start); queue, deliveries, alerts, top clients;\n"
+    "                        exit 0 ok, 1 an alert firing, 2 not running (status --help)\n"
     "  passwd [-c FILE] [-f PASSWDFILE] USER\n"
     "                        set USER's password in the auth passwd file (asked twice\n"
     "                        on a terminal, else one line of standard input)\n"
@@ -216,6 +221,12 @@ cmd_unlock(int argc, char **argv)
 }
 
 static int
+cmd_status(int argc, char **argv)
+{
+    return ctl_status_main(argc, argv, DEFAULT_CONF);
+}
+
+static int
 cmd_check(int argc, char **argv)
 {
     return check_main(argc, argv, DEFAULT_CONF);
@@ -256,6 +267,7 @@ static const struct {
     {"queue", cmd_queue},     {"unlock", cmd_unlock},
     {"passwd", cmd_passwd},   {"check", cmd_check},
     {"version", cmd_version}, {"help", cmd_help},
+    {"status", cmd_status},
 };
 
 /* gate26 help [COMMAND]: this usage, or COMMAND --help. */

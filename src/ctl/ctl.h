@@ -10,6 +10,7 @@
  *
  *   request  = verb *(SP target) LF
  *   request  =/ "unlock" SP token LF    ; a client address or a user name
+ *   request  =/ "status" LF / "status-json" LF
  *   verb     = "list" / "list-json" / "show" / "flush" / "hold" / "release"
  *              / "delete" / "bounce"
  *   target   = id / selector           ; ids and selectors are never mixed
@@ -33,7 +34,9 @@
  * else "error: SUMMARY". A plain flush answers "ok" and "N messages to be
  * tried now". unlock answers "ok" and what it cleared, or "error: TEXT"
  * (ctl_unlock_run); it reaches the lockouts, which live only in the
- * daemon's memory.
+ * daemon's memory. status-json answers "ok" and the status document, one
+ * JSON object (docs/watch.md, "gate26 status", lists its fields); status
+ * answers "ok" and the same document as `gate26 status` prints it.
  */
 #ifndef GATE26_CTL_CTL_H
 #define GATE26_CTL_CTL_H
@@ -58,6 +61,14 @@ struct policy_limits;
  */
 struct ctl *ctl_new(struct event_base *base, struct sched *s, struct policy_limits *limits,
                     const char *spool_dir, char *err, size_t errcap);
+
+struct watch;
+
+/*
+ * The watcher whose counts status and status-json report (borrowed: it
+ * outlives c). Without one, they report zeros and the queue.
+ */
+void ctl_set_watch(struct ctl *c, struct watch *w);
 
 /* The socket's path (to give it to the gateway's user before dropping root). */
 const char *ctl_path(const struct ctl *c);
@@ -102,5 +113,15 @@ int ctl_unlock_run(struct policy_limits *pl, const char *arg, char *text, size_t
  */
 int ctl_unlock_args(int argc, char **argv);
 int ctl_unlock_client(const char *spool_dir, int argc, char **argv);
+
+/*
+ * The client `gate26 status [-c FILE] [--json]` with argv[0] "status"
+ * (default_conf unless -c FILE): asks the daemon for status-json and
+ * prints the document (--json) or its table (status_client.c). Returns the
+ * exit status: 0 ok, 1 an alert is firing, 2 the daemon cannot be asked
+ * (not running, not answering, or the configuration cannot be read), 3 a
+ * usage error.
+ */
+int ctl_status_main(int argc, char **argv, const char *default_conf);
 
 #endif

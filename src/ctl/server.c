@@ -25,6 +25,7 @@
 #include "ctl/ctl.h"
 #include "ctl/format.h"
 #include "ctl/request.h"
+#include "ctl/status.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
@@ -61,6 +62,7 @@ struct ctl {
     struct event_base *base;
     struct sched *sched;
     struct policy_limits *limits; /* for unlock */
+    struct watch *watch;          /* for status: borrowed, may be NULL */
     struct evconnlistener *listener;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int dir_fd; /* the spool directory: the socket goes by name in it, after root is gone too */
@@ -310,6 +312,19 @@ run_unlock(struct ctl_conn *c, const char *arg)
     answer(c, status, text, NULL);
 }
 
+/* status, status-json: what the watcher counts, and the queue (status.c). */
+static void
+run_status(struct ctl_conn *c, bool json)
+{
+    struct evbuffer *body = evbuffer_new();
+
+    if (body == NULL)
+        log_panic("evbuffer_new failed");
+    ctl_status_answer(c->ctl->watch, c->ctl->sched, json, body);
+    answer(c, 0, NULL, body);
+    evbuffer_free(body);
+}
+
 static void
 batch_each(void *arg, size_t i, int status, int err)
 {
@@ -389,6 +404,12 @@ run(struct ctl_conn *c, const char *line, size_t len)
             answer(c, -1, "one argument at most", NULL);
         else
             run_unlock(c, line + 7);
+        free(req);
+        return;
+    }
+    if ((len == sizeof(CTL_STATUS_VERB) - 1 && memcmp(line, CTL_STATUS_VERB, len) == 0) ||
+        (len == sizeof(CTL_STATUS_JSON_VERB) - 1 && memcmp(line, CTL_STATUS_JSON_VERB, len) == 0)) {
+        run_status(c, len == sizeof(CTL_STATUS_JSON_VERB) - 1);
         free(req);
         return;
     }
@@ -556,6 +577,12 @@ ctl_new(struct event_base *base, struct sched *s, struct policy_limits *limits,
         log_warning("-: control=%s, event=chmod, error=\"%s\"", c->path, strerror(errno));
     log_info("-: control=%s, event=listening", c->path);
     return c;
+}
+
+void
+ctl_set_watch(struct ctl *c, struct watch *w)
+{
+    c->watch = w;
 }
 
 const char *

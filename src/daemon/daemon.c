@@ -529,6 +529,7 @@ daemon_serve(const char *path)
         daemon_stop(&d);
         return 1;
     }
+    ctl_set_watch(d.ctl, d.env.watch);
     if (privileges_drop(d.conf, d.spool, ctl_path(d.ctl), err, sizeof(err)) == -1) {
         fprintf(stderr, "%s: %s\n", daemon_at(d.conf, d.conf->user_line, at, sizeof(at)), err);
         daemon_stop(&d);

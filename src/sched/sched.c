@@ -169,6 +169,7 @@ sched_committed(void *arg, const char *id, int status, int err)
     (void)status;
     (void)err;
     e = entry_new(s, id);
+    e->arrival = time(NULL);
     if (!s->stopping)
         sched_entry_arm(e); /* next_attempt 0: as soon as the loop turns */
 }
@@ -300,6 +301,7 @@ sched_load(struct sched *s)
             continue;
         }
         e->attempts = q->env.attempts;
+        e->arrival = q->env.arrival.tv_sec;
         e->next_attempt = q->env.next_attempt;
         e->held = e->next_attempt == SPOOL_NEXT_HELD;
         spool_queued_close(q);
@@ -412,4 +414,17 @@ sched_stats(const struct sched *s, struct sched_stats *out)
     out->sent = s->sent;
     out->bounced = s->bounced;
     out->deferred = s->deferred;
+}
+
+void
+sched_queue_facts(const struct sched *s, struct sched_queue_facts *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (const struct sched_entry *e = s->head; e != NULL; e = e->next) {
+        out->messages++;
+        out->held += e->held;
+        out->deferred += !e->held && e->attempts > 0;
+        if (e->arrival > 0 && (out->oldest == 0 || e->arrival < out->oldest))
+            out->oldest = e->arrival;
+    }
 }

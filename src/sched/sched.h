@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "conf/conf.h"
 #include "dns/dns.h"
@@ -84,6 +85,21 @@ struct sched_stats {
 };
 
 void sched_stats(const struct sched *s, struct sched_stats *out);
+
+/* The queue at a glance (gate26 status). */
+struct sched_queue_facts {
+    size_t messages; /* queued */
+    size_t deferred; /* tried at least once and not on hold (as `queue --deferred` selects) */
+    size_t held;     /* on hold */
+    time_t oldest;   /* arrival of the oldest message, seconds since the epoch; 0: none */
+};
+
+/*
+ * Counts the queue from the scheduler's memory (no file is read): one pass
+ * over the messages. A message found at start arrived when its envelope
+ * says; one queued since, when its commit was reported.
+ */
+void sched_queue_facts(const struct sched *s, struct sched_queue_facts *out);
 
 /* ---- Queue control (gate26 queue, through ctl/) ---- */
 

@@ -12,6 +12,7 @@ watch_new(struct event_base *base, struct conf *c)
 
     w->base = base;
     w->conf = conf_ref(c);
+    w->window = watch_window_new(NULL, NULL);
     return w;
 }
 
@@ -30,6 +31,7 @@ watch_free(struct watch *w)
     if (w == NULL)
         return;
     conf_unref(w->conf);
+    watch_window_free(w->window);
     free(w);
 }
 

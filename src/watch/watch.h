@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "conf/conf.h"
 
@@ -110,5 +111,80 @@ void watch_note(struct watch *w, const struct watch_event *ev);
  */
 bool watch_hold(struct watch *w, enum door_role door, int family, const unsigned char *addr,
                 const char *user, char *reason, size_t cap);
+
+/* ---- `gate26 status` (window.c; docs/watch.md, "gate26 status") ---- */
+
+/* The spans a status count covers. */
+enum watch_span {
+    WATCH_SPAN_MINUTE, /* the current second and the 59 before it */
+    WATCH_SPAN_HOUR,   /* the current minute and the 59 before it */
+    WATCH_SPAN_START,  /* since the watcher was made (the daemon's start) */
+    WATCH_SPAN_COUNT,
+};
+
+/* What a door saw over one span. */
+struct watch_counts {
+    uint64_t connections;   /* every WATCH_CONNECT but WATCH_CONNECT_LOCKOUT (counted accepted) */
+    uint64_t messages;      /* WATCH_MESSAGE: messages accepted */
+    uint64_t refusals;      /* WATCH_REPLY with a code from 400 to 599 */
+    uint64_t auth_failures; /* WATCH_AUTH with WATCH_AUTH_FAILURE */
+};
+
+/* The clients a door lists, busiest first (its table holds more: window.c). */
+#define WATCH_TOP_CLIENTS 5
+
+/* One client of a door over the last hour. */
+struct watch_client_count {
+    int family;             /* AF_INET, or AF_INET6 for a /64 */
+    unsigned char addr[16]; /* 4 octets, or the /64's 8 and 8 zeros */
+    uint64_t messages;      /* accepted from it */
+    uint64_t refusals;      /* replies from 400 to 599 it was given */
+};
+
+struct watch_door_status {
+    bool listening;         /* the running configuration has a listen block for it */
+    uint64_t sessions_open; /* accepted and not yet ended */
+    struct watch_counts span[WATCH_SPAN_COUNT];
+    size_t n_top;
+    struct watch_client_count top[WATCH_TOP_CLIENTS]; /* by messages + refusals, then messages */
+};
+
+/* What `gate26 status` shows that the watcher knows (the queue is the scheduler's). */
+struct watch_status {
+    const char *hostname;    /* the running configuration's (borrowed: until watch_set_conf) */
+    uint64_t uptime_seconds; /* since the watcher was made */
+    struct watch_door_status door[DOOR_ROLE_COUNT];
+    uint64_t deliveries[WATCH_SPAN_COUNT][WATCH_DELIVERY_COUNT]; /* recipients, by outcome */
+};
+
+/* Fills out with the counts as of now. w NULL: all zero, hostname "". */
+void watch_status(struct watch *w, struct watch_status *out);
+
+/*
+ * The alerts firing (the alert part defines it; until it is built,
+ * alerts_none.c says none). The contract is the alert part's, as it has
+ * it on its branch: this block goes when it is merged.
+ */
+
+/* A key of an alert rule that fires now (`gate26 status`). Valid during the call. */
+struct watch_alert {
+    const char *rule;   /* the rule's name */
+    const char *when;   /* "failed-auth", "spike", ... (conf_alert_when_name) */
+    const char *key;    /* printable ASCII: "192.0.2.7", "2001:db8:1:2::/64", "alice", "submission",
+                           "all", "example.com" (deferred), a certificate's path (tls-expiry) */
+    time_t since;       /* when it started firing (seconds since the epoch) */
+    int64_t value;      /* what it fired with: a count, messages, seconds (queue age, or seconds
+                           left before a certificate's notAfter: negative once past it) */
+    uint64_t threshold; /* the threshold it crossed (spike: factor x baseline, or min) */
+};
+
+typedef void watch_alert_fn(void *arg, const struct watch_alert *a);
+
+/*
+ * Calls fn (NULL: none) for each key firing now, rule by rule in the order
+ * of the configuration. Returns how many keys fire (`gate26 status` exits 1
+ * when it is not 0).
+ */
+size_t watch_alerts_firing(struct watch *w, watch_alert_fn *fn, void *arg);
 
 #endif

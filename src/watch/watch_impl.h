@@ -11,15 +11,41 @@
 #include "watch/watch.h"
 
 struct event_base;
+struct watch_window;
 
 struct watch {
     struct event_base *base;
-    struct conf *conf; /* the running configuration (a reference) */
+    struct conf *conf;           /* the running configuration (a reference) */
+    struct watch_window *window; /* `gate26 status`: window.c */
 };
 
 /* Each part's share of watch_note(). */
 void watch_metrics_note(struct watch *w, const struct watch_event *ev);
 void watch_window_note(struct watch *w, const struct watch_event *ev);
 void watch_alert_note(struct watch *w, const struct watch_event *ev);
+
+/*
+ * The window part (window.c): the counts of `gate26 status`, in memory of
+ * a fixed size made at once; no event allocates.
+ */
+
+/* Milliseconds from a fixed origin, never going back: now_ms(), or a test's clock. */
+typedef uint64_t watch_clock_fn(void);
+
+/*
+ * The windows, keyed by seed (16 octets; NULL: from getrandom) and timed
+ * by clock (NULL: now_ms). Free with watch_window_free (NULL: nothing).
+ */
+struct watch_window *watch_window_new(const unsigned char *seed, watch_clock_fn *clock);
+void watch_window_free(struct watch_window *ww);
+
+/* Counts ev (watch_window_note without a watcher). */
+void watch_window_add(struct watch_window *ww, const struct watch_event *ev);
+
+/* The counts as of now into out (hostname and listening are left as they are). */
+void watch_window_read(struct watch_window *ww, struct watch_status *out);
+
+/* How many clients door's table holds now, and how many it can (for the tests). */
+size_t watch_window_clients(const struct watch_window *ww, enum door_role door, size_t *cap);
 
 #endif
