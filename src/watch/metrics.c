@@ -945,9 +945,11 @@ emit_cpu(struct writer *w)
 {
     struct rusage ru;
 
+    /* In whole microseconds first: the sum of two fractions would print 17 digits. */
     if (getrusage(RUSAGE_SELF, &ru) == 0)
-        w_value(w, (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-                       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+        w_value(w, (double)((uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+                            (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec)) /
+                       1e6);
 }
 
 /* Field i (0: size, 1: resident) of /proc/self/statm, in octets; -1 when unreadable. */

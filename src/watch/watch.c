@@ -29,6 +29,7 @@ watch_free(struct watch *w)
 {
     if (w == NULL)
         return;
+    watch_metrics_close(w);
     conf_unref(w->conf);
     free(w);
 }

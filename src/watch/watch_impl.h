@@ -11,10 +11,12 @@
 #include "watch/watch.h"
 
 struct event_base;
+struct watch_http;
 
 struct watch {
     struct event_base *base;
-    struct conf *conf; /* the running configuration (a reference) */
+    struct conf *conf;       /* the running configuration (a reference) */
+    struct watch_http *http; /* the metrics endpoint (http.c); NULL until prepared */
 };
 
 /* Each part's share of watch_note(). */
