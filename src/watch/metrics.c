@@ -446,7 +446,20 @@ metrics_dns_lookup(enum metrics_dns result)
         st.dns[result]++;
 }
 
-/* The index of a refusal reason, added when new; -1 when the table is full. */
+/* True when stored (a name as kept: cut at max octets) is name cut the same way. */
+static bool
+same_cut(const char *stored, const char *name, size_t max)
+{
+    size_t n = strnlen(name, max);
+
+    return strlen(stored) == n && memcmp(stored, name, n) == 0;
+}
+
+/*
+ * The index of a refusal reason, added when new; -1 when the table is full.
+ * Reasons are the names of smtp_reply_name(), static strings: a pointer
+ * seen before is that reason again (the quick way), else the text decides.
+ */
 static int
 reason_index(const char *reason)
 {
@@ -457,7 +470,7 @@ reason_index(const char *reason)
             return (int)i;
     }
     for (i = 0; i < st.n_reasons; i++) {
-        if (strcmp(st.reason_names[i], reason) == 0)
+        if (same_cut(st.reason_names[i], reason, METRICS_REASON_NAME_MAX))
             return (int)i;
     }
     if (st.n_reasons == METRICS_REASONS_MAX)
@@ -535,8 +548,7 @@ static int
 rule_find(const char *name)
 {
     for (size_t i = 0; i < st.n_rules; i++) {
-        if (strncmp(st.rule_names[i], name, METRICS_RULE_NAME_MAX) == 0 &&
-            strlen(name) <= METRICS_RULE_NAME_MAX)
+        if (same_cut(st.rule_names[i], name, METRICS_RULE_NAME_MAX))
             return (int)i;
     }
     return -1;
@@ -575,7 +587,7 @@ metrics_alert_rules(const char *const *names, size_t n)
         if (rule_find(names[i]) >= 0)
             continue; /* named twice */
         for (size_t k = 0; k < n_old; k++) {
-            if (strncmp(old_buf[k], names[i], METRICS_RULE_NAME_MAX) == 0)
+            if (same_cut(old_buf[k], names[i], METRICS_RULE_NAME_MAX))
                 keep = old_count[k];
         }
         (void)rule_add(names[i], keep);

@@ -420,6 +420,7 @@ test_alert_rules(void **state)
     memset(longname, 'x', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
     metrics_alert_firing(longname, 1);
+    metrics_alert_firing(longname, 1); /* the same rule, cut the same way: not a second one */
     for (int i = 0; i < METRICS_RULES_MAX + 10; i++) {
         char name[32];
 
@@ -428,7 +429,7 @@ test_alert_rules(void **state)
     }
     t = scrape(METRICS_FORMAT_TEXT);
     longname[METRICS_RULE_NAME_MAX] = '\0';
-    (void)snprintf(want, sizeof(want), "gate26_alerts_firing{rule=\"%s\"} 1", longname);
+    (void)snprintf(want, sizeof(want), "gate26_alerts_firing{rule=\"%s\"} 2", longname);
     has_line(t, want);
     has_line(t, "gate26_alerts_firing{rule=\"r252\"} 1");
     no_line_starting(t, "gate26_alerts_firing{rule=\"r253\"}");
@@ -459,6 +460,20 @@ test_reason_cap(void **state)
     no_line_starting(t, "gate26_refusals_total{door=\"inbound\",reason=\"reason_128\"}");
     /* Every refusal still counts as a reply of its class. */
     has_line(t, "gate26_replies_total{door=\"inbound\",class=\"4xx\"} 300");
+    free(t);
+    /* A reason longer than is kept is one reason, cut (as a flood of distinct ones would not
+     * be). */
+    metrics_reset();
+    for (int i = 0; i < 3; i++) {
+        static char name[80];
+        const char *reply[2] = {"550", name};
+
+        (void)snprintf(name, sizeof(name), "%060d_%d", 0, i); /* differ after octet 48 */
+        note(WATCH_REPLY, DOOR_INBOUND, fill_reply, reply);
+    }
+    t = scrape(METRICS_FORMAT_TEXT);
+    has_line(t, "gate26_refusals_total{door=\"inbound\",reason="
+                "\"000000000000000000000000000000000000000000000000\"} 3");
     free(t);
 }
 
