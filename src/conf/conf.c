@@ -10,6 +10,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include <openssl/crypto.h>
+
 #include "conf/conf.h"
 #include "conf/relay_auth.h"
 #include "lib/log.h"
@@ -100,6 +102,9 @@ conf_unref(struct conf *c)
     free(c->auth_senders);
     free(c->auth_lockout_exempt);
     free(c->tls_dests);
+    free(c->metrics.addrs);
+    free(c->metrics.allow);
+    OPENSSL_cleanse(c->metrics.auth_digest, sizeof(c->metrics.auth_digest));
     free(c);
 }
 

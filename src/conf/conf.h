@@ -201,6 +201,36 @@ struct conf_sender {
     unsigned line;
 };
 
+/* metrics { bearer-token-file | basic-auth-file }: what a scrape must present. */
+enum conf_metrics_auth {
+    CONF_METRICS_AUTH_NONE,   /* anyone the allow list lets in */
+    CONF_METRICS_AUTH_BEARER, /* Authorization: Bearer TOKEN (RFC 6750 2.1) */
+    CONF_METRICS_AUTH_BASIC,  /* Authorization: Basic base64(USER:PASSWORD) (RFC 7617) */
+};
+
+/* The octets of a SHA-256 digest. */
+#define CONF_METRICS_DIGEST_LEN 32
+/* The most addresses of the metrics block. */
+#define CONF_METRICS_ADDRS_MAX 16
+
+/*
+ * metrics { address ADDR...  allow NET...  bearer-token-file FILE | basic-auth-file FILE }:
+ * the Prometheus endpoint (docs/metrics.md). The secret itself is not kept:
+ * only its SHA-256, which a scrape's credentials are compared with in
+ * constant time.
+ */
+struct conf_metrics {
+    unsigned line; /* of `metrics {`; 0: no block, no endpoint */
+    struct conf_addr *addrs;
+    size_t n_addrs;
+    struct conf_cidr *allow; /* the block's allow lines; without any: 127.0.0.0/8 and ::1 */
+    size_t n_allow;
+    enum conf_metrics_auth auth;
+    char auth_file[CAP_PATH]; /* absolute; the token or USER:PASSWORD file */
+    unsigned auth_line;       /* of its key */
+    unsigned char auth_digest[CONF_METRICS_DIGEST_LEN]; /* SHA-256 of TOKEN or USER:PASSWORD */
+};
+
 struct conf {
     unsigned refs;
     char path[CAP_PATH];             /* the file, as given */
@@ -260,6 +290,8 @@ struct conf {
     enum conf_tls_policy tls_policy; /* delivery { tls }: domains without their own; default may */
     struct conf_tls_dest *tls_dests; /* delivery { tls-policy ... } lines, in file order */
     size_t n_tls_dests;
+
+    struct conf_metrics metrics; /* the metrics block; metrics.line 0: none */
 };
 
 /*

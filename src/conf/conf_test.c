@@ -25,6 +25,7 @@
 
 #include "conf/conf.h"
 #include "conf/lexer.h"
+#include "conf/metrics_auth.h"
 #include "conf/relay_auth.h"
 #include "conf/values.h"
 
@@ -153,8 +154,10 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-    static const char *const names[] = {"test.conf", "cert.pem",   "key.pem",    "rel.conf",
-                                        "big.conf",  "smart.auth", "inside.auth"};
+    static const char *const names[] = {"test.conf", "cert.pem",   "key.pem",     "rel.conf",
+                                        "big.conf",  "smart.auth", "inside.auth", "token",
+                                        "basic",     "m.token",    "m.basic",     "m.open",
+                                        "m.short",   "m.space",    "m.nouser"};
     char path[CAP_PATH];
 
     (void)state;
@@ -996,11 +999,12 @@ static const struct err_row file_errors[] = {
     {"key as block", "hostname x.example {\n}\n" MIN, 1,
      "'hostname' is a key, not a block (remove the '{')"},
     {"unknown block", "frobnicate {\n}\n" MIN, 1,
-     "unknown block 'frobnicate' (expected one of: tls, listen, domain, auth, delivery)"},
+     "unknown block 'frobnicate' (expected one of: tls, listen, domain, auth, delivery, "
+     "metrics)"},
     {"unknown block with label", "route x {\n}\n" MIN, 1, "unknown block 'route'"},
     {"unknown key", "adress 1\n" MIN, 1,
      "unknown key 'adress' at top level (expected one of: hostname, spool, user, log-level, "
-     "max-sessions, resolver, callout-timeout, tls, listen, domain, auth, delivery)"},
+     "max-sessions, resolver, callout-timeout, tls, listen, domain, auth, delivery, metrics)"},
     {"key case", "Hostname x.example\n" MIN, 1, "unknown key 'Hostname' at top level"},
     {"key escaped", "host\xc3\xa9 x\n" MIN, 1, "unknown key 'host\\xc3\\xa9' at top level"},
     {"relay at top", "relay smtp://x.example\n" MIN, 1, "unknown key 'relay' at top level"},
@@ -2937,6 +2941,278 @@ test_verify_recipients(void **state)
     }
 }
 
+/* ---- metrics { ... } ---- */
+
+/* The SHA-256 of text, for comparing with what conf keeps. */
+static void
+sha256_of(const char *text, unsigned char out[CONF_METRICS_DIGEST_LEN])
+{
+    char err[256];
+
+    /* A valid bearer token is hashed as written: use the parser itself on a known-good form. */
+    assert_int_equal(conf_metrics_secret_parse(CONF_METRICS_AUTH_BEARER, text, strlen(text), out,
+                                               err, sizeof err),
+                     0);
+}
+
+static void
+test_metrics_block(void **state)
+{
+    static const unsigned char localhost6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    static const unsigned char ten[4] = {10, 1, 2, 3}, lo[4] = {127, 0, 0, 9};
+    unsigned char want[CONF_METRICS_DIGEST_LEN], two[CONF_METRICS_DIGEST_LEN];
+    char err[256];
+    struct conf *c;
+
+    (void)state;
+    /* No block: no endpoint. */
+    c = expect_ok("none", MIN);
+    assert_int_equal(c->metrics.line, 0);
+    assert_int_equal(c->metrics.n_addrs, 0);
+    conf_unref(c);
+
+    /* Defaults: loopback alone may scrape, no credentials. */
+    c = expect_ok("default allow", MIN "metrics {\n address 127.0.0.1:9126\n}\n");
+    assert_int_equal(c->metrics.line, 6);
+    assert_int_equal(c->metrics.n_addrs, 1);
+    assert_string_equal(c->metrics.addrs[0].text, "127.0.0.1:9126");
+    assert_int_equal(c->metrics.addrs[0].line, 7);
+    assert_int_equal(c->metrics.auth, CONF_METRICS_AUTH_NONE);
+    assert_int_equal(c->metrics.n_allow, 2);
+    assert_true(conf_cidr_match(c->metrics.allow, c->metrics.n_allow, AF_INET, lo));
+    assert_true(conf_cidr_match(c->metrics.allow, c->metrics.n_allow, AF_INET6, localhost6));
+    assert_false(conf_cidr_match(c->metrics.allow, c->metrics.n_allow, AF_INET, ten));
+    conf_unref(c);
+
+    /* Several addresses, over several lines; an allow list replaces the default. */
+    c = expect_ok("addresses and allow", "metrics {\n address 127.0.0.1:9126 [::1]:9126\n"
+                                         " address 127.0.0.2:9127\n allow 10.0.0.0/8\n}\n" MIN);
+    assert_int_equal(c->metrics.n_addrs, 3);
+    assert_string_equal(c->metrics.addrs[1].text, "[::1]:9126");
+    assert_int_equal(c->metrics.n_allow, 1);
+    assert_true(conf_cidr_match(c->metrics.allow, c->metrics.n_allow, AF_INET, ten));
+    assert_false(conf_cidr_match(c->metrics.allow, c->metrics.n_allow, AF_INET, lo));
+    conf_unref(c);
+
+    /* Credentials: only their digest is kept; a relative path is the conf's directory's. */
+    write_mode("token", "0123456789abcdef0123456789abcdef\n", 0640);
+    c = expect_ok("bearer",
+                  MIN "metrics {\n address 127.0.0.1:9126\n bearer-token-file token\n}\n");
+    assert_int_equal(c->metrics.auth, CONF_METRICS_AUTH_BEARER);
+    assert_int_equal(c->metrics.auth_line, 8);
+    assert_non_null(strstr(c->metrics.auth_file, "/token"));
+    sha256_of("0123456789abcdef0123456789abcdef", want);
+    assert_memory_equal(c->metrics.auth_digest, want, sizeof want);
+    conf_unref(c);
+
+    write_mode("basic", "prometheus:s3cret:with colon\n", 0600);
+    c = expect_ok("basic", MIN "metrics {\n address 127.0.0.1:9126\n basic-auth-file basic\n}\n");
+    assert_int_equal(c->metrics.auth, CONF_METRICS_AUTH_BASIC);
+    assert_int_equal(conf_metrics_secret_parse(CONF_METRICS_AUTH_BASIC,
+                                               "prometheus:s3cret:with colon", 28, two, err,
+                                               sizeof err),
+                     0);
+    assert_memory_equal(c->metrics.auth_digest, two, sizeof two);
+    /* Not the digest of the token file: each secret its own. */
+    assert_memory_not_equal(two, want, sizeof want);
+    conf_unref(c);
+}
+
+static void
+test_metrics_errors(void **state)
+{
+    static const struct {
+        const char *name;
+        const char *text;
+        unsigned line;
+        const char *phrase;
+    } rows[] = {
+        {"no address", MIN "metrics {\n allow 127.0.0.1\n}\n", 6,
+         "metrics block needs 'address IP:PORT' (such as 127.0.0.1:9126)"},
+        {"empty block", MIN "metrics {\n}\n", 6, "metrics block needs 'address IP:PORT'"},
+        {"empty block one line", MIN "metrics { }\n", 6, "metrics block needs 'address"},
+        {"label", MIN "metrics prometheus {\n address 127.0.0.1:9126\n}\n", 6,
+         "expected '{' after 'metrics', found 'prometheus' (metrics takes no label)"},
+        {"twice",
+         MIN "metrics {\n address 127.0.0.1:9126\n}\nmetrics {\n address 127.0.0.1:9127\n}\n", 9,
+         "duplicate block 'metrics' (first at line 6)"},
+        {"unknown key", MIN "metrics {\n address 127.0.0.1:9126\n port 9126\n}\n", 8,
+         "unknown key 'port' in metrics block (expected one of: address, allow, "
+         "bearer-token-file, basic-auth-file)"},
+        {"path key", MIN "metrics {\n address 127.0.0.1:9126\n path /metrics\n}\n", 8,
+         "unknown key 'path' in metrics block"},
+        {"bad address", MIN "metrics {\n address localhost:9126\n}\n", 7,
+         "(names are not looked up)"},
+        {"no port", MIN "metrics {\n address 127.0.0.1\n}\n", 7, "expected a port after ':'"},
+        {"port 0", MIN "metrics {\n address 127.0.0.1:0\n}\n", 7,
+         "expected a port from 1 to 65535"},
+        {"address twice", MIN "metrics {\n address 127.0.0.1:9126 127.0.0.1:9126\n}\n", 7,
+         "duplicate address 127.0.0.1:9126 (first at line 7)"},
+        {"a door's address", MIN "metrics {\n address 127.0.0.1:2525\n}\n", 7,
+         "duplicate address 127.0.0.1:2525 (first at line 2)"},
+        {"a door's address, door after", "metrics {\n address 127.0.0.1:2525\n}\n" MIN, 5,
+         "duplicate address 127.0.0.1:2525 (first at line 2)"},
+        {"wildcard over a door", MIN "metrics {\n address 0.0.0.0:2525\n}\n", 7,
+         "address 0.0.0.0:2525 overlaps 127.0.0.1:2525 (line 2): a wildcard address takes port "
+         "2525"},
+        {"too many addresses",
+         MIN "metrics {\n address 127.0.0.1:9001 127.0.0.1:9002 127.0.0.1:9003 127.0.0.1:9004 "
+             "127.0.0.1:9005 127.0.0.1:9006 127.0.0.1:9007 127.0.0.1:9008 127.0.0.1:9009 "
+             "127.0.0.1:9010 127.0.0.1:9011 127.0.0.1:9012 127.0.0.1:9013 127.0.0.1:9014 "
+             "127.0.0.1:9015 127.0.0.1:9016 127.0.0.1:9017\n}\n",
+         7, "metrics has too many addresses (at most 16)"},
+        {"bad network", MIN "metrics {\n address 127.0.0.1:9126\n allow 10.0.0.0/33\n}\n", 8,
+         "10.0.0.0/33"},
+        {"allow name", MIN "metrics {\n address 127.0.0.1:9126\n allow prometheus.example\n}\n", 8,
+         "prometheus.example"},
+        {"allow nothing", MIN "metrics {\n address 127.0.0.1:9126\n allow\n}\n", 8,
+         "expected a value after 'allow'"},
+        {"both credentials",
+         MIN "metrics {\n address 127.0.0.1:9126\n bearer-token-file @DIR@/m.token\n"
+             " basic-auth-file @DIR@/m.basic\n}\n",
+         9,
+         "metrics takes bearer-token-file or basic-auth-file, not both (the other is at line 8)"},
+        {"token twice",
+         MIN "metrics {\n address 127.0.0.1:9126\n bearer-token-file @DIR@/m.token\n"
+             " bearer-token-file @DIR@/m.token\n}\n",
+         9, "duplicate key 'bearer-token-file' (first at line 8)"},
+        {"token missing",
+         MIN "metrics {\n address 127.0.0.1:9126\n bearer-token-file /nonexistent\n}\n", 8,
+         "cannot read bearer-token-file '/nonexistent': No such file or directory"},
+        {"token directory", MIN "metrics {\n address 127.0.0.1:9126\n bearer-token-file @DIR@\n}\n",
+         8, "bearer-token-file '@DIR@' is not a regular file"},
+        {"token open to others",
+         MIN "metrics {\n address 127.0.0.1:9126\n bearer-token-file @DIR@/m.open\n}\n", 8,
+         "bearer-token-file '@DIR@/m.open' is open to others (mode 0644): it holds a secret in "
+         "clear"},
+        {"token short",
+         MIN "metrics {\n address 127.0.0.1:9126\n bearer-token-file @DIR@/m.short\n}\n", 8,
+         "bearer-token-file '@DIR@/m.short': expected a token of 16 to 1024 characters, found 6"},
+        {"token two words",
+         MIN "metrics {\n address 127.0.0.1:9126\n bearer-token-file m.space\n}\n", 8,
+         "unexpected character 0x20 at octet 17 of the token"},
+        {"token in basic", MIN "metrics {\n address 127.0.0.1:9126\n basic-auth-file m.token\n}\n",
+         8, "basic-auth-file '@DIR@/m.token': expected USER:PASSWORD (no ':' in the file)"},
+        {"basic missing",
+         MIN "metrics {\n address 127.0.0.1:9126\n basic-auth-file /nonexistent\n}\n", 8,
+         "cannot read basic-auth-file '/nonexistent'"},
+        {"basic no user", MIN "metrics {\n address 127.0.0.1:9126\n basic-auth-file m.nouser\n}\n",
+         8, "expected a user name of 1 to 255 octets before ':', found 0"},
+        {"two paths", MIN "metrics {\n address 127.0.0.1:9126\n bearer-token-file a b\n}\n", 8,
+         "'bearer-token-file' takes one value, found 2 (quote a path that has spaces)"},
+    };
+
+    (void)state;
+    write_mode("m.token", "0123456789abcdef0123456789abcdef\n", 0600);
+    write_mode("m.basic", "user:password\n", 0600);
+    write_mode("m.open", "0123456789abcdef0123456789abcdef\n", 0644);
+    write_mode("m.short", "abcdef\n", 0600);
+    write_mode("m.space", "0123456789abcdef 0123456789abcdef\n", 0600);
+    write_mode("m.nouser", ":password\n", 0600);
+    for (size_t i = 0; i < N_OF(rows); i++)
+        expect_error(rows[i].name, rows[i].text, rows[i].line, rows[i].phrase);
+}
+
+/* The credential files alone: a table of texts, hostile rows included. */
+static void
+test_metrics_secret_parse(void **state)
+{
+    static char long_token[CONF_METRICS_TOKEN_MAX + 2];
+    static char max_token[CONF_METRICS_TOKEN_MAX + 1];
+    static char long_user[CONF_METRICS_BASIC_MAX + 8];
+    static const struct {
+        enum conf_metrics_auth kind;
+        const char *text;
+        size_t len;        /* 0: strlen */
+        const char *error; /* NULL: accepted */
+    } rows[] = {
+        {CONF_METRICS_AUTH_BEARER, "0123456789abcdef", 0, NULL},
+        {CONF_METRICS_AUTH_BEARER, "0123456789abcdef\n", 0, NULL},
+        {CONF_METRICS_AUTH_BEARER, "abcdefghijklmnop-._~+/==", 0, NULL},
+        {CONF_METRICS_AUTH_BEARER, "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig", 0, NULL},
+        {CONF_METRICS_AUTH_BEARER, "", 0, "the file is empty (expected one token)"},
+        {CONF_METRICS_AUTH_BEARER, "\n", 0, "expected a token of 16 to 1024 characters, found 0"},
+        {CONF_METRICS_AUTH_BEARER, "0123456789abcde", 0, "found 15"},
+        {CONF_METRICS_AUTH_BEARER, "0123456789abcdef\n\n", 0, "expected one line, found more"},
+        {CONF_METRICS_AUTH_BEARER, "0123456789abcdef\nx", 0, "expected one line, found more"},
+        {CONF_METRICS_AUTH_BEARER, "0123456789abcdef\r\n", 0, "the line ends in CR"},
+        {CONF_METRICS_AUTH_BEARER, "Bearer 0123456789abcdef", 0, "unexpected character 0x20"},
+        {CONF_METRICS_AUTH_BEARER, "0123456789abcdef=x", 0,
+         "unexpected character 0x78 at octet 18"},
+        {CONF_METRICS_AUTH_BEARER, "=0123456789abcdef", 0, "found character 0x3d first"},
+        {CONF_METRICS_AUTH_BEARER, "0123456789abcdef\0zz", 19, "unexpected character 0x00"},
+        {CONF_METRICS_AUTH_BEARER, "0123456789abcd\xc3\xa9", 0, "unexpected character 0xc3"},
+        {CONF_METRICS_AUTH_BEARER, "0123456789abcdef\"", 0, "unexpected character 0x22"},
+        {CONF_METRICS_AUTH_BEARER, "# a comment\n", 0, "found character 0x23 first"},
+        {CONF_METRICS_AUTH_BASIC, "u:p", 0, NULL},
+        {CONF_METRICS_AUTH_BASIC, "prometheus:pass word:with colon\n", 0, NULL},
+        {CONF_METRICS_AUTH_BASIC, "\xc3\xa9l\xc3\xa8ve:p\xc3\xa2ss", 0, NULL},
+        {CONF_METRICS_AUTH_BASIC, "", 0, "the file is empty (expected USER:PASSWORD)"},
+        {CONF_METRICS_AUTH_BASIC, "user", 0, "expected USER:PASSWORD (no ':' in the file)"},
+        {CONF_METRICS_AUTH_BASIC, ":pass", 0, "expected a user name of 1 to 255 octets"},
+        {CONF_METRICS_AUTH_BASIC, "user:", 0, "expected a password of 1 to 255 octets"},
+        {CONF_METRICS_AUTH_BASIC, "us er:pass", 0, "expected a user name without blanks"},
+        {CONF_METRICS_AUTH_BASIC, "user:pa\tss", 0, "control character 0x09"},
+        {CONF_METRICS_AUTH_BASIC, "user:pa\x7fss", 0, "control character 0x7f"},
+        {CONF_METRICS_AUTH_BASIC, "user:pass\0", 10, "control character 0x00"},
+        {CONF_METRICS_AUTH_BASIC, "user:pass\r\n", 0, "the line ends in CR"},
+        {CONF_METRICS_AUTH_BASIC, "a:b\nc:d\n", 0, "expected one line, found more"},
+        {CONF_METRICS_AUTH_NONE, "user:pass", 0, "no credential file for kind 0"},
+    };
+    unsigned char digest[CONF_METRICS_DIGEST_LEN];
+    char err[256];
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        size_t len = rows[i].len != 0 ? rows[i].len : strlen(rows[i].text);
+        int rc =
+            conf_metrics_secret_parse(rows[i].kind, rows[i].text, len, digest, err, sizeof err);
+
+        if (rows[i].error == NULL ? rc != 0 : rc != -1 || strstr(err, rows[i].error) == NULL) {
+            print_error("row %zu: want %s, got %d '%s'\n", i,
+                        rows[i].error ? rows[i].error : "success", rc, rc ? err : "");
+            fail();
+        }
+        /* A message never quotes the secret. */
+        if (rc == -1 && len > 8)
+            assert_null(strstr(err, rows[i].text));
+    }
+    /* The lengths at the caps. */
+    memset(max_token, 'a', CONF_METRICS_TOKEN_MAX);
+    assert_int_equal(conf_metrics_secret_parse(CONF_METRICS_AUTH_BEARER, max_token,
+                                               CONF_METRICS_TOKEN_MAX, digest, err, sizeof err),
+                     0);
+    memset(long_token, 'a', CONF_METRICS_TOKEN_MAX + 1);
+    assert_int_equal(conf_metrics_secret_parse(CONF_METRICS_AUTH_BEARER, long_token,
+                                               CONF_METRICS_TOKEN_MAX + 1, digest, err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "found 1025"));
+    memset(long_user, 'u', CONF_METRICS_BASIC_MAX + 1);
+    long_user[CONF_METRICS_BASIC_MAX + 1] = ':';
+    long_user[CONF_METRICS_BASIC_MAX + 2] = 'p';
+    assert_int_equal(conf_metrics_secret_parse(CONF_METRICS_AUTH_BASIC, long_user,
+                                               CONF_METRICS_BASIC_MAX + 3, digest, err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "found 256"));
+    /* The digest is SHA-256 of the line without its LF. */
+    {
+        static const unsigned char abc16[CONF_METRICS_DIGEST_LEN] = {
+            0xf3, 0x9d, 0xac, 0x6c, 0xba, 0xba, 0x53, 0x5e, 0x2c, 0x20, 0x7c,
+            0xd0, 0xcd, 0x8f, 0x15, 0x49, 0x74, 0x22, 0x3c, 0x84, 0x8f, 0x72,
+            0x7f, 0x98, 0xb3, 0x56, 0x4c, 0xea, 0x56, 0x9b, 0x41, 0xcf};
+        unsigned char with_lf[CONF_METRICS_DIGEST_LEN];
+
+        assert_int_equal(conf_metrics_secret_parse(CONF_METRICS_AUTH_BEARER, "abcdefghijklmnop", 16,
+                                                   digest, err, sizeof err),
+                         0);
+        assert_int_equal(conf_metrics_secret_parse(CONF_METRICS_AUTH_BEARER, "abcdefghijklmnop\n",
+                                                   17, with_lf, err, sizeof err),
+                         0);
+        assert_memory_equal(digest, abc16, sizeof digest);
+        assert_memory_equal(digest, with_lf, sizeof digest);
+    }
+}
+
 static void
 test_names(void **state)
 {
@@ -2995,6 +3271,9 @@ main(void)
         cmocka_unit_test(test_tls_keys),
         cmocka_unit_test(test_tls_pair_cap),
         cmocka_unit_test(test_verify_recipients),
+        cmocka_unit_test(test_metrics_block),
+        cmocka_unit_test(test_metrics_errors),
+        cmocka_unit_test(test_metrics_secret_parse),
         cmocka_unit_test(test_names),
     };
 

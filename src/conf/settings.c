@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The settings tables: every key of the configuration, scope by scope (top
- * level, tls, listen, domain, auth, delivery), each row with the function
+ * level, tls, listen, domain, auth, delivery, metrics), each row with the function
  * that checks its values and stores them in struct conf. parse.c decides
  * which row a line belongs to (unknown key, value count, duplicates);
  * values.c parses each value; check.c fills in what depends on the whole
@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf/metrics_auth.h"
 #include "conf/parse.h"
 #include "conf/relay_auth.h"
 #include "conf/values.h"
@@ -327,26 +328,36 @@ addr_port(const struct conf_addr *a)
  * collide: IPv6 sockets are IPV6_V6ONLY.
  */
 static int
+check_addr_pair(struct conf_parser *p, const struct conf_addr *a, const struct conf_addr *b)
+{
+    if (a->sa.ss_family != b->sa.ss_family || addr_port(a) != addr_port(b))
+        return 0;
+    if (strcmp(a->text, b->text) == 0)
+        return conf_fail(p, a->line, "duplicate address %s (first at line %u)", a->text, b->line);
+    if (is_wildcard(a) || is_wildcard(b))
+        return conf_fail(p, a->line,
+                         "address %s overlaps %s (line %u): a wildcard address takes "
+                         "port %u on every IPv%c address",
+                         a->text, b->text, b->line, addr_port(a),
+                         a->sa.ss_family == AF_INET ? '4' : '6');
+    return 0;
+}
+
+/* The same for the addresses of the listen blocks and of the metrics block read so far. */
+static int
 check_addr_free(struct conf_parser *p, const struct conf_addr *a)
 {
     for (size_t i = 0; i < p->c->n_listens; i++) {
         const struct conf_listen *other = &p->c->listens[i];
 
         for (size_t j = 0; j < other->n_addrs; j++) {
-            const struct conf_addr *b = &other->addrs[j];
-
-            if (a->sa.ss_family != b->sa.ss_family || addr_port(a) != addr_port(b))
-                continue;
-            if (strcmp(a->text, b->text) == 0)
-                return conf_fail(p, a->line, "duplicate address %s (first at line %u)", a->text,
-                                 b->line);
-            if (is_wildcard(a) || is_wildcard(b))
-                return conf_fail(p, a->line,
-                                 "address %s overlaps %s (line %u): a wildcard address takes "
-                                 "port %u on every IPv%c address",
-                                 a->text, b->text, b->line, addr_port(a),
-                                 a->sa.ss_family == AF_INET ? '4' : '6');
+            if (check_addr_pair(p, a, &other->addrs[j]) == -1)
+                return -1;
         }
+    }
+    for (size_t j = 0; j < p->c->metrics.n_addrs; j++) {
+        if (check_addr_pair(p, a, &p->c->metrics.addrs[j]) == -1)
+            return -1;
     }
     return 0;
 }
@@ -384,7 +395,7 @@ add_networks(struct conf_parser *p, const struct conf_line *l, const char *what,
     for (size_t i = 1; i < l->n; i++) {
         if (conf_value_cidr(conf_arg(l, i), &net, &w) == -1)
             return fail_value(p, l, &w);
-        if (*n == CONF_ALLOW_MAX && p->listen == NULL) /* auth { lockout-exempt } */
+        if (*n == CONF_ALLOW_MAX && p->listen == NULL) /* lockout-exempt, metrics { allow } */
             return conf_fail(p, l->number, "%s has too many %s networks (at most %d)",
                              p->block->name, what, CONF_ALLOW_MAX);
         if (*n == CONF_ALLOW_MAX)
@@ -1161,6 +1172,111 @@ static const struct conf_setting delivery_settings[] = {
     {"relay-auth", 1, false, set_relay_host_auth},
 };
 
+/* ---- metrics { address ADDR...  allow NET...  bearer-token-file FILE | basic-auth-file FILE }
+ * ---- */
+
+static int
+set_metrics_address(struct conf_parser *p, const struct conf_line *l)
+{
+    struct conf_metrics *m = &p->c->metrics;
+    struct conf_why w;
+    struct conf_addr a;
+
+    for (size_t i = 1; i < l->n; i++) {
+        if (conf_value_addr(conf_arg(l, i), &a, &w) == -1)
+            return fail_value(p, l, &w);
+        a.line = l->number;
+        if (check_addr_free(p, &a) == -1)
+            return -1;
+        if (m->n_addrs == CONF_METRICS_ADDRS_MAX)
+            return conf_fail(p, l->number, "metrics has too many addresses (at most %d)",
+                             CONF_METRICS_ADDRS_MAX);
+        m->addrs = xrealloc(m->addrs, (m->n_addrs + 1) * sizeof *m->addrs);
+        m->addrs[m->n_addrs++] = a;
+    }
+    return 0;
+}
+
+static int
+set_metrics_allow(struct conf_parser *p, const struct conf_line *l)
+{
+    return add_networks(p, l, "allow", &p->c->metrics.allow, &p->c->metrics.n_allow);
+}
+
+/* bearer-token-file FILE or basic-auth-file FILE: one of them; read now (and at each reload). */
+static int
+set_metrics_secret(struct conf_parser *p, const struct conf_line *l, enum conf_metrics_auth kind)
+{
+    struct conf_metrics *m = &p->c->metrics;
+    char path[CAP_PATH], msg[768];
+    struct conf_why w;
+
+    if (m->auth != CONF_METRICS_AUTH_NONE)
+        return conf_fail(p, l->number,
+                         "metrics takes bearer-token-file or basic-auth-file, not both (the "
+                         "other is at line %u)",
+                         m->auth_line);
+    if (conf_value_path(conf_arg(l, 1), p->dir, path, &w) == -1)
+        return fail_value(p, l, &w);
+    if (conf_metrics_secret_load(kind, path, m->auth_digest, msg, sizeof msg) == -1)
+        return conf_fail(p, l->number, "%s", msg);
+    memcpy(m->auth_file, path, sizeof m->auth_file);
+    m->auth_line = l->number;
+    m->auth = kind;
+    return 0;
+}
+
+static int
+set_metrics_bearer(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_metrics_secret(p, l, CONF_METRICS_AUTH_BEARER);
+}
+
+static int
+set_metrics_basic(struct conf_parser *p, const struct conf_line *l)
+{
+    return set_metrics_secret(p, l, CONF_METRICS_AUTH_BASIC);
+}
+
+static int
+open_metrics(struct conf_parser *p, const struct conf_line *l)
+{
+    if (p->c->metrics.line != 0)
+        return conf_fail(p, l->number, "duplicate block 'metrics' (first at line %u)",
+                         p->c->metrics.line);
+    p->c->metrics.line = l->number;
+    return 0;
+}
+
+/* An endpoint needs an address; without allow lines only this machine may scrape. */
+static int
+close_metrics(struct conf_parser *p)
+{
+    struct conf_metrics *m = &p->c->metrics;
+
+    if (m->n_addrs == 0)
+        return conf_fail(p, p->block_line,
+                         "metrics block needs 'address IP:PORT' (such as 127.0.0.1:9126)");
+    if (m->n_allow == 0) {
+        m->allow = xcalloc(2, sizeof *m->allow);
+        m->allow[0].family = AF_INET;
+        m->allow[0].addr[0] = 127;
+        m->allow[0].prefix = 8;
+        m->allow[1].family = AF_INET6;
+        m->allow[1].addr[15] = 1;
+        m->allow[1].prefix = 128;
+        m->n_allow = 2;
+    }
+    return 0;
+}
+
+static const struct conf_setting metrics_settings[] = {
+    {"address", MANY, true, set_metrics_address},
+    {"allow", MANY, true, set_metrics_allow},
+    {"bearer-token-file", 1, false, set_metrics_bearer},
+    {"basic-auth-file", 1, false, set_metrics_basic},
+};
+
 /*
  * Hints for a one-value key given several (parse.c). Only where a hint helps:
  * a path may hold spaces when it is quoted; a duration, size or rate is one
@@ -1175,6 +1291,8 @@ static const struct {
     {"key", "quote a path that has spaces"},
     {"ca-file", "quote a path that has spaces"},
     {"passwd", "quote a path that has spaces"},
+    {"bearer-token-file", "quote a path that has spaces"},
+    {"basic-auth-file", "quote a path that has spaces"},
     {"give-up", "a duration is one word, as in 10m"},
     {"delay-warning", "a duration is one word, as in 4h"},
     {"lockout", "a duration is one word, as in 10m"},
@@ -1207,6 +1325,7 @@ const struct conf_block conf_blocks[] = {
     {"domain", "a domain name", domain_settings, N_OF(domain_settings), open_domain, close_domain},
     {"auth", NULL, auth_settings, N_OF(auth_settings), open_auth, close_auth},
     {"delivery", NULL, delivery_settings, N_OF(delivery_settings), open_delivery, close_delivery},
+    {"metrics", NULL, metrics_settings, N_OF(metrics_settings), open_metrics, close_metrics},
 };
 
 const size_t conf_n_top_settings = N_OF(conf_top_settings);
@@ -1219,3 +1338,4 @@ _Static_assert(N_OF(tls_settings) <= CONF_SCOPE_KEYS_MAX, "tls has too many keys
 _Static_assert(N_OF(auth_settings) <= CONF_SCOPE_KEYS_MAX, "auth has too many keys");
 _Static_assert(N_OF(delivery_settings) <= CONF_SCOPE_KEYS_MAX, "delivery has too many keys");
 _Static_assert(N_OF(domain_settings) <= CONF_SCOPE_KEYS_MAX, "domain has too many keys");
+_Static_assert(N_OF(metrics_settings) <= CONF_SCOPE_KEYS_MAX, "metrics has too many keys");

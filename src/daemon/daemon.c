@@ -2,7 +2,8 @@
 /*
  * The serve process; see daemon.h. Start-up order: configuration and the
  * preflight that configtest shares (the user, the spool, the files, the
- * ports), spool (its lock, then recovery), listening sockets, resolver,
+ * ports), spool (its lock, then recovery), listening sockets (the doors',
+ * then the metrics endpoint's), resolver,
  * recipient lists, control socket, then the switch to `user`, then the
  * scheduler reads the queue, signals, loop. Stop order: listeners closed,
  * sessions ended, deliveries cancelled (their recipients stay queued),
@@ -41,6 +42,7 @@
 #include "tls/tls.h"
 #include "auth/auth.h"
 #include "verify/verify.h"
+#include "watch/metrics.h"
 #include "watch/watch.h"
 
 /* A DNS try waits this long for an answer (c-ares tries each server twice). */
@@ -235,8 +237,16 @@ daemon_reload(struct daemon *d)
             return;
         }
     }
+    /* The metrics endpoint's new addresses are bound; it serves them once nothing can fail. */
+    if (watch_metrics_prepare(d->env.watch, c, err, sizeof(err)) == -1) {
+        dns_resolver_free(resolver);
+        preflight_loaded_clear(&loaded);
+        reload_failed(c, err);
+        return;
+    }
     /* The last step that may fail: if it does, the listeners are as they were. */
     if (listen_set_apply(d->listeners, c, err, sizeof(err)) == -1) {
+        watch_metrics_abort(d->env.watch);
         dns_resolver_free(resolver);
         preflight_loaded_clear(&loaded);
         reload_failed(c, err);
@@ -257,6 +267,7 @@ daemon_reload(struct daemon *d)
     log_set_level(c->log_level);
     sched_set_conf(d->sched, c);
     watch_set_conf(d->env.watch, c);
+    watch_metrics_commit(d->env.watch);
     conf_unref(d->conf);
     d->conf = c;
     if (preflight_hostname_warning(c, warning, sizeof(warning)))
@@ -373,6 +384,62 @@ daemon_state_new(struct event_base *base)
     return state_mem_new(base, max, seed, NULL);
 }
 
+/* ---- The gauges the metrics read at scrape time (metrics_source) ---- */
+
+static bool
+daemon_queue_messages(void *arg, double *out)
+{
+    struct daemon *d = arg;
+    struct sched_stats st;
+
+    sched_stats(d->sched, &st);
+    *out = (double)st.messages;
+    return true;
+}
+
+static bool
+daemon_queue_oldest_age(void *arg, double *out)
+{
+    struct daemon *d = arg;
+    struct sched_stats st;
+    time_t now = time(NULL);
+
+    sched_stats(d->sched, &st);
+    *out = st.oldest != 0 && now > st.oldest ? (double)(now - st.oldest) : 0;
+    return true;
+}
+
+static bool
+daemon_queue_deferred(void *arg, double *out)
+{
+    struct daemon *d = arg;
+    struct sched_stats st;
+
+    sched_stats(d->sched, &st);
+    *out = (double)st.retrying;
+    return true;
+}
+
+/* Without certificates (no tls block), no sample. */
+static bool
+daemon_cert_expiry(void *arg, double *out)
+{
+    const struct daemon *d = arg;
+    time_t t = tls_server_not_after(d->env.tls);
+
+    *out = (double)t;
+    return t != 0;
+}
+
+static void
+daemon_metrics_sources(struct daemon *d, bool on)
+{
+    metrics_source(METRICS_SOURCE_QUEUE_MESSAGES, on ? daemon_queue_messages : NULL, d);
+    metrics_source(METRICS_SOURCE_QUEUE_OLDEST_AGE, on ? daemon_queue_oldest_age : NULL, d);
+    metrics_source(METRICS_SOURCE_QUEUE_DEFERRED, on ? daemon_queue_deferred : NULL, d);
+    metrics_source(METRICS_SOURCE_TLS_CERT_EXPIRY, on ? daemon_cert_expiry : NULL, d);
+}
+
 /* Sessions are file descriptors: allow as many as the hard limit does. */
 static void
 daemon_raise_fd_limit(void)
@@ -401,6 +468,8 @@ daemon_stop(struct daemon *d)
 {
     if (d->listeners != NULL)
         listen_set_close(d->listeners);
+    watch_metrics_close(d->env.watch);
+    daemon_metrics_sources(d, false);
     smtp_session_close_all();
     verify_free(d->env.verify); /* after the sessions (they cancelled their requests) */
     d->env.verify = NULL;
@@ -500,6 +569,15 @@ daemon_serve(const char *path)
         daemon_stop(&d);
         return 1;
     }
+    /* The metrics endpoint is bound now too (a port below 1024 needs root), and the process
+     * families open /proc/self/fd while they may. */
+    metrics_process_init();
+    if (watch_metrics_prepare(d.env.watch, d.conf, err, sizeof(err)) == -1) {
+        fprintf(stderr, "%s\n", err);
+        daemon_stop(&d);
+        return 1;
+    }
+    watch_metrics_commit(d.env.watch);
     d.dns = dns_new(d.base, d.conf->has_resolver ? d.conf->resolver.text : NULL,
                     DAEMON_DNS_TIMEOUT_MS, err, sizeof(err));
     if (d.dns == NULL) {
@@ -510,6 +588,7 @@ daemon_serve(const char *path)
         return 1;
     }
     d.sched = sched_new(d.base, d.spool, d.dns, d.conf);
+    daemon_metrics_sources(&d, true);
     /* STARTTLS to next hops: the system's CA store, or tls { ca-file }. */
     sched_set_tls(d.sched, d.tls_client);
     sched_set_watch(d.sched, d.env.watch);

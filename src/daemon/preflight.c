@@ -196,6 +196,11 @@ user_files(const struct conf *c, size_t *n)
     for (size_t i = 0; i < c->n_verify_files; i++)
         user_file_add(&v, n, &cap, "recipient list", c->verify_files[i].path,
                       c->verify_files[i].line);
+    if (c->metrics.auth != CONF_METRICS_AUTH_NONE)
+        user_file_add(&v, n, &cap,
+                      c->metrics.auth == CONF_METRICS_AUTH_BEARER ? "bearer-token-file"
+                                                                  : "basic-auth-file",
+                      c->metrics.auth_file, c->metrics.auth_line);
     return v;
 }
 
@@ -428,6 +433,7 @@ check_addr(const struct conf *c, const struct conf_addr *a, char *err, size_t er
     return -1;
 }
 
+/* The doors' addresses, then the metrics endpoint's. */
 static int
 check_addrs(const struct conf *c, char *err, size_t errcap)
 {
@@ -436,6 +442,10 @@ check_addrs(const struct conf *c, char *err, size_t errcap)
             if (check_addr(c, &c->listens[i].addrs[j], err, errcap) == -1)
                 return -1;
         }
+    }
+    for (size_t j = 0; j < c->metrics.n_addrs; j++) {
+        if (check_addr(c, &c->metrics.addrs[j], err, errcap) == -1)
+            return -1;
     }
     return 0;
 }

@@ -32,6 +32,7 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "watch/metrics.h"
 
 /* c-ares asks each server this many times (RFC 1035 4.2.1 leaves it to us). */
 #define DNS_TRIES 2
@@ -405,6 +406,22 @@ dns_call(struct dns_query *q)
         q->addr_fn(q->arg, q->st, q->addrs, q->n, why);
 }
 
+/* gate26_dns_lookups_total{result}: an answer that came (not one cancelled by dns_free). */
+static void
+dns_count(enum dns_status st)
+{
+    static const enum metrics_dns results[] = {
+        [DNS_OK] = METRICS_DNS_OK,
+        [DNS_NODATA] = METRICS_DNS_NODATA,
+        [DNS_NXDOMAIN] = METRICS_DNS_NXDOMAIN,
+        [DNS_NULLMX] = METRICS_DNS_NULLMX,
+        [DNS_TEMPFAIL] = METRICS_DNS_TEMPFAIL,
+    };
+
+    if (st != DNS_CANCELLED && (size_t)st < sizeof(results) / sizeof(results[0]))
+        metrics_dns_lookup(results[st]);
+}
+
 /*
  * The query's answer, from the loop. The query leaves the list before the
  * callback runs, so that a dns_free() inside the callback does not report
@@ -423,6 +440,7 @@ dns_done_cb(evutil_socket_t fd, short what, void *arg)
     dns_resolver_answered(q->d, q->chan);
     log_debug("-: event=dns-answer, type=%s, name=%s, status=%s, records=%zu, why=\"%s\"",
               dns_kind_name(q->kind), q->name, dns_status_name(q->st), q->n, q->why);
+    dns_count(q->st);
     dns_call(q);
     dns_query_free(q);
 }

@@ -19,6 +19,7 @@
 
 #include "lib/log.h"
 #include "lib/now.h"
+#include "lib/sock.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "listen/listen.h"
@@ -231,44 +232,6 @@ listen_error_cb(struct evconnlistener *el, void *arg)
     (void)event_add(l->pause, &second);
 }
 
-/* The lowest port anyone may bind (net.ipv4.ip_unprivileged_port_start, for IPv6 too). */
-static unsigned
-listen_unprivileged_start(void)
-{
-    char buf[32] = "";
-    FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "re");
-    unsigned long v = 1024;
-
-    if (f != NULL) {
-        if (fgets(buf, sizeof buf, f) != NULL) {
-            char *end;
-            unsigned long got = strtoul(buf, &end, 10);
-
-            if (end != buf && got <= 65536)
-                v = got;
-        }
-        (void)fclose(f);
-    }
-    return (unsigned)v;
-}
-
-/* True when this process has CAP_NET_BIND_SERVICE in effect (CapEff of /proc/self/status). */
-static bool
-listen_has_bind_cap(void)
-{
-    char line[256];
-    unsigned long long eff = 0;
-    bool found = false;
-    FILE *f = fopen("/proc/self/status", "re");
-
-    if (f == NULL)
-        return false;
-    while (!found && fgets(line, sizeof line, f) != NULL)
-        found = sscanf(line, "CapEff: %llx", &eff) == 1;
-    (void)fclose(f);
-    return found && (eff & (1ull << 10)) != 0; /* CAP_NET_BIND_SERVICE */
-}
-
 /*
  * A port below net.ipv4.ip_unprivileged_port_start needs root or
  * CAP_NET_BIND_SERVICE; after the switch to `user` neither is left, so a
@@ -278,11 +241,9 @@ listen_has_bind_cap(void)
 static int
 listen_check_privileged(const struct conf *c, const struct conf_addr *a, char *err, size_t errcap)
 {
-    unsigned port =
-        ntohs(a->sa.ss_family == AF_INET ? ((const struct sockaddr_in *)&a->sa)->sin_port
-                                         : ((const struct sockaddr_in6 *)&a->sa)->sin6_port);
+    unsigned port = sock_port((const struct sockaddr *)&a->sa);
 
-    if (geteuid() == 0 || port >= listen_unprivileged_start() || listen_has_bind_cap())
+    if (sock_may_bind(port))
         return 0;
     (void)str_fmt(err, errcap,
                   "%s:%u: address %s: port %u needs root to bind and was not bound at start "
@@ -295,27 +256,12 @@ listen_check_privileged(const struct conf *c, const struct conf_addr *a, char *e
 static int
 listen_bind(const struct conf_addr *addr, char *err, size_t errcap)
 {
-    int one = 1;
-    int fd = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    /* The kernel caps the backlog at net.core.somaxconn. */
+    int fd = sock_listen((const struct sockaddr *)&addr->sa, addr->sa_len, 4096);
 
     if (fd == -1)
-        goto fail;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
-        goto fail;
-    if (addr->sa.ss_family == AF_INET6 &&
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == -1)
-        goto fail;
-    if (bind(fd, (const struct sockaddr *)&addr->sa, addr->sa_len) == -1)
-        goto fail;
-    /* The kernel caps it at net.core.somaxconn. */
-    if (listen(fd, 4096) == -1)
-        goto fail;
+        (void)str_fmt(err, errcap, "%s: cannot listen: %s", addr->text, strerror(errno));
     return fd;
-fail:
-    (void)str_fmt(err, errcap, "%s: cannot listen: %s", addr->text, strerror(errno));
-    if (fd != -1)
-        (void)close(fd);
-    return -1;
 }
 
 static bool

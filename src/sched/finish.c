@@ -82,7 +82,7 @@ final_change(struct sched_attempt *at, bool bounce_ok)
         ch.set_schedule = true;
         ch.attempts = env->attempts < 9999 ? env->attempts + 1 : 9999;
         ch.next_attempt = sched_next_attempt(s->conf, ch.attempts);
-        at->e->attempts = ch.attempts;
+        sched_entry_set_attempts(at->e, ch.attempts);
         at->e->next_attempt = ch.next_attempt;
     }
     at->final_sent = true;

@@ -141,8 +141,20 @@ sched_entry_free(struct sched_entry *e)
     else
         s->tail = e->prev;
     s->n_entries--;
+    if (e->attempts > 0)
+        s->n_retrying--;
     event_free(e->timer);
     free(e);
+}
+
+void
+sched_entry_set_attempts(struct sched_entry *e, unsigned attempts)
+{
+    if (e->attempts == 0 && attempts > 0)
+        e->s->n_retrying++;
+    else if (e->attempts > 0 && attempts == 0)
+        e->s->n_retrying--;
+    e->attempts = attempts;
 }
 
 void
@@ -300,7 +312,7 @@ sched_load(struct sched *s)
             e->broken = true;
             continue;
         }
-        e->attempts = q->env.attempts;
+        sched_entry_set_attempts(e, q->env.attempts);
         e->arrival = q->env.arrival.tv_sec;
         e->next_attempt = q->env.next_attempt;
         e->held = e->next_attempt == SPOOL_NEXT_HELD;
@@ -414,6 +426,12 @@ sched_stats(const struct sched *s, struct sched_stats *out)
     out->sent = s->sent;
     out->bounced = s->bounced;
     out->deferred = s->deferred;
+    out->retrying = s->n_retrying;
+    out->oldest = 0;
+    /* Entries are in arrival order (loaded sorted by id, then as committed); a file that could
+     * not be read has no arrival. */
+    for (const struct sched_entry *e = s->head; e != NULL && out->oldest == 0; e = e->next)
+        out->oldest = e->arrival;
 }
 
 void

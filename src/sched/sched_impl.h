@@ -129,12 +129,15 @@ struct sched {
     bool stopping;
     bool draining; /* sched_drain: nothing new starts */
     uint64_t sent, bounced, deferred;
+    size_t n_retrying; /* entries with attempts > 0 */
 };
 
 /* sched.c: arms e's timer for its next attempt, unless held, busy or in queue-only mode. */
 void sched_entry_arm(struct sched_entry *e);
 /* sched.c: forgets e (its file is gone). */
 void sched_entry_free(struct sched_entry *e);
+/* sched.c: e->attempts = attempts, and the count of entries deferred at least once. */
+void sched_entry_set_attempts(struct sched_entry *e, unsigned attempts);
 
 /* sched.c: a slot opened (a job ended): start waiting jobs that fit. */
 void sched_pump(struct sched *s);

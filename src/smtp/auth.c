@@ -93,15 +93,22 @@ auth_watch(const struct smtp_session *s, enum watch_auth result, const char *use
     session_watch(s, &ev);
 }
 
+/*
+ * The 454 to a locked client or user, then the session ends: for the
+ * watcher, a connection the lockout refused (WATCH_CONNECT_LOCKOUT; it was
+ * counted accepted when it started).
+ */
 static void
 auth_lock_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct smtp_session *s = arg;
+    struct watch_event ev = {.kind = WATCH_CONNECT, .connect = WATCH_CONNECT_LOCKOUT};
 
     (void)fd;
     (void)what;
     smtp_reply(s, R_AUTH_LOCKED, NULL);
     auth_end(s);
+    session_watch(s, &ev);
     session_close(s);
     session_resume(s);
 }

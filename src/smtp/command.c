@@ -17,6 +17,7 @@
 #include "policy/policy.h"
 #include "smtp/session.h"
 #include "verify/verify.h"
+#include "watch/metrics.h"
 
 void
 smtp_txn_reset(struct smtp_session *s)
@@ -82,6 +83,7 @@ cmd_helo(struct smtp_session *s, const struct smtp_cmd *c, bool esmtp)
     if (n < 0 || (size_t)n >= sizeof(text))
         log_panic("EHLO reply does not fit");
     session_write(s, text, (size_t)n);
+    metrics_reply(s->door->role, 250); /* not through smtp_reply() */
 }
 
 /* The reply for a MAIL or RCPT argument that did not parse. */
@@ -447,6 +449,18 @@ cmd_quit(struct smtp_session *s, const struct smtp_cmd *c)
     session_close(s);
 }
 
+/* The verbs as gate26_commands_total{verb} counts them. */
+static const enum metrics_verb metrics_verbs[] = {
+    [SMTP_VERB_UNKNOWN] = METRICS_VERB_UNKNOWN, [SMTP_VERB_HELO] = METRICS_VERB_HELO,
+    [SMTP_VERB_EHLO] = METRICS_VERB_EHLO,       [SMTP_VERB_MAIL] = METRICS_VERB_MAIL,
+    [SMTP_VERB_RCPT] = METRICS_VERB_RCPT,       [SMTP_VERB_DATA] = METRICS_VERB_DATA,
+    [SMTP_VERB_BDAT] = METRICS_VERB_BDAT,       [SMTP_VERB_RSET] = METRICS_VERB_RSET,
+    [SMTP_VERB_NOOP] = METRICS_VERB_NOOP,       [SMTP_VERB_QUIT] = METRICS_VERB_QUIT,
+    [SMTP_VERB_VRFY] = METRICS_VERB_VRFY,       [SMTP_VERB_EXPN] = METRICS_VERB_EXPN,
+    [SMTP_VERB_HELP] = METRICS_VERB_HELP,       [SMTP_VERB_STARTTLS] = METRICS_VERB_STARTTLS,
+    [SMTP_VERB_AUTH] = METRICS_VERB_AUTH,       [SMTP_VERB_ETRN] = METRICS_VERB_ETRN,
+};
+
 void
 smtp_command(struct smtp_session *s, const char *line, size_t len)
 {
@@ -458,10 +472,14 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
         return;
     }
     if (smtp_cmd_parse(slice_make(line, len), &c) == -1) {
+        metrics_command(s->door->role, METRICS_VERB_UNKNOWN);
         s->verb = SMTP_VERB_UNKNOWN;
         smtp_reply(s, R_SYNTAX, NULL);
         return;
     }
+    metrics_command(s->door->role, (size_t)c.verb < sizeof(metrics_verbs) / sizeof(metrics_verbs[0])
+                                       ? metrics_verbs[c.verb]
+                                       : METRICS_VERB_UNKNOWN);
     s->verb = c.verb;
     if (len + 2 > smtp_cmd_line_cap(c.verb)) {
         smtp_reply(s, R_LINE_TOO_LONG, NULL);

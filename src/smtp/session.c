@@ -31,6 +31,7 @@
 #include "lib/xalloc.h"
 #include "policy/policy.h"
 #include "smtp/session.h"
+#include "watch/metrics.h"
 
 static struct smtp_session *sessions; /* every live session */
 static size_t n_sessions;
@@ -247,6 +248,8 @@ session_free(struct smtp_session *s)
 
     smtp_txn_reset(s);
     smtp_auth_clear(s);
+    if (s->tls && !s->tls_up)
+        metrics_tls_failure(s->door->role); /* the handshake never finished */
     if (s->watched_open) {
         struct watch_event ev = {.kind = WATCH_CLOSE};
 
@@ -588,9 +591,22 @@ session_set_client(struct smtp_session *s, const struct sockaddr *sa)
         log_panic("inet_ntop: %s", strerror(errno));
 }
 
+/* Octets the client sent, as they arrive (gate26_received_bytes_total). */
+static void
+session_input_cb(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+    const struct smtp_session *s = arg;
+
+    (void)in;
+    if (info->n_added > 0)
+        metrics_received(s->door->role, info->n_added);
+}
+
 void
 session_bev_setup(struct smtp_session *s)
 {
+    if (evbuffer_add_cb(bufferevent_get_input(s->bev), session_input_cb, s) == NULL)
+        log_panic("evbuffer_add_cb failed");
     bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
     bufferevent_setwatermark(s->bev, EV_READ, 0, CAP_SESSION_INPUT);
     session_set_timeouts(s, false);

@@ -27,6 +27,7 @@
 #include "lib/str.h"
 #include "smtp/session.h"
 #include "tls/tls.h"
+#include "watch/metrics.h"
 
 bool
 smtp_tls_offered(const struct smtp_session *s)
@@ -73,6 +74,7 @@ tls_new_ssl(struct smtp_session *s)
     if (ssl == NULL) {
         char err[256];
 
+        metrics_tls_failure(s->door->role);
         log_warning(
             "-: sid=%s, client=[%s], event=tls-unavailable, error=\"%s\"", s->sid, s->client_addr,
             s->env->tls == NULL ? "no certificate loaded" : tls_error_text(err, sizeof(err)));
@@ -151,6 +153,7 @@ smtp_tls_up(struct smtp_session *s)
         return;
     s->tls_up = true;
     tls_describe(ssl, &info);
+    metrics_tls_handshake(s->door->role, info.version);
     (void)str_fmt(s->tls_desc, sizeof(s->tls_desc), "%s with cipher %s (%d bits)", info.version,
                   info.cipher, info.bits);
     log_info("-: sid=%s, client=[%s], event=tls, version=%s, cipher=%s, bits=%d, sni=\"%s\"",

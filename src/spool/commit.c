@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -31,6 +32,17 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include "spool/spool_impl.h"
+#include "watch/metrics.h"
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+static uint64_t
+commit_clock_ns(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static int
 commit_fsync(int fd)
@@ -99,8 +111,10 @@ commit_batch(struct spool *sp, struct spool_msg *batch)
     int e;
 
     batch->batch_first = true;
+    batch->batch_size = 0;
     /* What is still in the buffers: for most messages, the whole file. */
     for (m = batch; m != NULL; m = m->next) {
+        batch->batch_size++;
         if (m->status == 0 && spool_msg_flush(m) == -1) {
             m->status = -1;
             m->status_err = errno;
@@ -235,11 +249,16 @@ commit_take_done(struct spool *sp, struct spool_update **changes)
 static void
 commit_deliver(struct spool *sp, struct spool_msg *list)
 {
+    uint64_t now = list != NULL ? commit_clock_ns() : 0;
+
     while (list != NULL) {
         struct spool_msg *m = list;
 
         list = m->next;
         sp->counters.batches += m->batch_first;
+        if (m->batch_first)
+            metrics_commit_batch(m->batch_size);
+        metrics_commit_latency((double)(now - m->commit_ns) / 1e9);
         sp->counters.dir_fsyncs += m->dir_syncs;
         if (m->status == 0)
             sp->counters.committed++;
@@ -285,6 +304,7 @@ spool_msg_commit(struct spool_msg *m, spool_commit_fn *fn, void *arg)
     m->arg = arg;
     m->next = NULL;
     m->status = 0;
+    m->commit_ns = commit_clock_ns();
     /* The file (if it exists yet), the rest of the buffer and its writing
      * are the thread's from here: the loop does no file I/O for it. */
     pthread_mutex_lock(&sp->lock);

@@ -38,6 +38,8 @@ struct spool_msg {
     bool in_queue;      /* renamed into queue/ */
     bool batch_first;   /* the first of its batch: counts one batch */
     unsigned dir_syncs; /* on batch_first: directory fsyncs the batch made */
+    size_t batch_size;  /* on batch_first: messages in the batch */
+    uint64_t commit_ns; /* CLOCK_MONOTONIC at spool_msg_commit, for its latency */
 };
 
 /* A change of a queued file, on its way through the spool's thread (queue.c, update.c). */

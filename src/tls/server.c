@@ -263,3 +263,22 @@ tls_server_ssl_new(struct tls_server *s)
     SSL_set_accept_state(ssl);
     return ssl;
 }
+
+time_t
+tls_server_not_after(const struct tls_server *s)
+{
+    time_t first = 0;
+
+    for (size_t i = 0; s != NULL && i < s->n_ctx; i++) {
+        X509 *cert = SSL_CTX_get0_certificate(s->ctx[i]);
+        struct tm tm;
+        time_t t;
+
+        if (cert == NULL || ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+            continue;
+        t = timegm(&tm);
+        if (first == 0 || t < first)
+            first = t;
+    }
+    return first;
+}

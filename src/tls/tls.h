@@ -66,6 +66,13 @@ void tls_server_unref(struct tls_server *s);
  */
 SSL *tls_server_ssl_new(struct tls_server *s);
 
+/*
+ * When the first of s's certificates (the leaf of each cert/key pair) ends
+ * (notAfter), in seconds since the epoch; 0 when s is NULL or no date
+ * could be read. For gate26_tls_certificate_expiry_timestamp_seconds.
+ */
+time_t tls_server_not_after(const struct tls_server *s);
+
 /* ---- Client ---- */
 
 struct tls_client;

@@ -1143,6 +1143,29 @@ test_describe(void **state)
 
 /* ---- Lifetimes ---- */
 
+/* The first notAfter of the served certificates (gate26_tls_certificate_expiry_timestamp_seconds).
+ */
+static void
+test_not_after(void **state)
+{
+    static const char *const one[] = {"a.pem", "a.key", NULL};
+    static const char *const two[] = {"a.pem", "a.key", "expired.pem", "expired.key", NULL};
+    struct tls_server *s;
+    time_t now = time(NULL), t;
+
+    (void)state;
+    assert_int_equal(tls_server_not_after(NULL), 0);
+    s = server_of(one, NULL);
+    t = tls_server_not_after(s);
+    assert_true(t > now + 86400 - 600 && t < now + 86400 + 600);
+    tls_server_unref(s);
+    /* The expired one ends first (a day ago), whatever the order of the pairs. */
+    s = server_of(two, NULL);
+    t = tls_server_not_after(s);
+    assert_true(t > now - 86400 - 600 && t < now - 86400 + 600);
+    tls_server_unref(s);
+}
+
 static void
 test_refs(void **state)
 {
@@ -1187,6 +1210,7 @@ main(void)
         cmocka_unit_test(test_client_policies),
         cmocka_unit_test(test_client_ssl_refused),
         cmocka_unit_test(test_describe),
+        cmocka_unit_test(test_not_after),
         cmocka_unit_test(test_refs),
     };
 

@@ -30,6 +30,7 @@ watch_free(struct watch *w)
 {
     if (w == NULL)
         return;
+    watch_metrics_close(w);
     conf_unref(w->conf);
     watch_window_free(w->window);
     free(w);

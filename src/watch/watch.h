@@ -38,6 +38,25 @@ void watch_free(struct watch *w);
 /* A reload: the new configuration (its rules, its metrics block) from now on. */
 void watch_set_conf(struct watch *w, struct conf *c);
 
+/*
+ * The metrics endpoint of c's metrics block (docs/metrics.md), in two
+ * steps, as a start and a reload need them: watch_metrics_prepare() binds
+ * the addresses c adds (as the caller is: before privileges drop at start)
+ * and checks that each can be bound (a port below 1024 not bound at start
+ * cannot be after the switch to `user`); it changes nothing that serves.
+ * Returns 0, or -1 with "FILE:LINE: ..." in err (capacity errcap) and
+ * nothing changed. Then watch_metrics_commit() serves c's addresses with
+ * c's allow list and credentials and closes what c no longer names, or
+ * watch_metrics_abort() goes back to how it was. Addresses that stay keep
+ * their socket. c without a metrics block closes the endpoint.
+ */
+int watch_metrics_prepare(struct watch *w, struct conf *c, char *err, size_t errcap);
+void watch_metrics_commit(struct watch *w);
+void watch_metrics_abort(struct watch *w);
+
+/* Closes the endpoint and its connections (the daemon stops; watch_free() does it too). */
+void watch_metrics_close(struct watch *w);
+
 /* What became of a connection at a door (gate26_connections_total{result}). */
 enum watch_connect {
     WATCH_CONNECT_ACCEPTED,     /* a session starts (the greeting follows) */

@@ -12,11 +12,13 @@
 
 struct event_base;
 struct watch_window;
+struct watch_http;
 
 struct watch {
     struct event_base *base;
     struct conf *conf;           /* the running configuration (a reference) */
     struct watch_window *window; /* `gate26 status`: window.c */
+    struct watch_http *http;     /* the metrics endpoint (http.c); NULL until prepared */
 };
 
 /* Each part's share of watch_note(). */
