@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import BIN, Raw, queued_id, wait_for, want
+from conftest import BIN, Raw, free_port, queued_id, wait_for, want
 from smtp_peer import Peer
 
 DOORS = ("inbound", "internal", "submission", "submissions")
@@ -249,7 +249,8 @@ def scene(gateway, peers, certs, tmp_path):
     domains = {name: {"relay": f"smtp://127.0.0.1:{p.port}", "verify-recipients": "off"}
                for name, p in (("ok.test", ok), ("temp.test", temp), ("perm.test", perm))}
     g = gateway(doors=doors, domains=domains, tls=certs, delivery="retry 1h",
-                extra=f"auth {{\n    passwd {pw}\n}}\n")
+                extra=f"auth {{\n    passwd {pw}\n}}\n"
+                      f"metrics {{\n    address 127.0.0.1:{free_port()}\n}}\n")
     return g, ok
 
 
@@ -366,6 +367,37 @@ def test_status_after_a_known_sequence(scene):
     for d in DOORS:
         assert doc["doors"][d]["since_start"] == per[d], d
     assert doc["deliveries"]["since_start"] == deliveries
+
+    # And so do the metrics (docs/metrics.md): status's "since start" is their count.
+    assert_metrics_agree(g, doc)
+
+
+def assert_metrics_agree(g, doc):
+    from test_metrics import parse_text, scrape
+
+    port = int(re.search(r"metrics \{\n    address 127\.0\.0\.1:(\d+)", g.conf.read_text())[1])
+    m = parse_text(scrape(port)[1])
+
+    def total(name, **labels):
+        return sum(val for (n, items), val in m.items()
+                   if n == name and all(dict(items).get(k) == v for k, v in labels.items()))
+
+    for d in DOORS:
+        door = doc["doors"][d]
+        # A session ended by a lockout was counted when accepted (metrics.md, result lockout).
+        assert door["since_start"]["connections"] == (
+            total("gate26_connections_total", door=d)
+            - total("gate26_connections_total", door=d, result="lockout")), d
+        assert door["since_start"]["messages"] == total("gate26_messages_accepted_total", door=d)
+        assert door["since_start"]["refusals"] == total("gate26_refusals_total", door=d), d
+        assert door["since_start"]["auth_failures"] == total("gate26_auth_total", door=d,
+                                                             result="failure"), d
+        assert door["sessions_open"] == total("gate26_sessions_open", door=d), d
+    for outcome in OUTCOMES:
+        assert doc["deliveries"]["since_start"][outcome] == total("gate26_deliveries_total",
+                                                                  result=outcome), outcome
+    assert doc["queue"]["messages"] == total("gate26_queue_messages")
+    assert doc["queue"]["deferred"] == total("gate26_queue_deferred_messages")
 
 
 def test_sessions_open_counts_a_connection_held_open(scene):
