@@ -159,16 +159,20 @@ sched_entry_after(struct sched_entry *e, bool removed)
     ready_run(s);
 }
 
-/* The spool's commit hook: a new message is in queue/. */
+/* The spool's commit hook: a new message is in queue/ (held: queued on hold, by an alert). */
 static void
-sched_committed(void *arg, const char *id, int status, int err)
+sched_committed(void *arg, const char *id, bool held)
 {
     struct sched *s = arg;
     struct sched_entry *e;
 
-    (void)status;
-    (void)err;
     e = entry_new(s, id);
+    e->arrival = time(NULL);
+    if (held) {
+        e->held = true;
+        e->next_attempt = SPOOL_NEXT_HELD;
+        return;
+    }
     if (!s->stopping)
         sched_entry_arm(e); /* next_attempt 0: as soon as the loop turns */
 }
@@ -300,6 +304,7 @@ sched_load(struct sched *s)
             continue;
         }
         e->attempts = q->env.attempts;
+        e->arrival = q->env.arrival.tv_sec;
         e->next_attempt = q->env.next_attempt;
         e->held = e->next_attempt == SPOOL_NEXT_HELD;
         spool_queued_close(q);
@@ -407,6 +412,14 @@ void
 sched_stats(const struct sched *s, struct sched_stats *out)
 {
     out->messages = s->n_entries;
+    out->oldest = 0;
+    /* Entries are in arrival order (the queue's, then commits): the first readable one. */
+    for (const struct sched_entry *e = s->head; e != NULL; e = e->next) {
+        if (e->arrival > 0) {
+            out->oldest = e->arrival;
+            break;
+        }
+    }
     out->active = s->n_active;
     out->deliveries = s->running;
     out->sent = s->sent;

@@ -81,6 +81,7 @@ struct sched_stats {
     uint64_t sent;     /* recipients delivered since start */
     uint64_t bounced;  /* recipients failed for good since start */
     uint64_t deferred; /* recipient attempts that will be retried */
+    time_t oldest;     /* arrival of the oldest known message (seconds since the epoch); 0: none */
 };
 
 void sched_stats(const struct sched *s, struct sched_stats *out);

@@ -52,6 +52,7 @@ struct sched_entry {
     bool held;           /* next_attempt is SPOOL_NEXT_HELD: no attempt until released */
     struct sched_op *op; /* a queue command changing its file (hold, release, delete) */
     char last_error[DELIVER_TEXT_MAX]; /* of the last deferral, for gate26 queue list */
+    time_t arrival; /* its envelope's (when committed here: the commit's); 0: unreadable */
 };
 
 /* What one attempt found for one recipient. */
