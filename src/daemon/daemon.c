@@ -372,6 +372,18 @@ daemon_state_new(struct event_base *base)
     return state_mem_new(base, max, seed, NULL);
 }
 
+/* The queue for the watcher's `when queue` alert rules, from the scheduler. */
+static void
+daemon_watch_queue(void *arg, struct watch_queue *out)
+{
+    struct daemon *d = arg;
+    struct sched_stats st;
+
+    sched_stats(d->sched, &st);
+    out->messages = st.messages;
+    out->oldest = st.oldest;
+}
+
 /* Sessions are file descriptors: allow as many as the hard limit does. */
 static void
 daemon_raise_fd_limit(void)
@@ -407,6 +419,8 @@ daemon_stop(struct daemon *d)
         sched_stop(d->sched);
     /* The socket goes while we still hold the spool's lock: the next daemon never finds it. */
     ctl_free(d->ctl);
+    /* The alerts' webhooks and programs end, their baselines are saved: before the spool. */
+    watch_stop(d->env.watch);
     spool_free(d->spool);
     dns_free(d->dns);
     sched_free(d->sched);
@@ -512,6 +526,9 @@ daemon_serve(const char *path)
     /* STARTTLS to next hops: the system's CA store, or tls { ca-file }. */
     sched_set_tls(d.sched, d.tls_client);
     sched_set_watch(d.sched, d.env.watch);
+    /* The alerts' mail goes through the spool; queue rules ask the scheduler. */
+    watch_set_spool(d.env.watch, d.spool);
+    watch_set_queue(d.env.watch, daemon_watch_queue, &d);
     /* Recipient verification: the lists are read now (as root, like the keys). */
     d.env.verify = verify_new(d.base, d.dns, d.env.state);
     if (verify_prepare(d.env.verify, d.conf, err, sizeof(err)) == -1) {

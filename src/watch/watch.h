@@ -21,11 +21,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "conf/conf.h"
 
 struct watch;
 struct event_base;
+struct spool;
 
 /*
  * The watcher of the daemon, on base, under c (a reference is taken).
@@ -110,5 +112,55 @@ void watch_note(struct watch *w, const struct watch_event *ev);
  */
 bool watch_hold(struct watch *w, enum door_role door, int family, const unsigned char *addr,
                 const char *user, char *reason, size_t cap);
+
+/* ---- Alerts (alert.c; docs/watch.md, "Alerts") ---- */
+
+/*
+ * The spool the `mail` action queues its messages in (borrowed; it outlives
+ * the watcher's use of it: call watch_set_spool(w, NULL) before freeing
+ * it). NULL: mail actions are logged as not sent.
+ */
+void watch_set_spool(struct watch *w, struct spool *sp);
+
+/* The queue as the scheduler knows it, for `when queue` rules. */
+struct watch_queue {
+    size_t messages; /* queued now */
+    time_t oldest;   /* arrival of the oldest (seconds since the epoch); 0: none */
+};
+
+/* Fills *out; called once a second on the loop. */
+typedef void watch_queue_fn(void *arg, struct watch_queue *out);
+
+/* Who tells the watcher about the queue (the daemon, from the scheduler). NULL: nobody. */
+void watch_set_queue(struct watch *w, watch_queue_fn *fn, void *arg);
+
+/*
+ * Stops what the alerts have running (webhooks in flight, programs, the
+ * baselines file's writer), saves the baselines a last time, and lets go of
+ * the spool. For the daemon's stop, before the spool is freed; watch_free()
+ * does it too if it was not done.
+ */
+void watch_stop(struct watch *w);
+
+/* A key of an alert rule that fires now (`gate26 status`). Valid during the call. */
+struct watch_alert {
+    const char *rule;   /* the rule's name */
+    const char *when;   /* "failed-auth", "spike", ... (conf_alert_when_name) */
+    const char *key;    /* printable ASCII: "192.0.2.7", "2001:db8:1:2::/64", "alice", "submission",
+                           "all", "example.com" (deferred), a certificate's path (tls-expiry) */
+    time_t since;       /* when it started firing (seconds since the epoch) */
+    int64_t value;      /* what it fired with: a count, messages, seconds (queue age, or seconds
+                           left before a certificate's notAfter: negative once past it) */
+    uint64_t threshold; /* the threshold it crossed (spike: factor x baseline, or min) */
+};
+
+typedef void watch_alert_fn(void *arg, const struct watch_alert *a);
+
+/*
+ * Calls fn (NULL: none) for each key firing now, rule by rule in the order
+ * of the configuration. Returns how many keys fire (`gate26 status` exits 1
+ * when it is not 0).
+ */
+size_t watch_alerts_firing(struct watch *w, watch_alert_fn *fn, void *arg);
 
 #endif

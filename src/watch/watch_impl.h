@@ -11,15 +11,22 @@
 #include "watch/watch.h"
 
 struct event_base;
+struct watch_alerts;
 
 struct watch {
     struct event_base *base;
-    struct conf *conf; /* the running configuration (a reference) */
+    struct conf *conf;           /* the running configuration (a reference) */
+    struct watch_alerts *alerts; /* alert.c's: the rules at work, their actions */
 };
 
 /* Each part's share of watch_note(). */
 void watch_metrics_note(struct watch *w, const struct watch_event *ev);
 void watch_window_note(struct watch *w, const struct watch_event *ev);
 void watch_alert_note(struct watch *w, const struct watch_event *ev);
+
+/* alert.c: made with the watcher (w->conf set), told of reloads, freed with it. */
+void watch_alerts_init(struct watch *w);
+void watch_alerts_set_conf(struct watch *w);
+void watch_alerts_clear(struct watch *w);
 
 #endif
