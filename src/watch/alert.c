@@ -339,7 +339,7 @@ save_job_new(struct watch_alerts *a)
     struct save_job *j = xcalloc(1, sizeof(*j));
 
     save_paths(a, j);
-    j->text = alert_store_format(a->engine, &j->len);
+    j->text = alert_store_format(a->engine, now_ms(), &j->len);
     return j;
 }
 

@@ -53,40 +53,51 @@ wbuf_add(struct wbuf *b, const char *fmt, ...)
     }
 }
 
+struct fmt {
+    struct wbuf b;
+    struct alert_table *tab;
+    uint64_t now;
+};
+
 static void
 key_line(void *arg, struct alert_entry *e)
 {
-    struct wbuf *b = arg;
+    struct fmt *f = arg;
+    uint64_t learned;
+    double s, wsum;
 
-    if (e->learned_ms == 0 || !isfinite(e->s) || !isfinite(e->wsum))
+    alert_table_snapshot(f->tab, e, f->now, &s, &wsum, &learned);
+    if (learned == 0 || !isfinite(s) || !isfinite(wsum))
         return;
-    wbuf_add(b, "key ");
+    wbuf_add(&f->b, "key ");
     for (size_t i = 0; i < e->key_len; i++)
-        wbuf_add(b, "%02X", e->key[i]);
-    wbuf_add(b, " %.17g %.17g %" PRIu64 "\n", e->s, e->wsum, e->learned_ms);
+        wbuf_add(&f->b, "%02X", e->key[i]);
+    wbuf_add(&f->b, " %.17g %.17g %" PRIu64 "\n", s, wsum, learned);
 }
 
 char *
-alert_store_format(const struct alert_engine *e, size_t *len)
+alert_store_format(struct alert_engine *e, uint64_t now, size_t *len)
 {
-    struct wbuf b = {xmalloc(4096), 0, 4096};
+    struct fmt f = {{xmalloc(4096), 0, 4096}, NULL, now};
+    struct wbuf *b = &f.b;
     struct alert_rule *const *rules;
     size_t n;
 
     rules = alert_engine_rules(e, &n);
-    wbuf_add(&b, "%s\n", ALERT_STORE_MAGIC);
+    wbuf_add(b, "%s\n", ALERT_STORE_MAGIC);
     for (size_t i = 0; i < n; i++) {
         const struct conf_alert *def = rules[i]->def;
 
         if (def->when != CONF_ALERT_SPIKE)
             continue;
-        wbuf_add(&b, "rule %s %u %u %s %u\n", def->name, def->window, def->baseline,
+        wbuf_add(b, "rule %s %u %u %s %u\n", def->name, def->window, def->baseline,
                  conf_alert_per_name(def->per), def->doors);
-        alert_table_each(rules[i]->tab, key_line, &b);
+        f.tab = rules[i]->tab;
+        alert_table_each(rules[i]->tab, key_line, &f);
     }
-    wbuf_add(&b, "end\n");
-    *len = b.len;
-    return b.p;
+    wbuf_add(b, "end\n");
+    *len = b->len;
+    return b->p;
 }
 
 /* ---- Reading ---- */

@@ -30,10 +30,11 @@
 #define ALERT_STORE_MAX (64u * 1024 * 1024)
 
 /*
- * The baselines of e's spike rules (keys that learned something), as a NUL-terminated heap
- * string of *len octets; the caller frees it.
+ * The baselines of e's spike rules at now (keys that learned something,
+ * their windows counted in: alert_table_snapshot), as a NUL-terminated
+ * heap string of *len octets; the caller frees it.
  */
-char *alert_store_format(const struct alert_engine *e, size_t *len);
+char *alert_store_format(struct alert_engine *e, uint64_t now, size_t *len);
 
 /* One record of a file, for alert_store_parse's callback. */
 struct alert_store_rec {

@@ -272,6 +272,28 @@ alert_table_expected(const struct alert_table *t, const struct alert_entry *e)
 }
 
 void
+alert_table_snapshot(struct alert_table *t, struct alert_entry *e, uint64_t now, double *s,
+                     double *wsum, uint64_t *learned_ms)
+{
+    struct alert_entry copy;
+
+    alert_table_advance(t, e, now);
+    copy = *e;
+    if (t->tau_ms > 0 && !e->firing) {
+        /* Oldest first: the slot after cur is the oldest, numbered slot_no - ALERT_SLOTS + 1. */
+        for (unsigned j = ALERT_SLOTS; j-- > 0;) {
+            uint64_t no = e->slot_no - j;
+
+            if (e->slot_no >= j && no >= e->born)
+                fold_slot(t, &copy, e->slots[(e->cur + ALERT_SLOTS - j) % ALERT_SLOTS]);
+        }
+    }
+    *s = copy.s;
+    *wsum = copy.wsum;
+    *learned_ms = copy.learned_ms;
+}
+
+void
 alert_table_set_baseline(struct alert_entry *e, double s, double wsum, uint64_t learned_ms)
 {
     e->s = s;

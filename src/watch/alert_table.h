@@ -137,6 +137,16 @@ void alert_table_each(struct alert_table *t, alert_visit_fn *fn, void *arg);
 /* Calls fn for every active entry, in their order, moving nothing; fn must not change lists. */
 void alert_table_each_active(struct alert_table *t, alert_visit_fn *fn, void *arg);
 
+/*
+ * e's baseline as it will be once its window has left it: e is moved to
+ * now, then the slots still in its window are folded into a copy (*s,
+ * *wsum, *learned_ms), not into e. What the baselines file keeps: after a
+ * restart the window starts empty, and its events would be lost. A firing
+ * key's window is its burst, not its normal: not folded.
+ */
+void alert_table_snapshot(struct alert_table *t, struct alert_entry *e, uint64_t now, double *s,
+                          double *wsum, uint64_t *learned_ms);
+
 /* Sets e's baseline (a restored one), as learned. */
 void alert_table_set_baseline(struct alert_entry *e, double s, double wsum, uint64_t learned_ms);
 

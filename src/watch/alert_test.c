@@ -700,6 +700,26 @@ learn(struct alert_engine *e, unsigned client, int per_second, int seconds)
         message(e, client, DOOR_INTERNAL, T0 + (uint64_t)i * 1000 / (uint64_t)per_second);
 }
 
+struct recs {
+    struct alert_store_rec rec[8];
+    unsigned char keys[8][16];
+    size_t n;
+};
+
+static void
+keep_rec(void *arg, const struct alert_store_rec *rec)
+{
+    struct recs *r = arg;
+
+    if (rec->key == NULL)
+        return;
+    assert_true(r->n < 8 && rec->key_len <= 16);
+    r->rec[r->n] = *rec;
+    memcpy(r->keys[r->n], rec->key, rec->key_len);
+    r->rec[r->n].key = r->keys[r->n];
+    r->n++;
+}
+
 static void
 test_store_round_trip(void **state)
 {
@@ -711,6 +731,7 @@ test_store_round_trip(void **state)
     struct conf c, c2;
     struct alert_engine *e = engine_of(&c, defs, 2), *e2;
     struct alert_rule *const *rules;
+    struct recs recs = {0};
     char *text, why[128];
     size_t len, n;
     long got;
@@ -718,35 +739,76 @@ test_store_round_trip(void **state)
     (void)state;
     learn(e, 1, 2, 60);
     learn(e, 2, 1, 60);
-    learn(e, 3, 1, 5); /* nothing left the window yet: nothing learned, not written */
-    text = alert_store_format(e, &len);
+    learn(e, 3, 1, 5); /* nothing left its window yet: the window is written as history */
+    text = alert_store_format(e, T0 + 60000, &len);
     assert_int_equal(strlen(text), len);
-    assert_int_equal(alert_store_parse(text, len, NULL, NULL, why, sizeof(why)), 2);
+    assert_int_equal(alert_store_parse(text, len, keep_rec, &recs, why, sizeof(why)), 3);
+    assert_int_equal(recs.n, 3);
     e2 = engine_of(&c2, defs, 2);
-    got = alert_store_restore(e2, text, len, T0, why, sizeof(why));
-    if (got != 2)
+    got = alert_store_restore(e2, text, len, T0 + 60000, why, sizeof(why));
+    if (got != 3)
         fail_msg("restore: %ld (%s)\n%s", got, why, text);
     rules = alert_engine_rules(e2, &n);
-    for (unsigned client = 1; client <= 2; client++) {
-        unsigned char k[5] = {ALERT_KEY_IPV4, 10, 0, 0, (unsigned char)client};
-        const struct alert_entry *a = alert_table_peek(alert_engine_rules(e, &n)[0]->tab, k, 5);
-        const struct alert_entry *b = alert_table_peek(rules[0]->tab, k, 5);
+    for (size_t i = 0; i < recs.n; i++) {
+        const struct alert_store_rec *r = &recs.rec[i];
+        const struct alert_entry *b = alert_table_peek(rules[0]->tab, r->key, r->key_len);
 
-        assert_non_null(a);
         assert_non_null(b);
-        assert_true(a->s == b->s && a->wsum == b->wsum && a->learned_ms == b->learned_ms);
+        assert_true(b->s == r->s && b->wsum == r->wsum && b->learned_ms == r->learned_ms);
+        assert_int_equal(r->window, 10);
+        assert_int_equal(r->baseline, 3600);
+        /* Client 1 sends twice as much as client 2; client 3 learned 5 s only. */
+        assert_true(r->learned_ms >= 5000);
+    }
+    /* The history in a file counts the window: 60 s each for clients 1 and 2. */
+    for (size_t i = 0; i < recs.n; i++) {
+        if (recs.rec[i].key[4] != 3)
+            assert_true(recs.rec[i].learned_ms >= 59000 && recs.rec[i].learned_ms <= 61000);
     }
     free(text);
     /* Another definition of the rule (its window): the keys are not taken. */
     alert_engine_free(e2);
     memcpy(other, defs, sizeof(other));
     other[0].window = 20;
-    text = alert_store_format(e, &len);
+    text = alert_store_format(e, T0 + 60000, &len);
     e2 = engine_of(&c2, other, 2);
     assert_int_equal(alert_store_restore(e2, text, len, T0, why, sizeof(why)), 0);
     free(text);
     alert_engine_free(e2);
     alert_engine_free(e);
+}
+
+/* A restored key is judged at once: four times its old rate fires (it would not, forgotten). */
+static void
+test_store_restored_key_fires(void **state)
+{
+    struct conf_alert defs[] = {
+        rule("spike", CONF_ALERT_SPIKE, 8, 10, CONF_ALERT_PER_CLIENT, 1u << DOOR_INTERNAL)};
+    struct conf c, c2;
+    struct alert_engine *e, *e2;
+    uint64_t t = T0;
+    char *text, why[128];
+    size_t len;
+
+    (void)state;
+    defs[0].factor = 2.0;
+    defs[0].baseline = 120;
+    e = engine_of(&c, defs, 1);
+    for (int i = 0; i < 15; i++, t += 1000)
+        message(e, 7, DOOR_INTERNAL, t);
+    text = alert_store_format(e, t, &len);
+    alert_engine_free(e);
+    /* The restart takes a few seconds. */
+    t += 5000;
+    e2 = engine_of(&c2, defs, 1);
+    assert_int_equal(alert_store_restore(e2, text, len, t, why, sizeof(why)), 1);
+    free(text);
+    t += 3000;
+    for (int i = 0; i < 60 && n_notes == 0; i++, t += 250)
+        message(e2, 7, DOOR_INTERNAL, t);
+    assert_int_equal(n_notes, 1);
+    expect_note(0, "spike", ALERT_FIRING, "10.0.0.7", -1);
+    alert_engine_free(e2);
 }
 
 static void
@@ -844,6 +906,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_table_baseline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_keeps_same_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_restored_key_fires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_caps, setup, teardown),
     };
