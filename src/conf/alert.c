@@ -269,23 +269,23 @@ static int
 set_exec(struct conf_parser *p, const struct conf_line *l)
 {
     struct slice v = conf_arg(l, 1);
-    char q[CONF_QUOTE_CAP];
     struct stat st;
 
     if (v.len == 0 || v.p[0] != '/')
         return conf_fail(p, l->number,
                          "exec '%s' is not an absolute path (the program is run without a "
                          "shell or a search path: write it as /usr/local/bin/...)",
-                         conf_quote(q, sizeof q, v));
+                         v.p);
     if (v.len >= CAP_PATH)
         return conf_fail(p, l->number, "exec path is too long (at most %d octets)", CAP_PATH - 1);
     if (stat(v.p, &st) == -1)
-        return conf_fail(p, l->number, "cannot run exec '%s': %s", conf_quote(q, sizeof q, v),
-                         strerror(errno));
+        return conf_fail(p, l->number, "cannot run exec '%s': %s", v.p, strerror(errno));
     if (!S_ISREG(st.st_mode) || access(v.p, X_OK) == -1 || (st.st_mode & 0111) == 0)
-        return conf_fail(p, l->number, "exec '%s' is not an executable file",
-                         conf_quote(q, sizeof q, v));
-    return add_action(p, l, p->alert->execs, &p->alert->n_execs, v.p);
+        return conf_fail(p, l->number, "exec '%s' is not an executable file", v.p);
+    if (add_action(p, l, p->alert->execs, &p->alert->n_execs, v.p) == -1)
+        return -1;
+    p->alert->exec_lines[p->alert->n_execs - 1] = l->number;
+    return 0;
 }
 
 /*

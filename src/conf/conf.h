@@ -257,7 +257,8 @@ struct conf_alert {
     size_t n_webhooks;
     char *mails[CONF_ALERT_ACTIONS_MAX]; /* local@domain */
     size_t n_mails;
-    char *execs[CONF_ALERT_ACTIONS_MAX]; /* absolute paths of executable files */
+    char *execs[CONF_ALERT_ACTIONS_MAX];         /* absolute paths of executable files */
+    unsigned exec_lines[CONF_ALERT_ACTIONS_MAX]; /* where each was written */
     size_t n_execs;
     unsigned per_line, hold_line; /* where written, for check.c's messages; 0: not written */
 };
