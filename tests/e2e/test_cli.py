@@ -345,9 +345,10 @@ BAD = [
      3, f"unknown key 'adress' in listen block (expected one of: {LISTEN_KEYS})"),
     ("unknown-key-top-level", "Hostname mx.test\n" + INTERNAL, 1,
      "unknown key 'Hostname' at top level (expected one of: hostname, spool, user, "
-     "log-level, max-sessions, resolver, callout-timeout, tls, listen, domain, auth, delivery)"),
+     "log-level, max-sessions, resolver, callout-timeout, tls, listen, domain, auth, delivery, "
+     "alert)"),
     ("unknown-block", INTERNAL + "frobnicate {\n}\n", 5,
-     "unknown block 'frobnicate' (expected one of: tls, listen, domain, auth, delivery)"),
+     "unknown block 'frobnicate' (expected one of: tls, listen, domain, auth, delivery, alert)"),
     ("unknown-role", "listen outbound {\n    address 127.0.0.1:25\n}\n", 1,
      "unknown listen role 'outbound' (expected one of: inbound, internal, submission, "
      "submissions)"),
