@@ -139,12 +139,25 @@ note_json(const struct alert_note *n, const char *hostname)
     return text;
 }
 
-/* METRICS: the firing count of rule changed; metrics.c exports gate26_alerts_firing{rule}. */
+/*
+ * The metrics' share: gate26_alerts_firing{rule} (metrics.c). The metrics
+ * part's API (src/watch/metrics.h on its branch) is metrics_alert_rules()
+ * at start and reload, and metrics_alert_firing(rule, delta) as keys fire
+ * and clear; until both parts meet, these two are where the calls go.
+ */
 static void
-alert_tell_metrics(struct watch *w, const struct alert_rule *r)
+alert_tell_metrics(const char *rule, int delta)
 {
-    (void)w;
-    (void)r;
+    /* METRICS: metrics_alert_firing(rule, delta); */
+    (void)rule;
+    (void)delta;
+}
+
+static void
+alert_tell_metrics_rules(const struct conf *c)
+{
+    /* METRICS: metrics_alert_rules(names of c->alerts, c->n_alerts); */
+    (void)c;
 }
 
 /* The engine's notification: the log line, always; then each action of the rule. */
@@ -166,7 +179,7 @@ on_note(void *arg, const struct alert_note *n)
              (unsigned long long)n->threshold, n->window, state, n->door >= 0 ? ", door=" : "",
              n->door >= 0 ? conf_role_name((enum door_role)n->door) : "",
              n->evicted ? ", reason=evicted" : "");
-    alert_tell_metrics(a->w, n->rule);
+    alert_tell_metrics(def->name, n->state == ALERT_FIRING ? 1 : -1);
     if (a->stopped || (def->n_webhooks == 0 && def->n_execs == 0 && def->n_mails == 0))
         return;
     json = note_json(n, hostname);
@@ -449,12 +462,36 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
     save_maybe(a, now);
 }
 
+/* A rule kept under its name keeps its firing keys; one that starts again drops them. */
 static void
 configure(struct watch_alerts *a)
 {
     const struct conf *c = a->w->conf;
+    struct alert_rule *const *rules;
+    size_t n, was_n;
+    size_t *was = NULL;
+    char(*names)[CONF_ALERT_NAME_MAX + 1] = NULL;
 
+    rules = alert_engine_rules(a->engine, &was_n);
+    if (was_n > 0) {
+        was = xcalloc(was_n, sizeof(*was));
+        names = xcalloc(was_n, sizeof(*names));
+        for (size_t i = 0; i < was_n; i++) {
+            was[i] = rules[i]->firing;
+            memcpy(names[i], rules[i]->def->name, sizeof(names[i]));
+        }
+    }
     alert_engine_configure(a->engine, c);
+    alert_tell_metrics_rules(c);
+    rules = alert_engine_rules(a->engine, &n);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < was_n; k++) {
+            if (strcmp(names[k], rules[i]->def->name) == 0 && was[k] != rules[i]->firing)
+                alert_tell_metrics(rules[i]->def->name, (int)rules[i]->firing - (int)was[k]);
+        }
+    }
+    free(was);
+    free(names);
     a->has_spike = false;
     for (size_t i = 0; i < c->n_alerts; i++)
         a->has_spike |= c->alerts[i].when == CONF_ALERT_SPIKE;
