@@ -104,11 +104,13 @@ struct watch_event {
 void watch_note(struct watch *w, const struct watch_event *ev);
 
 /*
- * At the commit of a message from this client (and user, NULL without
- * AUTH) on door: true when a firing alert with `action hold` covers it;
- * then the message is to be queued on hold, and why (the rule and its key,
- * "alert compromised-host, client 10.0.0.7") goes into reason (capacity
- * cap) for the envelope and `gate26 queue list`.
+ * For a message from this client (and user, NULL without AUTH) on door,
+ * asked when its envelope is written (smtp/content.c, at DATA or the first
+ * BDAT: the schedule record is in it): true when a firing alert with
+ * `action hold` covers it; then the message is to be queued on hold, and
+ * why (the rule and its key, "alert compromised-host, client 10.0.0.7",
+ * at most CAP_HOLD_REASON octets) goes into reason (capacity cap; "" when
+ * false) for the envelope and `gate26 queue list`.
  */
 bool watch_hold(struct watch *w, enum door_role door, int family, const unsigned char *addr,
                 const char *user, char *reason, size_t cap);
