@@ -179,6 +179,38 @@ check_listen(struct conf_parser *p, struct conf_listen *li)
     return 0;
 }
 
+/*
+ * per user counts authenticated users (failed-auth: the names tried): on a
+ * door without AUTH it would count nothing. The doors are the rule's door
+ * lines, or every listen block when it has none.
+ */
+static int
+check_alerts(struct conf_parser *p)
+{
+    const struct conf *c = p->c;
+
+    for (size_t i = 0; i < c->n_alerts; i++) {
+        const struct conf_alert *a = &c->alerts[i];
+
+        if (a->per != CONF_ALERT_PER_USER)
+            continue;
+        for (size_t k = 0; k < c->n_listens; k++) {
+            const struct conf_listen *li = &c->listens[k];
+
+            if (a->doors != 0 && !(a->doors & (1u << li->role)))
+                continue;
+            if (!li->auth_required)
+                return conf_fail(p, a->per_line,
+                                 "per user on door %s, which has no AUTH (listen %s at line %u): "
+                                 "it would count nothing there%s",
+                                 conf_role_name(li->role), conf_role_name(li->role), li->line,
+                                 a->doors == 0 ? " (name the doors with AUTH: door submission)"
+                                               : "");
+        }
+    }
+    return 0;
+}
+
 /* gethostname() when it is a valid Domain, else "localhost". */
 static void
 default_hostname(struct conf *c)
@@ -207,6 +239,8 @@ conf_check(struct conf_parser *p)
         if (check_listen(p, &c->listens[i]) == -1)
             return -1;
     }
+    if (check_alerts(p) == -1)
+        return -1;
     if (c->hostname[0] == '\0')
         default_hostname(c);
     return 0;

@@ -67,6 +67,51 @@ conf_tls_policy_name(enum conf_tls_policy policy)
     log_panic("conf_tls_policy_name: no policy %d", (int)policy);
 }
 
+const char *
+conf_alert_when_name(enum conf_alert_when when)
+{
+    static const char *const names[CONF_ALERT_WHEN_COUNT] = {
+        [CONF_ALERT_FAILED_AUTH] = "failed-auth",
+        [CONF_ALERT_CONNECTIONS] = "connections",
+        [CONF_ALERT_MESSAGES] = "messages",
+        [CONF_ALERT_REFUSED] = "refused",
+        [CONF_ALERT_SPIKE] = "spike",
+        [CONF_ALERT_QUEUE] = "queue",
+        [CONF_ALERT_DEFERRED] = "deferred",
+        [CONF_ALERT_TLS_EXPIRY] = "tls-expiry",
+    };
+
+    if ((unsigned)when >= CONF_ALERT_WHEN_COUNT)
+        log_panic("conf_alert_when_name: no kind %d", (int)when);
+    return names[when];
+}
+
+const char *
+conf_alert_per_name(enum conf_alert_per per)
+{
+    switch (per) {
+    case CONF_ALERT_PER_ALL:
+        return "all";
+    case CONF_ALERT_PER_CLIENT:
+        return "client";
+    case CONF_ALERT_PER_USER:
+        return "user";
+    case CONF_ALERT_PER_DOOR:
+        return "door";
+    case CONF_ALERT_PER_COUNT:
+        break;
+    }
+    log_panic("conf_alert_per_name: no key %d", (int)per);
+}
+
+bool
+conf_alert_same_counting(const struct conf_alert *a, const struct conf_alert *b)
+{
+    return a->when == b->when && a->threshold == b->threshold && a->window == b->window &&
+           a->per == b->per && a->doors == b->doors && a->factor == b->factor &&
+           a->baseline == b->baseline && a->age == b->age && a->within == b->within;
+}
+
 struct conf *
 conf_ref(struct conf *c)
 {
@@ -105,6 +150,17 @@ conf_unref(struct conf *c)
     free(c->metrics.addrs);
     free(c->metrics.allow);
     OPENSSL_cleanse(c->metrics.auth_digest, sizeof(c->metrics.auth_digest));
+    for (size_t i = 0; i < c->n_alerts; i++) {
+        struct conf_alert *a = &c->alerts[i];
+
+        for (size_t k = 0; k < a->n_webhooks; k++)
+            free(a->webhooks[k]);
+        for (size_t k = 0; k < a->n_mails; k++)
+            free(a->mails[k]);
+        for (size_t k = 0; k < a->n_execs; k++)
+            free(a->execs[k]);
+    }
+    free(c->alerts);
     free(c);
 }
 

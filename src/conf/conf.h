@@ -231,6 +231,71 @@ struct conf_metrics {
     unsigned char auth_digest[CONF_METRICS_DIGEST_LEN]; /* SHA-256 of TOKEN or USER:PASSWORD */
 };
 
+/* alert NAME { when ... }: what a rule counts or watches (docs/watch.md, "Alerts"). */
+enum conf_alert_when {
+    CONF_ALERT_FAILED_AUTH, /* failed and locked AUTH exchanges */
+    CONF_ALERT_CONNECTIONS, /* connections at a door, whatever became of them */
+    CONF_ALERT_MESSAGES,    /* messages accepted */
+    CONF_ALERT_REFUSED,     /* 5xx replies */
+    CONF_ALERT_SPIKE,       /* messages per minute against the key's own baseline */
+    CONF_ALERT_QUEUE,       /* messages queued now (over N), or the oldest one's age */
+    CONF_ALERT_DEFERRED,    /* deferred deliveries, per destination domain */
+    CONF_ALERT_TLS_EXPIRY,  /* our own certificates' notAfter */
+    CONF_ALERT_WHEN_COUNT,
+};
+
+/* "failed-auth", "connections", ...: the words of the when key. */
+const char *conf_alert_when_name(enum conf_alert_when when);
+
+/* alert NAME { per ... }: what one count is kept for. */
+enum conf_alert_per {
+    CONF_ALERT_PER_ALL,    /* one count for everything (the default) */
+    CONF_ALERT_PER_CLIENT, /* a client address (IPv6: its /64) */
+    CONF_ALERT_PER_USER,   /* an authenticated user (failed-auth: the name tried) */
+    CONF_ALERT_PER_DOOR,   /* a door (role) */
+    CONF_ALERT_PER_COUNT,
+};
+
+/* "all", "client", "user", "door". */
+const char *conf_alert_per_name(enum conf_alert_per per);
+
+#define CONF_ALERTS_MAX        64   /* alert blocks in one file */
+#define CONF_ALERT_NAME_MAX    63   /* octets of a rule's name (a metric label value) */
+#define CONF_ALERT_ACTIONS_MAX 8    /* webhook, mail and exec lines, each, per rule */
+#define CONF_ALERT_URL_MAX     1024 /* octets of a webhook URL */
+
+/*
+ * One alert rule. The counting definition (when, threshold, window, per,
+ * doors, factor, baseline, age, within) says what is counted and when it
+ * fires; the actions (webhooks, mails, execs) say who is told. A reload
+ * keeps the counts of a rule whose counting definition is unchanged.
+ */
+struct conf_alert {
+    char name[CONF_ALERT_NAME_MAX + 1];
+    unsigned line; /* of `alert NAME {` */
+    enum conf_alert_when when;
+    unsigned threshold;      /* over N / min N (spike) / queue over N; 0: not used */
+    unsigned window;         /* seconds of the sliding window (in W); 0: polled kinds */
+    enum conf_alert_per per; /* deferred: always per destination domain */
+    unsigned doors;          /* bit (1u << role) per door key; 0: every door */
+    double factor;           /* spike: fire at factor x baseline; default 3 */
+    unsigned baseline;       /* spike: seconds the baseline is learned over; default 1h */
+    unsigned age;            /* queue age over D: seconds; 0: queue over N */
+    unsigned within;         /* tls-expiry: seconds before notAfter */
+    bool hold;               /* action hold */
+    char *webhooks[CONF_ALERT_ACTIONS_MAX]; /* http:// or https:// URLs */
+    size_t n_webhooks;
+    char *mails[CONF_ALERT_ACTIONS_MAX]; /* local@domain */
+    size_t n_mails;
+    char *execs[CONF_ALERT_ACTIONS_MAX];         /* absolute paths of executable files */
+    unsigned exec_lines[CONF_ALERT_ACTIONS_MAX]; /* where each was written */
+    size_t n_execs;
+    unsigned per_line, hold_line; /* where written, for check.c's messages; 0: not written */
+};
+
+/* True when a and b count the same thing the same way (their actions may differ). */
+bool conf_alert_same_counting(const struct conf_alert *a, const struct conf_alert *b);
+
 struct conf {
     unsigned refs;
     char path[CAP_PATH];             /* the file, as given */
@@ -292,6 +357,8 @@ struct conf {
     size_t n_tls_dests;
 
     struct conf_metrics metrics; /* the metrics block; metrics.line 0: none */
+    struct conf_alert *alerts;   /* alert blocks, in file order (docs/watch.md) */
+    size_t n_alerts;
 };
 
 /*

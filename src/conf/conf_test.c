@@ -1000,11 +1000,12 @@ static const struct err_row file_errors[] = {
      "'hostname' is a key, not a block (remove the '{')"},
     {"unknown block", "frobnicate {\n}\n" MIN, 1,
      "unknown block 'frobnicate' (expected one of: tls, listen, domain, auth, delivery, "
-     "metrics)"},
+     "metrics, alert)"},
     {"unknown block with label", "route x {\n}\n" MIN, 1, "unknown block 'route'"},
     {"unknown key", "adress 1\n" MIN, 1,
      "unknown key 'adress' at top level (expected one of: hostname, spool, user, log-level, "
-     "max-sessions, resolver, callout-timeout, tls, listen, domain, auth, delivery, metrics)"},
+     "max-sessions, resolver, callout-timeout, tls, listen, domain, auth, delivery, metrics, "
+     "alert)"},
     {"key case", "Hostname x.example\n" MIN, 1, "unknown key 'Hostname' at top level"},
     {"key escaped", "host\xc3\xa9 x\n" MIN, 1, "unknown key 'host\\xc3\\xa9' at top level"},
     {"relay at top", "relay smtp://x.example\n" MIN, 1, "unknown key 'relay' at top level"},
@@ -3213,6 +3214,288 @@ test_metrics_secret_parse(void **state)
     }
 }
 
+/* ---- alert blocks (docs/watch.md) ---- */
+
+/* The doors of the alert tests: internal (no AUTH) and submission (AUTH). */
+#define ALERT_DOORS                                                                                \
+    TLS_BLOCK AUTH_BLOCK                                                                           \
+        "listen internal {\n    address 127.0.0.1:2626\n    allow 127.0.0.0/8\n}\n"                \
+        "listen submission {\n    address 127.0.0.1:2587\n}\n"
+
+/* The issue's two rules, as written there. */
+static const char alert_example[] = ALERT_DOORS
+    "alert auth-burst {              # the label is the rule's name\n"
+    "    when     failed-auth        # what is counted (list below)\n"
+    "    over     20 in 5m           # threshold and sliding window\n"
+    "    per      client             # client | user | door | all\n"
+    "    door     submission         # optional, repeatable: only these doors\n"
+    "    webhook  https://ops.example.com/hooks/gate26   # actions, each optional, repeatable\n"
+    "    mail     postmaster@example.com\n"
+    "    exec     /bin/true\n"
+    "}\n"
+    "alert compromised-host {\n"
+    "    when     spike              # a client's messages per minute against its own baseline\n"
+    "    factor   3                  # fire at 3x the baseline...\n"
+    "    baseline 1h                 # ...learned over this long (exponentially weighted)\n"
+    "    min      30 in 5m           # and never below this absolute floor\n"
+    "    per      client\n"
+    "    door     internal\n"
+    "    action   hold               # mail from it is accepted and held, not delivered\n"
+    "}\n";
+
+static void
+test_alerts(void **state)
+{
+    struct conf *c;
+    const struct conf_alert *a;
+
+    (void)state;
+    c = expect_ok("issue example", alert_example);
+    assert_int_equal(c->n_alerts, 2);
+    a = &c->alerts[0];
+    assert_string_equal(a->name, "auth-burst");
+    assert_int_equal(a->when, CONF_ALERT_FAILED_AUTH);
+    assert_int_equal(a->threshold, 20);
+    assert_int_equal(a->window, 300);
+    assert_int_equal(a->per, CONF_ALERT_PER_CLIENT);
+    assert_int_equal(a->doors, 1u << DOOR_SUBMISSION);
+    assert_int_equal(a->n_webhooks, 1);
+    assert_string_equal(a->webhooks[0], "https://ops.example.com/hooks/gate26");
+    assert_int_equal(a->n_mails, 1);
+    assert_string_equal(a->mails[0], "postmaster@example.com");
+    assert_int_equal(a->n_execs, 1);
+    assert_string_equal(a->execs[0], "/bin/true");
+    assert_false(a->hold);
+    a = &c->alerts[1];
+    assert_string_equal(a->name, "compromised-host");
+    assert_int_equal(a->when, CONF_ALERT_SPIKE);
+    assert_true(a->factor == 3.0);
+    assert_int_equal(a->baseline, 3600);
+    assert_int_equal(a->threshold, 30);
+    assert_int_equal(a->window, 300);
+    assert_int_equal(a->doors, 1u << DOOR_INTERNAL);
+    assert_true(a->hold);
+    assert_false(conf_alert_same_counting(&c->alerts[0], &c->alerts[1]));
+    assert_true(conf_alert_same_counting(&c->alerts[1], &c->alerts[1]));
+    conf_unref(c);
+
+    /* Defaults, the polled kinds, repeated actions and doors, a fractional factor. */
+    c = expect_ok("kinds", ALERT_DOORS "alert q {\n when queue\n over 1000\n}\n"
+                                       "alert old {\n when queue\n age over 1h\n}\n"
+                                       "alert d {\n when deferred\n over 50 in 10m\n}\n"
+                                       "alert t {\n when tls-expiry\n within 14d\n}\n"
+                                       "alert s {\n when spike\n min 5 in 10s\n factor 2.5\n}\n"
+                                       "alert m {\n when messages\n over 1 in 1s\n door internal "
+                                       "submission\n webhook http://a.example/x\n webhook "
+                                       "https://b.example:8443/y?z=1\n mail a@b.example\n mail "
+                                       "c@d.example\n}\n"
+                                       "alert u {\n when refused\n over 7 in 7d\n per user\n door "
+                                       "submission\n}\n");
+    assert_int_equal(c->n_alerts, 7);
+    assert_int_equal(c->alerts[0].threshold, 1000);
+    assert_int_equal(c->alerts[0].window, 0);
+    assert_int_equal(c->alerts[0].age, 0);
+    assert_int_equal(c->alerts[1].age, 3600);
+    assert_int_equal(c->alerts[2].per, CONF_ALERT_PER_ALL);
+    assert_int_equal(c->alerts[3].within, 14 * 86400);
+    assert_true(c->alerts[4].factor == 2.5);
+    assert_int_equal(c->alerts[4].baseline, 3600); /* the default */
+    assert_int_equal(c->alerts[5].doors, (1u << DOOR_INTERNAL) | (1u << DOOR_SUBMISSION));
+    assert_int_equal(c->alerts[5].n_webhooks, 2);
+    assert_int_equal(c->alerts[5].n_mails, 2);
+    assert_int_equal(c->alerts[6].window, 7 * 86400);
+    assert_int_equal(c->alerts[6].per, CONF_ALERT_PER_USER);
+    conf_unref(c);
+}
+
+/* Every bad input of issue 12's alerts, and more: FILE:LINE and what was expected. */
+static const struct err_row alert_errors[] = {
+    {"unknown when", ALERT_DOORS "alert a {\n when scanner\n over 1 in 1m\n}\n", 16,
+     "unknown when 'scanner' (expected one of: failed-auth, connections, messages, refused, "
+     "spike, queue, deferred, tls-expiry)"},
+    {"unknown key", ALERT_DOORS "alert a {\n when messages\n threshold 5\n}\n", 17,
+     "unknown key 'threshold' in alert block (expected one of: when, over, per, door, webhook, "
+     "mail, exec, factor, baseline, min, action, age, within)"},
+    {"threshold 0", ALERT_DOORS "alert a {\n when failed-auth\n over 0 in 5m\n}\n", 17,
+     "expected a threshold from 1 to 1000000 after 'over', found '0'"},
+    {"min 0", ALERT_DOORS "alert a {\n when spike\n min 0 in 5m\n}\n", 17,
+     "expected a threshold from 1 to 1000000 after 'min', found '0'"},
+    {"queue over 0", ALERT_DOORS "alert a {\n when queue\n over 0\n}\n", 17,
+     "expected a threshold from 1 to 1000000 after 'over', found '0'"},
+    {"threshold word", ALERT_DOORS "alert a {\n when messages\n over many in 5m\n}\n", 17,
+     "expected a threshold from 1 to 1000000 after 'over', found 'many'"},
+    {"threshold huge",
+     ALERT_DOORS "alert a {\n when messages\n over 99999999999999999999 in 5m\n}\n", 17,
+     "expected a threshold from 1 to 1000000"},
+    {"window 0", ALERT_DOORS "alert a {\n when failed-auth\n over 20 in 0\n}\n", 17,
+     "window: duration '0' is out of range (from 1s to 7d)"},
+    {"window 0m", ALERT_DOORS "alert a {\n when failed-auth\n over 20 in 0m\n}\n", 17,
+     "window: duration '0m' is out of range (from 1s to 7d)"},
+    {"window 8d", ALERT_DOORS "alert a {\n when failed-auth\n over 20 in 8d\n}\n", 17,
+     "window: duration '8d' is out of range (from 1s to 7d)"},
+    {"window 169h", ALERT_DOORS "alert a {\n when failed-auth\n over 20 in 169h\n}\n", 17,
+     "window: duration '169h' is out of range (from 1s to 7d)"},
+    {"min window 8d", ALERT_DOORS "alert a {\n when spike\n min 20 in 8d\n}\n", 17,
+     "window: duration '8d' is out of range (from 1s to 7d)"},
+    {"over without in", ALERT_DOORS "alert a {\n when failed-auth\n over 20 for 5m\n}\n", 17,
+     "expected over N in DURATION (as in over 20 in 5m)"},
+    {"over no window", ALERT_DOORS "alert a {\n when failed-auth\n over 20\n}\n", 17,
+     "expected over N in DURATION (as in over 20 in 5m): when failed-auth counts over a sliding "
+     "window"},
+    {"factor under 1", ALERT_DOORS "alert a {\n when spike\n factor 0.9\n min 5 in 1m\n}\n", 17,
+     "factor '0.9' is under 1: it would fire below the baseline"},
+    {"factor 0", ALERT_DOORS "alert a {\n when spike\n factor 0\n min 5 in 1m\n}\n", 17,
+     "factor '0' is under 1"},
+    {"factor negative", ALERT_DOORS "alert a {\n when spike\n factor -3\n min 5 in 1m\n}\n", 17,
+     "expected a factor from 1 to 1000 (as in 3 or 2.5), found '-3'"},
+    {"factor junk", ALERT_DOORS "alert a {\n when spike\n factor 3x\n min 5 in 1m\n}\n", 17,
+     "expected a factor from 1 to 1000"},
+    {"factor dot", ALERT_DOORS "alert a {\n when spike\n factor 3.\n min 5 in 1m\n}\n", 17,
+     "expected a factor from 1 to 1000"},
+    {"factor huge", ALERT_DOORS "alert a {\n when spike\n factor 1001\n min 5 in 1m\n}\n", 17,
+     "factor '1001' is over 1000"},
+    {"per user no auth", ALERT_DOORS "alert a {\n when failed-auth\n over 5 in 1m\n per user\n}\n",
+     18,
+     "per user on door internal, which has no AUTH (listen internal at line 8): it would count "
+     "nothing there (name the doors with AUTH: door submission)"},
+    {"per user internal door",
+     ALERT_DOORS "alert a {\n when messages\n over 5 in 1m\n per user\n door internal\n}\n", 18,
+     "per user on door internal, which has no AUTH"},
+    {"per user connections",
+     ALERT_DOORS "alert a {\n when connections\n over 5 in 1m\n per user\n door submission\n}\n",
+     18, "per user counts nothing for when connections"},
+    {"per unknown", ALERT_DOORS "alert a {\n when messages\n over 5 in 1m\n per ip\n}\n", 18,
+     "unknown per 'ip' (expected one of: client, user, door, all)"},
+    {"hold inbound",
+     ALERT_DOORS "alert a {\n when spike\n min 5 in 1m\n per client\n door inbound\n action "
+                 "hold\n}\n",
+     20, "action hold on the inbound door"},
+    {"hold no door",
+     ALERT_DOORS "alert a {\n when spike\n min 5 in 1m\n per client\n action hold\n}\n", 19,
+     "action hold on the inbound door (the rule has no door line, so it watches every door)"},
+    {"hold per all",
+     ALERT_DOORS "alert a {\n when spike\n min 5 in 1m\n door internal\n action hold\n}\n", 19,
+     "action hold needs per client or per user"},
+    {"hold on queue", ALERT_DOORS "alert a {\n when queue\n over 5\n action hold\n}\n", 18,
+     "'action' does not apply to when queue"},
+    {"action other", ALERT_DOORS "alert a {\n when spike\n min 5 in 1m\n action block\n}\n", 18,
+     "unknown action 'block' (expected hold)"},
+    {"webhook ftp",
+     ALERT_DOORS "alert a {\n when messages\n over 5 in 1m\n webhook ftp://x.example/\n}\n", 18,
+     "webhook 'ftp://x.example/' is not an http:// or https:// URL"},
+    {"webhook file",
+     ALERT_DOORS "alert a {\n when messages\n over 5 in 1m\n webhook file:///etc/passwd\n}\n", 18,
+     "is not an http:// or https:// URL"},
+    {"webhook bare",
+     ALERT_DOORS "alert a {\n when messages\n over 5 in 1m\n webhook ops.example.com\n}\n", 18,
+     "webhook 'ops.example.com' is not an http:// or https:// URL"},
+    {"webhook no host",
+     ALERT_DOORS "alert a {\n when messages\n over 5 in 1m\n webhook https:///x\n}\n", 18,
+     "no host in webhook 'https:///x'"},
+    {"webhook space",
+     ALERT_DOORS "alert a {\n when messages\n over 5 in 1m\n webhook \"http://a b\"\n}\n", 18,
+     "holds a space or a character outside printable ASCII"},
+    {"exec relative", ALERT_DOORS "alert a {\n when messages\n over 5 in 1m\n exec bin/true\n}\n",
+     18, "exec 'bin/true' is not an absolute path"},
+    {"exec missing",
+     ALERT_DOORS "alert a {\n when messages\n over 5 in 1m\n exec /nonexistent/x\n}\n", 18,
+     "cannot run exec '/nonexistent/x': No such file or directory"},
+    {"exec not executable",
+     ALERT_DOORS "alert a {\n when messages\n over 5 in 1m\n exec @DIR@/cert.pem\n}\n", 18,
+     "exec '@DIR@/cert.pem' is not an executable file"},
+    {"exec directory", ALERT_DOORS "alert a {\n when messages\n over 5 in 1m\n exec /bin\n}\n", 18,
+     "exec '/bin' is not an executable file"},
+    {"exec arguments",
+     ALERT_DOORS "alert a {\n when messages\n over 5 in 1m\n exec /bin/echo hi\n}\n", 18,
+     "'exec' takes one value, found 2 (quote a path that has spaces; the program takes no "
+     "arguments)"},
+    {"mail bad", ALERT_DOORS "alert a {\n when messages\n over 5 in 1m\n mail postmaster\n}\n", 18,
+     "expected a mail address (local@domain), found 'postmaster'"},
+    {"mail angle", ALERT_DOORS "alert a {\n when messages\n over 5 in 1m\n mail <a@b.example>\n}\n",
+     18, "expected a mail address (local@domain)"},
+    {"no when", ALERT_DOORS "alert a {\n over 5 in 1m\n}\n", 15,
+     "alert a needs 'when' (one of: failed-auth, connections"},
+    {"no over", ALERT_DOORS "alert a {\n when failed-auth\n}\n", 15,
+     "alert a (when failed-auth) needs 'over': it counts events: over N in DURATION"},
+    {"spike no min", ALERT_DOORS "alert a {\n when spike\n factor 3\n}\n", 15,
+     "alert a (when spike) needs 'min'"},
+    {"spike over", ALERT_DOORS "alert a {\n when spike\n min 5 in 1m\n over 5 in 1m\n}\n", 18,
+     "'over' does not apply to when spike"},
+    {"factor on count", ALERT_DOORS "alert a {\n when messages\n over 5 in 1m\n factor 3\n}\n", 18,
+     "'factor' does not apply to when messages"},
+    {"queue neither", ALERT_DOORS "alert a {\n when queue\n}\n", 15,
+     "needs one of 'over N' (messages queued) and 'age over DURATION'"},
+    {"queue both", ALERT_DOORS "alert a {\n when queue\n over 5\n age over 1h\n}\n", 18,
+     "needs one of 'over N' (messages queued) and 'age over DURATION'"},
+    {"queue window", ALERT_DOORS "alert a {\n when queue\n over 5 in 1m\n}\n", 17,
+     "when queue counts the messages queued now: write over N, without 'in DURATION'"},
+    {"queue per", ALERT_DOORS "alert a {\n when queue\n over 5\n per client\n}\n", 18,
+     "'per' does not apply to when queue"},
+    {"age words", ALERT_DOORS "alert a {\n when queue\n age 1h\n}\n", 17,
+     "expected age over DURATION (as in age over 1h)"},
+    {"deferred door", ALERT_DOORS "alert a {\n when deferred\n over 5 in 1m\n door internal\n}\n",
+     18, "'door' does not apply to when deferred"},
+    {"tls no within", ALERT_DOORS "alert a {\n when tls-expiry\n}\n", 15,
+     "alert a (when tls-expiry) needs 'within'"},
+    {"tls within 0", ALERT_DOORS "alert a {\n when tls-expiry\n within 0\n}\n", 17,
+     "within: duration '0' is out of range (from 1s to 365d)"},
+    {"door unknown", ALERT_DOORS "alert a {\n when messages\n over 5 in 1m\n door outbound\n}\n",
+     18, "unknown door 'outbound'"},
+    {"door twice",
+     ALERT_DOORS "alert a {\n when messages\n over 5 in 1m\n door internal internal\n}\n", 18,
+     "door internal is named twice in alert a"},
+    {"duplicate name",
+     ALERT_DOORS "alert a {\n when queue\n over 5\n}\nalert a {\n when queue\n over 6\n}\n", 19,
+     "duplicate block 'alert a' (first at line 15)"},
+    {"no name", ALERT_DOORS "alert {\n when queue\n over 5\n}\n", 15,
+     "expected a rule name after 'alert'"},
+    {"bad name", ALERT_DOORS "alert a/b {\n when queue\n over 5\n}\n", 15,
+     "unexpected character in rule name 'a/b'"},
+    {"long name",
+     ALERT_DOORS
+     "alert aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa {\n when queue\n "
+     "over 5\n}\n",
+     15, "expected a rule name of 1 to 63 characters"},
+    {"when twice", ALERT_DOORS "alert a {\n when queue\n when spike\n}\n", 17,
+     "duplicate key 'when' (first at line 16)"},
+    {"too many webhooks",
+     ALERT_DOORS
+     "alert a {\n when queue\n over 5\n webhook http://a/1\n webhook http://a/2\n "
+     "webhook http://a/3\n webhook http://a/4\n webhook http://a/5\n webhook http://a/6\n "
+     "webhook http://a/7\n webhook http://a/8\n webhook http://a/9\n}\n",
+     26, "alert a has too many webhook lines (at most 8)"},
+};
+
+static void
+test_alert_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N_OF(alert_errors); i++)
+        expect_error(alert_errors[i].name, alert_errors[i].text, alert_errors[i].line,
+                     alert_errors[i].phrase);
+}
+
+/* CONF_ALERTS_MAX blocks load; one more is refused at its line. */
+static void
+test_alert_cap(void **state)
+{
+    size_t cap = 64 * 1024, n = 0;
+    char *text = malloc(cap);
+    struct conf *c;
+
+    (void)state;
+    assert_non_null(text);
+    n += (size_t)snprintf(text + n, cap - n, "%s", MIN);
+    for (int i = 0; i <= CONF_ALERTS_MAX; i++)
+        n += (size_t)snprintf(text + n, cap - n, "alert r%d {\n when queue\n over 5\n}\n", i);
+    c = expect_ok("cap - 1", "listen inbound {\n    address 127.0.0.1:2525\n}\n"
+                             "domain example.com {\n}\n");
+    conf_unref(c);
+    /* 65 blocks: the 65th opens at line 5 + 64 * 4 + 1. */
+    expect_error("cap", text, 5 + CONF_ALERTS_MAX * 4 + 1, "too many alert blocks (at most 64)");
+    free(text);
+}
+
 static void
 test_names(void **state)
 {
@@ -3275,6 +3558,9 @@ main(void)
         cmocka_unit_test(test_metrics_errors),
         cmocka_unit_test(test_metrics_secret_parse),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_alerts),
+        cmocka_unit_test(test_alert_errors),
+        cmocka_unit_test(test_alert_cap),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -58,6 +58,12 @@ extern const size_t conf_n_blocks;
  */
 const char *conf_one_value_hint(const char *key);
 
+/* alert.c: the alert block's keys (CONF_ALERT_KEYS of them), its open and close. */
+#define CONF_ALERT_KEYS 13
+extern const struct conf_setting conf_alert_settings[CONF_ALERT_KEYS];
+int conf_alert_open(struct conf_parser *p, const struct conf_line *l);
+int conf_alert_close(struct conf_parser *p);
+
 /* What a listen block said itself, so that check.c can fill in the rest. */
 struct conf_listen_seen {
     unsigned line; /* 0: no listen block for this role */
@@ -81,6 +87,7 @@ struct conf_parser {
     struct conf_listen_seen roles[DOOR_ROLE_COUNT];
     struct conf_listen *listen; /* the open listen block */
     struct conf_domain *domain; /* the open domain block */
+    struct conf_alert *alert;   /* the open alert block */
     unsigned verify_line;       /* its verify-recipients line, 0: none (the default applies) */
     size_t domains_cap;
     unsigned last_line;         /* the file's last line, for end-of-file messages */

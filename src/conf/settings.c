@@ -1306,6 +1306,9 @@ static const struct {
     {"sender-rate", "a rate is one word, as in 1000/1h"},
     {"max-failures", "a rate is one word, as in 5/10m"},
     {"user-rate", "a rate is one word, as in 100/1h"},
+    {"baseline", "a duration is one word, as in 1h"},
+    {"within", "a duration is one word, as in 14d"},
+    {"exec", "quote a path that has spaces; the program takes no arguments"},
 };
 
 const char *
@@ -1326,6 +1329,8 @@ const struct conf_block conf_blocks[] = {
     {"auth", NULL, auth_settings, N_OF(auth_settings), open_auth, close_auth},
     {"delivery", NULL, delivery_settings, N_OF(delivery_settings), open_delivery, close_delivery},
     {"metrics", NULL, metrics_settings, N_OF(metrics_settings), open_metrics, close_metrics},
+    {"alert", "a rule name", conf_alert_settings, CONF_ALERT_KEYS, conf_alert_open,
+     conf_alert_close},
 };
 
 const size_t conf_n_top_settings = N_OF(conf_top_settings);

@@ -58,6 +58,7 @@ static const char usage_text[] =
     "  --to ADDR                    a recipient not yet delivered is ADDR\n"
     "  --domain DOMAIN              a recipient not yet delivered is in DOMAIN\n"
     "  --client IP                  received from IP\n"
+    "  --user NAME                  sent by the authenticated user NAME\n"
     "  --held                       on hold\n"
     "  --deferred                   tried at least once, not on hold\n"
     "list and show also work with the daemon stopped (they read the spool); the\n"
@@ -91,6 +92,7 @@ enum {
     OPT_TO,
     OPT_DOMAIN,
     OPT_CLIENT,
+    OPT_USER,
 };
 
 /* Reads argv (argv[0] is "queue") into req and *conf_path. Returns -1 to go on, else the exit. */
@@ -108,6 +110,7 @@ parse_args(int argc, char **argv, struct ctl_request *req, const char **conf_pat
         {"to", required_argument, NULL, OPT_TO},
         {"domain", required_argument, NULL, OPT_DOMAIN},
         {"client", required_argument, NULL, OPT_CLIENT},
+        {"user", required_argument, NULL, OPT_USER},
         {NULL, 0, NULL, 0},
     };
     static const char *const names[] = {
@@ -118,6 +121,7 @@ parse_args(int argc, char **argv, struct ctl_request *req, const char **conf_pat
         [OPT_TO - OPT_ALL] = "to",
         [OPT_DOMAIN - OPT_ALL] = "domain",
         [OPT_CLIENT - OPT_ALL] = "client",
+        [OPT_USER - OPT_ALL] = "user",
     };
     bool json = false, help = false;
     char why[256];

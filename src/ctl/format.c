@@ -38,6 +38,16 @@ put_json(struct evbuffer *out, const char *s)
     (void)evbuffer_add(out, "\"", 1);
 }
 
+/* s as a JSON string, or null when NULL. */
+static void
+put_json_opt(struct evbuffer *out, const char *s)
+{
+    if (s == NULL)
+        (void)evbuffer_add_printf(out, "null");
+    else
+        put_json(out, s);
+}
+
 /* "3d4h", "5m12s", "42s" */
 static void
 duration(char *out, size_t cap, long long secs)
@@ -155,6 +165,11 @@ ctl_format_list_entry(struct evbuffer *out, const struct sched_info *info, time_
                                   (unsigned long long)(info->held ? 0 : env->next_attempt),
                                   info->held ? "true" : "false", info->active ? "true" : "false");
         put_json(out, info->last_error);
+        /* Why it is held (an alert's hold), while it is; who sent it (SMTP AUTH). */
+        (void)evbuffer_add_printf(out, ",\"hold_reason\":");
+        put_json_opt(out, info->held ? env->hold : NULL);
+        (void)evbuffer_add_printf(out, ",\"user\":");
+        put_json_opt(out, env->user);
         (void)evbuffer_add_printf(out, ",\"recipients\":[");
         for (size_t i = 0; i < env->n_rcpts; i++) {
             (void)evbuffer_add_printf(out, "%s{\"address\":", i > 0 ? "," : "");
@@ -180,6 +195,11 @@ ctl_format_list_entry(struct evbuffer *out, const struct sched_info *info, time_
         put_text(out, info->last_error);
         (void)evbuffer_add_printf(out, "\n");
     }
+    if (info->held && env->hold != NULL) {
+        (void)evbuffer_add_printf(out, "    held: ");
+        put_text(out, env->hold);
+        (void)evbuffer_add_printf(out, "\n");
+    }
 }
 
 void
@@ -202,6 +222,16 @@ ctl_format_show(struct evbuffer *out, const struct sched_info *info, time_t now)
     (void)evbuffer_add_printf(out, "\nsender:    <");
     put_text(out, env->sender);
     (void)evbuffer_add_printf(out, ">\nattempts:  %u\nnext:      %s\n", env->attempts, next);
+    if (env->user != NULL) {
+        (void)evbuffer_add_printf(out, "user:      ");
+        put_text(out, env->user);
+        (void)evbuffer_add_printf(out, "\n");
+    }
+    if (info->held && env->hold != NULL) {
+        (void)evbuffer_add_printf(out, "held:      ");
+        put_text(out, env->hold);
+        (void)evbuffer_add_printf(out, "\n");
+    }
     for (size_t i = 0; i < env->n_rcpts; i++) {
         (void)evbuffer_add_printf(out, "recipient: %-7s ", rcpt_state(env->rcpts[i].status));
         put_text(out, env->rcpts[i].addr);

@@ -201,16 +201,33 @@ select_client(struct ctl_select *sel, const char *value, char *why, size_t whyca
     return 0;
 }
 
+/* --user NAME: 1 to CAP_AUTH_USER octets, no space or control character (the passwd file's). */
+static int
+select_user(struct ctl_select *sel, const char *value, char *why, size_t whycap)
+{
+    if (value[0] == '\0' || strchr(value, ' ') != NULL || has_control(value)) {
+        (void)str_fmt(why, whycap, "--user: expected a user name (no space or control character)");
+        return -1;
+    }
+    if (str_copyz(sel->user, sizeof(sel->user), value) == -1) {
+        (void)str_fmt(why, whycap, "--user: too long (a user name has at most %d octets)",
+                      CAP_AUTH_USER);
+        return -1;
+    }
+    return 0;
+}
+
 int
 ctl_select_set(struct ctl_select *sel, const char *name, const char *value, char *why,
                size_t whycap)
 {
     static const char *const flags[] = {"all", "held", "deferred"};
     bool *flag_of[] = {&sel->all, &sel->held, &sel->deferred};
-    static const char *const valued[] = {"from", "to", "domain", "client"};
-    bool *has_of[] = {&sel->has_from, &sel->has_to, &sel->has_domain, &sel->has_client};
-    int (*const set_of[])(struct ctl_select *, const char *, char *,
-                          size_t) = {select_from, select_to, select_domain, select_client};
+    static const char *const valued[] = {"from", "to", "domain", "client", "user"};
+    bool *has_of[] = {&sel->has_from, &sel->has_to, &sel->has_domain, &sel->has_client,
+                      &sel->has_user};
+    int (*const set_of[])(struct ctl_select *, const char *, char *, size_t) = {
+        select_from, select_to, select_domain, select_client, select_user};
 
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
         if (strcmp(name, flags[i]) != 0)
@@ -250,7 +267,7 @@ static bool
 select_is_empty(const struct ctl_select *sel)
 {
     return !sel->all && !sel->held && !sel->deferred && !sel->has_from && !sel->has_to &&
-           !sel->has_domain && !sel->has_client;
+           !sel->has_domain && !sel->has_client && !sel->has_user;
 }
 
 /* ---- Ids and the check of a request ---- */
@@ -392,7 +409,8 @@ ctl_request_format(const struct ctl_request *req, char *out, size_t cap)
             (s->has_from && put_value(out, cap, &len, "from", s->from) == -1) ||
             (s->has_to && put_value(out, cap, &len, "to", s->to) == -1) ||
             (s->has_domain && put_value(out, cap, &len, "domain", s->domain) == -1) ||
-            (s->has_client && put_value(out, cap, &len, "client", s->client) == -1))
+            (s->has_client && put_value(out, cap, &len, "client", s->client) == -1) ||
+            (s->has_user && put_value(out, cap, &len, "user", s->user) == -1))
             return -1;
     }
     if (cap - len < 2)
@@ -563,6 +581,8 @@ ctl_select_match(const struct ctl_select *sel, const struct envelope *env, bool 
     if (sel->has_from && !ascii_equal(env->sender, sel->from))
         return false;
     if (sel->has_client && !client_matches(sel, env->client_addr))
+        return false;
+    if (sel->has_user && (env->user == NULL || strcmp(env->user, sel->user) != 0))
         return false;
     for (size_t i = 0; i < env->n_rcpts && !(to_ok && domain_ok); i++) {
         const struct envelope_rcpt *r = &env->rcpts[i];

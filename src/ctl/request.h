@@ -26,13 +26,14 @@ struct ctl_select {
     bool all;      /* --all: every message */
     bool held;     /* --held: on hold */
     bool deferred; /* --deferred: tried at least once, not on hold */
-    bool has_from, has_to, has_domain, has_client;
+    bool has_from, has_to, has_domain, has_client, has_user;
     char from[CAP_MAILBOX + 1];  /* the sender; "" is the null reverse-path <> */
     char to[CAP_MAILBOX + 1];    /* a pending recipient */
     char domain[CAP_DOMAIN + 1]; /* a pending recipient's domain */
     char client[48];             /* the client's address, as inet_ntop writes it */
     int client_family;           /* AF_INET or AF_INET6 */
     unsigned char client_addr[16];
+    char user[CAP_AUTH_USER + 1]; /* --user: the authenticated user (exactly, as AUTH gave it) */
 };
 
 /* What the daemon is asked to do. */
@@ -70,7 +71,7 @@ bool ctl_is_id(const char *s);
 
 /*
  * Sets one selector by name ("all", "held", "deferred" without a value;
- * "from", "to", "domain", "client" with one), checking its value. Returns
+ * "from", "to", "domain", "client", "user" with one), checking its value. Returns
  * 0, or -1 with the reason in why (naming the option, "--from: ...") when
  * the name is unknown, it was given before, or the value is not one.
  */
@@ -109,7 +110,8 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req, cha
 /*
  * Does the message (its envelope, and whether it is on hold) match every
  * selector given? Addresses and domains are compared without regard to
- * ASCII case; to and domain look at the recipients still pending only.
+ * ASCII case, user names exactly; to and domain look at the recipients
+ * still pending only.
  */
 bool ctl_select_match(const struct ctl_select *sel, const struct envelope *env, bool held);
 

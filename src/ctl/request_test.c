@@ -66,6 +66,15 @@ test_select_set(void **state)
         {"client", "", "--client: not an IP address: \"\""},
         {"client", "\x1b[31m", "--client: not an IP address: \"?[31m\""},
         {"client", "1.2.3.4\n", "--client: not an IP address: \"1.2.3.4?\""},
+        {"user", "alice", NULL},
+        {"user", "alice@example.com", NULL},
+        {"user", "", "--user: expected a user name"},
+        {"user", "a b", "--user: expected a user name"},
+        {"user", "a\r\nb", "--user: expected a user name"},
+        {"user", "a\x7f", "--user: expected a user name"},
+        {"user", "uuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu",
+         "--user: too long"},
+        {"user", NULL, "--user needs a value"},
         {"sender", "a@b", "unknown selector"},
         {"all", "yes", "--all takes no value"},
         {"from", NULL, "--from needs a value"},
@@ -241,6 +250,7 @@ test_format_parse_round_trip(void **state)
                                     why, sizeof(why)),
                      0);
     assert_int_equal(ctl_select_set(&req.sel, "client", "2001:db8::7", why, sizeof(why)), 0);
+    assert_int_equal(ctl_select_set(&req.sel, "user", "\xc3\xa9=%x", why, sizeof(why)), 0);
     assert_int_equal(ctl_select_set(&req.sel, "all", NULL, why, sizeof(why)), 0);
     assert_int_equal(ctl_select_set(&req.sel, "held", NULL, why, sizeof(why)), 0);
     assert_int_equal(ctl_select_set(&req.sel, "deferred", NULL, why, sizeof(why)), 0);
@@ -259,6 +269,8 @@ test_format_parse_round_trip(void **state)
     assert_string_equal(back.sel.domain, "b\xc3\xbc"
                                          "cher.example");
     assert_string_equal(back.sel.client, "2001:db8::7");
+    assert_true(back.sel.has_user);
+    assert_string_equal(back.sel.user, "\xc3\xa9=%x");
 
     /* The null sender: "from=" with nothing. */
     memset(&req, 0, sizeof(req));
@@ -331,6 +343,10 @@ test_parse_refuses(void **state)
         {"hold domain=", "--domain: expected a domain"},
         {"hold client=1.2.3", "--client: not an IP address"},
         {"hold client=%31.2.3.4", "bad request: the value of client is not %-encoded right"},
+        {"release user=alice", NULL},
+        {"release user=", "--user: expected a user name"},
+        {"release user=a%20b", "--user: expected a user name"},
+        {"release user=a user=b", "--user given twice"},
     };
     static struct ctl_request req;
     char why[256];
@@ -390,6 +406,7 @@ test_match(void **state)
 {
     struct envelope a = {.sender = "Alice@Home.Test",
                          .client_addr = "192.0.2.7",
+                         .user = "alice",
                          .attempts = 0,
                          .rcpts = rcpts_a,
                          .n_rcpts = COUNT(rcpts_a)};
@@ -441,6 +458,10 @@ test_match(void **state)
         {{{"client", "::ffff:192.0.2.7"}}, true, true, false, false},
         {{{"client", "192.0.2.70"}}, false, false, false, false},
         {{{"client", "2001:0db8:0:0::7"}}, false, false, true, true},
+        {{{"user", "alice"}}, true, true, false, false},
+        {{{"user", "Alice"}}, false, false, false, false},
+        {{{"user", "alic"}}, false, false, false, false},
+        {{{"user", "alice"}, {"held", NULL}}, false, true, false, false},
         {{{"from", "alice@home.test"}, {"held", NULL}}, false, true, false, false},
         {{{"to", "bob@far.test"}, {"domain", "quoted.test"}}, true, true, false, false},
         {{{"to", "bob@far.test"}, {"domain", "other.test"}}, false, false, false, false},

@@ -413,10 +413,11 @@ static bool
 daemon_queue_deferred(void *arg, double *out)
 {
     struct daemon *d = arg;
-    struct sched_stats st;
+    struct sched_queue_facts facts;
 
-    sched_stats(d->sched, &st);
-    *out = (double)st.retrying;
+    /* Deferred as gate26 status and queue --deferred count it: tried, not on hold. */
+    sched_queue_facts(d->sched, &facts);
+    *out = (double)facts.deferred;
     return true;
 }
 
@@ -438,6 +439,18 @@ daemon_metrics_sources(struct daemon *d, bool on)
     metrics_source(METRICS_SOURCE_QUEUE_OLDEST_AGE, on ? daemon_queue_oldest_age : NULL, d);
     metrics_source(METRICS_SOURCE_QUEUE_DEFERRED, on ? daemon_queue_deferred : NULL, d);
     metrics_source(METRICS_SOURCE_TLS_CERT_EXPIRY, on ? daemon_cert_expiry : NULL, d);
+}
+
+/* The queue for the watcher's `when queue` alert rules, from the scheduler. */
+static void
+daemon_watch_queue(void *arg, struct watch_queue *out)
+{
+    struct daemon *d = arg;
+    struct sched_stats st;
+
+    sched_stats(d->sched, &st);
+    out->messages = st.messages;
+    out->oldest = st.oldest;
 }
 
 /* Sessions are file descriptors: allow as many as the hard limit does. */
@@ -477,6 +490,8 @@ daemon_stop(struct daemon *d)
         sched_stop(d->sched);
     /* The socket goes while we still hold the spool's lock: the next daemon never finds it. */
     ctl_free(d->ctl);
+    /* The alerts' webhooks and programs end, their baselines are saved: before the spool. */
+    watch_stop(d->env.watch);
     spool_free(d->spool);
     dns_free(d->dns);
     sched_free(d->sched);
@@ -592,6 +607,9 @@ daemon_serve(const char *path)
     /* STARTTLS to next hops: the system's CA store, or tls { ca-file }. */
     sched_set_tls(d.sched, d.tls_client);
     sched_set_watch(d.sched, d.env.watch);
+    /* The alerts' mail goes through the spool; queue rules ask the scheduler. */
+    watch_set_spool(d.env.watch, d.spool);
+    watch_set_queue(d.env.watch, daemon_watch_queue, &d);
     /* Recipient verification: the lists are read now (as root, like the keys). */
     d.env.verify = verify_new(d.base, d.dns, d.env.state);
     if (verify_prepare(d.env.verify, d.conf, err, sizeof(err)) == -1) {

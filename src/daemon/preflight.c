@@ -149,6 +149,7 @@ struct user_file {
     const char *what; /* "key", "certificate", ..., NULL: the configuration file */
     const char *path;
     unsigned line;
+    bool run; /* a program the user runs (alert exec): X_OK, not opened */
 };
 
 /* One more file for the user to open, in a growing array. */
@@ -160,7 +161,7 @@ user_file_add(struct user_file **v, size_t *n, size_t *cap, const char *what, co
         *cap = *cap == 0 ? 16 : 2 * *cap;
         *v = xrealloc(*v, *cap * sizeof(**v));
     }
-    (*v)[(*n)++] = (struct user_file){what, path, line};
+    (*v)[(*n)++] = (struct user_file){what, path, line, false};
 }
 
 /*
@@ -201,6 +202,14 @@ user_files(const struct conf *c, size_t *n)
                       c->metrics.auth == CONF_METRICS_AUTH_BEARER ? "bearer-token-file"
                                                                   : "basic-auth-file",
                       c->metrics.auth_file, c->metrics.auth_line);
+    /* Alerts run their exec programs as the user (docs/watch.md). */
+    for (size_t i = 0; i < c->n_alerts; i++) {
+        for (size_t k = 0; k < c->alerts[i].n_execs; k++) {
+            user_file_add(&v, n, &cap, "exec program", c->alerts[i].execs[k],
+                          c->alerts[i].exec_lines[k]);
+            v[*n - 1].run = true;
+        }
+    }
     return v;
 }
 
@@ -219,8 +228,16 @@ user_child(int fd, const struct passwd *pw, const struct user_file *v, size_t n)
         res[1] = errno;
     }
     for (size_t i = 0; res[0] == -1 && i < n; i++) {
-        int f = open(v[i].path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        int f;
 
+        if (v[i].run) {
+            if (access(v[i].path, X_OK) == -1) {
+                res[0] = (int)i;
+                res[1] = errno;
+            }
+            continue;
+        }
+        f = open(v[i].path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (f == -1) {
             res[0] = (int)i;
             res[1] = errno;
@@ -324,7 +341,9 @@ check_user_files(const struct conf *c, char *err, size_t errcap)
     group = getgrgid_r(pw.pw_gid, &gr, gbuf, sizeof gbuf, &gfound) == 0 && gfound != NULL
                 ? gr.gr_name
                 : c->user;
-    if (res[1] == EACCES)
+    if (res[1] == EACCES && v[res[0]].run)
+        (void)str_fmt(fix, sizeof fix, "alerts run it as that user: give it x for them");
+    else if (res[1] == EACCES)
         user_fix(v[res[0]].path, &pw, group, fix, sizeof fix);
     else
         (void)str_copyz(fix, sizeof fix, strerror(res[1]));
@@ -333,6 +352,10 @@ check_user_files(const struct conf *c, char *err, size_t errcap)
                       "%s: the configuration file is not readable by user '%s' (a reload runs "
                       "as it): %s",
                       c->path, c->user, fix);
+    else if (v[res[0]].run)
+        (void)str_fmt(err, errcap, "%s: %s '%s' cannot be run by user '%s': %s",
+                      where(c, v[res[0]].line, at, sizeof at), v[res[0]].what, v[res[0]].path,
+                      c->user, fix);
     else
         (void)str_fmt(
             err, errcap, "%s: %s '%s' is not readable by user '%s' (a reload runs as it): %s",

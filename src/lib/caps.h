@@ -41,6 +41,8 @@
 #define CAP_HELO CAP_DOMAIN
 /* An AUTH user name (RFC 4954 authcid; the passwd file allows 1 to 64). */
 #define CAP_AUTH_USER 64
+/* Why a message is held, "alert RULE, client KEY" (watch_hold()): a rule name and a key. */
+#define CAP_HOLD_REASON 512
 
 /* Hostnames and paths from the configuration. */
 #define CAP_HOSTNAME CAP_DOMAIN

@@ -141,8 +141,6 @@ sched_entry_free(struct sched_entry *e)
     else
         s->tail = e->prev;
     s->n_entries--;
-    if (e->attempts > 0)
-        s->n_retrying--;
     event_free(e->timer);
     free(e);
 }
@@ -150,10 +148,6 @@ sched_entry_free(struct sched_entry *e)
 void
 sched_entry_set_attempts(struct sched_entry *e, unsigned attempts)
 {
-    if (e->attempts == 0 && attempts > 0)
-        e->s->n_retrying++;
-    else if (e->attempts > 0 && attempts == 0)
-        e->s->n_retrying--;
     e->attempts = attempts;
 }
 
@@ -171,17 +165,20 @@ sched_entry_after(struct sched_entry *e, bool removed)
     ready_run(s);
 }
 
-/* The spool's commit hook: a new message is in queue/. */
+/* The spool's commit hook: a new message is in queue/ (held: queued on hold, by an alert). */
 static void
-sched_committed(void *arg, const char *id, int status, int err)
+sched_committed(void *arg, const char *id, bool held)
 {
     struct sched *s = arg;
     struct sched_entry *e;
 
-    (void)status;
-    (void)err;
     e = entry_new(s, id);
     e->arrival = time(NULL);
+    if (held) {
+        e->held = true;
+        e->next_attempt = SPOOL_NEXT_HELD;
+        return;
+    }
     if (!s->stopping)
         sched_entry_arm(e); /* next_attempt 0: as soon as the loop turns */
 }
@@ -426,7 +423,6 @@ sched_stats(const struct sched *s, struct sched_stats *out)
     out->sent = s->sent;
     out->bounced = s->bounced;
     out->deferred = s->deferred;
-    out->retrying = s->n_retrying;
     out->oldest = 0;
     /* Entries are in arrival order (loaded sorted by id, then as committed); a file that could
      * not be read has no arrival. */

@@ -82,7 +82,6 @@ struct sched_stats {
     uint64_t sent;     /* recipients delivered since start */
     uint64_t bounced;  /* recipients failed for good since start */
     uint64_t deferred; /* recipient attempts that will be retried */
-    size_t retrying;   /* queued messages deferred at least once (waiting for a retry) */
     time_t oldest;     /* arrival of the oldest queued message (seconds); 0: queue empty */
 };
 

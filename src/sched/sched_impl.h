@@ -129,7 +129,6 @@ struct sched {
     bool stopping;
     bool draining; /* sched_drain: nothing new starts */
     uint64_t sent, bounced, deferred;
-    size_t n_retrying; /* entries with attempts > 0 */
 };
 
 /* sched.c: arms e's timer for its next attempt, unless held, busy or in queue-only mode. */

@@ -76,7 +76,8 @@ content_start(struct smtp_session *s, bool bdat)
 {
     struct smtp_txn *t = &s->txn;
     struct spool_envelope env;
-    char received[2048], q[LOG_QUOTE_CAP];
+    char received[2048], q[LOG_QUOTE_CAP], hold[CAP_HOLD_REASON];
+    const char *user = s->auth_user[0] != '\0' ? s->auth_user : NULL;
     size_t n;
 
     memset(&env, 0, sizeof(env));
@@ -93,6 +94,12 @@ content_start(struct smtp_session *s, bool bdat)
     env.helo = s->helo;
     env.protocol = smtp_protocol_name(s);
     (void)gettimeofday(&env.arrival, NULL);
+    env.user = user;
+    /* A firing alert with action hold (docs/watch.md): accepted, and queued on hold. The
+     * envelope is written now, so this is where the message's fate is decided. */
+    if (watch_hold(s->env->watch, s->door->role, s->client_family, s->client_bin, user, hold,
+                   sizeof(hold)))
+        env.hold = hold;
 
     if (spool_msg_new(s->env->spool, &env, &t->msg) == -1) {
         log_warning("-: sid=%s, event=spool-new, error=\"%s\"", s->sid, strerror(errno));
@@ -104,6 +111,9 @@ content_start(struct smtp_session *s, bool bdat)
     log_info("%s: client=[%s]:%u, door=%s, sid=%s, helo=%s", s->queue_id, s->client_addr,
              s->client_port, conf_role_name(s->door->role), s->sid,
              log_quote(q, sizeof(q), s->helo, strlen(s->helo)));
+    if (env.hold != NULL)
+        log_info("%s: sid=%s, event=hold, reason=\"%s\"", s->queue_id, s->sid,
+                 log_quote(q, sizeof(q), hold, strlen(hold)));
     n = smtp_received_format(s, env.protocol, received, sizeof(received));
     if (n == 0)
         log_panic("Received header does not fit");

@@ -267,7 +267,7 @@ commit_deliver(struct spool *sp, struct spool_msg *list)
         m->fn(m->arg, m->id, m->status, m->status_err);
         /* The scheduler hears of the message after the session has sent its 250. */
         if (m->status == 0 && sp->hook != NULL)
-            sp->hook(sp->hook_arg, m->id, 0, 0);
+            sp->hook(sp->hook_arg, m->id, m->held);
         spool_msg_release(m);
     }
 }

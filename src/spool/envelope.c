@@ -144,6 +144,10 @@ encode_check(const struct spool_envelope *env, size_t *bound)
         return "bad protocol";
     if (check_string(env->envid, true, bound) == -1)
         return "bad envid";
+    if (check_string(env->user, true, bound) == -1)
+        return "bad user";
+    if (check_string(env->hold, true, bound) == -1)
+        return "bad hold reason";
     if (env->n_rcpts == 0)
         return "no recipients";
     /* A record takes at least 12 octets; this also keeps *bound from overflowing. */
@@ -206,7 +210,9 @@ envelope_encode(const char *id, const struct spool_envelope *env, size_t *len, c
 
     put_lit(&b, ENVELOPE_MAGIC "\nid ");
     put_lit(&b, id);
-    put_lit(&b, "\nschedule 0000 0000000000\narrival ");
+    /* Queued on hold: the schedule's next attempt is SPOOL_NEXT_HELD from the start. */
+    put_lit(&b, env->hold != NULL && env->hold[0] != '\0' ? "\nschedule 0000 9999999999\narrival "
+                                                          : "\nschedule 0000 0000000000\narrival ");
     put_num(&b, (uint64_t)env->arrival.tv_sec, 1);
     put_lit(&b, ".");
     put_num(&b, (uint64_t)env->arrival.tv_usec, 6);
@@ -229,6 +235,16 @@ envelope_encode(const char *id, const struct spool_envelope *env, size_t *len, c
     put_lit(&b, "\nenvid ");
     put_opt(&b, env->envid);
     put_lit(&b, "\n");
+    if (env->user != NULL && env->user[0] != '\0') {
+        put_lit(&b, "user ");
+        put_xtext(&b, env->user);
+        put_lit(&b, "\n");
+    }
+    if (env->hold != NULL && env->hold[0] != '\0') {
+        put_lit(&b, "hold ");
+        put_xtext(&b, env->hold);
+        put_lit(&b, "\n");
+    }
     for (size_t i = 0; i < env->n_rcpts; i++)
         put_rcpt(&b, &env->rcpts[i]);
     put_lit(&b, "\n");
@@ -579,14 +595,39 @@ dec_rcpt(struct dec *d, struct envelope_rcpt *r)
     return dec_opt(d, d->tok[4], &r->orcpt);
 }
 
-/* rcpt-record 1* then the blank line */
+/*
+ * The optional records after envid (issue 12): "user" XTEXT, then "hold"
+ * XTEXT, each at most once and in this order. Reads the line after them
+ * (the first rcpt record), which dec_rcpts takes as read.
+ */
+static int
+dec_optional(struct dec *d, struct envelope *e)
+{
+    if (dec_line(d) == -1)
+        return -1;
+    if (d->n_tok >= 1 && tok_is(d->tok[0], "user")) {
+        if (d->n_tok != 2)
+            return dec_fail(d, "expected \"user\" with 1 field(s)");
+        if (dec_string(d, d->tok[1], &e->user) == -1 || dec_line(d) == -1)
+            return -1;
+    }
+    if (d->n_tok >= 1 && tok_is(d->tok[0], "hold")) {
+        if (d->n_tok != 2)
+            return dec_fail(d, "expected \"hold\" with 1 field(s)");
+        if (dec_string(d, d->tok[1], &e->hold) == -1 || dec_line(d) == -1)
+            return -1;
+    }
+    return 0;
+}
+
+/* rcpt-record 1* then the blank line; the first line is read already. */
 static int
 dec_rcpts(struct dec *d, struct envelope *e)
 {
     size_t cap = 0;
 
-    for (;;) {
-        if (dec_line(d) == -1)
+    for (bool first = true;; first = false) {
+        if (!first && dec_line(d) == -1)
             return -1;
         if (d->n_tok == 0)
             break;
@@ -621,7 +662,7 @@ envelope_decode(const char *p, size_t len, struct envelope *out, char *why, size
     if (dec_id(&d, out) == -1 || dec_schedule(&d, out) == -1 || dec_arrival(&d, out) == -1 ||
         dec_door(&d, out) == -1 || dec_client(&d, out) == -1 || dec_helo(&d, out) == -1 ||
         dec_protocol(&d, out) == -1 || dec_sender(&d, out) == -1 || dec_flags(&d, out) == -1 ||
-        dec_envid(&d, out) == -1 || dec_rcpts(&d, out) == -1)
+        dec_envid(&d, out) == -1 || dec_optional(&d, out) == -1 || dec_rcpts(&d, out) == -1)
         goto fail;
     return 0;
 fail:
@@ -682,5 +723,7 @@ envelope_clear(struct envelope *e)
     free(e->protocol);
     free(e->sender);
     free(e->envid);
+    free(e->user);
+    free(e->hold);
     memset(e, 0, sizeof(*e));
 }

@@ -66,7 +66,8 @@
  * is out of range (a bug upstream: a string longer than
  * ENVELOPE_FIELD_MAX, an empty address, no recipients, an unknown enum).
  * The status of every recipient is ENVELOPE_RCPT_PENDING, attempts 0 and
- * next attempt 0.
+ * next attempt 0 (SPOOL_NEXT_HELD when env->hold gives a reason: queued on
+ * hold).
  */
 char *envelope_encode(const char *id, const struct spool_envelope *env, size_t *len,
                       const char **why);

@@ -427,7 +427,7 @@ spool_queue_list(struct spool *sp, char (**ids)[SPOOL_ID_LEN + 1], size_t *n)
 }
 
 void
-spool_set_commit_hook(struct spool *sp, spool_commit_fn *fn, void *arg)
+spool_set_commit_hook(struct spool *sp, spool_hook_fn *fn, void *arg)
 {
     sp->hook = fn;
     sp->hook_arg = arg;

@@ -74,6 +74,8 @@ struct spool_envelope {
     const char *helo;     /* as the client gave it, "" if none */
     const char *protocol; /* "ESMTP", "SMTP", "UTF8SMTP", ... */
     struct timeval arrival;
+    const char *user; /* the authenticated user (SMTP AUTH), or NULL */
+    const char *hold; /* why it is queued on hold (an alert's rule and key); NULL or "": not held */
 };
 
 struct spool;
@@ -222,6 +224,8 @@ struct envelope {
     bool smtputf8;
     enum spool_ret ret;
     char *envid; /* NULL when none */
+    char *user;  /* the authenticated user, NULL when none */
+    char *hold;  /* why it was queued on hold, NULL when it was not (a release leaves it) */
     struct envelope_rcpt *rcpts;
     size_t n_rcpts;
     size_t header_len; /* octets of records and the blank line: content starts here */
@@ -293,11 +297,14 @@ typedef void spool_update_fn(void *arg, const char *id, int status, int err);
 void spool_queued_update(struct spool *sp, struct spool_queued *q, const struct spool_change *ch,
                          spool_update_fn *fn, void *arg);
 
+/* A new message is in queue/: held when its envelope had a hold reason (queued on hold). */
+typedef void spool_hook_fn(void *arg, const char *id, bool held);
+
 /*
  * Sets the function called on the loop after each successful commit, after
  * the committing session's own callback (the scheduler's "a new message is
  * queued"). NULL: none.
  */
-void spool_set_commit_hook(struct spool *sp, spool_commit_fn *fn, void *arg);
+void spool_set_commit_hook(struct spool *sp, spool_hook_fn *fn, void *arg);
 
 #endif

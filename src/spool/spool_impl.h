@@ -29,6 +29,7 @@ struct spool_msg {
     char *buf;    /* CAP_SPOOL_WRITE_BUF octets waiting for write(2) */
     size_t used;
     uint64_t size; /* content octets, without the envelope */
+    bool held;     /* queued on hold (its envelope has a hold record) */
     int err;       /* the first write error (sticky), 0 while none */
     spool_commit_fn *fn;
     void *arg;
@@ -71,7 +72,7 @@ struct spool {
     /* Loop thread only: counted as reports arrive. */
     struct spool_counters counters;
     uint64_t removed; /* queued messages whose removal was reported */
-    spool_commit_fn *hook;
+    spool_hook_fn *hook;
     void *hook_arg;
 
     struct event_base *base;

@@ -248,7 +248,8 @@ assert_env_equal(const struct spool_envelope *want, const char *id, const struct
 {
     assert_string_equal(got->id, id);
     assert_int_equal(got->attempts, 0);
-    assert_int_equal(got->next_attempt, 0);
+    /* Queued on hold (a hold reason): the schedule says held from the start. */
+    assert_int_equal(got->next_attempt, opt(want->hold) != NULL ? SPOOL_NEXT_HELD : 0);
     assert_int_equal(got->arrival.tv_sec, want->arrival.tv_sec);
     assert_int_equal(got->arrival.tv_usec, want->arrival.tv_usec);
     assert_int_equal(got->door, want->door);
@@ -261,6 +262,8 @@ assert_env_equal(const struct spool_envelope *want, const char *id, const struct
     assert_int_equal(got->smtputf8, want->smtputf8);
     assert_int_equal(got->ret, want->ret);
     assert_opt_equal(want->envid, got->envid);
+    assert_opt_equal(want->user, got->user);
+    assert_opt_equal(want->hold, got->hold);
     assert_int_equal(got->n_rcpts, want->n_rcpts);
     for (size_t i = 0; i < want->n_rcpts; i++) {
         assert_string_equal(got->rcpts[i].addr, want->rcpts[i].addr);
@@ -352,12 +355,14 @@ round_trip(const struct spool_envelope *env)
     char *text = envelope_encode(TEST_ID, env, &len, &why);
 
     assert_non_null(text);
-    /* Only printable ASCII and LF: 13 fixed records, one per recipient, the blank line. */
+    /* Only printable ASCII and LF: 13 fixed records, the optional user and hold, one per
+     * recipient, the blank line. */
     for (size_t i = 0; i < len; i++) {
         assert_true(text[i] == '\n' || (text[i] >= 32 && text[i] <= 126));
         lines += text[i] == '\n';
     }
-    assert_int_equal(lines, 13 + env->n_rcpts + 1);
+    assert_int_equal(lines,
+                     13 + (opt(env->user) != NULL) + (opt(env->hold) != NULL) + env->n_rcpts + 1);
     /* The blank line is the last line, and the only one. */
     assert_memory_equal(text + len - 2, "\n\n", 2);
     assert_null(memmem(text, len - 1, "\n\n", 2));
@@ -421,6 +426,41 @@ test_envelope_round_trip(void **state)
     }
 }
 
+/*
+ * The optional records of issue 12: the authenticated user, and why a
+ * message was queued on hold (with the schedule held from the start). Peer
+ * bytes (a user name) and hostile ones stay inside their fields.
+ */
+static void
+test_envelope_user_and_hold(void **state)
+{
+    char field_max[ENVELOPE_FIELD_MAX + 1];
+    const struct {
+        const char *user, *hold;
+    } rows[] = {
+        {"alice", NULL},
+        {NULL, "alert compromised-host, client 10.0.0.7"},
+        {"bob@example.com", "alert spam, user bob@example.com"},
+        {"", ""},
+        {"a b\r\nhold x", "=\nrcpt - - evil@example.com =\n\n"},
+        {"+", "="},
+        {all_octets, all_octets},
+        {field_max, field_max},
+    };
+    struct spool_envelope env;
+
+    (void)state;
+    fill_all_octets();
+    memset(field_max, 'u', ENVELOPE_FIELD_MAX);
+    field_max[ENVELOPE_FIELD_MAX] = '\0';
+    for (size_t i = 0; i < COUNT(rows); i++) {
+        env = sample_env();
+        env.user = rows[i].user;
+        env.hold = rows[i].hold;
+        round_trip(&env);
+    }
+}
+
 static void
 test_envelope_flags_and_100_rcpts(void **state)
 {
@@ -457,7 +497,7 @@ test_envelope_encode_refuses(void **state)
     struct spool_rcpt long_orcpt[] = {{"a@b", 0, too_long}};
     struct spool_rcpt bad_notify[] = {{"a@b", 0x10, NULL}};
     struct spool_rcpt null_addr[] = {{NULL, 0, NULL}};
-    struct spool_envelope rows[15];
+    struct spool_envelope rows[17];
     const char *why;
     size_t len;
 
@@ -482,6 +522,8 @@ test_envelope_encode_refuses(void **state)
     rows[12].arrival.tv_usec = 1000000;
     rows[13].client_port = 65536;
     rows[14].rcpts = null_addr;
+    rows[15].user = too_long;
+    rows[16].hold = too_long;
     for (size_t i = 0; i < COUNT(rows); i++) {
         if (rows[i].rcpts != sample_rcpts)
             rows[i].n_rcpts = 1;
@@ -567,6 +609,18 @@ static const struct bad_row bad_rows[] = {
     {"rcpt - - carol@example.org =\n\n", "rcpt - - carol@example.org =\n"},
     {"rcpt - - carol@example.org =\n\n", "rcpt - - carol@example.org =\n \n"},
     {"rcpt - - carol@example.org =\n\n", "rcpt - - carol@example.org =\n\r\n"},
+    /* The optional records: their order, once each, one field, before the recipients. */
+    {"envid =\n", "envid =\nhold x\nuser alice\n"},
+    {"envid =\n", "envid =\nuser alice\nuser bob\n"},
+    {"envid =\n", "envid =\nhold x\nhold y\n"},
+    {"envid =\n", "envid =\nuser\n"},
+    {"envid =\n", "envid =\nuser a b\n"},
+    {"envid =\n", "envid =\nuser =\n"},
+    {"envid =\n", "envid =\nhold =\n"},
+    {"envid =\n", "envid =\nhold a+2b\n"},
+    {"envid =\n", "envid =\nUser alice\n"},
+    {"rcpt - - carol@example.org =\n", "rcpt - - carol@example.org =\nuser alice\n"},
+    {"envid =\n", "user alice\nenvid =\n"},
 };
 
 static char *
@@ -1879,14 +1933,52 @@ commit_sample(struct fixture *f, struct spool *sp, char id[SPOOL_ID_LEN + 1], co
 static size_t hook_calls;
 static char hook_id[SPOOL_ID_LEN + 1];
 
+static bool hook_held;
+
 static void
-on_hook(void *arg, const char *id, int status, int err)
+on_hook(void *arg, const char *id, bool held)
 {
     (void)arg;
-    (void)err;
-    assert_int_equal(status, 0);
     hook_calls++;
+    hook_held = held;
     memcpy(hook_id, id, sizeof(hook_id));
+}
+
+/* A message with a hold reason is committed held: the hook says so, its file too. */
+static void
+test_commit_held(void **state)
+{
+    struct fixture *f = *state;
+    struct spool *sp = open_spool(f, NULL);
+    struct spool_envelope env = sample_env();
+    struct spool_queued *q;
+    struct spool_msg *m;
+    struct done d = {0};
+    char id[SPOOL_ID_LEN + 1], why[128];
+
+    hook_calls = 0;
+    spool_set_commit_hook(sp, on_hook, NULL);
+    commit_sample(f, sp, id, "x\r\n");
+    assert_int_equal(hook_calls, 1);
+    assert_false(hook_held);
+    env.user = "alice";
+    env.hold = "alert burst, client 192.0.2.7";
+    assert_int_equal(spool_msg_new(sp, &env, &m), 0);
+    memcpy(id, spool_msg_id(m), sizeof(id));
+    assert_int_equal(spool_msg_write(m, "x\r\n", 3), 0);
+    spool_msg_commit(m, on_done, &d);
+    assert_int_equal(wait_done(f->base, 1), 1);
+    assert_int_equal(d.status, 0);
+    assert_int_equal(hook_calls, 2);
+    assert_true(hook_held);
+    assert_string_equal(hook_id, id);
+    if (spool_queued_open(sp, id, &q, why, sizeof(why)) == -1)
+        fail_msg("spool_queued_open: %s", why);
+    assert_int_equal(q->env.next_attempt, SPOOL_NEXT_HELD);
+    assert_string_equal(q->env.user, "alice");
+    assert_string_equal(q->env.hold, "alert burst, client 192.0.2.7");
+    spool_queued_close(q);
+    spool_free(sp);
 }
 
 static void
@@ -1986,6 +2078,7 @@ main(void)
         cmocka_unit_test(test_xtext_decode_refuses),
         cmocka_unit_test(test_envelope_round_trip),
         cmocka_unit_test(test_envelope_flags_and_100_rcpts),
+        cmocka_unit_test(test_envelope_user_and_hold),
         cmocka_unit_test(test_envelope_encode_refuses),
         cmocka_unit_test(test_envelope_decode_refuses),
         cmocka_unit_test(test_envelope_decode_line_cap),
@@ -2000,6 +2093,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_reports_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_update_and_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_held, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rename_never_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_makes_private, setup, teardown),

@@ -154,6 +154,7 @@ spool_msg_new(struct spool *sp, const struct spool_envelope *env, struct spool_m
         return -1;
     }
     free(records);
+    m->held = env->hold != NULL && env->hold[0] != '\0';
     *out = m;
     return 0;
 }

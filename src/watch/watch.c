@@ -13,16 +13,21 @@ watch_new(struct event_base *base, struct conf *c)
     w->base = base;
     w->conf = conf_ref(c);
     w->window = watch_window_new(NULL, NULL);
+    watch_alerts_init(w);
     return w;
 }
 
 void
 watch_set_conf(struct watch *w, struct conf *c)
 {
+    struct conf *old;
+
     if (w == NULL)
         return;
-    conf_unref(w->conf);
+    old = w->conf;
     w->conf = conf_ref(c);
+    watch_alerts_set_conf(w); /* it matches the old rules by name: old lives until after */
+    conf_unref(old);
 }
 
 void
@@ -31,6 +36,7 @@ watch_free(struct watch *w)
     if (w == NULL)
         return;
     watch_metrics_close(w);
+    watch_alerts_clear(w);
     conf_unref(w->conf);
     watch_window_free(w->window);
     free(w);

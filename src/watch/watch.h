@@ -27,6 +27,7 @@
 
 struct watch;
 struct event_base;
+struct spool;
 
 /*
  * The watcher of the daemon, on base, under c (a reference is taken).
@@ -122,11 +123,13 @@ struct watch_event {
 void watch_note(struct watch *w, const struct watch_event *ev);
 
 /*
- * At the commit of a message from this client (and user, NULL without
- * AUTH) on door: true when a firing alert with `action hold` covers it;
- * then the message is to be queued on hold, and why (the rule and its key,
- * "alert compromised-host, client 10.0.0.7") goes into reason (capacity
- * cap) for the envelope and `gate26 queue list`.
+ * For a message from this client (and user, NULL without AUTH) on door,
+ * asked when its envelope is written (smtp/content.c, at DATA or the first
+ * BDAT: the schedule record is in it): true when a firing alert with
+ * `action hold` covers it; then the message is to be queued on hold, and
+ * why (the rule and its key, "alert compromised-host, client 10.0.0.7",
+ * at most CAP_HOLD_REASON octets) goes into reason (capacity cap; "" when
+ * false) for the envelope and `gate26 queue list`.
  */
 bool watch_hold(struct watch *w, enum door_role door, int family, const unsigned char *addr,
                 const char *user, char *reason, size_t cap);
@@ -179,11 +182,34 @@ struct watch_status {
 /* Fills out with the counts as of now. w NULL: all zero, hostname "". */
 void watch_status(struct watch *w, struct watch_status *out);
 
+/* ---- Alerts (alert.c; docs/watch.md, "Alerts") ---- */
+
 /*
- * The alerts firing (the alert part defines it; until it is built,
- * alerts_none.c says none). The contract is the alert part's, as it has
- * it on its branch: this block goes when it is merged.
+ * The spool the `mail` action queues its messages in (borrowed; it outlives
+ * the watcher's use of it: call watch_set_spool(w, NULL) before freeing
+ * it). NULL: mail actions are logged as not sent.
  */
+void watch_set_spool(struct watch *w, struct spool *sp);
+
+/* The queue as the scheduler knows it, for `when queue` rules. */
+struct watch_queue {
+    size_t messages; /* queued now */
+    time_t oldest;   /* arrival of the oldest (seconds since the epoch); 0: none */
+};
+
+/* Fills *out; called once a second on the loop. */
+typedef void watch_queue_fn(void *arg, struct watch_queue *out);
+
+/* Who tells the watcher about the queue (the daemon, from the scheduler). NULL: nobody. */
+void watch_set_queue(struct watch *w, watch_queue_fn *fn, void *arg);
+
+/*
+ * Stops what the alerts have running (webhooks in flight, programs, the
+ * baselines file's writer), saves the baselines a last time, and lets go of
+ * the spool. For the daemon's stop, before the spool is freed; watch_free()
+ * does it too if it was not done.
+ */
+void watch_stop(struct watch *w);
 
 /* A key of an alert rule that fires now (`gate26 status`). Valid during the call. */
 struct watch_alert {

@@ -13,12 +13,14 @@
 struct event_base;
 struct watch_window;
 struct watch_http;
+struct watch_alerts;
 
 struct watch {
     struct event_base *base;
     struct conf *conf;           /* the running configuration (a reference) */
     struct watch_window *window; /* `gate26 status`: window.c */
     struct watch_http *http;     /* the metrics endpoint (http.c); NULL until prepared */
+    struct watch_alerts *alerts; /* alert.c's: the rules at work, their actions */
 };
 
 /* Each part's share of watch_note(). */
@@ -49,5 +51,9 @@ void watch_window_read(struct watch_window *ww, struct watch_status *out);
 
 /* How many clients door's table holds now, and how many it can (for the tests). */
 size_t watch_window_clients(const struct watch_window *ww, enum door_role door, size_t *cap);
+/* alert.c: made with the watcher (w->conf set), told of reloads, freed with it. */
+void watch_alerts_init(struct watch *w);
+void watch_alerts_set_conf(struct watch *w);
+void watch_alerts_clear(struct watch *w);
 
 #endif

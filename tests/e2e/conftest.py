@@ -181,7 +181,8 @@ def cmd(r, line, code, enhanced, text=None):
 
 def envelope(head):
     """The envelope records of a queue file as a dict; 'rcpt' is a list of
-    [status, notify, address, orcpt]. Also checks the record order."""
+    [status, notify, address, orcpt]. Also checks the record order (the
+    optional user and hold records, when there, between envid and rcpt)."""
     order = ["gate26-queue", "id", "schedule", "arrival", "door", "client", "helo", "protocol",
              "sender", "body", "smtputf8", "ret", "envid"]
     env = {"rcpt": []}
@@ -197,7 +198,11 @@ def envelope(head):
         else:
             env[key] = rest
     assert keys[:len(order)] == order, keys
-    assert keys[len(order):] == ["rcpt"] * len(env["rcpt"]) and env["rcpt"], keys
+    # The optional records (docs/spool.md): the authenticated user, why it is held.
+    optional = [k for k in ("user", "hold") if k in env]
+    assert keys[len(order):len(order) + len(optional)] == optional, keys
+    rest = keys[len(order) + len(optional):]
+    assert rest == ["rcpt"] * len(env["rcpt"]) and env["rcpt"], keys
     return env
 
 
