@@ -9,6 +9,7 @@ bench/RESULTS.md. Standard library only.
 """
 
 import datetime
+import http.client
 import json
 import os
 import platform
@@ -17,8 +18,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import statistics
 import sys
 import tempfile
+import threading
 import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -545,6 +548,109 @@ listen internal {{
     timeout-data    {timeout}
 }}
 {extra}""")
+
+
+def watch_extra(metrics_port):
+    """The watching of issue 12 as a benchmark turns it on: the metrics
+    endpoint, and three alert rules that count every message or refusal of
+    the internal door per client (thresholds that never fire, so the cost
+    measured is the counting, not the actions)."""
+    return f"""
+metrics {{
+    address  127.0.0.1:{metrics_port}
+}}
+alert bench-messages {{
+    when     messages
+    over     1000000 in 5m
+    per      client
+    door     internal
+}}
+alert bench-spike {{
+    when     spike
+    factor   1000
+    baseline 1h
+    min      1000000 in 5m
+    per      client
+    door     internal
+}}
+alert bench-refused {{
+    when     refused
+    over     1000000 in 5m
+    per      door
+}}
+"""
+
+
+class Scraper:
+    """GET /metrics on 127.0.0.1:port once a second, in a thread, as
+    Prometheus would, until stop(); counts the scrapes and the failures."""
+
+    def __init__(self, port):
+        self.port = port
+        self.scrapes = 0
+        self.failures = 0
+        self.octets = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                c.request("GET", "/metrics")
+                r = c.getresponse()
+                body = r.read()
+                c.close()
+                if r.status == 200:
+                    self.scrapes += 1
+                    self.octets += len(body)
+                else:
+                    self.failures += 1
+            except OSError:
+                self.failures += 1
+            self._stop.wait(1.0)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(10)
+
+
+# Issue 12: watching costs at most 3% of messages/s and 3% more CPU per message.
+WATCH_RATE_FLOOR = 0.97
+WATCH_CPU_CEILING = 1.03
+
+
+def summarize_watch(results):
+    """gate26 against gate26 watched (--watch): the medians and their ratios."""
+    plain = [r for r in results if r["server"] == "gate26"]
+    watched = [r for r in results if r["server"] == "gate26+watch"]
+    out = {"text": []}
+    if not plain or not watched:
+        return out
+    med = statistics.median
+    pr, wr = med(r["rate"] for r in plain), med(r["rate"] for r in watched)
+    pm, wm = med(r["ms_per_msg"] for r in plain), med(r["ms_per_msg"] for r in watched)
+    rate, cpu = wr / pr, wm / pm
+    ok_rate, ok_cpu = rate >= WATCH_RATE_FLOOR, cpu <= WATCH_CPU_CEILING
+    label = "median of rounds" if len(plain) > 1 else "result"
+    out.update(watch_rate=rate, watch_cpu=cpu)
+    out["text"] = [
+        f"{label}:",
+        f"  gate26          {pr:8.0f} msg/s  {pm:6.3f} CPU ms/msg",
+        f"  gate26 watched  {wr:8.0f} msg/s  {wm:6.3f} CPU ms/msg",
+        f"  watched/plain: {rate:.3f} messages/s ({'meets' if ok_rate else 'MISSES'} >= "
+        f"{WATCH_RATE_FLOOR}), {cpu:.3f} CPU per message ({'meets' if ok_cpu else 'MISSES'} <= "
+        f"{WATCH_CPU_CEILING})",
+    ]
+    out["record"] = (
+        f"{'Medians' if len(plain) > 1 else 'Result'}: gate26 {pr:.0f} msg/s at {pm:.3f} CPU "
+        f"ms/msg; gate26 watched (metrics scraped every second, three alert rules) {wr:.0f} "
+        f"msg/s at {wm:.3f} CPU ms/msg. **Watched/plain: {rate:.3f}x messages/s** "
+        f"({'meets' if ok_rate else '**misses**'} the >= {WATCH_RATE_FLOOR} target), "
+        f"**{cpu:.3f}x CPU per message** ({'meets' if ok_cpu else '**misses**'} the <= "
+        f"{WATCH_CPU_CEILING} target).")
+    return out
 
 
 def start_gate26(binary, conf, log, cgroup=None):
