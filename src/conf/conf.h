@@ -102,6 +102,12 @@ struct conf_listen {
     struct conf_rate sender_rate;     /* MAIL commands accepted for one envelope sender */
     struct conf_cidr *limits_exempt;  /* not counted by the per-client limits above */
     size_t n_limits_exempt;
+    /* proxy-protocol NET...: connections from these start with a PROXY v1/v2 header
+       (docs/scanners.md); none: no PROXY header is accepted on this door */
+    struct conf_cidr *proxy_from;
+    size_t n_proxy_from;
+    unsigned proxy_line;   /* of the proxy-protocol key; 0: not written */
+    bool scanners_refuse;  /* scanners refuse: close fingerprinted sources before the greeting */
 };
 
 /* A next hop written as smtp://host[:port], smtp://[address]:port or smtps://... */
@@ -229,6 +235,23 @@ struct conf_metrics {
     char auth_file[CAP_PATH]; /* absolute; the token or USER:PASSWORD file */
     unsigned auth_line;       /* of its key */
     unsigned char auth_digest[CONF_METRICS_DIGEST_LEN]; /* SHA-256 of TOKEN or USER:PASSWORD */
+};
+
+/* The most ports of watch { ports }. */
+#define CONF_WATCH_PORTS_MAX 32
+
+/*
+ * watch { capture any|IFACE  ports N...  block-scanners DURATION } (docs/scanners.md):
+ * the sensor's capture of SYNs and its nftables blocking.
+ */
+struct conf_watch {
+    unsigned line;          /* of `watch {`; 0: no block */
+    char capture[16];       /* "any" or an interface name (IFNAMSIZ); "": no capture */
+    unsigned capture_line;  /* of its key */
+    unsigned ports[CONF_WATCH_PORTS_MAX]; /* the ports key's, as written (each 1-65535) */
+    size_t n_ports;         /* the watched ports are these, every door's port and 26 */
+    unsigned block_scanners; /* seconds a fingerprinted source stays in set scanners; 0: off */
+    unsigned block_line;     /* of its key */
 };
 
 /* alert NAME { when ... }: what a rule counts or watches (docs/watch.md, "Alerts"). */
@@ -359,6 +382,7 @@ struct conf {
     struct conf_metrics metrics; /* the metrics block; metrics.line 0: none */
     struct conf_alert *alerts;   /* alert blocks, in file order (docs/watch.md) */
     size_t n_alerts;
+    struct conf_watch watch; /* the watch block; watch.line 0: none */
 };
 
 /*
