@@ -786,7 +786,7 @@ test_listen_errors(void **state)
          "unknown key 'adress' in listen block (expected one of: address, allow, tls, auth, "
          "max-message-size, max-recipients, max-errors, max-sessions, timeout-command, "
          "timeout-data, deny, max-sessions-per-client, connection-rate, message-rate, "
-         "sender-rate, limits-exempt)"},
+         "sender-rate, limits-exempt, scanners)"},
         {"Address 127.0.0.1:25", "unknown key 'Address'"},
         {"hostname x.example", "unknown key 'hostname' in listen block"},
         {"address", "expected a value after 'address'"},
@@ -3310,9 +3310,9 @@ test_alerts(void **state)
 
 /* Every bad input of issue 12's alerts, and more: FILE:LINE and what was expected. */
 static const struct err_row alert_errors[] = {
-    {"unknown when", ALERT_DOORS "alert a {\n when scanner\n over 1 in 1m\n}\n", 16,
-     "unknown when 'scanner' (expected one of: failed-auth, connections, messages, refused, "
-     "spike, queue, deferred, tls-expiry)"},
+    {"unknown when", ALERT_DOORS "alert a {\n when scanners\n over 1 in 1m\n}\n", 16,
+     "unknown when 'scanners' (expected one of: failed-auth, connections, messages, refused, "
+     "spike, queue, deferred, tls-expiry, scanner)"},
     {"unknown key", ALERT_DOORS "alert a {\n when messages\n threshold 5\n}\n", 17,
      "unknown key 'threshold' in alert block (expected one of: when, over, per, door, webhook, "
      "mail, exec, factor, baseline, min, action, age, within)"},

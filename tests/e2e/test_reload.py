@@ -349,7 +349,7 @@ def test_bad_reload_keeps_running_config_then_good_reload_works(gateway):
                     f"'adress' in listen block (expected one of: address, allow, tls, auth, "
                     f"max-message-size, max-recipients, max-errors, max-sessions, "
                     f"timeout-command, timeout-data, deny, max-sessions-per-client, "
-                    f"connection-rate, message-rate, sender-rate, limits-exempt)\", "
+                    f"connection-rate, message-rate, sender-rate, limits-exempt, scanners)\", "
                     f"action=kept-running-config"), line
 
     # Still running, still the old configuration: a.test yes, b.test no.
