@@ -620,6 +620,7 @@ enum field {
     F_MSG_RATE,
     F_SENDER_RATE,
     F_N_LIMITS_EXEMPT,
+    F_SCANNERS_REFUSE,
 };
 
 static uint64_t
@@ -664,6 +665,8 @@ field(const struct conf_listen *l, enum field f)
         return rate_field(l->sender_rate);
     case F_N_LIMITS_EXEMPT:
         return l->n_limits_exempt;
+    case F_SCANNERS_REFUSE:
+        return l->scanners_refuse;
     }
     return UINT64_MAX;
 }
@@ -705,6 +708,8 @@ test_listen_values(void **state)
         {"max-message-size \"5M\"", F_MAX_MESSAGE_SIZE, 5242880},
         {"max-recipients 1", F_MAX_RECIPIENTS, 1},
         {"max-recipients 100000", F_MAX_RECIPIENTS, 100000},
+        {"scanners refuse", F_SCANNERS_REFUSE, 1},
+        {"scanners count", F_SCANNERS_REFUSE, 0},
         {"max-errors 1", F_MAX_ERRORS, 1},
         {"max-errors 1000", F_MAX_ERRORS, 1000},
         {"max-sessions 1", F_MAX_SESSIONS, 1},
@@ -788,6 +793,10 @@ test_listen_errors(void **state)
          "timeout-data, deny, max-sessions-per-client, connection-rate, message-rate, "
          "sender-rate, limits-exempt, scanners)"},
         {"Address 127.0.0.1:25", "unknown key 'Address'"},
+        {"scanners maybe", "expected scanners refuse or scanners count, found 'maybe'"},
+        {"scanners REFUSE", "expected scanners refuse or scanners count, found 'REFUSE'"},
+        {"scanners refuse count", "'scanners' takes one value, found 2"},
+        {"scanners", "expected a value after 'scanners'"},
         {"hostname x.example", "unknown key 'hostname' in listen block"},
         {"address", "expected a value after 'address'"},
         {"address 127.0.0.1", "expected a port after ':' in '127.0.0.1'"},
