@@ -36,6 +36,9 @@ static const char usage_text[] =
     "                        connections, messages, refusals, failed AUTH (last minute,\n"
     "                        hour, since start); queue, deliveries, alerts, top clients;\n"
     "                        exit 0 ok, 1 an alert firing, 2 not running (status --help)\n"
+    "  scanners [-c FILE] [--json] [--top N]\n"
+    "                        the scanners the running daemon has seen: Mirai SYNs and\n"
+    "                        sessions that were not SMTP, per source and /24\n"
     "  passwd [-c FILE] [-f PASSWDFILE] USER\n"
     "                        set USER's password in the auth passwd file (asked twice\n"
     "                        on a terminal, else one line of standard input)\n"
@@ -227,6 +230,12 @@ cmd_status(int argc, char **argv)
 }
 
 static int
+cmd_scanners(int argc, char **argv)
+{
+    return ctl_scanners_main(argc, argv, DEFAULT_CONF);
+}
+
+static int
 cmd_check(int argc, char **argv)
 {
     return check_main(argc, argv, DEFAULT_CONF);
@@ -267,7 +276,7 @@ static const struct {
     {"queue", cmd_queue},     {"unlock", cmd_unlock},
     {"passwd", cmd_passwd},   {"check", cmd_check},
     {"version", cmd_version}, {"help", cmd_help},
-    {"status", cmd_status},
+    {"status", cmd_status},   {"scanners", cmd_scanners},
 };
 
 /* gate26 help [COMMAND]: this usage, or COMMAND --help. */

@@ -191,6 +191,12 @@ listen_accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr 
     lc->set = ls;
     lc->role = role;
     listen_client(sa, lc);
+    if (watch_scanner_refuse(ls->env->watch, l->door, lc->family, lc->addr)) {
+        /* scanners refuse: a fingerprinted source, closed unanswered (counted, logged). */
+        (void)close(fd);
+        free(lc);
+        return;
+    }
     if (!listen_client_limits(l, fd, lc)) {
         free(lc);
         return;

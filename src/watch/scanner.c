@@ -21,6 +21,7 @@
 
 #include "lib/caps.h"
 #include "lib/log.h"
+#include "lib/str.h"
 #include "lib/xalloc.h"
 #include "watch/metrics.h"
 #include "watch/scanner.h"
@@ -287,9 +288,18 @@ network_json(const struct scanner_row *r, const struct rows *src)
     return o;
 }
 
-char *
-watch_scanners_json(struct watch *w, size_t top, const char *capture)
+void
+watch_set_capture(struct watch *w, const char *capture)
 {
+    if (w == NULL)
+        return;
+    (void)str_copyz(w->capture, sizeof(w->capture), capture != NULL ? capture : "");
+}
+
+char *
+watch_scanners_json(struct watch *w, size_t top)
+{
+    const char *capture = w != NULL ? w->capture : "";
     struct scanner_table *t = w != NULL ? w->scanners : NULL;
     size_t cap = scanner_table_cap(t);
     struct rows src = {xcalloc(cap + 1, sizeof(*src.v)), 0, cap};

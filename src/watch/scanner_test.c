@@ -441,7 +441,8 @@ test_watcher_metrics_and_json(void **state)
         strstr(text, "gate26_connections_total{door=\"inbound\",result=\"scanner\"} 1\n"));
     free(text);
 
-    doc = watch_scanners_json(w, 20, "any");
+    watch_set_capture(w, "any");
+    doc = watch_scanners_json(w, 20);
     assert_non_null(doc);
     j = json_loads(doc, 0, &jerr);
     assert_non_null(j);
@@ -465,7 +466,8 @@ test_watcher_metrics_and_json(void **state)
     free(doc);
 
     /* --top 1, and no capture. */
-    doc = watch_scanners_json(w, 1, "");
+    watch_set_capture(w, NULL);
+    doc = watch_scanners_json(w, 1);
     j = json_loads(doc, 0, &jerr);
     assert_non_null(j);
     assert_int_equal(json_array_size(json_object_get(j, "sources")), 1);

@@ -189,13 +189,20 @@ typedef void watch_block_fn(void *arg, int family, const unsigned char *addr, un
 void watch_set_blocker(struct watch *w, watch_block_fn *fn, void *arg);
 
 /*
+ * What the sensor captures on now ("any", an interface name; "" or NULL:
+ * no capture), for `gate26 scanners`. The daemon says so when the sensor
+ * starts, stops or is reconfigured. Copied (at most 15 octets).
+ */
+void watch_set_capture(struct watch *w, const char *capture);
+
+/*
  * What `gate26 scanners` shows (docs/scanners.md): the JSON document, at
  * most top sources (most Mirai SYNs plus sessions first) and top /24 (IPv6:
- * /64) networks, with capture ("any", an interface, or "" when the sensor
- * does not capture: written null) and the table's size. A heap string the
- * caller frees; NULL when out of memory (w NULL: an empty document).
+ * /64) networks, with the capture (null when none) and the table's size. A
+ * heap string the caller frees; NULL when out of memory (w NULL: an empty
+ * document).
  */
-char *watch_scanners_json(struct watch *w, size_t top, const char *capture);
+char *watch_scanners_json(struct watch *w, size_t top);
 
 /* ---- `gate26 status` (window.c; docs/watch.md, "gate26 status") ---- */
 
