@@ -3315,6 +3315,16 @@ test_alerts(void **state)
     assert_int_equal(c->alerts[6].window, 7 * 86400);
     assert_int_equal(c->alerts[6].per, CONF_ALERT_PER_USER);
     conf_unref(c);
+
+    /* docs/scanners.md's rule. */
+    c = expect_ok("scanner", ALERT_DOORS "alert scanners {\n when scanner\n over 10 in 10m\n"
+                                         " per client\n webhook https://a.example/x\n}\n");
+    assert_int_equal(c->alerts[0].when, CONF_ALERT_SCANNER);
+    assert_int_equal(c->alerts[0].threshold, 10);
+    assert_int_equal(c->alerts[0].window, 600);
+    assert_int_equal(c->alerts[0].per, CONF_ALERT_PER_CLIENT);
+    assert_string_equal(conf_alert_when_name(CONF_ALERT_SCANNER), "scanner");
+    conf_unref(c);
 }
 
 /* Every bad input of issue 12's alerts, and more: FILE:LINE and what was expected. */
@@ -3322,6 +3332,9 @@ static const struct err_row alert_errors[] = {
     {"unknown when", ALERT_DOORS "alert a {\n when scanners\n over 1 in 1m\n}\n", 16,
      "unknown when 'scanners' (expected one of: failed-auth, connections, messages, refused, "
      "spike, queue, deferred, tls-expiry, scanner)"},
+    {"scanner needs over", ALERT_DOORS "alert a {\n when scanner\n}\n", 15, "needs 'over'"},
+    {"scanner no within", ALERT_DOORS "alert a {\n when scanner\n over 1 in 1m\n within 1d\n}\n",
+     18, "within"},
     {"unknown key", ALERT_DOORS "alert a {\n when messages\n threshold 5\n}\n", 17,
      "unknown key 'threshold' in alert block (expected one of: when, over, per, door, webhook, "
      "mail, exec, factor, baseline, min, action, age, within)"},
