@@ -289,17 +289,18 @@ network_json(const struct scanner_row *r, const struct rows *src)
 }
 
 void
-watch_set_capture(struct watch *w, const char *capture)
+watch_set_capture(struct watch *w, watch_capture_fn *fn, void *arg)
 {
     if (w == NULL)
         return;
-    (void)str_copyz(w->capture, sizeof(w->capture), capture != NULL ? capture : "");
+    w->capture = fn;
+    w->capture_arg = arg;
 }
 
 char *
 watch_scanners_json(struct watch *w, size_t top)
 {
-    const char *capture = w != NULL ? w->capture : "";
+    const char *capture = w != NULL && w->capture != NULL ? w->capture(w->capture_arg) : NULL;
     struct scanner_table *t = w != NULL ? w->scanners : NULL;
     size_t cap = scanner_table_cap(t);
     struct rows src = {xcalloc(cap + 1, sizeof(*src.v)), 0, cap};

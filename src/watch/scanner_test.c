@@ -390,6 +390,13 @@ scrape(void)
     return text;
 }
 
+static const char *
+capture_any(void *arg)
+{
+    (void)arg;
+    return "any";
+}
+
 static void
 test_watcher_metrics_and_json(void **state)
 {
@@ -441,7 +448,7 @@ test_watcher_metrics_and_json(void **state)
         strstr(text, "gate26_connections_total{door=\"inbound\",result=\"scanner\"} 1\n"));
     free(text);
 
-    watch_set_capture(w, "any");
+    watch_set_capture(w, capture_any, NULL);
     doc = watch_scanners_json(w, 20);
     assert_non_null(doc);
     j = json_loads(doc, 0, &jerr);
@@ -466,7 +473,7 @@ test_watcher_metrics_and_json(void **state)
     free(doc);
 
     /* --top 1, and no capture. */
-    watch_set_capture(w, NULL);
+    watch_set_capture(w, NULL, NULL);
     doc = watch_scanners_json(w, 1);
     j = json_loads(doc, 0, &jerr);
     assert_non_null(j);

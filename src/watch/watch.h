@@ -189,11 +189,13 @@ typedef void watch_block_fn(void *arg, int family, const unsigned char *addr, un
 void watch_set_blocker(struct watch *w, watch_block_fn *fn, void *arg);
 
 /*
- * What the sensor captures on now ("any", an interface name; "" or NULL:
- * no capture), for `gate26 scanners`. The daemon says so when the sensor
- * starts, stops or is reconfigured. Copied (at most 15 octets).
+ * What the sensor captures on now ("any", an interface name; NULL or "":
+ * no capture), asked when `gate26 scanners` asks (the capture may come and
+ * go: a capture error is retried). The string is read during the call
+ * only. fn NULL: no capture.
  */
-void watch_set_capture(struct watch *w, const char *capture);
+typedef const char *watch_capture_fn(void *arg);
+void watch_set_capture(struct watch *w, watch_capture_fn *fn, void *arg);
 
 /*
  * What `gate26 scanners` shows (docs/scanners.md): the JSON document, at

@@ -26,8 +26,9 @@ struct watch {
     struct scanner_table *scanners;
     watch_block_fn *blocker;
     void *blocker_arg;
-    time_t (*wall)(void); /* seconds since the epoch: time(NULL) when NULL (tests set it) */
-    char capture[16];     /* watch_set_capture()'s; "": none */
+    time_t (*wall)(void);      /* seconds since the epoch: time(NULL) when NULL (tests set it) */
+    watch_capture_fn *capture; /* watch_set_capture()'s; NULL: none */
+    void *capture_arg;
     time_t scan_log_minute;
     unsigned scan_log_lines;
     uint64_t scan_log_suppressed;
