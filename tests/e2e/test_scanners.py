@@ -8,7 +8,9 @@ answered 554 5.7.0 (TLS: just closed); normal SMTP clients are not counted;
 `when scanner` fires its webhook; `scanners maybe` is refused at its
 FILE:LINE. The SYN tests (Mirai fingerprints, `scanners refuse`) need the
 sensor's capture and are skipped until it is there."""
+import ipaddress
 import json
+import random
 import re
 import shutil
 import smtplib
@@ -281,59 +283,73 @@ def test_scanners_cli_errors(gateway):
 
 SENSOR = ("the sensor (src/sensor, watch { capture }) is not merged into this branch yet: "
           "SYNs cannot be captured, so Mirai fingerprints and `scanners refuse` cannot be seen")
+DST = int(ipaddress.IPv4Address("127.0.0.1"))
+
+
+def send_syns(port, syns):
+    """syns: [(source, seq)] to 127.0.0.1:port on the loopback device, with scapy."""
+    scapy = pytest.importorskip("scapy.all")
+    scapy.conf.verb = 0
+    s = scapy.conf.L3socket(iface="lo")
+    try:
+        for i, (src, seq) in enumerate(syns):
+            s.send(scapy.IP(src=src, dst="127.0.0.1") /
+                   scapy.TCP(sport=30000 + i, dport=port, flags="S", seq=seq))
+    finally:
+        s.close()
+
+
+def random_seq():
+    while True:
+        seq = random.getrandbits(32)
+        if seq != DST:
+            return seq
 
 
 @pytest.mark.skip(reason=SENSOR)
 def test_mirai_syns_are_counted_per_source(gateway):
-    from scapy.all import IP, TCP, conf as scapy_conf, send  # noqa: F401 (Debian python3-scapy)
-
     mport = free_port()
     g = gateway(doors=PLAIN_DOORS, extra=metrics_block(mport) + "watch {\n    capture lo\n}\n")
     port = g.port("inbound")
-    dst = "127.0.0.1"
-    dst_int = int.from_bytes(bytes(map(int, dst.split("."))), "big")
-    mirai = [IP(src=f"127.0.0.{40 + i % 2}", dst=dst) /
-             TCP(sport=40000 + i, dport=port, flags="S", seq=dst_int) for i in range(20)]
-    plain = [IP(src=f"127.0.0.{40 + i % 3}", dst=dst) /
-             TCP(sport=41000 + i, dport=port, flags="S", seq=(dst_int + 1 + i) & 0xffffffff)
-             for i in range(30)]
-    send(mirai + plain, verbose=False)
+    # 20 Mirai SYNs and then 30 others from 127.0.0.40; 30 others alone from 127.0.0.41.
+    send_syns(port, [("127.0.0.40", DST)] * 20 + [("127.0.0.40", random_seq()) for _ in range(30)]
+              + [("127.0.0.41", random_seq()) for _ in range(30)])
     wait_for(lambda: v(parse_text(scrape(mport)[1]), "gate26_scanner_syns_total",
-                       kind="mirai") == 20, what="20 Mirai SYNs")
+                       kind="plain") >= 60, 20, "60 plain SYNs")
     t = parse_text(scrape(mport)[1])
-    assert v(t, "gate26_scanner_syns_total", kind="plain") >= 30
+    assert v(t, "gate26_scanner_syns_total", kind="mirai") == 20
     doc = scanners_json(g)
-    assert source(doc, "127.0.0.40")["mirai"] == 10
-    assert source(doc, "127.0.0.41")["mirai"] == 10
-    assert source(doc, "127.0.0.42") is None  # plain SYNs alone make no row
+    assert doc["capture"] == "lo"
+    s = source(doc, "127.0.0.40")
+    assert s["mirai"] == 20 and s["plain"] == 30 and s["ports"] == [port]
+    assert source(doc, "127.0.0.41") is None  # plain SYNs alone make no row
+    assert g.log().count("event=scanner, client=[127.0.0.40], kind=mirai, door=inbound") == 1
 
 
 @pytest.mark.skip(reason=SENSOR)
 def test_scanners_refuse_closes_only_fingerprinted_sources(gateway):
-    from scapy.all import IP, TCP, send
-
     mport = free_port()
     doors = {"inbound": {"tls": "none", "scanners": "refuse"},
              "internal": {"allow": "127.0.0.0/8 ::1", "tls": "none"}}
     g = gateway(doors=doors, extra=metrics_block(mport) + "watch {\n    capture lo\n}\n")
     port = g.port("inbound")
-    dst_int = int.from_bytes(bytes([127, 0, 0, 1]), "big")
-    send([IP(src="127.0.0.50", dst="127.0.0.1") /
-          TCP(sport=42000 + i, dport=port, flags="S", seq=dst_int) for i in range(20)],
-         verbose=False)
+    send_syns(port, [("127.0.0.50", DST)] * 20 + [("127.0.0.51", random_seq())] * 5)
     wait_for(lambda: (source(scanners_json(g), "127.0.0.50") or {}).get("mirai") == 20,
-             what="the fingerprinted source")
-    r = Raw(port, source="127.0.0.50")
-    closed_after(r)  # no greeting, no reply
-    r.close()
-    r = Raw(port, source="127.0.0.51")  # not fingerprinted: served
+             20, "the fingerprinted source")
+    for _ in range(2):
+        r = Raw(port, source="127.0.0.50")
+        closed_after(r)  # no greeting, no reply
+        r.close()
+    r = Raw(port, source="127.0.0.51")  # plain SYNs only: served
     r.expect(220)
     r.cmd("QUIT", 221)
     r.close()
-    r = Raw(g.port("internal"), source="127.0.0.50")  # the internal door counts only
+    r = Raw(g.port("internal"), source="127.0.0.50")  # the internal door only counts
     r.expect(220)
     r.cmd("QUIT", 221)
     r.close()
     t = parse_text(scrape(mport)[1])
-    assert v(t, "gate26_connections_total", door="inbound", result="scanner") == 1
+    assert v(t, "gate26_connections_total", door="inbound", result="scanner") == 2
+    assert v(t, "gate26_connections_total", door="internal", result="scanner") == 0
     assert g.log().count("event=scanner-refused, client=[127.0.0.50]") == 1
+    assert_serving(g, "inbound")
