@@ -275,10 +275,15 @@ session_watch_scanner(struct smtp_session *s, enum watch_scan kind)
  * being skipped.
  */
 static bool
+session_sniffed_door(const struct smtp_session *s)
+{
+    return !s->tls && s->door->tls != CONF_TLS_IMPLICIT && !s->skip_line && s->skip_octets == 0;
+}
+
+static bool
 session_sniffing(const struct smtp_session *s)
 {
-    return s->state == SMTP_ST_GREETED && !s->tls && s->door->tls != CONF_TLS_IMPLICIT &&
-           !s->skip_line && s->skip_octets == 0;
+    return s->state == SMTP_ST_GREETED && session_sniffed_door(s);
 }
 
 /* What the buffered input is, as sniff_input() says (final: nothing more will come). */
@@ -355,7 +360,8 @@ session_count_silent(struct smtp_session *s)
 
     if (!s->watched_open || s->had_line || s->scanned || stopping || draining)
         return;
-    k = session_sniffing(s) ? session_sniff_input(s, true) : SNIFF_SMTP;
+    /* Without a command line it never left SMTP_ST_GREETED (it is closing now). */
+    k = session_sniffed_door(s) ? session_sniff_input(s, true) : SNIFF_SMTP;
     session_watch_scanner(s, k == SNIFF_SMTP ? WATCH_SCAN_SILENT : scan_of(k));
 }
 

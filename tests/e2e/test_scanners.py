@@ -187,6 +187,35 @@ def test_the_same_source_is_logged_once_and_counted_each_time(gateway):
     assert g.log().count("event=scanner, client=[127.0.0.20]") == 1
 
 
+def test_a_timeout_before_any_command_is_silent_or_what_was_sent(gateway):
+    """timeout-command ends a session that said nothing (silent), or that sent a request line
+    without its end (counted by what it is: http); one that sent a command is not counted."""
+    mport = free_port()
+    doors = {"inbound": {"tls": "none", "timeout-command": "1s"},
+             "internal": {"allow": "127.0.0.0/8 ::1", "tls": "none"}}
+    g = gateway(doors=doors, extra=metrics_block(mport))
+    port = g.port("inbound")
+    quiet = Raw(port, source="127.0.0.60")
+    quiet.expect(220)
+    partial = Raw(port, source="127.0.0.61")
+    partial.expect(220)
+    partial.send(b"GET / HTTP/1.1")  # no end of line
+    talker = Raw(port, source="127.0.0.62")
+    talker.expect(220)
+    talker.cmd("NOOP", 250)
+    for r in (quiet, partial, talker):
+        want(r, 421, "4.4.2", "Timeout exceeded")
+        assert r.is_closed()
+        r.close()
+    wait_for(lambda: sessions(mport, "inbound", "silent") == 1
+             and sessions(mport, "inbound", "http") == 1, what="the two timed-out scanners")
+    doc = scanners_json(g)
+    assert source(doc, "127.0.0.60")["sessions"]["silent"] == 1
+    assert source(doc, "127.0.0.61")["sessions"]["http"] == 1
+    assert source(doc, "127.0.0.62") is None
+    assert sessions(mport, "inbound", "silent") == 1
+
+
 def test_what_is_not_sniffed(gateway):
     """After EHLO a request line is a bad command, as before; a line with a verb is SMTP
     even with 8-bit octets (RFC 6531 EHLO); an empty line waits for the next octet."""
