@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 
-import conftest
-from conftest import BIN, Gateway
+from conftest import BIN, Gateway, wait_for
 
 NS_GW, NS_IN, NS_OUT = "g26fw-gw", "g26fw-in", "g26fw-out"
 GW_IN, CLIENT_IN = "10.26.1.1", "10.26.1.2"
 GW_OUT, CLIENT_OUT = "10.26.2.1", "10.26.2.2"
+GW_IN6, CLIENT_IN6 = "fd26:1::1", "fd26:1::2"
+GW_OUT6, CLIENT_OUT6 = "fd26:2::1", "fd26:2::2"
 INTERNAL, INBOUND = 2626, 2525
 RATE = 3  # the inbound door's connection-rate: 3/1m
 INSTALLED_TRY = Path(BIN).parent / "firewall" / "installed_try"
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces ne
 CLIENT = r"""
 import socket, sys
 host, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-s = socket.socket()
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
 s.settimeout(limit)
 try:
     s.connect((host, port))
@@ -91,8 +92,9 @@ def netns():
         for ns in (NS_GW, NS_IN, NS_OUT):
             run("ip", "netns", "add", ns)
             run("ip", "link", "set", "lo", "up", ns=ns)
-        for side, ns, gw, client in (("in", NS_IN, GW_IN, CLIENT_IN),
-                                     ("out", NS_OUT, GW_OUT, CLIENT_OUT)):
+        for side, ns, gw, client, gw6, client6 in (
+                ("in", NS_IN, GW_IN, CLIENT_IN, GW_IN6, CLIENT_IN6),
+                ("out", NS_OUT, GW_OUT, CLIENT_OUT, GW_OUT6, CLIENT_OUT6)):
             a, b = f"g26fw-{side}-a", f"g26fw-{side}-b"
             run("ip", "link", "add", a, "netns", NS_GW, "type", "veth", "peer", "name", b,
                 "netns", ns)
@@ -101,33 +103,37 @@ def netns():
             run("ip", "addr", "add", f"{client}/24", "dev", b, ns=ns)
             run("ip", "link", "set", b, "up", ns=ns)
             run("ip", "route", "add", "default", "via", gw, ns=ns)
+            # nodad: the addresses are usable at once (no duplicate address detection wait).
+            run("ip", "-6", "addr", "add", f"{gw6}/64", "dev", a, "nodad", ns=NS_GW)
+            run("ip", "-6", "addr", "add", f"{client6}/64", "dev", b, "nodad", ns=ns)
+            run("ip", "-6", "route", "add", "default", "via", gw6, ns=ns)
         yield
     finally:
         delete_namespaces()
 
 
 class NsGateway(Gateway):
-    """A Gateway whose serve runs inside the gateway's namespace."""
+    """A Gateway whose serve runs inside the gateway's namespace: ip netns exec execs gate26
+    in place, so the PID kept (and stopped by Gateway.stop) is gate26's."""
 
     def start(self, expect_ok=True):
-        # Gateway.start runs [conftest.BIN, "serve", ...]; here BIN is a script that execs
-        # ip netns exec, which execs gate26 in place: the PID it keeps (and stops by) is
-        # gate26's.
-        saved = conftest.BIN
-        wrapper = self.dir / "serve-in-ns"
-        wrapper.write_text(f"#!/bin/sh\nexec ip netns exec {NS_GW} {saved} \"$@\"\n")
-        wrapper.chmod(0o755)
-        conftest.BIN = str(wrapper)
-        try:
-            return super().start(expect_ok)
-        finally:
-            conftest.BIN = saved
+        self.log_offset = self.logfile.stat().st_size if self.logfile.exists() else 0
+        with open(self.logfile, "ab") as logf:
+            self.proc = subprocess.Popen(["ip", "netns", "exec", NS_GW, BIN, "serve", "-c",
+                                          str(self.conf)], stdout=logf,
+                                         stderr=subprocess.STDOUT, env=self.env)
+        if expect_ok:
+            wait_for(lambda: "event=start" in self.log()[self.log_offset:]
+                     or self.proc.poll() is not None, what="gate26 to start")
+            assert self.proc.poll() is None, f"gate26 exited at start:\n{self.log()}"
+        return self
 
 
 DOORS = {
-    "internal": {"address": f"{GW_IN}:{INTERNAL} {GW_OUT}:{INTERNAL}",
-                 "allow": "10.26.1.0/24", "tls": "none"},
-    "inbound": {"address": f"0.0.0.0:{INBOUND}", "tls": "none",
+    "internal": {"address": f"{GW_IN}:{INTERNAL} {GW_OUT}:{INTERNAL} "
+                            f"[{GW_IN6}]:{INTERNAL} [{GW_OUT6}]:{INTERNAL}",
+                 "allow": "10.26.1.0/24 fd26:1::/64", "tls": "none"},
+    "inbound": {"address": f"0.0.0.0:{INBOUND} [::]:{INBOUND}", "tls": "none",
                 "connection-rate": f"{RATE}/1m"},
 }
 DOMAINS = {"ours.test": None}
@@ -173,6 +179,19 @@ def test_internal_door_open_only_to_its_allow_list(gw):
     assert r.returncode == 0 and "no table inet gate26" in r.stdout, r.stderr
 
 
+def test_internal_door_ipv6(gw):
+    assert connect(NS_OUT, GW_OUT6, INTERNAL).startswith("554 5.7.1"), "gate26's own refusal"
+    assert firewall(str(gw.conf), "--apply").returncode == 0
+    assert connect(NS_IN, GW_IN6, INTERNAL).startswith("220 ")
+    assert connect(NS_OUT, GW_OUT6, INTERNAL) == "timeout"
+    assert connect(NS_OUT, GW_IN6, INTERNAL) == "timeout"
+    assert connect(NS_OUT, GW_OUT6, INBOUND).startswith("220 ")
+    # A source in scanners6 is dropped on the inbound door.
+    nft("add", "element", "inet", "gate26", "scanners6", "{", CLIENT_OUT6, "timeout", "1h", "}")
+    assert connect(NS_OUT, GW_OUT6, INBOUND) == "timeout"
+    assert connect(NS_IN, GW_IN6, INBOUND).startswith("220 ")
+
+
 def test_printed_output_loads_with_nft_f(gw, tmp_path):
     conf = str(gw.conf)
     r = firewall(conf)
@@ -214,6 +233,10 @@ def test_connection_rate_drops_the_next_new_connection(gw):
     for i in range(RATE):
         assert connect(NS_OUT, GW_OUT, INBOUND).startswith("220 "), i
     assert connect(NS_OUT, GW_OUT, INBOUND) == "timeout"
+    # IPv6 sources are counted by /64, apart from the IPv4 ones.
+    for i in range(RATE):
+        assert connect(NS_OUT, GW_OUT6, INBOUND).startswith("220 "), i
+    assert connect(NS_OUT, GW_OUT6, INBOUND) == "timeout"
     # The door without a connection-rate (internal) has no rate set and no rate rule.
     listing = nft("list", "table", "inet", "gate26").stdout
     assert "rate4_inbound" in listing and "rate4_internal" not in listing
