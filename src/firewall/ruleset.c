@@ -148,11 +148,7 @@ rs_set_of(struct rs_out *o, const struct conf_cidr *nets, size_t n, int family)
     rs_fmt(o, " }");
 }
 
-/*
- * The rules of one listen address a of door for one family: match is what
- * selects its packets ("ip daddr 192.0.2.1 tcp dport 25", "meta nfproto
- * ipv4 tcp dport 25"), fam names the family's words.
- */
+/* The words of one family in the rules. */
 struct rs_family {
     int family;
     const char *saddr;    /* "ip saddr" */
@@ -165,6 +161,11 @@ static const struct rs_family rs_v4 = {AF_INET, "ip saddr", FIREWALL_SET4, "ip s
 static const struct rs_family rs_v6 = {AF_INET6, "ip6 saddr", FIREWALL_SET6,
                                        "ip6 saddr and ffff:ffff:ffff:ffff::", '6'};
 
+/*
+ * The rules of one listen address of door, in its family f: match selects
+ * the address's packets ("ip daddr 192.0.2.1 tcp dport 25", "meta nfproto
+ * ipv4 tcp dport 25"). Scanners, then deny, then allow, then the rate.
+ */
 static void
 rs_rules(struct rs_out *o, const struct conf_listen *door, const char *match,
          const struct rs_family *f)
