@@ -14,6 +14,7 @@
 #include "ctl/ctl.h"
 #include "daemon/daemon.h"
 #include "daemon/preflight.h"
+#include "firewall/firewall.h"
 #include "verify/verify.h"
 
 #define DEFAULT_CONF "/etc/gate26/gate26.conf"
@@ -44,6 +45,9 @@ static const char usage_text[] =
     "  check HOST[:PORT]... | check --mx DOMAIN | check smtps://HOST[:PORT]...\n"
     "                        what a remote host's (or a domain's MX hosts') mail ports\n"
     "                        answer; exit 0 ok, 1 warning, 2 critical (check --help)\n"
+    "  firewall [-c FILE] [--apply | --remove]\n"
+    "                        print the nftables ruleset of the doors (table inet\n"
+    "                        gate26), load it, or delete it (firewall --help)\n"
     "  version               print the version\n"
     "  help [COMMAND]        print this text, or COMMAND's (as COMMAND --help)\n"
     "\n"
@@ -239,6 +243,12 @@ cmd_passwd(int argc, char **argv)
 }
 
 static int
+cmd_firewall(int argc, char **argv)
+{
+    return firewall_main(argc, argv, DEFAULT_CONF);
+}
+
+static int
 cmd_version(int argc, char **argv)
 {
     if (asks_help(argc, argv, version_usage))
@@ -267,7 +277,7 @@ static const struct {
     {"queue", cmd_queue},     {"unlock", cmd_unlock},
     {"passwd", cmd_passwd},   {"check", cmd_check},
     {"version", cmd_version}, {"help", cmd_help},
-    {"status", cmd_status},
+    {"status", cmd_status},   {"firewall", cmd_firewall},
 };
 
 /* gate26 help [COMMAND]: this usage, or COMMAND --help. */
