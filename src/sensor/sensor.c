@@ -396,6 +396,28 @@ sensor_wait_ready(struct sensor *s)
                     (long)s->pid, SENSOR_START_MS);
 }
 
+#ifdef GATE26_FAULTS
+/*
+ * Tests only (a -Dfaults=true build; nothing from the network reaches it):
+ * GATE26_SENSOR_BLOCK=ADDRESS asks the sensor to block that address once
+ * it runs, for block-scanners' end-to-end test. Nothing in the daemon
+ * decides to block yet; the scanner table (src/watch) will.
+ */
+static void
+sensor_test_block(struct sensor *s, const struct conf *c)
+{
+    const char *v = getenv("GATE26_SENSOR_BLOCK");
+    unsigned char a[16];
+
+    if (v == NULL)
+        return;
+    if (inet_pton(AF_INET, v, a) == 1)
+        sensor_block(s, AF_INET, a, c->watch.block_scanners);
+    else if (inet_pton(AF_INET6, v, a) == 1)
+        sensor_block(s, AF_INET6, a, c->watch.block_scanners);
+}
+#endif
+
 struct sensor *
 sensor_start(const struct conf *c, char *err, size_t errcap)
 {
@@ -435,6 +457,9 @@ sensor_start(const struct conf *c, char *err, size_t errcap)
     log_info("-: event=sensor-start, pid=%ld, capture=%s, block-scanners=%s, ports=%zu", (long)pid,
              cc.capture[0] ? cc.capture : "none", cc.block ? "yes" : "no", cc.n_ports);
     sensor_wait_ready(s);
+#ifdef GATE26_FAULTS
+    sensor_test_block(s, c);
+#endif
     return s;
 }
 
