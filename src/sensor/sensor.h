@@ -77,8 +77,11 @@ void sensor_set_conf(struct sensor *s, const struct conf *c);
 
 /*
  * What a reload from running to file may not change (the capture and its
- * interface need the privileges the daemon has dropped): 0, or -1 with
- * "FILE:LINE: 'capture' changes only at a restart" in err.
+ * interface need the privileges the daemon has dropped; so does turning
+ * block-scanners on where it was off, since the sensor got CAP_NET_ADMIN at
+ * start or never): 0, or -1 with "FILE:LINE: 'capture' changes only at a
+ * restart ..." or "FILE:LINE: 'block-scanners' turned on takes a restart
+ * ..." in err.
  */
 int sensor_reload_check(const struct conf *running, const struct conf *file, char *err,
                         size_t errcap);
