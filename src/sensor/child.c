@@ -439,8 +439,9 @@ child_drop(struct child *ch, char *err, size_t errcap)
         (void)str_fmt(err, errcap, "PR_SET_KEEPCAPS: %s", strerror(errno));
         return -1;
     }
-    /* Out of the bounding set (needs CAP_SETPCAP: as root; otherwise what we may). */
-    for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
+    /* Out of the bounding set, every capability this kernel knows (needs CAP_SETPCAP: as
+     * root; otherwise what we may). */
+    for (cap_value_t c = 0; c < (cap_value_t)cap_max_bits(); c++) {
         if (!is_kept(c, keep, n) && cap_drop_bound(c) == -1 && ch->cc.as_root && errno != EINVAL) {
             (void)str_fmt(err, errcap, "cannot drop capability %d from the bounding set: %s", c,
                           strerror(errno));
