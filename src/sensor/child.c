@@ -280,8 +280,18 @@ child_read_capture(struct child *ch, short revents)
 
     if (r >= 0 && !(revents & (POLLERR | POLLNVAL)))
         return;
-    (void)str_copyz(err, sizeof err,
-                    r < 0 ? pcap_geterr(ch->pcap) : "the capture's socket reports an error");
+    if (r < 0) {
+        (void)str_copyz(err, sizeof err, pcap_geterr(ch->pcap));
+    } else {
+        /* libpcap read nothing, but the socket says why (an interface gone down). */
+        int e = 0;
+        socklen_t elen = sizeof e;
+
+        if (getsockopt(pcap_get_selectable_fd(ch->pcap), SOL_SOCKET, SO_ERROR, &e, &elen) == -1)
+            e = errno;
+        (void)str_fmt(err, sizeof err, "the capture's socket reports an error%s%s",
+                      e != 0 ? ": " : "", e != 0 ? strerror(e) : "");
+    }
     pcap_close(ch->pcap);
     ch->pcap = NULL;
     child_capture_failed(ch, err, false);

@@ -8,7 +8,8 @@ the daemon, and its death leaves SMTP serving. A capture interface that does
 not exist is refused by configtest and serve naming FILE:LINE; a reload may
 not change it. Started as an unprivileged user, gate26 says once that it
 cannot capture. block-scanners adds a source to set scanners of table inet
-gate26, in a network namespace the test makes.
+gate26, in a network namespace the test makes; in another, a captured veth
+interface goes down and away, and the capture is opened again.
 
 SYNs are sent with scapy on the loopback device (source addresses 127.0.0.x)."""
 import ipaddress
@@ -354,3 +355,62 @@ def test_block_scanners_without_the_table_says_why(tmp_path):
     finally:
         subprocess.run(["ip", "netns", "delete", name], check=False)
     assert proc.returncode == 0, log.read_text()
+
+
+def test_a_capture_error_is_logged_and_the_capture_opened_again(tmp_path):
+    """In a network namespace with a veth pair: the captured interface goes down, then away;
+    each time the sensor says so (event=capture-error) and opens the capture again (every
+    10 s) once the interface is back; gate26 runs on throughout."""
+    name = "g26s-" + uuid.uuid4().hex[:8]
+
+    def ip(*args):
+        subprocess.run(["ip", "-n", name, *args], check=True)
+
+    def veth():
+        ip("link", "add", "g26a", "type", "veth", "peer", "name", "g26b")
+        ip("link", "set", "g26a", "up")
+        ip("link", "set", "g26b", "up")
+
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    port = free_port()
+    conf = tmp_path / "gate26.conf"
+    conf.write_text(config_text(tmp_path / "spool", {"internal": port}, DOORS, {},
+                                extra=watch("    capture g26a")))
+    log = tmp_path / "gate26.log"
+    proc = None
+    try:
+        ip("link", "set", "lo", "up")
+        veth()
+        with open(log, "ab") as f:
+            proc = subprocess.Popen(["ip", "netns", "exec", name, BIN, "serve", "-c", str(conf)],
+                                    stdout=f, stderr=subprocess.STDOUT)
+        wait_for(lambda: "event=start" in log.read_text() or proc.poll() is not None,
+                 what="gate26 to start")
+        assert proc.poll() is None, log.read_text()
+        assert "event=capture, capture=g26a, status=open, linktype=EN10MB" in log.read_text()
+
+        ip("link", "set", "g26a", "down")
+        wait_for(lambda: "event=capture-error, capture=g26a" in log.read_text(),
+                 what="the capture error")
+        ip("link", "set", "g26a", "up")
+        wait_for(lambda: "status=reopened" in log.read_text(), timeout=30,
+                 what="the capture opened again")
+
+        ip("link", "delete", "g26a")
+        wait_for(lambda: "error=\"The interface disappeared\"" in log.read_text(),
+                 what="the interface gone")
+        veth()
+        wait_for(lambda: log.read_text().count("status=reopened") == 2, timeout=30,
+                 what="the capture opened on the new interface")
+        assert proc.poll() is None
+        assert re.search(r"event=capture-error, capture=g26a, error=\"[^\"]+\", retry=10s",
+                         log.read_text())
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+        subprocess.run(["ip", "netns", "delete", name], check=False)
+    text = log.read_text()
+    assert proc.returncode == 0, text
+    for mark in SANITIZER_MARKS:
+        assert mark not in text
