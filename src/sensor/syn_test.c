@@ -461,6 +461,24 @@ test_not_ip(void **state)
         assert_false(parse_cut(DLT_LOOP, &f, f.len, &s));
     }
 
+    /* IHL 3 and 4 with a well-formed SYN where such a header would end: still refused. */
+    for (unsigned ihl = 3; ihl <= 4; ihl++) {
+        static const struct pkt k = V4(SEQ_DST, SYN);
+        struct frame tcp;
+
+        memset(&f, 0, sizeof f);
+        put_ip_tcp(&f, &k);
+        memset(&tcp, 0, sizeof tcp);
+        put_ip_tcp(&tcp, &k);
+        memmove(f.b + ihl * 4, tcp.b + 20, 20); /* the TCP header, moved up */
+        f.b[0] = (unsigned char)(0x40 | ihl);
+        f.len = ihl * 4 + 20;
+        f.b[2] = 0;
+        f.b[3] = (unsigned char)f.len;
+        assert_false(parse_cut(DLT_RAW, &f, f.len, &s));
+        assert_false(parse_cut(DLT_RAW, &f, sizeof f.b, &s));
+    }
+
     /* NULL and empty input. */
     assert_false(syn_parse(DLT_EN10MB, NULL, 100, &s));
     assert_false(syn_parse(DLT_RAW, f.b, 0, &s));
