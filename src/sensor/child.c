@@ -48,6 +48,8 @@
 #define CHILD_BATCH 256
 /* SYNs dropped for a full socket are logged at most this often, with their count. */
 #define CHILD_DROP_LOG_SECONDS 60
+/* The send buffer of the sensor's end: some thousands of SYN records. */
+#define CHILD_SNDBUF (1 << 20)
 /* The longest block a record may ask (block-scanners' maximum). */
 #define CHILD_TTL_MAX (30u * 86400u)
 
@@ -549,6 +551,13 @@ sensor_child_main(int fd, const struct sensor_child_conf *cc)
         _exit(1);
     }
     child_signals();
+    /* Room for a burst of SYNs while the daemon's loop is busy (the kernel caps it at
+     * net.core.wmem_max); past it they are dropped and counted. */
+    {
+        int sndbuf = CHILD_SNDBUF;
+
+        (void)setsockopt(ch.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    }
     if (ch.cc.capture[0] != '\0') {
         if (child_open(&ch, err, sizeof err) == -1)
             child_capture_failed(&ch, err, true);

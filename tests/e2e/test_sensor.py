@@ -181,6 +181,15 @@ def test_the_sensor_ends_with_the_daemon(gateway):
     assert f"event=sensor-exit, pid={spid}, status=0" in g.log()
 
 
+def test_the_sensor_ends_when_the_daemon_is_killed(gateway):
+    """SIGKILL gives the daemon no time to close anything: the parent-death signal ends the
+    sensor (and its socket's EOF would)."""
+    g = gateway(doors=DOORS, extra=watch("    capture lo"))
+    spid = sensor_pid(g)
+    g.kill9()
+    wait_for(lambda: not alive(spid), what="the sensor to end")
+
+
 def test_a_killed_sensor_leaves_smtp_serving(gateway):
     g = gateway(doors=DOORS, extra=watch("    capture lo"))
     spid = sensor_pid(g)
