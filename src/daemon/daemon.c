@@ -4,7 +4,8 @@
  * preflight that configtest shares (the user, the spool, the files, the
  * ports), spool (its lock, then recovery), listening sockets (the doors',
  * then the metrics endpoint's), resolver,
- * recipient lists, control socket, then the switch to `user`, then the
+ * recipient lists, control socket, the sensor (forked while we are root),
+ * then the switch to `user`, then the
  * scheduler reads the queue, signals, loop. Stop order: listeners closed,
  * sessions ended, deliveries cancelled (their recipients stay queued),
  * control socket removed, spool drained (every commit and change answered)
@@ -61,8 +62,8 @@ struct daemon {
     struct tls_client *tls_client; /* outgoing STARTTLS, as the scheduler has it */
     struct policy_limits *limits;  /* the counts survive reloads; the limits are re-read */
     struct listen_set *listeners;
-    struct sensor
-        *sensor; /* the capture and the nftables blocking (docs/scanners.md); NULL: none */
+    /* the capture and the nftables blocking (docs/scanners.md); NULL: none */
+    struct sensor *sensor;
     struct event *sig_hup, *sig_term, *sig_int;
     struct event *drain_tick; /* SIGTERM: checks whether everything in flight has ended */
     struct timeval drain_start;
