@@ -1308,6 +1308,8 @@ static const struct {
     {"user-rate", "a rate is one word, as in 100/1h"},
     {"baseline", "a duration is one word, as in 1h"},
     {"within", "a duration is one word, as in 14d"},
+    {"block-scanners", "a duration is one word, as in 1d"},
+    {"capture", "one interface, or any"},
     {"exec", "quote a path that has spaces; the program takes no arguments"},
 };
 
@@ -1331,6 +1333,7 @@ const struct conf_block conf_blocks[] = {
     {"metrics", NULL, metrics_settings, N_OF(metrics_settings), open_metrics, close_metrics},
     {"alert", "a rule name", conf_alert_settings, CONF_ALERT_KEYS, conf_alert_open,
      conf_alert_close},
+    {"watch", NULL, conf_watch_settings, CONF_WATCH_KEYS, conf_watch_open, conf_watch_close},
 };
 
 const size_t conf_n_top_settings = N_OF(conf_top_settings);

@@ -1,52 +1,68 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * firewall_nft(): nft commands through libnftables (firewall.h), with its
- * output and errors buffered rather than printed. Placeholder of the
- * firewall branch: the sensor branch's copy of this file wins at merge.
+ * Running nft commands through libnftables (firewall.h, firewall_nft): one
+ * context per call, its output and its errors buffered, so that nothing is
+ * printed and the caller gets nft's own words. Nothing is kept between
+ * calls: a call is rare (a command, or one scanner blocked), and a context
+ * holds a netlink socket and nft's caches that would go stale.
  */
-#include <nftables/libnftables.h>
+#include <errno.h>
 #include <string.h>
+
+#include <nftables/libnftables.h>
 
 #include "firewall/firewall.h"
 #include "lib/str.h"
 
-/* Copies text into dst (capacity cap), cut at cap and without its trailing newlines. */
+/* msg without its trailing newlines and blanks, into dst (capacity cap): nft ends with "\n". */
 static void
-copy_out(char *dst, size_t cap, const char *text)
+firewall_trimmed(char *dst, size_t cap, const char *msg)
 {
-    size_t len = text != NULL ? strlen(text) : 0;
+    size_t n = msg != NULL ? strlen(msg) : 0;
 
-    if (dst == NULL || cap == 0)
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' ' || msg[n - 1] == '\t'))
+        n--;
+    if (n == 0) {
+        (void)str_copyz(dst, cap, "nft failed without a message");
         return;
-    while (len > 0 && text[len - 1] == '\n')
-        len--;
-    (void)str_copy(dst, cap, len > 0 ? text : "", len < cap ? len : cap - 1);
+    }
+    if (n >= cap)
+        n = cap - 1; /* the start names the error; the rest is nft's context */
+    memcpy(dst, msg, n);
+    dst[n] = '\0';
 }
 
 int
 firewall_nft(const char *commands, char *out, size_t outcap, char *err, size_t errcap)
 {
-    struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-    int rc;
+    struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+    int rc = -1;
 
     if (out != NULL && outcap > 0)
         out[0] = '\0';
-    if (ctx == NULL) {
-        (void)str_copyz(err, errcap, "libnftables: cannot make a context");
+    if (nft == NULL) {
+        (void)str_fmt(err, errcap, "cannot start libnftables: %s",
+                      strerror(errno ? errno : ENOMEM));
         return -1;
     }
-    if (nft_ctx_buffer_output(ctx) != 0 || nft_ctx_buffer_error(ctx) != 0) {
-        nft_ctx_free(ctx);
-        (void)str_copyz(err, errcap, "libnftables: cannot buffer its output");
-        return -1;
+    if (nft_ctx_buffer_output(nft) != 0 || nft_ctx_buffer_error(nft) != 0) {
+        (void)str_fmt(err, errcap, "cannot buffer libnftables' output");
+        goto out;
     }
-    rc = nft_run_cmd_from_buffer(ctx, commands);
-    copy_out(out, outcap, nft_ctx_get_output_buffer(ctx));
-    if (rc != 0) {
-        const char *e = nft_ctx_get_error_buffer(ctx);
+    if (nft_run_cmd_from_buffer(nft, commands) != 0) {
+        firewall_trimmed(err, errcap, nft_ctx_get_error_buffer(nft));
+        goto out;
+    }
+    if (out != NULL && outcap > 0) {
+        const char *o = nft_ctx_get_output_buffer(nft);
 
-        copy_out(err, errcap, e != NULL && e[0] != '\0' ? e : "nft failed without a message");
+        if (o != NULL && str_copyz(out, outcap, o) == -1) {
+            (void)str_fmt(err, errcap, "nft's output is longer than %zu octets", outcap - 1);
+            goto out;
+        }
     }
-    nft_ctx_free(ctx);
-    return rc == 0 ? 0 : -1;
+    rc = 0;
+out:
+    nft_ctx_free(nft);
+    return rc;
 }
