@@ -212,5 +212,12 @@ proxy_wait_new(struct event_base *base, int fd, const struct sockaddr *peer, soc
     if (w->read == NULL || w->timer == NULL || event_add(w->read, NULL) == -1 ||
         event_add(w->timer, &limit) == -1)
         log_panic("proxy_wait_new: cannot add its events");
+    if (log_enabled(LOG_LEVEL_DEBUG)) {
+        char text[INET6_ADDRSTRLEN + 16];
+
+        proxy_addr_text(peer, text, sizeof(text));
+        log_debug("-: proxy=%s, door=%s, event=proxy-wait, timeout=%us", text, conf_role_name(role),
+                  seconds);
+    }
     return w;
 }

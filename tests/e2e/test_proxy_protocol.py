@@ -529,7 +529,11 @@ def test_reload_turns_proxy_protocol_on_and_off(gateway):
     r.expect(220)
     r.close()
     wait_log(g, r"client=\[192\.0\.2\.9\]:40008, door=inbound, event=connect", offset)
-    # And off again: a header is no longer taken from 127.0.0.1.
+    # And off again: a header is no longer taken from 127.0.0.1. A connection that was
+    # waiting for its header at the reload finishes under the list it was accepted with.
+    waiting = Raw(g.port("inbound"))
+    waiting.send(b"PROXY TCP4 192.0.2.10 ")
+    wait_log(g, r"event=proxy-wait", offset)
     g.doors = {"inbound": {"tls": "none"}}
     g.write_config()
     offset = len(g.log())
@@ -538,6 +542,22 @@ def test_reload_turns_proxy_protocol_on_and_off(gateway):
     r = Raw(g.port("inbound"))
     r.expect(220)
     r.cmd("EHLO client.test", 250)
+    r.close()
+    waiting.send(b"127.0.0.1 40009 25\r\n")
+    waiting.expect(220)
+    waiting.close()
+    wait_log(g, r"client=\[192\.0\.2\.10\]:40009, door=inbound, event=connect", offset)
+
+
+def test_stop_while_a_header_is_awaited(gateway):
+    """SIGTERM: the connections waiting for a header are closed (no session to finish),
+    and gate26 exits 0 with nothing leaked (the fixture checks the sanitizers)."""
+    g = proxied_gateway(gateway)
+    r = Raw(g.port("inbound"))
+    r.send(b"PROXY ")
+    wait_log(g, r"-: proxy=\[127\.0\.0\.1\]:\d+, door=inbound, event=proxy-wait, timeout=10s")
+    g.stop()
+    assert r.is_closed() and r.buf == b""
     r.close()
 
 
