@@ -620,6 +620,8 @@ enum field {
     F_MSG_RATE,
     F_SENDER_RATE,
     F_N_LIMITS_EXEMPT,
+    F_N_PROXY_FROM,
+    F_PROXY_LINE,
 };
 
 static uint64_t
@@ -664,6 +666,10 @@ field(const struct conf_listen *l, enum field f)
         return rate_field(l->sender_rate);
     case F_N_LIMITS_EXEMPT:
         return l->n_limits_exempt;
+    case F_N_PROXY_FROM:
+        return l->n_proxy_from;
+    case F_PROXY_LINE:
+        return l->proxy_line;
     }
     return UINT64_MAX;
 }
@@ -756,6 +762,15 @@ test_listen_values(void **state)
         {"limits-exempt 0.0.0.0/0 ::/0", F_N_LIMITS_EXEMPT, 2},
         {"limits-exempt ::ffff:10.0.0.0/104", F_N_LIMITS_EXEMPT, 1},
         {"max-sessions 5", F_N_LIMITS_EXEMPT, 0},
+        {"proxy-protocol 127.0.0.1", F_N_PROXY_FROM, 1},
+        {"proxy-protocol 10.0.0.5 192.0.2.0/28\n    proxy-protocol 2001:db8::/64", F_N_PROXY_FROM,
+         3},
+        {"proxy-protocol 0.0.0.0/0 ::/0", F_N_PROXY_FROM, 2},
+        {"proxy-protocol \"10.0.0.5\"", F_N_PROXY_FROM, 1},
+        {"proxy-protocol 10.0.0.5", F_PROXY_LINE, LISTEN_LINE},
+        {"proxy-protocol 10.0.0.5\n    proxy-protocol 10.0.0.6", F_PROXY_LINE, LISTEN_LINE},
+        {"max-sessions 5", F_N_PROXY_FROM, 0},
+        {"max-sessions 5", F_PROXY_LINE, 0},
     };
 
     (void)state;
@@ -785,7 +800,8 @@ test_listen_errors(void **state)
         {"adress 127.0.0.1:25",
          "unknown key 'adress' in listen block (expected one of: address, allow, tls, auth, "
          "max-message-size, max-recipients, max-errors, max-sessions, timeout-command, "
-         "timeout-data, deny, max-sessions-per-client, connection-rate, message-rate, "
+         "timeout-data, deny, proxy-protocol, max-sessions-per-client, connection-rate, "
+         "message-rate, "
          "sender-rate, limits-exempt)"},
         {"Address 127.0.0.1:25", "unknown key 'Address'"},
         {"hostname x.example", "unknown key 'hostname' in listen block"},
@@ -844,6 +860,20 @@ test_listen_errors(void **state)
         {"limits-exempt ::/129", "expected a prefix length from 0 to 128"},
         {"limits-exempt \"\"", "expected an IPv4 or IPv6 network"},
         {"limits-exempt 10.0.0.0/8 off", "expected an IPv4 or IPv6 network"},
+        {"proxy-protocol", "expected a value after 'proxy-protocol'"},
+        {"proxy-protocol 10.0.0.1/8", "'10.0.0.1/8' has bits set past its /8 prefix (did you "
+                                      "mean 10.0.0.0/8?)"},
+        {"proxy-protocol 2001:db8::1/64", "did you mean 2001:db8::/64?"},
+        {"proxy-protocol lb.example", "expected an IPv4 or IPv6 network such as 10.0.0.0/8"},
+        {"proxy-protocol 10.0.0.0/33", "expected a prefix length from 0 to 32"},
+        {"proxy-protocol ::/129", "expected a prefix length from 0 to 128"},
+        {"proxy-protocol 10.0.0.5:25", "expected an IPv4 or IPv6 network"},
+        {"proxy-protocol [::1]", "expected an IPv4 or IPv6 network"},
+        {"proxy-protocol 256.0.0.1", "expected an IPv4 or IPv6 network"},
+        {"proxy-protocol \"\"", "expected an IPv4 or IPv6 network"},
+        {"proxy-protocol 10.0.0.5 on", "expected an IPv4 or IPv6 network"},
+        {"proxy-protocol 10.0.0.5\n    proxy-protocol off", "expected an IPv4 or IPv6 network"},
+        {"proxy-protocol 10.0.0.5 {", "'proxy-protocol' opens a block inside block 'listen'"},
         {"max-sessions-per-client 0", "expected a number from 1 to 1000000, found '0'"},
         {"max-sessions-per-client 1000001", "expected a number from 1 to 1000000"},
         {"max-sessions-per-client -1", "expected a number from 1 to 1000000"},

@@ -20,7 +20,7 @@
 #define CONF_DOMAINS_MAX      100000
 #define CONF_VERIFY_FILES_MAX 1000 /* distinct list files of verify-recipients */
 /* The most keys one scope (top level or a block kind) knows. */
-#define CONF_SCOPE_KEYS_MAX 16
+#define CONF_SCOPE_KEYS_MAX 24
 
 struct conf_parser;
 

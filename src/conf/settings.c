@@ -427,6 +427,15 @@ set_limits_exempt(struct conf_parser *p, const struct conf_line *l)
                         &p->listen->n_limits_exempt);
 }
 
+/* proxy-protocol NET...: the load balancers whose connections start with a PROXY header. */
+static int
+set_proxy_protocol(struct conf_parser *p, const struct conf_line *l)
+{
+    if (p->listen->proxy_line == 0)
+        p->listen->proxy_line = l->number;
+    return add_networks(p, l, "proxy-protocol", &p->listen->proxy_from, &p->listen->n_proxy_from);
+}
+
 /* tls-mode = "none" / "starttls" [ "required" ] / "implicit" */
 static int
 parse_tls_mode(const struct conf_line *l, enum conf_tls_mode *mode)
@@ -666,6 +675,7 @@ static const struct conf_setting listen_settings[] = {
     {"timeout-command", 1, false, set_timeout_command},
     {"timeout-data", 1, false, set_timeout_data},
     {"deny", MANY, true, set_deny},
+    {"proxy-protocol", MANY, true, set_proxy_protocol},
     {"max-sessions-per-client", 1, false, set_max_sessions_per_client},
     {"connection-rate", 1, false, set_connection_rate},
     {"message-rate", 1, false, set_message_rate},

@@ -25,8 +25,9 @@ DEV_CONF = ROOT / "etc" / "gate26.dev.conf"
 
 # Every listen key, in the order the "unknown key" message lists them (docs/config.md).
 LISTEN_KEYS = ("address, allow, tls, auth, max-message-size, max-recipients, max-errors, "
-               "max-sessions, timeout-command, timeout-data, deny, max-sessions-per-client, "
-               "connection-rate, message-rate, sender-rate, limits-exempt")
+               "max-sessions, timeout-command, timeout-data, deny, proxy-protocol, "
+               "max-sessions-per-client, connection-rate, message-rate, sender-rate, "
+               "limits-exempt")
 
 
 def run(*args, cwd=None, timeout=20):
