@@ -139,6 +139,13 @@ bool check_pid_has_open(long pid, const char *path);
  * cannot be read.
  */
 long check_flock_holder(const char *path);
+/*
+ * True when addr (4 or 16 octets of family) is reachable only from nearby:
+ * loopback, RFC 1918, shared (100.64/10), link-local (169.254/16,
+ * fe80::/10), unique local (fc00::/7), and the same inside ::ffff:0:0/96.
+ * The unspecified address is not private.
+ */
+bool check_addr_is_private(int family, const unsigned char *addr);
 /* The worst finding of l, its listeners' included. */
 enum check_level check_local_worst(const struct check_local *l);
 
