@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "conf/conf.h"
 #include "check/check.h"
@@ -44,6 +45,10 @@ static const char usage_text[] =
     "  check HOST[:PORT]... | check --mx DOMAIN | check smtps://HOST[:PORT]...\n"
     "                        what a remote host's (or a domain's MX hosts') mail ports\n"
     "                        answer; exit 0 ok, 1 warning, 2 critical (check --help)\n"
+    "  audit [-c FILE] [--json]\n"
+    "                        the security review: doors, AUTH, certificates, password\n"
+    "                        file, firewall table, daemon binary, scanners, check\n"
+    "                        --local; exit 0 ok, 1 warning, 2 critical (audit --help)\n"
     "  version               print the version\n"
     "  help [COMMAND]        print this text, or COMMAND's (as COMMAND --help)\n"
     "\n"
@@ -233,6 +238,12 @@ cmd_check(int argc, char **argv)
 }
 
 static int
+cmd_audit(int argc, char **argv)
+{
+    return audit_main(argc, argv, DEFAULT_CONF);
+}
+
+static int
 cmd_passwd(int argc, char **argv)
 {
     return auth_passwd_cli(argc, argv, DEFAULT_CONF);
@@ -267,7 +278,7 @@ static const struct {
     {"queue", cmd_queue},     {"unlock", cmd_unlock},
     {"passwd", cmd_passwd},   {"check", cmd_check},
     {"version", cmd_version}, {"help", cmd_help},
-    {"status", cmd_status},
+    {"status", cmd_status},   {"audit", cmd_audit},
 };
 
 /* gate26 help [COMMAND]: this usage, or COMMAND --help. */
