@@ -44,8 +44,8 @@ const char *check_level_name(enum check_level l);
 struct check_finding {
     char id[48]; /* "auth-before-tls", "open-relay", "cert-expired", ... */
     enum check_level level;
-    char text[256]; /* printable ASCII */
-    char fix[192];  /* one line: what to do about it (gate26 audit); "" when none */
+    char text[512]; /* printable ASCII */
+    char fix[256];  /* one line: what to do about it (gate26 audit); "" when none */
 };
 
 /* A growable list of findings (the list owns its array). */
