@@ -95,7 +95,7 @@ allow_at_least(const struct conf_listen *li, enum audit_net want)
 }
 
 static void
-public_no_tls(const struct conf *c, const struct conf_listen *li, struct check_findings *f)
+public_no_tls(const struct conf_listen *li, struct check_findings *f)
 {
     if (li->tls != CONF_TLS_NONE)
         return;
@@ -111,9 +111,9 @@ public_no_tls(const struct conf *c, const struct conf_listen *li, struct check_f
         if (!is_public(ca))
             continue;
         check_add(f, "audit.door-public-no-tls", CHECK_WARN,
-                  "door %s at %s (%s line %u): %s, without TLS: mail crosses the network in "
+                  "door %s at %s (line %u): %s, without TLS: mail crosses the network in "
                   "clear",
-                  conf_role_name(li->role), ca->text, c->path, ca->line,
+                  conf_role_name(li->role), ca->text, ca->line,
                   wildcard ? "every interface, public ones included" : "a public address");
         check_fix(f, "add a tls { cert ... key ... } block and tls starttls on the door, or "
                      "listen on a private address");
@@ -127,23 +127,23 @@ auth_tls_optional(const struct conf *c, const struct conf_listen *li, struct che
         return;
     if (li->tls == CONF_TLS_NONE) {
         check_add(f, "audit.auth-tls-optional", CHECK_WARN,
-                  "door %s (%s line %u) requires AUTH with tls none: gate26 offers AUTH only "
+                  "door %s (line %u) requires AUTH with tls none: gate26 offers AUTH only "
                   "inside TLS, so nobody can log in, and a client that sends AUTH anyway sends "
                   "its password in clear",
-                  conf_role_name(li->role), c->path, li->line);
+                  conf_role_name(li->role), li->line);
         check_fix(f, "tls starttls required on the door (with a tls block), or auth none and an "
                      "allow list");
     } else if (li->tls == CONF_TLS_STARTTLS) {
         check_add(f, "audit.auth-tls-optional", CHECK_WARN,
-                  "door %s (%s line %u) requires AUTH but STARTTLS is optional (tls starttls): a "
+                  "door %s (line %u) requires AUTH but STARTTLS is optional (tls starttls): a "
                   "client that skips it may send its password in clear",
-                  conf_role_name(li->role), c->path, li->line);
+                  conf_role_name(li->role), li->line);
         check_fix(f, "tls starttls required (or tls implicit) on the door");
     }
 }
 
 static void
-internal_allow(const struct conf *c, const struct conf_listen *li, struct check_findings *f)
+internal_allow(const struct conf_listen *li, struct check_findings *f)
 {
     const struct conf_cidr *n;
     bool loopback_only = li->n_addrs > 0;
@@ -157,9 +157,9 @@ internal_allow(const struct conf *c, const struct conf_listen *li, struct check_
         cidr_text(n, net, sizeof(net));
         /* On loopback only, "everyone" is every local process; elsewhere the Internet. */
         check_add(f, "audit.internal-open", loopback_only ? CHECK_WARN : CHECK_CRIT,
-                  "door internal (%s line %u): allow %s admits everyone%s: it relays mail to "
+                  "door internal (line %u): allow %s admits everyone%s: it relays mail to "
                   "anywhere for them",
-                  c->path, li->line, net, loopback_only ? " on this machine" : "");
+                  li->line, net, loopback_only ? " on this machine" : "");
         check_fix(f, "allow only our own servers' networks on the internal door (e.g. allow "
                      "10.1.2.0/24)");
         return;
@@ -169,9 +169,9 @@ internal_allow(const struct conf *c, const struct conf_listen *li, struct check_
             continue;
         cidr_text(&li->allow[i], net, sizeof(net));
         check_add(f, "audit.internal-wide", CHECK_WARN,
-                  "door internal (%s line %u): allow %s is wider than %s: it relays for far more "
+                  "door internal (line %u): allow %s is wider than %s: it relays for far more "
                   "hosts than our servers",
-                  c->path, li->line, net, is_v4(&li->allow[i]) ? "/16" : "/48");
+                  li->line, net, is_v4(&li->allow[i]) ? "/16" : "/48");
         check_fix(f, "narrow the allow network to the servers' own (/24 or the hosts)");
     }
 }
@@ -183,7 +183,7 @@ internal_allow(const struct conf *c, const struct conf_listen *li, struct check_
  * users send without logging in (inbound).
  */
 static void
-port26_no_auth(const struct conf *c, const struct conf_listen *li, struct check_findings *f)
+port26_no_auth(const struct conf_listen *li, struct check_findings *f)
 {
     const struct conf_cidr *open = allow_at_least(li, AUDIT_NET_EVERYONE);
 
@@ -196,10 +196,9 @@ port26_no_auth(const struct conf *c, const struct conf_listen *li, struct check_
 
         if (addr_bin(ca, a, &port) == AF_UNSPEC || port != 26 || !is_public(ca))
             continue;
-        check_add(f, "audit.submission-26-no-auth",
-                  li->role == DOOR_INBOUND ? CHECK_WARN : CHECK_CRIT,
-                  "door %s at %s (%s line %u): port 26, open to everyone, without AUTH: %s",
-                  conf_role_name(li->role), ca->text, c->path, ca->line,
+        check_add(f, "audit.port26-no-auth", li->role == DOOR_INBOUND ? CHECK_WARN : CHECK_CRIT,
+                  "door %s at %s (line %u): port 26, open to everyone, without AUTH: %s",
+                  conf_role_name(li->role), ca->text, ca->line,
                   li->role == DOOR_INBOUND ? "users told to submit on 26 send without logging in"
                                            : "anyone may send through it without a login");
         check_fix(f, "serve port 26 as listen submission (auth required), or restrict the "
@@ -213,9 +212,9 @@ audit_doors(const struct conf *c, struct check_findings *f)
     for (size_t i = 0; i < c->n_listens; i++) {
         const struct conf_listen *li = &c->listens[i];
 
-        public_no_tls(c, li, f);
+        public_no_tls(li, f);
         auth_tls_optional(c, li, f);
-        internal_allow(c, li, f);
-        port26_no_auth(c, li, f);
+        internal_allow(li, f);
+        port26_no_auth(li, f);
     }
 }

@@ -52,9 +52,9 @@ static const struct {
     {"port 26 internal open to all",
      "listen internal {\n address 0.0.0.0:26\n allow 0.0.0.0/0\n}\n",
      "audit.door-public-no-tls:warn audit.internal-open:critical "
-     "audit.submission-26-no-auth:critical"},
+     "audit.port26-no-auth:critical"},
     {"port 26 inbound", TLS "listen inbound {\n address 0.0.0.0:26\n}\n" DOM,
-     "audit.submission-26-no-auth:warn"},
+     "audit.port26-no-auth:warn"},
     {"port 26 inbound on a private address", TLS "listen inbound {\n address 10.0.0.1:26\n}\n" DOM,
      ""},
     {"port 26 internal restricted",

@@ -41,8 +41,8 @@ one_cert(const struct conf *c, const struct conf_tls_pair *pair, bool is_default
         (void)fclose(fp);
     if (x == NULL) {
         check_add(f, "audit.cert-unreadable", CHECK_WARN,
-                  "certificate %s (%s line %u): cannot be read as PEM%s%s", pair->cert, c->path,
-                  pair->line, fp == NULL ? ": " : "", fp == NULL ? strerror(errno) : "");
+                  "certificate %s (line %u): cannot be read as PEM%s%s", pair->cert, pair->line,
+                  fp == NULL ? ": " : "", fp == NULL ? strerror(errno) : "");
         check_fix(f, "gate26 configtest -c %s shows what serve would say", c->path);
         return;
     }
@@ -52,14 +52,14 @@ one_cert(const struct conf *c, const struct conf_tls_pair *pair, bool is_default
         switch (audit_cert_judge(end, now)) {
         case AUDIT_CERT_EXPIRED:
             check_add(f, "audit.cert-expired", CHECK_CRIT,
-                      "certificate %s (%s line %u) expired %ld day%s ago", pair->cert, c->path,
-                      pair->line, -days, days == -1 ? "" : "s");
-            check_fix(f, "renew it (e.g. certbot renew), then gate26 reload: kill -HUP");
+                      "certificate %s (line %u) expired %ld day%s ago", pair->cert, pair->line,
+                      -days, days == -1 ? "" : "s");
+            check_fix(f, "renew it (e.g. certbot renew), then reload gate26 (kill -HUP)");
             break;
         case AUDIT_CERT_EXPIRING:
             check_add(f, "audit.cert-expiring", CHECK_WARN,
-                      "certificate %s (%s line %u) expires in %ld day%s (within %d)", pair->cert,
-                      c->path, pair->line, days, days == 1 ? "" : "s", AUDIT_CERT_DAYS);
+                      "certificate %s (line %u) expires in %ld day%s (within %d)", pair->cert,
+                      pair->line, days, days == 1 ? "" : "s", AUDIT_CERT_DAYS);
             check_fix(f, "renew it (e.g. certbot renew), then reload gate26 (kill -HUP)");
             break;
         case AUDIT_CERT_OK:
@@ -70,9 +70,9 @@ one_cert(const struct conf *c, const struct conf_tls_pair *pair, bool is_default
      * chosen by SNI for the names they carry. */
     if (is_default && X509_check_host(x, c->hostname, strlen(c->hostname), 0, NULL) != 1) {
         check_add(f, "audit.cert-hostname", CHECK_WARN,
-                  "certificate %s (%s line %u) does not name hostname %s: clients that verify "
+                  "certificate %s (line %u) does not name hostname %s: clients that verify "
                   "see a name mismatch",
-                  pair->cert, c->path, pair->line, c->hostname);
+                  pair->cert, pair->line, c->hostname);
         check_fix(f, "get a certificate for %s (or set hostname to a name it carries)",
                   c->hostname);
     }
@@ -95,24 +95,24 @@ perm_findings(const struct conf *c, const struct stat *st, const struct audit_id
 
     if (bad & (AUDIT_PERM_OTHER_WRITE | AUDIT_PERM_GROUP_WRITE)) {
         check_add(f, "audit.passwd-writable", CHECK_CRIT,
-                  "password file %s (%s line %u) is mode %04o: %s may change it and add a login",
-                  c->auth_passwd, c->path, c->auth_passwd_line, (unsigned)(st->st_mode & 07777),
+                  "password file %s (line %u) is mode %04o: %s may change it and add a login",
+                  c->auth_passwd, c->auth_passwd_line, (unsigned)(st->st_mode & 07777),
                   bad & AUDIT_PERM_OTHER_WRITE ? "every user" : "its group");
         check_fix(f, "chmod 0640 %s (owner root, group %s)", c->auth_passwd, fix_owner);
     }
     if (bad & (AUDIT_PERM_OTHER_READ | AUDIT_PERM_GROUP_READ)) {
         check_add(f, "audit.passwd-readable", CHECK_WARN,
-                  "password file %s (%s line %u) is mode %04o: %s may read the hashes and guess "
+                  "password file %s (line %u) is mode %04o: %s may read the hashes and guess "
                   "passwords offline",
-                  c->auth_passwd, c->path, c->auth_passwd_line, (unsigned)(st->st_mode & 07777),
+                  c->auth_passwd, c->auth_passwd_line, (unsigned)(st->st_mode & 07777),
                   bad & AUDIT_PERM_OTHER_READ ? "every user" : "its group");
         check_fix(f, "chmod 0640 %s and chgrp %s %s", c->auth_passwd, fix_owner, c->auth_passwd);
     }
     if (bad & AUDIT_PERM_OWNER) {
         check_add(f, "audit.passwd-owner", CHECK_WARN,
-                  "password file %s (%s line %u) belongs to uid %u, neither root nor the "
+                  "password file %s (line %u) belongs to uid %u, neither root nor the "
                   "gateway's user",
-                  c->auth_passwd, c->path, c->auth_passwd_line, (unsigned)st->st_uid);
+                  c->auth_passwd, c->auth_passwd_line, (unsigned)st->st_uid);
         check_fix(f, "chown root:%s %s", fix_owner, c->auth_passwd);
     }
 }
@@ -197,8 +197,8 @@ audit_passwd(const struct conf *c, const struct audit_ids *gw, struct check_find
     if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
         int e = errno;
 
-        check_add(f, "audit.passwd-unreadable", CHECK_WARN, "password file %s (%s line %u): %s",
-                  c->auth_passwd, c->path, c->auth_passwd_line,
+        check_add(f, "audit.passwd-unreadable", CHECK_WARN, "password file %s (line %u): %s",
+                  c->auth_passwd, c->auth_passwd_line,
                   fd == -1 ? strerror(e) : "not a regular file");
         check_fix(f, "create it with gate26 passwd -c %s USER", c->path);
         if (fd != -1)

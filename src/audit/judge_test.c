@@ -32,7 +32,8 @@ cidr(const char *text)
     a[len] = '\0';
     n.family = strchr(a, ':') != NULL ? AF_INET6 : AF_INET;
     assert_int_equal(inet_pton(n.family, a, n.addr), 1);
-    n.prefix = slash != NULL ? (unsigned)strtoul(slash + 1, NULL, 10) : (n.family == AF_INET ? 32 : 128);
+    n.prefix =
+        slash != NULL ? (unsigned)strtoul(slash + 1, NULL, 10) : (n.family == AF_INET ? 32 : 128);
     return n;
 }
 

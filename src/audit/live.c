@@ -306,7 +306,6 @@ audit_scanners(const struct conf *c, time_t now, struct check_findings *f)
         check_add(f, "audit.scanners-unchecked", CHECK_INFO,
                   "scanners seen: the daemon did not answer scanners-json (%.*s): an older gate26?",
                   (int)(l > 120 ? 120 : l), answer);
-        check_fix(f, "restart gate26 to run the installed binary");
         free(answer);
         return;
     }
@@ -455,9 +454,9 @@ audit_auth_probe(const struct conf *c, struct check_findings *f)
             if (!h[k].ports[0].auth_before_tls)
                 continue;
             check_add(f, "audit.auth-in-clear", CHECK_CRIT,
-                      "%s (%s line %u): EHLO offers AUTH before TLS (%.80s): passwords cross the "
+                      "%s (line %u): EHLO offers AUTH before TLS (%.80s): passwords cross the "
                       "network in clear",
-                      where[k]->text, c->path, where[k]->line, h[k].ports[0].ehlo);
+                      where[k]->text, where[k]->line, h[k].ports[0].ehlo);
             check_fix(f, "see who answers there (gate26 check --local); gate26 offers AUTH only "
                          "inside TLS");
         }
