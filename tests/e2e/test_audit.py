@@ -179,7 +179,7 @@ auth {{
     passwd {pw}
 }}
 listen inbound {{
-    address 0.0.0.0:2525
+    address 192.0.2.1:2525
     tls none
 }}
 listen internal {{
@@ -234,6 +234,10 @@ def test_bad_configuration_lists_every_planted_finding(tmp_path, netns, daemons)
     d = tmp_path / "bad"
     d.mkdir()
     d.chmod(0o711)
+    # A public address (TEST-NET-1: neither loopback nor private) on the namespace's lo (this
+    # kernel may have no dummy interfaces), for the inbound door; the internal door takes the
+    # wildcard.
+    subprocess.run(["ip", "-n", netns, "addr", "add", "192.0.2.1/32", "dev", "lo"], check=True)
     conf = bad_config(d)
     # The daemon runs from a copy of the binary, which is then replaced (as a package upgrade
     # does): /proc/PID/exe reads "PATH (deleted)".
@@ -259,7 +263,8 @@ def test_bad_configuration_lists_every_planted_finding(tmp_path, netns, daemons)
     assert finding(doc, "audit.port26-no-auth")["level"] == "critical"
     assert "0.0.0.0:26" in finding(doc, "audit.port26-no-auth")["text"]
     public = [f["text"] for f in doc["findings"] if f["id"] == "audit.door-public-no-tls"]
-    assert any("0.0.0.0:2525" in t for t in public) and any("0.0.0.0:26" in t for t in public)
+    assert any("192.0.2.1:2525" in t and "a public address" in t for t in public)
+    assert any("0.0.0.0:26" in t and "every interface" in t for t in public)
     assert "soon.pem" in finding(doc, "audit.cert-expiring")["text"]
     assert "wrong.pem" in finding(doc, "audit.cert-hostname")["text"]
     assert "gate26.test" in finding(doc, "audit.cert-hostname")["text"]
@@ -317,6 +322,48 @@ def test_good_configuration_lists_none_of_them(tmp_path, netns, daemons):
     outdated = finding(doc, "audit.firewall-outdated")
     assert outdated["level"] == "warn" and digest[:12] in outdated["text"]
     assert status == 1
+
+
+def test_more_planted_findings_without_a_daemon(tmp_path):
+    """The judgements of the file alone: a /8 on the internal door, AUTH where STARTTLS is
+    optional, an expired certificate, a writable password file of another owner with a hash
+    gate26 refuses."""
+    cert, key = self_signed(tmp_path, "gate26.test", days=-1, stem="old")
+    pw = tmp_path / "passwd"
+    pw.write_text("carol:$1$saltsalt$qjXMvbEw8oaL.CzflDugX/\n" + weak_line("dave") + "\n")
+    os.chown(pw, 12345, 0)
+    pw.chmod(0o666)
+    conf = tmp_path / "gate26.conf"
+    conf.write_text(f"""hostname gate26.test
+spool {tmp_path / 'spool'}
+tls {{
+    cert {cert}
+    key {key}
+}}
+auth {{
+    passwd {pw}
+}}
+listen internal {{
+    address 127.0.0.1:{free_port()}
+    allow 10.0.0.0/8 2001:db8::/32 10.1.2.0/24
+    auth required
+    tls starttls
+}}
+user {GATE26_USER}
+""")
+    doc, status = audit_json("-c", str(conf))
+    wide = [f["text"] for f in doc["findings"] if f["id"] == "audit.internal-wide"]
+    assert len(wide) == 2 and "10.0.0.0/8" in wide[0] and "2001:db8::/32" in wide[1], wide
+    assert "audit.internal-open" not in ids(doc)
+    assert "tls starttls" in finding(doc, "audit.auth-tls-optional")["text"]
+    assert finding(doc, "audit.cert-expired")["level"] == "critical"
+    assert finding(doc, "audit.passwd-writable")["level"] == "critical"
+    assert "uid 12345" in finding(doc, "audit.passwd-owner")["text"]
+    assert "0666" in finding(doc, "audit.passwd-readable")["text"]
+    weak = [f for f in doc["findings"] if f["id"] == "audit.passwd-weak-hash"]
+    assert [f["level"] for f in weak] == ["critical", "warn"], weak
+    assert "carol (md5-crypt)" in weak[0]["text"] and "dave (sha512-crypt" in weak[1]["text"]
+    assert status == 2
 
 
 def test_auth_offered_in_clear_is_found_by_ehlo(tmp_path):
