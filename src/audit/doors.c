@@ -59,9 +59,7 @@ is_loopback(const struct conf_addr *ca)
 
     if (family == AF_INET)
         return a[0] == 127;
-    static const unsigned char one[16] = {[15] = 1};
-
-    return family == AF_INET6 && memcmp(a, one, 16) == 0;
+    return family == AF_INET6 && memcmp(a, in6addr_loopback.s6_addr, 16) == 0;
 }
 
 static void

@@ -231,6 +231,7 @@ audit_scanners_judge(const char *text, size_t len, time_t now, struct audit_scan
             }
             n_sess += k;
         }
+        out->listed++;
         if (seen < now - AUDIT_SCANNERS_WINDOW)
             continue;
         out->sources++;

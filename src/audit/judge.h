@@ -82,6 +82,7 @@ enum audit_cert audit_cert_judge(time_t not_after, time_t now);
 
 /* What `scanners-json` says about the last day (docs/scanners.md, "gate26 scanners"). */
 struct audit_scanners {
+    size_t listed;               /* sources in the document (the daemon lists its busiest) */
     size_t sources;              /* sources whose last_seen is within 24 hours */
     unsigned long long mirai;    /* their Mirai SYNs */
     unsigned long long sessions; /* their scanner sessions, all kinds */

@@ -321,9 +321,19 @@ test_scanners_judge(void **state)
             continue;
         }
         assert_int_equal(s.sources, rows[i].sources);
+        assert_true(s.listed >= s.sources);
         assert_int_equal(s.mirai, rows[i].mirai);
         assert_int_equal(s.sessions, rows[i].sessions);
         assert_string_equal(s.busiest, rows[i].busiest);
+    }
+    {
+        /* Every entry is listed, recent or not: "at least" when the daemon's list is full. */
+        struct audit_scanners s;
+        char why[256];
+
+        assert_int_equal(
+            audit_scanners_judge(rows[1].doc, strlen(rows[1].doc), now, &s, why, sizeof(why)), 0);
+        assert_int_equal(s.listed, 3);
     }
 }
 

@@ -231,14 +231,18 @@ audit_daemon(const struct conf *c, const char *binary, struct check_findings *f)
 
 /* ---- the scanners ---- */
 
+/* The most sources scanners-json N lists (ctl's CTL_SCANNERS_TOP_MAX); without N, 20. */
+#define AUDIT_SCANNERS_TOP 1000
+#define AUDIT_STR_(x)      #x
+#define AUDIT_STR(x)       AUDIT_STR_(x)
+
 /*
- * Sends "scanners-json" and reads the answer into *out (heap, NUL-terminated,
- * *len octets). Returns 0, or -1 with why.
+ * Sends request (a line with its LF) and reads the answer into *out (heap,
+ * NUL-terminated, *len octets). Returns 0, or -1 with why.
  */
 static int
-ask_scanners(const struct conf *c, char **out, size_t *len, char *why, size_t cap)
+ask_ctl(const struct conf *c, const char *request, char **out, size_t *len, char *why, size_t cap)
 {
-    static const char request[] = "scanners-json\n";
     size_t n = 0, size = 65536;
     char *buf;
     int fd = ctl_open(c);
@@ -248,7 +252,7 @@ ask_scanners(const struct conf *c, char **out, size_t *len, char *why, size_t ca
                       strerror(errno));
         return -1;
     }
-    if (io_write_full(fd, request, sizeof(request) - 1) == -1) {
+    if (io_write_full(fd, request, strlen(request)) == -1) {
         (void)str_fmt(why, cap, "the control socket: %s", strerror(errno));
         (void)close(fd);
         return -1;
@@ -295,9 +299,21 @@ audit_scanners(const struct conf *c, time_t now, struct check_findings *f)
     const char *eol;
     size_t len = 0;
 
-    if (ask_scanners(c, &answer, &len, why, sizeof(why)) == -1) {
+    /* The busiest sources first, as many as the daemon lists; a daemon that takes no N gets
+     * the plain verb. */
+    if (ask_ctl(c, "scanners-json " AUDIT_STR(AUDIT_SCANNERS_TOP) "\n", &answer, &len, why,
+                sizeof(why)) == -1) {
         check_add(f, "audit.scanners-unchecked", CHECK_INFO, "scanners seen: not asked: %s", why);
         return;
+    }
+    if (len < 3 || memcmp(answer, "ok\n", 3) != 0) {
+        free(answer);
+        answer = NULL;
+        if (ask_ctl(c, "scanners-json\n", &answer, &len, why, sizeof(why)) == -1) {
+            check_add(f, "audit.scanners-unchecked", CHECK_INFO, "scanners seen: not asked: %s",
+                      why);
+            return;
+        }
     }
     eol = memchr(answer, '\n', len);
     if (eol == NULL || eol - answer != 2 || memcmp(answer, "ok", 2) != 0) {
@@ -315,9 +331,10 @@ audit_scanners(const struct conf *c, time_t now, struct check_findings *f)
                   "scanners seen: the daemon's scanners-json was not understood: %s", why);
     } else if (s.sources > 0) {
         check_add(f, "audit.scanners-seen", CHECK_WARN,
-                  "%zu scanner source%s in the last 24 h (%llu Mirai SYNs, %llu scanner "
+                  "%s%zu scanner source%s in the last 24 h (%llu Mirai SYNs, %llu scanner "
                   "sessions; the busiest %s)",
-                  s.sources, s.sources == 1 ? "" : "s", s.mirai, s.sessions, s.busiest);
+                  s.listed >= AUDIT_SCANNERS_TOP ? "at least " : "", s.sources,
+                  s.sources == 1 ? "" : "s", s.mirai, s.sessions, s.busiest);
         if (c->watch.block_scanners > 0)
             check_fix(f, "gate26 firewall -c %s --apply (block-scanners fills its set scanners)",
                       c->path);

@@ -22,7 +22,10 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -387,6 +390,104 @@ listen internal {{
     assert status == 2
     # Not gate26 there: check --local says so too.
     assert "check.door-not-gate26" in ids(doc)
+
+
+class FakeControl:
+    """A control socket (SPOOL/control) that answers each request line from answers
+    ({line: answer bytes}, else "error: unknown command"), and records the lines."""
+
+    def __init__(self, spool, answers):
+        spool.mkdir(parents=True, exist_ok=True)
+        self.path = spool / "control"
+        self.answers = answers
+        self.lines = []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(str(self.path))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.done.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                try:
+                    while b"\n" not in data:
+                        chunk = conn.recv(1024)
+                        if not chunk:
+                            break
+                        data += chunk
+                except socket.timeout:
+                    pass
+                if not data:
+                    continue  # a connection that only asked SO_PEERCRED
+                line = data.split(b"\n")[0].decode()
+                self.lines.append(line)
+                conn.sendall(self.answers.get(line, b"error: unknown command: " + line.encode()
+                                              + b"\n"))
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+def scanners_doc(sources):
+    return json.dumps({"sources": sources, "networks": [], "capture": "any",
+                       "table_size": 4096}).encode()
+
+
+def utc(seconds_ago):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds_ago))
+
+
+def test_scanners_seen_through_the_control_socket(tmp_path):
+    """scanners-json as docs/scanners.md gives it: sources of the last 24 h are a warning
+    with their counts; older ones are not; a daemon without the N argument gets the plain
+    verb; one without the verb, or with a broken document, is an info."""
+    spool = tmp_path / "spool"
+    conf = tmp_path / "gate26.conf"
+    conf.write_text(f"spool {spool}\nlisten internal {{\n    address 127.0.0.1:{free_port()}\n"
+                    "    allow 127.0.0.1/32\n}\n")
+    recent = {"address": "192.0.2.7", "mirai": 20, "plain": 3,
+              "sessions": {"silent": 1, "http": 2, "tls": 0, "ssh": 0, "proxy": 0, "binary": 0},
+              "ports": [26], "first_seen": utc(7200), "last_seen": utc(60)}
+    old = dict(recent, address="198.51.100.9", mirai=500, last_seen=utc(2 * 86400))
+    cases = [
+        ({"scanners-json 1000": b"ok\n" + scanners_doc([old, recent])},
+         ["scanners-json 1000"], "audit.scanners-seen"),
+        ({"scanners-json": b"ok\n" + scanners_doc([old])},
+         ["scanners-json 1000", "scanners-json"], "audit.scanners"),
+        ({}, ["scanners-json 1000", "scanners-json"], "audit.scanners-unchecked"),
+        ({"scanners-json 1000": b"ok\n{\"sources\": [{\"address\": 1}]}"},
+         ["scanners-json 1000"], "audit.scanners-unchecked"),
+    ]
+    for answers, lines, fid in cases:
+        fake = FakeControl(spool, answers)
+        try:
+            doc, status = audit_json("-c", str(conf))
+        finally:
+            fake.stop()
+            fake.path.unlink()
+        assert fake.lines == lines
+        f = finding(doc, fid)
+        if fid == "audit.scanners-seen":
+            assert f["level"] == "warn"
+            assert "1 scanner source in the last 24 h (20 Mirai SYNs, 3 scanner sessions; " \
+                   "the busiest 192.0.2.7)" in f["text"], f
+            assert f["fix"] == (f"watch {{ block-scanners 1d }} in {conf}, then gate26 firewall "
+                                f"-c {conf} --apply")
+        elif fid == "audit.scanners":
+            assert f["level"] == "ok"
+        else:
+            assert f["level"] == "info"
 
 
 def test_scanners_seen_in_the_last_day(tmp_path, netns, daemons):
