@@ -518,6 +518,23 @@ def test_scanners_seen_in_the_last_day(tmp_path, netns, daemons):
     assert daemon.proc.poll() is None
 
 
+def test_not_root_says_what_it_could_not_check(tmp_path):
+    """As the gateway's user: the firewall table cannot be read (nftables needs CAP_NET_ADMIN),
+    which is an info, not a warning."""
+    conf = tmp_path / "gate26.conf"
+    conf.write_text(f"spool {tmp_path / 'spool'}\nlisten internal {{\n"
+                    f"    address 127.0.0.1:{free_port()}\n    allow 127.0.0.1/32\n}}\n")
+    conf.chmod(0o644)
+    r = subprocess.run(["setpriv", f"--reuid={GATE26_USER}", f"--regid={GATE26_USER}",
+                        "--clear-groups", BIN, "audit", "-c", str(conf), "--json"],
+                       capture_output=True, text=True, env=ENV, timeout=120)
+    doc = json.loads(r.stdout)
+    f = finding(doc, "audit.firewall-unchecked")
+    assert f["level"] == "info" and "root" in f["fix"]
+    assert "audit.firewall-missing" not in ids(doc)
+    assert finding(doc, "audit.daemon-not-running")["level"] == "info"
+
+
 @pytest.mark.parametrize("args,status,stderr", [
     (["--bogus"], 3, "unknown option '--bogus'"),
     (["-c"], 3, "needs a value"),
