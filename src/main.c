@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "conf/conf.h"
 #include "check/check.h"
@@ -48,6 +49,10 @@ static const char usage_text[] =
     "  firewall [-c FILE] [--apply | --remove]\n"
     "                        print the nftables ruleset of the doors (table inet\n"
     "                        gate26), load it, or delete it (firewall --help)\n"
+    "  audit [-c FILE] [--json]\n"
+    "                        the security review: doors, AUTH, certificates, password\n"
+    "                        file, firewall table, daemon binary, scanners, check\n"
+    "                        --local; exit 0 ok, 1 warning, 2 critical (audit --help)\n"
     "  version               print the version\n"
     "  help [COMMAND]        print this text, or COMMAND's (as COMMAND --help)\n"
     "\n"
@@ -237,6 +242,12 @@ cmd_check(int argc, char **argv)
 }
 
 static int
+cmd_audit(int argc, char **argv)
+{
+    return audit_main(argc, argv, DEFAULT_CONF);
+}
+
+static int
 cmd_passwd(int argc, char **argv)
 {
     return auth_passwd_cli(argc, argv, DEFAULT_CONF);
@@ -278,6 +289,7 @@ static const struct {
     {"passwd", cmd_passwd},   {"check", cmd_check},
     {"version", cmd_version}, {"help", cmd_help},
     {"status", cmd_status},   {"firewall", cmd_firewall},
+    {"audit", cmd_audit},
 };
 
 /* gate26 help [COMMAND]: this usage, or COMMAND --help. */
