@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "conf/conf.h"
 #include "check/check.h"
 #include "ctl/ctl.h"
 #include "daemon/daemon.h"
 #include "daemon/preflight.h"
+#include "firewall/firewall.h"
 #include "verify/verify.h"
 
 #define DEFAULT_CONF "/etc/gate26/gate26.conf"
@@ -47,6 +49,13 @@ static const char usage_text[] =
     "  check HOST[:PORT]... | check --mx DOMAIN | check smtps://HOST[:PORT]...\n"
     "                        what a remote host's (or a domain's MX hosts') mail ports\n"
     "                        answer; exit 0 ok, 1 warning, 2 critical (check --help)\n"
+    "  firewall [-c FILE] [--apply | --remove]\n"
+    "                        print the nftables ruleset of the doors (table inet\n"
+    "                        gate26), load it, or delete it (firewall --help)\n"
+    "  audit [-c FILE] [--json]\n"
+    "                        the security review: doors, AUTH, certificates, password\n"
+    "                        file, firewall table, daemon binary, scanners, check\n"
+    "                        --local; exit 0 ok, 1 warning, 2 critical (audit --help)\n"
     "  version               print the version\n"
     "  help [COMMAND]        print this text, or COMMAND's (as COMMAND --help)\n"
     "\n"
@@ -242,9 +251,21 @@ cmd_check(int argc, char **argv)
 }
 
 static int
+cmd_audit(int argc, char **argv)
+{
+    return audit_main(argc, argv, DEFAULT_CONF);
+}
+
+static int
 cmd_passwd(int argc, char **argv)
 {
     return auth_passwd_cli(argc, argv, DEFAULT_CONF);
+}
+
+static int
+cmd_firewall(int argc, char **argv)
+{
+    return firewall_main(argc, argv, DEFAULT_CONF);
 }
 
 static int
@@ -272,11 +293,12 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
-    {"serve", cmd_serve},     {"configtest", cmd_configtest},
-    {"queue", cmd_queue},     {"unlock", cmd_unlock},
-    {"passwd", cmd_passwd},   {"check", cmd_check},
-    {"version", cmd_version}, {"help", cmd_help},
-    {"status", cmd_status},   {"scanners", cmd_scanners},
+    {"serve", cmd_serve},       {"configtest", cmd_configtest},
+    {"queue", cmd_queue},       {"unlock", cmd_unlock},
+    {"passwd", cmd_passwd},     {"check", cmd_check},
+    {"version", cmd_version},   {"help", cmd_help},
+    {"status", cmd_status},     {"scanners", cmd_scanners},
+    {"firewall", cmd_firewall}, {"audit", cmd_audit},
 };
 
 /* gate26 help [COMMAND]: this usage, or COMMAND --help. */

@@ -174,8 +174,8 @@ implicit_ports_used(const struct args *a, const struct check_host *h, size_t n)
     return 0;
 }
 
-static bool
-want_colour(void)
+bool
+check_want_colour(void)
 {
     const char *nc = getenv("NO_COLOR");
 
@@ -215,7 +215,7 @@ run_local(const struct args *a, char **targets, size_t n)
     if (a->json)
         check_json_local(stdout, &l);
     else
-        check_print_local(stdout, &l, want_colour());
+        check_print_local(stdout, &l, check_want_colour());
     status = check_exit_status(check_local_worst(&l));
     check_local_free(&l);
     return finish(status);
@@ -285,7 +285,7 @@ probe_and_print(const struct args *a, struct check_host *h, size_t n,
     if (a->json)
         check_json_hosts(stdout, h, n, domain_findings);
     else
-        check_print_hosts(stdout, h, n, domain_findings, want_colour());
+        check_print_hosts(stdout, h, n, domain_findings, check_want_colour());
     status = check_exit_status(check_hosts_worst(h, n, domain_findings));
     free_hosts(h, n);
     return finish(status);

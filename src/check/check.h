@@ -44,7 +44,8 @@ const char *check_level_name(enum check_level l);
 struct check_finding {
     char id[48]; /* "auth-before-tls", "open-relay", "cert-expired", ... */
     enum check_level level;
-    char text[256]; /* printable ASCII */
+    char text[512]; /* printable ASCII */
+    char fix[256];  /* one line: what to do about it (gate26 audit); "" when none */
 };
 
 /* A growable list of findings (the list owns its array). */
@@ -56,6 +57,9 @@ struct check_findings {
 /* Appends a finding; text is printf-style. Never fails (aborts on no memory). */
 void check_add(struct check_findings *f, const char *id, enum check_level level, const char *fmt,
                ...) __attribute__((format(printf, 4, 5)));
+/* Sets the fix of the finding added last (printf-style, printable ASCII); f must not be empty. */
+void check_fix(struct check_findings *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void check_findings_free(struct check_findings *f);
 /* The worst level in f (CHECK_OK when empty). */
 enum check_level check_worst(const struct check_findings *f);
@@ -135,6 +139,13 @@ bool check_pid_has_open(long pid, const char *path);
  * cannot be read.
  */
 long check_flock_holder(const char *path);
+/*
+ * True when addr (4 or 16 octets of family) is reachable only from nearby:
+ * loopback, RFC 1918, shared (100.64/10), link-local (169.254/16,
+ * fe80::/10), unique local (fc00::/7), and the same inside ::ffff:0:0/96.
+ * The unspecified address is not private.
+ */
+bool check_addr_is_private(int family, const unsigned char *addr);
 /* The worst finding of l, its listeners' included. */
 enum check_level check_local_worst(const struct check_local *l);
 
@@ -276,6 +287,24 @@ enum check_level check_hosts_worst(const struct check_host *h, size_t n,
 void check_print_local(FILE *out, const struct check_local *l, bool colour);
 void check_print_hosts(FILE *out, const struct check_host *h, size_t n,
                        const struct check_findings *domain_findings, bool colour);
+/*
+ * The pieces of both, for other reports of findings (gate26 audit): the
+ * lines "LEVEL  ID  TEXT" (and "fix: FIX" under a finding with a fix), each
+ * after indent; the last line "result: LEVEL (exit N)"; whether stdout
+ * gets colour (a terminal, NO_COLOR unset or empty).
+ */
+void check_print_findings(FILE *out, const struct check_findings *f, const char *indent,
+                          bool colour);
+void check_print_verdict(FILE *out, enum check_level worst, bool colour);
+bool check_want_colour(void);
+/*
+ * JSON pieces: the array of findings ({"id", "level", "text"} and "fix"
+ * when it has one); the end of a report object, `, "level": L, "exit": N}`
+ * and a newline; a string as check_json_str() writes it (json.h).
+ */
+void check_json_findings(FILE *out, const struct check_findings *f);
+void check_json_verdict(FILE *out, enum check_level worst);
+void check_json_str(FILE *out, const char *s);
 /* The same content as JSON (one object, newline at the end). */
 void check_json_local(FILE *out, const struct check_local *l);
 void check_json_hosts(FILE *out, const struct check_host *h, size_t n,

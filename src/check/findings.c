@@ -50,6 +50,24 @@ check_add(struct check_findings *f, const char *id, enum check_level level, cons
 }
 
 void
+check_fix(struct check_findings *f, const char *fmt, ...)
+{
+    struct check_finding *x;
+    va_list ap;
+
+    if (f->n == 0)
+        return;
+    x = &f->v[f->n - 1];
+    va_start(ap, fmt);
+    (void)vsnprintf(x->fix, sizeof(x->fix), fmt, ap);
+    va_end(ap);
+    for (char *p = x->fix; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
+    }
+}
+
+void
 check_findings_free(struct check_findings *f)
 {
     free(f->v);

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "check/check.h"
 #include "check/local.h"
 
 #define V4(a, b, c, d)                                                                             \

@@ -53,8 +53,8 @@ check_json_str(FILE *out, const char *s)
     fputc('"', out);
 }
 
-static void
-json_findings(FILE *out, const struct check_findings *f)
+void
+check_json_findings(FILE *out, const struct check_findings *f)
 {
     fputc('[', out);
     for (size_t i = 0; i < f->n; i++) {
@@ -64,6 +64,10 @@ json_findings(FILE *out, const struct check_findings *f)
         check_json_str(out, check_level_name(f->v[i].level));
         fputs(", \"text\": ", out);
         check_json_str(out, f->v[i].text);
+        if (f->v[i].fix[0] != '\0') {
+            fputs(", \"fix\": ", out);
+            check_json_str(out, f->v[i].fix);
+        }
         fputc('}', out);
     }
     fputc(']', out);
@@ -83,8 +87,8 @@ json_strkey(FILE *out, const char *key, const char *v)
 }
 
 /* The end of a report: its worst level and the exit status that follows. */
-static void
-json_verdict(FILE *out, enum check_level worst)
+void
+check_json_verdict(FILE *out, enum check_level worst)
 {
     fputs(", \"level\": ", out);
     check_json_str(out, check_level_name(worst));
@@ -115,7 +119,7 @@ check_json_local(FILE *out, const struct check_local *l)
         json_bool(out, "is_gate26", x->is_gate26);
         json_strkey(out, "role", x->role[0] != '\0' ? x->role : NULL);
         fputs(", \"findings\": ", out);
-        json_findings(out, &x->findings);
+        check_json_findings(out, &x->findings);
         fputs(", \"level\": ", out);
         check_json_str(out, check_level_name(check_worst(&x->findings)));
         fputc('}', out);
@@ -124,8 +128,8 @@ check_json_local(FILE *out, const struct check_local *l)
     for (size_t i = 0; i < l->n_free; i++)
         fprintf(out, "%s%u", i > 0 ? ", " : "", l->ports_free[i]);
     fputs("], \"findings\": ", out);
-    json_findings(out, &l->findings);
-    json_verdict(out, check_local_worst(l));
+    check_json_findings(out, &l->findings);
+    check_json_verdict(out, check_local_worst(l));
 }
 
 /* ISO 8601 (UTC) of a time_t, or "" for 0. */
@@ -189,22 +193,22 @@ check_json_hosts(FILE *out, const struct check_host *h, size_t n,
             fputs(", \"tls\": ", out);
             json_tls(out, &p->tls);
             fputs(", \"findings\": ", out);
-            json_findings(out, &p->findings);
+            check_json_findings(out, &p->findings);
             fputs(", \"level\": ", out);
             check_json_str(out, check_level_name(check_worst(&p->findings)));
             fputc('}', out);
         }
         fputs("], \"findings\": ", out);
-        json_findings(out, &h[i].findings);
+        check_json_findings(out, &h[i].findings);
         fputc('}', out);
     }
     fputs("], \"findings\": ", out);
     if (domain_findings != NULL) {
-        json_findings(out, domain_findings);
+        check_json_findings(out, domain_findings);
     } else {
         fputs("[]", out);
     }
-    json_verdict(out, check_hosts_worst(h, n, domain_findings));
+    check_json_verdict(out, check_hosts_worst(h, n, domain_findings));
 }
 
 /* ---- the table ---- */
@@ -226,19 +230,21 @@ level_colour(enum check_level l)
 }
 
 /* "  LEVEL  ID  TEXT", indented; the level word is there with or without colour. */
-static void
-print_findings(FILE *out, const struct check_findings *f, const char *indent, bool colour)
+void
+check_print_findings(FILE *out, const struct check_findings *f, const char *indent, bool colour)
 {
     for (size_t i = 0; i < f->n; i++) {
         const struct check_finding *x = &f->v[i];
 
         fprintf(out, "%s%s%-8s%s %-26s %s\n", indent, colour ? level_colour(x->level) : "",
                 check_level_name(x->level), colour ? "\033[0m" : "", x->id, x->text);
+        if (x->fix[0] != '\0')
+            fprintf(out, "%s%-8s %-26s fix: %s\n", indent, "", "", x->fix);
     }
 }
 
-static void
-print_verdict(FILE *out, enum check_level worst, bool colour)
+void
+check_print_verdict(FILE *out, enum check_level worst, bool colour)
 {
     fprintf(out, "\nresult: %s%s%s (exit %d)\n", colour ? level_colour(worst) : "",
             check_level_name(worst), colour ? "\033[0m" : "", check_exit_status(worst));
@@ -271,16 +277,16 @@ check_print_local(FILE *out, const struct check_local *l, bool colour)
                     x->dual_stack ? "all+ipv4" : x->scope, pid, x->user,
                     x->is_gate26 ? "yes" : "no", x->role[0] != '\0' ? x->role : "-",
                     x->command[0] != '\0' ? x->command : "-");
-            print_findings(out, &x->findings, "       ", colour);
+            check_print_findings(out, &x->findings, "       ", colour);
         }
         if (!any)
             fprintf(out, "%-6u %s\n", l->ports[k], "nobody listens");
     }
     if (l->findings.n > 0) {
         fputs("\n", out);
-        print_findings(out, &l->findings, "", colour);
+        check_print_findings(out, &l->findings, "", colour);
     }
-    print_verdict(out, check_local_worst(l), colour);
+    check_print_verdict(out, check_local_worst(l), colour);
 }
 
 static void
@@ -314,7 +320,7 @@ print_port(FILE *out, const struct check_port *p, bool colour)
         fprintf(out, "    %-10s %s failed: %s\n", "tls", t->how[0] != '\0' ? t->how : "-",
                 t->error[0] != '\0' ? t->error : "-");
     }
-    print_findings(out, &p->findings, "    ", colour);
+    check_print_findings(out, &p->findings, "    ", colour);
 }
 
 void
@@ -322,16 +328,16 @@ check_print_hosts(FILE *out, const struct check_host *h, size_t n,
                   const struct check_findings *domain_findings, bool colour)
 {
     if (domain_findings != NULL && domain_findings->n > 0) {
-        print_findings(out, domain_findings, "", colour);
+        check_print_findings(out, domain_findings, "", colour);
         fputc('\n', out);
     }
     for (size_t i = 0; i < n; i++) {
         fprintf(out, "%shost %s  address %s  ptr %s  fcrdns %s\n", i > 0 ? "\n" : "", h[i].name,
                 h[i].addr[0] != '\0' ? h[i].addr : "-", h[i].ptr[0] != '\0' ? h[i].ptr : "-",
                 h[i].fcrdns ? "yes" : "no");
-        print_findings(out, &h[i].findings, "  ", colour);
+        check_print_findings(out, &h[i].findings, "  ", colour);
         for (size_t j = 0; j < h[i].n_ports; j++)
             print_port(out, &h[i].ports[j], colour);
     }
-    print_verdict(out, check_hosts_worst(h, n, domain_findings), colour);
+    check_print_verdict(out, check_hosts_worst(h, n, domain_findings), colour);
 }

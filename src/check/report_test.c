@@ -119,6 +119,51 @@ test_worst(void **state)
     check_findings_free(&df);
 }
 
+/* The shared pieces: a finding with a fix prints it under itself (table) and as "fix" (JSON);
+ * one without prints neither, so gate26 check's output is as it was. */
+static void
+test_findings_fix(void **state)
+{
+    struct check_findings f = {0};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out;
+
+    (void)state;
+    check_fix(&f, "nothing to fix"); /* an empty list: nothing happens */
+    assert_int_equal(f.n, 0);
+    check_add(&f, "not-listening", CHECK_INFO, "port %u: nobody listens", 26u);
+    check_add(&f, "audit.x", CHECK_WARN, "bad \"thing\"");
+    check_fix(&f, "run %s\x1b[0m", "gate26 firewall --apply");
+    assert_string_equal(f.v[1].fix, "run gate26 firewall --apply?[0m"); /* printable only */
+    assert_string_equal(f.v[0].fix, "");
+
+    out = open_memstream(&buf, &len);
+    assert_non_null(out);
+    check_json_findings(out, &f);
+    check_json_verdict(out, check_worst(&f));
+    assert_int_equal(fclose(out), 0);
+    assert_string_equal(buf, "[{\"id\": \"not-listening\", \"level\": \"info\", \"text\": "
+                             "\"port 26: nobody listens\"}, {\"id\": \"audit.x\", \"level\": "
+                             "\"warn\", \"text\": \"bad \\\"thing\\\"\", \"fix\": \"run gate26 "
+                             "firewall --apply?[0m\"}], \"level\": \"warn\", \"exit\": 1}\n");
+    free(buf);
+
+    buf = NULL;
+    out = open_memstream(&buf, &len);
+    assert_non_null(out);
+    check_print_findings(out, &f, "", false);
+    check_print_verdict(out, check_worst(&f), false);
+    assert_int_equal(fclose(out), 0);
+    assert_string_equal(buf, "info     not-listening              port 26: nobody listens\n"
+                             "warn     audit.x                    bad \"thing\"\n"
+                             "                                    fix: run gate26 firewall "
+                             "--apply?[0m\n"
+                             "\nresult: warn (exit 1)\n");
+    free(buf);
+    check_findings_free(&f);
+}
+
 int
 main(void)
 {
@@ -126,6 +171,7 @@ main(void)
         cmocka_unit_test(test_json_str),
         cmocka_unit_test(test_exit_status),
         cmocka_unit_test(test_worst),
+        cmocka_unit_test(test_findings_fix),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

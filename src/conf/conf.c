@@ -134,6 +134,7 @@ conf_unref(struct conf *c)
         free(c->listens[i].allow);
         free(c->listens[i].deny);
         free(c->listens[i].limits_exempt);
+        free(c->listens[i].proxy_from);
     }
     free(c->listens);
     for (size_t i = 0; i < c->n_domains; i++) {

@@ -620,6 +620,8 @@ enum field {
     F_MSG_RATE,
     F_SENDER_RATE,
     F_N_LIMITS_EXEMPT,
+    F_N_PROXY_FROM,
+    F_PROXY_LINE,
     F_SCANNERS_REFUSE,
 };
 
@@ -665,6 +667,10 @@ field(const struct conf_listen *l, enum field f)
         return rate_field(l->sender_rate);
     case F_N_LIMITS_EXEMPT:
         return l->n_limits_exempt;
+    case F_N_PROXY_FROM:
+        return l->n_proxy_from;
+    case F_PROXY_LINE:
+        return l->proxy_line;
     case F_SCANNERS_REFUSE:
         return l->scanners_refuse;
     }
@@ -761,6 +767,15 @@ test_listen_values(void **state)
         {"limits-exempt 0.0.0.0/0 ::/0", F_N_LIMITS_EXEMPT, 2},
         {"limits-exempt ::ffff:10.0.0.0/104", F_N_LIMITS_EXEMPT, 1},
         {"max-sessions 5", F_N_LIMITS_EXEMPT, 0},
+        {"proxy-protocol 127.0.0.1", F_N_PROXY_FROM, 1},
+        {"proxy-protocol 10.0.0.5 192.0.2.0/28\n    proxy-protocol 2001:db8::/64", F_N_PROXY_FROM,
+         3},
+        {"proxy-protocol 0.0.0.0/0 ::/0", F_N_PROXY_FROM, 2},
+        {"proxy-protocol \"10.0.0.5\"", F_N_PROXY_FROM, 1},
+        {"proxy-protocol 10.0.0.5", F_PROXY_LINE, LISTEN_LINE},
+        {"proxy-protocol 10.0.0.5\n    proxy-protocol 10.0.0.6", F_PROXY_LINE, LISTEN_LINE},
+        {"max-sessions 5", F_N_PROXY_FROM, 0},
+        {"max-sessions 5", F_PROXY_LINE, 0},
     };
 
     (void)state;
@@ -790,8 +805,8 @@ test_listen_errors(void **state)
         {"adress 127.0.0.1:25",
          "unknown key 'adress' in listen block (expected one of: address, allow, tls, auth, "
          "max-message-size, max-recipients, max-errors, max-sessions, timeout-command, "
-         "timeout-data, deny, max-sessions-per-client, connection-rate, message-rate, "
-         "sender-rate, limits-exempt, scanners)"},
+         "timeout-data, deny, proxy-protocol, max-sessions-per-client, connection-rate, "
+         "message-rate, sender-rate, limits-exempt, scanners)"},
         {"Address 127.0.0.1:25", "unknown key 'Address'"},
         {"scanners maybe", "expected scanners refuse or scanners count, found 'maybe'"},
         {"scanners REFUSE", "expected scanners refuse or scanners count, found 'REFUSE'"},
@@ -853,6 +868,20 @@ test_listen_errors(void **state)
         {"limits-exempt ::/129", "expected a prefix length from 0 to 128"},
         {"limits-exempt \"\"", "expected an IPv4 or IPv6 network"},
         {"limits-exempt 10.0.0.0/8 off", "expected an IPv4 or IPv6 network"},
+        {"proxy-protocol", "expected a value after 'proxy-protocol'"},
+        {"proxy-protocol 10.0.0.1/8", "'10.0.0.1/8' has bits set past its /8 prefix (did you "
+                                      "mean 10.0.0.0/8?)"},
+        {"proxy-protocol 2001:db8::1/64", "did you mean 2001:db8::/64?"},
+        {"proxy-protocol lb.example", "expected an IPv4 or IPv6 network such as 10.0.0.0/8"},
+        {"proxy-protocol 10.0.0.0/33", "expected a prefix length from 0 to 32"},
+        {"proxy-protocol ::/129", "expected a prefix length from 0 to 128"},
+        {"proxy-protocol 10.0.0.5:25", "expected an IPv4 or IPv6 network"},
+        {"proxy-protocol [::1]", "expected an IPv4 or IPv6 network"},
+        {"proxy-protocol 256.0.0.1", "expected an IPv4 or IPv6 network"},
+        {"proxy-protocol \"\"", "expected an IPv4 or IPv6 network"},
+        {"proxy-protocol 10.0.0.5 on", "expected an IPv4 or IPv6 network"},
+        {"proxy-protocol 10.0.0.5\n    proxy-protocol off", "expected an IPv4 or IPv6 network"},
+        {"proxy-protocol 10.0.0.5 {", "'proxy-protocol' opens a block inside block 'listen'"},
         {"max-sessions-per-client 0", "expected a number from 1 to 1000000, found '0'"},
         {"max-sessions-per-client 1000001", "expected a number from 1 to 1000000"},
         {"max-sessions-per-client -1", "expected a number from 1 to 1000000"},
@@ -1009,12 +1038,12 @@ static const struct err_row file_errors[] = {
      "'hostname' is a key, not a block (remove the '{')"},
     {"unknown block", "frobnicate {\n}\n" MIN, 1,
      "unknown block 'frobnicate' (expected one of: tls, listen, domain, auth, delivery, "
-     "metrics, alert)"},
+     "metrics, alert, watch)"},
     {"unknown block with label", "route x {\n}\n" MIN, 1, "unknown block 'route'"},
     {"unknown key", "adress 1\n" MIN, 1,
      "unknown key 'adress' at top level (expected one of: hostname, spool, user, log-level, "
      "max-sessions, resolver, callout-timeout, tls, listen, domain, auth, delivery, metrics, "
-     "alert)"},
+     "alert, watch)"},
     {"key case", "Hostname x.example\n" MIN, 1, "unknown key 'Hostname' at top level"},
     {"key escaped", "host\xc3\xa9 x\n" MIN, 1, "unknown key 'host\\xc3\\xa9' at top level"},
     {"relay at top", "relay smtp://x.example\n" MIN, 1, "unknown key 'relay' at top level"},
@@ -3518,6 +3547,132 @@ test_alert_cap(void **state)
     free(text);
 }
 
+/* ---- the watch block (docs/scanners.md) ---- */
+
+static void
+test_watch(void **state)
+{
+    struct conf *c;
+
+    (void)state;
+    c = expect_ok("none", MIN);
+    assert_int_equal(c->watch.line, 0);
+    assert_string_equal(c->watch.capture, "");
+    assert_int_equal(c->watch.n_ports, 0);
+    assert_int_equal(c->watch.block_scanners, 0);
+    conf_unref(c);
+
+    c = expect_ok("design", MIN "watch {\n"
+                                "    capture any                 # or an interface name\n"
+                                "    ports 26 2526               # added to every door's port\n"
+                                "    block-scanners 1d\n"
+                                "}\n");
+    assert_int_equal(c->watch.line, 6);
+    assert_string_equal(c->watch.capture, "any");
+    assert_int_equal(c->watch.capture_line, 7);
+    assert_int_equal(c->watch.n_ports, 2);
+    assert_int_equal(c->watch.ports[0], 26);
+    assert_int_equal(c->watch.ports[1], 2526);
+    assert_int_equal(c->watch.block_scanners, 86400);
+    assert_int_equal(c->watch.block_line, 9);
+    conf_unref(c);
+
+    /* ports repeats and accumulates; the edges of the range; an interface name of 15. */
+    c = expect_ok("edges", MIN "watch {\n capture enp0s31f6.100\n ports 1\n ports 65535 25\n"
+                               " block-scanners 30d\n}\n");
+    assert_string_equal(c->watch.capture, "enp0s31f6.100");
+    assert_int_equal(c->watch.n_ports, 3);
+    assert_int_equal(c->watch.ports[0], 1);
+    assert_int_equal(c->watch.ports[1], 65535);
+    assert_int_equal(c->watch.ports[2], 25);
+    assert_int_equal(c->watch.block_scanners, 30 * 86400);
+    conf_unref(c);
+
+    /* Blocking alone (scanner sessions may feed it) and an empty block are fine. */
+    c = expect_ok("block only", MIN "watch {\n block-scanners 90s\n}\n");
+    assert_string_equal(c->watch.capture, "");
+    assert_int_equal(c->watch.block_scanners, 90);
+    conf_unref(c);
+    c = expect_ok("empty", MIN "watch { }\n");
+    assert_int_equal(c->watch.line, 6);
+    conf_unref(c);
+}
+
+static const struct err_row watch_errors[] = {
+    {"port 0", MIN "watch {\n capture any\n ports 0\n}\n", 8,
+     "port: expected a number from 1 to 65535, found '0'"},
+    {"port 65536", MIN "watch {\n capture any\n ports 26 65536\n}\n", 8,
+     "port: expected a number from 1 to 65535, found '65536'"},
+    {"port word", MIN "watch {\n capture any\n ports smtp\n}\n", 8,
+     "port: expected a number from 1 to 65535, found 'smtp'"},
+    {"port negative", MIN "watch {\n capture any\n ports -26\n}\n", 8,
+     "port: expected a number from 1 to 65535, found '-26'"},
+    {"port sign", MIN "watch {\n capture any\n ports +26\n}\n", 8,
+     "port: expected a number from 1 to 65535, found '+26'"},
+    {"port huge", MIN "watch {\n capture any\n ports 99999999999999999999999\n}\n", 8,
+     "port: expected a number from 1 to 65535"},
+    {"port twice", MIN "watch {\n capture any\n ports 26\n ports 2526 26\n}\n", 9,
+     "port 26 is listed twice in 'ports'"},
+    {"ports on one line",
+     MIN "watch {\n capture any\n ports 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 "
+         "16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33\n}\n",
+     8, "'ports' takes at most 32 values, found 33"},
+    {"too many ports",
+     MIN "watch {\n capture any\n ports 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"
+         " ports 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32\n ports 33\n}\n",
+     10, "'ports' lists too many ports (at most 32)"},
+    {"ports without capture", MIN "watch {\n ports 2526\n}\n", 7,
+     "'ports' names what the capture watches: add 'capture any'"},
+    {"duplicate block", MIN "watch {\n capture any\n}\nwatch {\n capture lo\n}\n", 9,
+     "duplicate block 'watch' (first at line 6)"},
+    {"label", MIN "watch lo {\n}\n", 6,
+     "expected '{' after 'watch', found 'lo' (watch takes no "
+     "label)"},
+    {"capture twice", MIN "watch {\n capture any\n capture lo\n}\n", 8,
+     "duplicate key 'capture' (first at line 7)"},
+    {"capture two values", MIN "watch {\n capture lo eth0\n}\n", 7,
+     "'capture' takes one value, found 2 (one interface, or any)"},
+    {"capture long", MIN "watch {\n capture abcdefghijklmnop\n}\n", 7,
+     "expected 'any' or an interface name of 1 to 15 octets after 'capture', found "
+     "'abcdefghijklmnop'"},
+    {"capture empty", MIN "watch {\n capture \"\"\n}\n", 7,
+     "expected 'any' or an interface name of 1 to 15 octets"},
+    {"capture slash", MIN "watch {\n capture eth0/1\n}\n", 7,
+     "'eth0/1' is not an interface name (no '/', ':', blank or control character"},
+    {"capture colon", MIN "watch {\n capture eth0:1\n}\n", 7, "'eth0:1' is not an interface name"},
+    {"capture space", MIN "watch {\n capture \"eth 0\"\n}\n", 7,
+     "'eth 0' is not an interface name"},
+    {"capture dotdot", MIN "watch {\n capture ..\n}\n", 7, "'..' is not an interface name"},
+    {"capture 8bit", MIN "watch {\n capture eth\xc3\xa9\n}\n", 7,
+     "'eth\\xc3\\xa9' is not an interface name"},
+    {"block 0", MIN "watch {\n block-scanners 0\n}\n", 7,
+     "block-scanners: duration '0' is out of range (from 1s to 30d)"},
+    {"block 31d", MIN "watch {\n block-scanners 31d\n}\n", 7,
+     "block-scanners: duration '31d' is out of range (from 1s to 30d)"},
+    {"block word", MIN "watch {\n block-scanners forever\n}\n", 7,
+     "block-scanners: expected a duration from 1s to 30d"},
+    {"block unit", MIN "watch {\n block-scanners 1w\n}\n", 7,
+     "block-scanners: expected a duration from 1s to 30d"},
+    {"block two words", MIN "watch {\n block-scanners 1 d\n}\n", 7,
+     "'block-scanners' takes one value, found 2 (a duration is one word, as in 1d)"},
+    {"block twice", MIN "watch {\n block-scanners 1d\n block-scanners 2d\n}\n", 8,
+     "duplicate key 'block-scanners' (first at line 7)"},
+    {"unknown key", MIN "watch {\n interface eth0\n}\n", 7,
+     "unknown key 'interface' in watch block (expected one of: capture, ports, block-scanners)"},
+    {"no value", MIN "watch {\n capture\n}\n", 7, "expected a value after 'capture'"},
+    {"unclosed", MIN "watch {\n capture any\n", 7,
+     "missing '}' for block 'watch' opened at line 6"},
+};
+
+static void
+test_watch_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N_OF(watch_errors); i++)
+        expect_error(watch_errors[i].name, watch_errors[i].text, watch_errors[i].line,
+                     watch_errors[i].phrase);
+}
+
 static void
 test_names(void **state)
 {
@@ -3583,6 +3738,8 @@ main(void)
         cmocka_unit_test(test_alerts),
         cmocka_unit_test(test_alert_errors),
         cmocka_unit_test(test_alert_cap),
+        cmocka_unit_test(test_watch),
+        cmocka_unit_test(test_watch_errors),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

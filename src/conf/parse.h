@@ -64,6 +64,12 @@ extern const struct conf_setting conf_alert_settings[CONF_ALERT_KEYS];
 int conf_alert_open(struct conf_parser *p, const struct conf_line *l);
 int conf_alert_close(struct conf_parser *p);
 
+/* watch.c: the watch block's keys (CONF_WATCH_KEYS of them), its open and close. */
+#define CONF_WATCH_KEYS 3
+extern const struct conf_setting conf_watch_settings[CONF_WATCH_KEYS];
+int conf_watch_open(struct conf_parser *p, const struct conf_line *l);
+int conf_watch_close(struct conf_parser *p);
+
 /* What a listen block said itself, so that check.c can fill in the rest. */
 struct conf_listen_seen {
     unsigned line; /* 0: no listen block for this role */

@@ -427,6 +427,15 @@ set_limits_exempt(struct conf_parser *p, const struct conf_line *l)
                         &p->listen->n_limits_exempt);
 }
 
+/* proxy-protocol NET...: the load balancers whose connections start with a PROXY header. */
+static int
+set_proxy_protocol(struct conf_parser *p, const struct conf_line *l)
+{
+    if (p->listen->proxy_line == 0)
+        p->listen->proxy_line = l->number;
+    return add_networks(p, l, "proxy-protocol", &p->listen->proxy_from, &p->listen->n_proxy_from);
+}
+
 /* tls-mode = "none" / "starttls" [ "required" ] / "implicit" */
 static int
 parse_tls_mode(const struct conf_line *l, enum conf_tls_mode *mode)
@@ -682,6 +691,7 @@ static const struct conf_setting listen_settings[] = {
     {"timeout-command", 1, false, set_timeout_command},
     {"timeout-data", 1, false, set_timeout_data},
     {"deny", MANY, true, set_deny},
+    {"proxy-protocol", MANY, true, set_proxy_protocol},
     {"max-sessions-per-client", 1, false, set_max_sessions_per_client},
     {"connection-rate", 1, false, set_connection_rate},
     {"message-rate", 1, false, set_message_rate},
@@ -1325,6 +1335,8 @@ static const struct {
     {"user-rate", "a rate is one word, as in 100/1h"},
     {"baseline", "a duration is one word, as in 1h"},
     {"within", "a duration is one word, as in 14d"},
+    {"block-scanners", "a duration is one word, as in 1d"},
+    {"capture", "one interface, or any"},
     {"exec", "quote a path that has spaces; the program takes no arguments"},
 };
 
@@ -1348,6 +1360,7 @@ const struct conf_block conf_blocks[] = {
     {"metrics", NULL, metrics_settings, N_OF(metrics_settings), open_metrics, close_metrics},
     {"alert", "a rule name", conf_alert_settings, CONF_ALERT_KEYS, conf_alert_open,
      conf_alert_close},
+    {"watch", NULL, conf_watch_settings, CONF_WATCH_KEYS, conf_watch_open, conf_watch_close},
 };
 
 const size_t conf_n_top_settings = N_OF(conf_top_settings);

@@ -4,7 +4,8 @@
  * preflight that configtest shares (the user, the spool, the files, the
  * ports), spool (its lock, then recovery), listening sockets (the doors',
  * then the metrics endpoint's), resolver,
- * recipient lists, control socket, then the switch to `user`, then the
+ * recipient lists, control socket, the sensor (forked while we are root),
+ * then the switch to `user`, then the
  * scheduler reads the queue, signals, loop. Stop order: listeners closed,
  * sessions ended, deliveries cancelled (their recipients stay queued),
  * control socket removed, spool drained (every commit and change answered)
@@ -36,6 +37,7 @@
 #include "listen/listen.h"
 #include "policy/policy.h"
 #include "sched/sched.h"
+#include "sensor/sensor.h"
 #include "smtp/smtp.h"
 #include "spool/spool.h"
 #include "state/state.h"
@@ -60,6 +62,8 @@ struct daemon {
     struct tls_client *tls_client; /* outgoing STARTTLS, as the scheduler has it */
     struct policy_limits *limits;  /* the counts survive reloads; the limits are re-read */
     struct listen_set *listeners;
+    /* the capture and the nftables blocking (docs/scanners.md); NULL: none */
+    struct sensor *sensor;
     struct event *sig_hup, *sig_term, *sig_int;
     struct event *drain_tick; /* SIGTERM: checks whether everything in flight has ended */
     struct timeval drain_start;
@@ -207,7 +211,8 @@ daemon_reload(struct daemon *d)
         reload_failed(NULL, err);
         return;
     }
-    if (reload_check_fixed(d->conf, c, err, sizeof(err)) == -1) {
+    if (reload_check_fixed(d->conf, c, err, sizeof(err)) == -1 ||
+        sensor_reload_check(d->conf, c, err, sizeof(err)) == -1) {
         reload_failed(c, err);
         return;
     }
@@ -268,6 +273,7 @@ daemon_reload(struct daemon *d)
     sched_set_conf(d->sched, c);
     watch_set_conf(d->env.watch, c);
     watch_metrics_commit(d->env.watch);
+    sensor_set_conf(d->sensor, c);
     conf_unref(d->conf);
     d->conf = c;
     if (preflight_hostname_warning(c, warning, sizeof(warning)))
@@ -453,6 +459,42 @@ daemon_watch_queue(void *arg, struct watch_queue *out)
     out->oldest = st.oldest;
 }
 
+/*
+ * A SYN the sensor captured (logged at debug by sensor/). The scanner table
+ * (src/watch, docs/scanners.md "What is counted") is fed from here.
+ */
+static void
+daemon_on_syn(void *arg, const struct sensor_syn *syn)
+{
+    struct daemon *d = arg;
+    struct watch_event ev = {.kind = WATCH_SCANNER,
+                             .scan = syn->mirai ? WATCH_SCAN_MIRAI : WATCH_SCAN_PLAIN,
+                             .door = DOOR_ROLE_COUNT, /* the watcher finds it by the port */
+                             .family = syn->family,
+                             .addr = syn->src,
+                             .port = syn->dport};
+
+    watch_note(d->env.watch, &ev);
+}
+
+/* block-scanners: the watcher asks for a source's first Mirai SYN (sensor_block logs it). */
+static void
+daemon_block(void *arg, int family, const unsigned char *addr, unsigned ttl)
+{
+    struct daemon *d = arg;
+
+    sensor_block(d->sensor, family, addr, ttl);
+}
+
+/* What `gate26 scanners` says of the capture: the interface while the sensor captures. */
+static const char *
+daemon_capture(void *arg)
+{
+    const struct daemon *d = arg;
+
+    return sensor_capturing(d->sensor) ? d->conf->watch.capture : NULL;
+}
+
 /* Sessions are file descriptors: allow as many as the hard limit does. */
 static void
 daemon_raise_fd_limit(void)
@@ -481,6 +523,8 @@ daemon_stop(struct daemon *d)
 {
     if (d->listeners != NULL)
         listen_set_close(d->listeners);
+    sensor_stop(d->sensor); /* it reads EOF and exits; waited for, bounded */
+    d->sensor = NULL;
     watch_metrics_close(d->env.watch);
     daemon_metrics_sources(d, false);
     smtp_session_close_all();
@@ -627,6 +671,17 @@ daemon_serve(const char *path)
         return 1;
     }
     ctl_set_watch(d.ctl, d.env.watch);
+    /* The sensor is forked while we are root: it opens the capture and keeps only the
+     * capabilities it needs (docs/scanners.md, "Why a sensor process"). */
+    d.sensor = sensor_start(d.conf, err, sizeof(err));
+    if (d.sensor == NULL && err[0] != '\0') {
+        fprintf(stderr, "%s\n", err);
+        daemon_stop(&d);
+        return 1;
+    }
+    sensor_attach(d.sensor, d.base, daemon_on_syn, &d);
+    watch_set_blocker(d.env.watch, daemon_block, &d);
+    watch_set_capture(d.env.watch, daemon_capture, &d);
     if (privileges_drop(d.conf, d.spool, ctl_path(d.ctl), err, sizeof(err)) == -1) {
         fprintf(stderr, "%s: %s\n", daemon_at(d.conf, d.conf->user_line, at, sizeof(at)), err);
         daemon_stop(&d);

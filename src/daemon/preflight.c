@@ -26,6 +26,7 @@
 #include "daemon/privileges.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "sensor/sensor.h"
 #include "tls/tls.h"
 
 /* "FILE:LINE", or "FILE" when the key was not written. */
@@ -502,8 +503,8 @@ preflight_start(const struct conf *c, enum preflight_mode mode, struct preflight
 {
     memset(out, 0, sizeof(*out));
     memset(notes, 0, sizeof(*notes));
-    if (privileges_check(c, err, errcap) == -1 || check_spool(c, notes, err, errcap) == -1 ||
-        preflight_load(c, out, err, errcap) == -1)
+    if (privileges_check(c, err, errcap) == -1 || sensor_check(c, err, errcap) == -1 ||
+        check_spool(c, notes, err, errcap) == -1 || preflight_load(c, out, err, errcap) == -1)
         return -1;
     /* What only a reload would refuse: configtest refuses it, serve starts and warns. */
     if (check_user_files(c, err, errcap) == -1) {

@@ -127,4 +127,12 @@
  * and queues no more than CAP_SESSION_OUTPUT for the peer. */
 #define CAP_DELIVER_CHUNK (16 * 1024)
 
+/*
+ * Seconds a connection from a door's proxy-protocol networks may take to
+ * send its PROXY header (less when the door's timeout-command is shorter).
+ * A proxy sends it at once with its connect (HAProxy's proxy-protocol.txt,
+ * 2.1 and 2.2); the wait holds a place in max-sessions.
+ */
+#define CAP_PROXY_WAIT 10
+
 #endif

@@ -7,7 +7,11 @@
  * against the door's and the overall max-sessions, and against its client's
  * sessions and connection rate on the door (policy_session_begin() with the
  * env's limits: over either, 421 4.7.0 and close), then handed to
- * smtp_session_start().
+ * smtp_session_start(). A connection from one of the door's proxy-protocol
+ * networks is counted against max-sessions at once, but its client is the
+ * address its PROXY header carries (docs/scanners.md, "PROXY protocol"):
+ * the limits and the session see that one; a missing or bad header closes
+ * it without a reply.
  */
 #ifndef GATE26_LISTEN_LISTEN_H
 #define GATE26_LISTEN_LISTEN_H
@@ -32,7 +36,8 @@ struct listen_set *listen_set_new(const struct smtp_env *env);
  */
 int listen_set_apply(struct listen_set *ls, struct conf *c, char *err, size_t errcap);
 
-/* Closes every socket; the sessions go on. */
+/* Closes every socket and every connection still waiting for its PROXY header; the
+ * sessions go on. */
 void listen_set_close(struct listen_set *ls);
 
 /* Closes every socket and frees; every session must have ended (they

@@ -2,7 +2,10 @@
 /*
  * Listening sockets and accept: see listen.h. IPv6 sockets are IPV6_V6ONLY
  * so that 0.0.0.0:25 and [::]:25 are two listeners, and each client's
- * address is seen in its own family by the allow lists.
+ * address is seen in its own family by the allow lists. A connection from
+ * one of the door's proxy-protocol networks waits for its PROXY header
+ * (proxy.c) holding its place in the session counts, then goes on like a
+ * direct one from the address the header carries.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "listen/listen.h"
+#include "listen/proxy.h"
 #include "policy/policy.h"
 #include "watch/watch.h"
 
@@ -47,10 +51,20 @@ struct listener {
     struct event *pause;       /* re-enables accept after a resource error */
 };
 
+/* A connection from a door's proxy-protocol network, waiting for its header. */
+struct listen_pending {
+    struct listen_pending *next, *prev;
+    struct listen_set *set;
+    struct conf *conf; /* a reference: its session starts under the conf of its accept */
+    const struct conf_listen *door; /* inside conf */
+    struct proxy_wait *wait;
+};
+
 struct listen_set {
     const struct smtp_env *env;
     struct listener *list;
-    size_t total;
+    struct listen_pending *pending;
+    size_t total; /* sessions and connections waiting for their PROXY header */
     size_t per_role[DOOR_ROLE_COUNT];
 };
 
@@ -103,15 +117,16 @@ listen_client(const struct sockaddr *sa, struct listen_conn *lc)
 
 /* A connection the listener refuses before any session, for the watcher. */
 static void
-listen_watch(const struct listener *l, const struct listen_conn *lc, enum watch_connect result)
+listen_watch(const struct listen_set *ls, enum door_role role, const struct listen_conn *lc,
+             enum watch_connect result)
 {
     struct watch_event ev = {.kind = WATCH_CONNECT,
-                             .door = l->door->role,
+                             .door = role,
                              .family = lc->family,
                              .addr = lc->addr,
                              .connect = result};
 
-    watch_note(l->set->env->watch, &ev);
+    watch_note(ls->env->watch, &ev);
 }
 
 /*
@@ -120,18 +135,18 @@ listen_watch(const struct listener *l, const struct listen_conn *lc, enum watch_
  * 554 and ends. Returns false when the connection was refused (and closed).
  */
 static bool
-listen_client_limits(struct listener *l, int fd, struct listen_conn *lc)
+listen_client_limits(struct listen_set *ls, const struct conf *c, const struct conf_listen *door,
+                     int fd, struct listen_conn *lc)
 {
-    const struct conf_listen *door = l->door;
     char text[600], client[INET6_ADDRSTRLEN];
     enum policy_connect_verdict v;
     enum smtp_refusal why;
     const char *limit;
     char value[32];
 
-    if (l->set->env->limits == NULL || !policy_may_connect(door, lc->family, lc->addr))
+    if (ls->env->limits == NULL || !policy_may_connect(door, lc->family, lc->addr))
         return true;
-    v = policy_session_begin(l->set->env->limits, door, lc->family, lc->addr, now_ms(), &lc->held);
+    v = policy_session_begin(ls->env->limits, door, lc->family, lc->addr, now_ms(), &lc->held);
     switch (v) {
     case POLICY_CONNECT_OK:
         return true;
@@ -153,8 +168,8 @@ listen_client_limits(struct listener *l, int fd, struct listen_conn *lc)
         (void)str_fmt(value, sizeof value, "%d", CAP_LIMIT_CLIENTS);
         break;
     }
-    smtp_refuse(fd, why, l->conf->hostname, text, sizeof text);
-    listen_watch(l, lc,
+    smtp_refuse(fd, why, c->hostname, text, sizeof text);
+    listen_watch(ls, door->role, lc,
                  v == POLICY_CONNECT_NO_ROOM ? WATCH_CONNECT_CAPACITY : WATCH_CONNECT_CLIENT_LIMIT);
     if (inet_ntop(lc->family, lc->addr, client, sizeof client) == NULL)
         log_panic("inet_ntop: %s", strerror(errno));
@@ -164,55 +179,130 @@ listen_client_limits(struct listener *l, int fd, struct listen_conn *lc)
     return false;
 }
 
+/*
+ * A connection that holds its place in the session counts goes on from the
+ * client address sa (the one a PROXY header carried, or the connection's
+ * own): the per-client limits, then its session. A refused one gives its
+ * place back.
+ */
+static void
+listen_admit(struct listen_set *ls, struct conf *c, const struct conf_listen *door, int fd,
+             const struct sockaddr *sa, socklen_t salen)
+{
+    struct listen_conn *lc = xcalloc(1, sizeof(*lc));
+    struct smtp_accept a;
+    bool refused = true;
+
+    lc->set = ls;
+    lc->role = door->role;
+    listen_client(sa, lc);
+    /* scanners refuse: a fingerprinted source is closed unanswered (counted, logged). */
+    if (watch_scanner_refuse(ls->env->watch, door, lc->family, lc->addr))
+        (void)close(fd);
+    else if (listen_client_limits(ls, c, door, fd, lc))
+        refused = false;
+    if (refused) {
+        free(lc);
+        ls->total--;
+        ls->per_role[door->role]--;
+        return;
+    }
+    a.conf = c;
+    a.door = door;
+    a.fd = fd;
+    a.peer = sa;
+    a.peer_len = salen;
+    a.on_end = listen_session_ended;
+    a.on_end_arg = lc;
+    smtp_session_start(ls->env, &a);
+}
+
+static void
+listen_pending_unlink(struct listen_pending *p)
+{
+    struct listen_set *ls = p->set;
+
+    if (p->prev != NULL)
+        p->prev->next = p->next;
+    else
+        ls->pending = p->next;
+    if (p->next != NULL)
+        p->next->prev = p->prev;
+}
+
+/* The PROXY header was read (fd >= 0) or the connection is gone (fd == -1): see proxy.h. */
+static void
+listen_proxy_done(void *arg, int fd, const struct sockaddr *client, socklen_t client_len)
+{
+    struct listen_pending *p = arg;
+    struct listen_set *ls = p->set;
+
+    listen_pending_unlink(p);
+    if (fd == -1) {
+        ls->total--;
+        ls->per_role[p->door->role]--;
+    } else {
+        listen_admit(ls, p->conf, p->door, fd, client, client_len);
+    }
+    conf_unref(p->conf);
+    free(p);
+}
+
+/* A connection from the door's proxy-protocol networks: its header first, within the door's
+ * timeout-command and at most CAP_PROXY_WAIT seconds. */
+static void
+listen_proxy_wait(struct listener *l, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+    struct listen_set *ls = l->set;
+    struct listen_pending *p = xcalloc(1, sizeof(*p));
+    unsigned seconds = l->door->timeout_command;
+
+    if (seconds > CAP_PROXY_WAIT)
+        seconds = CAP_PROXY_WAIT;
+    p->set = ls;
+    p->conf = conf_ref(l->conf);
+    p->door = l->door;
+    p->next = ls->pending;
+    if (ls->pending != NULL)
+        ls->pending->prev = p;
+    ls->pending = p;
+    p->wait =
+        proxy_wait_new(ls->env->base, fd, sa, salen, l->door->role, seconds, listen_proxy_done, p);
+}
+
 static void
 listen_accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa, int salen,
                  void *arg)
 {
     struct listener *l = arg;
     struct listen_set *ls = l->set;
-    enum door_role role = l->door->role;
-    struct listen_conn *lc;
-    struct smtp_accept a;
+    const struct conf_listen *door = l->door;
+    enum door_role role = door->role;
+    struct listen_conn peer;
     int one = 1;
 
     (void)el;
-    if (ls->total >= l->conf->max_sessions || ls->per_role[role] >= l->door->max_sessions) {
-        struct listen_conn busy;
-
+    memset(&peer, 0, sizeof(peer));
+    listen_client(sa, &peer);
+    if (ls->total >= l->conf->max_sessions || ls->per_role[role] >= door->max_sessions) {
         log_warning("-: door=%s, event=busy, sessions=%zu, door_sessions=%zu", conf_role_name(role),
                     ls->total, ls->per_role[role]);
         smtp_refuse_busy(fd, l->conf->hostname);
-        memset(&busy, 0, sizeof(busy));
-        listen_client(sa, &busy);
-        listen_watch(l, &busy, WATCH_CONNECT_CAPACITY);
-        return;
-    }
-    lc = xcalloc(1, sizeof(*lc));
-    lc->set = ls;
-    lc->role = role;
-    listen_client(sa, lc);
-    if (watch_scanner_refuse(ls->env->watch, l->door, lc->family, lc->addr)) {
-        /* scanners refuse: a fingerprinted source, closed unanswered (counted, logged). */
-        (void)close(fd);
-        free(lc);
-        return;
-    }
-    if (!listen_client_limits(l, fd, lc)) {
-        free(lc);
+        listen_watch(ls, role, &peer, WATCH_CONNECT_CAPACITY);
         return;
     }
     /* Replies are whole lines written once per loop turn: no need for Nagle. */
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* Counted from now on, also while a PROXY header is awaited: a flood of silent
+     * connections from a proxy's address stays within max-sessions. */
     ls->total++;
     ls->per_role[role]++;
-    a.conf = l->conf;
-    a.door = l->door;
-    a.fd = fd;
-    a.peer = sa;
-    a.peer_len = (socklen_t)salen;
-    a.on_end = listen_session_ended;
-    a.on_end_arg = lc;
-    smtp_session_start(ls->env, &a);
+    if (door->n_proxy_from > 0 &&
+        conf_cidr_match(door->proxy_from, door->n_proxy_from, peer.family, peer.addr)) {
+        listen_proxy_wait(l, fd, sa, (socklen_t)salen);
+        return;
+    }
+    listen_admit(ls, l->conf, door, fd, sa, (socklen_t)salen);
 }
 
 static void
@@ -491,6 +581,17 @@ listen_set_close(struct listen_set *ls)
 
         ls->list = l->next;
         listener_free(l);
+    }
+    /* Connections still waiting for their PROXY header have no session to finish. */
+    while (ls->pending != NULL) {
+        struct listen_pending *p = ls->pending;
+
+        listen_pending_unlink(p);
+        proxy_wait_free(p->wait);
+        ls->total--;
+        ls->per_role[p->door->role]--;
+        conf_unref(p->conf);
+        free(p);
     }
 }
 

@@ -48,6 +48,14 @@ typedef void sensor_syn_fn(void *arg, const struct sensor_syn *syn);
 size_t sensor_ports(const struct conf *c, unsigned *ports, size_t cap);
 
 /*
+ * What serve and configtest refuse about c's watch block that the parser
+ * cannot know (preflight_start asks it): 0, or -1 with "FILE:LINE:
+ * capture: no interface 'X' on this machine ..." in err when `capture`
+ * names an interface that does not exist (if_nametoindex).
+ */
+int sensor_check(const struct conf *c, char *err, size_t errcap);
+
+/*
  * Starts the sensor for c, as serve does before privileges drop (so: as
  * root, or as a user that may capture). Returns NULL and *err "" when c
  * needs none (no watch block, or neither capture nor block-scanners).
@@ -69,8 +77,11 @@ void sensor_set_conf(struct sensor *s, const struct conf *c);
 
 /*
  * What a reload from running to file may not change (the capture and its
- * interface need the privileges the daemon has dropped): 0, or -1 with
- * "FILE:LINE: 'capture' changes only at a restart" in err.
+ * interface need the privileges the daemon has dropped; so does turning
+ * block-scanners on where it was off, since the sensor got CAP_NET_ADMIN at
+ * start or never): 0, or -1 with "FILE:LINE: 'capture' changes only at a
+ * restart ..." or "FILE:LINE: 'block-scanners' turned on takes a restart
+ * ..." in err.
  */
 int sensor_reload_check(const struct conf *running, const struct conf *file, char *err,
                         size_t errcap);

@@ -664,10 +664,16 @@ probe_route_cb(void *arg, const struct route_result *rr)
     memset(&opts, 0, sizeof(opts));
     opts.helo = c->hostname;
     deliver_timeouts_default(&opts.timeouts);
-    /* Each wait within the callout's whole budget, which its timer enforces. */
-    opts.timeouts.connect = probe_min(c->timeout_connect, c->callout_timeout);
-    opts.timeouts.greeting = probe_min(c->timeout_command, c->callout_timeout);
-    opts.timeouts.command = probe_min(c->timeout_command, c->callout_timeout);
+    /*
+     * Each wait within the callout's whole budget, which its timer enforces:
+     * a second longer, so that a peer that hangs is always cut off by the
+     * budget (one reason in the log, "no answer within Ns"), not by
+     * whichever of two timers due at the same moment a loaded loop runs
+     * first.
+     */
+    opts.timeouts.connect = probe_min(c->timeout_connect, c->callout_timeout + 1);
+    opts.timeouts.greeting = probe_min(c->timeout_command, c->callout_timeout + 1);
+    opts.timeouts.command = probe_min(c->timeout_command, c->callout_timeout + 1);
     opts.tls = p->v->tls;
     opts.tls_policy = p->v->tls == NULL ? CONF_TLS_POLICY_NONE : conf_tls_policy_for(c, p->domain);
     if (rr->auth != NULL) {

@@ -25,8 +25,9 @@ DEV_CONF = ROOT / "etc" / "gate26.dev.conf"
 
 # Every listen key, in the order the "unknown key" message lists them (docs/config.md).
 LISTEN_KEYS = ("address, allow, tls, auth, max-message-size, max-recipients, max-errors, "
-               "max-sessions, timeout-command, timeout-data, deny, max-sessions-per-client, "
-               "connection-rate, message-rate, sender-rate, limits-exempt, scanners")
+               "max-sessions, timeout-command, timeout-data, deny, proxy-protocol, "
+               "max-sessions-per-client, connection-rate, message-rate, sender-rate, "
+               "limits-exempt, scanners")
 
 
 def run(*args, cwd=None, timeout=20):
@@ -346,10 +347,10 @@ BAD = [
     ("unknown-key-top-level", "Hostname mx.test\n" + INTERNAL, 1,
      "unknown key 'Hostname' at top level (expected one of: hostname, spool, user, "
      "log-level, max-sessions, resolver, callout-timeout, tls, listen, domain, auth, delivery, "
-     "metrics, alert)"),
+     "metrics, alert, watch)"),
     ("unknown-block", INTERNAL + "frobnicate {\n}\n", 5,
      "unknown block 'frobnicate' (expected one of: tls, listen, domain, auth, delivery, "
-     "metrics, alert)"),
+     "metrics, alert, watch)"),
     ("unknown-role", "listen outbound {\n    address 127.0.0.1:25\n}\n", 1,
      "unknown listen role 'outbound' (expected one of: inbound, internal, submission, "
      "submissions)"),

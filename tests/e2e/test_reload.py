@@ -348,8 +348,9 @@ def test_bad_reload_keeps_running_config_then_good_reload_works(gateway):
     assert line.endswith(f'-: event=reload, status=failed, error="{g.conf}:{bad_line}: unknown key '
                     f"'adress' in listen block (expected one of: address, allow, tls, auth, "
                     f"max-message-size, max-recipients, max-errors, max-sessions, "
-                    f"timeout-command, timeout-data, deny, max-sessions-per-client, "
-                    f"connection-rate, message-rate, sender-rate, limits-exempt, scanners)\", "
+                    f"timeout-command, timeout-data, deny, proxy-protocol, "
+                    f"max-sessions-per-client, connection-rate, message-rate, sender-rate, "
+                    f"limits-exempt, scanners)\", "
                     f"action=kept-running-config"), line
 
     # Still running, still the old configuration: a.test yes, b.test no.

@@ -6,21 +6,27 @@ to a plain door are counted as scanner sessions, each by kind, in the
 metrics (promtool still passes) and in `gate26 scanners --json`, and
 answered 554 5.7.0 (TLS: just closed); normal SMTP clients are not counted;
 `when scanner` fires its webhook; `scanners maybe` is refused at its
-FILE:LINE. The SYN tests (Mirai fingerprints, `scanners refuse`) need the
-sensor's capture and are skipped until it is there."""
+FILE:LINE. Scapy sends SYNs on loopback to a door, captured by the sensor:
+20 with the sequence number equal to the destination address and 30 others
+count exactly 20 Mirai SYNs for their source, and `scanners refuse` closes
+the next sessions from that source only, before the greeting."""
 import ipaddress
 import json
 import random
 import re
 import shutil
+import signal
 import smtplib
 import subprocess
 
 import pytest
 
-from conftest import BIN, Raw, assert_serving, free_port, wait_for, want
+from conftest import (BIN, SANITIZER_MARKS, Raw, assert_serving, config_text, free_port,
+                      wait_for, want)
 from test_alerts import Hooks
 from test_metrics import PROMTOOL, metrics_block, parse_text, scrape, v
+import test_sensor
+from test_sensor import nft_list
 
 NOT_SMTP = "554 5.7.0 gate26.test Not an SMTP client, goodbye"
 PLAIN_DOORS = {
@@ -310,8 +316,6 @@ def test_scanners_cli_errors(gateway):
 
 # ---- SYNs: the sensor's capture ----
 
-SENSOR = ("the sensor (src/sensor, watch { capture }) is not merged into this branch yet: "
-          "SYNs cannot be captured, so Mirai fingerprints and `scanners refuse` cannot be seen")
 DST = int(ipaddress.IPv4Address("127.0.0.1"))
 
 
@@ -335,7 +339,6 @@ def random_seq():
             return seq
 
 
-@pytest.mark.skip(reason=SENSOR)
 def test_mirai_syns_are_counted_per_source(gateway):
     mport = free_port()
     g = gateway(doors=PLAIN_DOORS, extra=metrics_block(mport) + "watch {\n    capture lo\n}\n")
@@ -355,7 +358,6 @@ def test_mirai_syns_are_counted_per_source(gateway):
     assert g.log().count("event=scanner, client=[127.0.0.40], kind=mirai, door=inbound") == 1
 
 
-@pytest.mark.skip(reason=SENSOR)
 def test_scanners_refuse_closes_only_fingerprinted_sources(gateway):
     mport = free_port()
     doors = {"inbound": {"tls": "none", "scanners": "refuse"},
@@ -382,3 +384,57 @@ def test_scanners_refuse_closes_only_fingerprinted_sources(gateway):
     assert v(t, "gate26_connections_total", door="internal", result="scanner") == 0
     assert g.log().count("event=scanner-refused, client=[127.0.0.50]") == 1
     assert_serving(g, "inbound")
+
+
+# ---- block-scanners: the watcher asks the sensor, once per source ----
+
+netns = test_sensor.netns  # the fixture: a namespace with table inet gate26
+
+SEND_SYNS = """
+import sys
+import scapy.all as scapy
+scapy.conf.verb = 0
+port, dst = int(sys.argv[1]), int(sys.argv[2])
+s = scapy.conf.L3socket(iface="lo")
+for i, (src, mirai) in enumerate([("127.0.0.77", True)] * 3 + [("127.0.0.78", False)] * 3):
+    s.send(scapy.IP(src=src, dst="127.0.0.1") /
+           scapy.TCP(sport=32000 + i, dport=port, flags="S", seq=dst if mirai else dst ^ 1))
+s.close()
+"""
+
+
+def test_block_scanners_adds_the_first_mirai_source_to_the_set(tmp_path, netns):
+    """In a network namespace with table inet gate26: a source's first Mirai SYN makes the
+    watcher ask the sensor to add it to set scanners with block-scanners' timeout (once,
+    however many follow); a source of plain SYNs only is not blocked."""
+    port = free_port()
+    conf = tmp_path / "gate26.conf"
+    conf.write_text(config_text(tmp_path / "spool", {"internal": port},
+                                {"internal": {"allow": "127.0.0.0/8", "tls": "none"}}, {},
+                                extra="watch {\n    capture lo\n    block-scanners 2h\n}\n"))
+    log = tmp_path / "gate26.log"
+    with open(log, "ab") as f:
+        proc = subprocess.Popen(["ip", "netns", "exec", netns, BIN, "serve", "-c", str(conf)],
+                                stdout=f, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "event=start" in log.read_text() or proc.poll() is not None,
+                 what="gate26 to start")
+        assert proc.poll() is None, log.read_text()
+        subprocess.run(["ip", "netns", "exec", netns, "/usr/bin/python3", "-c", SEND_SYNS,
+                        str(port), str(DST)], check=True, timeout=60)
+        wait_for(lambda: "event=scanner-blocked, client=[127.0.0.77]" in log.read_text(), 20,
+                 "the block")
+        wait_for(lambda: log.read_text().count("event=syn,") >= 6, 20, "the six SYNs")
+        text = log.read_text()
+        assert text.count("event=scanner-blocked") == 1, text[-3000:]
+        assert "event=scanner-blocked, client=[127.0.0.77], timeout=7200" in text
+        listed = nft_list(netns, "scanners")
+        assert "127.0.0.77 timeout 2h expires" in listed and "127.0.0.78" not in listed
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+    text = log.read_text()
+    assert proc.returncode == 0, text
+    for mark in SANITIZER_MARKS:
+        assert mark not in text
