@@ -386,6 +386,30 @@ def test_scanners_refuse_closes_only_fingerprinted_sources(gateway):
     assert_serving(g, "inbound")
 
 
+def test_scanners_refuse_judges_the_address_a_proxy_header_carries(gateway):
+    """Behind a load balancer (proxy-protocol) the source is the client its PROXY header
+    carries: a fingerprinted one is refused, the proxy's other clients are served."""
+    mport = free_port()
+    doors = {"inbound": {"tls": "none", "scanners": "refuse", "proxy-protocol": "127.0.0.1"}}
+    g = gateway(doors=doors, extra=metrics_block(mport) + "watch {\n    capture lo\n}\n")
+    port = g.port("inbound")
+    send_syns(port, [("127.0.0.90", DST)] * 3)
+    wait_for(lambda: (source(scanners_json(g), "127.0.0.90") or {}).get("mirai") == 3,
+             20, "the fingerprinted source")
+    r = Raw(port)  # from the proxy, 127.0.0.1, for 127.0.0.90
+    r.send(b"PROXY TCP4 127.0.0.90 127.0.0.1 40090 25\r\n")
+    closed_after(r)
+    r.close()
+    r = Raw(port)  # from the proxy, for another client
+    r.send(b"PROXY TCP4 127.0.0.91 127.0.0.1 40091 25\r\n")
+    r.expect(220)
+    r.cmd("QUIT", 221)
+    r.close()
+    t = parse_text(scrape(mport)[1])
+    assert v(t, "gate26_connections_total", door="inbound", result="scanner") == 1
+    assert "event=scanner-refused, client=[127.0.0.90], door=inbound" in g.log()
+
+
 # ---- block-scanners: the watcher asks the sensor, once per source ----
 
 netns = test_sensor.netns  # the fixture: a namespace with table inet gate26
