@@ -9,7 +9,9 @@ answered 554 5.7.0 (TLS: just closed); normal SMTP clients are not counted;
 FILE:LINE. Scapy sends SYNs on loopback to a door, captured by the sensor:
 20 with the sequence number equal to the destination address and 30 others
 count exactly 20 Mirai SYNs for their source, and `scanners refuse` closes
-the next sessions from that source only, before the greeting."""
+the next sessions from that source only, before the greeting (behind a
+PROXY header too: the client it carries is the source); block-scanners puts
+a source's first Mirai SYN in set scanners, in a namespace of the test."""
 import ipaddress
 import json
 import random
