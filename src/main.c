@@ -38,6 +38,9 @@ static const char usage_text[] =
     "                        connections, messages, refusals, failed AUTH (last minute,\n"
     "                        hour, since start); queue, deliveries, alerts, top clients;\n"
     "                        exit 0 ok, 1 an alert firing, 2 not running (status --help)\n"
+    "  scanners [-c FILE] [--json] [--top N]\n"
+    "                        the scanners the running daemon has seen: Mirai SYNs and\n"
+    "                        sessions that were not SMTP, per source and /24\n"
     "  passwd [-c FILE] [-f PASSWDFILE] USER\n"
     "                        set USER's password in the auth passwd file (asked twice\n"
     "                        on a terminal, else one line of standard input)\n"
@@ -236,6 +239,12 @@ cmd_status(int argc, char **argv)
 }
 
 static int
+cmd_scanners(int argc, char **argv)
+{
+    return ctl_scanners_main(argc, argv, DEFAULT_CONF);
+}
+
+static int
 cmd_check(int argc, char **argv)
 {
     return check_main(argc, argv, DEFAULT_CONF);
@@ -284,12 +293,12 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
-    {"serve", cmd_serve},     {"configtest", cmd_configtest},
-    {"queue", cmd_queue},     {"unlock", cmd_unlock},
-    {"passwd", cmd_passwd},   {"check", cmd_check},
-    {"version", cmd_version}, {"help", cmd_help},
-    {"status", cmd_status},   {"firewall", cmd_firewall},
-    {"audit", cmd_audit},
+    {"serve", cmd_serve},       {"configtest", cmd_configtest},
+    {"queue", cmd_queue},       {"unlock", cmd_unlock},
+    {"passwd", cmd_passwd},     {"check", cmd_check},
+    {"version", cmd_version},   {"help", cmd_help},
+    {"status", cmd_status},     {"scanners", cmd_scanners},
+    {"firewall", cmd_firewall}, {"audit", cmd_audit},
 };
 
 /* gate26 help [COMMAND]: this usage, or COMMAND --help. */

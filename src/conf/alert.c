@@ -465,6 +465,7 @@ static const struct alert_kind kinds[CONF_ALERT_WHEN_COUNT] = {
                                B(AK_OVER) | B(AK_PER) | B(AK_DOOR) | B(AK_FACTOR) | B(AK_BASELINE) |
                                    B(AK_MIN) | B(AK_ACTION) | B(AK_AGE),
                                "it watches our certificates: within DURATION"},
+    [CONF_ALERT_SCANNER] = COUNTED,
 };
 
 static int
@@ -530,7 +531,7 @@ conf_alert_close(struct conf_parser *p)
     if (a->when == CONF_ALERT_WHEN_COUNT)
         return conf_fail(p, a->line,
                          "alert %s needs 'when' (one of: failed-auth, connections, messages, "
-                         "refused, spike, queue, deferred, tls-expiry)",
+                         "refused, spike, queue, deferred, tls-expiry, scanner)",
                          a->name);
     if (close_kind(p, a) == -1)
         return -1;

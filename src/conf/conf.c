@@ -79,6 +79,7 @@ conf_alert_when_name(enum conf_alert_when when)
         [CONF_ALERT_QUEUE] = "queue",
         [CONF_ALERT_DEFERRED] = "deferred",
         [CONF_ALERT_TLS_EXPIRY] = "tls-expiry",
+        [CONF_ALERT_SCANNER] = "scanner",
     };
 
     if ((unsigned)when >= CONF_ALERT_WHEN_COUNT)

@@ -264,6 +264,7 @@ enum conf_alert_when {
     CONF_ALERT_QUEUE,       /* messages queued now (over N), or the oldest one's age */
     CONF_ALERT_DEFERRED,    /* deferred deliveries, per destination domain */
     CONF_ALERT_TLS_EXPIRY,  /* our own certificates' notAfter */
+    CONF_ALERT_SCANNER,     /* Mirai SYNs and scanner sessions (docs/scanners.md) */
     CONF_ALERT_WHEN_COUNT,
 };
 

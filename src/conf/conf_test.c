@@ -622,6 +622,7 @@ enum field {
     F_N_LIMITS_EXEMPT,
     F_N_PROXY_FROM,
     F_PROXY_LINE,
+    F_SCANNERS_REFUSE,
 };
 
 static uint64_t
@@ -670,6 +671,8 @@ field(const struct conf_listen *l, enum field f)
         return l->n_proxy_from;
     case F_PROXY_LINE:
         return l->proxy_line;
+    case F_SCANNERS_REFUSE:
+        return l->scanners_refuse;
     }
     return UINT64_MAX;
 }
@@ -711,6 +714,8 @@ test_listen_values(void **state)
         {"max-message-size \"5M\"", F_MAX_MESSAGE_SIZE, 5242880},
         {"max-recipients 1", F_MAX_RECIPIENTS, 1},
         {"max-recipients 100000", F_MAX_RECIPIENTS, 100000},
+        {"scanners refuse", F_SCANNERS_REFUSE, 1},
+        {"scanners count", F_SCANNERS_REFUSE, 0},
         {"max-errors 1", F_MAX_ERRORS, 1},
         {"max-errors 1000", F_MAX_ERRORS, 1000},
         {"max-sessions 1", F_MAX_SESSIONS, 1},
@@ -801,9 +806,12 @@ test_listen_errors(void **state)
          "unknown key 'adress' in listen block (expected one of: address, allow, tls, auth, "
          "max-message-size, max-recipients, max-errors, max-sessions, timeout-command, "
          "timeout-data, deny, proxy-protocol, max-sessions-per-client, connection-rate, "
-         "message-rate, "
-         "sender-rate, limits-exempt)"},
+         "message-rate, sender-rate, limits-exempt, scanners)"},
         {"Address 127.0.0.1:25", "unknown key 'Address'"},
+        {"scanners maybe", "expected scanners refuse or scanners count, found 'maybe'"},
+        {"scanners REFUSE", "expected scanners refuse or scanners count, found 'REFUSE'"},
+        {"scanners refuse count", "'scanners' takes one value, found 2"},
+        {"scanners", "expected a value after 'scanners'"},
         {"hostname x.example", "unknown key 'hostname' in listen block"},
         {"address", "expected a value after 'address'"},
         {"address 127.0.0.1", "expected a port after ':' in '127.0.0.1'"},
@@ -3336,13 +3344,26 @@ test_alerts(void **state)
     assert_int_equal(c->alerts[6].window, 7 * 86400);
     assert_int_equal(c->alerts[6].per, CONF_ALERT_PER_USER);
     conf_unref(c);
+
+    /* docs/scanners.md's rule. */
+    c = expect_ok("scanner", ALERT_DOORS "alert scanners {\n when scanner\n over 10 in 10m\n"
+                                         " per client\n webhook https://a.example/x\n}\n");
+    assert_int_equal(c->alerts[0].when, CONF_ALERT_SCANNER);
+    assert_int_equal(c->alerts[0].threshold, 10);
+    assert_int_equal(c->alerts[0].window, 600);
+    assert_int_equal(c->alerts[0].per, CONF_ALERT_PER_CLIENT);
+    assert_string_equal(conf_alert_when_name(CONF_ALERT_SCANNER), "scanner");
+    conf_unref(c);
 }
 
 /* Every bad input of issue 12's alerts, and more: FILE:LINE and what was expected. */
 static const struct err_row alert_errors[] = {
-    {"unknown when", ALERT_DOORS "alert a {\n when scanner\n over 1 in 1m\n}\n", 16,
-     "unknown when 'scanner' (expected one of: failed-auth, connections, messages, refused, "
-     "spike, queue, deferred, tls-expiry)"},
+    {"unknown when", ALERT_DOORS "alert a {\n when scanners\n over 1 in 1m\n}\n", 16,
+     "unknown when 'scanners' (expected one of: failed-auth, connections, messages, refused, "
+     "spike, queue, deferred, tls-expiry, scanner)"},
+    {"scanner needs over", ALERT_DOORS "alert a {\n when scanner\n}\n", 15, "needs 'over'"},
+    {"scanner no within", ALERT_DOORS "alert a {\n when scanner\n over 1 in 1m\n within 1d\n}\n",
+     18, "within"},
     {"unknown key", ALERT_DOORS "alert a {\n when messages\n threshold 5\n}\n", 17,
      "unknown key 'threshold' in alert block (expected one of: when, over, per, door, webhook, "
      "mail, exec, factor, baseline, min, action, age, within)"},

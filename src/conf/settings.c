@@ -614,6 +614,22 @@ set_timeout_data(struct conf_parser *p, const struct conf_line *l)
     return set_duration(p, l, 1, 86400, &p->listen->timeout_data);
 }
 
+/* scanners refuse|count (docs/scanners.md): close fingerprinted sources, or count them only. */
+static int
+set_scanners(struct conf_parser *p, const struct conf_line *l)
+{
+    char q[CONF_QUOTE_CAP];
+
+    if (strcmp(conf_arg(l, 1).p, "refuse") == 0)
+        p->listen->scanners_refuse = true;
+    else if (strcmp(conf_arg(l, 1).p, "count") == 0)
+        p->listen->scanners_refuse = false;
+    else
+        return conf_fail(p, l->number, "expected scanners refuse or scanners count, found '%s'",
+                         conf_quote(q, sizeof q, conf_arg(l, 1)));
+    return 0;
+}
+
 static int
 open_listen(struct conf_parser *p, const struct conf_line *l)
 {
@@ -681,6 +697,7 @@ static const struct conf_setting listen_settings[] = {
     {"message-rate", 1, false, set_message_rate},
     {"sender-rate", 1, false, set_sender_rate},
     {"limits-exempt", MANY, true, set_limits_exempt},
+    {"scanners", 1, false, set_scanners},
 };
 
 /* ---- Relays: relay and relay-host URL..., relay-auth FILE ---- */

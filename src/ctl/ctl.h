@@ -124,4 +124,11 @@ int ctl_unlock_client(const char *spool_dir, int argc, char **argv);
  */
 int ctl_status_main(int argc, char **argv, const char *default_conf);
 
+/*
+ * `gate26 scanners [-c FILE] [--json] [--top N]` (docs/scanners.md): the
+ * scanners the running daemon has seen. Returns the exit status: 0, 2 the
+ * daemon cannot be asked, 3 a usage error.
+ */
+int ctl_scanners_main(int argc, char **argv, const char *default_conf);
+
 #endif

@@ -25,6 +25,7 @@
 #include "ctl/ctl.h"
 #include "ctl/format.h"
 #include "ctl/request.h"
+#include "ctl/scanners.h"
 #include "ctl/status.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -325,6 +326,21 @@ run_status(struct ctl_conn *c, bool json)
     evbuffer_free(body);
 }
 
+/* scanners-json [N]: the scanner table as `gate26 scanners` reads it (docs/scanners.md). */
+static void
+run_scanners(struct ctl_conn *c, size_t top)
+{
+    struct evbuffer *body = evbuffer_new();
+    char *doc = watch_scanners_json(c->ctl->watch, top);
+
+    if (body == NULL || doc == NULL)
+        log_panic("out of memory for the scanners document");
+    (void)evbuffer_add_printf(body, "%s\n", doc);
+    free(doc);
+    answer(c, 0, NULL, body);
+    evbuffer_free(body);
+}
+
 static void
 batch_each(void *arg, size_t i, int status, int err)
 {
@@ -395,6 +411,7 @@ run(struct ctl_conn *c, const char *line, size_t len)
     struct ctl_request *req = xmalloc(sizeof(*req));
     char why[256], q[LOG_QUOTE_CAP];
     long n;
+    size_t top;
 
     /* unlock CLIENT|USER is about the lockouts, not the queue: its argument is one token. */
     if (len >= 6 && memcmp(line, "unlock", 6) == 0 && (len == 6 || line[6] == ' ')) {
@@ -412,6 +429,18 @@ run(struct ctl_conn *c, const char *line, size_t len)
         run_status(c, len == sizeof(CTL_STATUS_JSON_VERB) - 1);
         free(req);
         return;
+    }
+    switch (ctl_scanners_parse(line, len, &top, why, sizeof(why))) {
+    case 1:
+        run_scanners(c, top);
+        free(req);
+        return;
+    case -1:
+        answer(c, -1, why, NULL);
+        free(req);
+        return;
+    default:
+        break;
     }
     if (ctl_request_parse(line, len, req, why, sizeof(why)) == -1) {
         answer(c, -1, why, NULL);

@@ -57,6 +57,15 @@ void ctl_status_answer(struct watch *w, struct sched *s, bool json, struct evbuf
  */
 int ctl_status_print(FILE *out, const json_t *doc, bool colour);
 
+/*
+ * Sends request (a line with its LF) to the daemon of spool_dir and reads
+ * the whole answer (at most CTL_STATUS_MAX octets) into *answer (heap; *len
+ * octets, NUL-terminated). Returns 0, or -1 after saying why on standard
+ * error, each line starting with prog ("gate26 status").
+ */
+int ctl_ask(const char *prog, const char *spool_dir, const char *request, char **answer,
+            size_t *len);
+
 /* The exit status doc stands for: 1 when an alert is firing (alerts_firing, or alerts), else 0. */
 int ctl_status_exit(const json_t *doc);
 

@@ -69,35 +69,29 @@ want_colour(void)
     return isatty(STDOUT_FILENO) && (nc == NULL || nc[0] == '\0');
 }
 
-/*
- * Sends "status-json" to the daemon of spool_dir and reads the whole answer
- * into *answer (heap; *len octets, NUL-terminated). Returns 0, or -1 after
- * saying why on standard error.
- */
-static int
-status_ask(const char *spool_dir, char **answer, size_t *len)
+int
+ctl_ask(const char *prog, const char *spool_dir, const char *request, char **answer, size_t *len)
 {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    static const char request[] = CTL_STATUS_JSON_VERB "\n";
     struct timeval tv = {STATUS_TIMEOUT_S, 0};
     size_t cap = 65536, n = 0;
     char *buf;
     int fd;
 
     if (str_fmt(path, sizeof(path), "%s/%s", spool_dir, CTL_SOCKET_NAME) == -1) {
-        fprintf(stderr, "gate26 status: %s/%s: path too long\n", spool_dir, CTL_SOCKET_NAME);
+        fprintf(stderr, "%s: %s/%s: path too long\n", prog, spool_dir, CTL_SOCKET_NAME);
         return -1;
     }
     fd = ctl_connect(path);
     if (fd == -1) {
-        fprintf(stderr, "gate26 status: gate26 is not running (nothing answers at %s: %s)\n", path,
+        fprintf(stderr, "%s: gate26 is not running (nothing answers at %s: %s)\n", prog, path,
                 strerror(errno));
         return -1;
     }
     if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 ||
-        io_write_full(fd, request, sizeof(request) - 1) == -1) {
-        fprintf(stderr, "gate26 status: %s: %s\n", path, strerror(errno));
+        io_write_full(fd, request, strlen(request)) == -1) {
+        fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
         (void)close(fd);
         return -1;
     }
@@ -107,7 +101,7 @@ status_ask(const char *spool_dir, char **answer, size_t *len)
 
         if (n + 1 == cap) {
             if (cap >= CTL_STATUS_MAX) {
-                fprintf(stderr, "gate26 status: %s: the answer is over %d octets\n", path,
+                fprintf(stderr, "%s: %s: the answer is over %d octets\n", prog, path,
                         CTL_STATUS_MAX);
                 break;
             }
@@ -118,7 +112,7 @@ status_ask(const char *spool_dir, char **answer, size_t *len)
         if (r == -1 && errno == EINTR)
             continue;
         if (r == -1) {
-            fprintf(stderr, "gate26 status: %s: %s\n", path,
+            fprintf(stderr, "%s: %s: %s\n", prog, path,
                     errno == EAGAIN || errno == EWOULDBLOCK ? "no answer in time"
                                                             : strerror(errno));
             break;
@@ -218,7 +212,7 @@ ctl_status_main(int argc, char **argv, const char *default_conf)
         fprintf(stderr, "%s\ngate26 status: cannot tell whether gate26 runs\n", err);
         return STATUS_CANNOT_TELL;
     }
-    status = status_ask(c->spool, &answer, &len);
+    status = ctl_ask("gate26 status", c->spool, CTL_STATUS_JSON_VERB "\n", &answer, &len);
     conf_unref(c);
     if (status == -1)
         return STATUS_CANNOT_TELL;

@@ -466,8 +466,33 @@ daemon_watch_queue(void *arg, struct watch_queue *out)
 static void
 daemon_on_syn(void *arg, const struct sensor_syn *syn)
 {
-    (void)arg;
-    (void)syn;
+    struct daemon *d = arg;
+    struct watch_event ev = {.kind = WATCH_SCANNER,
+                             .scan = syn->mirai ? WATCH_SCAN_MIRAI : WATCH_SCAN_PLAIN,
+                             .door = DOOR_ROLE_COUNT, /* the watcher finds it by the port */
+                             .family = syn->family,
+                             .addr = syn->src,
+                             .port = syn->dport};
+
+    watch_note(d->env.watch, &ev);
+}
+
+/* block-scanners: the watcher asks for a source's first Mirai SYN (sensor_block logs it). */
+static void
+daemon_block(void *arg, int family, const unsigned char *addr, unsigned ttl)
+{
+    struct daemon *d = arg;
+
+    sensor_block(d->sensor, family, addr, ttl);
+}
+
+/* What `gate26 scanners` says of the capture: the interface while the sensor captures. */
+static const char *
+daemon_capture(void *arg)
+{
+    const struct daemon *d = arg;
+
+    return sensor_capturing(d->sensor) ? d->conf->watch.capture : NULL;
 }
 
 /* Sessions are file descriptors: allow as many as the hard limit does. */
@@ -655,6 +680,8 @@ daemon_serve(const char *path)
         return 1;
     }
     sensor_attach(d.sensor, d.base, daemon_on_syn, &d);
+    watch_set_blocker(d.env.watch, daemon_block, &d);
+    watch_set_capture(d.env.watch, daemon_capture, &d);
     if (privileges_drop(d.conf, d.spool, ctl_path(d.ctl), err, sizeof(err)) == -1) {
         fprintf(stderr, "%s: %s\n", daemon_at(d.conf, d.conf->user_line, at, sizeof(at)), err);
         daemon_stop(&d);

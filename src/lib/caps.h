@@ -66,6 +66,13 @@
 #define CAP_LIMIT_NAMES   16384
 
 /*
+ * Rows of the scanner table (watch/scanner.h, docs/scanners.md): as many
+ * sources and as many /24 networks, about 200 octets a row: 1.6 MiB
+ * whatever a flood of spoofed SYNs does.
+ */
+#define CAP_SCANNER_SOURCES 4096
+
+/*
  * Facts of each namespace of the shared-state store (state/state.h): callout
  * answers (about 450 octets an entry) and remembered logins (about 150).
  * At most about 60 MiB whatever attackers do.

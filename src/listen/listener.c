@@ -191,11 +191,17 @@ listen_admit(struct listen_set *ls, struct conf *c, const struct conf_listen *do
 {
     struct listen_conn *lc = xcalloc(1, sizeof(*lc));
     struct smtp_accept a;
+    bool refused = true;
 
     lc->set = ls;
     lc->role = door->role;
     listen_client(sa, lc);
-    if (!listen_client_limits(ls, c, door, fd, lc)) {
+    /* scanners refuse: a fingerprinted source is closed unanswered (counted, logged). */
+    if (watch_scanner_refuse(ls->env->watch, door, lc->family, lc->addr))
+        (void)close(fd);
+    else if (listen_client_limits(ls, c, door, fd, lc))
+        refused = false;
+    if (refused) {
         free(lc);
         ls->total--;
         ls->per_role[door->role]--;

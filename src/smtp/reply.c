@@ -108,6 +108,8 @@ static const struct smtp_reply_def replies[R_REPLY_COUNT] = {
     [R_RCPT_UNKNOWN] = {550, "5.1.1", "<%s>: Recipient address rejected: User unknown", true},
     [R_RCPT_VERIFY_TEMP] = {451, "4.4.3",
                             "<%s>: Recipient address verification failed, try again later", false},
+    /* A scanner before EHLO/HELO (docs/scanners.md): RFC 3463 3.8 X.7.0, then the close. */
+    [R_NOT_SMTP] = {554, "5.7.0", "%s Not an SMTP client, goodbye", false},
 };
 
 /* The names of the replies, for logs and metric labels: the id without R_, lower case. */
@@ -191,6 +193,7 @@ static const char *const names[R_REPLY_COUNT] = {
     [R_SENDER_NOT_OWNED] = "sender_not_owned",
     [R_RCPT_UNKNOWN] = "rcpt_unknown",
     [R_RCPT_VERIFY_TEMP] = "rcpt_verify_temp",
+    [R_NOT_SMTP] = "not_smtp",
 };
 
 const struct smtp_reply_def *

@@ -91,6 +91,7 @@ enum smtp_reply_id {
     R_SENDER_NOT_OWNED,   /* 553 5.7.1 */
     R_RCPT_UNKNOWN,       /* 550 5.1.1 <%s>: ... User unknown */
     R_RCPT_VERIFY_TEMP,   /* 451 4.4.3 <%s>: ... try again later */
+    R_NOT_SMTP,           /* 554 5.7.0 %s Not an SMTP client (docs/scanners.md) */
     R_REPLY_COUNT,
 };
 

@@ -31,6 +31,7 @@
 #include "lib/xalloc.h"
 #include "policy/policy.h"
 #include "smtp/session.h"
+#include "smtp/sniff.h"
 #include "watch/metrics.h"
 
 static struct smtp_session *sessions; /* every live session */
@@ -239,6 +240,131 @@ session_close(struct smtp_session *s)
     (void)bufferevent_disable(s->bev, EV_READ);
 }
 
+/* The door's own port (the connection's local end), for the scanner table; 0 if unknown. */
+static unsigned
+session_local_port(const struct smtp_session *s)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (getsockname(bufferevent_getfd(s->bev), (struct sockaddr *)&ss, &len) == -1)
+        return 0;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)&ss)->sin6_port);
+    if (ss.ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)&ss)->sin_port);
+    return 0;
+}
+
+/* The session was a scanner of kind: counted once (gate26_scanner_sessions_total). */
+static void
+session_watch_scanner(struct smtp_session *s, enum watch_scan kind)
+{
+    struct watch_event ev = {.kind = WATCH_SCANNER, .scan = kind};
+
+    if (s->scanned)
+        return;
+    s->scanned = true;
+    ev.port = session_local_port(s);
+    session_watch(s, &ev);
+}
+
+/*
+ * Sniffing applies before EHLO/HELO on a plain door (docs/scanners.md): not
+ * on the implicit-TLS door, not inside TLS, not in the middle of a line
+ * being skipped.
+ */
+static bool
+session_sniffed_door(const struct smtp_session *s)
+{
+    return !s->tls && s->door->tls != CONF_TLS_IMPLICIT && !s->skip_line && s->skip_octets == 0;
+}
+
+static bool
+session_sniffing(const struct smtp_session *s)
+{
+    return s->state == SMTP_ST_GREETED && session_sniffed_door(s);
+}
+
+/* What the buffered input is, as sniff_input() says (final: nothing more will come). */
+static enum sniff_kind
+session_sniff_input(struct smtp_session *s, bool final)
+{
+    unsigned char head[SNIFF_WINDOW];
+    ev_ssize_t n = evbuffer_copyout(bufferevent_get_input(s->bev), head, sizeof(head));
+
+    return sniff_input(head, n > 0 ? (size_t)n : 0, final);
+}
+
+static enum watch_scan
+scan_of(enum sniff_kind k)
+{
+    switch (k) {
+    case SNIFF_HTTP:
+        return WATCH_SCAN_HTTP;
+    case SNIFF_TLS:
+        return WATCH_SCAN_TLS;
+    case SNIFF_SSH:
+        return WATCH_SCAN_SSH;
+    case SNIFF_PROXY:
+        return WATCH_SCAN_PROXY;
+    case SNIFF_BINARY:
+        return WATCH_SCAN_BINARY;
+    case SNIFF_MORE:
+    case SNIFF_SMTP:
+        break;
+    }
+    log_panic("scan_of: not a scanner kind %d", (int)k);
+}
+
+/*
+ * Before a line is read on a plain door before EHLO/HELO: true when the
+ * input may be read as SMTP. False when it must wait for more, or when it
+ * is a scanner's: then 554 5.7.0 (a TLS ClientHello gets nothing: it would
+ * not read it), and the session closes.
+ */
+static bool
+session_sniff(struct smtp_session *s)
+{
+    enum sniff_kind k = session_sniff_input(s, s->peer_eof);
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+
+    if (k == SNIFF_SMTP)
+        return true;
+    if (k == SNIFF_MORE)
+        return false;
+    session_watch_scanner(s, scan_of(k));
+    (void)str_fmt(s->reject_note, sizeof(s->reject_note), ", scanner=%s", sniff_kind_name(k));
+    if (k == SNIFF_TLS) {
+        log_info("-: sid=%s, client=[%s], door=%s, event=reject, cmd=CONNECT, scanner=tls", s->sid,
+                 s->client_addr, conf_role_name(s->door->role));
+        s->reject_note[0] = '\0';
+    } else {
+        s->verb = SMTP_VERB_UNKNOWN;
+        smtp_reply(s, R_NOT_SMTP, s->conf->hostname);
+    }
+    (void)evbuffer_drain(in, evbuffer_get_length(in));
+    session_close(s);
+    return false;
+}
+
+/*
+ * A session that ends before any command line is a silent scanner's
+ * (docs/scanners.md); what it did send, if anything, may say more (an
+ * HTTP request line without its end). Not when the daemon ends it.
+ */
+static void
+session_count_silent(struct smtp_session *s)
+{
+    enum sniff_kind k;
+
+    if (!s->watched_open || s->had_line || s->scanned || stopping || draining)
+        return;
+    /* Without a command line it never left SMTP_ST_GREETED (it is closing now). */
+    k = session_sniffed_door(s) ? session_sniff_input(s, true) : SNIFF_SMTP;
+    session_watch_scanner(s, k == SNIFF_SMTP ? WATCH_SCAN_SILENT : scan_of(k));
+}
+
 /* Frees s and everything it holds; the peer's socket closes with it. */
 static void
 session_free(struct smtp_session *s)
@@ -250,6 +376,7 @@ session_free(struct smtp_session *s)
     smtp_auth_clear(s);
     if (s->tls && !s->tls_up)
         metrics_tls_failure(s->door->role); /* the handshake never finished */
+    session_count_silent(s);
     if (s->watched_open) {
         struct watch_event ev = {.kind = WATCH_CLOSE};
 
@@ -404,6 +531,7 @@ session_handle_line(struct smtp_session *s, const char *line, size_t len)
 
     if (log_enabled(LOG_LEVEL_DEBUG))
         session_log_in(s, line, len);
+    s->had_line = true;
     /* A SASL response is never kept for a log line. */
     s->cmd_line = s->state == SMTP_ST_AUTH ? slice_make("", 0) : slice_make(line, len);
     smtp_command(s, line, len);
@@ -491,6 +619,8 @@ session_run(struct smtp_session *s)
         if (s->state == SMTP_ST_DATA || s->state == SMTP_ST_BDAT) {
             if (!content_read(s))
                 return;
+        } else if (session_sniffing(s) && !session_sniff(s)) {
+            return;
         } else if (!session_read_line(s)) {
             return;
         }

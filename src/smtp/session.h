@@ -124,6 +124,8 @@ struct smtp_session {
     /* Fields the next refusal's log line ends with (", limit=..."), then cleared. */
     char reject_note[LOG_QUOTE_CAP + 128];
     bool watched_open; /* counted as WATCH_CONNECT_ACCEPTED: its WATCH_CLOSE is due */
+    bool had_line;     /* a command line came: not a silent scanner (docs/scanners.md) */
+    bool scanned;      /* counted as a scanner session (WATCH_SCANNER) */
     smtp_end_fn *on_end;
     void *on_end_arg;
 };

@@ -97,6 +97,8 @@ key_of(struct key *k, enum conf_alert_per per, enum door_role door, int family,
         key_bytes(k, ALERT_KEY_USER, user, strnlen(user, CAP_AUTH_USER));
         return true;
     case CONF_ALERT_PER_DOOR:
+        if ((unsigned)door >= DOOR_ROLE_COUNT)
+            return false; /* a SYN to a port no door listens on */
         key_bytes(k, ALERT_KEY_DOOR, &role, 1);
         return true;
     case CONF_ALERT_PER_COUNT:
@@ -318,6 +320,9 @@ counts(const struct conf_alert *def, const struct watch_event *ev)
     case CONF_ALERT_DEFERRED:
         return ev->kind == WATCH_DELIVERY && ev->delivery == WATCH_DELIVERY_DEFERRED &&
                ev->domain != NULL && ev->domain[0] != '\0';
+    case CONF_ALERT_SCANNER:
+        /* Plain SYNs are every client's; Mirai SYNs and sessions that were not SMTP count. */
+        return ev->kind == WATCH_SCANNER && ev->scan != WATCH_SCAN_PLAIN;
     case CONF_ALERT_QUEUE:
     case CONF_ALERT_TLS_EXPIRY:
     case CONF_ALERT_WHEN_COUNT:
@@ -346,7 +351,10 @@ alert_engine_note(struct alert_engine *e, const struct watch_event *ev, uint64_t
         ent = alert_table_get(r->tab, k.b, k.len, now, true);
         if (ent->slots[ent->cur] < UINT32_MAX)
             ent->slots[ent->cur]++;
-        judge_counted(e, r, ent, r->def->when == CONF_ALERT_DEFERRED ? -1 : (int)ev->door);
+        judge_counted(e, r, ent,
+                      r->def->when == CONF_ALERT_DEFERRED || (unsigned)ev->door >= DOOR_ROLE_COUNT
+                          ? -1
+                          : (int)ev->door);
     }
 }
 

@@ -393,6 +393,47 @@ test_kinds_and_keys(void **state)
     alert_engine_free(e);
 }
 
+/* when scanner: Mirai SYNs and sessions count, plain SYNs do not; a SYN without a door. */
+static void
+test_scanner_kind(void **state)
+{
+    struct conf_alert defs[] = {
+        rule("scan", CONF_ALERT_SCANNER, 3, 60, CONF_ALERT_PER_CLIENT, 0),
+        rule("inbound", CONF_ALERT_SCANNER, 2, 60, CONF_ALERT_PER_ALL, 1u << DOOR_INBOUND),
+        rule("doors", CONF_ALERT_SCANNER, 100, 60, CONF_ALERT_PER_DOOR, 0),
+    };
+    struct conf c;
+    struct alert_engine *e = engine_of(&c, defs, N_OF(defs));
+    struct watch_event ev;
+    uint64_t t = T0;
+
+    (void)state;
+    ev = event(WATCH_SCANNER, DOOR_ROLE_COUNT, 5, NULL);
+    for (int i = 0; i < 10; i++) {
+        ev.scan = WATCH_SCAN_PLAIN; /* every client's: never counted */
+        alert_engine_note(e, &ev, t, 0);
+    }
+    ev.scan = WATCH_SCAN_MIRAI; /* to a port without a door: per client, not for "inbound" */
+    alert_engine_note(e, &ev, t, 0);
+    alert_engine_note(e, &ev, t, 0);
+    assert_int_equal(n_notes, 0);
+    ev = event(WATCH_SCANNER, DOOR_INBOUND, 5, NULL);
+    ev.scan = WATCH_SCAN_HTTP;
+    alert_engine_note(e, &ev, t, 0);
+    expect_note(0, "scan", ALERT_FIRING, "10.0.0.5", 3);
+    assert_int_equal(notes[0].door, DOOR_INBOUND);
+    ev.scan = WATCH_SCAN_SILENT;
+    alert_engine_note(e, &ev, t, 0);
+    expect_note(1, "inbound", ALERT_FIRING, "all", 2);
+    /* Other kinds of events are not scanners. */
+    ev = event(WATCH_CONNECT, DOOR_INBOUND, 6, NULL);
+    ev.connect = WATCH_CONNECT_SCANNER;
+    for (int i = 0; i < 5; i++)
+        alert_engine_note(e, &ev, t, 0);
+    assert_int_equal(n_notes, 2);
+    alert_engine_free(e);
+}
+
 /* ---- Spike ---- */
 
 /*
@@ -899,6 +940,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_no_flood, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_fires_after_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kinds_and_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scanner_kind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spike, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_and_certs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flood_of_keys, setup, teardown),

@@ -43,8 +43,8 @@
 static const char *const door_values[] = {"inbound", "internal", "submission", "submissions"};
 _Static_assert(N_OF(door_values) == DOOR_ROLE_COUNT, "a door without a label value");
 
-static const char *const connect_values[] = {"accepted", "denied", "client_limit", "capacity",
-                                             "lockout"};
+static const char *const connect_values[] = {"accepted", "denied",  "client_limit",
+                                             "capacity", "lockout", "scanner"};
 _Static_assert(N_OF(connect_values) == WATCH_CONNECT_COUNT, "a connection result without a name");
 
 static const char *const verb_values[] = {"HELO",     "EHLO", "MAIL", "RCPT",   "DATA", "BDAT",
@@ -72,6 +72,12 @@ static const char *const dns_values[] = {"ok", "nodata", "nxdomain", "nullmx", "
 _Static_assert(N_OF(dns_values) == METRICS_DNS_COUNT, "a DNS result without a name");
 
 static const char *const version_values[] = {GATE26_VERSION};
+
+/* gate26_scanner_syns_total{kind} and gate26_scanner_sessions_total{kind}: watch_scan's names. */
+static const char *const syn_values[] = {"mirai", "plain"};
+static const char *const scan_session_values[] = {"silent", "http",  "tls",
+                                                  "ssh",    "proxy", "binary"};
+_Static_assert(N_OF(scan_session_values) == WATCH_SCAN_SESSIONS, "a session kind without a name");
 
 /* ---- The counts ---- */
 
@@ -112,6 +118,9 @@ static struct state {
     struct hist commit_seconds;
     uint64_t dns[METRICS_DNS_COUNT];
     int64_t alerts_firing[METRICS_RULES_MAX];
+    uint64_t scanner_syns[N_OF(syn_values)];
+    uint64_t scanner_sessions[DOOR_ROLE_COUNT][WATCH_SCAN_SESSIONS];
+    int64_t scanner_sources;
     int64_t one; /* the value of gate26_build_info */
 
     /* The dynamic label sets: reasons as they come, rules as configured. */
@@ -153,6 +162,8 @@ static const struct dim dim_delivery = {"result", delivery_values, WATCH_DELIVER
 static const struct dim dim_dns = {"result", dns_values, METRICS_DNS_COUNT, NULL};
 static const struct dim dim_rule = {"rule", st.rule_names, METRICS_RULES_MAX, &st.n_rules};
 static const struct dim dim_version = {"version", version_values, 1, NULL};
+static const struct dim dim_syn = {"kind", syn_values, N_OF(syn_values), NULL};
+static const struct dim dim_scan = {"kind", scan_session_values, WATCH_SCAN_SESSIONS, NULL};
 
 enum ftype {
     FT_COUNTER,   /* u64 cells; the name ends in _total */
@@ -324,6 +335,26 @@ static const struct family families[] = {
      FT_GAUGE,
      {&dim_rule},
      .i64 = st.alerts_firing,
+     NO_SOURCE},
+    {"gate26_scanner_syns_total",
+     "TCP SYNs captured to a watched port: mirai (IPv4, sequence number equal to the destination "
+     "address), plain (every other).",
+     FT_COUNTER,
+     {&dim_syn},
+     .u64 = st.scanner_syns,
+     NO_SOURCE},
+    {"gate26_scanner_sessions_total",
+     "Sessions that were not SMTP: silent (closed before any command line), or on a plain door "
+     "an http, tls, ssh, proxy or binary start before EHLO/HELO.",
+     FT_COUNTER,
+     {&dim_door, &dim_scan},
+     .u64 = &st.scanner_sessions[0][0],
+     NO_SOURCE},
+    {"gate26_scanner_sources",
+     "Source addresses in the scanner table now.",
+     FT_GAUGE,
+     {NULL},
+     .i64 = &st.scanner_sources,
      NO_SOURCE},
     {"process_cpu_seconds_total",
      "Total user and system CPU time spent in seconds.",
@@ -537,9 +568,21 @@ watch_metrics_note(struct watch *w, const struct watch_event *ev)
         hist_observe(&st.delivery_seconds[ev->delivery], delivery_bounds, N_OF(delivery_bounds),
                      ev->seconds);
         break;
+    case WATCH_SCANNER:
+        if (ev->scan == WATCH_SCAN_MIRAI || ev->scan == WATCH_SCAN_PLAIN)
+            st.scanner_syns[ev->scan == WATCH_SCAN_MIRAI ? 0 : 1]++;
+        else if (door_ok(ev->door) && (unsigned)ev->scan < WATCH_SCAN_COUNT)
+            st.scanner_sessions[ev->door][ev->scan - WATCH_SCAN_SESSION_FIRST]++;
+        break;
     case WATCH_KIND_COUNT:
         break;
     }
+}
+
+void
+metrics_scanner_sources(size_t n)
+{
+    st.scanner_sources = (int64_t)n;
 }
 
 /* ---- Alert rules ---- */

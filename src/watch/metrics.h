@@ -113,6 +113,9 @@ void metrics_alert_rules(const char *const *names, size_t n);
  */
 void metrics_alert_firing(const char *rule, int delta);
 
+/* The source addresses in the scanner table now (gate26_scanner_sources; watch/scanner.c). */
+void metrics_scanner_sources(size_t n);
+
 /* ---- Read at scrape time ---- */
 
 /* Gauges whose value another stage knows; the daemon registers how to read each. */

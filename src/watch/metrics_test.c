@@ -125,6 +125,12 @@ fill_size(struct watch_event *ev, void *arg)
     ev->size = *(uint64_t *)arg;
 }
 
+static void
+fill_scan(struct watch_event *ev, void *arg)
+{
+    ev->scan = *(enum watch_scan *)arg;
+}
+
 static int
 setup(void **state)
 {
@@ -192,8 +198,30 @@ test_events(void **state)
     metrics_dns_lookup(METRICS_DNS_NXDOMAIN);
     metrics_dns_lookup(METRICS_DNS_TEMPFAIL);
     metrics_dns_lookup(METRICS_DNS_COUNT); /* ignored */
+    {
+        enum watch_scan mirai = WATCH_SCAN_MIRAI, plain = WATCH_SCAN_PLAIN, http = WATCH_SCAN_HTTP,
+                        binary = WATCH_SCAN_BINARY, bad = WATCH_SCAN_COUNT;
+        enum watch_connect scanner = WATCH_CONNECT_SCANNER;
+
+        note(WATCH_SCANNER, DOOR_ROLE_COUNT, fill_scan, &mirai); /* a SYN to a port without door */
+        note(WATCH_SCANNER, DOOR_INBOUND, fill_scan, &mirai);
+        note(WATCH_SCANNER, DOOR_INBOUND, fill_scan, &plain);
+        note(WATCH_SCANNER, DOOR_INBOUND, fill_scan, &http);
+        note(WATCH_SCANNER, DOOR_INTERNAL, fill_scan, &binary);
+        note(WATCH_SCANNER, DOOR_ROLE_COUNT, fill_scan, &http); /* ignored: a session has a door */
+        note(WATCH_SCANNER, DOOR_INBOUND, fill_scan, &bad);     /* ignored */
+        note(WATCH_CONNECT, DOOR_INBOUND, fill_connect, &scanner);
+        metrics_scanner_sources(7);
+    }
 
     t = scrape(METRICS_FORMAT_TEXT);
+    has_line(t, "gate26_scanner_syns_total{kind=\"mirai\"} 2");
+    has_line(t, "gate26_scanner_syns_total{kind=\"plain\"} 1");
+    has_line(t, "gate26_scanner_sessions_total{door=\"inbound\",kind=\"http\"} 1");
+    has_line(t, "gate26_scanner_sessions_total{door=\"internal\",kind=\"binary\"} 1");
+    has_line(t, "gate26_scanner_sessions_total{door=\"inbound\",kind=\"binary\"} 0");
+    has_line(t, "gate26_scanner_sources 7");
+    has_line(t, "gate26_connections_total{door=\"inbound\",result=\"scanner\"} 1");
     has_line(t, "# TYPE gate26_connections_total counter");
     has_line(t, "gate26_connections_total{door=\"internal\",result=\"accepted\"} 3");
     has_line(t, "gate26_connections_total{door=\"internal\",result=\"denied\"} 1");
@@ -580,7 +608,7 @@ test_structure(void **state)
             if (formats[k] == METRICS_FORMAT_TEXT && strcmp(type, "counter") == 0)
                 assert_string_equal(name + strlen(name) - 6, "_total");
         }
-        assert_int_equal(families, 28);
+        assert_int_equal(families, 31);
         assert_true(samples > 100);
         free(t);
     }

@@ -14,6 +14,7 @@ watch_new(struct event_base *base, struct conf *c)
     w->conf = conf_ref(c);
     w->window = watch_window_new(NULL, NULL);
     watch_alerts_init(w);
+    watch_scanners_init(w);
     return w;
 }
 
@@ -39,15 +40,27 @@ watch_free(struct watch *w)
     watch_alerts_clear(w);
     conf_unref(w->conf);
     watch_window_free(w->window);
+    watch_scanners_clear(w);
     free(w);
 }
 
 void
 watch_note(struct watch *w, const struct watch_event *ev)
 {
+    struct watch_event syn;
+
     if (w == NULL)
         return;
+    if (ev->kind == WATCH_SCANNER &&
+        (ev->scan == WATCH_SCAN_MIRAI || ev->scan == WATCH_SCAN_PLAIN)) {
+        /* A SYN has no session: its door is the one listening on its port, if any. */
+        syn = *ev;
+        syn.door = watch_scanner_door(w, ev->port);
+        ev = &syn;
+    }
     watch_metrics_note(w, ev);
     watch_window_note(w, ev);
     watch_alert_note(w, ev);
+    if (ev->kind == WATCH_SCANNER)
+        watch_scanner_note(w, ev);
 }

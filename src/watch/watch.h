@@ -65,6 +65,7 @@ enum watch_connect {
     WATCH_CONNECT_CLIENT_LIMIT, /* max-sessions-per-client, connection-rate: 421 4.7.0 */
     WATCH_CONNECT_CAPACITY,     /* max-sessions (door or all), the client table: 421 4.3.2 */
     WATCH_CONNECT_LOCKOUT,      /* a session ended by an AUTH lockout (454, then closed) */
+    WATCH_CONNECT_SCANNER,      /* `scanners refuse`: a fingerprinted source, closed unanswered */
     WATCH_CONNECT_COUNT,
 };
 
@@ -84,6 +85,30 @@ enum watch_delivery {
     WATCH_DELIVERY_COUNT,
 };
 
+/*
+ * What a scanner did (docs/scanners.md, "What is counted"): a captured SYN
+ * (MIRAI: IPv4, sequence number == destination address; PLAIN: any other),
+ * or a session that was not SMTP (the rest, gate26_scanner_sessions_total).
+ */
+enum watch_scan {
+    WATCH_SCAN_MIRAI,  /* a Mirai-fingerprinted SYN */
+    WATCH_SCAN_PLAIN,  /* any other SYN (alone it makes no row: every client sends them) */
+    WATCH_SCAN_SILENT, /* a session that ended (EOF or timeout) before any command line */
+    WATCH_SCAN_HTTP,   /* an HTTP request line before EHLO/HELO */
+    WATCH_SCAN_TLS,    /* a TLS ClientHello on a plain door */
+    WATCH_SCAN_SSH,    /* an SSH banner */
+    WATCH_SCAN_PROXY,  /* a PROXY header from a client the door does not list */
+    WATCH_SCAN_BINARY, /* control or 8-bit octets before EHLO/HELO */
+    WATCH_SCAN_COUNT,
+};
+
+/* The first scanner session kind (gate26_scanner_sessions_total{kind} counts from it). */
+#define WATCH_SCAN_SESSION_FIRST WATCH_SCAN_SILENT
+#define WATCH_SCAN_SESSIONS      (WATCH_SCAN_COUNT - WATCH_SCAN_SESSION_FIRST)
+
+/* "mirai", "plain", "silent", "http", "tls", "ssh", "proxy", "binary"; NULL when out of range. */
+const char *watch_scan_name(enum watch_scan kind);
+
 enum watch_kind {
     WATCH_CONNECT,  /* connect: a connection at a door and what became of it */
     WATCH_CLOSE,    /* a session that was WATCH_CONNECT_ACCEPTED has ended */
@@ -91,13 +116,16 @@ enum watch_kind {
     WATCH_MESSAGE,  /* size: a message accepted (its 250 after the data is written) */
     WATCH_AUTH,     /* auth, mechanism: an AUTH exchange ended */
     WATCH_DELIVERY, /* delivery, domain, seconds: one recipient's attempt ended */
+    WATCH_SCANNER,  /* scan, port: a captured SYN, or a session that was not SMTP */
     WATCH_KIND_COUNT,
 };
 
 /* One event; pointers are borrowed for the call. */
 struct watch_event {
     enum watch_kind kind;
-    /* The session's, for every kind but WATCH_DELIVERY. */
+    /* The session's, for every kind but WATCH_DELIVERY. A SYN (WATCH_SCANNER, MIRAI or
+       PLAIN) is given the door that listens on its port by watch_note(); DOOR_ROLE_COUNT
+       when no door does (26, or a port of watch { ports }). */
     enum door_role door;
     int family;                /* AF_INET or AF_INET6: the client's address at addr */
     const unsigned char *addr; /* 4 or 16 octets */
@@ -110,8 +138,10 @@ struct watch_event {
     const char *reason;    /* WATCH_REPLY: the reply's name (smtp_reply_name), one word */
     uint64_t size;         /* WATCH_MESSAGE: octets of content received */
     enum watch_delivery delivery;
-    const char *domain; /* WATCH_DELIVERY: the recipient's domain, lower case */
-    double seconds;     /* WATCH_DELIVERY: how long the attempt took */
+    const char *domain;   /* WATCH_DELIVERY: the recipient's domain, lower case */
+    double seconds;       /* WATCH_DELIVERY: how long the attempt took */
+    enum watch_scan scan; /* WATCH_SCANNER: what the scanner did */
+    unsigned port;        /* WATCH_SCANNER: the destination port (a SYN's; a session's door) */
 };
 
 /*
@@ -133,6 +163,48 @@ void watch_note(struct watch *w, const struct watch_event *ev);
  */
 bool watch_hold(struct watch *w, enum door_role door, int family, const unsigned char *addr,
                 const char *user, char *reason, size_t cap);
+
+/* ---- Scanners (scanner.c; docs/scanners.md) ---- */
+
+/*
+ * `scanners refuse` (door->scanners_refuse), asked by the listener for each
+ * accepted connection before its session starts, with the client's address
+ * as the listener knows it (4 or 16 octets; an IPv4-mapped IPv6 address is
+ * given as IPv4). True when the door refuses scanners and the source has a
+ * Mirai SYN in the scanner table: then the connection is to be closed at
+ * once without a reply; it has been counted (gate26_connections_total
+ * {result="scanner"}) and logged (event=scanner-refused, once per source
+ * per hour). False otherwise (and for w NULL).
+ */
+bool watch_scanner_refuse(struct watch *w, const struct conf_listen *door, int family,
+                          const unsigned char *addr);
+
+/*
+ * Who blocks a source (the daemon: sensor_block()), called when a source
+ * sends its first Mirai SYN (first since it entered the scanner table) and
+ * the configuration has watch { block-scanners DURATION }: ttl is that
+ * duration in seconds. NULL: nobody.
+ */
+typedef void watch_block_fn(void *arg, int family, const unsigned char *addr, unsigned ttl);
+void watch_set_blocker(struct watch *w, watch_block_fn *fn, void *arg);
+
+/*
+ * What the sensor captures on now ("any", an interface name; NULL or "":
+ * no capture), asked when `gate26 scanners` asks (the capture may come and
+ * go: a capture error is retried). The string is read during the call
+ * only. fn NULL: no capture.
+ */
+typedef const char *watch_capture_fn(void *arg);
+void watch_set_capture(struct watch *w, watch_capture_fn *fn, void *arg);
+
+/*
+ * What `gate26 scanners` shows (docs/scanners.md): the JSON document, at
+ * most top sources (most Mirai SYNs plus sessions first) and top /24 (IPv6:
+ * /64) networks, with the capture (null when none) and the table's size. A
+ * heap string the caller frees; NULL when out of memory (w NULL: an empty
+ * document).
+ */
+char *watch_scanners_json(struct watch *w, size_t top);
 
 /* ---- `gate26 status` (window.c; docs/watch.md, "gate26 status") ---- */
 

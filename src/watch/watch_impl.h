@@ -14,6 +14,7 @@ struct event_base;
 struct watch_window;
 struct watch_http;
 struct watch_alerts;
+struct scanner_table;
 
 struct watch {
     struct event_base *base;
@@ -21,12 +22,30 @@ struct watch {
     struct watch_window *window; /* `gate26 status`: window.c */
     struct watch_http *http;     /* the metrics endpoint (http.c); NULL until prepared */
     struct watch_alerts *alerts; /* alert.c's: the rules at work, their actions */
+    /* scanner.c's: the scanner table, the blocker, the overall cap on its log lines */
+    struct scanner_table *scanners;
+    watch_block_fn *blocker;
+    void *blocker_arg;
+    time_t (*wall)(void);      /* seconds since the epoch: time(NULL) when NULL (tests set it) */
+    watch_capture_fn *capture; /* watch_set_capture()'s; NULL: none */
+    void *capture_arg;
+    time_t scan_log_minute;
+    unsigned scan_log_lines;
+    uint64_t scan_log_suppressed;
 };
 
 /* Each part's share of watch_note(). */
 void watch_metrics_note(struct watch *w, const struct watch_event *ev);
 void watch_window_note(struct watch *w, const struct watch_event *ev);
 void watch_alert_note(struct watch *w, const struct watch_event *ev);
+void watch_scanner_note(struct watch *w, const struct watch_event *ev);
+
+/* scanner.c: made with the watcher, freed with it. */
+void watch_scanners_init(struct watch *w);
+void watch_scanners_clear(struct watch *w);
+
+/* The door listening on port in the running configuration; DOOR_ROLE_COUNT: none. */
+enum door_role watch_scanner_door(const struct watch *w, unsigned port);
 
 /*
  * The window part (window.c): the counts of `gate26 status`, in memory of

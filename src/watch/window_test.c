@@ -95,6 +95,10 @@ test_what_counts(void **state)
         {WATCH_CONNECT, WATCH_CONNECT_CLIENT_LIMIT, 0, 0, DOOR_INBOUND, 1, 0, 0, 0, 0},
         {WATCH_CONNECT, WATCH_CONNECT_CAPACITY, 0, 0, DOOR_INBOUND, 1, 0, 0, 0, 0},
         {WATCH_CONNECT, WATCH_CONNECT_LOCKOUT, 0, 0, DOOR_INBOUND, 0, 0, 0, 0, 0},
+        {WATCH_CONNECT, WATCH_CONNECT_SCANNER, 0, 0, DOOR_INBOUND, 1, 0, 0, 0, 0},
+        /* A scanner's SYN or session is the scanner table's, not a count of status. */
+        {WATCH_SCANNER, 0, 0, 0, DOOR_INBOUND, 0, 0, 0, 0, 0},
+        {WATCH_SCANNER, 0, 0, 0, DOOR_ROLE_COUNT, 0, 0, 0, 0, 0},
         {WATCH_REPLY, 0, 0, 250, DOOR_INBOUND, 0, 0, 0, 0, 0},
         {WATCH_REPLY, 0, 0, 354, DOOR_INBOUND, 0, 0, 0, 0, 0},
         {WATCH_REPLY, 0, 0, 399, DOOR_INBOUND, 0, 0, 0, 0, 0},

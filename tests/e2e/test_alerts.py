@@ -561,9 +561,9 @@ def run(*args):
 
 
 BAD = [
-    ("unknown-when", ["when scanner", "over 1 in 1m"], "when scanner",
-     "unknown when 'scanner' (expected one of: failed-auth, connections, messages, refused, "
-     "spike, queue, deferred, tls-expiry)"),
+    ("unknown-when", ["when scanners", "over 1 in 1m"], "when scanners",
+     "unknown when 'scanners' (expected one of: failed-auth, connections, messages, refused, "
+     "spike, queue, deferred, tls-expiry, scanner)"),
     ("unknown-key", ["when messages", "over 1 in 1m", "treshold 5"], "treshold",
      "unknown key 'treshold' in alert block (expected one of: when, over, per, door, webhook, "
      "mail, exec, factor, baseline, min, action, age, within)"),

@@ -27,7 +27,7 @@ DEV_CONF = ROOT / "etc" / "gate26.dev.conf"
 LISTEN_KEYS = ("address, allow, tls, auth, max-message-size, max-recipients, max-errors, "
                "max-sessions, timeout-command, timeout-data, deny, proxy-protocol, "
                "max-sessions-per-client, connection-rate, message-rate, sender-rate, "
-               "limits-exempt")
+               "limits-exempt, scanners")
 
 
 def run(*args, cwd=None, timeout=20):

@@ -489,10 +489,9 @@ def test_header_from_an_unlisted_client_is_not_taken(gateway):
     assert "client=[192.0.2.9]" not in log and "event=proxy," not in log
 
 
-@pytest.mark.xfail(strict=False, reason="needs sniff.c from the scanners branch")
 def test_header_from_an_unlisted_client_closes_the_connection(gateway, peers):
     """Issue 13: a header 'from elsewhere closes the connection'. The session's sniffing
-    (src/smtp/sniff.c, the scanners branch) classifies it as kind proxy and closes it."""
+    (src/smtp/sniff.c) classifies it as kind proxy, answers 554 5.7.0 and closes it."""
     inside = peers()
     g = proxied_gateway(gateway, delivery=DELIVER, extra=NO_DNS,
                         domains={"ours.test": {"relay": f"smtp://127.0.0.1:{inside.port}",

@@ -350,7 +350,7 @@ def test_bad_reload_keeps_running_config_then_good_reload_works(gateway):
                     f"max-message-size, max-recipients, max-errors, max-sessions, "
                     f"timeout-command, timeout-data, deny, proxy-protocol, "
                     f"max-sessions-per-client, connection-rate, message-rate, sender-rate, "
-                    f"limits-exempt)\", "
+                    f"limits-exempt, scanners)\", "
                     f"action=kept-running-config"), line
 
     # Still running, still the old configuration: a.test yes, b.test no.

@@ -301,8 +301,8 @@ def nft_list(ns, set_name):
                                            ("2001:db8::7", "scanners6")])
 def test_block_scanners_adds_to_the_set_in_a_namespace(tmp_path, netns, addr, set_name):
     """The sensor, as the gateway's user with CAP_NET_ADMIN, adds an address to the set with
-    the configured timeout. Nothing decides to block yet (the scanner table will): a test-only
-    hook of -Dfaults=true builds (GATE26_SENSOR_BLOCK) asks it once at start."""
+    the configured timeout. A test-only hook of -Dfaults=true builds (GATE26_SENSOR_BLOCK) asks
+    it once at start (the scanner table asks for a Mirai source: test_scanners.py)."""
     port = free_port()
     conf = tmp_path / "gate26.conf"
     conf.write_text(config_text(tmp_path / "spool", {"internal": port}, DOORS, {},

@@ -4,13 +4,16 @@
  * whatever the bytes, ctl_request_parse returns 0 or -1 with a reason and
  * never reads or writes out of bounds. A request it accepts is written back
  * by ctl_request_format and parses again to the same request (one spelling
- * per request), and its selectors can be matched against a message.
+ * per request), and its selectors can be matched against a message. The
+ * same bytes go to the scanners verb's parser (scanners.h): 1 with a top
+ * from 1 to CTL_SCANNERS_TOP_MAX, or -1 with a reason, or 0.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctl/request.h"
+#include "ctl/scanners.h"
 
 static struct envelope_rcpt rcpts[] = {
     {.addr = "bob@far.test", .status = ENVELOPE_RCPT_PENDING},
@@ -36,6 +39,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size > CTL_REQUEST_MAX)
         return 0;
+    {
+        size_t top = 0;
+        int r;
+
+        why[0] = '\0';
+        r = ctl_scanners_parse((const char *)data, size, &top, why, sizeof(why));
+        if ((r == 1 && (top < 1 || top > CTL_SCANNERS_TOP_MAX)) || (r == -1 && why[0] == '\0') ||
+            r < -1 || r > 1)
+            abort();
+    }
     if (ctl_request_parse((const char *)data, size, &req, why, sizeof(why)) == -1) {
         if (why[0] == '\0')
             abort();
