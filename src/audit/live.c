@@ -31,6 +31,8 @@
 #include <openssl/evp.h>
 
 #include "audit/audit_impl.h"
+#include "ctl/ask.h"
+#include "ctl/call.h"
 #include "ctl/ctl.h"
 #include "firewall/firewall.h"
 #include "lib/io.h"
@@ -120,39 +122,11 @@ audit_firewall(const struct conf *c, struct check_findings *f)
 
 /* ---- the daemon ---- */
 
-/* Connects to SPOOL/control; the socket, or -1 with errno. */
-static int
-ctl_open(const struct conf *c)
-{
-    struct sockaddr_un sun;
-    struct timeval tv = {AUDIT_CTL_TIMEOUT_S, 0};
-    int fd, e;
-
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    if (str_fmt(sun.sun_path, sizeof(sun.sun_path), "%s/%s", c->spool, CTL_SOCKET_NAME) == -1) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd == -1)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1) {
-        e = errno;
-        (void)close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
 /* The daemon's pid: the spool lock's holder, else the control socket's peer; -1: none. */
 static long
 daemon_pid(const struct conf *c)
 {
-    char path[CAP_PATH + 16];
+    char path[CAP_PATH + 16], sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
     struct ucred cred;
     socklen_t len = sizeof(cred);
     long pid = -1;
@@ -162,7 +136,10 @@ daemon_pid(const struct conf *c)
         pid = check_flock_holder(path);
     if (pid != -1)
         return pid;
-    fd = ctl_open(c);
+    /* ctl_connect() takes a path that fits sockaddr_un's. */
+    if (str_fmt(sock, sizeof(sock), "%s/%s", c->spool, CTL_SOCKET_NAME) == -1)
+        return -1;
+    fd = ctl_connect(sock);
     if (fd == -1)
         return -1;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid > 0)
@@ -236,59 +213,11 @@ audit_daemon(const struct conf *c, const char *binary, struct check_findings *f)
 #define AUDIT_STR_(x)      #x
 #define AUDIT_STR(x)       AUDIT_STR_(x)
 
-/*
- * Sends request (a line with its LF) and reads the answer into *out (heap,
- * NUL-terminated, *len octets). Returns 0, or -1 with why.
- */
+/* Sends request (a line with its LF); the answer into *out (heap), or -1 with why. */
 static int
 ask_ctl(const struct conf *c, const char *request, char **out, size_t *len, char *why, size_t cap)
 {
-    size_t n = 0, size = 65536;
-    char *buf;
-    int fd = ctl_open(c);
-
-    if (fd == -1) {
-        (void)str_fmt(why, cap, "no daemon answers at %s/%s (%s)", c->spool, CTL_SOCKET_NAME,
-                      strerror(errno));
-        return -1;
-    }
-    if (io_write_full(fd, request, strlen(request)) == -1) {
-        (void)str_fmt(why, cap, "the control socket: %s", strerror(errno));
-        (void)close(fd);
-        return -1;
-    }
-    buf = xmalloc(size);
-    for (;;) {
-        ssize_t r;
-
-        if (n + 1 == size) {
-            if (size >= AUDIT_SCANNERS_MAX) {
-                (void)str_fmt(why, cap, "the answer is over %d octets", AUDIT_SCANNERS_MAX);
-                break;
-            }
-            size *= 2;
-            buf = xrealloc(buf, size);
-        }
-        r = read(fd, buf + n, size - 1 - n);
-        if (r == -1 && errno == EINTR)
-            continue;
-        if (r == -1) {
-            (void)str_fmt(why, cap, "the control socket: %s",
-                          errno == EAGAIN ? "no answer in time" : strerror(errno));
-            break;
-        }
-        if (r == 0) {
-            (void)close(fd);
-            buf[n] = '\0';
-            *out = buf;
-            *len = n;
-            return 0;
-        }
-        n += (size_t)r;
-    }
-    (void)close(fd);
-    free(buf);
-    return -1;
+    return ctl_request(c->spool, request, AUDIT_CTL_TIMEOUT_S, out, len, why, cap);
 }
 
 void

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "conf/conf.h"
+#include "ctl/ask.h"
 #include "ctl/ctl.h"
 #include "ctl/scanners.h"
 #include "ctl/status.h"
@@ -57,28 +58,11 @@ usage(FILE *out, const char *default_conf)
 static json_t *
 scanners_doc(const char *answer, size_t len, const char **body)
 {
-    const char *eol = memchr(answer, '\n', len);
-    json_error_t err;
-    json_t *doc;
-    char q[LOG_QUOTE_CAP];
+    char why[LOG_QUOTE_CAP + 128];
+    json_t *doc = ctl_answer_doc(answer, len, "scanners", body, why, sizeof(why));
 
-    if (eol == NULL || eol - answer != 2 || memcmp(answer, "ok", 2) != 0) {
-        size_t n = eol != NULL ? (size_t)(eol - answer) : len;
-
-        if (n == 0)
-            fprintf(stderr, PROG ": the daemon closed the connection without an answer\n");
-        else
-            fprintf(stderr, PROG ": the daemon says: %s\n", log_quote(q, sizeof(q), answer, n));
-        return NULL;
-    }
-    *body = eol + 1;
-    doc = json_loadb(*body, len - (size_t)(eol + 1 - answer), JSON_REJECT_DUPLICATES, &err);
-    if (doc == NULL || !json_is_object(doc)) {
-        fprintf(stderr, PROG ": the daemon's answer is not a scanners document (%s)\n",
-                doc == NULL ? err.text : "not an object");
-        json_decref(doc);
-        return NULL;
-    }
+    if (doc == NULL)
+        fprintf(stderr, PROG ": %s\n", why);
     return doc;
 }
 

@@ -25,9 +25,6 @@ struct evbuffer;
 #define CTL_STATUS_VERB      "status"
 #define CTL_STATUS_JSON_VERB "status-json"
 
-/* An answer larger than this is not a status document (the client's cap). */
-#define CTL_STATUS_MAX (1024 * 1024)
-
 /* The document lists at most this many alerts (alerts_firing counts them all). */
 #define CTL_STATUS_ALERTS_MAX 1000
 
@@ -59,7 +56,7 @@ int ctl_status_print(FILE *out, const json_t *doc, bool colour);
 
 /*
  * Sends request (a line with its LF) to the daemon of spool_dir and reads
- * the whole answer (at most CTL_STATUS_MAX octets) into *answer (heap; *len
+ * the whole answer (at most CTL_ANSWER_MAX octets, ctl_request()) into *answer (heap; *len
  * octets, NUL-terminated). Returns 0, or -1 after saying why on standard
  * error, each line starting with prog ("gate26 status").
  */

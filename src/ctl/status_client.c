@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
-#include "ctl/call.h"
+#include "ctl/ask.h"
 #include "ctl/ctl.h"
 #include "ctl/status.h"
 #include "lib/io.h"
@@ -72,62 +72,11 @@ want_colour(void)
 int
 ctl_ask(const char *prog, const char *spool_dir, const char *request, char **answer, size_t *len)
 {
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    struct timeval tv = {STATUS_TIMEOUT_S, 0};
-    size_t cap = 65536, n = 0;
-    char *buf;
-    int fd;
+    char why[CAP_PATH + 256];
 
-    if (str_fmt(path, sizeof(path), "%s/%s", spool_dir, CTL_SOCKET_NAME) == -1) {
-        fprintf(stderr, "%s: %s/%s: path too long\n", prog, spool_dir, CTL_SOCKET_NAME);
-        return -1;
-    }
-    fd = ctl_connect(path);
-    if (fd == -1) {
-        fprintf(stderr, "%s: gate26 is not running (nothing answers at %s: %s)\n", prog, path,
-                strerror(errno));
-        return -1;
-    }
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 ||
-        io_write_full(fd, request, strlen(request)) == -1) {
-        fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
-        (void)close(fd);
-        return -1;
-    }
-    buf = xmalloc(cap);
-    for (;;) {
-        ssize_t r;
-
-        if (n + 1 == cap) {
-            if (cap >= CTL_STATUS_MAX) {
-                fprintf(stderr, "%s: %s: the answer is over %d octets\n", prog, path,
-                        CTL_STATUS_MAX);
-                break;
-            }
-            cap *= 2;
-            buf = xrealloc(buf, cap);
-        }
-        r = read(fd, buf + n, cap - 1 - n);
-        if (r == -1 && errno == EINTR)
-            continue;
-        if (r == -1) {
-            fprintf(stderr, "%s: %s: %s\n", prog, path,
-                    errno == EAGAIN || errno == EWOULDBLOCK ? "no answer in time"
-                                                            : strerror(errno));
-            break;
-        }
-        if (r == 0) {
-            (void)close(fd);
-            buf[n] = '\0';
-            *answer = buf;
-            *len = n;
-            return 0;
-        }
-        n += (size_t)r;
-    }
-    (void)close(fd);
-    free(buf);
+    if (ctl_request(spool_dir, request, STATUS_TIMEOUT_S, answer, len, why, sizeof(why)) == 0)
+        return 0;
+    fprintf(stderr, "%s: %s\n", prog, why);
     return -1;
 }
 
@@ -135,29 +84,11 @@ ctl_ask(const char *prog, const char *spool_dir, const char *request, char **ans
 static json_t *
 status_doc(const char *answer, size_t len, const char **body)
 {
-    const char *eol = memchr(answer, '\n', len);
-    json_error_t err;
-    json_t *doc;
-    char q[LOG_QUOTE_CAP];
+    char why[LOG_QUOTE_CAP + 128];
+    json_t *doc = ctl_answer_doc(answer, len, "status", body, why, sizeof(why));
 
-    if (eol == NULL || eol - answer != 2 || memcmp(answer, "ok", 2) != 0) {
-        size_t n = eol != NULL ? (size_t)(eol - answer) : len;
-
-        if (n == 0)
-            fprintf(stderr, "gate26 status: the daemon closed the connection without an answer\n");
-        else
-            fprintf(stderr, "gate26 status: the daemon says: %s\n",
-                    log_quote(q, sizeof(q), answer, n));
-        return NULL;
-    }
-    *body = eol + 1;
-    doc = json_loadb(*body, len - (size_t)(eol + 1 - answer), JSON_REJECT_DUPLICATES, &err);
-    if (doc == NULL || !json_is_object(doc)) {
-        fprintf(stderr, "gate26 status: the daemon's answer is not a status document (%s)\n",
-                doc == NULL ? err.text : "not an object");
-        json_decref(doc);
-        return NULL;
-    }
+    if (doc == NULL)
+        fprintf(stderr, "gate26 status: %s\n", why);
     return doc;
 }
 
