@@ -62,16 +62,6 @@ is_loopback(const struct conf_addr *ca)
     return family == AF_INET6 && memcmp(a, in6addr_loopback.s6_addr, 16) == 0;
 }
 
-static void
-cidr_text(const struct conf_cidr *n, char *out, size_t cap)
-{
-    char a[INET6_ADDRSTRLEN];
-
-    if (inet_ntop(n->family, n->addr, a, sizeof(a)) == NULL)
-        (void)str_copyz(a, sizeof(a), "?");
-    (void)str_fmt(out, cap, "%s/%u", a, n->prefix);
-}
-
 /* An IPv4 network, or an IPv4-mapped IPv6 one (judged as IPv4). */
 static bool
 is_v4(const struct conf_cidr *n)
@@ -152,7 +142,7 @@ internal_allow(const struct conf_listen *li, struct check_findings *f)
     for (size_t j = 0; j < li->n_addrs; j++)
         loopback_only = loopback_only && is_loopback(&li->addrs[j]);
     if ((n = allow_at_least(li, AUDIT_NET_EVERYONE)) != NULL) {
-        cidr_text(n, net, sizeof(net));
+        conf_cidr_text(n, net, sizeof(net));
         /* On loopback only, "everyone" is every local process; elsewhere the Internet. */
         check_add(f, "audit.internal-open", loopback_only ? CHECK_WARN : CHECK_CRIT,
                   "door internal (line %u): allow %s admits everyone%s: it relays mail to "
@@ -165,7 +155,7 @@ internal_allow(const struct conf_listen *li, struct check_findings *f)
     for (size_t i = 0; i < li->n_allow; i++) {
         if (audit_net_judge(&li->allow[i]) != AUDIT_NET_WIDE)
             continue;
-        cidr_text(&li->allow[i], net, sizeof(net));
+        conf_cidr_text(&li->allow[i], net, sizeof(net));
         check_add(f, "audit.internal-wide", CHECK_WARN,
                   "door internal (line %u): allow %s is wider than %s: it relays for far more "
                   "hosts than our servers",

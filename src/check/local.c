@@ -544,16 +544,6 @@ door_of(const struct conf *c, const struct check_tcp_row *row)
     return NULL;
 }
 
-static void
-cidr_text(const struct conf_cidr *n, char *out, size_t cap)
-{
-    char a[INET6_ADDRSTRLEN];
-
-    if (inet_ntop(n->family, n->addr, a, sizeof(a)) == NULL)
-        (void)str_copyz(a, sizeof(a), "?");
-    (void)str_fmt(out, cap, "%s/%u", a, n->prefix);
-}
-
 /* "0.0.0.0:25" or "[::]:25", for sentences. */
 static void
 endpoint_text(const struct check_listener *l, char *out, size_t cap)
@@ -604,7 +594,7 @@ judge(struct check_listener *l, const struct scan_entry *e, const struct conf *c
             char net[80];
 
             if (open != NULL) {
-                cidr_text(open, net, sizeof(net));
+                conf_cidr_text(open, net, sizeof(net));
                 check_add(&l->findings, "internal-door-public", CHECK_WARN,
                           "%s: the internal door listens on a public address and its allow "
                           "list admits everyone (%s, %s line %u): anyone may relay through it",

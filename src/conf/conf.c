@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include <openssl/crypto.h>
@@ -200,6 +201,16 @@ prefix_equal(const unsigned char *a, const unsigned char *b, unsigned prefix)
     if (rest == 0)
         return true;
     return ((a[whole] ^ b[whole]) & (0xff00u >> rest) & 0xff) == 0;
+}
+
+void
+conf_cidr_text(const struct conf_cidr *n, char *out, size_t cap)
+{
+    char a[INET6_ADDRSTRLEN];
+
+    if (inet_ntop(n->family, n->addr, a, sizeof(a)) == NULL)
+        (void)str_copyz(a, sizeof(a), "?");
+    (void)str_fmt(out, cap, "%s/%u", a, n->prefix);
 }
 
 bool

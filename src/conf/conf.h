@@ -106,8 +106,8 @@ struct conf_listen {
        (docs/scanners.md); none: no PROXY header is accepted on this door */
     struct conf_cidr *proxy_from;
     size_t n_proxy_from;
-    unsigned proxy_line;   /* of the proxy-protocol key; 0: not written */
-    bool scanners_refuse;  /* scanners refuse: close fingerprinted sources before the greeting */
+    unsigned proxy_line;  /* of the proxy-protocol key; 0: not written */
+    bool scanners_refuse; /* scanners refuse: close fingerprinted sources before the greeting */
 };
 
 /* A next hop written as smtp://host[:port], smtp://[address]:port or smtps://... */
@@ -245,11 +245,11 @@ struct conf_metrics {
  * the sensor's capture of SYNs and its nftables blocking.
  */
 struct conf_watch {
-    unsigned line;          /* of `watch {`; 0: no block */
-    char capture[16];       /* "any" or an interface name (IFNAMSIZ); "": no capture */
-    unsigned capture_line;  /* of its key */
+    unsigned line;         /* of `watch {`; 0: no block */
+    char capture[16];      /* "any" or an interface name (IFNAMSIZ); "": no capture */
+    unsigned capture_line; /* of its key */
     unsigned ports[CONF_WATCH_PORTS_MAX]; /* the ports key's, as written (each 1-65535) */
-    size_t n_ports;         /* the watched ports are these, every door's port and 26 */
+    size_t n_ports;          /* the watched ports are these, every door's port and 26 */
     unsigned block_scanners; /* seconds a fingerprinted source stays in set scanners; 0: off */
     unsigned block_line;     /* of its key */
 };
@@ -418,6 +418,9 @@ const struct conf_domain *conf_find_domain(const struct conf *c, const char *nam
  * domain block's tls, else delivery { tls }.
  */
 enum conf_tls_policy conf_tls_policy_for(const struct conf *c, const char *domain);
+
+/* "192.0.2.0/24", "2001:db8::/32": a network as configuration files write it, into out. */
+void conf_cidr_text(const struct conf_cidr *n, char *out, size_t cap);
 
 /* True when addr (4 or 16 bytes of family) is inside one of the n networks. */
 bool conf_cidr_match(const struct conf_cidr *nets, size_t n, int family, const void *addr);

@@ -11,23 +11,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/str.h"
 #include "ctl/scanners.h"
 
 /* The session kinds of a source, in the document's order. */
 static const char *const kinds[] = {"silent", "http", "tls", "ssh", "proxy", "binary"};
-
-/* s as printable ASCII (anything else as '?'); NULL: "?". */
-static void
-clean(char *dst, size_t cap, const char *s)
-{
-    size_t n = 0;
-
-    if (s == NULL)
-        s = "?";
-    for (; *s != '\0' && n + 1 < cap; s++)
-        dst[n++] = *s >= 0x20 && *s <= 0x7e ? *s : '?';
-    dst[n] = '\0';
-}
 
 static int64_t
 num(const json_t *o, const char *key)
@@ -41,7 +29,7 @@ num(const json_t *o, const char *key)
 static void
 when(char *dst, size_t cap, const json_t *o, const char *key)
 {
-    clean(dst, cap, json_string_value(json_object_get(o, key)));
+    str_printable(dst, cap, json_string_value(json_object_get(o, key)));
     if (strlen(dst) == 20 && dst[10] == 'T' && dst[19] == 'Z') {
         dst[10] = ' ';
         dst[19] = '\0';
@@ -104,7 +92,7 @@ ctl_scanners_print(FILE *out, const json_t *doc)
     char cap_text[32], a[64], k[128], p[64], first[32], last[32];
     size_t i;
 
-    clean(cap_text, sizeof(cap_text), json_string_value(capture));
+    str_printable(cap_text, sizeof(cap_text), json_string_value(capture));
     fprintf(out,
             "gate26 scanners: %" PRId64 " source%s in the table (of %" PRId64 "), capture %s\n",
             num(doc, "sources_now"), num(doc, "sources_now") == 1 ? "" : "s",
@@ -117,7 +105,7 @@ ctl_scanners_print(FILE *out, const json_t *doc)
             "ports", "first seen", "last seen");
     json_array_foreach(sources, i, o)
     {
-        clean(a, sizeof(a), json_string_value(json_object_get(o, "address")));
+        str_printable(a, sizeof(a), json_string_value(json_object_get(o, "address")));
         session_kinds(k, sizeof(k), json_object_get(o, "sessions"));
         ports_of(p, sizeof(p), json_object_get(o, "ports"));
         when(first, sizeof(first), o, "first_seen");
@@ -129,7 +117,7 @@ ctl_scanners_print(FILE *out, const json_t *doc)
             "sources", "first seen", "last seen");
     json_array_foreach(networks, i, o)
     {
-        clean(a, sizeof(a), json_string_value(json_object_get(o, "network")));
+        str_printable(a, sizeof(a), json_string_value(json_object_get(o, "network")));
         when(first, sizeof(first), o, "first_seen");
         when(last, sizeof(last), o, "last_seen");
         fprintf(out, "%-43s %8" PRId64 " %8" PRId64 " %8" PRId64 " %8" PRId64 "  %-19s %s\n", a,

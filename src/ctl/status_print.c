@@ -55,19 +55,6 @@ static const char *const delivery_keys[] = {"sent", "deferred", "bounced"};
 
 #define N_COUNTS (sizeof(count_keys) / sizeof(count_keys[0]))
 
-/* s as printable ASCII (anything else, a control character above all, as '?'); NULL: "?". */
-static void
-clean(char *dst, size_t cap, const char *s)
-{
-    size_t n = 0;
-
-    if (s == NULL)
-        s = "?";
-    for (; *s != '\0' && n + 1 < cap; s++)
-        dst[n++] = *s >= 0x20 && *s <= 0x7e ? *s : '?';
-    dst[n] = '\0';
-}
-
 /* A string member of o, or "?" when it is missing or not a string. */
 static const char *
 text_of(const json_t *o, const char *key)
@@ -126,7 +113,7 @@ grid_set(struct grid *g, size_t r, size_t c, const char *colour, const char *fmt
     va_start(ap, fmt);
     (void)vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
-    clean(g->text[r][c], CELL_MAX, raw);
+    str_printable(g->text[r][c], CELL_MAX, raw);
     g->colour[r][c] = colour;
     if (r >= g->rows)
         g->rows = r + 1;
@@ -209,7 +196,7 @@ print_title(FILE *out, const json_t *doc, bool colour)
     struct tm tm;
     time_t now = json_is_integer(tv) ? (time_t)json_integer_value(tv) : 0;
 
-    clean(host, sizeof(host), text_of(doc, "hostname"));
+    str_printable(host, sizeof(host), text_of(doc, "hostname"));
     if (gmtime_r(&now, &tm) == NULL ||
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
         (void)str_fmt(when, sizeof(when), "?");

@@ -46,6 +46,18 @@ str_lower(char *p, size_t len)
     }
 }
 
+void
+str_printable(char *dst, size_t cap, const char *s)
+{
+    size_t n = 0;
+
+    if (s == NULL)
+        s = "?";
+    for (; *s != '\0' && n + 1 < cap; s++)
+        dst[n++] = *s >= 0x20 && *s <= 0x7e ? *s : '?';
+    dst[n] = '\0';
+}
+
 bool
 str_is_ascii(const char *p, size_t len)
 {

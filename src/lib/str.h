@@ -27,4 +27,11 @@ void str_lower(char *p, size_t len);
 /* True when every one of the len bytes is below 0x80. */
 bool str_is_ascii(const char *p, size_t len);
 
+/*
+ * s as printable ASCII into dst (capacity cap, at least 1; cut to fit):
+ * any other octet, a control character above all, as '?'. NULL: "?". For
+ * printing what came from elsewhere (a daemon's document) on a terminal.
+ */
+void str_printable(char *dst, size_t cap, const char *s);
+
 #endif
