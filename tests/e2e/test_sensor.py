@@ -399,17 +399,17 @@ def test_a_capture_error_is_logged_and_the_capture_opened_again(tmp_path):
         assert "event=capture, capture=g26a, status=open, linktype=EN10MB" in log.read_text()
 
         ip("link", "set", "g26a", "down")
-        wait_for(lambda: "event=capture-error, capture=g26a" in log.read_text(),
+        wait_for(lambda: "event=capture-error, capture=g26a" in log.read_text(), timeout=30,
                  what="the capture error")
         ip("link", "set", "g26a", "up")
-        wait_for(lambda: "status=reopened" in log.read_text(), timeout=30,
+        wait_for(lambda: "status=reopened" in log.read_text(), timeout=60,
                  what="the capture opened again")
 
         ip("link", "delete", "g26a")
-        wait_for(lambda: "error=\"The interface disappeared\"" in log.read_text(),
+        wait_for(lambda: "error=\"The interface disappeared\"" in log.read_text(), timeout=30,
                  what="the interface gone")
         veth()
-        wait_for(lambda: log.read_text().count("status=reopened") == 2, timeout=30,
+        wait_for(lambda: log.read_text().count("status=reopened") == 2, timeout=60,
                  what="the capture opened on the new interface")
         assert proc.poll() is None
         assert re.search(r"event=capture-error, capture=g26a, error=\"[^\"]+\", retry=10s",
