@@ -193,7 +193,8 @@ dkim_sign_header(struct dkim_sign *s, const char *p, size_t len)
     if (s->hdr != NULL)
         return -1;
     s->hdr = xmalloc(len + 1);
-    memcpy(s->hdr, p, len);
+    if (len > 0)
+        memcpy(s->hdr, p, len);
     s->header_ok = msghdr_parse(&s->mh, slice_make(s->hdr, len), DKIM_MAX_FIELDS, &why) == 0;
     return s->header_ok ? 0 : -1;
 }

@@ -107,7 +107,8 @@ dkim_verify_header(struct dkim_verify *v, const char *p, size_t len)
         return -1;
     v->header_done = true;
     v->hdr = xmalloc(len + 1);
-    memcpy(v->hdr, p, len);
+    if (len > 0)
+        memcpy(v->hdr, p, len);
     if (msghdr_parse(&v->mh, slice_make(v->hdr, len), DKIM_MAX_FIELDS, &why) == -1) {
         /* still report the signatures found before the fault */
         rc = -1;
