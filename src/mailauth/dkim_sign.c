@@ -294,6 +294,17 @@ dkim_sign_finish(struct dkim_sign *s, const char **why)
     return f.p;
 }
 
+/* A key file is never decrypted: OpenSSL's default would ask on the terminal. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
 int
 dkim_privkey_load(const char *path, struct dkim_privkey *out, char *err, size_t errcap)
 {
@@ -307,7 +318,7 @@ dkim_privkey_load(const char *path, struct dkim_privkey *out, char *err, size_t 
                       errno == ENOENT ? "no such file" : strerror(errno));
         return -1;
     }
-    k = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+    k = PEM_read_PrivateKey(fp, NULL, no_passphrase, NULL);
     if (k == NULL && ferror(fp)) {
         (void)str_fmt(err, errcap, "%s: cannot read it", path);
         (void)fclose(fp);
@@ -315,7 +326,7 @@ dkim_privkey_load(const char *path, struct dkim_privkey *out, char *err, size_t 
     }
     (void)fclose(fp);
     if (k == NULL) {
-        (void)str_fmt(err, errcap, "%s: not a PEM private key", path);
+        (void)str_fmt(err, errcap, "%s: not a PEM private key (or one with a passphrase)", path);
         return -1;
     }
     if (EVP_PKEY_get_base_id(k) == EVP_PKEY_ED25519) {

@@ -830,12 +830,29 @@ test_privkey_load(void **state)
     assert_non_null(strstr(err, "no such file"));
     assert_non_null(strstr(err, path));
 
+    /* a directory: opened, but not read */
+    assert_int_equal(dkim_privkey_load(dir, &k, err, sizeof err), -1);
+    assert_non_null(strstr(err, "cannot read"));
+
     snprintf(path, sizeof path, "%s/junk.key", dir);
     f = fopen(path, "w");
     fputs("not a key\n", f);
     fclose(f);
     assert_int_equal(dkim_privkey_load(path, &k, err, sizeof err), -1);
     assert_non_null(strstr(err, "not a PEM private key"));
+    unlink(path);
+
+    /* a key with a passphrase is refused, never asked for */
+    snprintf(path, sizeof path, "%s/locked.key", dir);
+    pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    f = fopen(path, "w");
+    assert_int_equal(
+        PEM_write_PrivateKey(f, pk, EVP_aes_128_cbc(), (unsigned char *)"secret", 6, NULL, NULL),
+        1);
+    fclose(f);
+    EVP_PKEY_free(pk);
+    assert_int_equal(dkim_privkey_load(path, &k, err, sizeof err), -1);
+    assert_non_null(strstr(err, "passphrase"));
     unlink(path);
 
     snprintf(path, sizeof path, "%s/small.key", dir);

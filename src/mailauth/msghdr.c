@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/ascii.h"
 #include "lib/xalloc.h"
 
 static bool
