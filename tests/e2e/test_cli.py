@@ -95,6 +95,7 @@ SUBCOMMAND_USAGE = {
     "check": "usage: gate26 check --local [-c FILE] [--json] [PORT...]\n",
     "version": "usage: gate26 version\n",
     "help": "usage: gate26 help [COMMAND]\n",
+    "dkim": "usage: gate26 dkim keygen DOMAIN SELECTOR [--ed25519] [--bits N] [--out FILE]",
 }
 
 
