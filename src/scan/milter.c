@@ -75,8 +75,9 @@ struct milter {
     struct milter_out out;
 
     enum milter_step step;
-    bool waiting; /* for a reply to the command of step */
-    size_t rcpt;  /* the next recipient */
+    bool waiting;              /* for a reply to the command of awaiting */
+    enum milter_step awaiting; /* the step whose command was sent last */
+    size_t rcpt;               /* the next recipient */
     uint32_t actions, protocol;
     bool has_symlist[MILTER_STAGE_COUNT];
     char *symlist[MILTER_STAGE_COUNT];
@@ -467,6 +468,7 @@ static void
 send_done(struct milter *m, bool no_reply)
 {
     flush_out(m);
+    m->awaiting = m->step;
     if (!no_reply) {
         m->waiting = true;
         arm(m->timer, m->opts.reply_ms);
@@ -803,13 +805,13 @@ on_reply(struct milter *m, const struct milter_reply *r)
         arm(m->timer, m->opts.reply_ms);
         return;
     }
-    if (m->step == STEP_OPTNEG) {
+    if (m->awaiting == STEP_OPTNEG) {
         m->waiting = false;
         (void)evtimer_del(m->timer);
         on_optneg(m, r);
         return;
     }
-    if (m->step == STEP_EOM) {
+    if (m->awaiting == STEP_EOM) {
         switch (r->cmd) {
         case SMFIR_ADDHEADER:
         case SMFIR_INSHEADER:
@@ -827,7 +829,7 @@ on_reply(struct milter *m, const struct milter_reply *r)
     (void)evtimer_del(m->timer);
     switch (r->cmd) {
     case SMFIR_CONTINUE:
-        if (m->step == STEP_EOM)
+        if (m->awaiting == STEP_EOM)
             milter_verdict(m, MILTER_ACCEPT, r);
         return;
     case SMFIR_ACCEPT:
@@ -840,7 +842,7 @@ on_reply(struct milter *m, const struct milter_reply *r)
     case SMFIR_TEMPFAIL:
     case SMFIR_REPLYCODE:
         /* At RCPT a refusal is that recipient's; the message goes on while one is left. */
-        if (m->step == STEP_RCPT) {
+        if (m->awaiting == STEP_RCPT) {
             m->res.rcpt_rejected++;
             if (m->res.rcpt_rejected < m->env->n_rcpts)
                 return;
@@ -852,14 +854,15 @@ on_reply(struct milter *m, const struct milter_reply *r)
                        r);
         return;
     case SMFIR_SKIP:
-        if (m->step == STEP_BODY && (m->protocol & SMFIP_SKIP) != 0) {
+        if (m->awaiting == STEP_BODY && (m->protocol & SMFIP_SKIP) != 0) {
             m->step = STEP_EOM;
             return;
         }
-        milter_error(m, "SKIP %s", m->step == STEP_BODY ? "without SMFIP_SKIP" : "outside BODY");
+        milter_error(m, "SKIP %s",
+                     m->awaiting == STEP_BODY ? "without SMFIP_SKIP" : "outside BODY");
         return;
     default:
-        milter_error(m, "%s in reply to %s", milter_cmd_name(r->cmd), step_names[m->step]);
+        milter_error(m, "%s in reply to %s", milter_cmd_name(r->cmd), step_names[m->awaiting]);
         return;
     }
 }
@@ -894,7 +897,7 @@ read_cb(struct bufferevent *bev, void *arg)
             log_panic("evbuffer_pullup failed");
         if (milter_reply_parse(slice_make((const char *)pkt + MILTER_LEN_BYTES, len), &r, err,
                                sizeof(err)) == -1) {
-            milter_error(m, "bad response while %s: %s", step_names[m->step], err);
+            milter_error(m, "bad response to %s: %s", step_names[m->awaiting], err);
             return;
         }
         on_reply(m, &r);
@@ -932,9 +935,9 @@ event_cb(struct bufferevent *bev, short what, void *arg)
         if (m->step == STEP_CONNECTING)
             milter_error(m, "connect to %s: %s", m->addr.text, strerror(err));
         else
-            milter_error(m, "lost connection while %s: %s", step_names[m->step], strerror(err));
+            milter_error(m, "lost connection while %s: %s", step_names[m->awaiting], strerror(err));
     } else if (what & BEV_EVENT_EOF) {
-        milter_error(m, "lost connection while %s", step_names[m->step]);
+        milter_error(m, "lost connection while %s", step_names[m->awaiting]);
     }
 }
 
@@ -948,7 +951,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
     if (m->step == STEP_CONNECTING)
         milter_error(m, "connect to %s: timed out", m->addr.text);
     else
-        milter_error(m, "timed out waiting for the reply to %s", step_names[m->step]);
+        milter_error(m, "timed out waiting for the reply to %s", step_names[m->awaiting]);
 }
 
 static void
@@ -958,8 +961,8 @@ total_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    milter_error(m, "the conversation took longer than %u ms (while %s)", m->opts.total_ms,
-                 step_names[m->step]);
+    milter_error(m, "the conversation took longer than %u ms (timed out at %s)", m->opts.total_ms,
+                 step_names[m->awaiting]);
 }
 
 struct milter *
