@@ -7,11 +7,12 @@
  *   milter_try [--connect-ms N] [--reply-ms N] [--total-ms N] [--body-max N]
  *              [--from ADDR] [--rcpt ADDR]... [--helo NAME] [--client ADDR]
  *              [--client-name NAME] [--queue-id ID] [--hostname NAME]
- *              [--auth USER] SPEC FILE
+ *              [--auth USER] [--cancel-ms N] SPEC FILE
  *
  * FILE holds the message as the spool does (CR LF lines, no dot-stuffing).
  * Output: {"verdict", "code", "text", "quarantine", "rcpt_rejected",
- * "mods": [{"kind", "index", "name", "value"}], "body"}. Exit status 0, 1
+ * "mods": [{"kind", "index", "name", "value"}], "body"}; with --cancel-ms,
+ * {"cancelled": true} when milter_cancel() came first. Exit status 0, 1
  * when SPEC or FILE is bad, 2 on bad usage.
  */
 #include <errno.h>
@@ -35,7 +36,7 @@ usage(void)
     fprintf(stderr, "usage: milter_try [--connect-ms N] [--reply-ms N] [--total-ms N] "
                     "[--body-max N] [--from ADDR] [--rcpt ADDR]... [--helo NAME] [--client ADDR] "
                     "[--client-name NAME] [--queue-id ID] [--hostname NAME] [--auth USER] "
-                    "SPEC FILE\n");
+                    "[--cancel-ms N] SPEC FILE\n");
     exit(2);
 }
 
@@ -60,6 +61,21 @@ read_file(void *arg, char *buf, size_t cap)
     return (ssize_t)n;
 }
 
+static struct milter *running;
+
+static void
+cancel_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (running == NULL)
+        return;
+    milter_cancel(running);
+    running = NULL;
+    printf("{\"cancelled\": true}\n");
+}
+
 static json_t *
 jstr_or_null(const char *s, size_t len)
 {
@@ -73,6 +89,7 @@ done(void *arg, const struct milter_result *r)
     char *text;
 
     (void)arg;
+    running = NULL;
     json_object_set_new(o, "verdict", json_string(milter_verdict_name(r->verdict)));
     json_object_set_new(o, "code", json_integer(r->code));
     json_object_set_new(o, "text", jstr_or_null(r->text, r->text ? strlen(r->text) : 0));
@@ -108,6 +125,8 @@ main(int argc, char **argv)
     struct milter_addr addr;
     struct event_base *base;
     char err[256];
+    struct event *cancel = NULL;
+    unsigned cancel_ms = 0;
     size_t n_rcpts = 0;
     int i;
     FILE *f;
@@ -148,6 +167,8 @@ main(int argc, char **argv)
             env.hostname = v;
         else if (strcmp(k, "--auth") == 0)
             env.auth_authen = v;
+        else if (strcmp(k, "--cancel-ms") == 0)
+            cancel_ms = (unsigned)parse_num(v, 1, 600000);
         else
             usage();
     }
@@ -170,8 +191,17 @@ main(int argc, char **argv)
     base = event_base_new();
     if (base == NULL)
         return 1;
-    (void)milter_start(base, &addr, &opts, &env, read_file, f, done, NULL);
+    running = milter_start(base, &addr, &opts, &env, read_file, f, done, NULL);
+    if (cancel_ms > 0) {
+        struct timeval tv = {(time_t)(cancel_ms / 1000), (suseconds_t)(cancel_ms % 1000) * 1000};
+
+        cancel = evtimer_new(base, cancel_cb, NULL);
+        if (cancel == NULL || evtimer_add(cancel, &tv) == -1)
+            return 1;
+    }
     (void)event_base_dispatch(base);
+    if (cancel != NULL)
+        event_free(cancel);
     event_base_free(base);
     (void)fclose(f);
     return 0;

@@ -537,3 +537,20 @@ def test_bad_spec(tmp_path):
     assert "numeric" in err
     err = run("unix:relative", tmp=tmp_path, expect_rc=1)
     assert "absolute path" in err
+
+
+def test_cancel_closes_the_conversation(fake, tmp_path):
+    """milter_cancel() on a conversation waiting for a reply: done is not called, the
+    socket is closed (the milter sees the end), nothing leaks (the sanitizers watch)."""
+    m = fake(replies={"B": "hang"})
+    msg = tmp_path / "message"
+    msg.write_bytes(MESSAGE)
+    p = subprocess.run([str(DRIVER), "--cancel-ms", "500", m.spec, str(msg)],
+                       capture_output=True, timeout=60)
+    err = p.stderr.decode(errors="replace")
+    for mark in SANITIZER_MARKS:
+        assert mark not in err, err[-5000:]
+    assert p.returncode == 0, err[-3000:]
+    assert [json.loads(line) for line in p.stdout.splitlines()] == [{"cancelled": True}]
+    wait_for(lambda: m.got and m.got[-1][0] == b"B", timeout=10, what="the body sent")
+    assert b"E" not in [c for c, _ in m.got]
