@@ -888,10 +888,8 @@ read_cb(struct bufferevent *bev, void *arg)
             milter_error(m, "a packet length of 0 or over %d octets", MILTER_PACKET_MAX);
             return;
         }
-        if (evbuffer_get_length(in) < MILTER_LEN_BYTES + len) {
-            /* Let the whole packet in (the default read cap would not stop it, but be sure). */
-            break;
-        }
+        if (evbuffer_get_length(in) < MILTER_LEN_BYTES + len)
+            break; /* the rest of the packet is still coming */
         pkt = evbuffer_pullup(in, (ssize_t)(MILTER_LEN_BYTES + len));
         if (pkt == NULL)
             log_panic("evbuffer_pullup failed");
@@ -997,6 +995,8 @@ milter_start(struct event_base *base, const struct milter_addr *addr,
         return m;
     }
     bufferevent_setcb(m->bev, read_cb, write_cb, event_cb, m);
+    /* A whole packet always fits; past it the milter waits until we have read what came. */
+    bufferevent_setwatermark(m->bev, EV_READ, 0, MILTER_LEN_BYTES + MILTER_PACKET_MAX);
     bufferevent_setwatermark(m->bev, EV_WRITE, MILTER_OUT_HIGH / 2, 0);
     if (bufferevent_enable(m->bev, EV_READ | EV_WRITE) == -1)
         log_panic("bufferevent_enable failed");
