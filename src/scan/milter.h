@@ -114,7 +114,10 @@ struct milter *milter_start(struct event_base *base, const struct milter_addr *a
                             milter_read_fn read, void *read_arg, milter_done_fn done,
                             void *done_arg);
 
-/* Ends the conversation at once (closes the socket) and frees m; done is not called. NULL: nothing.
+/*
+ * Ends the conversation at once (closes the socket) and frees m; done is
+ * not called. NULL: nothing. Not from inside read or done (m is in use
+ * there, and gone once done returns).
  */
 void milter_cancel(struct milter *m);
 
