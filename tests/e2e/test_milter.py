@@ -606,3 +606,14 @@ def test_host_port_spec(fake, tmp_path):
     assert run(f"127.0.0.1:{port}", tmp=tmp_path)["verdict"] == "accept"
     assert run(f"[127.0.0.1]:{port}", tmp=tmp_path)["verdict"] == "accept"
     assert run(f"localhost:{port}", tmp=tmp_path)["verdict"] == "accept"
+
+
+def test_a_large_body_without_replies_waits_for_the_socket(fake, tmp_path):
+    """NR_BODY: no reply per chunk; the client stops at its output cap and goes on as the
+    socket drains, and every octet arrives in order."""
+    m = fake(protocol=SMFIP_NR_BODY | SMFIP_NR_HDR, replies={"B": [], "L": []})
+    body = b"".join(b"%07d the body goes on and on without a reply.................\r\n" % i
+                    for i in range(40000))
+    r = run(m.spec, MESSAGE.split(b"\r\n\r\n")[0] + b"\r\n\r\n" + body, tmp=tmp_path)
+    assert r["verdict"] == "accept", r
+    assert b"".join(m.cmds(b"B")) == body
