@@ -4,12 +4,15 @@
  * a libevent loop, and prints the result as one JSON object, for
  * tests/e2e/test_scan.py.
  *
- *   scan_try clamd TARGET FILE [--timeout MS] [--read-error-at N]
- *   scan_try rspamd URL FILE [--timeout MS] [--read-error-at N] [--ip A]
+ *   scan_try clamd TARGET FILE [--timeout MS] [--read-error-at N] [--cancel-after MS]
+ *   scan_try rspamd URL FILE [--timeout MS] [--read-error-at N] [--cancel-after MS] [--ip A]
  *            [--helo H] [--from F] [--rcpt R]... [--queue-id Q] [--user U]
  *            [--hostname H]
  *
- * --read-error-at N makes the message's reader fail after N octets.
+ * --read-error-at N makes the message's reader fail after N octets;
+ * --cancel-after MS cancels the scan then (clamd_scan_cancel,
+ * rspamd_scan_cancel) and prints {"status": "cancelled"} unless it ended
+ * before.
  * Output: {"status": ..., "name"|"error"|"score"...}. Exit status 0 when a
  * result was printed, 2 on bad usage.
  */
@@ -36,12 +39,17 @@ struct reader {
 };
 
 static json_t *out;
+static struct clamd_scan *clamd_scan;
+static struct rspamd_scan *rspamd_scan;
+static struct curl_loop *loop;
 
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: scan_try clamd TARGET FILE [--timeout MS] [--read-error-at N]\n"
-                    "       scan_try rspamd URL FILE [--timeout MS] [--read-error-at N] [--ip A] "
+    fprintf(stderr, "usage: scan_try clamd TARGET FILE [--timeout MS] [--read-error-at N] "
+                    "[--cancel-after MS]\n"
+                    "       scan_try rspamd URL FILE [--timeout MS] [--read-error-at N] "
+                    "[--cancel-after MS] [--ip A] "
                     "[--helo H] [--from F] [--rcpt R]... [--queue-id Q] [--user U] "
                     "[--hostname H]\n");
     exit(2);
@@ -76,9 +84,28 @@ read_file(void *arg, char *buf, size_t cap)
     return (ssize_t)n;
 }
 
+/* --cancel-after: the scan is stopped; its done callback must never come. */
+static void
+cancel_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    clamd_scan_cancel(clamd_scan);
+    rspamd_scan_cancel(rspamd_scan);
+    clamd_scan = NULL;
+    rspamd_scan = NULL;
+    out = json_pack("{ss}", "status", "cancelled");
+    if (loop != NULL && curl_loop_running(loop) != 0) {
+        fprintf(stderr, "scan_try: a transfer is left in the loop after the cancel\n");
+        exit(1);
+    }
+    (void)event_base_loopbreak(arg);
+}
+
 static void
 clamd_done(void *arg, const struct clamd_result *r)
 {
+    clamd_scan = NULL;
     (void)event_base_loopbreak(arg);
     out = json_pack("{ss}", "status", clamd_status_name(r->status));
     if (r->status == CLAMD_INFECTED)
@@ -118,7 +145,9 @@ main(int argc, char **argv)
     struct reader rd = {0};
     struct event_base *base;
     struct stat st;
+    struct event *cancel = NULL;
     unsigned timeout = 10000;
+    long cancel_ms = -1;
     int i;
 
     if (argc < 4 || (strcmp(argv[1], "clamd") != 0 && strcmp(argv[1], "rspamd") != 0))
@@ -131,6 +160,8 @@ main(int argc, char **argv)
         i++;
         if (strcmp(opt, "--timeout") == 0)
             timeout = (unsigned)parse_num(val);
+        else if (strcmp(opt, "--cancel-after") == 0)
+            cancel_ms = (long)parse_num(val);
         else if (strcmp(opt, "--read-error-at") == 0) {
             rd.fail = true;
             rd.fail_at = parse_num(val);
@@ -160,6 +191,13 @@ main(int argc, char **argv)
     base = event_base_new();
     if (base == NULL)
         return 1;
+    if (cancel_ms >= 0) {
+        struct timeval tv = {cancel_ms / 1000, (cancel_ms % 1000) * 1000};
+
+        cancel = evtimer_new(base, cancel_cb, base);
+        if (cancel == NULL || evtimer_add(cancel, &tv) == -1)
+            return 1;
+    }
     if (strcmp(argv[1], "clamd") == 0) {
         struct clamd_target t;
         char err[200];
@@ -167,20 +205,21 @@ main(int argc, char **argv)
         if (clamd_target_parse(argv[2], &t, err, sizeof(err)) == -1) {
             out = json_pack("{ssss}", "status", "bad-target", "error", err);
         } else {
-            (void)clamd_scan_start(base, &t, timeout, read_file, &rd, clamd_done, base);
+            clamd_scan = clamd_scan_start(base, &t, timeout, read_file, &rd, clamd_done, base);
             (void)event_base_dispatch(base);
         }
     } else {
-        struct curl_loop *loop = curl_loop_new(base);
-
+        loop = curl_loop_new(base);
         req.url = argv[2];
         req.rcpt = rcpt;
         req.size = (size_t)st.st_size;
         req.timeout_ms = timeout;
-        (void)rspamd_scan_start(loop, &req, read_file, &rd, rspamd_done, base);
+        rspamd_scan = rspamd_scan_start(loop, &req, read_file, &rd, rspamd_done, base);
         (void)event_base_dispatch(base);
         curl_loop_free(loop);
     }
+    if (cancel != NULL)
+        event_free(cancel);
     event_base_free(base);
     (void)fclose(rd.f);
     if (out == NULL) {

@@ -228,6 +228,7 @@ class FakeServer:
             self.target = f"127.0.0.1:{self.sock.getsockname()[1]}"
         self.sock.listen(8)
         self.conns = []
+        self.ended = 0      # connections the client closed
         self.stopping = False
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -261,6 +262,8 @@ class FakeServer:
                 conn.sendall(self.behaviour)
             while not self.stopping and conn.recv(65536):
                 pass
+            if not self.stopping:
+                self.ended += 1
         except OSError:
             pass
 
@@ -291,6 +294,14 @@ def test_clamd_hanging_is_a_timeout(fake, tmp_path, behaviour):
     for f in (fake(behaviour, tmp_path / "fake.sock"), fake(behaviour)):
         r = scan("clamd", f.target, msg, "--timeout", 1500)
         assert r == {"status": "timeout", "error": "no answer from clamd within the timeout"}
+
+
+def test_clamd_cancel_closes_the_connection(fake, tmp_path):
+    f = fake("hang", tmp_path / "fake.sock")
+    r = scan("clamd", f.target, write(tmp_path / "m", b"x" * 1000), "--timeout", 60000,
+             "--cancel-after", 300)
+    assert r == {"status": "cancelled"}
+    wait_for(lambda: f.ended == 1, 10, "the fake clamd to see the connection closed")
 
 
 @pytest.mark.parametrize("behaviour,error", [
@@ -540,6 +551,13 @@ def test_rspamd_bad_answers_are_errors(http_fake, tmp_path, status, data, error)
     r = scan("rspamd", f.url, write(tmp_path / "m", b"x"))
     assert r["status"] == "error" and r["http_status"] in (status, 0), r
     assert r["error"].startswith(error), r
+
+
+def test_rspamd_cancel_ends_the_request(http_fake, tmp_path):
+    f = http_fake("hang")
+    r = scan("rspamd", f.url, write(tmp_path / "m", b"x"), "--timeout", 60000,
+             "--cancel-after", 500)
+    assert r == {"status": "cancelled"}   # and no transfer left in the loop, nothing leaked
 
 
 def test_rspamd_slow_is_a_timeout(http_fake, tmp_path):
