@@ -259,6 +259,11 @@ check_answer(struct clamd_scan *s)
     if (nul == NULL)
         return 0;
     clamd_answer_parse(slice_make(s->in, (size_t)(nul - s->in)), &r);
+    /* Clean is an answer about the whole message: not before its end was sent. */
+    if (r.status == CLAMD_CLEAN && s->state != SCAN_SENT) {
+        r.status = CLAMD_ERROR;
+        (void)str_copyz(r.error, sizeof(r.error), "clamd answered clean before the end");
+    }
     scan_end(s, &r);
     return 1;
 }

@@ -11,8 +11,9 @@
  *   ... ERROR                               any other failure
  *
  * A size limit exceeded is an error, never clean: the part clamd did not
- * see was not scanned. The pure answer parser is clamd_answer_parse; the
- * scan (clamd_scan_start) moves bytes with non-blocking sockets and
+ * see was not scanned; so is "stream: OK" before the end chunk was sent.
+ * The pure answer parser is clamd_answer_parse; the scan
+ * (clamd_scan_start) moves bytes with non-blocking sockets and
  * libevent, reads the message through the caller's callback, and has one
  * timeout for the whole exchange. Sends with MSG_NOSIGNAL (no SIGPIPE).
  */

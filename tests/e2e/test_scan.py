@@ -296,6 +296,13 @@ def test_clamd_hanging_is_a_timeout(fake, tmp_path, behaviour):
         assert r == {"status": "timeout", "error": "no answer from clamd within the timeout"}
 
 
+def test_clamd_clean_before_the_end_is_an_error(fake, tmp_path):
+    """A server that says OK before the message was all sent did not scan it."""
+    f = fake(b"stream: OK\0", tmp_path / "fake.sock")
+    r = scan("clamd", f.target, write(tmp_path / "m", b"x" * 5_000_000), "--timeout", 30000)
+    assert r == {"status": "error", "error": "clamd answered clean before the end"}
+
+
 def test_clamd_cancel_closes_the_connection(fake, tmp_path):
     f = fake("hang", tmp_path / "fake.sock")
     r = scan("clamd", f.target, write(tmp_path / "m", b"x" * 1000), "--timeout", 60000,
