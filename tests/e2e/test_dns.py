@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 """src/dns/ against real DNS servers: the dns_try driver (built with the unit
-tests, under the sanitizers) asks dnsmasq for MX and A/AAAA records and
-prints each answer; the tests check the status mapping, the order of MX
-records, null MX (RFC 7505), the why texts, the timeouts against a server
-that never answers and one that is not there, invalid names, and
+tests, under the sanitizers) asks dnsmasq for MX, A/AAAA, TXT and A-only
+records and prints each answer; the tests check the status mapping, the
+order of MX records, null MX (RFC 7505), TXT strings joined and TTLs, the
+why texts, the timeouts against a server that never answers and one that
+is not there, invalid names, and
 cancellation by dns_free() while queries are pending. Every run must exit 0
 with nothing from the sanitizers on stderr."""
 import os
