@@ -45,8 +45,10 @@ enum spf_step {
 
 /* Why names are being validated (5.5). */
 enum spf_val_for {
-    VAL_FOR_PTR, /* the ptr mechanism */
-    VAL_FOR_P,   /* the p macro of the mechanism about to run */
+    VAL_FOR_PTR,      /* the ptr mechanism */
+    VAL_FOR_P,        /* the p macro of the mechanism about to run */
+    VAL_FOR_REDIRECT, /* the p macro of redirect= */
+    VAL_FOR_EXP,      /* the p macro of exp= or of the explanation's text */
 };
 
 struct spf_frame {
@@ -90,10 +92,14 @@ struct spf_eval {
     char p_name[SPF_NAME_CAP];
     bool p_done; /* p_name is set for the mechanism about to run */
     enum spf_result fail_result;
+    char *exp_text; /* the explanation's record while p is validated, ours */
+    size_t exp_len;
     struct spf_answer ans;
 };
 
 static void eval_run(struct spf_eval *e);
+static void do_redirect(struct spf_eval *e);
+static void val_start(struct spf_eval *e, enum spf_val_for why);
 
 static struct spf_frame *
 top(struct spf_eval *e)
@@ -203,6 +209,9 @@ count_void(struct spf_eval *e, enum spf_dns_status st)
 {
     if (st != SPF_DNS_NODATA && st != SPF_DNS_NXDOMAIN)
         return false;
+    /* 6.2: the explanation's lookups are outside the limits. */
+    if (e->val_for == VAL_FOR_EXP)
+        return false;
     if (++e->voids > SPF_MAX_VOID) {
         finish(e, SPF_PERMERROR, "more than 2 void lookups");
         return true;
@@ -310,6 +319,11 @@ finish_fail(struct spf_eval *e, enum spf_result r)
         finish(e, r, NULL);
         return;
     }
+    e->fail_result = r;
+    if (!e->p_done && spf_macro_uses_p(f->rec.exp)) {
+        val_start(e, VAL_FOR_EXP);
+        return;
+    }
     macro_env(e, f->domain, &env);
     if (spf_macro_expand(f->rec.exp, &env, false, true, e->target, sizeof(e->target), err,
                          sizeof(err)) == -1 ||
@@ -317,7 +331,6 @@ finish_fail(struct spf_eval *e, enum spf_result r)
         finish(e, r, NULL);
         return;
     }
-    e->fail_result = r;
     ask_txt(e, ST_EXP, e->target);
 }
 
@@ -426,6 +439,15 @@ exp_answer(struct spf_eval *e, enum spf_dns_status st, const struct spf_txt *txt
     char out[SPF_MACRO_OUT_CAP], err[128];
     size_t k = 0;
 
+    if (st == SPF_DNS_OK && n == 1 && !e->p_done &&
+        spf_macro_uses_p(slice_make(txt[0].text, txt[0].len))) {
+        /* The text needs the validated name: keep it, validate, come back. */
+        e->exp_text = xmalloc(txt[0].len + 1);
+        memcpy(e->exp_text, txt[0].text, txt[0].len);
+        e->exp_len = txt[0].len;
+        val_start(e, VAL_FOR_EXP);
+        return;
+    }
     if (st == SPF_DNS_OK && n == 1) {
         macro_env(e, top(e)->domain, &env);
         if (spf_macro_expand(slice_make(txt[0].text, txt[0].len), &env, true, false, out,
@@ -437,6 +459,8 @@ exp_answer(struct spf_eval *e, enum spf_dns_status st, const struct spf_txt *txt
         }
     }
     e->ans.exp[k] = '\0';
+    free(e->exp_text);
+    e->exp_text = NULL;
     finish(e, e->fail_result, NULL);
 }
 
@@ -457,39 +481,56 @@ on_txt(void *arg, enum spf_dns_status st, const struct spf_txt *txt, size_t n)
 
 static void val_next(struct spf_eval *e);
 
+/* 7.3: p is the target (the current domain) if validated, else a
+ * subdomain of it, else any validated name, else "unknown". */
+static void
+val_pick_p(struct spf_eval *e)
+{
+    struct spf_frame *f = top(e);
+    const char *pick = NULL;
+    size_t tl = strlen(f->domain);
+
+    for (size_t i = 0; i < e->nvalid && pick == NULL; i++) {
+        if (strcasecmp(e->valid[i], f->domain) == 0)
+            pick = e->valid[i];
+    }
+    for (size_t i = 0; i < e->nvalid && pick == NULL; i++) {
+        size_t l = strlen(e->valid[i]);
+
+        if (l > tl && e->valid[i][l - tl - 1] == '.' &&
+            strcasecmp(e->valid[i] + l - tl, f->domain) == 0)
+            pick = e->valid[i];
+    }
+    if (pick == NULL && e->nvalid > 0)
+        pick = e->valid[0];
+    (void)str_copyz(e->p_name, sizeof(e->p_name), pick != NULL ? pick : "unknown");
+    e->p_done = true;
+}
+
 /* The validated names are in e->valid: the ptr mechanism, or the p macro. */
 static void
 val_done(struct spf_eval *e)
 {
-    struct spf_frame *f = top(e);
-    const struct spf_mech *m = &f->rec.mech[f->next];
     size_t tl;
 
     if (e->val_for == VAL_FOR_P) {
-        /* 7.3: the target (the current domain) if validated, else a
-         * subdomain of it, else any validated name, else "unknown". */
-        const char *pick = NULL;
-
-        tl = strlen(f->domain);
-        for (size_t i = 0; i < e->nvalid && pick == NULL; i++) {
-            if (strcasecmp(e->valid[i], f->domain) == 0)
-                pick = e->valid[i];
-        }
-        for (size_t i = 0; i < e->nvalid && pick == NULL; i++) {
-            size_t l = strlen(e->valid[i]);
-
-            if (l > tl && e->valid[i][l - tl - 1] == '.' &&
-                strcasecmp(e->valid[i] + l - tl, f->domain) == 0)
-                pick = e->valid[i];
-        }
-        if (pick == NULL && e->nvalid > 0)
-            pick = e->valid[0];
-        (void)str_copyz(e->p_name, sizeof(e->p_name), pick != NULL ? pick : "unknown");
-        e->p_done = true;
+        val_pick_p(e);
         eval_run(e);
         return;
     }
-    (void)m;
+    if (e->val_for == VAL_FOR_REDIRECT || e->val_for == VAL_FOR_EXP) {
+        val_pick_p(e);
+        if (e->val_for == VAL_FOR_REDIRECT) {
+            do_redirect(e);
+        } else if (e->exp_text != NULL) {
+            struct spf_txt t = {e->exp_text, e->exp_len};
+
+            exp_answer(e, SPF_DNS_OK, &t, 1);
+        } else {
+            finish_fail(e, e->fail_result);
+        }
+        return;
+    }
     /* 5.5: a validated name that is the target or ends in "." target. */
     tl = strlen(e->target);
     for (size_t i = 0; i < e->nvalid; i++) {
@@ -598,6 +639,10 @@ do_redirect(struct spf_eval *e)
     char err[128], reason[200];
     char target[SPF_NAME_CAP];
 
+    if (!e->p_done && spf_macro_uses_p(f->rec.redirect)) {
+        val_start(e, VAL_FOR_REDIRECT);
+        return;
+    }
     if (++e->lookups > SPF_MAX_DNS_MECHS) {
         finish(e, SPF_PERMERROR, "more than 10 DNS lookups");
         return;
@@ -609,6 +654,7 @@ do_redirect(struct spf_eval *e)
         finish(e, SPF_PERMERROR, reason);
         return;
     }
+    e->p_done = false;
     /* The frame is replaced: an included record's redirect still answers the include. */
     (void)str_copyz(f->domain, sizeof(f->domain), target);
     f->by_redirect = true;
@@ -844,5 +890,6 @@ spf_eval_free(struct spf_eval *e)
         e->ticket->e = NULL;
     for (size_t i = 0; i < SPF_DEPTH_MAX; i++)
         free(e->frames[i].text);
+    free(e->exp_text);
     free(e);
 }

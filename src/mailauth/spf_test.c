@@ -519,6 +519,44 @@ test_explanation(void **state)
     assert_string_equal(a.exp, "");
 }
 
+/* The p macro (7.3): validated first, in mechanisms, redirect= and the explanation. */
+static const struct rr zone_p[] = {
+    {'P', "192.0.2.3", "mail.pm.test"},
+    {'P', "192.0.2.3", "liar.other.test"},
+    {'A', "mail.pm.test", "192.0.2.3"},
+    {'A', "liar.other.test", "192.0.2.99"},
+    {'T', "pm.test", "v=spf1 exists:%{p}.ok.pm.test -all"},
+    {'A', "mail.pm.test.ok.pm.test", "127.0.0.2"},
+    {'T', "pr.test", "v=spf1 redirect=%{p2}.r.test"},
+    {'T', "pm.test.r.test", "v=spf1 +all"},
+    {'T', "pe.test", "v=spf1 -all exp=%{p1}.e.pe.test"},
+    {'T', "test.e.pe.test", "host %{p} (%{P}) refused"},
+    {0, NULL, NULL},
+};
+
+static void
+test_p_macro(void **state)
+{
+    struct spf_answer a;
+
+    (void)state;
+    a = check("192.0.2.3", "x@pm.test", "h.test", zone_p, NULL);
+    assert_int_equal(a.result, SPF_PASS);
+    assert_string_equal(a.mechanism, "exists:%{p}.ok.pm.test");
+    /* No PTR: p is "unknown", which does not exist here. */
+    a = check("192.0.2.4", "x@pm.test", "h.test", zone_p, NULL);
+    assert_int_equal(a.result, SPF_FAIL);
+    a = check("192.0.2.3", "x@pr.test", "h.test", zone_p, NULL);
+    assert_int_equal(a.result, SPF_PASS);
+    assert_string_equal(a.mechanism, "+all");
+    a = check("192.0.2.4", "x@pr.test", "h.test", zone_p, NULL);
+    assert_int_equal(a.result, SPF_PERMERROR);
+    /* Not a subdomain of pe.test: any validated name; liar.other.test is not one. */
+    a = check("192.0.2.3", "x@pe.test", "h.test", zone_p, NULL);
+    assert_int_equal(a.result, SPF_FAIL);
+    assert_string_equal(a.exp, "host mail.pm.test (mail.pm.test) refused");
+}
+
 /* spf_eval_free() with a lookup in flight: the answer reaches only the ticket. */
 static void
 test_free_in_flight(void **state)
@@ -824,6 +862,7 @@ main(void)
         cmocka_unit_test(test_macros_hostile),
         cmocka_unit_test(test_records),
         cmocka_unit_test(test_record_too_many_terms),
+        cmocka_unit_test(test_p_macro),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

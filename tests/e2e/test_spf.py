@@ -81,6 +81,8 @@ RECORDS = [
     "--host-record=strong.lp.lp.test,127.0.0.2",
     "--txt-record=user.test,v=spf1 include:%{l}.users.user.test -all",
     "--txt-record=alice.users.user.test,v=spf1 ip4:192.0.2.60",
+    "--txt-record=pmac.test,v=spf1 exists:%{p}.ok.pmac.test -all",
+    "--host-record=mail.ptr.test.ok.pmac.test,127.0.0.2",
     "--txt-record=badmac.test,v=spf1 exists:%{c}.x.test -all",
     "--txt-record=badmac2.test,v=spf1 a:%{d0}.x.test -all",
     # include and redirect.
@@ -156,6 +158,9 @@ CASES = [
     ("192.0.2.1", "weak-bad@lp.test", "h.test", "fail", "-all"),
     ("192.0.2.60", "alice@user.test", "h.test", "pass", "include:%{l}.users.user.test"),
     ("192.0.2.60", "bob@user.test", "h.test", "permerror", ""),
+    # p: the client's validated name (RFC 7208 7.3), "unknown" without one.
+    ("192.0.2.30", "a@pmac.test", "h.test", "pass", "exists:%{p}.ok.pmac.test"),
+    ("192.0.2.31", "a@pmac.test", "h.test", "fail", "-all"),
     ("192.0.2.1", "a@badmac.test", "h.test", "permerror", ""),
     ("192.0.2.1", "a@inc.test", "h.test", "pass", "include:pass.test"),
     ("198.51.100.1", "a@inc.test", "h.test", "fail", "-all"),
