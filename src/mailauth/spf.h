@@ -195,8 +195,9 @@ typedef void spf_done_fn(void *arg, const struct spf_answer *a);
  * Starts check_host(ip, domain, sender) (RFC 7208 4): sender is the MAIL
  * FROM address, or NULL or "" for <> (then "postmaster@" helo is checked,
  * RFC 7208 2.4, and so is a HELO check: sender NULL, helo the name); helo
- * the EHLO name; receiver our hostname (the r macro); t the t macro (seconds since the epoch). The
- * dns table is copied; its ctx is borrowed for the life of the evaluation.
+ * the EHLO name; receiver our hostname (the r macro); t the t macro
+ * (seconds since the epoch). The dns table is copied; its ctx is borrowed
+ * for the life of the evaluation.
  * Returns the evaluation (free with spf_eval_free; done runs once, later,
  * from a DNS callback), or NULL when the answer needs no lookup (a domain
  * that is not a name, RFC 7208 4.3): then it is in *now_answer and done is
