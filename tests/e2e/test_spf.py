@@ -126,6 +126,9 @@ RECORDS = [
     "--txt-record=selfmac.test,v=spf1 include:%{d} -all",
     "--txt-record=withother.test,some verification token",
     "--txt-record=withother.test,v=spf1 ip4:192.0.2.1 -all",
+    "--txt-record=a10.test,v=spf1 " + "a:m1.mx.test " * 10 + "ip4:192.0.2.1 -all",
+    "--txt-record=a11.test,v=spf1 " + "a:m1.mx.test " * 11 + "ip4:192.0.2.1 -all",
+    "--txt-record=redir11.test,v=spf1 " + "a:m1.mx.test " * 10 + "redirect=pass.test",
     "--txt-record=unknownmod.test,v=spf1 foo=bar ip4:192.0.2.1 -all",
     # IPv6.
     "--txt-record=v6.test,v=spf1 ip6:2001:db8::/32 ip4:192.0.2.1 -all",
@@ -200,6 +203,12 @@ CASES = [
     ("192.0.2.1", "a@syn6.test", "h.test", "permerror", ""),
     ("192.0.2.1", "a@syn7.test", "h.test", "permerror", ""),
     ("192.0.2.1", "a@unknownmod.test", "h.test", "pass", "ip4:192.0.2.1"),
+    # The limit counts a and redirect too; the 11th is a permerror.
+    ("192.0.2.1", "a@a10.test", "h.test", "pass", "ip4:192.0.2.1"),
+    ("192.0.2.1", "a@a11.test", "h.test", "permerror", ""),
+    ("192.0.2.1", "a@redir11.test", "h.test", "permerror", ""),
+    # A resolver that refuses: temperror at the top and through an include.
+    ("192.0.2.1", "a@outside.example", "h.test", "temperror", ""),
     ("192.0.2.1", "a@inccidr.test", "h.test", "permerror", ""),
     ("192.0.2.1", "a@trail.test", "h.test", "permerror", ""),
     ("192.0.2.1", "a@emptyexp.test", "h.test", "permerror", ""),
