@@ -321,6 +321,10 @@ def test_limits_named(zone):
     assert (got["result"], got["voids"]) == ("pass", 2)
     got = ours(zone, "192.0.2.1", "a@mx11.test", "h.test")
     assert (got["result"], got["reason"]) == ("permerror", "more than 10 MX names")
+    # One PTR name, looked up once (c-ares repeats it among the aliases):
+    # its NXDOMAIN and the exists are the two void lookups.
+    got = ours(zone, "192.0.2.31", "a@pmac.test", "h.test")
+    assert (got["result"], got["voids"]) == ("fail", 2)
     got = ours(zone, "192.0.2.1", "a@two.test", "h.test")
     assert (got["result"], got["reason"]) == ("permerror", "more than one v=spf1 record")
 
