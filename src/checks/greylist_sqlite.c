@@ -25,14 +25,15 @@
  * Faults: every SQLite error of a decision answers "pass" (degraded),
  * logs one warning until the store works again, and reopens the database:
  * a corrupt file (SQLITE_CORRUPT, SQLITE_NOTADB) is moved aside as
- * PATH.corrupt-YYYYmmddTHHMMSSZ and recreated; a file deleted or replaced
- * under us (SQLITE_FCNTL_HAS_MOVED, asked before each decision and each
- * sweep, or SQLITE_READONLY_DBMOVED) is recreated; an unwritable one is
- * retried at most every REOPEN_WAIT seconds.
+ * PATH.corrupt-YYYYmmddTHHMMSSZ (its WAL beside it, as found) and recreated; a file deleted or
+ * replaced under us (SQLITE_FCNTL_HAS_MOVED, asked before each decision and each sweep, or
+ * SQLITE_READONLY_DBMOVED) is recreated; an unwritable one is retried at most every REOPEN_WAIT
+ * seconds.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,19 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+
+/*
+ * Pages the WAL may hold before a decision checkpoints it itself (about
+ * 40 MiB); normally greylist_sweep() checkpoints long before.
+ */
+#define WAL_PAGES_MAX 10000
+
+/*
+ * A pass renews a row only when its last renewal is this old: a triplet
+ * that passes again within the hour is a read, with nothing written (36
+ * days, less at most an hour, is still 36 days for a sender).
+ */
+#define RENEW_EVERY 3600
 
 /* Seconds between attempts to reopen a store that failed to open. */
 #define REOPEN_WAIT 10
@@ -71,6 +85,7 @@ enum stmt {
     S_T_PASS,
     S_T_EVICT_WAITING,
     S_T_EVICT_PASSED,
+    S_D_GET,
     S_D_RENEW,
     S_D_ADD,
     S_D_EVICT,
@@ -81,7 +96,7 @@ enum stmt {
 };
 
 static const char *const stmt_sql[S_COUNT] = {
-    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_BEGIN] = "BEGIN",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
     [S_T_GET] = "SELECT id, seen, passed FROM triplet WHERE net = ?1 AND sender = ?2 AND rcpt = ?3",
@@ -92,9 +107,9 @@ static const char *const stmt_sql[S_COUNT] = {
                           " WHERE passed IS NULL ORDER BY seen LIMIT 1)",
     [S_T_EVICT_PASSED] = "DELETE FROM triplet WHERE id = (SELECT id FROM triplet"
                          " WHERE passed IS NOT NULL ORDER BY passed LIMIT 1)",
-    [S_D_RENEW] = "UPDATE domain SET passed = ?3 WHERE net = ?1 AND domain = ?2 AND passed > ?4",
-    [S_D_ADD] = "INSERT INTO domain (net, domain, passed) VALUES (?1, ?2, ?3)"
-                " ON CONFLICT (net, domain) DO UPDATE SET passed = excluded.passed",
+    [S_D_GET] = "SELECT passed FROM domain WHERE net = ?1 AND domain = ?2",
+    [S_D_RENEW] = "UPDATE domain SET passed = ?3 WHERE net = ?1 AND domain = ?2",
+    [S_D_ADD] = "INSERT INTO domain (net, domain, passed) VALUES (?1, ?2, ?3)",
     [S_D_EVICT] = "DELETE FROM domain WHERE id = (SELECT id FROM domain ORDER BY passed LIMIT 1)",
     [S_SW_WAITING] = "DELETE FROM triplet WHERE id IN (SELECT id FROM triplet"
                      " WHERE passed IS NULL AND seen <= ?1 LIMIT ?2)",
@@ -104,8 +119,24 @@ static const char *const stmt_sql[S_COUNT] = {
                     " WHERE passed <= ?1 LIMIT ?2)",
 };
 
+/*
+ * The checkpointer: a thread with a connection of its own to the same file,
+ * which copies the WAL into the database (and fsyncs both) when the sweep
+ * asks, so that no fsync runs on the caller's thread. It lives as long as
+ * the main connection; a reopen stops and restarts it.
+ */
+struct gl_ckpt {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sqlite3 *db;
+    bool running; /* started; else the sweep checkpoints itself */
+    bool want, stop;
+};
+
 struct gl_sqlite {
     struct greylist base;
+    struct gl_ckpt ck;
     char *path;
     struct greylist_params p;
     sqlite3 *db; /* NULL while the store is down */
@@ -116,11 +147,94 @@ struct gl_sqlite {
     struct greylist_stats stats;
 };
 
+/* ---- The checkpointer ---- */
+
+static void *
+gl_ckpt_main(void *arg)
+{
+    struct gl_ckpt *ck = arg;
+
+    (void)pthread_mutex_lock(&ck->mu);
+    for (;;) {
+        while (!ck->want && !ck->stop)
+            (void)pthread_cond_wait(&ck->cv, &ck->mu);
+        if (ck->stop)
+            break;
+        ck->want = false;
+        (void)pthread_mutex_unlock(&ck->mu);
+        /* Passive: copies what no reader needs and never waits for the writer. */
+        (void)sqlite3_wal_checkpoint_v2(ck->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        (void)pthread_mutex_lock(&ck->mu);
+    }
+    (void)pthread_mutex_unlock(&ck->mu);
+    return NULL;
+}
+
+/* Starts the checkpointer on path; on failure the sweep checkpoints itself (logged). */
+static void
+gl_ckpt_start(struct gl_ckpt *ck, const char *path)
+{
+    int rc = sqlite3_open_v2(path, &ck->db, SQLITE_OPEN_READWRITE, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(ck->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_busy_timeout(ck->db, 1000);
+    ck->want = ck->stop = false;
+    if (rc == SQLITE_OK) {
+        (void)pthread_mutex_init(&ck->mu, NULL);
+        (void)pthread_cond_init(&ck->cv, NULL);
+        if (pthread_create(&ck->thread, NULL, gl_ckpt_main, ck) == 0) {
+            ck->running = true;
+            return;
+        }
+        (void)pthread_cond_destroy(&ck->cv);
+        (void)pthread_mutex_destroy(&ck->mu);
+    }
+    log_warning("greylist: path=%s, event=no-checkpointer, error=\"%s\"", path,
+                ck->db != NULL ? sqlite3_errmsg(ck->db) : "thread");
+    (void)sqlite3_close_v2(ck->db);
+    ck->db = NULL;
+}
+
+/* Stops the checkpointer (waiting for a checkpoint under way) and closes its connection. */
+static void
+gl_ckpt_stop(struct gl_ckpt *ck)
+{
+    if (!ck->running)
+        return;
+    (void)pthread_mutex_lock(&ck->mu);
+    ck->stop = true;
+    (void)pthread_cond_signal(&ck->cv);
+    (void)pthread_mutex_unlock(&ck->mu);
+    (void)pthread_join(ck->thread, NULL);
+    (void)pthread_cond_destroy(&ck->cv);
+    (void)pthread_mutex_destroy(&ck->mu);
+    (void)sqlite3_close_v2(ck->db);
+    ck->db = NULL;
+    ck->running = false;
+}
+
+/* Asks for a checkpoint: to the thread, or here when there is none. */
+static void
+gl_ckpt_ask(struct gl_sqlite *s)
+{
+    if (!s->ck.running) {
+        (void)sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        return;
+    }
+    (void)pthread_mutex_lock(&s->ck.mu);
+    s->ck.want = true;
+    (void)pthread_cond_signal(&s->ck.cv);
+    (void)pthread_mutex_unlock(&s->ck.mu);
+}
+
 /* ---- Opening ---- */
 
 static void
 gl_db_close(struct gl_sqlite *s)
 {
+    gl_ckpt_stop(&s->ck); /* first: the main connection, closed last, removes the WAL */
     for (size_t i = 0; i < S_COUNT; i++) {
         sqlite3_finalize(s->st[i]);
         s->st[i] = NULL;
@@ -134,6 +248,19 @@ static bool
 is_corrupt(int rc)
 {
     return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB;
+}
+
+/* The WAL and shared-memory files of path, if left, go (the database is gone or moved). */
+static void
+gl_remove_leftovers(const char *path)
+{
+    static const char *const suffix[] = {"-wal", "-shm"};
+    char name[CAP_PATH];
+
+    for (size_t i = 0; i < 2; i++)
+        if (str_fmt(name, sizeof name, "%s%s", path, suffix[i]) == 0 && unlink(name) == -1 &&
+            errno != ENOENT)
+            log_warning("greylist: path=%s, event=unlink, error=\"%s\"", name, strerror(errno));
 }
 
 /* Renames PATH+suffix to PATH.corrupt-TIME+suffix; a file that is not there is fine. */
@@ -160,8 +287,8 @@ gl_move_aside(const char *path)
     if (gmtime_r(&t, &tm) == NULL || strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm) == 0)
         (void)str_copyz(stamp, sizeof stamp, "0");
     gl_move_one(path, stamp, "-wal");
-    gl_move_one(path, stamp, "-shm");
     gl_move_one(path, stamp, "");
+    gl_remove_leftovers(path); /* the -shm index, rebuilt from a WAL when needed */
     log_warning("greylist: path=%s, event=corrupt, moved=%s.corrupt-%s, recreated", path, path,
                 stamp);
 }
@@ -213,6 +340,9 @@ gl_db_open_once(struct gl_sqlite *s, char *err, size_t errlen)
                           "PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=4194304;"
                           "PRAGMA foreign_keys=OFF;",
                           NULL, NULL, NULL);
+    /* Checkpoints (the only fsyncs) come from greylist_sweep(); this is a bound if it lags. */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_wal_autocheckpoint(s->db, WAL_PAGES_MAX);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(s->db, schema, NULL, NULL, NULL);
     if (rc == SQLITE_OK && sqlite3_db_readonly(s->db, "main") == 1)
@@ -241,7 +371,10 @@ gl_db_open(struct gl_sqlite *s, char *err, size_t errlen)
         gl_move_aside(s->path);
         rc = gl_db_open_once(s, err, errlen);
     }
-    return rc == SQLITE_OK ? 0 : -1;
+    if (rc != SQLITE_OK)
+        return -1;
+    gl_ckpt_start(&s->ck, s->path);
+    return 0;
 }
 
 /* The directory of path must be there and writable (the WAL and -shm files are made in it). */
@@ -290,9 +423,18 @@ gl_fault(struct gl_sqlite *s, int rc, const char *what, int64_t now)
     s->faulty = true;
     if ((rc & 0xff) == SQLITE_BUSY)
         return; /* someone else holds the file: nothing to repair */
+    /*
+     * Closing the last connection copies the WAL into the file: not into a
+     * corrupt one (kept as found, with its WAL), nor into a file deleted
+     * under us, whose leftover WAL must not be replayed into the new one.
+     */
+    if (s->db != NULL)
+        (void)sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     gl_db_close(s);
     if (is_corrupt(rc))
         gl_move_aside(s->path);
+    else if (access(s->path, F_OK) == -1 && errno == ENOENT)
+        gl_remove_leftovers(s->path);
     s->stats.reopened++;
     if (gl_db_open(s, err, sizeof err) == -1) {
         log_warning("greylist: path=%s, event=reopen-failed, error=\"%s\", retry=%ds", s->path, err,
@@ -396,22 +538,60 @@ gl_triplet_room(struct gl_sqlite *s)
     return rc;
 }
 
-/* Remembers that net passed for domain at now (upsert), making room first. */
+/* Whether a row last renewed at passed is to be renewed at now (also when the clock went back). */
+static bool
+is_stale(int64_t passed, int64_t now)
+{
+    return passed > now || now - passed >= RENEW_EVERY;
+}
+
+/* The domain row of (net, domain): *found, and when it passed. Inside a transaction. */
+static int
+gl_domain_get(struct gl_sqlite *s, const char *net, const char *domain, bool *found,
+              int64_t *passed)
+{
+    sqlite3_stmt *st = s->st[S_D_GET];
+    int rc;
+
+    gl_bind_text(st, 1, net);
+    gl_bind_text(st, 2, domain);
+    rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    if (*found) {
+        *passed = sqlite3_column_int64(st, 0);
+        rc = SQLITE_DONE;
+    }
+    (void)sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int
+gl_domain_renew(struct gl_sqlite *s, const char *net, const char *domain, int64_t now)
+{
+    sqlite3_stmt *st = s->st[S_D_RENEW];
+
+    gl_bind_text(st, 1, net);
+    gl_bind_text(st, 2, domain);
+    (void)sqlite3_bind_int64(st, 3, now);
+    return gl_run(s, S_D_RENEW);
+}
+
+/* Remembers that net passed for domain at now, making room for a new row first. */
 static int
 gl_domain_put(struct gl_sqlite *s, const char *net, const char *domain, int64_t now)
 {
-    sqlite3_stmt *st = s->st[S_D_RENEW];
+    sqlite3_stmt *st;
+    int64_t passed = 0;
+    bool found;
     int rc;
 
     if (domain[0] == '\0')
         return SQLITE_OK;
-    gl_bind_text(st, 1, net);
-    gl_bind_text(st, 2, domain);
-    (void)sqlite3_bind_int64(st, 3, now);
-    (void)sqlite3_bind_int64(st, 4, INT64_MIN);
-    rc = gl_run(s, S_D_RENEW);
-    if (rc != SQLITE_OK || sqlite3_changes(s->db) > 0)
+    rc = gl_domain_get(s, net, domain, &found, &passed);
+    if (rc != SQLITE_OK)
         return rc;
+    if (found)
+        return is_stale(passed, now) ? gl_domain_renew(s, net, domain, now) : SQLITE_OK;
     if (s->domains >= s->p.max_rows) {
         rc = gl_run(s, S_D_EVICT);
         if (rc != SQLITE_OK)
@@ -464,7 +644,11 @@ gl_decide(struct gl_sqlite *s, const struct greylist_triplet *t, int64_t now,
 
     memset(out, 0, sizeof *out);
     if (found && has_passed && passed <= now && now - passed < (int64_t)s->p.passed_ttl) {
-        next = S_T_PASS; /* passed before and still remembered: renew */
+        /* Passed before and still remembered: renewed when the last renewal is old. */
+        out->verdict = GREYLIST_PASS;
+        if (!is_stale(passed, now))
+            return gl_domain_put(s, t->net, t->sender_domain, now);
+        next = S_T_PASS;
     } else if (found && !has_passed && seen <= now && now - seen < (int64_t)s->p.unpassed_ttl) {
         if (now - seen >= (int64_t)s->p.delay) {
             next = S_T_PASS;
@@ -568,23 +752,25 @@ static bool
 gl_domain_passed(struct greylist *g, const char *net, const char *domain, int64_t now)
 {
     struct gl_sqlite *s = (struct gl_sqlite *)g;
-    sqlite3_stmt *st;
+    int64_t passed = 0;
+    bool found = false, alive = false;
     int rc;
 
     if (!gl_ready(s, now))
         return false;
-    st = s->st[S_D_RENEW];
-    gl_bind_text(st, 1, net);
-    gl_bind_text(st, 2, domain);
-    (void)sqlite3_bind_int64(st, 3, now);
-    (void)sqlite3_bind_int64(st, 4, now - (int64_t)s->p.passed_ttl);
-    rc = gl_run(s, S_D_RENEW); /* one statement: its own transaction */
+    rc = gl_begin(s);
+    if (rc == SQLITE_OK)
+        rc = gl_domain_get(s, net, domain, &found, &passed);
+    alive = found && now - passed < (int64_t)s->p.passed_ttl;
+    if (rc == SQLITE_OK && alive && is_stale(passed, now))
+        rc = gl_domain_renew(s, net, domain, now);
+    rc = gl_end(s, rc, s->triplets, s->domains);
     if (rc != SQLITE_OK) {
         gl_fault(s, rc, "domain", now);
         return false;
     }
     gl_ok(s);
-    if (sqlite3_changes(s->db) == 0)
+    if (!alive)
         return false;
     s->stats.domain_skips++;
     return true;
@@ -643,8 +829,7 @@ gl_sweep(struct greylist *g, int64_t now, unsigned budget)
     }
     gl_ok(s);
     s->stats.expired += dropped;
-    /* Passive: copies what no reader needs; never waits for a lock. */
-    (void)sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    gl_ckpt_ask(s);
     return (int)dropped;
 }
 
