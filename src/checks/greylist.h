@@ -23,7 +23,8 @@
  * (DNSWL, doors without greylist), the reply (451 4.7.1, smtp/reply.c), and
  * SPF (the caller asks greylist_domain_passed() only for an SPF pass).
  *
- * Threads: one thread at a time per store (the event loop's).
+ * Threads: one thread at a time per store (the event loop's); the SQLite
+ * backend has a checkpointer thread of its own inside.
  */
 #ifndef GATE26_CHECKS_GREYLIST_H
 #define GATE26_CHECKS_GREYLIST_H
@@ -153,8 +154,9 @@ bool greylist_domain_passed(struct greylist *g, const char *net, const char *dom
 /*
  * Drops at most budget expired rows (unpassed triplets older than their
  * time to live, passed ones not renewed within theirs), checks that the
- * file is still the one opened (reopening it when it was deleted or
- * replaced) and checkpoints the WAL. Call it from a timer; a small budget
+ * file is still the one opened and still a database (recreating it when it
+ * was deleted, replaced or overwritten) and has the WAL checkpointed (in
+ * the backend's own thread). Call it from a timer; a small budget
  * (a few hundred) keeps each call short. Returns the rows dropped; it is
  * budget when more may be left.
  */

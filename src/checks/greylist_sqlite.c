@@ -10,25 +10,33 @@
  * passed domain. greylist_sweep() drops expired rows in small batches.
  *
  * Durability: journal_mode=WAL with synchronous=NORMAL. A commit then
- * writes the WAL without an fsync (only checkpoints sync), so a decision
- * costs microseconds; a crash of the machine may lose the last passes,
- * which costs those senders one more retry, never mail. busy_timeout is
- * small (50 ms): only this process writes the file.
+ * appends to the WAL without an fsync (only checkpoints sync), so a
+ * decision costs microseconds; a crash of the machine may lose the last
+ * passes, which costs those senders one more retry, never mail (a greylist
+ * pass is a cache of "this sender retries", not a message). busy_timeout
+ * is small (50 ms): only this process writes the file.
  *
- * The queries run on the caller's thread (the event loop): each decision
- * is one transaction of two or three prepared statements on a local file,
- * tens of microseconds (greylist_test prints the measure); a worker thread
- * would cost a handoff of the same order and make the check asynchronous
- * for nothing. What can block is the WAL's checkpoint (an fsync every
- * thousand pages or so), which greylist_sweep() runs passive.
+ * Where the work runs: the decisions on the caller's thread (the event
+ * loop), each one transaction of prepared statements on a local file. A
+ * pass within the hour of its row's last renewal is a read (about 7 us of
+ * CPU); a first attempt or a renewal writes (about 65 us of CPU when an
+ * eviction comes with it; greylist_test prints the measures). A worker
+ * thread would cost a handoff of the same order and make the check
+ * asynchronous for nothing. What could block for milliseconds is the WAL's
+ * checkpoint, with its fsyncs: it runs in a checkpointer thread with a
+ * connection of its own, asked by greylist_sweep() (passive: it never
+ * waits for the writer); decisions checkpoint themselves only past
+ * WAL_PAGES_MAX, if the sweep is not called.
  *
- * Faults: every SQLite error of a decision answers "pass" (degraded),
- * logs one warning until the store works again, and reopens the database:
- * a corrupt file (SQLITE_CORRUPT, SQLITE_NOTADB) is moved aside as
- * PATH.corrupt-YYYYmmddTHHMMSSZ (its WAL beside it, as found) and recreated; a file deleted or
- * replaced under us (SQLITE_FCNTL_HAS_MOVED, asked before each decision and each sweep, or
- * SQLITE_READONLY_DBMOVED) is recreated; an unwritable one is retried at most every REOPEN_WAIT
- * seconds.
+ * Faults: every SQLite error of a decision answers "pass" (degraded) and
+ * logs one warning until the store works again. A corrupt file
+ * (SQLITE_CORRUPT, SQLITE_NOTADB, or a sweep that finds SQLite's header
+ * gone) is moved aside as PATH.corrupt-YYYYmmddTHHMMSSZ (its WAL beside
+ * it, as found: nothing is checkpointed into it) and recreated at once; a
+ * file deleted or replaced under us (SQLITE_FCNTL_HAS_MOVED, asked before
+ * each decision and each sweep) is recreated at once; any other error
+ * (unwritable, a full disk, I/O) closes the store, which answers "pass"
+ * until it reopens, tried at most every REOPEN_WAIT seconds.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -431,10 +439,15 @@ gl_fault(struct gl_sqlite *s, int rc, const char *what, int64_t now)
     if (s->db != NULL)
         (void)sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     gl_db_close(s);
-    if (is_corrupt(rc))
+    if (is_corrupt(rc)) {
         gl_move_aside(s->path);
-    else if (access(s->path, F_OK) == -1 && errno == ENOENT)
+    } else if (access(s->path, F_OK) == -1 && errno == ENOENT) {
         gl_remove_leftovers(s->path);
+    } else if (rc != SQLITE_READONLY_DBMOVED) {
+        /* Unwritable, a full disk, an I/O error: try again later, not at each decision. */
+        s->retry_at = now + REOPEN_WAIT;
+        return;
+    }
     s->stats.reopened++;
     if (gl_db_open(s, err, sizeof err) == -1) {
         log_warning("greylist: path=%s, event=reopen-failed, error=\"%s\", retry=%ds", s->path, err,
@@ -471,6 +484,7 @@ gl_ready(struct gl_sqlite *s, int64_t now)
             s->retry_at = now + REOPEN_WAIT;
             return false;
         }
+        s->stats.reopened++;
         log_info("greylist: path=%s, event=reopened", s->path);
         return false;
     }
