@@ -657,8 +657,8 @@ gl_decide(struct gl_sqlite *s, const struct greylist_triplet *t, int64_t now,
         return rc;
 
     memset(out, 0, sizeof *out);
-    if (found && has_passed && passed <= now && now - passed < (int64_t)s->p.passed_ttl) {
-        /* Passed before and still remembered: renewed when the last renewal is old. */
+    if (found && has_passed && (passed > now || now - passed < (int64_t)s->p.passed_ttl)) {
+        /* Passed before and still remembered (or the clock went back): renewed when stale. */
         out->verdict = GREYLIST_PASS;
         if (!is_stale(passed, now))
             return gl_domain_put(s, t->net, t->sender_domain, now);

@@ -222,6 +222,9 @@ test_unpassed_expires(void **state)
     assert_string_equal(ask(g, &t, T0 + 1000), "defer 300");
     assert_string_equal(ask(g, &t, T0 + 10), "defer 300");
     assert_string_equal(ask(g, &t, T0 + 310), "pass");
+    /* A passed triplet stays passed when the clock goes back. */
+    assert_string_equal(ask(g, &t, T0 - 86400), "pass");
+    assert_string_equal(ask(g, &t, T0 + 310), "pass");
     greylist_close(g);
 }
 
