@@ -18,15 +18,16 @@
  *
  * Where the work runs: the decisions on the caller's thread (the event
  * loop), each one transaction of prepared statements on a local file. A
- * pass within the hour of its row's last renewal is a read (about 7 us of
- * CPU); a first attempt or a renewal writes (about 65 us of CPU when an
+ * pass within the hour of its row's last renewal is a read (7 to 33 us of
+ * CPU); a first attempt or a renewal writes (65 to 105 us of CPU when an
  * eviction comes with it; greylist_test prints the measures). A worker
  * thread would cost a handoff of the same order and make the check
  * asynchronous for nothing. What could block for milliseconds is the WAL's
  * checkpoint, with its fsyncs: it runs in a checkpointer thread with a
- * connection of its own, asked by greylist_sweep() (passive: it never
- * waits for the writer); decisions checkpoint themselves only past
- * WAL_PAGES_MAX, if the sweep is not called.
+ * connection of its own (passive: it never waits for the writer), asked
+ * by greylist_sweep() and by a commit that finds the WAL past
+ * WAL_FRAMES_ASK. Only without that thread (it failed to start) does the
+ * caller's thread checkpoint, in the sweep and past WAL_FRAMES_MAX.
  *
  * Faults: every SQLite error of a decision answers "pass" (degraded) and
  * logs one warning until the store works again. A corrupt file
@@ -57,10 +58,13 @@
 #include "lib/xalloc.h"
 
 /*
- * Pages the WAL may hold before a decision checkpoints it itself (about
- * 40 MiB); normally greylist_sweep() checkpoints long before.
+ * Frames in the WAL past which each commit asks the checkpointer for a
+ * checkpoint (4 MiB of 4 KiB pages: a new triplet appends about eight);
+ * and past which a commit checkpoints itself when there is no
+ * checkpointer (about 40 MiB).
  */
-#define WAL_PAGES_MAX 10000
+#define WAL_FRAMES_ASK 1000
+#define WAL_FRAMES_MAX 10000
 
 /*
  * A pass renews a row only when its last renewal is this old: a triplet
@@ -68,6 +72,9 @@
  * days, less at most an hour, is still 36 days for a sender).
  */
 #define RENEW_EVERY 3600
+
+/* Times a decision is tried when the file is busy (each within busy_timeout). */
+#define BUSY_TRIES 3
 
 /* Seconds between attempts to reopen a store that failed to open. */
 #define REOPEN_WAIT 10
@@ -104,7 +111,9 @@ enum stmt {
 };
 
 static const char *const stmt_sql[S_COUNT] = {
-    [S_BEGIN] = "BEGIN",
+    /* IMMEDIATE: the write lock is taken at once, with the busy handler; a deferred
+     * transaction that reads and then writes gets SQLITE_BUSY without waiting. */
+    [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
     [S_T_GET] = "SELECT id, seen, passed FROM triplet WHERE net = ?1 AND sender = ?2 AND rcpt = ?3",
@@ -223,18 +232,33 @@ gl_ckpt_stop(struct gl_ckpt *ck)
     ck->running = false;
 }
 
-/* Asks for a checkpoint: to the thread, or here when there is none. */
-static void
-gl_ckpt_ask(struct gl_sqlite *s)
+/* Asks the checkpointer for a checkpoint; false when there is none. */
+static bool
+gl_ckpt_ask(struct gl_ckpt *ck)
 {
-    if (!s->ck.running) {
-        (void)sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        return;
-    }
-    (void)pthread_mutex_lock(&s->ck.mu);
-    s->ck.want = true;
-    (void)pthread_cond_signal(&s->ck.cv);
-    (void)pthread_mutex_unlock(&s->ck.mu);
+    if (!ck->running)
+        return false;
+    (void)pthread_mutex_lock(&ck->mu);
+    ck->want = true;
+    (void)pthread_cond_signal(&ck->cv);
+    (void)pthread_mutex_unlock(&ck->mu);
+    return true;
+}
+
+/*
+ * After each commit of the main connection (SQLite's WAL hook, in place of
+ * its autocheckpoint): a long WAL is handed to the checkpointer, so that
+ * the WAL stays near 4 MiB under a flood of new triplets without an fsync
+ * on the caller's thread.
+ */
+static int
+gl_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct gl_ckpt *ck = arg;
+
+    if (frames >= WAL_FRAMES_ASK && !gl_ckpt_ask(ck) && frames >= WAL_FRAMES_MAX)
+        (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
 }
 
 /* ---- Opening ---- */
@@ -348,9 +372,9 @@ gl_db_open_once(struct gl_sqlite *s, char *err, size_t errlen)
                           "PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=4194304;"
                           "PRAGMA foreign_keys=OFF;",
                           NULL, NULL, NULL);
-    /* Checkpoints (the only fsyncs) come from greylist_sweep(); this is a bound if it lags. */
+    /* Checkpoints (the only fsyncs) are the checkpointer's: asked by the hook and the sweep. */
     if (rc == SQLITE_OK)
-        rc = sqlite3_wal_autocheckpoint(s->db, WAL_PAGES_MAX);
+        (void)sqlite3_wal_hook(s->db, gl_wal_hook, &s->ck);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(s->db, schema, NULL, NULL, NULL);
     if (rc == SQLITE_OK && sqlite3_db_readonly(s->db, "main") == 1)
@@ -423,8 +447,8 @@ gl_fault(struct gl_sqlite *s, int rc, const char *what, int64_t now)
     char err[512];
 
     if (!s->faulty)
-        log_warning("greylist: path=%s, event=fault, op=%s, error=\"%s\", answer=pass", s->path,
-                    what,
+        log_warning("greylist: path=%s, event=fault, op=%s, code=%d, error=\"%s\", answer=pass",
+                    s->path, what, rc,
                     rc == SQLITE_READONLY_DBMOVED ? "the file was deleted or replaced"
                     : s->db != NULL && sqlite3_extended_errcode(s->db) == rc ? sqlite3_errmsg(s->db)
                                                                              : sqlite3_errstr(rc));
@@ -746,10 +770,14 @@ gl_check(struct greylist *g, const struct greylist_triplet *t, int64_t now,
         gl_degraded(s, out);
         return;
     }
-    rc = gl_begin(s);
-    if (rc == SQLITE_OK)
-        rc = gl_decide(s, t, now, out);
-    rc = gl_end(s, rc, triplets, domains);
+    for (int attempt = 0;; attempt++) {
+        rc = gl_begin(s);
+        if (rc == SQLITE_OK)
+            rc = gl_decide(s, t, now, out);
+        rc = gl_end(s, rc, triplets, domains);
+        if ((rc & 0xff) != SQLITE_BUSY || attempt == BUSY_TRIES - 1)
+            break;
+    }
     if (rc != SQLITE_OK) {
         gl_fault(s, rc, "check", now);
         gl_degraded(s, out);
@@ -772,13 +800,17 @@ gl_domain_passed(struct greylist *g, const char *net, const char *domain, int64_
 
     if (!gl_ready(s, now))
         return false;
-    rc = gl_begin(s);
-    if (rc == SQLITE_OK)
-        rc = gl_domain_get(s, net, domain, &found, &passed);
-    alive = found && now - passed < (int64_t)s->p.passed_ttl;
-    if (rc == SQLITE_OK && alive && is_stale(passed, now))
-        rc = gl_domain_renew(s, net, domain, now);
-    rc = gl_end(s, rc, s->triplets, s->domains);
+    for (int attempt = 0;; attempt++) {
+        rc = gl_begin(s);
+        if (rc == SQLITE_OK)
+            rc = gl_domain_get(s, net, domain, &found, &passed);
+        alive = found && now - passed < (int64_t)s->p.passed_ttl;
+        if (rc == SQLITE_OK && alive && is_stale(passed, now))
+            rc = gl_domain_renew(s, net, domain, now);
+        rc = gl_end(s, rc, s->triplets, s->domains);
+        if ((rc & 0xff) != SQLITE_BUSY || attempt == BUSY_TRIES - 1)
+            break;
+    }
     if (rc != SQLITE_OK) {
         gl_fault(s, rc, "domain", now);
         return false;
@@ -843,7 +875,8 @@ gl_sweep(struct greylist *g, int64_t now, unsigned budget)
     }
     gl_ok(s);
     s->stats.expired += dropped;
-    gl_ckpt_ask(s);
+    if (!gl_ckpt_ask(&s->ck))
+        (void)sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     return (int)dropped;
 }
 

@@ -27,10 +27,10 @@ T0 = 1800000000  # the test's clock
 
 
 class Store:
-    """One greylist_try process on path."""
+    """One greylist_try process on path (prefix: a command that execs it, such as unshare)."""
 
-    def __init__(self, path, *args, user=None):
-        self.proc = subprocess.Popen([str(DRIVER), str(path), *map(str, args)],
+    def __init__(self, path, *args, user=None, prefix=()):
+        self.proc = subprocess.Popen([*prefix, str(DRIVER), str(path), *map(str, args)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, user=user)
 
@@ -218,6 +218,36 @@ def test_directory_not_writable(store):
         assert not (d / "greylist.db").exists()
     finally:
         shutil.rmtree(d)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a small tmpfs")
+def test_disk_full(store, tmp_path):
+    """A full file system under the store: answers degrade to pass, one warning, no crash.
+
+    The driver runs in a mount namespace of its own (unshare -m execs it: the
+    PID is the driver's) on a 256 KiB tmpfs, which a flood of new triplets
+    fills."""
+    small = tmp_path / "small"
+    small.mkdir()
+    s = store(path=small / "greylist.db", prefix=(
+        "unshare", "-m", "sh", "-c",
+        f'mount -t tmpfs -o size=256k tmpfs "{small}" && exec "$0" "$@"'))
+    answers = []
+    for i in range(20000):
+        answers.append(s.check(T0 + i // 100, f"10.{i % 200}.{i // 200 % 250}.1",
+                               f"s{i}@spam.example", f"r{i}@example.com"))
+        if answers[-1] == "pass degraded" and answers.count("pass degraded") >= 50:
+            break
+    assert "pass degraded" in answers, "the 256 KiB file system never filled"
+    first = answers.index("pass degraded")
+    assert all(a == "defer 300" for a in answers[:first])
+    # once full, never a defer that our own store cannot remember
+    assert all(a in ("pass degraded", "defer 300") for a in answers[first:])
+    st = s.stats()
+    assert int(st["degraded"]) >= 50, st
+    err = s.stop()
+    assert err.count("event=fault") == 1, err[-3000:]
+    assert "full" in err, err[-3000:]
 
 
 def test_cap_bounds_a_flood(store, tmp_path):
