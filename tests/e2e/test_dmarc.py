@@ -17,7 +17,8 @@ Usage of the driver (its contract with this file):
 From field value first (printing "from_error=NAME" when there is none).
 The tests check the policy of the From domain, the organizational domain's
 sp= for a subdomain (and the queries dnsmasq saw, in order), alignment,
-several records, junk tags, a record split into several strings, and a
+several records, junk tags, a record split into several strings, long
+records (over TCP; one past the parser's 4096-octet cap), and a
 server that does not answer (temperror). Every run must exit 0 with
 nothing from the sanitizers on stderr.
 
@@ -60,18 +61,30 @@ def run(server, *args, timeout=30):
     return fields
 
 
+def _strings(text):
+    """text as 250-octet character-strings, as dnsmasq's --txt-record takes them."""
+    return ",".join(text[i:i + 250] for i in range(0, len(text), 250))
+
+
 RECORDS = [
-    '--txt-record=_dmarc.example.test,"v=DMARC1; p=reject; sp=quarantine"',
-    '--txt-record=_dmarc.nosp.test,"v=DMARC1; p=reject"',
-    '--txt-record=_dmarc.strict.test,"v=DMARC1; p=reject; adkim=s; aspf=s"',
-    '--txt-record=_dmarc.junk.test,"v=DMARC1; p=reject; pct=200"',
-    '--txt-record=_dmarc.unknown.test,"v=DMARC1; p=quarantine; future=yes"',
-    '--txt-record=_dmarc.two.test,"v=DMARC1; p=reject"',
-    '--txt-record=_dmarc.two.test,"v=DMARC1; p=none"',
-    '--txt-record=_dmarc.other.test,"v=spf1 -all"',
-    '--txt-record=_dmarc.half.test,"v=DMARC1; p=reject; pct=50"',
-    # One record in two character-strings: joined (RFC 7489 6.1 through RFC 7208 3.3).
-    '--txt-record=_dmarc.split.test,"v=DMARC1; p=rej","ect; rua=mailto:d@split.test"',
+    '--txt-record=_dmarc.example.test,v=DMARC1; p=reject; sp=quarantine',
+    '--txt-record=_dmarc.nosp.test,v=DMARC1; p=reject',
+    '--txt-record=_dmarc.strict.test,v=DMARC1; p=reject; adkim=s; aspf=s',
+    '--txt-record=_dmarc.junk.test,v=DMARC1; p=reject; pct=200',
+    '--txt-record=_dmarc.unknown.test,v=DMARC1; p=quarantine; future=yes',
+    '--txt-record=_dmarc.two.test,v=DMARC1; p=reject',
+    '--txt-record=_dmarc.two.test,v=DMARC1; p=none',
+    '--txt-record=_dmarc.other.test,v=spf1 -all',
+    '--txt-record=_dmarc.half.test,v=DMARC1; p=reject; pct=50',
+    # dnsmasq takes the text as given (no quotes: they would be part of it); a
+    # comma starts another character-string of the same record, and they are
+    # joined (RFC 7489 6.1 through RFC 7208 3.3).
+    '--txt-record=_dmarc.split.test,v=DMARC1; p=rej,ect; rua=mailto:d@split.test',
+    # Quotes on dnsmasq's command line are part of the text: not a DMARC record.
+    '--txt-record=_dmarc.quoted.test,"v=DMARC1; p=reject"',
+    # Long records in 250-octet strings, over TCP: one under the parser's cap, one over.
+    "--txt-record=_dmarc.long.test," + _strings("v=DMARC1; p=reject; x=" + "a" * 3000),
+    "--txt-record=_dmarc.huge.test," + _strings("v=DMARC1; p=reject; x=" + "a" * 4100),
     "--local=/test/",
 ]
 
@@ -142,10 +155,19 @@ def test_two_records_is_none(ns):
     assert (f["status"], f["policy"]) == ("none", "none")
 
 
-@pytest.mark.parametrize("domain", ["other.test", "nothing.test", "x.nothing.test"])
+@pytest.mark.parametrize("domain", ["other.test", "nothing.test", "x.nothing.test",
+                                    "quoted.test"])
 def test_no_record_is_none(ns, domain):
     f = run(ns.server, domain)
     assert (f["status"], f["policy"], f["policy_domain"]) == ("none", "none", "")
+
+
+def test_long_records(ns):
+    f = run(ns.server, "long.test")
+    assert (f["status"], f["policy"]) == ("fail", "reject")
+    f = run(ns.server, "huge.test")
+    assert (f["status"], f["policy"]) == ("permerror", "none")
+    assert "too long" in f["reason"]
 
 
 def test_record_in_two_strings(ns):
