@@ -477,14 +477,37 @@ normalize(const char *domain, char *out, size_t cap)
     return 0;
 }
 
+/* LDH labels of 1 to 63 octets (RFC 1123 2.1): what dmarc_from_domain() gives. */
+static bool
+is_host_name(const char *s)
+{
+    size_t label = 0;
+
+    for (size_t i = 0;; i++) {
+        if (s[i] == '\0' || s[i] == '.') {
+            if (label == 0 || label > 63 || s[i - 1] == '-')
+                return false;
+            if (s[i] == '\0')
+                return true;
+            label = 0;
+        } else if (is_alpha((unsigned char)s[i]) || is_digit((unsigned char)s[i]) ||
+                   (s[i] == '-' && label > 0)) {
+            label++;
+        } else {
+            return false;
+        }
+    }
+}
+
 int
 dmarc_org_domain(const struct dmarc_psl *psl, const char *domain, char *out, size_t cap)
 {
     char name[DMARC_DOMAIN_MAX + 1];
     const char *reg;
 
-    if (cap > 0)
-        out[0] = '\0';
+    if (cap == 0)
+        return -1;
+    out[0] = '\0';
     if (normalize(domain, name, sizeof(name)) == -1)
         return -1;
     /* NULL when name is itself a public suffix: then it is its own (3.2). */
@@ -578,11 +601,13 @@ lookup(struct dmarc_eval *ev, const char *domain)
 {
     char name[DMARC_DOMAIN_MAX + 8];
 
-    if (str_fmt(name, sizeof(name), "_dmarc.%s", domain) == -1) {
-        finish(ev, DMARC_NONE, "no DMARC record (name too long)");
+    ev->pending = true;
+    if (strlen(domain) + 7 > DMARC_DOMAIN_MAX ||
+        str_fmt(name, sizeof(name), "_dmarc.%s", domain) == -1) {
+        /* No such name can exist (RFC 1035 2.3.4): as if not found. */
+        on_txt(ev, DMARC_DNS_NOT_FOUND, NULL, 0);
         return;
     }
-    ev->pending = true;
     if (ev->dns->txt(ev->dns->arg, name, on_txt, ev) == -1) {
         ev->pending = false;
         finish(ev, DMARC_TEMPERROR, "DNS lookup could not start");
@@ -707,6 +732,7 @@ dmarc_eval_start(struct dmarc_eval *ev, const struct dmarc_input *in)
     ev->sample_arg = in->sample_arg;
     if (in->from_domain == NULL ||
         normalize(in->from_domain, ev->r.from_domain, sizeof(ev->r.from_domain)) == -1 ||
+        !is_host_name(ev->r.from_domain) ||
         dmarc_org_domain(ev->psl, ev->r.from_domain, ev->org, sizeof(ev->org)) == -1) {
         finish(ev, DMARC_PERMERROR, "no usable From domain");
         return;

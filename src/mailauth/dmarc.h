@@ -80,7 +80,7 @@ void dmarc_psl_free(struct dmarc_psl *psl);
  * The organizational domain of domain (RFC 7489 3.2: the public suffix
  * plus one label) into out (capacity cap), lower-cased without a final
  * dot; a domain that is itself a public suffix is its own. Returns 0, or
- * -1 when domain is empty, too long or not ASCII.
+ * -1 when domain is empty, too long or not ASCII, or out is too small.
  */
 int dmarc_org_domain(const struct dmarc_psl *psl, const char *domain, char *out, size_t cap);
 
@@ -188,7 +188,9 @@ struct dmarc_eval *dmarc_eval_new(const struct dmarc_psl *psl, const struct dmar
 
 /*
  * Evaluates in (copied; borrowed for the call only): the policy lookups of
- * 6.6.3 through dns, then alignment and pct. done is called exactly once
+ * 6.6.3 through dns, then alignment and pct. A From domain that is not a
+ * host name (LDH labels) is a permerror without a lookup; a name too long
+ * to hold "_dmarc." in front is skipped as if not found. done is called exactly once
  * with the result, possibly before this returns when the DNS answers at
  * once; done may free ev. Call once per object.
  */

@@ -348,8 +348,9 @@ dmarc_from_domain(struct slice value, char *out, size_t cap)
     bool literal = false;
     size_t count = 0;
 
-    if (cap > 0)
-        out[0] = '\0';
+    if (cap == 0)
+        return DMARC_FROM_SYNTAX;
+    out[0] = '\0';
     if (value.len > DMARC_FROM_MAX || !str_is_ascii(value.p, value.len))
         return DMARC_FROM_SYNTAX;
     /* obs-mbox-list: *([CFWS] ",") before the first, empty ones between. */

@@ -137,6 +137,7 @@ test_lengths(void **state)
     assert_string_equal(out, "");
     /* too small an output buffer */
     assert_int_equal(dmarc_from_domain(slice_make("a@example.org", 13), out, 5), DMARC_FROM_SYNTAX);
+    assert_int_equal(dmarc_from_domain(slice_make("a@example.org", 13), out, 0), DMARC_FROM_SYNTAX);
 
     /* a long display name of comments: fine up to the cap, refused past it */
     memset(in, ' ', sizeof(in));

@@ -376,6 +376,10 @@ static const struct fake_row zone[] = {
     {"_dmarc.co.uk", DMARC_DNS_OK, {"v=DMARC1; p=reject"}},
 };
 
+/* 235 octets: with ".example.com" 247, a name, but "_dmarc." makes it 254 > 253 */
+#define L63      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define LONG_SUB L63 "." L63 "." L63 ".bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
 static const struct {
     const char *from;
     const char *spf_domain;
@@ -713,6 +717,67 @@ static const struct {
      {"_dmarc.example.com"}},
     /* a From domain that is no domain */
     {"", NULL, false, {NULL}, 0, DMARC_PERMERROR, DMARC_POLICY_NONE, DMARC_VIA_NONE, "", {NULL}},
+    {"exa_mple.com",
+     NULL,
+     false,
+     {NULL},
+     0,
+     DMARC_PERMERROR,
+     DMARC_POLICY_NONE,
+     DMARC_VIA_NONE,
+     "",
+     {NULL}},
+    {"-x.example.com",
+     NULL,
+     false,
+     {NULL},
+     0,
+     DMARC_PERMERROR,
+     DMARC_POLICY_NONE,
+     DMARC_VIA_NONE,
+     "",
+     {NULL}},
+    {"a..example.com",
+     NULL,
+     false,
+     {NULL},
+     0,
+     DMARC_PERMERROR,
+     DMARC_POLICY_NONE,
+     DMARC_VIA_NONE,
+     "",
+     {NULL}},
+    {"caf\xc3\xa9.example.com",
+     NULL,
+     false,
+     {NULL},
+     0,
+     DMARC_PERMERROR,
+     DMARC_POLICY_NONE,
+     DMARC_VIA_NONE,
+     "",
+     {NULL}},
+    /* a From domain so long that _dmarc.FROM cannot exist: only the org domain is asked */
+    {LONG_SUB ".example.com",
+     NULL,
+     false,
+     {NULL},
+     0,
+     DMARC_FAIL,
+     DMARC_POLICY_QUARANTINE,
+     DMARC_VIA_NONE,
+     "example.com",
+     {"_dmarc.example.com"}},
+    {LONG_SUB ".nothing.test",
+     NULL,
+     false,
+     {NULL},
+     0,
+     DMARC_NONE,
+     DMARC_POLICY_NONE,
+     DMARC_VIA_NONE,
+     "",
+     {"_dmarc.nothing.test"}},
 };
 
 static void
@@ -906,6 +971,8 @@ test_psl_load_file(void **state)
     assert_non_null(p);
     assert_int_equal(dmarc_org_domain(p, "a.b.example.co.uk", out, sizeof(out)), 0);
     assert_string_equal(out, "example.co.uk");
+    assert_int_equal(dmarc_org_domain(p, "example.co.uk", out, 0), -1);
+    assert_int_equal(dmarc_org_domain(p, "example.co.uk", out, 5), -1);
     dmarc_psl_free(p);
     assert_null(dmarc_psl_load("/nonexistent/psl.dafsa", err, sizeof(err)));
     assert_non_null(strstr(err, "/nonexistent/psl.dafsa"));
