@@ -103,9 +103,9 @@ enum dmarc_from {
 
 /*
  * The domain of the one mailbox of a From header field value (the part
- * after "From:", folded or not, without the CRLF that ends the field;
- * RFC 5322 3.4 with the obsolete forms of
- * 4.4) into out (capacity cap, DMARC_DOMAIN_MAX + 1 suffices), lower-cased.
+ * after "From:", folded or not, without the CRLF that ends the field; RFC
+ * 5322 3.4 with the obsolete forms of 4.4) into out (capacity cap,
+ * DMARC_DOMAIN_MAX + 1 suffices), lower-cased: a host name of LDH labels.
  * Anything other than DMARC_FROM_OK leaves out empty; RFC 7489 6.6.1 lets
  * the receiver reject such a message.
  */
