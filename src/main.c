@@ -16,6 +16,7 @@
 #include "daemon/daemon.h"
 #include "daemon/preflight.h"
 #include "firewall/firewall.h"
+#include "mailauth/dkim.h"
 #include "verify/verify.h"
 
 #define DEFAULT_CONF "/etc/gate26/gate26.conf"
@@ -56,6 +57,9 @@ static const char usage_text[] =
     "                        the security review: doors, AUTH, certificates, password\n"
     "                        file, firewall table, daemon binary, scanners, check\n"
     "                        --local; exit 0 ok, 1 warning, 2 critical (audit --help)\n"
+    "  dkim keygen DOMAIN SELECTOR [--ed25519] [--bits N] [--out FILE] [--force]\n"
+    "                        make a DKIM signing key (default RSA 2048, written to\n"
+    "                        /etc/gate26/dkim/DOMAIN.SELECTOR.key) and print its TXT record\n"
     "  version               print the version\n"
     "  help [COMMAND]        print this text, or COMMAND's (as COMMAND --help)\n"
     "\n"
@@ -269,6 +273,12 @@ cmd_firewall(int argc, char **argv)
 }
 
 static int
+cmd_dkim(int argc, char **argv)
+{
+    return dkim_main(argc, argv);
+}
+
+static int
 cmd_version(int argc, char **argv)
 {
     if (asks_help(argc, argv, version_usage))
@@ -299,6 +309,7 @@ static const struct {
     {"version", cmd_version},   {"help", cmd_help},
     {"status", cmd_status},     {"scanners", cmd_scanners},
     {"firewall", cmd_firewall}, {"audit", cmd_audit},
+    {"dkim", cmd_dkim},
 };
 
 /* gate26 help [COMMAND]: this usage, or COMMAND --help. */

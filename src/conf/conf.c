@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "conf/conf.h"
+#include "conf/parse.h"
 #include "conf/relay_auth.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -164,6 +165,7 @@ conf_unref(struct conf *c)
             free(a->execs[k]);
     }
     free(c->alerts);
+    conf_checks_free(c);
     free(c);
 }
 

@@ -254,6 +254,76 @@ struct conf_watch {
     unsigned block_line;     /* of its key */
 };
 
+/* ---- Content checks (docs/checks.md) ---- */
+
+/* checks DOOR { dkim ... }: what DKIM does on the door (bits). */
+#define CONF_DKIM_VERIFY 1u /* verify every signature (inbound) */
+#define CONF_DKIM_SIGN   2u /* sign with the dkim blocks' keys (outgoing doors) */
+
+/* checks DOOR { dmarc ... } */
+enum conf_dmarc {
+    CONF_DMARC_OFF,     /* not evaluated */
+    CONF_DMARC_REPORT,  /* evaluated, in Authentication-Results only */
+    CONF_DMARC_ENFORCE, /* p=reject: 550; p=quarantine: quarantine */
+};
+
+/* What a check's verdict does to the message. */
+enum conf_check_action {
+    CONF_ACTION_REJECT,     /* 5xx at the end of the data */
+    CONF_ACTION_QUARANTINE, /* accepted into the quarantine, never delivered */
+};
+
+/* Caps on a checks block. */
+#define CONF_CHECKS_ZONES_MAX   8   /* dnsbl zones, and dnswl zones */
+#define CONF_CHECKS_MILTERS_MAX 8   /* milter lines */
+#define CONF_CHECKS_TARGET_MAX  512 /* octets of a scanner's address or URL */
+
+/* A score of spam-reject, spam-quarantine or spam-header; set false: not written (off). */
+struct conf_score {
+    bool set;
+    double value;
+};
+
+/*
+ * checks DOOR { ... }: the content checks of one door (docs/checks.md).
+ * line 0: the door has no checks block (nothing is checked).
+ */
+struct conf_checks {
+    unsigned line;
+    bool spf;      /* spf on */
+    unsigned dkim; /* CONF_DKIM_* bits */
+    enum conf_dmarc dmarc;
+    char *dnsbl[CONF_CHECKS_ZONES_MAX]; /* zones, lower case, no trailing dot */
+    size_t n_dnsbl;
+    char *dnswl[CONF_CHECKS_ZONES_MAX];
+    size_t n_dnswl;
+    bool dnsbl_at_rcpt; /* dnsbl-reply rcpt: refuse at RCPT, not on the greeting */
+    unsigned greylist;  /* seconds a triplet waits; 0: off */
+    char antivirus[CONF_CHECKS_TARGET_MAX]; /* clamd's unix:/PATH or tcp:HOST:PORT; "": none */
+    enum conf_check_action antivirus_action;
+    char spam[CONF_CHECKS_TARGET_MAX]; /* rspamd's http(s):// URL; "": none */
+    struct conf_score spam_reject, spam_quarantine, spam_header;
+    char *milters[CONF_CHECKS_MILTERS_MAX]; /* unix:/PATH or inet:PORT@HOST, in order */
+    size_t n_milters;
+    bool on_error_accept; /* on-error accept (default tempfail: 451 4.7.0) */
+    unsigned timeout;     /* seconds each checker may take; default 30 */
+    unsigned dkim_line, dmarc_line, spam_line, milter_line; /* where written; 0: not */
+};
+
+/* The most keys of one dkim block, and the most dkim blocks. */
+#define CONF_DKIM_KEYS_MAX    2 /* an RSA and an Ed25519 key: dual signing */
+#define CONF_DKIM_DOMAINS_MAX 10000
+
+/* dkim DOMAIN { selector S...  key FILE... }: how mail from DOMAIN is signed. */
+struct conf_dkim {
+    char domain[CAP_DOMAIN + 1]; /* lower case */
+    unsigned line;
+    char selector[CONF_DKIM_KEYS_MAX][64];  /* the n-th key's selector */
+    char key[CONF_DKIM_KEYS_MAX][CAP_PATH]; /* absolute paths of the private keys */
+    unsigned key_line[CONF_DKIM_KEYS_MAX];
+    size_t n_keys;
+};
+
 /* alert NAME { when ... }: what a rule counts or watches (docs/watch.md, "Alerts"). */
 enum conf_alert_when {
     CONF_ALERT_FAILED_AUTH, /* failed and locked AUTH exchanges */
@@ -384,7 +454,16 @@ struct conf {
     struct conf_alert *alerts;   /* alert blocks, in file order (docs/watch.md) */
     size_t n_alerts;
     struct conf_watch watch; /* the watch block; watch.line 0: none */
+
+    struct conf_checks checks[DOOR_ROLE_COUNT]; /* checks DOOR blocks, by role */
+    struct conf_dkim *dkims;                    /* dkim blocks, sorted by domain */
+    size_t n_dkims;
+    unsigned quarantine_keep; /* quarantine { keep }: seconds; default 30 days */
+    unsigned quarantine_line; /* of `quarantine {`; 0: none */
 };
+
+/* The dkim block of domain (any case), or NULL. */
+const struct conf_dkim *conf_find_dkim(const struct conf *c, const char *domain);
 
 /*
  * Reads and validates the file at path. Relative paths inside it are taken

@@ -1038,12 +1038,12 @@ static const struct err_row file_errors[] = {
      "'hostname' is a key, not a block (remove the '{')"},
     {"unknown block", "frobnicate {\n}\n" MIN, 1,
      "unknown block 'frobnicate' (expected one of: tls, listen, domain, auth, delivery, "
-     "metrics, alert, watch)"},
+     "metrics, alert, watch, checks, dkim, quarantine)"},
     {"unknown block with label", "route x {\n}\n" MIN, 1, "unknown block 'route'"},
     {"unknown key", "adress 1\n" MIN, 1,
      "unknown key 'adress' at top level (expected one of: hostname, spool, user, log-level, "
      "max-sessions, resolver, callout-timeout, tls, listen, domain, auth, delivery, metrics, "
-     "alert, watch)"},
+     "alert, watch, checks, dkim, quarantine)"},
     {"key case", "Hostname x.example\n" MIN, 1, "unknown key 'Hostname' at top level"},
     {"key escaped", "host\xc3\xa9 x\n" MIN, 1, "unknown key 'host\\xc3\\xa9' at top level"},
     {"relay at top", "relay smtp://x.example\n" MIN, 1, "unknown key 'relay' at top level"},
@@ -3673,6 +3673,216 @@ test_watch_errors(void **state)
                      watch_errors[i].phrase);
 }
 
+/* ---- the checks, dkim and quarantine blocks (docs/checks.md) ---- */
+
+#define INTERNAL_DOOR "listen internal {\n address 127.0.0.1:2626\n allow 127.0.0.0/8\n}\n"
+
+static void
+test_checks(void **state)
+{
+    const struct conf_checks *in, *ck;
+    const struct conf_dkim *d;
+    struct conf *c;
+
+    (void)state;
+    c = expect_ok("none", MIN);
+    for (int r = 0; r < DOOR_ROLE_COUNT; r++)
+        assert_int_equal(c->checks[r].line, 0);
+    assert_int_equal(c->n_dkims, 0);
+    assert_int_equal(c->quarantine_keep, 30 * 86400);
+    conf_unref(c);
+
+    /* The example, as written. */
+    c = expect_ok("design",
+                  MIN INTERNAL_DOOR "checks inbound {                 # the label is a door role\n"
+                                    "    spf          on              # MAIL FROM and HELO\n"
+                                    "    dkim         verify\n"
+                                    "    dmarc        enforce\n"
+                                    "    dnsbl        zen.spamhaus.org bl.spamcop.net\n"
+                                    "    dnswl        list.dnswl.org\n"
+                                    "    greylist     5m\n"
+                                    "    antivirus    clamd unix:/run/clamav/clamd.ctl\n"
+                                    "    spam         rspamd http://127.0.0.1:11333\n"
+                                    "    spam-reject  15\n"
+                                    "    spam-quarantine 6\n"
+                                    "    spam-header  3\n"
+                                    "    milter       unix:/run/opendkim/opendkim.sock\n"
+                                    "    on-error     tempfail\n"
+                                    "}\n"
+                                    "checks internal {\n"
+                                    "    antivirus    clamd unix:/run/clamav/clamd.ctl\n"
+                                    "    dkim         sign\n"
+                                    "}\n"
+                                    "dkim Example.COM {\n"
+                                    "    selector 2026a\n"
+                                    "    key      /etc/passwd\n"
+                                    "}\n"
+                                    "quarantine {\n"
+                                    "    keep 10d\n"
+                                    "}\n");
+    in = &c->checks[DOOR_INBOUND];
+    assert_int_equal(in->line, 10);
+    assert_true(in->spf);
+    assert_int_equal(in->dkim, CONF_DKIM_VERIFY);
+    assert_int_equal(in->dmarc, CONF_DMARC_ENFORCE);
+    assert_int_equal(in->n_dnsbl, 2);
+    assert_string_equal(in->dnsbl[1], "bl.spamcop.net");
+    assert_int_equal(in->n_dnswl, 1);
+    assert_int_equal(in->greylist, 300);
+    assert_string_equal(in->antivirus, "unix:/run/clamav/clamd.ctl");
+    assert_int_equal(in->antivirus_action, CONF_ACTION_REJECT);
+    assert_string_equal(in->spam, "http://127.0.0.1:11333");
+    assert_true(in->spam_reject.set && in->spam_reject.value == 15);
+    assert_true(in->spam_quarantine.set && in->spam_quarantine.value == 6);
+    assert_true(in->spam_header.set && in->spam_header.value == 3);
+    assert_int_equal(in->n_milters, 1);
+    assert_false(in->on_error_accept);
+    assert_int_equal(in->timeout, 30);
+    ck = &c->checks[DOOR_INTERNAL];
+    assert_int_equal(ck->dkim, CONF_DKIM_SIGN);
+    assert_false(ck->spf);
+    assert_int_equal(c->checks[DOOR_SUBMISSION].line, 0);
+    assert_int_equal(c->n_dkims, 1);
+    d = conf_find_dkim(c, "EXAMPLE.com.");
+    assert_non_null(d);
+    assert_string_equal(d->domain, "example.com");
+    assert_string_equal(d->selector[0], "2026a");
+    assert_string_equal(d->key[0], "/etc/passwd");
+    assert_null(conf_find_dkim(c, "example.org"));
+    assert_int_equal(c->quarantine_keep, 10 * 86400);
+    conf_unref(c);
+
+    /* Dual signing, both verbs, quarantine for viruses, tcp clamd, inet milters, accept on error.
+     */
+    c = expect_ok("more", MIN INTERNAL_DOOR
+                  "checks internal {\n dkim verify sign\n antivirus clamd tcp:127.0.0.1:3310\n"
+                  " antivirus-action quarantine\n milter inet:8891@127.0.0.1\n"
+                  " milter unix:/tmp/m.sock\n on-error accept\n timeout 5s\n"
+                  " spam rspamd https://rspamd.example:11333\n spam-reject -0.5\n}\n"
+                  "dkim b.example {\n selector rsa1\n selector ed1\n key /etc/passwd\n"
+                  " key /etc/group\n}\n"
+                  "dkim a.example {\n selector s.sub\n key /etc/passwd\n}\n");
+    ck = &c->checks[DOOR_INTERNAL];
+    assert_int_equal(ck->dkim, CONF_DKIM_VERIFY | CONF_DKIM_SIGN);
+    assert_int_equal(ck->antivirus_action, CONF_ACTION_QUARANTINE);
+    assert_int_equal(ck->n_milters, 2);
+    assert_string_equal(ck->milters[0], "inet:8891@127.0.0.1");
+    assert_true(ck->on_error_accept);
+    assert_int_equal(ck->timeout, 5);
+    assert_true(ck->spam_reject.value == -0.5);
+    assert_string_equal(c->dkims[0].domain, "a.example"); /* sorted */
+    d = conf_find_dkim(c, "b.example");
+    assert_int_equal(d->n_keys, 2);
+    assert_string_equal(d->selector[1], "ed1");
+    assert_string_equal(d->key[1], "/etc/group");
+    conf_unref(c);
+}
+
+static const struct {
+    const char *name, *text;
+    unsigned line;
+    const char *phrase;
+} checks_errors[] = {
+    {"door", MIN "checks outbound {\n}\n", 6, "unknown door 'outbound' after 'checks'"},
+    {"no label", MIN "checks {\n}\n", 6, "checks"},
+    {"twice", MIN "checks inbound {\n}\nchecks inbound {\n}\n", 8,
+     "duplicate block 'checks inbound' (first at line 6)"},
+    {"no listen", MIN "checks internal {\n spf on\n}\n", 6,
+     "checks internal: there is no listen internal block"},
+    {"spf", MIN "checks inbound {\n spf yes\n}\n", 7, "expected 'on' or 'off' after 'spf'"},
+    {"dkim word", MIN "checks inbound {\n dkim check\n}\n", 7, "found 'check'"},
+    {"dkim twice", MIN "checks inbound {\n dkim verify verify\n}\n", 7, "found 'verify'"},
+    {"dkim off plus", MIN "checks inbound {\n dkim off sign\n}\n", 7, "found 'off'"},
+    {"sign inbound",
+     MIN "checks inbound {\n dkim sign\n}\ndkim example.com {\n selector s\n"
+         " key /etc/passwd\n}\n",
+     7, "'dkim sign' signs our own outgoing mail"},
+    {"sign no keys", MIN INTERNAL_DOOR "checks internal {\n dkim sign\n}\n", 11,
+     "'dkim sign' needs a 'dkim DOMAIN"},
+    {"dmarc alone", MIN "checks inbound {\n dmarc enforce\n}\n", 7, "dmarc judges the results"},
+    {"dmarc word", MIN "checks inbound {\n dmarc reject\n}\n", 7,
+     "expected 'enforce', 'report' or 'off'"},
+    {"zone", MIN "checks inbound {\n dnsbl zen..spamhaus.org\n}\n", 7, "dnsbl:"},
+    {"zone twice", MIN "checks inbound {\n dnsbl a.example\n dnsbl A.example\n}\n", 8,
+     "zone 'a.example' is listed twice in 'dnsbl'"},
+    {"zones", MIN "checks inbound {\n dnsbl a.x b.x c.x d.x e.x f.x g.x h.x\n dnsbl i.x\n}\n", 8,
+     "too many zones (at most 8)"},
+    {"reply", MIN "checks inbound {\n dnsbl-reply connect\n}\n", 7,
+     "expected 'greeting' or 'rcpt'"},
+    {"greylist short", MIN "checks inbound {\n greylist 30s\n}\n", 7, "greylist:"},
+    {"greylist word", MIN "checks inbound {\n greylist yes\n}\n", 7, "greylist:"},
+    {"av engine", MIN "checks inbound {\n antivirus sophos unix:/x\n}\n", 7,
+     "expected 'antivirus clamd unix:/PATH'"},
+    {"av target", MIN "checks inbound {\n antivirus clamd /run/clamd.ctl\n}\n", 7,
+     "expected unix:/PATH or tcp:HOST:PORT"},
+    {"av action alone", MIN "checks inbound {\n antivirus-action quarantine\n}\n", 7,
+     "'antivirus-action' needs 'antivirus clamd"},
+    {"av action word", MIN "checks inbound {\n antivirus-action drop\n}\n", 7,
+     "expected 'reject' or 'quarantine'"},
+    {"spam engine", MIN "checks inbound {\n spam spamassassin http://x\n}\n", 7,
+     "expected 'spam rspamd http://HOST:PORT'"},
+    {"spam url", MIN "checks inbound {\n spam rspamd ftp://x\n}\n", 7, "expected rspamd's URL"},
+    {"spam no host", MIN "checks inbound {\n spam rspamd http://\n}\n", 7, "expected rspamd's URL"},
+    {"spam no scores", MIN "checks inbound {\n spam rspamd http://127.0.0.1:11333\n}\n", 7,
+     "say what a score does"},
+    {"score alone", MIN "checks inbound {\n spam-reject 15\n}\n", 7,
+     "'spam-reject' is a score of rspamd's"},
+    {"score word", MIN "checks inbound {\n spam rspamd http://h:1\n spam-reject high\n}\n", 8,
+     "expected a score such as 15 or 6.5"},
+    {"score dot", MIN "checks inbound {\n spam rspamd http://h:1\n spam-reject 6.\n}\n", 8,
+     "expected a score"},
+    {"score decimals", MIN "checks inbound {\n spam rspamd http://h:1\n spam-reject 6.125\n}\n", 8,
+     "expected a score"},
+    {"score range", MIN "checks inbound {\n spam rspamd http://h:1\n spam-reject 2000\n}\n", 8,
+     "out of range"},
+    {"score order",
+     MIN "checks inbound {\n spam rspamd http://h:1\n spam-reject 5\n"
+         " spam-quarantine 6\n}\n",
+     7, "spam-quarantine (6) must be lower than spam-reject (5)"},
+    {"milter target", MIN "checks inbound {\n milter 127.0.0.1:8891\n}\n", 7,
+     "expected unix:/PATH or inet:PORT@HOST"},
+    {"milters",
+     MIN "checks inbound {\n milter unix:/1\n milter unix:/2\n milter unix:/3\n"
+         " milter unix:/4\n milter unix:/5\n milter unix:/6\n milter unix:/7\n"
+         " milter unix:/8\n milter unix:/9\n}\n",
+     15, "too many milters (at most 8)"},
+    {"on-error", MIN "checks inbound {\n on-error ignore\n}\n", 7,
+     "expected 'tempfail' or 'accept'"},
+    {"timeout", MIN "checks inbound {\n timeout 1h\n}\n", 7, "timeout:"},
+    {"key missing", MIN "dkim example.com {\n selector s\n key /nonexistent/k.key\n}\n", 8,
+     "cannot read DKIM key '/nonexistent/k.key'"},
+    {"key dir", MIN "dkim example.com {\n selector s\n key /etc\n}\n", 8, "is not a file"},
+    {"no key", MIN "dkim example.com {\n selector s\n}\n", 6, "dkim example.com: no 'key'"},
+    {"no selector", MIN "dkim example.com {\n key /etc/passwd\n}\n", 6,
+     "1 key(s) and 0 selector(s)"},
+    {"same selector",
+     MIN "dkim example.com {\n selector s\n selector s\n key /etc/passwd\n"
+         " key /etc/group\n}\n",
+     10, "both keys have selector 's'"},
+    {"selector", MIN "dkim example.com {\n selector s_1\n key /etc/passwd\n}\n", 7,
+     "selector 's_1' is not a DNS name"},
+    {"three keys",
+     MIN "dkim example.com {\n key /etc/passwd\n key /etc/group\n key /etc/passwd\n}\n", 9,
+     "too many keys (at most 2"},
+    {"dkim domain", MIN "dkim -bad- {\n}\n", 6, "dkim:"},
+    {"dkim twice",
+     MIN "dkim example.com {\n selector s\n key /etc/passwd\n}\n"
+         "dkim EXAMPLE.com {\n selector s\n key /etc/passwd\n}\n",
+     10, "duplicate dkim block 'example.com' (first at line 6)"},
+    {"keep", MIN "quarantine {\n keep 1h\n}\n", 7, "keep:"},
+    {"quarantine twice", MIN "quarantine {\n}\nquarantine {\n}\n", 8,
+     "duplicate block 'quarantine' (first at line 6)"},
+};
+
+static void
+test_checks_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N_OF(checks_errors); i++)
+        expect_error(checks_errors[i].name, checks_errors[i].text, checks_errors[i].line,
+                     checks_errors[i].phrase);
+}
+
 static void
 test_names(void **state)
 {
@@ -3740,6 +3950,8 @@ main(void)
         cmocka_unit_test(test_alert_cap),
         cmocka_unit_test(test_watch),
         cmocka_unit_test(test_watch_errors),
+        cmocka_unit_test(test_checks),
+        cmocka_unit_test(test_checks_errors),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

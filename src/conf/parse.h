@@ -70,6 +70,24 @@ extern const struct conf_setting conf_watch_settings[CONF_WATCH_KEYS];
 int conf_watch_open(struct conf_parser *p, const struct conf_line *l);
 int conf_watch_close(struct conf_parser *p);
 
+/* checks.c: the checks, dkim and quarantine blocks (docs/checks.md), and their whole-file rules. */
+#define CONF_CHECKS_KEYS     16
+#define CONF_DKIM_BLOCK_KEYS 2
+#define CONF_QUARANTINE_KEYS 1
+extern const struct conf_setting conf_checks_settings[CONF_CHECKS_KEYS];
+extern const struct conf_setting conf_dkim_settings[CONF_DKIM_BLOCK_KEYS];
+extern const struct conf_setting conf_quarantine_settings[CONF_QUARANTINE_KEYS];
+int conf_checks_open(struct conf_parser *p, const struct conf_line *l);
+int conf_checks_close(struct conf_parser *p);
+int conf_dkim_open(struct conf_parser *p, const struct conf_line *l);
+int conf_dkim_close(struct conf_parser *p);
+int conf_quarantine_open(struct conf_parser *p, const struct conf_line *l);
+int conf_quarantine_close(struct conf_parser *p);
+/* Defaults and rules that need the whole file: sorted dkim blocks, doors that exist. */
+int conf_checks_whole(struct conf_parser *p);
+/* Frees what the checks and dkim blocks hold (conf_unref). */
+void conf_checks_free(struct conf *c);
+
 /* What a listen block said itself, so that check.c can fill in the rest. */
 struct conf_listen_seen {
     unsigned line; /* 0: no listen block for this role */
@@ -94,7 +112,10 @@ struct conf_parser {
     struct conf_listen *listen; /* the open listen block */
     struct conf_domain *domain; /* the open domain block */
     struct conf_alert *alert;   /* the open alert block */
-    unsigned verify_line;       /* its verify-recipients line, 0: none (the default applies) */
+    struct conf_checks *checks; /* the open checks block */
+    struct conf_dkim *dkim;     /* the open dkim block */
+    size_t dkims_cap;
+    unsigned verify_line; /* its verify-recipients line, 0: none (the default applies) */
     size_t domains_cap;
     unsigned last_line;         /* the file's last line, for end-of-file messages */
     unsigned domain_tls_line;   /* the open domain block's tls key, 0: none */

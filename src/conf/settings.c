@@ -1361,6 +1361,12 @@ const struct conf_block conf_blocks[] = {
     {"alert", "a rule name", conf_alert_settings, CONF_ALERT_KEYS, conf_alert_open,
      conf_alert_close},
     {"watch", NULL, conf_watch_settings, CONF_WATCH_KEYS, conf_watch_open, conf_watch_close},
+    {"checks", "a door role (one of: inbound, internal, submission, submissions)",
+     conf_checks_settings, CONF_CHECKS_KEYS, conf_checks_open, conf_checks_close},
+    {"dkim", "a domain name", conf_dkim_settings, CONF_DKIM_BLOCK_KEYS, conf_dkim_open,
+     conf_dkim_close},
+    {"quarantine", NULL, conf_quarantine_settings, CONF_QUARANTINE_KEYS, conf_quarantine_open,
+     conf_quarantine_close},
 };
 
 const size_t conf_n_top_settings = N_OF(conf_top_settings);

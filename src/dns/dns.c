@@ -342,6 +342,9 @@ dns_query_free(struct dns_query *q)
     free(q->mx);
     free(q->addrs);
     free(q->names);
+    free(q->txt);
+    free(q->txtbuf);
+    free(q->a);
     free(q);
 }
 
@@ -356,6 +359,10 @@ dns_kind_name(enum dns_kind k)
         return "A/AAAA";
     case DNS_KIND_PTR:
         return "PTR";
+    case DNS_KIND_TXT:
+        return "TXT";
+    case DNS_KIND_A:
+        return "A";
     }
     return "?";
 }
@@ -402,6 +409,10 @@ dns_call(struct dns_query *q)
         q->mx_fn(q->arg, q->st, q->mx, q->n, why);
     else if (q->kind == DNS_KIND_PTR)
         q->ptr_fn(q->arg, q->st, q->names, q->n, why);
+    else if (q->kind == DNS_KIND_TXT)
+        q->txt_fn(q->arg, q->st, q->txt, q->n, why);
+    else if (q->kind == DNS_KIND_A)
+        q->a_fn(q->arg, q->st, q->a, q->n, why);
     else
         q->addr_fn(q->arg, q->st, q->addrs, q->n, why);
 }
@@ -566,6 +577,12 @@ dns_free(struct dns *d)
         free(q->mx);
         free(q->addrs);
         free(q->names);
+        free(q->txt);
+        free(q->txtbuf);
+        free(q->a);
+        q->txt = NULL;
+        q->txtbuf = NULL;
+        q->a = NULL;
         q->mx = NULL;
         q->addrs = NULL;
         q->names = NULL;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Asynchronous DNS on the event loop, through c-ares: MX records (RFC 5321
- * 5.1, RFC 7505 null MX), the A/AAAA addresses of a host, and the PTR names
- * of an address (RFC 1035 3.5, RFC 3596 2.5). Queries never
+ * 5.1, RFC 7505 null MX), the A/AAAA addresses of a host, the PTR names
+ * of an address (RFC 1035 3.5, RFC 3596 2.5), the TXT records of a name
+ * (RFC 1035 3.3.14; SPF, DKIM keys, DMARC) and the A records alone with
+ * their TTL (DNS blocklists, RFC 5782). Queries never
  * block the loop: c-ares's sockets are watched by libevent events and its
  * timeouts by one timer, all on the base given to dns_new().
  *
@@ -17,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "lib/caps.h"
@@ -134,5 +137,53 @@ typedef void dns_ptr_fn(void *arg, enum dns_status st, const struct dns_name *na
  * family (fn not called).
  */
 int dns_ptr(struct dns *d, const struct sockaddr *sa, dns_ptr_fn *fn, void *arg);
+
+/*
+ * One TXT record: its character-strings joined with nothing between them
+ * (RFC 7208 3.3, RFC 6376 3.6.2.2), len octets (any octet, NUL too) and a
+ * NUL after them; ttl in seconds as the answer gave it.
+ */
+struct dns_txt {
+    const char *text;
+    size_t len;
+    unsigned ttl;
+};
+
+/*
+ * Called once with the TXT records of a name (n >= 1 on DNS_OK, at most
+ * CAP_DNS_TXT, in the order of the answer), valid during the call only.
+ * DNS_NODATA: the name exists without TXT; DNS_NXDOMAIN: it does not.
+ */
+typedef void dns_txt_fn(void *arg, enum dns_status st, const struct dns_txt *txt, size_t n,
+                        const char *why);
+
+/*
+ * Looks up the TXT records of name. The name is checked as a domain whose
+ * labels may also hold '_' (RFC 8552 underscored names: "_dmarc",
+ * "_domainkey") but no other octet outside letters, digits and hyphens.
+ * Returns 0 (fn will be called), or -1 with errno EINVAL (fn not called).
+ */
+int dns_txt(struct dns *d, const char *name, dns_txt_fn *fn, void *arg);
+
+/* One A record with its TTL in seconds. */
+struct dns_a {
+    struct in_addr addr;
+    unsigned ttl;
+};
+
+/*
+ * Called once with the A records of a name (n >= 1 on DNS_OK, at most
+ * CAP_DNS_A), valid during the call only. AAAA is not asked.
+ */
+typedef void dns_a_fn(void *arg, enum dns_status st, const struct dns_a *a, size_t n,
+                      const char *why);
+
+/*
+ * Looks up the A records of name (a DNSBL query such as
+ * "2.0.0.127.zen.example": the last label may be all digits here, the
+ * name is otherwise checked as for dns_txt). Returns 0 (fn will be called),
+ * or -1 with errno EINVAL (fn not called).
+ */
+int dns_a(struct dns *d, const char *name, dns_a_fn *fn, void *arg);
 
 #endif

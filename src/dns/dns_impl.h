@@ -35,6 +35,8 @@ enum dns_kind {
     DNS_KIND_MX,
     DNS_KIND_ADDRS,
     DNS_KIND_PTR,
+    DNS_KIND_TXT,
+    DNS_KIND_A,
 };
 
 struct dns_sock;
@@ -49,6 +51,8 @@ struct dns_query {
     dns_mx_fn *mx_fn;
     dns_addr_fn *addr_fn;
     dns_ptr_fn *ptr_fn;
+    dns_txt_fn *txt_fn;
+    dns_a_fn *a_fn;
     void *arg;
     bool answered; /* st, why and the records are set; done is active */
     char name[DNS_NAME_MAX + 1];
@@ -58,6 +62,9 @@ struct dns_query {
     struct dns_mx *mx;      /* n records (DNS_KIND_MX), ours */
     struct dns_addr *addrs; /* n records (DNS_KIND_ADDRS), ours */
     struct dns_name *names; /* n records (DNS_KIND_PTR), ours */
+    struct dns_txt *txt;    /* n records (DNS_KIND_TXT), ours, text in txtbuf */
+    char *txtbuf;           /* ours */
+    struct dns_a *a;        /* n records (DNS_KIND_A), ours */
     size_t n;
 };
 
@@ -124,6 +131,24 @@ void dns_query_fail(struct dns_query *q, int status);
  * Returns 0 with the length without the final dot in *len, or -1.
  */
 int dns_name_check(const char *name, size_t *len);
+
+/*
+ * Checks a name to look up TXT or A records of (dns_txt, dns_a): as
+ * dns_name_check(), but labels may also hold and start or end with '_'
+ * (RFC 8552) and, when digits_last is true, the last label may be all
+ * digits. Returns 0 with the length without the final dot in *len, or -1.
+ */
+int dns_name_check_any(const char *name, bool digits_last, size_t *len);
+
+/*
+ * Reads the TXT records (class IN) of the answer section of a DNS message
+ * (RFC 1035 4.1): each record's character-strings joined (RFC 1035
+ * 3.3.14), at most CAP_DNS_TXT records, in txt (capacity CAP_DNS_TXT) with
+ * their text in buf (capacity alen + CAP_DNS_TXT: the texts and a NUL
+ * after each). Records of other types (a CNAME chain) are passed over.
+ * Returns the number of records (0: none), or -1 for a malformed message.
+ */
+int dns_txt_parse(const unsigned char *abuf, size_t alen, struct dns_txt *txt, char *buf);
 
 /*
  * Parses "ADDR:PORT" or "[IPv6]:PORT" (port 1..65535) into the form

@@ -4,13 +4,15 @@
  * each answer, for tests/e2e/test_dns.py (which points it at dnsmasq).
  *
  *   dns_try [--server ADDR:PORT] [--timeout-ms N] [--repeat N]
- *           [--cancel-after-ms N] [--free-in-callback] (mx NAME | addrs NAME)...
+ *           [--cancel-after-ms N] [--free-in-callback]
+ *           (mx NAME | addrs NAME | txt NAME | a NAME)...
  *
  * All queries start at once; --repeat N asks each one N times in a row, the
  * next started from the callback of the previous. Each answer is printed as
  * one block: "status=ok name=NAME n=2 ms=3", then "mx 10 mx1.test" or
- * "addr 192.0.2.1" lines, or "why=TEXT". A name refused by dns_mx/dns_addrs
- * prints "error=EINVAL name=NAME". --cancel-after-ms calls dns_free() from a
+ * "addr 192.0.2.1" lines, "txt ttl=N len=L TEXT" (octets outside printable
+ * ASCII and '\\' as \\xHH) or "a 127.0.0.2 ttl=N" lines, or "why=TEXT". A name refused by
+ * dns_mx/dns_addrs prints "error=EINVAL name=NAME". --cancel-after-ms calls dns_free() from a
  * timer, --free-in-callback from the first callback; pending queries then
  * print "status=cancelled". A callback that runs inside dns_mx()/dns_addrs()
  * or twice aborts. Exit status: 0, 1 when dns_new() fails, 2 on bad usage.
@@ -31,6 +33,8 @@
 enum try_kind {
     TRY_MX,
     TRY_ADDRS,
+    TRY_TXT,
+    TRY_A,
 };
 
 struct
@@ -144,6 +148,44 @@ try_addr_cb(void *arg, enum dns_status st, const struct dns_addr *addrs, size_t 
 }
 
 static void
+try_txt_cb(void *arg, enum dns_status st, const struct dns_txt *txt, size_t n, const char *why)
+{
+    struct job *j = arg;
+
+    job_answered(j, st, n, why);
+    for (size_t i = 0; i < n; i++) {
+        printf("txt ttl=%u len=%zu ", txt[i].ttl, txt[i].len);
+        for (size_t k = 0; k < txt[i].len; k++) {
+            unsigned char ch = (unsigned char)txt[i].text[k];
+
+            if (ch < 0x20 || ch > 0x7e || ch == '\\')
+                printf("\\x%02x", ch);
+            else
+                putchar(ch);
+        }
+        if (txt[i].text[txt[i].len] != '\0')
+            abort();
+        putchar('\n');
+    }
+    job_next(j);
+}
+
+static void
+try_a_cb(void *arg, enum dns_status st, const struct dns_a *a, size_t n, const char *why)
+{
+    struct job *j = arg;
+
+    job_answered(j, st, n, why);
+    for (size_t i = 0; i < n; i++) {
+        char text[INET_ADDRSTRLEN] = "?";
+
+        (void)inet_ntop(AF_INET, &a[i].addr, text, sizeof(text));
+        printf("a %s ttl=%u\n", text, a[i].ttl);
+    }
+    job_next(j);
+}
+
+static void
 job_start(struct job *j)
 {
     struct try *t = j->t;
@@ -156,6 +198,10 @@ job_start(struct job *j)
     t->starting = true;
     if (j->kind == TRY_MX)
         rc = dns_mx(t->d, j->name, try_mx_cb, j);
+    else if (j->kind == TRY_TXT)
+        rc = dns_txt(t->d, j->name, try_txt_cb, j);
+    else if (j->kind == TRY_A)
+        rc = dns_a(t->d, j->name, try_a_cb, j);
     else
         rc = dns_addrs(t->d, j->name, try_addr_cb, j);
     t->starting = false;
@@ -186,7 +232,7 @@ usage(void)
 {
     fprintf(stderr, "usage: dns_try [--server ADDR:PORT] [--timeout-ms N] [--repeat N]\n"
                     "               [--cancel-after-ms N] [--free-in-callback]\n"
-                    "               (mx NAME | addrs NAME)...\n");
+                    "               (mx NAME | addrs NAME | txt NAME | a NAME)...\n");
     return 2;
 }
 
@@ -242,6 +288,10 @@ main(int argc, char **argv)
             j->kind = TRY_MX;
         else if (strcmp(argv[i], "addrs") == 0)
             j->kind = TRY_ADDRS;
+        else if (strcmp(argv[i], "txt") == 0)
+            j->kind = TRY_TXT;
+        else if (strcmp(argv[i], "a") == 0)
+            j->kind = TRY_A;
         else
             return usage();
         j->t = &t;

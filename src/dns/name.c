@@ -143,3 +143,41 @@ dns_server_parse(const char *text, char *canon, size_t cap, char *err, size_t er
     }
     return 0;
 }
+
+/*
+ * A label of a name asked for TXT or A records: any visible ASCII octet
+ * but '.' and '\\' (c-ares reads a backslash as an escape). SPF macros put
+ * local-parts into names (RFC 7208 7.3: "%{l}"), RFC 8552 underscores.
+ */
+static bool
+is_any_label_octet(int ch)
+{
+    return ch > 0x20 && ch < 0x7f && ch != '.' && ch != '\\';
+}
+
+int
+dns_name_check_any(const char *name, bool digits_last, size_t *len)
+{
+    size_t total = strnlen(name, DNS_NAME_MAX + 2);
+    size_t start = 0;
+
+    if (total > DNS_NAME_MAX + 1)
+        return -1;
+    if (total > 0 && name[total - 1] == '.')
+        total--;
+    if (total == 0 || total > DNS_NAME_MAX)
+        return -1;
+    for (size_t i = 0; i <= total; i++) {
+        if (i < total && is_any_label_octet((unsigned char)name[i]))
+            continue;
+        if (i < total && name[i] != '.')
+            return -1;
+        if (i == start || i - start > DNS_LABEL_MAX)
+            return -1;
+        if (i == total && !digits_last && is_all_digits(name + start, i - start))
+            return -1;
+        start = i + 1;
+    }
+    *len = total;
+    return 0;
+}

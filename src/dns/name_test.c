@@ -287,13 +287,137 @@ test_ptr_names(void **state)
     }
 }
 
+/* dns_name_check_any: the names of TXT and A lookups. */
+static void
+test_names_any(void **state)
+{
+    static const struct {
+        const char *name;
+        bool digits_last;
+        int rc;
+    } rows[] = {
+        {"_dmarc.example.com", false, 0},
+        {"s._domainkey.example.com.", false, 0},
+        {"a+b=c.x.example", false, 0},
+        {"2.0.0.127.zen.example", false, 0},
+        {"127.0.0.2", true, 0},
+        {"127.0.0.2", false, -1},
+        {"", false, -1},
+        {".", false, -1},
+        {"a..b", false, -1},
+        {".a", false, -1},
+        {"a b.example", false, -1},
+        {"a\\.b.example", false, -1},
+        {"a\x7f.example", false, -1},
+        {"b\xc3\xbc.example", false, -1},
+    };
+    char big[300];
+    size_t len;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        assert_int_equal(dns_name_check_any(rows[i].name, rows[i].digits_last, &len), rows[i].rc);
+    memset(big, 'a', sizeof(big));
+    big[63] = '\0';
+    assert_int_equal(dns_name_check_any(big, false, &len), 0);
+    big[63] = 'a';
+    big[64] = '\0';
+    assert_int_equal(dns_name_check_any(big, false, &len), -1);
+    big[64] = 'a';
+    for (size_t i = 63; i < 254; i += 64)
+        big[i] = '.';
+    big[253] = '\0';
+    assert_int_equal(dns_name_check_any(big, false, &len), 0);
+    assert_int_equal(len, 253);
+    big[253] = 'a';
+    big[254] = '\0';
+    assert_int_equal(dns_name_check_any(big, false, &len), -1);
+}
+
+/* A DNS message: header (id 1, QR, one question, ancount), question "x" TXT IN. */
+static size_t
+msg_head(unsigned char *m, unsigned ancount)
+{
+    static const unsigned char head[] = {0, 1, 0x81, 0x80, 0, 1, 0,  0, 0, 0,
+                                         0, 0, 1,    'x',  0, 0, 16, 0, 1};
+
+    memcpy(m, head, sizeof(head));
+    m[7] = (unsigned char)ancount;
+    return sizeof(head);
+}
+
+/* Appends an answer RR (owner: a pointer to the question's name). */
+static size_t
+msg_rr(unsigned char *m, size_t o, unsigned type, unsigned ttl, const unsigned char *rd,
+       size_t rdlen)
+{
+    unsigned char h[] = {0xc0,
+                         12,
+                         0,
+                         (unsigned char)type,
+                         0,
+                         1,
+                         (unsigned char)(ttl >> 24),
+                         (unsigned char)(ttl >> 16),
+                         (unsigned char)(ttl >> 8),
+                         (unsigned char)ttl,
+                         (unsigned char)(rdlen >> 8),
+                         (unsigned char)rdlen};
+
+    memcpy(m + o, h, sizeof(h));
+    memcpy(m + o + sizeof(h), rd, rdlen);
+    return o + sizeof(h) + rdlen;
+}
+
+static void
+test_txt_parse(void **state)
+{
+    unsigned char m[512];
+    struct dns_txt txt[CAP_DNS_TXT];
+    char buf[512 + CAP_DNS_TXT];
+    size_t o;
+
+    (void)state;
+    /* Two strings in one record, then a CNAME passed over, then a record with a NUL. */
+    o = msg_head(m, 3);
+    o = msg_rr(m, o, 16, 300, (const unsigned char *)"\3abc\2de", 7);
+    o = msg_rr(m, o, 5, 300, (const unsigned char *)"\1y\0", 3);
+    o = msg_rr(m, o, 16, 0x80000001u, (const unsigned char *)"\3a\0b", 4);
+    assert_int_equal(dns_txt_parse(m, o, txt, buf), 2);
+    assert_int_equal(txt[0].len, 5);
+    assert_memory_equal(txt[0].text, "abcde", 6);
+    assert_int_equal(txt[0].ttl, 300);
+    assert_int_equal(txt[1].len, 3);
+    assert_memory_equal(txt[1].text, "a\0b", 4);
+    assert_int_equal(txt[1].ttl, 0); /* RFC 2181 8 */
+    /* Hostile: every truncation of that message is malformed or has fewer records. */
+    for (size_t cut = 0; cut < o; cut++)
+        assert_true(dns_txt_parse(m, cut, txt, buf) < 2);
+    /* A string longer than its RR. */
+    o = msg_head(m, 1);
+    o = msg_rr(m, o, 16, 1, (const unsigned char *)"\011abc", 4);
+    assert_int_equal(dns_txt_parse(m, o, txt, buf), -1);
+    /* An empty RDATA. */
+    o = msg_head(m, 1);
+    o = msg_rr(m, o, 16, 1, (const unsigned char *)"", 0);
+    assert_int_equal(dns_txt_parse(m, o, txt, buf), -1);
+    /* A label type 0x40 (not a pointer, not a length). */
+    o = msg_head(m, 1);
+    m[12] = 0x41;
+    assert_int_equal(dns_txt_parse(m, o, txt, buf), -1);
+    /* No answer at all. */
+    o = msg_head(m, 0);
+    assert_int_equal(dns_txt_parse(m, o, txt, buf), 0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),     cmocka_unit_test(test_every_octet),
         cmocka_unit_test(test_lengths),   cmocka_unit_test(test_servers),
-        cmocka_unit_test(test_ptr_names),
+        cmocka_unit_test(test_ptr_names), cmocka_unit_test(test_names_any),
+        cmocka_unit_test(test_txt_parse),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,6 +50,17 @@ dns_ptr_name(const struct sockaddr *sa, char *out, size_t cap)
     return -1;
 }
 
+/* True when names[k] is one of names[0..k). */
+static bool
+ptr_seen(const struct dns_query *q, size_t k)
+{
+    for (size_t i = 0; i < k; i++) {
+        if (strcmp(q->names[i].host, q->names[k].host) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Keeps the usable names of h (h_name, then the aliases) in q->names. */
 static void
 ptr_take(struct dns_query *q, const struct hostent *h)
@@ -69,6 +80,10 @@ ptr_take(struct dns_query *q, const struct hostent *h)
         if (str_copy(q->names[q->n].host, sizeof(q->names[q->n].host), name, len) == -1)
             log_panic("dns: PTR name of %zu octets passed the check", len);
         str_lower(q->names[q->n].host, len);
+        /* c-ares 1.18 gives the first name as h_name and again among the
+         * aliases: each name once (SPF counts the lookups made for them). */
+        if (ptr_seen(q, q->n))
+            continue;
         q->n++;
     }
 }

@@ -111,6 +111,10 @@
 #define CAP_DNS_ADDRS 32
 /* Names kept from one PTR answer (RFC 1035 3.5 allows several). */
 #define CAP_DNS_PTR 8
+/* TXT records kept from one answer (SPF, DKIM keys, DMARC, DNSBL texts),
+ * and A records from one DNSBL answer. */
+#define CAP_DNS_TXT 32
+#define CAP_DNS_A   32
 
 /*
  * Replies the SMTP client reads (src/deliver/). RFC 5321 4.5.3.1.5 allows

@@ -239,8 +239,16 @@ listen_proxy_done(void *arg, int fd, const struct sockaddr *client, socklen_t cl
 
     listen_pending_unlink(p);
     if (fd == -1) {
+        struct listen_conn lc = {0};
+        struct watch_event ev = {
+            .kind = WATCH_CONNECT, .door = p->door->role, .connect = WATCH_CONNECT_PROXY_ERROR};
+
         ls->total--;
         ls->per_role[p->door->role]--;
+        listen_client(client, &lc);
+        ev.family = lc.family;
+        ev.addr = lc.addr;
+        watch_note(ls->env->watch, &ev);
     } else {
         listen_admit(ls, p->conf, p->door, fd, client, client_len);
     }

@@ -83,6 +83,8 @@ proxy_wait_fail(struct proxy_wait *w, const char *reason, int err)
     proxy_done_fn *done = w->done;
     void *arg = w->arg;
     char peer[INET6_ADDRSTRLEN + 16];
+    struct sockaddr_storage own = w->peer;
+    socklen_t own_len = w->peer_len;
 
     proxy_addr_text((const struct sockaddr *)&w->peer, peer, sizeof(peer));
     if (err != 0)
@@ -92,7 +94,7 @@ proxy_wait_fail(struct proxy_wait *w, const char *reason, int err)
         log_info("-: client=%s, door=%s, event=proxy-error, reason=%s", peer,
                  conf_role_name(w->role), reason);
     proxy_wait_free(w);
-    done(arg, -1, NULL, 0);
+    done(arg, -1, (const struct sockaddr *)&own, own_len);
 }
 
 /* A whole header: the session starts with the address it carries (or the connection's own). */

@@ -21,7 +21,8 @@ struct proxy_wait;
  * is the address the session should use (the one the header carried, or
  * the connection's own for v1 UNKNOWN and v2 LOCAL; borrowed for the call);
  * the callee owns fd. fd == -1: the header was missing, wrong, cut short or
- * late; the connection is closed and the reason logged (client NULL).
+ * late; the connection is closed and the reason logged, and client is the
+ * connection's own address (the proxy's), for the watcher.
  */
 typedef void proxy_done_fn(void *arg, int fd, const struct sockaddr *client, socklen_t client_len);
 

@@ -163,6 +163,18 @@ const char *spool_msg_id(const struct spool_msg *m);
  */
 int spool_msg_write(struct spool_msg *m, const void *p, size_t len);
 
+/*
+ * Puts len octets (whole header lines, CRLF-ended: the content checks'
+ * DKIM-Signature and Authentication-Results, docs/checks.md) in front of
+ * the content written so far, before our Received header, so that the
+ * message in the spool is the one delivered. A message still in the write
+ * buffer is moved in memory; one already in tmp/ID is written again as
+ * tmp/ID.p (the envelope, the lines, then the content with
+ * copy_file_range(2), in the kernel) which then replaces tmp/ID. Returns 0,
+ * or -1 with errno (sticky, as for spool_msg_write).
+ */
+int spool_msg_prepend(struct spool_msg *m, const void *p, size_t len);
+
 /* Octets of message content written so far. */
 uint64_t spool_msg_size(const struct spool_msg *m);
 

@@ -28,7 +28,8 @@ struct spool_msg {
     bool created; /* tmp/ID exists (and must go if the message fails) */
     char *buf;    /* CAP_SPOOL_WRITE_BUF octets waiting for write(2) */
     size_t used;
-    uint64_t size; /* content octets, without the envelope */
+    size_t env_len; /* octets of the envelope records (and their blank line) */
+    uint64_t size;  /* content octets, without the envelope */
     bool held;     /* queued on hold (its envelope has a hold record) */
     int err;       /* the first write error (sticky), 0 while none */
     spool_commit_fn *fn;

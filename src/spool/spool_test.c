@@ -31,6 +31,7 @@
 
 #include "lib/fault.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "spool/envelope.h"
 #include "spool/id.h"
 #include "spool/spool.h"
@@ -2070,6 +2071,69 @@ test_queued_update_and_remove(void **state)
     spool_free(sp);
 }
 
+/*
+ * spool_msg_prepend: header lines go in front of the content, before our
+ * Received header, whether the message is still in the write buffer, fills
+ * it by the prepend, or is already in tmp/ID; the queued file reads back
+ * as envelope, lines, content, with nothing else in tmp/.
+ */
+static void
+test_prepend(void **state)
+{
+    struct fixture *f = *state;
+    struct spool *sp = open_spool(f, NULL);
+    static const size_t sizes[] = {100, CAP_SPOOL_WRITE_BUF - 300, CAP_SPOOL_WRITE_BUF * 3 + 17};
+    const char head[] = "Authentication-Results: gw.test; spf=pass\r\nDKIM-Signature: v=1; a=x\r\n";
+    char why[256];
+
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        struct spool_envelope env = sample_env();
+        size_t n = sizes[k], got_n = 0;
+        char *content = xmalloc(n), *got, id[SPOOL_ID_LEN + 1];
+        struct spool_queued *q;
+        struct spool_msg *m;
+        struct done d = {0};
+
+        for (size_t i = 0; i < n; i++)
+            content[i] = (char)('a' + (i * 7 + k) % 26);
+        memcpy(content, "Received: x\r\n", 13);
+        assert_int_equal(spool_msg_new(sp, &env, &m), 0);
+        memcpy(id, spool_msg_id(m), sizeof id);
+        assert_int_equal(spool_msg_write(m, content, n), 0);
+        assert_int_equal(spool_msg_prepend(m, head, strlen(head)), 0);
+        assert_int_equal(spool_msg_size(m), n + strlen(head));
+        spool_msg_commit(m, on_done, &d);
+        assert_int_equal(wait_done(f->base, 1), 1);
+        assert_int_equal(d.status, 0);
+        if (spool_queued_open(sp, id, &q, why, sizeof why) == -1)
+            fail_msg("spool_queued_open: %s", why);
+        assert_int_equal(q->content_len, n + strlen(head));
+        got = xmalloc(q->content_len);
+        assert_int_equal(pread(q->fd, got, q->content_len, q->content_off),
+                         (ssize_t)q->content_len);
+        assert_memory_equal(got, head, strlen(head));
+        assert_memory_equal(got + strlen(head), content, n);
+        spool_queued_close(q);
+        free(got);
+        free(content);
+        /* Nothing left in tmp/ (no ID.p). */
+        {
+            DIR *dir;
+            struct dirent *de;
+            char path[600];
+
+            (void)snprintf(path, sizeof path, "%s/tmp", f->dir);
+            dir = opendir(path);
+            assert_non_null(dir);
+            while ((de = readdir(dir)) != NULL)
+                got_n += de->d_name[0] != '.';
+            closedir(dir);
+            assert_int_equal(got_n, 0);
+        }
+    }
+    spool_free(sp);
+}
+
 int
 main(void)
 {
@@ -2111,6 +2175,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_fault_rename_every, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_dir_fsync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_syncfs_falls_back_to_fsync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepend, setup, teardown),
     };
 
     /* Warnings (the fault cases) stay visible; info lines would only be noise. */

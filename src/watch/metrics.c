@@ -43,8 +43,8 @@
 static const char *const door_values[] = {"inbound", "internal", "submission", "submissions"};
 _Static_assert(N_OF(door_values) == DOOR_ROLE_COUNT, "a door without a label value");
 
-static const char *const connect_values[] = {"accepted", "denied",  "client_limit",
-                                             "capacity", "lockout", "scanner"};
+static const char *const connect_values[] = {"accepted", "denied",  "client_limit", "capacity",
+                                             "lockout",  "scanner", "proxy_error"};
 _Static_assert(N_OF(connect_values) == WATCH_CONNECT_COUNT, "a connection result without a name");
 
 static const char *const verb_values[] = {"HELO",     "EHLO", "MAIL", "RCPT",   "DATA", "BDAT",

@@ -1,12 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Webhooks (notify.h): HTTP(S) POSTs of an alert's JSON with libcurl's
- * multi interface driven by the daemon's libevent loop, as in libcurl's
- * own "multi-event" example: curl tells us which sockets to watch
- * (CURLMOPT_SOCKETFUNCTION) and when to call it back
- * (CURLMOPT_TIMERFUNCTION); we tell it when a socket is ready or the time
- * has come (curl_multi_socket_action). Name lookups run on curl's own
- * resolver thread, so nothing here blocks.
+ * multi interface driven by the daemon's libevent loop (lib/curl_loop.h,
+ * shared with the rspamd client). Name lookups run on curl's own resolver
+ * thread, so nothing here blocks.
  *
  * A post is a job: up to NOTIFY_WEBHOOK_TRIES tries of at most
  * NOTIFY_WEBHOOK_TIMEOUT_MS each, NOTIFY_WEBHOOK_BACKOFF_MS (then twice
@@ -27,6 +24,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "lib/curl_loop.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
@@ -54,17 +52,9 @@ struct hook_list {
 
 struct notify_webhooks {
     struct event_base *base;
-    CURLM *multi;
-    struct event *timer;
+    struct curl_loop *loop;
     struct hook_list running, waiting;
     bool freeing;
-};
-
-/* A socket curl asked us to watch. */
-struct hook_sock {
-    struct notify_webhooks *h;
-    curl_socket_t fd;
-    struct event *ev;
 };
 
 static void job_try(struct hook_job *job);
@@ -124,7 +114,7 @@ static void
 job_free(struct hook_job *job)
 {
     if (job->easy != NULL) {
-        (void)curl_multi_remove_handle(job->h->multi, job->easy);
+        curl_loop_remove(job->h->loop, job->easy);
         curl_easy_cleanup(job->easy);
     }
     if (job->backoff != NULL)
@@ -206,6 +196,19 @@ job_tried(struct hook_job *job, CURLcode rc, long code)
         log_panic("alert webhook: cannot arm a timer");
 }
 
+/* A try's transfer ended (curl_loop_done_fn). */
+static void
+job_ended(CURL *easy, CURLcode rc, void *arg)
+{
+    struct hook_job *job = arg;
+    long code = 0;
+
+    (void)curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(easy);
+    job->easy = NULL;
+    job_tried(job, rc, code);
+}
+
 /* Discards the answer's body (bounded by the try's timeout). */
 static size_t
 discard(char *p, size_t size, size_t n, void *arg)
@@ -246,120 +249,17 @@ job_try(struct hook_job *job)
         curl_easy_setopt(e, CURLOPT_USERAGENT, "gate26/" GATE26_VERSION) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, job->error) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_PRIVATE, job) != CURLE_OK ||
         (job->ca_file != NULL && curl_easy_setopt(e, CURLOPT_CAINFO, job->ca_file) != CURLE_OK)) {
         curl_easy_cleanup(e);
         job_tried(job, CURLE_FAILED_INIT, 0);
         return;
     }
     job->easy = e;
-    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+    if (curl_loop_add(h->loop, e, job_ended, job) == -1) {
         job->easy = NULL;
         curl_easy_cleanup(e);
         job_tried(job, CURLE_FAILED_INIT, 0);
     }
-}
-
-/* Finished transfers: each try's outcome. */
-static void
-check_done(struct notify_webhooks *h)
-{
-    CURLMsg *msg;
-    int left;
-
-    while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
-        struct hook_job *job = NULL;
-        long code = 0;
-        CURLcode rc;
-
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        rc = msg->data.result;
-        (void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&job);
-        (void)curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
-        (void)curl_multi_remove_handle(h->multi, job->easy);
-        curl_easy_cleanup(job->easy);
-        job->easy = NULL;
-        job_tried(job, rc, code);
-    }
-}
-
-/* ---- curl on the loop ---- */
-
-static void
-sock_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct notify_webhooks *h = arg;
-    int flags =
-        ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-    int running;
-
-    (void)curl_multi_socket_action(h->multi, fd, flags, &running);
-    check_done(h);
-}
-
-static void
-timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct notify_webhooks *h = arg;
-    int running;
-
-    (void)fd;
-    (void)what;
-    (void)curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(h);
-}
-
-/* CURLMOPT_TIMERFUNCTION: call curl back in timeout_ms (-1: never). */
-static int
-multi_timer(CURLM *multi, long timeout_ms, void *arg)
-{
-    struct notify_webhooks *h = arg;
-    struct timeval tv;
-
-    (void)multi;
-    if (timeout_ms < 0) {
-        (void)evtimer_del(h->timer);
-        return 0;
-    }
-    tv.tv_sec = timeout_ms / 1000;
-    tv.tv_usec = (timeout_ms % 1000) * 1000;
-    return evtimer_add(h->timer, &tv) == 0 ? 0 : -1;
-}
-
-/* CURLMOPT_SOCKETFUNCTION: watch s for what curl wants (or stop watching it). */
-static int
-multi_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
-{
-    struct notify_webhooks *h = arg;
-    struct hook_sock *hs = sockp;
-    short kind = EV_PERSIST;
-
-    (void)easy;
-    if (what == CURL_POLL_REMOVE) {
-        if (hs != NULL) {
-            event_free(hs->ev);
-            free(hs);
-            (void)curl_multi_assign(h->multi, s, NULL);
-        }
-        return 0;
-    }
-    if (what & CURL_POLL_IN)
-        kind |= EV_READ;
-    if (what & CURL_POLL_OUT)
-        kind |= EV_WRITE;
-    if (hs == NULL) {
-        hs = xcalloc(1, sizeof(*hs));
-        hs->h = h;
-        hs->fd = s;
-        (void)curl_multi_assign(h->multi, s, hs);
-    } else {
-        event_free(hs->ev);
-    }
-    hs->ev = event_new(h->base, s, kind, sock_cb, h);
-    if (hs->ev == NULL || event_add(hs->ev, NULL) == -1)
-        log_panic("alert webhook: cannot watch a socket");
-    return 0;
 }
 
 /* ---- Public ---- */
@@ -369,18 +269,8 @@ notify_webhooks_new(struct event_base *base)
 {
     struct notify_webhooks *h = xcalloc(1, sizeof(*h));
 
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        log_panic("curl_global_init failed");
     h->base = base;
-    h->multi = curl_multi_init();
-    h->timer = evtimer_new(base, timer_cb, h);
-    if (h->multi == NULL || h->timer == NULL)
-        log_panic("alert webhooks: out of memory");
-    if (curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, multi_socket) != CURLM_OK ||
-        curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) != CURLM_OK ||
-        curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, multi_timer) != CURLM_OK ||
-        curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) != CURLM_OK)
-        log_panic("alert webhooks: curl_multi_setopt failed");
+    h->loop = curl_loop_new(base);
     return h;
 }
 
@@ -406,10 +296,8 @@ notify_webhooks_free(struct notify_webhooks *h)
     h->freeing = true;
     drop_all(&h->waiting, "stopping");
     drop_all(&h->running, "stopping");
-    (void)curl_multi_cleanup(h->multi);
-    event_free(h->timer);
+    curl_loop_free(h->loop);
     free(h);
-    curl_global_cleanup();
 }
 
 size_t

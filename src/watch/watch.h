@@ -66,6 +66,7 @@ enum watch_connect {
     WATCH_CONNECT_CAPACITY,     /* max-sessions (door or all), the client table: 421 4.3.2 */
     WATCH_CONNECT_LOCKOUT,      /* a session ended by an AUTH lockout (454, then closed) */
     WATCH_CONNECT_SCANNER,      /* `scanners refuse`: a fingerprinted source, closed unanswered */
+    WATCH_CONNECT_PROXY_ERROR,  /* proxy-protocol: the header missing, wrong or late; closed */
     WATCH_CONNECT_COUNT,
 };
 

@@ -95,6 +95,7 @@ SUBCOMMAND_USAGE = {
     "check": "usage: gate26 check --local [-c FILE] [--json] [PORT...]\n",
     "version": "usage: gate26 version\n",
     "help": "usage: gate26 help [COMMAND]\n",
+    "dkim": "usage: gate26 dkim keygen DOMAIN SELECTOR [--ed25519] [--bits N] [--out FILE]",
 }
 
 
@@ -347,10 +348,10 @@ BAD = [
     ("unknown-key-top-level", "Hostname mx.test\n" + INTERNAL, 1,
      "unknown key 'Hostname' at top level (expected one of: hostname, spool, user, "
      "log-level, max-sessions, resolver, callout-timeout, tls, listen, domain, auth, delivery, "
-     "metrics, alert, watch)"),
+     "metrics, alert, watch, checks, dkim, quarantine)"),
     ("unknown-block", INTERNAL + "frobnicate {\n}\n", 5,
      "unknown block 'frobnicate' (expected one of: tls, listen, domain, auth, delivery, "
-     "metrics, alert, watch)"),
+     "metrics, alert, watch, checks, dkim, quarantine)"),
     ("unknown-role", "listen outbound {\n    address 127.0.0.1:25\n}\n", 1,
      "unknown listen role 'outbound' (expected one of: inbound, internal, submission, "
      "submissions)"),
@@ -503,6 +504,15 @@ BAD = [
      "tls {\n    cert @CERT@\n    key @KEY@\n}\n"
      "listen submissions {\n    address 127.0.0.1:2465\n}\n", 5,
      "listen submissions requires AUTH (its default)"),
+    # The content checks' blocks (issue 14): read and checked, refused until the checks run.
+    ("checks-not-enforced-yet", "user gate26\nspool @SPOOL@\n" + INTERNAL
+     + "checks internal {\n    spf on\n}\n", 7,
+     "checks internal: this version of gate26 reads the checks blocks but does not run the "
+     "checks yet (docs/checks.md); remove the block"),
+    ("checks-bad-spam-score", INTERNAL + "checks internal {\n    spam rspamd http://127.0.0.1:1\n"
+     "    spam-reject 6.125\n}\n", 7, "expected a score such as 15 or 6.5 after 'spam-reject'"),
+    ("dkim-key-missing", INTERNAL + "dkim example.test {\n    selector s1\n"
+     "    key @DIR@/none.key\n}\n", 7, "cannot read DKIM key '@DIR@/none.key'"),
     ("empty-file", "", 1, "no listen block: gate26 would accept no mail"),
     ("no-listen-block", "hostname a.test\nspool @SPOOL@\n# nothing else\n", 3,
      "no listen block: gate26 would accept no mail"),

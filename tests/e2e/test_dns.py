@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 """src/dns/ against real DNS servers: the dns_try driver (built with the unit
-tests, under the sanitizers) asks dnsmasq for MX and A/AAAA records and
-prints each answer; the tests check the status mapping, the order of MX
-records, null MX (RFC 7505), the why texts, the timeouts against a server
-that never answers and one that is not there, invalid names, and
+tests, under the sanitizers) asks dnsmasq for MX, A/AAAA, TXT and A-only
+records and prints each answer; the tests check the status mapping, the
+order of MX records, null MX (RFC 7505), TXT strings joined and TTLs, the
+why texts, the timeouts against a server that never answers and one that
+is not there, invalid names, and
 cancellation by dns_free() while queries are pending. Every run must exit 0
 with nothing from the sanitizers on stderr."""
 import os
@@ -45,6 +46,8 @@ class Answer:
         self.why = None
         self.mx = []     # [(pref, host)]
         self.addrs = []  # [(text, port, len)]
+        self.txt = []    # [(ttl, text)]
+        self.a = []      # [(text, ttl)]
 
 
 def run(*args, timeout=20):
@@ -72,13 +75,21 @@ def run(*args, timeout=20):
         elif line.startswith("addr "):
             _, text, port, length = line.split(" ")
             answers[-1].addrs.append((text, int(port[5:]), int(length[4:])))
+        elif line.startswith("txt "):
+            _, ttl, length, text = line.split(" ", 3)
+            text = re.sub(r"\\x([0-9a-f]{2})", lambda m: chr(int(m.group(1), 16)), text)
+            assert len(text) == int(length[4:]), line
+            answers[-1].txt.append((int(ttl[4:]), text))
+        elif line.startswith("a "):
+            _, text, ttl = line.split(" ")
+            answers[-1].a.append((text, int(ttl[4:])))
         elif line.startswith("error="):
             errors.append(line)
         elif line != "cancelling":
             raise AssertionError(f"unexpected line {line!r}")
     for a in answers:
         assert (a.why is None) == (a.status == "ok"), f"why on {a.status}: {a.why!r}"
-        assert a.n == len(a.mx) + len(a.addrs)
+        assert a.n == len(a.mx) + len(a.addrs) + len(a.txt) + len(a.a)
     return answers, errors, p.stdout
 
 
@@ -368,3 +379,84 @@ def test_bad_server_text(server, text):
     assert text in p.stdout, p.stdout
     for mark in SANITIZER_MARKS:
         assert mark not in p.stderr, p.stderr
+
+
+@pytest.fixture
+def txt_ns(dnsmasq):
+    """dnsmasq serving TXT and A records (with a TTL of 321) for dns_txt and dns_a."""
+    return dnsmasq(
+        "--local=/test/", "--local-ttl=321",
+        "--txt-record=one.test,v=spf1 -all",
+        # One record of three character-strings: joined with nothing between.
+        '--txt-record=split.test,v=spf1 ip4:192.0.2.1,  ip4:192.0.2.2, -all',
+        "--txt-record=two.test,first",
+        "--txt-record=two.test,second",
+        "--txt-record=_dmarc.under.test,v=DMARC1; p=none",
+        "--txt-record=empty.test,",
+        "--host-record=aonly.test,127.0.0.7",
+        "--host-record=2.0.0.127.bl.test,127.0.0.2",
+        "--host-record=4.0.0.127.bl.test,127.0.0.4,::4",
+        *[f"--txt-record=many.test,record{i:02d}" for i in range(40)])
+
+
+def test_txt(txt_ns):
+    answers, errors, out = run("--server", txt_ns.server, "txt", "one.test", "txt", "split.test",
+                               "txt", "two.test", "txt", "_dmarc.under.test", "txt", "empty.test")
+    assert not errors and len(answers) == 5, out
+    got = by_name(answers)
+    assert got["one.test"].txt == [(321, "v=spf1 -all")]
+    assert got["split.test"].txt == [(321, "v=spf1 ip4:192.0.2.1  ip4:192.0.2.2 -all")]
+    assert sorted(t for _, t in got["two.test"].txt) == ["first", "second"]
+    assert got["_dmarc.under.test"].txt == [(321, "v=DMARC1; p=none")]
+    # A record of one empty character-string is a record with an empty text.
+    assert got["empty.test"].txt == [(321, "")]
+
+
+def test_txt_nodata_nxdomain_refused(txt_ns):
+    answers, errors, out = run("--server", txt_ns.server, "txt", "aonly.test",
+                               "txt", "nosuch.test", "txt", "example.org")
+    got = by_name(answers)
+    assert (got["aonly.test"].status, got["aonly.test"].why) == ("nodata", "no TXT record")
+    assert (got["nosuch.test"].status, got["nosuch.test"].why) == \
+        ("nxdomain", "Host or domain name not found")
+    assert (got["example.org"].status, got["example.org"].why) == \
+        ("tempfail", f"REFUSED from {txt_ns.server}")
+
+
+def test_txt_capped(txt_ns):
+    """40 records (over TCP: too big for 512 octets): the first 32 are kept."""
+    a = one("--server", txt_ns.server, "txt", "many.test")
+    assert a.status == "ok" and a.n == 32
+    assert all(t.startswith("record") for _, t in a.txt)
+
+
+def test_a_with_ttl(txt_ns):
+    """dns_a: A only (no AAAA even where one exists), with the TTL; a DNSBL
+    name starts with the reversed address's digits."""
+    answers, errors, out = run("--server", txt_ns.server, "a", "2.0.0.127.bl.test",
+                               "a", "4.0.0.127.bl.test", "a", "3.0.0.127.bl.test",
+                               "a", "one.test")
+    assert not errors, out
+    got = by_name(answers)
+    assert got["2.0.0.127.bl.test"].a == [("127.0.0.2", 321)]
+    assert got["4.0.0.127.bl.test"].a == [("127.0.0.4", 321)]
+    assert got["3.0.0.127.bl.test"].status == "nxdomain"
+    assert (got["one.test"].status, got["one.test"].why) == ("nodata", "no A record")
+
+
+@pytest.mark.parametrize("name", ["", ".", "a..test", "a b.test", "a\\b.test", "x" * 64 + ".test",
+                                  "b\u00fccher.test", ".".join(["a" * 63] * 4) + ".test"])
+def test_txt_a_invalid_names(txt_ns, name):
+    answers, errors, out = run("--server", txt_ns.server, "txt", name, "a", name)
+    assert answers == [] and len(errors) == 2, out
+
+
+def test_txt_names_of_spf_macros(txt_ns):
+    """Names built by SPF macros may hold '_', '+' and other visible octets,
+    and a TXT name may end in digits only where dns_a asks (DNSBL)."""
+    answers, errors, out = run("--server", txt_ns.server, "txt", "a+b_c.x.test",
+                               "txt", "1.2.3.4", "a", "1.2.3.4")
+    assert errors == ["error=EINVAL name=1.2.3.4"], out
+    got = by_name(answers)
+    assert got["a+b_c.x.test"].status == "nxdomain"
+    assert got["1.2.3.4"].status == "tempfail"  # refused: outside .test

@@ -579,3 +579,31 @@ def test_configtest_rejects_a_bad_network(tmp_path, value, phrase):
     assert res.stdout == ""
     assert res.stderr.startswith(f"{conf}:{line}: "), res.stderr
     assert phrase in res.stderr, res.stderr
+
+
+def test_proxy_errors_are_counted_in_the_metrics(gateway):
+    """A header that is missing or wrong counts as
+    gate26_connections_total{result="proxy_error"} at the door, not as accepted."""
+    import urllib.request
+
+    mport = free_port()
+    g = proxied_gateway(gateway, extra=f"metrics {{\n    address 127.0.0.1:{mport}\n}}\n")
+    for header in (b"EHLO client.test\r\n", b"PROXY TCP4 nonsense\r\n"):
+        r = Raw(g.port("inbound"))
+        r.send(header)
+        assert r.is_closed()
+        r.close()
+    ok = Raw(g.port("inbound"))
+    ok.send(b"PROXY TCP4 192.0.2.8 127.0.0.1 1 25\r\n")
+    ok.expect(220)
+    ok.close()
+
+    def count(result):
+        with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=10) as f:
+            body = f.read().decode()
+        m = re.search(rf'^gate26_connections_total\{{door="inbound",result="{result}"\}} (\S+)$',
+                      body, re.M)
+        return float(m.group(1)) if m else None
+
+    wait_for(lambda: count("proxy_error") == 2, what="two proxy errors in the metrics")
+    assert count("accepted") == 1
