@@ -658,7 +658,7 @@ static void
 on_txt(void *cbarg, enum dmarc_dns_status st, const struct slice *records, size_t n)
 {
     struct dmarc_eval *ev = cbarg;
-    struct dmarc_record rec, one;
+    struct dmarc_record rec = {0}, one; /* rec: set with the first record (-O3 cannot tell) */
     char err[80], reason[sizeof(ev->r.reason)];
     size_t found = 0;
     bool invalid = false;
