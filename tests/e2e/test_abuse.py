@@ -159,6 +159,9 @@ def test_max_sessions_per_client(gateway):
     refused(connect(g, "inbound", "127.0.0.1"), CLIENT_SESSIONS)
     for r in held + [other]:
         r.close()
+    # Their places are given back when the daemon has seen them close, not when we closed.
+    wait_for(lambda: g.log().count("client=[127.0.0.1], door=inbound, event=disconnect") >= 4,
+             what="the three sessions' ends")
     assert_serving(g, role="inbound")
 
 
