@@ -30,8 +30,8 @@ struct spool_msg {
     size_t used;
     size_t env_len; /* octets of the envelope records (and their blank line) */
     uint64_t size;  /* content octets, without the envelope */
-    bool held;     /* queued on hold (its envelope has a hold record) */
-    int err;       /* the first write error (sticky), 0 while none */
+    bool held;      /* queued on hold (its envelope has a hold record) */
+    int err;        /* the first write error (sticky), 0 while none */
     spool_commit_fn *fn;
     void *arg;
     /* Set by the commit thread (or by spool_msg_commit when the last write failed). */
