@@ -54,8 +54,7 @@ addrs_cb(void *arg, int status, int timeouts, struct ares_addrinfo *res)
             ares_freeaddrinfo(res);
         return;
     }
-    switch (status) {
-    case ARES_SUCCESS:
+    if (!dns_query_unanswered(q, status, "no A or AAAA record", NULL)) {
         q->addrs = xcalloc(CAP_DNS_ADDRS, sizeof(*q->addrs));
         addrs_take(q, res != NULL ? res->nodes : NULL, AF_INET6);
         addrs_take(q, res != NULL ? res->nodes : NULL, AF_INET);
@@ -63,16 +62,6 @@ addrs_cb(void *arg, int status, int timeouts, struct ares_addrinfo *res)
             dns_query_answer(q, DNS_NODATA, "no A or AAAA record");
         else
             dns_query_answer(q, DNS_OK, NULL);
-        break;
-    case ARES_ENODATA:
-        dns_query_answer(q, DNS_NODATA, "no A or AAAA record");
-        break;
-    case ARES_ENOTFOUND:
-        dns_query_answer(q, DNS_NXDOMAIN, "Host or domain name not found");
-        break;
-    default:
-        dns_query_fail(q, status);
-        break;
     }
     if (res != NULL)
         ares_freeaddrinfo(res);

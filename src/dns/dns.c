@@ -505,6 +505,27 @@ dns_query_from_ares(struct dns_query *q, int status)
     return status == ARES_EDESTRUCTION && q->d->freeing;
 }
 
+bool
+dns_query_unanswered(struct dns_query *q, int status, const char *nodata_why,
+                     const char *nxdomain_why)
+{
+    switch (status) {
+    case ARES_SUCCESS:
+        return false;
+    case ARES_ENODATA:
+        dns_query_answer(q, DNS_NODATA, nodata_why);
+        break;
+    case ARES_ENOTFOUND:
+        dns_query_answer(q, DNS_NXDOMAIN,
+                         nxdomain_why != NULL ? nxdomain_why : "Host or domain name not found");
+        break;
+    default:
+        dns_query_fail(q, status);
+        break;
+    }
+    return true;
+}
+
 void
 dns_query_fail(struct dns_query *q, int status)
 {

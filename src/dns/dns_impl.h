@@ -124,6 +124,16 @@ bool dns_query_from_ares(struct dns_query *q, int status);
 void dns_query_fail(struct dns_query *q, int status);
 
 /*
+ * What every lookup's callback does with a status other than ARES_SUCCESS:
+ * NODATA answers DNS_NODATA with nodata_why, NXDOMAIN DNS_NXDOMAIN with
+ * nxdomain_why (NULL: "Host or domain name not found"), anything else
+ * dns_query_fail(). Returns true when q was answered so; false on
+ * ARES_SUCCESS, whose records the caller reads.
+ */
+bool dns_query_unanswered(struct dns_query *q, int status, const char *nodata_why,
+                          const char *nxdomain_why);
+
+/*
  * Checks a host or domain name: labels of letters, digits and hyphens that
  * start and end with a letter or digit (RFC 5321 4.1.2 sub-domain, RFC 1123
  * 2.1), at most 63 octets each and 253 in all, with one optional final dot;

@@ -124,19 +124,8 @@ mx_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
     (void)timeouts;
     if (dns_query_from_ares(q, status))
         return;
-    switch (status) {
-    case ARES_SUCCESS:
+    if (!dns_query_unanswered(q, status, "no MX record", NULL)) {
         mx_answer(q, abuf, alen);
-        break;
-    case ARES_ENODATA:
-        dns_query_answer(q, DNS_NODATA, "no MX record");
-        break;
-    case ARES_ENOTFOUND:
-        dns_query_answer(q, DNS_NXDOMAIN, "Host or domain name not found");
-        break;
-    default:
-        dns_query_fail(q, status);
-        break;
     }
 }
 

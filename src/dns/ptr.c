@@ -98,8 +98,7 @@ ptr_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
     (void)timeouts;
     if (dns_query_from_ares(q, status))
         return;
-    switch (status) {
-    case ARES_SUCCESS:
+    if (!dns_query_unanswered(q, status, "no PTR record", "no reverse DNS for the address")) {
         /* The address is only copied into the hostent: any will do. */
         rc = ares_parse_ptr_reply(abuf, alen, "\0\0\0\0", 4, AF_INET, &h);
         if (rc == ARES_ENODATA) {
@@ -115,16 +114,6 @@ ptr_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
         }
         if (h != NULL)
             ares_free_hostent(h);
-        break;
-    case ARES_ENODATA:
-        dns_query_answer(q, DNS_NODATA, "no PTR record");
-        break;
-    case ARES_ENOTFOUND:
-        dns_query_answer(q, DNS_NXDOMAIN, "no reverse DNS for the address");
-        break;
-    default:
-        dns_query_fail(q, status);
-        break;
     }
 }
 

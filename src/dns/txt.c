@@ -128,8 +128,7 @@ txt_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
     (void)timeouts;
     if (dns_query_from_ares(q, status))
         return;
-    switch (status) {
-    case ARES_SUCCESS:
+    if (!dns_query_unanswered(q, status, "no TXT record", NULL)) {
         q->txt = xcalloc(CAP_DNS_TXT, sizeof(*q->txt));
         q->txtbuf = xmalloc((size_t)alen + CAP_DNS_TXT);
         n = dns_txt_parse(abuf, (size_t)alen, q->txt, q->txtbuf);
@@ -141,16 +140,6 @@ txt_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
             q->n = (size_t)n;
             dns_query_answer(q, DNS_OK, NULL);
         }
-        break;
-    case ARES_ENODATA:
-        dns_query_answer(q, DNS_NODATA, "no TXT record");
-        break;
-    case ARES_ENOTFOUND:
-        dns_query_answer(q, DNS_NXDOMAIN, "Host or domain name not found");
-        break;
-    default:
-        dns_query_fail(q, status);
-        break;
     }
 }
 
@@ -182,8 +171,7 @@ a_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
     (void)timeouts;
     if (dns_query_from_ares(q, status))
         return;
-    switch (status) {
-    case ARES_SUCCESS:
+    if (!dns_query_unanswered(q, status, "no A record", NULL)) {
         rc = ares_parse_a_reply(abuf, alen, NULL, ttls, &n);
         if (rc == ARES_ENODATA || (rc == ARES_SUCCESS && n == 0)) {
             dns_query_answer(q, DNS_NODATA, "no A record");
@@ -198,16 +186,6 @@ a_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
             q->n = (size_t)n;
             dns_query_answer(q, DNS_OK, NULL);
         }
-        break;
-    case ARES_ENODATA:
-        dns_query_answer(q, DNS_NODATA, "no A record");
-        break;
-    case ARES_ENOTFOUND:
-        dns_query_answer(q, DNS_NXDOMAIN, "Host or domain name not found");
-        break;
-    default:
-        dns_query_fail(q, status);
-        break;
     }
 }
 
