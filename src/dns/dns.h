@@ -8,6 +8,8 @@
  * block the loop: c-ares's sockets are watched by libevent events and its
  * timeouts by one timer, all on the base given to dns_new().
  *
+ * TXT and A answers may be kept by TTL (dns_cache_set, off by default).
+ *
  * The resolver is the system's (/etc/resolv.conf) or one server given as
  * "ADDR:PORT" ("127.0.0.1:5353", "[::1]:5353"); tests use dnsmasq on loopback.
  *
