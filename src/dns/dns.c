@@ -23,8 +23,10 @@
  * server costs about 3 * timeout_ms in all.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -320,6 +322,8 @@ dns_use(struct dns *d, struct dns_resolver *r)
     d->chan = ch;
     log_info("-: event=resolver, server=\"%s\", was=\"%s\", in_flight=%zu", ch->server, old->server,
              old->queries);
+    /* Another server may answer otherwise: what the old one said is forgotten. */
+    dns_cache_clear(d->cache);
     if (old->queries == 0) {
         dns_resolver_destroy(old);
         return;
@@ -327,6 +331,53 @@ dns_use(struct dns *d, struct dns_resolver *r)
     /* Its queries are answered there; dns_done_cb frees it after the last. */
     old->next = d->retired;
     d->retired = old;
+}
+
+int
+dns_cache_set(struct dns *d, size_t max_entries)
+{
+    if (max_entries > DNS_CACHE_ENTRIES_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    dns_cache_free(d->cache);
+    d->cache = max_entries == 0 ? NULL : dns_cache_new(max_entries);
+    return 0;
+}
+
+size_t
+dns_cache_size(const struct dns *d)
+{
+    return dns_cache_count(d->cache);
+}
+
+/* Milliseconds of the monotonic clock, for the cache's TTLs. */
+static uint64_t
+dns_now_ms(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+        log_panic("dns: clock_gettime(CLOCK_MONOTONIC) failed");
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+bool
+dns_query_cached(struct dns_query *q)
+{
+    char why[DNS_WHY_CAP];
+
+    if (q->d->cache == NULL)
+        return false;
+    if (!dns_cache_get(q->d->cache, q, dns_now_ms())) {
+        metrics_dns_cache(METRICS_DNS_CACHE_MISS);
+        return false;
+    }
+    metrics_dns_cache(METRICS_DNS_CACHE_HIT);
+    q->cached = true;
+    (void)str_copyz(why, sizeof(why), q->why);
+    dns_query_answer(q, q->st, why);
+    return true;
 }
 
 const char *
@@ -449,9 +500,13 @@ dns_done_cb(evutil_socket_t fd, short what, void *arg)
     dns_unlink(q);
     /* From the loop, outside c-ares: a retired channel may be destroyed here. */
     dns_resolver_answered(q->d, q->chan);
-    log_debug("-: event=dns-answer, type=%s, name=%s, status=%s, records=%zu, why=\"%s\"",
-              dns_kind_name(q->kind), q->name, dns_status_name(q->st), q->n, q->why);
-    dns_count(q->st);
+    log_debug("-: event=dns-answer, type=%s, name=%s, status=%s, records=%zu, why=\"%s\"%s",
+              dns_kind_name(q->kind), q->name, dns_status_name(q->st), q->n, q->why,
+              q->cached ? ", cached=yes" : "");
+    if (!q->cached) {
+        dns_count(q->st);
+        (void)dns_cache_put(q->d->cache, q, dns_now_ms());
+    }
     dns_call(q);
     dns_query_free(q);
 }
@@ -615,6 +670,7 @@ dns_free(struct dns *d)
         dns_call(q);
         dns_query_free(q);
     }
+    dns_cache_free(d->cache);
     free(d);
     ares_library_cleanup();
 }

@@ -8,6 +8,8 @@
  * block the loop: c-ares's sockets are watched by libevent events and its
  * timeouts by one timer, all on the base given to dns_new().
  *
+ * TXT and A answers may be kept by TTL (dns_cache_set, off by default).
+ *
  * The resolver is the system's (/etc/resolv.conf) or one server given as
  * "ADDR:PORT" ("127.0.0.1:5353", "[::1]:5353"); tests use dnsmasq on loopback.
  *
@@ -84,6 +86,21 @@ void dns_use(struct dns *d, struct dns_resolver *r);
 
 /* Frees a resolver that dns_use() did not take. NULL: nothing. */
 void dns_resolver_free(struct dns_resolver *r);
+
+/*
+ * The cache of answers (dns/cache.c): from now on dns_txt() and dns_a()
+ * answer a name and type asked before from a copy while its TTL lasts
+ * (counted down in the records given; a positive answer at most a day,
+ * NODATA and NXDOMAIN 5 minutes, TTL 0 and temporary failures never), with
+ * no query; the callback still runs later, from the loop. At most
+ * max_entries answers, the least recently used evicted; 0 turns it off
+ * (the default). Setting it again empties it. Returns 0, or -1 with errno
+ * EINVAL for more than 1048576 entries.
+ */
+int dns_cache_set(struct dns *d, size_t max_entries);
+
+/* The answers in d's cache now (0 when it is off). */
+size_t dns_cache_size(const struct dns *d);
 
 /* Who d asks now: "127.0.0.1:5353", or a description of the system's resolvers. */
 const char *dns_server(const struct dns *d);

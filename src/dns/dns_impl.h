@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <ares.h>
 
@@ -30,6 +31,14 @@
  * without its final dot (255 octets on the wire). */
 #define DNS_LABEL_MAX 63
 #define DNS_NAME_MAX  253
+
+/* The cache (cache.c): at most this many entries in all, a positive answer
+ * kept at most a day, a negative one (NODATA, NXDOMAIN) 5 minutes, and at
+ * most DNS_CACHE_TEXT_MAX octets of TXT text in an entry (with a NUL each). */
+#define DNS_CACHE_ENTRIES_MAX (1u << 20)
+#define DNS_CACHE_TTL_MAX     86400u
+#define DNS_CACHE_NEG_TTL     300u
+#define DNS_CACHE_TEXT_MAX    4096u
 
 enum dns_kind {
     DNS_KIND_MX,
@@ -55,6 +64,7 @@ struct dns_query {
     dns_a_fn *a_fn;
     void *arg;
     bool answered; /* st, why and the records are set; done is active */
+    bool cached;   /* the answer came from the cache (not counted, not stored again) */
     char name[DNS_NAME_MAX + 1];
     /* The answer. */
     enum dns_status st;
@@ -93,7 +103,8 @@ struct dns {
     struct dns_resolver *retired; /* earlier channels with queries still in flight */
     struct dns_query *queries;    /* every query whose callback has not run */
     unsigned timeout_ms;
-    bool freeing; /* inside dns_free() */
+    bool freeing;            /* inside dns_free() */
+    struct dns_cache *cache; /* NULL: off (dns_cache_set) */
 };
 
 /*
@@ -102,6 +113,31 @@ struct dns {
  */
 struct dns_query *dns_query_new(struct dns *d, enum dns_kind kind, const char *name, size_t len,
                                 void *arg);
+
+/*
+ * With the cache on and a fresh answer for q's kind and name there: stores
+ * it in q and answers q (the callback runs from the loop), counts a hit and
+ * returns true. Else counts a miss (cache on) and returns false: the caller
+ * asks c-ares.
+ */
+bool dns_query_cached(struct dns_query *q);
+
+/*
+ * The cache of answers (cache.c): max entries (1..DNS_CACHE_ENTRIES_MAX).
+ * dns_cache_put() keeps a copy of q's answer (TXT and A; OK, NODATA and
+ * NXDOMAIN; see cache.c for how long) as at now_ms, a monotonic clock in
+ * milliseconds, and returns whether it did. dns_cache_get() fills q's
+ * answer (records, n, st, why: records ours to free with q) from a fresh
+ * entry of its kind and name, TTLs counted down, and returns true; false
+ * when there is none (an expired one is dropped). NULL c: off.
+ */
+struct dns_cache;
+struct dns_cache *dns_cache_new(size_t max);
+void dns_cache_free(struct dns_cache *c);
+void dns_cache_clear(struct dns_cache *c); /* forgets every entry; NULL: nothing */
+bool dns_cache_put(struct dns_cache *c, const struct dns_query *q, uint64_t now_ms);
+bool dns_cache_get(struct dns_cache *c, struct dns_query *q, uint64_t now_ms);
+size_t dns_cache_count(const struct dns_cache *c);
 
 /* After a query was handed to c-ares: the timer follows its new timeout. */
 void dns_started(struct dns_query *q);

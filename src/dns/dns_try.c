@@ -3,12 +3,15 @@
  * dns_try: runs real lookups through src/dns/ on a libevent loop and prints
  * each answer, for tests/e2e/test_dns.py (which points it at dnsmasq).
  *
- *   dns_try [--server ADDR:PORT] [--timeout-ms N] [--repeat N]
- *           [--cancel-after-ms N] [--free-in-callback]
+ *   dns_try [--server ADDR:PORT] [--timeout-ms N] [--repeat N] [--interval-ms N]
+ *           [--cache N] [--cancel-after-ms N] [--free-in-callback] [--free-after N]
  *           (mx NAME | addrs NAME | txt NAME | a NAME)...
  *
  * All queries start at once; --repeat N asks each one N times in a row, the
- * next started from the callback of the previous. Each answer is printed as
+ * next started from the callback of the previous (or --interval-ms later,
+ * from a timer). --cache N turns the answer cache on with N entries
+ * (dns_cache_set) and prints "cache=SIZE" at the end; --free-after N calls
+ * dns_free() right after the Nth lookup started. Each answer is printed as
  * one block: "status=ok name=NAME n=2 ms=3", then "mx 10 mx1.test" or
  * "addr 192.0.2.1" lines, "txt ttl=N len=L TEXT" (octets outside printable
  * ASCII and '\\' as \\xHH) or "a 127.0.0.2 ttl=N" lines, or "why=TEXT". A name refused by
@@ -42,7 +45,11 @@ try {
     struct event_base *base;
     struct dns *d;
     struct event *cancel;
-    size_t outstanding; /* jobs with a query in flight */
+    size_t outstanding; /* jobs with a query in flight or waiting for their interval */
+    struct timeval interval;
+    bool use_interval;
+    unsigned started;    /* lookups started so far */
+    unsigned free_after; /* dns_free() after this many started (0: never) */
     bool free_in_callback;
     bool starting; /* inside dns_mx()/dns_addrs() */
 };
@@ -53,6 +60,7 @@ struct job {
     const char *name;
     unsigned left; /* lookups still to start */
     bool in_flight;
+    struct event *timer; /* --interval-ms */
     struct timespec started;
 };
 
@@ -103,8 +111,15 @@ job_next(struct job *j)
         dns_free(t->d);
         t->d = NULL;
     }
-    if (t->d != NULL && j->left > 0)
-        job_start(j);
+    if (t->d != NULL && j->left > 0) {
+        if (t->use_interval) {
+            t->outstanding++;
+            if (evtimer_add(j->timer, &t->interval) == -1)
+                abort();
+        } else {
+            job_start(j);
+        }
+    }
     if (t->outstanding == 0)
         (void)event_base_loopbreak(t->base);
 }
@@ -205,6 +220,14 @@ job_start(struct job *j)
     else
         rc = dns_addrs(t->d, j->name, try_addr_cb, j);
     t->starting = false;
+    t->started++;
+    if (rc == 0 && t->free_after > 0 && t->started == t->free_after) {
+        printf("cancelling\n");
+        dns_free(t->d);
+        t->d = NULL;
+        (void)fflush(stdout);
+        return;
+    }
     if (rc == -1) {
         printf("error=%s name=%s\n", errno == EINVAL ? "EINVAL" : strerror(errno), j->name);
         (void)fflush(stdout);
@@ -212,6 +235,20 @@ job_start(struct job *j)
         j->left = 0;
         t->outstanding--;
     }
+}
+
+static void
+job_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct job *j = arg;
+
+    (void)fd;
+    (void)what;
+    j->t->outstanding--;
+    if (j->t->d != NULL)
+        job_start(j);
+    if (j->t->outstanding == 0)
+        (void)event_base_loopbreak(j->t->base);
 }
 
 static void
@@ -231,7 +268,8 @@ static int
 usage(void)
 {
     fprintf(stderr, "usage: dns_try [--server ADDR:PORT] [--timeout-ms N] [--repeat N]\n"
-                    "               [--cancel-after-ms N] [--free-in-callback]\n"
+                    "               [--interval-ms N] [--cache N] [--cancel-after-ms N]\n"
+                    "               [--free-in-callback] [--free-after N]\n"
                     "               (mx NAME | addrs NAME | txt NAME | a NAME)...\n");
     return 2;
 }
@@ -248,7 +286,8 @@ main(int argc, char **argv)
     struct try t;
     struct job *jobs;
     const char *server = NULL;
-    uint64_t timeout_ms = 1000, repeat = 1, cancel_ms = 0;
+    uint64_t timeout_ms = 1000, repeat = 1, cancel_ms = 0, interval_ms = 0, cache = 0;
+    uint64_t free_after = 0;
     size_t njobs = 0;
     char err[256];
     int i = 1;
@@ -269,6 +308,14 @@ main(int argc, char **argv)
                  number(argv[i + 1], 0, 3600000, &timeout_ms) == 0)
             i++;
         else if (strcmp(opt, "--repeat") == 0 && number(argv[i + 1], 1, 10000, &repeat) == 0)
+            i++;
+        else if (strcmp(opt, "--interval-ms") == 0 &&
+                 number(argv[i + 1], 1, 3600000, &interval_ms) == 0)
+            i++;
+        else if (strcmp(opt, "--cache") == 0 && number(argv[i + 1], 0, 2000000, &cache) == 0)
+            i++;
+        else if (strcmp(opt, "--free-after") == 0 &&
+                 number(argv[i + 1], 1, 10000, &free_after) == 0)
             i++;
         else if (strcmp(opt, "--cancel-after-ms") == 0 &&
                  number(argv[i + 1], 0, 3600000, &cancel_ms) == 0)
@@ -309,6 +356,19 @@ main(int argc, char **argv)
         free(jobs);
         return 1;
     }
+    if (dns_cache_set(t.d, (size_t)cache) == -1)
+        printf("error=dns_cache_set: %s\n", strerror(errno));
+    t.free_after = (unsigned)free_after;
+    if (interval_ms > 0) {
+        t.use_interval = true;
+        t.interval.tv_sec = (time_t)(interval_ms / 1000);
+        t.interval.tv_usec = (suseconds_t)(interval_ms % 1000) * 1000;
+        for (size_t k = 0; k < njobs; k++) {
+            jobs[k].timer = evtimer_new(t.base, job_timer_cb, &jobs[k]);
+            if (jobs[k].timer == NULL)
+                return 1;
+        }
+    }
     if (cancel_ms > 0) {
         struct timeval tv = {(time_t)(cancel_ms / 1000), (suseconds_t)(cancel_ms % 1000) * 1000};
 
@@ -320,7 +380,13 @@ main(int argc, char **argv)
         job_start(&jobs[k]);
     if (t.outstanding > 0)
         (void)event_base_dispatch(t.base);
+    if (cache > 0 && t.d != NULL)
+        printf("cache=%zu\n", dns_cache_size(t.d));
     dns_free(t.d);
+    for (size_t k = 0; k < njobs; k++) {
+        if (jobs[k].timer != NULL)
+            event_free(jobs[k].timer);
+    }
     if (t.cancel != NULL)
         event_free(t.cancel);
     event_base_free(t.base);

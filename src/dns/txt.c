@@ -155,6 +155,8 @@ dns_txt(struct dns *d, const char *name, dns_txt_fn *fn, void *arg)
     }
     q = dns_query_new(d, DNS_KIND_TXT, name, len, arg);
     q->txt_fn = fn;
+    if (dns_query_cached(q))
+        return 0;
     ares_query(q->chan->channel, q->name, ns_c_in, ns_t_txt, txt_cb, q);
     dns_started(q);
     return 0;
@@ -201,6 +203,8 @@ dns_a(struct dns *d, const char *name, dns_a_fn *fn, void *arg)
     }
     q = dns_query_new(d, DNS_KIND_A, name, len, arg);
     q->a_fn = fn;
+    if (dns_query_cached(q))
+        return 0;
     ares_query(q->chan->channel, q->name, ns_c_in, ns_t_a, a_cb, q);
     dns_started(q);
     return 0;

@@ -71,6 +71,9 @@ _Static_assert(N_OF(delivery_values) == WATCH_DELIVERY_COUNT, "a delivery result
 static const char *const dns_values[] = {"ok", "nodata", "nxdomain", "nullmx", "tempfail"};
 _Static_assert(N_OF(dns_values) == METRICS_DNS_COUNT, "a DNS result without a name");
 
+static const char *const dns_cache_values[] = {"hit", "miss"};
+_Static_assert(N_OF(dns_cache_values) == METRICS_DNS_CACHE_COUNT, "a cache result without a name");
+
 static const char *const version_values[] = {GATE26_VERSION};
 
 /* gate26_scanner_syns_total{kind} and gate26_scanner_sessions_total{kind}: watch_scan's names. */
@@ -117,6 +120,7 @@ static struct state {
     struct hist commit_batch;
     struct hist commit_seconds;
     uint64_t dns[METRICS_DNS_COUNT];
+    uint64_t dns_cache[METRICS_DNS_CACHE_COUNT];
     int64_t alerts_firing[METRICS_RULES_MAX];
     uint64_t scanner_syns[N_OF(syn_values)];
     uint64_t scanner_sessions[DOOR_ROLE_COUNT][WATCH_SCAN_SESSIONS];
@@ -160,6 +164,7 @@ static const struct dim dim_auth = {"result", auth_values, WATCH_AUTH_COUNT, NUL
 static const struct dim dim_tlsv = {"version", tlsv_values, TLSV_COUNT, NULL};
 static const struct dim dim_delivery = {"result", delivery_values, WATCH_DELIVERY_COUNT, NULL};
 static const struct dim dim_dns = {"result", dns_values, METRICS_DNS_COUNT, NULL};
+static const struct dim dim_dns_cache = {"result", dns_cache_values, METRICS_DNS_CACHE_COUNT, NULL};
 static const struct dim dim_rule = {"rule", st.rule_names, METRICS_RULES_MAX, &st.n_rules};
 static const struct dim dim_version = {"version", version_values, 1, NULL};
 static const struct dim dim_syn = {"kind", syn_values, N_OF(syn_values), NULL};
@@ -330,6 +335,12 @@ static const struct family families[] = {
      {&dim_dns},
      .u64 = st.dns,
      NO_SOURCE},
+    {"gate26_dns_cache_total",
+     "DNS lookups answered from the cache (hit) or asked (miss), with the cache on.",
+     FT_COUNTER,
+     {&dim_dns_cache},
+     .u64 = st.dns_cache,
+     NO_SOURCE},
     {"gate26_alerts_firing",
      "Keys of an alert rule firing now.",
      FT_GAUGE,
@@ -475,6 +486,13 @@ metrics_dns_lookup(enum metrics_dns result)
 {
     if ((unsigned)result < METRICS_DNS_COUNT)
         st.dns[result]++;
+}
+
+void
+metrics_dns_cache(enum metrics_dns_cache result)
+{
+    if ((unsigned)result < METRICS_DNS_CACHE_COUNT)
+        st.dns_cache[result]++;
 }
 
 /* True when stored (a name as kept: cut at max octets) is name cut the same way. */

@@ -64,6 +64,13 @@ enum metrics_dns {
     METRICS_DNS_COUNT,
 };
 
+/* How dns/cache.c answered a lookup (gate26_dns_cache_total{result}). */
+enum metrics_dns_cache {
+    METRICS_DNS_CACHE_HIT,  /* "hit": answered from the cache, no query */
+    METRICS_DNS_CACHE_MISS, /* "miss": asked of the resolver */
+    METRICS_DNS_CACHE_COUNT,
+};
+
 /* ---- Counted where it happens ---- */
 
 /* One command line from a client on door (not the lines of an AUTH exchange, nor content). */
@@ -93,6 +100,9 @@ void metrics_commit_latency(double seconds);
 
 /* A DNS lookup ended with result. */
 void metrics_dns_lookup(enum metrics_dns result);
+
+/* A lookup with the DNS cache on was a hit or a miss (dns/cache.c). */
+void metrics_dns_cache(enum metrics_dns_cache result);
 
 /*
  * The alert rules the configuration has now (names borrowed for the call;

@@ -198,6 +198,9 @@ test_events(void **state)
     metrics_dns_lookup(METRICS_DNS_NXDOMAIN);
     metrics_dns_lookup(METRICS_DNS_TEMPFAIL);
     metrics_dns_lookup(METRICS_DNS_COUNT); /* ignored */
+    metrics_dns_cache(METRICS_DNS_CACHE_HIT);
+    metrics_dns_cache(METRICS_DNS_CACHE_HIT);
+    metrics_dns_cache(METRICS_DNS_CACHE_COUNT); /* ignored */
     {
         enum watch_scan mirai = WATCH_SCAN_MIRAI, plain = WATCH_SCAN_PLAIN, http = WATCH_SCAN_HTTP,
                         binary = WATCH_SCAN_BINARY, bad = WATCH_SCAN_COUNT;
@@ -269,6 +272,8 @@ test_events(void **state)
     has_line(t, "gate26_dns_lookups_total{result=\"nxdomain\"} 1");
     has_line(t, "gate26_dns_lookups_total{result=\"tempfail\"} 1");
     has_line(t, "gate26_dns_lookups_total{result=\"ok\"} 0");
+    has_line(t, "gate26_dns_cache_total{result=\"hit\"} 2");
+    has_line(t, "gate26_dns_cache_total{result=\"miss\"} 0");
     has_line(t, "# TYPE gate26_build_info gauge");
     has_line(t, "gate26_build_info{version=\"" GATE26_VERSION "\"} 1");
     free(t);
@@ -608,7 +613,7 @@ test_structure(void **state)
             if (formats[k] == METRICS_FORMAT_TEXT && strcmp(type, "counter") == 0)
                 assert_string_equal(name + strlen(name) - 6, "_total");
         }
-        assert_int_equal(families, 31);
+        assert_int_equal(families, 32);
         assert_true(samples > 100);
         free(t);
     }

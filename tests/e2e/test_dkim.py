@@ -9,7 +9,10 @@ gate26 signs (rsa-sha256, ed25519-sha256), dkimpy verifies; dkimpy signs
 verifies; a body changed in transit fails both ways; the RFC 8463 appendix
 A message verifies; keygen's key loads and its TXT record verifies a
 signature in dkimpy. Bad input: l= beyond the body, a 1024-bit signing key,
-a missing key file, 100 signatures.
+a missing key file, 100 signatures. The keys from a real DNS server
+(dnsmasq) through src/dns (dkim_dns_from, `dkim_try verify-dns`): pass,
+several TXT records at the key name, NXDOMAIN and NODATA (no-key), a dead
+server (temperror), two signatures of the same key.
 """
 import grp
 import os
@@ -22,6 +25,7 @@ import dkim
 import pytest
 
 from conftest import BIN, SANITIZER_MARKS
+from dnsmasq import dnsmasq, free_udp_tcp_port  # noqa: F401 (dnsmasq is a fixture)
 
 DRIVER = Path(BIN).parent / "mailauth" / "dkim_try"
 
@@ -297,3 +301,78 @@ def test_verify_refusals(keys, tmp_path):
     # the key not in DNS
     other = dkim.sign(MESSAGE, b"gone", b"example.com", keys["rsa"]["dkimpy"])
     assert gate26_verify(keys, other + MESSAGE)[0].startswith("permerror no-key")
+
+
+# ---- the keys through src/dns (dkim_dns.c) from dnsmasq ----
+
+def txt_record_arg(name, text):
+    """--txt-record with text cut into strings of 255 octets (RFC 1035 3.3.14)."""
+    assert "," not in text
+    return f"--txt-record={name}," + ",".join(text[i:i + 255] for i in range(0, len(text), 255))
+
+
+def verify_dns(server, msg):
+    out, _ = run([DRIVER, "verify-dns", server], msg)
+    return out.decode().splitlines()
+
+
+@pytest.fixture
+def signed(keys):
+    return {sel: run([DRIVER, "sign", keys[sel]["path"], "example.com", sel], MESSAGE)[0]
+            for sel in ("rsa", "ed")}
+
+
+@pytest.mark.parametrize("sel", ["rsa", "ed"])
+def test_dns_key_pass(dnsmasq, keys, signed, sel):
+    ns = dnsmasq("--local=/example.com/",
+                 txt_record_arg(f"{sel}._domainkey.example.com", keys[sel]["txt"]))
+    lines = verify_dns(ns.server, signed[sel])
+    assert len(lines) == 1 and lines[0].startswith(f"pass ok d=example.com s={sel} "), lines
+
+
+def test_dns_several_records(dnsmasq, keys, signed):
+    """A stray TXT record beside the key (before and after it in the zone):
+    the record that is a key is the one used."""
+    ns = dnsmasq("--local=/example.com/",
+                 "--txt-record=ed._domainkey.example.com,site-verification=abc123",
+                 txt_record_arg("ed._domainkey.example.com", keys["ed"]["txt"]),
+                 "--txt-record=ed._domainkey.example.com,v=DKIM1; p=",
+                 txt_record_arg("rsa._domainkey.example.com", keys["rsa"]["txt"]),
+                 "--txt-record=rsa._domainkey.example.com,not a key")
+    for sel in ("ed", "rsa"):
+        lines = verify_dns(ns.server, signed[sel])
+        assert len(lines) == 1 and lines[0].startswith("pass ok "), lines
+
+
+def test_dns_only_bad_records(dnsmasq, signed):
+    """Several records and none a key: the first is judged (not a key)."""
+    ns = dnsmasq("--local=/example.com/", "--txt-record=ed._domainkey.example.com,v=DKIM1; p=",
+                 "--txt-record=ed._domainkey.example.com,v=DKIM1; p=")
+    lines = verify_dns(ns.server, signed["ed"])
+    assert lines == [lines[0]] and lines[0].startswith("permerror revoked "), lines
+
+
+def test_dns_no_key(dnsmasq, signed):
+    """NXDOMAIN (no such selector) and NODATA (the name has an A record only)."""
+    ns = dnsmasq("--local=/example.com/", "--host-record=ed._domainkey.example.com,127.0.0.1")
+    for sel in ("rsa", "ed"):
+        lines = verify_dns(ns.server, signed[sel])
+        assert len(lines) == 1 and lines[0].startswith("permerror no-key "), lines
+
+
+def test_dns_tempfail(signed):
+    """Nothing listens on the server's port: temperror dns."""
+    port = free_udp_tcp_port()
+    lines = verify_dns(f"127.0.0.1:{port}", signed["ed"])
+    assert len(lines) == 1 and lines[0].startswith("temperror dns "), lines
+
+
+def test_dns_two_signatures_one_key(dnsmasq, keys, signed):
+    """Two signatures of the same key: both lookups (asked at once, so both
+    are queries: src/dns does not share queries in flight) answer, both pass."""
+    ns = dnsmasq("--local=/example.com/",
+                 txt_record_arg("ed._domainkey.example.com", keys["ed"]["txt"]))
+    twice, _ = run([DRIVER, "sign", keys["ed"]["path"], "example.com", "ed"], signed["ed"])
+    lines = verify_dns(ns.server, twice)
+    assert len(lines) == 2 and all(l.startswith("pass ok ") for l in lines), lines
+    assert ns.log().count("query[TXT] ed._domainkey.example.com from 127.0.0.1") == 2

@@ -4,8 +4,10 @@ tests, under the sanitizers) asks dnsmasq for MX, A/AAAA, TXT and A-only
 records and prints each answer; the tests check the status mapping, the
 order of MX records, null MX (RFC 7505), TXT strings joined and TTLs, the
 why texts, the timeouts against a server that never answers and one that
-is not there, invalid names, and
-cancellation by dns_free() while queries are pending. Every run must exit 0
+is not there, invalid names,
+cancellation by dns_free() while queries are pending, and the cache of
+answers by TTL (dns_cache_set): a second lookup without a query, expiry,
+negative answers kept, temporary failures not. Every run must exit 0
 with nothing from the sanitizers on stderr."""
 import os
 import re
@@ -85,7 +87,7 @@ def run(*args, timeout=20):
             answers[-1].a.append((text, int(ttl[4:])))
         elif line.startswith("error="):
             errors.append(line)
-        elif line != "cancelling":
+        elif line != "cancelling" and not line.startswith("cache="):
             raise AssertionError(f"unexpected line {line!r}")
     for a in answers:
         assert (a.why is None) == (a.status == "ok"), f"why on {a.status}: {a.why!r}"
@@ -460,3 +462,142 @@ def test_txt_names_of_spf_macros(txt_ns):
     got = by_name(answers)
     assert got["a+b_c.x.test"].status == "nxdomain"
     assert got["1.2.3.4"].status == "tempfail"  # refused: outside .test
+
+
+# ---- the cache of answers (dns_cache_set, src/dns/cache.c) ----
+
+def queries(server, qtype, name):
+    """How many queries dnsmasq logged for name (with --log-queries)."""
+    return server.log().count(f"query[{qtype}] {name} from 127.0.0.1")
+
+
+def cache_size(out):
+    return int(next(l for l in out.splitlines() if l.startswith("cache="))[6:])
+
+
+def test_cache_second_lookup_without_query(txt_ns):
+    """With the cache on, the second and third lookups of a name (each
+    started from the previous one's callback, so never inside the call) are
+    answered from the cache: dnsmasq sees one query of each. The TTL comes
+    back as given (or counted down), never above it."""
+    answers, errors, out = run("--server", txt_ns.server, "--cache", "100", "--repeat", "3",
+                               "txt", "one.test", "a", "2.0.0.127.bl.test")
+    assert not errors and len(answers) == 6, out
+    txt = [a for a in answers if a.name == "one.test"]
+    a = [a for a in answers if a.name == "2.0.0.127.bl.test"]
+    assert [x.status for x in txt + a] == ["ok"] * 6
+    assert all(x.txt[0][1] == "v=spf1 -all" and 319 <= x.txt[0][0] <= 321 for x in txt), out
+    assert all(x.a[0][0] == "127.0.0.2" and 319 <= x.a[0][1] <= 321 for x in a), out
+    assert queries(txt_ns, "TXT", "one.test") == 1
+    assert queries(txt_ns, "A", "2.0.0.127.bl.test") == 1
+    assert cache_size(out) == 2
+
+
+def test_cache_off_by_default(txt_ns):
+    """Without --cache (0: off) every lookup is a query, as before."""
+    answers, errors, out = run("--server", txt_ns.server, "--repeat", "3", "txt", "one.test")
+    assert [a.status for a in answers] == ["ok"] * 3, out
+    assert queries(txt_ns, "TXT", "one.test") == 3
+
+
+def test_cache_answers_with_the_server_gone(txt_ns):
+    """The cache answers with nothing to ask: dnsmasq is stopped once the
+    first answer is printed, and the second lookup starts 3 s after it."""
+    p = subprocess.Popen([str(DNS_TRY), "--server", txt_ns.server, "--cache", "10",
+                          "--repeat", "2", "--interval-ms", "3000", "--timeout-ms", "300",
+                          "txt", "two.test"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        # The first answer: its status line and its two records.
+        first = "".join(p.stdout.readline() for _ in range(3))
+        assert first.startswith("status=ok name=two.test n=2"), first
+        txt_ns.stop()
+        out = p.stdout.read()
+        err = p.stderr.read()
+        p.wait(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0 and err == "", err
+    for mark in SANITIZER_MARKS:
+        assert mark not in err
+    lines = (first + out).splitlines()
+    assert sum(1 for l in lines if l.startswith("status=ok name=two.test n=2")) == 2, out
+    assert sorted(l.split(" ")[-1] for l in lines if l.startswith("txt ")) == \
+        ["first", "first", "second", "second"], out
+    assert lines[-1] == "done"
+    assert txt_ns.output.count("query[TXT] two.test from 127.0.0.1") == 1
+
+
+def test_cache_ttl_expiry(dnsmasq):
+    """Records with TTL 1: a lookup 2.2 s later finds the entry expired and
+    asks again; TTL 0 is never kept."""
+    one_s = dnsmasq("--local=/test/", "--local-ttl=1", "--txt-record=short.test,brief",
+                    "--host-record=2.0.0.127.bl.test,127.0.0.2")
+    answers, errors, out = run("--server", one_s.server, "--cache", "10", "--repeat", "2",
+                               "--interval-ms", "2200", "txt", "short.test",
+                               "a", "2.0.0.127.bl.test")
+    assert [a.status for a in answers] == ["ok"] * 4, out
+    assert queries(one_s, "TXT", "short.test") == 2
+    assert queries(one_s, "A", "2.0.0.127.bl.test") == 2
+    zero = dnsmasq("--local=/test/", "--local-ttl=0", "--txt-record=zero.test,never kept")
+    answers, errors, out = run("--server", zero.server, "--cache", "10", "--repeat", "3",
+                               "txt", "zero.test")
+    assert [a.txt for a in answers] == [[(0, "never kept")]] * 3, out
+    assert queries(zero, "TXT", "zero.test") == 3
+    assert cache_size(out) == 0
+
+
+def test_cache_negative_answers(txt_ns):
+    """NXDOMAIN and NODATA are kept (5 minutes): one query each for three
+    lookups, with the same status and why each time."""
+    answers, errors, out = run("--server", txt_ns.server, "--cache", "10", "--repeat", "3",
+                               "txt", "nosuch.test", "a", "3.0.0.127.bl.test",
+                               "txt", "aonly.test")
+    got = {}
+    for a in answers:
+        got.setdefault(a.name, []).append((a.status, a.why))
+    assert got["nosuch.test"] == [("nxdomain", "Host or domain name not found")] * 3, out
+    assert got["3.0.0.127.bl.test"] == [("nxdomain", "Host or domain name not found")] * 3
+    assert got["aonly.test"] == [("nodata", "no TXT record")] * 3
+    assert queries(txt_ns, "TXT", "nosuch.test") == 1
+    assert queries(txt_ns, "A", "3.0.0.127.bl.test") == 1
+    assert queries(txt_ns, "TXT", "aonly.test") == 1
+
+
+def test_cache_tempfail_not_kept(txt_ns):
+    """A refused name (outside .test) is asked every time; so is a server
+    that is not there (connection refused)."""
+    answers, errors, out = run("--server", txt_ns.server, "--cache", "10", "--repeat", "3",
+                               "txt", "example.org", "a", "2.0.0.127.bl.example.org")
+    assert [a.status for a in answers] == ["tempfail"] * 6, out
+    assert queries(txt_ns, "TXT", "example.org") == 3
+    assert queries(txt_ns, "A", "2.0.0.127.bl.example.org") == 3
+    assert cache_size(out) == 0
+    port = free_udp_tcp_port()
+    answers, errors, out = run("--server", f"127.0.0.1:{port}", "--cache", "10", "--repeat", "2",
+                               "txt", "a.test")
+    assert [(a.status, a.why) for a in answers] == \
+        [("tempfail", f"connection refused by 127.0.0.1:{port}")] * 2, out
+    assert cache_size(out) == 0
+
+
+def test_cache_bounded(txt_ns):
+    """A cache of 2 entries asked 4 names keeps 2 (the least recently used
+    go): asking the first name again is a query again."""
+    names = ["one.test", "two.test", "split.test", "_dmarc.under.test"]
+    args = [x for n in names for x in ("txt", n)]
+    answers, errors, out = run("--server", txt_ns.server, "--cache", "2", *args)
+    assert [a.status for a in answers] == ["ok"] * 4, out
+    assert cache_size(out) == 2
+
+
+def test_cache_pending_answer_cancelled_by_free(txt_ns):
+    """dns_free() right after a lookup that the cache answers (its callback
+    not yet run): the callback runs once, with DNS_CANCELLED, and nothing
+    leaks (ASan)."""
+    answers, errors, out = run("--server", txt_ns.server, "--cache", "10", "--repeat", "2",
+                               "--free-after", "2", "txt", "one.test")
+    assert [(a.status, a.why) for a in answers] == [("ok", None), ("cancelled", "cancelled")], out
+    assert queries(txt_ns, "TXT", "one.test") == 1
