@@ -239,7 +239,7 @@ hash_field(EVP_MD_CTX *md, bool relaxed, struct slice raw, bool crlf)
 }
 
 int
-dkim_hash_headers(const struct msghdr_set *h, bool relaxed, const char *const *names, size_t n,
+dkim_hash_headers(const struct msghdr_section *h, bool relaxed, const char *const *names, size_t n,
                   struct slice sigfield, unsigned char out[32])
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();

@@ -14,7 +14,7 @@
  * an empty b=) canonicalized without one. SHA-256 into out (32 octets).
  * Returns 0, or -1 (a field that cannot be canonicalized).
  */
-int dkim_hash_headers(const struct msghdr_set *h, bool relaxed, const char *const *names, size_t n,
-                      struct slice sigfield, unsigned char out[32]);
+int dkim_hash_headers(const struct msghdr_section *h, bool relaxed, const char *const *names,
+                      size_t n, struct slice sigfield, unsigned char out[32]);
 
 #endif

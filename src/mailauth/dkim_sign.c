@@ -58,7 +58,7 @@ struct dkim_sign {
     char d[256], s[64];
     time_t now;
     char *hdr;
-    struct msghdr_set mh;
+    struct msghdr_section mh;
     bool header_ok;
     struct dkim_body body;
 };

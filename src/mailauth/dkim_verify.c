@@ -41,7 +41,7 @@ struct dkim_verify {
     struct dkim_dns dns;
     time_t now;
     char *hdr;
-    struct msghdr_set mh;
+    struct msghdr_section mh;
     bool header_done;
     struct dkim_result *res;
     size_t nres;

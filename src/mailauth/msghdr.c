@@ -49,8 +49,8 @@ name_ok(struct slice n)
 }
 
 static int
-push(struct msghdr_set *h, size_t max_fields, const char *start, const char *colon, const char *end,
-     const char **why)
+push(struct msghdr_section *h, size_t max_fields, const char *start, const char *colon,
+     const char *end, const char **why)
 {
     struct msghdr_field *f;
     const char *ne = colon;
@@ -82,7 +82,7 @@ push(struct msghdr_set *h, size_t max_fields, const char *start, const char *col
 }
 
 int
-msghdr_parse(struct msghdr_set *h, struct slice section, size_t max_fields, const char **why)
+msghdr_parse(struct msghdr_section *h, struct slice section, size_t max_fields, const char **why)
 {
     const char *p = section.p, *end = section.p + section.len;
     const char *start = NULL, *colon = NULL, *fend = NULL;
@@ -116,7 +116,7 @@ msghdr_parse(struct msghdr_set *h, struct slice section, size_t max_fields, cons
 }
 
 void
-msghdr_clear(struct msghdr_set *h)
+msghdr_clear(struct msghdr_section *h)
 {
     free(h->f);
     h->f = NULL;
@@ -130,7 +130,7 @@ msghdr_name_is(const struct msghdr_field *f, const char *name)
 }
 
 size_t
-msghdr_count(const struct msghdr_set *h, const char *name)
+msghdr_count(const struct msghdr_section *h, const char *name)
 {
     size_t k = 0;
 

@@ -19,7 +19,8 @@ struct msghdr_field {
     struct slice value; /* what follows the colon, folding kept, no final CRLF */
 };
 
-struct msghdr_set {
+/* Not "struct msghdr": <sys/socket.h> has one, and a file may need both. */
+struct msghdr_section {
     struct msghdr_field *f; /* owned; msghdr_clear() frees it */
     size_t n, cap;
 };
@@ -31,14 +32,15 @@ struct msghdr_set {
  * static word ("too-many-fields", "no-colon", "bad-name", "leading-fold").
  * Linear in the size of the section.
  */
-int msghdr_parse(struct msghdr_set *h, struct slice section, size_t max_fields, const char **why);
-void msghdr_clear(struct msghdr_set *h);
+int msghdr_parse(struct msghdr_section *h, struct slice section, size_t max_fields,
+                 const char **why);
+void msghdr_clear(struct msghdr_section *h);
 
 /* True when the field's name is name, ASCII case ignored. */
 bool msghdr_name_is(const struct msghdr_field *f, const char *name);
 
 /* The number of fields named name. */
-size_t msghdr_count(const struct msghdr_set *h, const char *name);
+size_t msghdr_count(const struct msghdr_section *h, const char *name);
 
 /*
  * The value unfolded (CRLFs that precede WSP removed, RFC 5322 2.2.3) into

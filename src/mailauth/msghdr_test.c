@@ -42,7 +42,7 @@ test_rows(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        struct msghdr_set h = {0};
+        struct msghdr_section h = {0};
         const char *why = NULL;
         int rc = msghdr_parse(&h, slice_make(rows[i].text, strlen(rows[i].text)), 4, &why);
 
@@ -60,7 +60,7 @@ static void
 test_fields(void **state)
 {
     static const char text[] = "Subject : one\r\n two\r\nFROM:x@y.example\r\nfrom: z\r\n";
-    struct msghdr_set h = {0};
+    struct msghdr_section h = {0};
     const char *why;
     char buf[64];
 
@@ -84,7 +84,7 @@ test_many_fields(void **state)
 {
     size_t n = 20000, len = 0;
     char *text = malloc(n * 16);
-    struct msghdr_set h = {0};
+    struct msghdr_section h = {0};
     const char *why;
 
     (void)state;

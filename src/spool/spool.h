@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <sys/time.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "conf/conf.h"
 #include "lib/caps.h"
@@ -167,13 +168,34 @@ int spool_msg_write(struct spool_msg *m, const void *p, size_t len);
  * Puts len octets (whole header lines, CRLF-ended: the content checks'
  * DKIM-Signature and Authentication-Results, docs/checks.md) in front of
  * the content written so far, before our Received header, so that the
- * message in the spool is the one delivered. A message still in the write
- * buffer is moved in memory; one already in tmp/ID is written again as
- * tmp/ID.p (the envelope, the lines, then the content with
- * copy_file_range(2), in the kernel) which then replaces tmp/ID. Returns 0,
- * or -1 with errno (sticky, as for spool_msg_write).
+ * message in the spool is the one delivered: spool_msg_splice(m, 0,
+ * {p, len}, 1). Returns 0, or -1 with errno (sticky, as for
+ * spool_msg_write).
  */
 int spool_msg_prepend(struct spool_msg *m, const void *p, size_t len);
+
+/*
+ * Reads up to cap octets of m's content (what spool_msg_write() and spool_msg_splice() made
+ * of it: no envelope) starting at octet off, before the commit. Returns the count (0 at or
+ * past the end), or -1 with errno (a read error of tmp/ID, or m's sticky write error). Works
+ * whether the content is all in the write buffer, all in tmp/ID, or split between them.
+ * Does not change m.
+ */
+ssize_t spool_msg_pread(struct spool_msg *m, uint64_t off, void *buf, size_t cap);
+
+/*
+ * Replaces the first old_len octets of m's content (old_len <= spool_msg_size(m)) with the
+ * n buffers of iov (together at most SIZE_MAX; they may not point into m); the rest of the
+ * content stays after them. spool_msg_prepend(m, p, len) is spool_msg_splice(m, 0,
+ * {p, len}, 1); replacing the whole content is old_len = spool_msg_size(m). Before the
+ * commit only. A message still in the write buffer is edited in memory (one that no longer
+ * fits goes to tmp/ID as spool_msg_write would send it); one already in tmp/ID is written
+ * again as tmp/ID.p (the envelope, the new octets, then the rest of the file with
+ * copy_file_range(2)), which then replaces tmp/ID; what is still in the buffer stays there.
+ * Returns 0, or -1 with errno (EINVAL: old_len past the end or iov too large; else sticky,
+ * as for spool_msg_write: the message can then only be aborted).
+ */
+int spool_msg_splice(struct spool_msg *m, uint64_t old_len, const struct iovec *iov, int n);
 
 /* Octets of message content written so far. */
 uint64_t spool_msg_size(const struct spool_msg *m);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The spool's own structures, shared by its files (private to spool/):
- * spool.c opens and frees, writer.c fills tmp files, commit.c runs the
- * commit thread and reports to the loop.
+ * spool.c opens and frees, writer.c fills tmp files, edit.c reads them back
+ * and splices them, commit.c runs the commit thread and reports to the loop.
  *
  * Threads: the loop thread owns struct spool_msg until spool_msg_commit(),
  * the commit thread from then until it reports, and the loop thread again
@@ -95,6 +95,10 @@ struct spool {
 /* writer.c: writes m's buffer out, creating tmp/ID first if need be. Returns 0, or -1 with
  * errno (sticky, logged once). */
 int spool_msg_flush(struct spool_msg *m);
+/* writer.c: copies len octets into m's buffer, writing it out each time it fills (creating
+ * tmp/ID first if need be). Returns 0, or -1 with errno (sticky, logged once). Does not count
+ * them in m->size. */
+int spool_msg_put(struct spool_msg *m, const char *p, size_t len);
 /* writer.c: closes m's file and removes tmp/ID; keeps errno. */
 void spool_msg_remove(struct spool_msg *m);
 /* writer.c: frees m's memory (its fd must be closed). */

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -2134,6 +2135,466 @@ test_prepend(void **state)
     spool_free(sp);
 }
 
+/* ------------------------------------------------- editing before the commit (edit.c) */
+
+/* What the content should be: a copy kept beside the message. */
+struct model {
+    char *p;
+    size_t len;
+};
+
+/* Octet i of a pattern that tells positions and rows apart. */
+static char
+pattern(size_t i, unsigned seed)
+{
+    return (char)('!' + (i * 7 + seed * 13 + i / 251) % 90);
+}
+
+/* Content octet where the file's part of the message ends and the buffer's begins (0: none). */
+static uint64_t
+file_boundary(const struct spool_msg *m)
+{
+    uint64_t in_file = m->fd == -1 ? 0 : m->env_len + m->size - m->used;
+
+    return in_file > m->env_len ? in_file - m->env_len : 0;
+}
+
+/*
+ * m's content is the model's: the size, one pread of it all, reads in odd chunks, and reads
+ * of 1 and 3 octets at and around every boundary (start, the file/buffer split, the end),
+ * past the end and at the largest offset.
+ */
+static void
+assert_content(struct spool_msg *m, const struct model *want)
+{
+    uint64_t b = file_boundary(m);
+    const uint64_t at[] = {0, 1, b - 1, b, b + 1, want->len - 1, want->len, want->len + 1};
+    size_t cap = want->len + 64, off = 0;
+    char *got = xmalloc(cap);
+
+    assert_int_equal(spool_msg_size(m), want->len);
+    assert_int_equal(spool_msg_pread(m, 0, got, cap), (ssize_t)want->len);
+    assert_memory_equal(got, want->p, want->len);
+    memset(got, 0, cap);
+    while (off < want->len) {
+        ssize_t n = spool_msg_pread(m, off, got + off, 4093);
+
+        assert_true(n > 0 && (size_t)n <= 4093);
+        off += (size_t)n;
+    }
+    assert_int_equal(off, want->len);
+    assert_memory_equal(got, want->p, want->len);
+    for (size_t i = 0; i < COUNT(at); i++) {
+        for (size_t len = 1; len <= 3; len += 2) {
+            uint64_t o = at[i];
+            size_t expect = o >= want->len ? 0 : want->len - o < len ? want->len - o : len;
+
+            if (o == UINT64_MAX) /* b - 1 when there is no boundary */
+                continue;
+            assert_int_equal(spool_msg_pread(m, o, got, len), (ssize_t)expect);
+            if (expect > 0)
+                assert_memory_equal(got, want->p + o, expect);
+        }
+    }
+    assert_int_equal(spool_msg_pread(m, UINT64_MAX, got, cap), 0);
+    assert_int_equal(spool_msg_pread(m, 0, got, 0), 0);
+    free(got);
+}
+
+/* The model after replacing its first old_len octets with add of the pattern seeded seed. */
+static void
+model_splice(struct model *md, size_t old_len, const char *add, size_t add_len)
+{
+    size_t len = md->len - old_len + add_len;
+    char *p = xmalloc(len + 1);
+
+    memcpy(p, add, add_len);
+    memcpy(p + add_len, md->p + old_len, md->len - old_len);
+    free(md->p);
+    md->p = p;
+    md->len = len;
+}
+
+/* Commits m and checks that queue/ID holds exactly the model's content, and tmp/ nothing. */
+static void
+commit_and_check(struct fixture *f, struct spool *sp, struct spool_msg *m, const struct model *want)
+{
+    char id[SPOOL_ID_LEN + 1], why[256], *got;
+    struct spool_queued *q;
+    struct done d = {0};
+
+    memcpy(id, spool_msg_id(m), sizeof id);
+    spool_msg_commit(m, on_done, &d);
+    assert_int_equal(wait_done(f->base, 1), 1);
+    assert_int_equal(d.status, 0);
+    if (spool_queued_open(sp, id, &q, why, sizeof why) == -1)
+        fail_msg("spool_queued_open: %s", why);
+    assert_int_equal(q->content_len, want->len);
+    got = xmalloc(want->len + 1);
+    assert_int_equal(pread(q->fd, got, want->len + 1, q->content_off), (ssize_t)want->len);
+    assert_memory_equal(got, want->p, want->len);
+    assert_string_equal(q->env.sender, "alice@example.net");
+    spool_queued_close(q);
+    free(got);
+    assert_int_equal(count_files(f->dir, "tmp"), 0);
+}
+
+/* Where a row's message is when the splice comes. */
+enum edit_where {
+    EDIT_BUFFER,   /* all in the write buffer, no file */
+    EDIT_FULL_BUF, /* in the buffer, which it fills but for one octet */
+    EDIT_FILE,     /* all in tmp/ID, the buffer empty */
+    EDIT_SPLIT,    /* the head in tmp/ID, the tail in the buffer */
+};
+
+/* The replaced length or the new length: a number, or relative to the content or the split. */
+enum edit_len {
+    LEN_N,        /* n */
+    LEN_ALL,      /* the whole content (+ n) */
+    LEN_PAST_BUF, /* CAP_SPOOL_WRITE_BUF + n */
+    LEN_SPLIT,    /* the file/buffer boundary + n */
+};
+
+struct edit_row {
+    const char *what;
+    enum edit_where where;
+    size_t size; /* content written (EDIT_BUFFER, EDIT_SPLIT); else derived */
+    enum edit_len old_kind;
+    size_t old_n;
+    enum edit_len new_kind;
+    size_t new_n;
+    int parts; /* iov buffers the new octets come in */
+};
+
+static const struct edit_row edit_rows[] = {
+    {"buffer: grow the head", EDIT_BUFFER, 500, LEN_N, 40, LEN_N, 300, 1},
+    {"buffer: shrink the head", EDIT_BUFFER, 500, LEN_N, 300, LEN_N, 7, 2},
+    {"buffer: prepend (old_len 0)", EDIT_BUFFER, 500, LEN_N, 0, LEN_N, 90, 3},
+    {"buffer: nothing for nothing", EDIT_BUFFER, 500, LEN_N, 0, LEN_N, 0, 1},
+    {"buffer: no buffers at all", EDIT_BUFFER, 500, LEN_N, 0, LEN_N, 0, 0},
+    {"buffer: delete the head", EDIT_BUFFER, 500, LEN_N, 120, LEN_N, 0, 1},
+    {"buffer: replace the whole content", EDIT_BUFFER, 500, LEN_ALL, 0, LEN_N, 800, 2},
+    {"buffer: empty the content", EDIT_BUFFER, 500, LEN_ALL, 0, LEN_N, 0, 1},
+    {"buffer: an empty message gets content", EDIT_BUFFER, 0, LEN_N, 0, LEN_N, 50, 1},
+    {"buffer: grown past the buffer", EDIT_BUFFER, 5000, LEN_N, 100, LEN_PAST_BUF, 10, 3},
+    {"buffer: grown to exactly the buffer", EDIT_BUFFER, 5000, LEN_N, 0, LEN_ALL, 0, 1},
+    {"buffer: whole content past the buffer", EDIT_BUFFER, 5000, LEN_ALL, 0, LEN_PAST_BUF, 3, 2},
+    {"full buffer: grow to the last octet", EDIT_FULL_BUF, 0, LEN_N, 10, LEN_N, 11, 1},
+    {"full buffer: shrink", EDIT_FULL_BUF, 0, LEN_N, 10, LEN_N, 1, 1},
+    {"full buffer: grow past it by one", EDIT_FULL_BUF, 0, LEN_N, 10, LEN_N, 12, 1},
+    {"file: grow the head", EDIT_FILE, 0, LEN_N, 40, LEN_N, 300, 1},
+    {"file: shrink the head", EDIT_FILE, 0, LEN_N, 300, LEN_N, 7, 2},
+    {"file: prepend", EDIT_FILE, 0, LEN_N, 0, LEN_N, 77, 1},
+    {"file: replace the whole content", EDIT_FILE, 0, LEN_ALL, 0, LEN_N, 33, 1},
+    {"file: empty the content", EDIT_FILE, 0, LEN_ALL, 0, LEN_N, 0, 1},
+    {"file: a head larger than the buffer", EDIT_FILE, 0, LEN_N, 9, LEN_PAST_BUF, 1, 2},
+    {"split: grow the head", EDIT_SPLIT, 3 * CAP_SPOOL_WRITE_BUF + 17, LEN_N, 40, LEN_N, 300, 1},
+    {"split: shrink the head", EDIT_SPLIT, 3 * CAP_SPOOL_WRITE_BUF + 17, LEN_N, 300, LEN_N, 0, 1},
+    {"split: up to the boundary", EDIT_SPLIT, 2 * CAP_SPOOL_WRITE_BUF + 999, LEN_SPLIT, 0, LEN_N, 5,
+     1},
+    {"split: into the buffer", EDIT_SPLIT, 2 * CAP_SPOOL_WRITE_BUF + 999, LEN_SPLIT, 500, LEN_N, 5,
+     2},
+    {"split: to the last octet", EDIT_SPLIT, 2 * CAP_SPOOL_WRITE_BUF + 999, LEN_ALL, 0, LEN_N, 64,
+     1},
+    {"split: whole content, larger", EDIT_SPLIT, CAP_SPOOL_WRITE_BUF + 10, LEN_ALL, 0, LEN_PAST_BUF,
+     3 * CAP_SPOOL_WRITE_BUF, 3},
+};
+
+static size_t
+edit_len_of(enum edit_len kind, size_t n, size_t size, uint64_t boundary)
+{
+    switch (kind) {
+    case LEN_N:
+        return n;
+    case LEN_ALL:
+        return size + n;
+    case LEN_PAST_BUF:
+        return CAP_SPOOL_WRITE_BUF + n;
+    case LEN_SPLIT:
+        return (size_t)boundary + n;
+    }
+    return n;
+}
+
+/* Writes the row's content in chunks of 1000 (the model gets it too); checks where it is. */
+static struct spool_msg *
+edit_start(struct spool *sp, const struct edit_row *row, unsigned seed, struct model *md)
+{
+    struct spool_envelope env = sample_env();
+    struct spool_msg *m;
+    size_t size = row->size;
+
+    assert_int_equal(spool_msg_new(sp, &env, &m), 0);
+    if (row->where == EDIT_FULL_BUF)
+        size = CAP_SPOOL_WRITE_BUF - m->env_len - 1; /* a write of one more flushes it */
+    if (row->where == EDIT_FILE)
+        size = 2 * CAP_SPOOL_WRITE_BUF - m->env_len;
+    md->len = size;
+    md->p = xmalloc(size + 1);
+    for (size_t i = 0; i < size; i++)
+        md->p[i] = pattern(i, seed);
+    for (size_t off = 0; off < size; off += 1000)
+        assert_int_equal(spool_msg_write(m, md->p + off, size - off < 1000 ? size - off : 1000), 0);
+    switch (row->where) {
+    case EDIT_BUFFER:
+        assert_int_equal(m->fd, -1);
+        break;
+    case EDIT_FULL_BUF:
+        assert_int_equal(m->fd, -1);
+        assert_int_equal(m->used, CAP_SPOOL_WRITE_BUF - 1);
+        break;
+    case EDIT_FILE:
+        assert_true(m->fd != -1);
+        assert_int_equal(m->used, 0);
+        break;
+    case EDIT_SPLIT:
+        assert_true(m->fd != -1);
+        assert_true(m->used > 0);
+        break;
+    }
+    return m;
+}
+
+/*
+ * spool_msg_pread and spool_msg_splice, row by row: the content reads back as the model says
+ * before the splice, after it, and after more content is written; the queued file holds
+ * exactly the model's content.
+ */
+static void
+test_splice_rows(void **state)
+{
+    struct fixture *f = *state;
+    struct spool *sp = open_spool(f, NULL);
+
+    for (size_t k = 0; k < COUNT(edit_rows); k++) {
+        const struct edit_row *row = &edit_rows[k];
+        struct model md;
+        struct spool_msg *m = edit_start(sp, row, (unsigned)k, &md);
+        size_t old_len = edit_len_of(row->old_kind, row->old_n, md.len, file_boundary(m));
+        size_t new_len = edit_len_of(row->new_kind, row->new_n, md.len, file_boundary(m));
+        char *add = xmalloc(new_len + 1);
+        struct iovec iov[3];
+        size_t off = 0;
+
+        print_message("row %zu: %s (size %zu, old_len %zu, new %zu)\n", k, row->what, md.len,
+                      old_len, new_len);
+        assert_true(old_len <= md.len);
+        assert_content(m, &md);
+        for (size_t i = 0; i < new_len; i++)
+            add[i] = (char)('a' + (i + k) % 26);
+        for (int i = 0; i < row->parts; i++) {
+            size_t take = i == row->parts - 1 ? new_len - off : new_len / (size_t)row->parts;
+
+            iov[i].iov_base = add + off;
+            iov[i].iov_len = take;
+            off += take;
+        }
+        assert_int_equal(spool_msg_splice(m, old_len, iov, row->parts), 0);
+        model_splice(&md, old_len, add, new_len);
+        assert_content(m, &md);
+        /* More content after the splice lands after it. */
+        assert_int_equal(spool_msg_write(m, "tail\r\n", 6), 0);
+        md.p = xrealloc(md.p, md.len + 6);
+        memcpy(md.p + md.len, "tail\r\n", 6);
+        md.len += 6;
+        assert_content(m, &md);
+        commit_and_check(f, sp, m, &md);
+        free(add);
+        free(md.p);
+    }
+    spool_free(sp);
+}
+
+/* Several splices of one message, through the buffer, across it and in the file. */
+static void
+test_splice_repeated(void **state)
+{
+    struct fixture *f = *state;
+    struct spool *sp = open_spool(f, NULL);
+    static const struct {
+        size_t old_len, new_len;
+    } steps[] = {
+        {0, 100},
+        {100, 20},
+        {5, CAP_SPOOL_WRITE_BUF},
+        {CAP_SPOOL_WRITE_BUF + 10, 7},
+        {7, 7},
+        {0, 3 * CAP_SPOOL_WRITE_BUF},
+        {2 * CAP_SPOOL_WRITE_BUF, 1},
+    };
+    const struct edit_row row = {"", EDIT_BUFFER, 3000, LEN_N, 0, LEN_N, 0, 1};
+    struct model md;
+    struct spool_msg *m = edit_start(sp, &row, 99, &md);
+
+    for (size_t k = 0; k < COUNT(steps); k++) {
+        char *add = xmalloc(steps[k].new_len);
+        struct iovec iov = {add, steps[k].new_len};
+
+        for (size_t i = 0; i < steps[k].new_len; i++)
+            add[i] = (char)('A' + (i + k) % 26);
+        assert_int_equal(spool_msg_splice(m, steps[k].old_len, &iov, 1), 0);
+        model_splice(&md, steps[k].old_len, add, steps[k].new_len);
+        assert_content(m, &md);
+        free(add);
+    }
+    commit_and_check(f, sp, m, &md);
+    free(md.p);
+    spool_free(sp);
+}
+
+/*
+ * An envelope larger than the write buffer: its tail is still in the buffer with the content
+ * when the splice comes, and the new tmp/ID gets the whole envelope back.
+ */
+static void
+test_splice_big_envelope(void **state)
+{
+    struct fixture *f = *state;
+    struct spool *sp = open_spool(f, NULL);
+    struct spool_envelope env = sample_env();
+    static struct spool_rcpt rcpts[300];
+    static char addrs[300][CAP_MAILBOX + 1];
+    struct model md = {xmalloc(700), 700};
+    struct iovec iov = {(void *)"New-Head: 1\r\n", 13};
+    struct spool_msg *m;
+
+    for (int i = 0; i < 300; i++) {
+        memset(addrs[i], 'x', CAP_MAILBOX);
+        (void)snprintf(addrs[i], 16, "u%d@", i);
+        addrs[i][strlen(addrs[i])] = 'x';
+        addrs[i][CAP_MAILBOX] = '\0';
+        rcpts[i] = (struct spool_rcpt){addrs[i], SPOOL_NOTIFY_FAILURE, NULL};
+    }
+    env.rcpts = rcpts;
+    env.n_rcpts = 300;
+    assert_int_equal(spool_msg_new(sp, &env, &m), 0);
+    assert_true(m->env_len > CAP_SPOOL_WRITE_BUF);
+    for (size_t i = 0; i < md.len; i++)
+        md.p[i] = pattern(i, 3);
+    assert_int_equal(spool_msg_write(m, md.p, md.len), 0);
+    assert_true(m->fd != -1 && m->used > md.len); /* the envelope's tail is in the buffer */
+    assert_content(m, &md);
+    assert_int_equal(spool_msg_splice(m, 20, &iov, 1), 0);
+    model_splice(&md, 20, iov.iov_base, iov.iov_len);
+    assert_int_equal(m->used, md.len - 13); /* the envelope's tail and 20 octets left it */
+    assert_content(m, &md);
+    commit_and_check(f, sp, m, &md);
+    free(md.p);
+    spool_free(sp);
+}
+
+/* Refusals that leave the message as it was: old_len past the end, a bad count, too much. */
+static void
+test_splice_refuses(void **state)
+{
+    struct fixture *f = *state;
+    struct spool *sp = open_spool(f, NULL);
+    const struct edit_row row = {"", EDIT_BUFFER, 300, LEN_N, 0, LEN_N, 0, 1};
+    struct model md;
+    struct spool_msg *m = edit_start(sp, &row, 5, &md);
+    static char one[] = "x";
+    struct iovec huge[2] = {{one, SIZE_MAX}, {one, 1}}, iov = {one, 1};
+
+    errno = 0;
+    assert_int_equal(spool_msg_splice(m, md.len + 1, &iov, 1), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(spool_msg_splice(m, UINT64_MAX, &iov, 1), -1);
+    assert_int_equal(spool_msg_splice(m, 0, &iov, -1), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(spool_msg_splice(m, 0, huge, 2), -1);
+    assert_int_equal(errno, EINVAL);
+    /* Not sticky: the message is intact and can still be edited and queued. */
+    assert_content(m, &md);
+    assert_int_equal(spool_msg_splice(m, 1, &iov, 1), 0);
+    model_splice(&md, 1, one, 1);
+    commit_and_check(f, sp, m, &md);
+    free(md.p);
+    spool_free(sp);
+}
+
+#ifdef GATE26_FAULTS
+/* A message that is partly in tmp/ID, its content written in 1000-octet chunks. */
+static struct spool_msg *
+child_split_msg(struct spool *sp, size_t size)
+{
+    struct spool_envelope env = sample_env();
+    char chunk[1000];
+    struct spool_msg *m;
+
+    memset(chunk, 'c', sizeof chunk);
+    if (spool_msg_new(sp, &env, &m) == -1)
+        return NULL;
+    for (size_t off = 0; off < size; off += sizeof chunk) {
+        if (spool_msg_write(m, chunk, size - off < sizeof chunk ? size - off : sizeof chunk) == -1)
+            return NULL;
+    }
+    return m;
+}
+
+/*
+ * A splice that fails (the fault in the child's GATE26_FAULT) is sticky: the splice returns
+ * -1 with the fault's errno, and so does every later write, read, splice and prepend; the
+ * commit reports the failure; nothing is left in tmp/ (no ID.p) or queue/.
+ */
+static int
+child_splice_fails(struct spool *sp, struct event_base *base, size_t size, size_t add_len,
+                   int want_err)
+{
+    struct spool_msg *m = child_split_msg(sp, size);
+    char *add = xmalloc(add_len), got[16];
+    struct iovec iov = {add, add_len};
+    struct done d = {0};
+
+    CHECK(m != NULL);
+    memset(add, 'h', add_len);
+    errno = 0;
+    CHECK(spool_msg_splice(m, 10, &iov, 1) == -1 && errno == want_err);
+    free(add);
+    CHECK(count_files(spool_dir(sp), "tmp") <= 1); /* tmp/ID at most, never tmp/ID.p */
+    errno = 0;
+    CHECK(spool_msg_write(m, "x", 1) == -1 && errno == want_err);
+    CHECK(spool_msg_pread(m, 0, got, sizeof got) == -1 && errno == want_err);
+    CHECK(spool_msg_splice(m, 0, &iov, 0) == -1 && errno == want_err);
+    CHECK(spool_msg_prepend(m, "a", 1) == -1 && errno == want_err);
+    spool_msg_commit(m, on_done, &d);
+    CHECK(child_wait(base, 1));
+    CHECK(d.status == -1 && d.err == want_err);
+    CHECK(count_files(spool_dir(sp), "tmp") == 0 && count_files(spool_dir(sp), "queue") == 0);
+    return 0;
+}
+
+/* The file case: 2 buffers written out, then the splice's own first write (tmp/ID.p). */
+static int
+child_splice_write(struct spool *sp, struct event_base *base)
+{
+    return child_splice_fails(sp, base, 2 * CAP_SPOOL_WRITE_BUF + 100, 50, ENOSPC);
+}
+
+/* The file case: tmp/ID.p is written whole, its rename fails. */
+static int
+child_splice_rename(struct spool *sp, struct event_base *base)
+{
+    return child_splice_fails(sp, base, 2 * CAP_SPOOL_WRITE_BUF + 100, 50, EIO);
+}
+
+/* The buffer case grown past the buffer: creating tmp/ID fails. */
+static int
+child_splice_grow_open(struct spool *sp, struct event_base *base)
+{
+    return child_splice_fails(sp, base, 1000, CAP_SPOOL_WRITE_BUF, EIO);
+}
+
+static void
+test_fault_splice(void **state)
+{
+    run_child(*state, "write:3:ENOSPC", child_splice_write, 0);
+    run_child(*state, "rename:1", child_splice_rename, 0);
+    run_child(*state, "open:1", child_splice_grow_open, 0);
+}
+#else
+FAULT_SKIP(test_fault_splice)
+#endif
+
 int
 main(void)
 {
@@ -2176,6 +2637,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_fault_dir_fsync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_syncfs_falls_back_to_fsync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepend, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_splice_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_splice_repeated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_splice_big_envelope, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_splice_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fault_splice, setup, teardown),
     };
 
     /* Warnings (the fault cases) stay visible; info lines would only be noise. */

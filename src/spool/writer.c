@@ -50,7 +50,7 @@ writer_create(struct spool_msg *m)
 {
     if (fault_hit(FAULT_OPEN))
         return -1;
-    /* Read and write: spool_msg_prepend() copies the content out of it. */
+    /* Read and write: spool_msg_pread() and spool_msg_splice() (edit.c) read it back. */
     m->fd = openat(m->sp->tmp_fd, m->id, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (m->fd == -1)
         return -1;
@@ -83,9 +83,8 @@ spool_msg_flush(struct spool_msg *m)
     return 0;
 }
 
-/* Copies len octets into the buffer, writing it out each time it fills. */
-static int
-writer_put(struct spool_msg *m, const char *p, size_t len)
+int
+spool_msg_put(struct spool_msg *m, const char *p, size_t len)
 {
     if (m->err != 0) {
         errno = m->err;
@@ -148,7 +147,7 @@ spool_msg_new(struct spool *sp, const struct spool_envelope *env, struct spool_m
         return -1;
     }
     m->buf = xmalloc(CAP_SPOOL_WRITE_BUF);
-    if (writer_put(m, records, len) == -1) {
+    if (spool_msg_put(m, records, len) == -1) {
         e = errno;
         free(records);
         spool_msg_remove(m);
@@ -172,147 +171,7 @@ spool_msg_id(const struct spool_msg *m)
 int
 spool_msg_write(struct spool_msg *m, const void *p, size_t len)
 {
-    if (writer_put(m, p, len) == -1)
-        return -1;
-    m->size += len;
-    return 0;
-}
-
-/* The message is all in the buffer: [records][content] becomes [records][p][content]. */
-static int
-prepend_in_buffer(struct spool_msg *m, const char *p, size_t len)
-{
-    char *copy;
-    size_t n = m->used;
-
-    if (n + len <= CAP_SPOOL_WRITE_BUF) {
-        memmove(m->buf + m->env_len + len, m->buf + m->env_len, n - m->env_len);
-        memcpy(m->buf + m->env_len, p, len);
-        m->used += len;
-        return 0;
-    }
-    /* It no longer fits: put it through the buffer again, which writes tmp/ID as it fills. */
-    copy = xmalloc(n);
-    memcpy(copy, m->buf, n);
-    m->used = 0;
-    if (writer_put(m, copy, m->env_len) == -1 || writer_put(m, p, len) == -1 ||
-        writer_put(m, copy + m->env_len, n - m->env_len) == -1) {
-        free(copy);
-        return -1;
-    }
-    free(copy);
-    return 0;
-}
-
-/* Copies len octets of in from offset off to the end of out (copy_file_range, then read/write). */
-static int
-copy_range(int in, off_t off, int out, uint64_t len)
-{
-    char buf[16384];
-
-    while (len > 0) {
-        size_t want = len > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)len;
-        ssize_t n = copy_file_range(in, &off, out, NULL, want, 0);
-
-        if (n == -1 &&
-            (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
-            /* Not in this kernel or file system: the plain way. */
-            n = pread(in, buf, len < sizeof buf ? (size_t)len : sizeof buf, off);
-            if (n > 0 && io_write_full(out, buf, (size_t)n) == -1)
-                return -1;
-            if (n > 0)
-                off += n;
-        }
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1)
-            return -1;
-        if (n == 0) {
-            errno = EIO; /* the file is shorter than what was written to it */
-            return -1;
-        }
-        len -= (uint64_t)n;
-    }
-    return 0;
-}
-
-/* Reads exactly len octets at off. */
-static int
-pread_full(int fd, void *p, size_t len, off_t off)
-{
-    char *c = p;
-
-    while (len > 0) {
-        ssize_t n = pread(fd, c, len, off);
-
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0)
-                errno = EIO;
-            return -1;
-        }
-        c += n;
-        len -= (size_t)n;
-        off += n;
-    }
-    return 0;
-}
-
-/* The message is partly in tmp/ID: write tmp/ID.p as the envelope, p, the content; rename. */
-static int
-prepend_in_file(struct spool_msg *m, const char *p, size_t len)
-{
-    char name[SPOOL_ID_LEN + 3], *env = xmalloc(m->env_len);
-    off_t end = lseek(m->fd, 0, SEEK_END);
-    int fd = -1, e;
-
-    (void)snprintf(name, sizeof name, "%s.p", m->id);
-    if (end == -1 || (uint64_t)end < m->env_len)
-        goto fail;
-    if (pread_full(m->fd, env, m->env_len, 0) == -1)
-        goto fail;
-    fd = openat(m->sp->tmp_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd == -1 || io_write_full(fd, env, m->env_len) == -1 || io_write_full(fd, p, len) == -1 ||
-        copy_range(m->fd, (off_t)m->env_len, fd, (uint64_t)end - m->env_len) == -1 ||
-        renameat(m->sp->tmp_fd, name, m->sp->tmp_fd, m->id) == -1)
-        goto fail;
-    free(env);
-    (void)close(m->fd);
-    m->fd = fd;
-    return 0;
-fail:
-    e = errno;
-    if (fd != -1) {
-        (void)close(fd);
-        (void)unlinkat(m->sp->tmp_fd, name, 0);
-    }
-    free(env);
-    errno = e;
-    return -1;
-}
-
-int
-spool_msg_prepend(struct spool_msg *m, const void *p, size_t len)
-{
-    int r;
-
-    if (m->err != 0) {
-        errno = m->err;
-        return -1;
-    }
-    if (len == 0)
-        return 0;
-    if (m->fd == -1) {
-        r = prepend_in_buffer(m, p, len);
-    } else {
-        r = prepend_in_file(m, p, len);
-        if (r == -1) {
-            m->err = errno;
-            spool_log_failure(m->id, "prepend headers in tmp/", m->err);
-        }
-    }
-    if (r == -1)
+    if (spool_msg_put(m, p, len) == -1)
         return -1;
     m->size += len;
     return 0;

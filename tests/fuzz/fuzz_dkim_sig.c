@@ -95,7 +95,7 @@ check_verify(const char *text, size_t size)
     const char *sep = NULL, *body;
     size_t hlen, blen, n, nsig = 0;
     const struct dkim_result *r;
-    struct msghdr_set h = {0};
+    struct msghdr_section h = {0};
     const char *why;
 
     for (size_t i = 0; i + 3 < size; i++) {
