@@ -791,10 +791,10 @@ def message(sender="alice@example.test", rcpt="bob@ours.test", subject="a test",
     """A well-formed message (From, To, Subject, Date, Message-ID): headers are put
     first, before From."""
     mid = mid or f"<{time.monotonic_ns()}@{sender.rpartition('@')[2] or 'x.test'}>"
-    return (headers + f"From: <{sender}>\r\nTo: <{rcpt}>\r\nSubject: {subject}\r\n"
-            "Date: Mon, 07 Dec 2026 02:00:00 +0000\r\n"
-            f"Message-ID: {mid}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n"
-            "\r\n").encode() + body
+    return headers + (f"From: <{sender}>\r\nTo: <{rcpt}>\r\nSubject: {subject}\r\n"
+                      "Date: Mon, 07 Dec 2026 02:00:00 +0000\r\n"
+                      f"Message-ID: {mid}\r\nMIME-Version: 1.0\r\n"
+                      "Content-Type: text/plain\r\n\r\n").encode() + body
 
 
 @dataclass
