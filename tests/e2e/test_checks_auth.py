@@ -59,6 +59,11 @@ def zone(keys):
          .spf("spf-perm.test", "v=spf1 ip4:127.0.0.1/33 -all")
          .spf("spf-loop.test", "v=spf1 include:spf-loop2.test -all")
          .spf("spf-loop2.test", "v=spf1 include:spf-loop.test -all")
+         .spf("spf-many.test", "v=spf1 " + " ".join(f"a:n{i}.spf-many.test" for i in range(11))
+              + " -all")
+         .spf("spf-void.test", "v=spf1 a:v1.spf-void.test a:v2.spf-void.test "
+              "a:v3.spf-void.test ip4:127.0.0.1 -all")
+         .spf("spf-macro.test", "v=spf1 exists:%{x}.spf-macro.test -all")
          .dmarc("dmarc-reject.test", "v=DMARC1; p=reject")
          .dmarc("dmarc-quar.test", "v=DMARC1; p=quarantine")
          .dmarc("dmarc-none.test", "v=DMARC1; p=none")
@@ -69,6 +74,8 @@ def zone(keys):
          .dmarc("dmarc-strict.test", "v=DMARC1; p=reject; aspf=s")
          .dmarc("dmarc-dkim.test", "v=DMARC1; p=reject; adkim=r")
          .dkim_key("dmarc-dkim.test", "sel", keys["dmarc"].record))
+    for i in range(11):
+        z.a(f"n{i}.spf-many.test", "192.0.2.1")
     for k in ("rsa", "ed", "small"):
         z.dkim_key("dkim.test", keys[k].selector, keys[k].record)
     return z
@@ -101,8 +108,15 @@ def delivered(sink, t, n=1):
      ("smtp.mailfrom", "alice@spf-perm.test")),
     ("alice@spf-loop.test", "mx.sender.test", "permerror",
      ("smtp.mailfrom", "alice@spf-loop.test")),
+    ("alice@spf-many.test", "mx.sender.test", "permerror",
+     ("smtp.mailfrom", "alice@spf-many.test")),
+    ("alice@spf-void.test", "mx.sender.test", "permerror",
+     ("smtp.mailfrom", "alice@spf-void.test")),
+    ("alice@spf-macro.test", "mx.sender.test", "permerror",
+     ("smtp.mailfrom", "alice@spf-macro.test")),
     ("", "mx.spf-pass.test", "pass", ("smtp.helo", "mx.spf-pass.test")),
-], ids=["pass", "softfail", "neutral", "none", "permerror", "include-loop", "null-sender-helo"])
+], ids=["pass", "softfail", "neutral", "none", "permerror", "include-loop", "eleven-lookups",
+        "three-void-lookups", "bad-macro", "null-sender-helo"])
 def test_spf_accepted_results_in_authentication_results(auth, sender, helo, result, prop):
     g, _, sink = auth
     t = transact(g, sender, [RCPT], message("carol@elsewhere.test"), helo=helo)
