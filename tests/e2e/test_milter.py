@@ -9,23 +9,19 @@ reply code, quarantine, change and delete headers, replace the body, skip
 steps and ask for macros. Every bad milter ends in verdict "error" with a
 reason, never in a crash of the client (the sanitizers watch)."""
 import json
-import os
-import signal
-import socket
 import struct
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SANITIZER_MARKS, free_port, wait_for
+from checkers import (ALL_ACTIONS, SMFIF_ADDHDRS, SMFIF_ADDRCPT, SMFIF_CHGBODY,  # noqa: F401
+                      SMFIF_CHGHDRS, SMFIF_QUARANTINE, SMFIF_SETSYMLIST, SMFIP_NOCONNECT,
+                      SMFIP_NOHELO, SMFIP_NR_BODY, SMFIP_NR_HDR, SMFIP_RCPT_REJ, SMFIP_SKIP,
+                      fake_milter, opendkim, pkt)
+from conftest import BIN, SANITIZER_MARKS, free_port, wait_for
 
-DRIVER = Path(os.environ.get("GATE26_BIN", ROOT / "build-test" / "src" / "gate26")).parent \
-    / "scan" / "milter_try"
-OPENDKIM = "/usr/sbin/opendkim"
-OPENDKIM_GENKEY = "/usr/sbin/opendkim-genkey"
+DRIVER = Path(BIN).parent / "scan" / "milter_try"
 
 MESSAGE = (b"From: Alice <alice@example.test>\r\n"
            b"To: Bob <bob@example.net>\r\n"
@@ -36,14 +32,6 @@ MESSAGE = (b"From: Alice <alice@example.test>\r\n"
            b"\r\n"
            b"Hello Bob,\r\n"
            b"this is the body.\r\n")
-
-# Actions and protocol steps of the milter protocol version 6 (libmilter's mfdef.h).
-SMFIF_ADDHDRS, SMFIF_CHGBODY, SMFIF_ADDRCPT, SMFIF_CHGHDRS, SMFIF_QUARANTINE, SMFIF_SETSYMLIST = \
-    0x01, 0x02, 0x04, 0x10, 0x20, 0x100
-ALL_ACTIONS = SMFIF_ADDHDRS | SMFIF_CHGBODY | SMFIF_CHGHDRS | SMFIF_QUARANTINE
-SMFIP_NOCONNECT, SMFIP_NOHELO, SMFIP_NR_HDR, SMFIP_SKIP, SMFIP_NR_BODY, SMFIP_RCPT_REJ = \
-    0x01, 0x02, 0x80, 0x400, 0x80000, 0x800
-
 
 def run(spec, message=MESSAGE, *args, tmp, expect_rc=0):
     """Plays message through the milter at spec; returns milter_try's JSON."""
@@ -58,184 +46,12 @@ def run(spec, message=MESSAGE, *args, tmp, expect_rc=0):
     return json.loads(p.stdout) if expect_rc == 0 else err
 
 
-def pkt(cmd, data=b""):
-    return struct.pack(">I", len(data) + 1) + cmd + data
-
-
-class FakeMilter:
-    """A milter on a UNIX socket (or TCP with inet=True), one thread. It answers
-    OPTNEG with actions, protocol and symlists, then for each command the list
-    replies[cmd] (packets as bytes, or a function of the command's data that
-    returns them; "close": it closes; "hang": it stops answering; "progress":
-    PROGRESS every 0.1 s for ever; OPTNEG "close" closes at once), by default CONTINUE (and ACCEPT at the end of the message); no
-    reply to MACRO, ABORT and QUIT. Each packet received is kept in .got as
-    (cmd, data)."""
-
-    serial = 0
-
-    def __init__(self, tmp, actions=ALL_ACTIONS, protocol=0, symlists=b"", replies=None,
-                 optneg=None, inet=False):
-        self.actions, self.protocol, self.symlists = actions, protocol, symlists
-        self.optneg = optneg
-        self.replies = replies or {}
-        self.got = []
-        self.stop_flag = threading.Event()
-        if inet:
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind(("127.0.0.1", 0))
-            self.spec = f"inet:{self.sock.getsockname()[1]}@127.0.0.1"
-        else:
-            FakeMilter.serial += 1
-            path = tmp / f"fake{FakeMilter.serial}.sock"
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.bind(str(path))
-            self.spec = f"unix:{path}"
-        self.sock.listen(4)
-        self.sock.settimeout(0.2)
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self):
-        while not self.stop_flag.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(30)
-                try:
-                    self.talk(conn)
-                except (OSError, ConnectionError):
-                    pass
-
-    def read_packet(self, conn):
-        head = self.read_exact(conn, 4)
-        if head is None:
-            return None
-        (n,) = struct.unpack(">I", head)
-        body = self.read_exact(conn, n)
-        return body[:1], body[1:]
-
-    @staticmethod
-    def read_exact(conn, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = conn.recv(n - len(buf))
-            if not chunk:
-                return None
-            buf += chunk
-        return buf
-
-    def talk(self, conn):
-        hung = False
-        while True:
-            p = self.read_packet(conn)
-            if p is None:
-                return
-            cmd, data = p
-            self.got.append((cmd, data))
-            if hung:
-                continue
-            if cmd == b"O":
-                if self.optneg == "close":
-                    return
-                conn.sendall(self.optneg if self.optneg is not None else
-                             pkt(b"O", struct.pack(">III", 6, self.actions, self.protocol)
-                                 + self.symlists))
-                continue
-            if cmd in (b"D", b"A", b"Q", b"K"):
-                if cmd == b"Q":
-                    return
-                continue
-            default = [pkt(b"a")] if cmd == b"E" else [pkt(b"c")]
-            replies = self.replies.get(cmd.decode(), default)
-            if callable(replies):
-                replies = replies(data)
-            if replies == "progress":
-                while not self.stop_flag.is_set():
-                    conn.sendall(pkt(b"p"))
-                    time.sleep(0.1)
-                return
-            if replies == "close":
-                return
-            if replies == "hang":
-                hung = True
-                continue
-            for r in replies:
-                conn.sendall(r)
-
-    def cmds(self, cmd):
-        return [d for c, d in self.got if c == cmd]
-
-    def stop(self):
-        self.stop_flag.set()
-        self.sock.close()
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
-def fake(tmp_path):
-    made = []
-
-    def make(**kw):
-        m = FakeMilter(tmp_path, **kw)
-        made.append(m)
-        return m
-
-    yield make
-    for m in made:
-        m.stop()
+def fake(fake_milter):
+    return fake_milter
 
 
-# ---- a real milter: opendkim ----
-
-@pytest.fixture
-def opendkim(tmp_path):
-    """opendkim -f in milter mode (sign and verify) for example.test, selector s1,
-    on a UNIX socket and on a TCP port; yields (unix spec, inet spec, public key record)."""
-    d = tmp_path / "opendkim"
-    d.mkdir()
-    subprocess.run([OPENDKIM_GENKEY, "-b", "2048", "-d", "example.test", "-s", "s1", "-D", str(d)],
-                   check=True, timeout=60)
-    txt = (d / "s1.txt").read_text()
-    record = "".join(part.split('"')[1] for part in txt.split("\n") if '"' in part)
-    port = free_port()
-    procs = []
-    specs = []
-    for i, sock in enumerate([f"local:{d}/sock", f"inet:{port}@127.0.0.1"]):
-        conf = d / f"opendkim{i}.conf"
-        conf.write_text(f"Syslog no\nMode sv\nDomain example.test\nSelector s1\n"
-                        f"KeyFile {d}/s1.private\nRequireSafeKeys no\nSocket {sock}\n"
-                        f"UserID root\nPidFile {d}/pid{i}\nOn-NoSignature accept\n")
-        procs.append(subprocess.Popen([OPENDKIM, "-f", "-x", str(conf)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-    specs = [f"unix:{d}/sock", f"inet:{port}@127.0.0.1"]
-
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return (d / "sock").exists()
-        except OSError:
-            return False
-
-    try:
-        wait_for(up, timeout=30, what="opendkim's sockets")
-        yield specs[0], specs[1], record
-    finally:
-        # opendkim lingers for seconds after SIGTERM (its threads' timeouts): a short
-        # grace, then SIGKILL; both by PID.
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=10)
-
+# ---- a real milter: opendkim (checkers.Opendkim) ----
 
 def apply_mods(message, mods):
     """The message with the added and inserted headers of mods (what the pipeline will do)."""

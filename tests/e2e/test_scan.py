@@ -11,32 +11,19 @@ scan_try prints one JSON object: {"status": "clean"|"infected"|"error"|
 "timeout", "name"|"error": ...} for clamd, {"status": "ok"|"error"|
 "timeout", "score", "required_score", "action", "symbols", ...} for rspamd.
 """
-import hashlib
-import http.server
 import json
 import os
-import signal
-import socket
 import subprocess
-import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from checkers import (GTUBE, MAX_SIZE, STREAM_MAX, Clamd, clamd, fake_server,  # noqa: F401
+                      http_fake, rspamd)
 from conftest import ROOT, SANITIZER_MARKS, free_port, wait_for
 
 DRIVER = Path(os.environ.get("GATE26_BIN", ROOT / "build-test" / "src" / "gate26")).parent \
     / "scan" / "scan_try"
-CLAMD = "/usr/sbin/clamd"
-RSPAMD = "/usr/bin/rspamd"
-MAX_SIZE = 10 * 1024 * 1024          # gate26's default max-message-size
-STREAM_MAX = 12 * 1024 * 1024        # clamd's StreamMaxLength here
-GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
-VIRUS = b"gate26 test payload: not a virus, but listed as one\n"
-
-
 def scan(*args, timeout=60, stdin=None):
     """Runs scan_try; returns the JSON object it printed."""
     p = subprocess.run([str(DRIVER), *map(str, args)], capture_output=True, timeout=timeout)
@@ -58,75 +45,7 @@ def write(path, data):
     return path
 
 
-def stop(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-# ---- clamd ----
-
-class Clamd:
-    def __init__(self, root):
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-        db = root / "db"
-        db.mkdir(exist_ok=True)
-        self.virus = write(root / "virus.bin", VIRUS)
-        (db / "gate26.hdb").write_text(
-            f"{hashlib.md5(VIRUS).hexdigest()}:{len(VIRUS)}:Gate26.Test.File\n")
-        self.sock = root / "clamd.sock"
-        self.port = free_port()
-        conf = root / "clamd.conf"
-        conf.write_text(f"""LocalSocket {self.sock}
-TCPSocket {self.port}
-TCPAddr 127.0.0.1
-DatabaseDirectory {db}
-TemporaryDirectory {root}
-Foreground yes
-User root
-StreamMaxLength {STREAM_MAX // (1024 * 1024)}M
-MaxFileSize 100M
-MaxScanSize 100M
-LogFile {root}/clamd.log
-""")
-        self.log = open(root / "clamd.out", "wb")
-        self.proc = subprocess.Popen([CLAMD, "-c", str(conf)], stdout=self.log, stderr=self.log)
-        wait_for(self.ready, 120, "clamd's socket")
-
-    def ready(self):
-        assert self.proc.poll() is None, (self.root / "clamd.out").read_text()
-        try:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.connect(str(self.sock))
-                s.sendall(b"zPING\0")
-                return s.recv(16) == b"PONG\0"
-        except OSError:
-            return False
-
-    @property
-    def unix(self):
-        return f"unix:{self.sock}"
-
-    @property
-    def tcp(self):
-        return f"tcp:127.0.0.1:{self.port}"
-
-    def stop(self):
-        stop(self.proc)
-        self.log.close()
-
-
-@pytest.fixture(scope="module")
-def clamd(tmp_path_factory):
-    c = Clamd(tmp_path_factory.mktemp("clamd"))
-    yield c
-    c.stop()
-
+# ---- clamd (checkers.Clamd, a .hdb of checkers.VIRUS) ----
 
 @pytest.mark.parametrize("where", ["unix", "tcp"])
 def test_clamd_clean_and_infected(clamd, tmp_path, where):
@@ -209,83 +128,9 @@ def test_clamd_killed_mid_scan_is_an_error(tmp_path):
     assert "clamd" in r["error"], r
 
 
-class FakeServer:
-    """A stream server on a UNIX socket or 127.0.0.1 that does what it is told
-    with each connection: 'hang' (accept, read, never answer), 'stuck' (accept,
-    never read), 'close' (read the whole stream, close), bytes to answer after
-    the first octets, or ('then-close', bytes) to read the whole stream, answer
-    them and close."""
-
-    def __init__(self, behaviour, path=None):
-        self.behaviour = behaviour
-        if path is not None:
-            self.sock = socket.socket(socket.AF_UNIX)
-            self.sock.bind(str(path))
-            self.target = f"unix:{path}"
-        else:
-            self.sock = socket.socket()
-            self.sock.bind(("127.0.0.1", 0))
-            self.target = f"127.0.0.1:{self.sock.getsockname()[1]}"
-        self.sock.listen(8)
-        self.conns = []
-        self.ended = 0      # connections the client closed
-        self.stopping = False
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while not self.stopping:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
-
-    def serve(self, conn):
-        try:
-            if self.behaviour == "stuck":
-                return
-            if self.behaviour == "close" or isinstance(self.behaviour, tuple):
-                got = b""   # the whole stream, up to its zero-length chunk
-                while not got.endswith(b"\0\0\0\0"):
-                    more = conn.recv(65536)
-                    if not more:
-                        break
-                    got += more
-                if isinstance(self.behaviour, tuple):
-                    conn.sendall(self.behaviour[1])
-                conn.close()
-                return
-            conn.recv(10)
-            if isinstance(self.behaviour, bytes):
-                conn.sendall(self.behaviour)
-            while not self.stopping and conn.recv(65536):
-                pass
-            if not self.stopping:
-                self.ended += 1
-        except OSError:
-            pass
-
-    def stop(self):
-        self.stopping = True
-        self.sock.close()
-        for c in self.conns:
-            c.close()
-
-
 @pytest.fixture
-def fake():
-    made = []
-
-    def make(behaviour, path=None):
-        f = FakeServer(behaviour, path)
-        made.append(f)
-        return f
-
-    yield make
-    for f in made:
-        f.stop()
+def fake(fake_server):
+    return fake_server
 
 
 @pytest.mark.parametrize("behaviour", ["hang", "stuck"])
@@ -324,79 +169,7 @@ def test_clamd_garbage_is_an_error(fake, tmp_path, behaviour, error):
     assert r == {"status": "error", "error": error}
 
 
-# ---- rspamd ----
-
-class Rspamd:
-    """Debian's rspamd with its own configuration (/etc/rspamd) and a local
-    one written here (--var LOCAL_CONFDIR): the normal worker and the
-    controller on ports of our own, the proxy off, every module that asks
-    the network (DNS lists, fuzzy, SPF/DKIM/DMARC, hfilter) or redis off, DNS
-    to a closed port of 127.0.0.1 (nothing leaves the host), and three
-    multimap rules that score 4, 7 and 16 by an X-Gate26-Test header, so a
-    message can cross each of gate26's thresholds (3, 6, 15)."""
-
-    OFF = ["fuzzy_check", "rbl", "asn", "spf", "dkim", "dmarc", "arc", "neural", "ratelimit",
-           "replies", "greylist", "history_redis", "phishing", "url_redirector", "hfilter",
-           "dkim_signing", "mx_check", "reputation", "clickhouse", "elastic", "metadata_exporter"]
-
-    def __init__(self, root):
-        self.root = root
-        local = root / "local"
-        (local / "override.d").mkdir(parents=True)
-        (local / "local.d").mkdir()
-        for d in ("db", "run", "log"):
-            (root / d).mkdir()
-        self.port = free_port()
-        over = local / "override.d"
-        (over / "worker-normal.inc").write_text(
-            f'bind_socket = "127.0.0.1:{self.port}";\ncount = 1;\n')
-        (over / "worker-controller.inc").write_text(
-            f'bind_socket = "127.0.0.1:{free_port()}";\ncount = 1;\n')
-        (over / "worker-proxy.inc").write_text("enabled = false;\n")
-        (over / "options.inc").write_text(
-            'dns { nameserver = ["127.0.0.1:1"]; timeout = 0.2s; retransmits = 1; }\n')
-        (over / "logging.inc").write_text(
-            f'type = "file"; filename = "{root}/log/rspamd.log"; level = "info";\n')
-        for m in self.OFF:
-            (over / f"{m}.conf").write_text("enabled = false;\n")
-        rules = []
-        for name, score in (("four", 4), ("seven", 7), ("sixteen", 16)):
-            (local / f"{name}.map").write_text(f"{name}\n")
-            rules.append(f'GATE26_TEST_{name.upper()} {{ type = "header"; header = '
-                         f'"X-Gate26-Test"; map = "{local}/{name}.map"; score = {score}.0; }}')
-        (local / "local.d" / "multimap.conf").write_text("\n".join(rules) + "\n")
-        self.out = open(root / "rspamd.out", "wb")
-        self.proc = subprocess.Popen(
-            [RSPAMD, "-f", "-u", "root", "-g", "root", "-c", "/etc/rspamd/rspamd.conf",
-             f"--var=LOCAL_CONFDIR={local}", f"--var=DBDIR={root}/db",
-             f"--var=RUNDIR={root}/run", f"--var=LOGDIR={root}/log"],
-            stdout=self.out, stderr=self.out)
-        # The first start compiles its regular expressions (hyperscan): tens of seconds.
-        wait_for(self.ready, 240, "rspamd's normal worker")
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def ready(self):
-        assert self.proc.poll() is None, (self.root / "rspamd.out").read_text()[-3000:]
-        try:
-            with urllib.request.urlopen(self.url + "/ping", timeout=1) as r:
-                return r.read().strip() == b"pong"
-        except OSError:
-            return False
-
-    def stop(self):
-        stop(self.proc)
-        self.out.close()
-
-
-@pytest.fixture(scope="module")
-def rspamd(tmp_path_factory):
-    r = Rspamd(tmp_path_factory.mktemp("rspamd"))
-    yield r
-    r.stop()
-
+# ---- rspamd (checkers.Rspamd) ----
 
 ENVELOPE = ["--ip", "127.0.0.1", "--helo", "mx.example.com", "--from", "alice@example.com",
             "--rcpt", "bob@example.net", "--queue-id", "7D21C04A9E"]
@@ -451,62 +224,6 @@ def test_rspamd_down_is_an_error(tmp_path):
     r = scan("rspamd", f"http://127.0.0.1:{free_port()}", write(tmp_path / "m", b"x"))
     assert r["status"] == "error" and r["http_status"] == 0, r
     assert "Couldn't connect" in r["error"] or "Failed to connect" in r["error"], r
-
-
-class FakeHttp:
-    """An HTTP server on 127.0.0.1 that records each request and answers as
-    told: ('json', status, body), 'hang' (reads, never answers)."""
-
-    def __init__(self, answer):
-        self.requests = []
-        fake = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(n)
-                fake.requests.append((self.path, self.headers, body))
-                if fake.answer == "hang":
-                    fake.release.wait(60)
-                    return
-                status, data = fake.answer
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.answer = answer
-        self.release = threading.Event()
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def http_fake():
-    made = []
-
-    def make(answer):
-        f = FakeHttp(answer)
-        made.append(f)
-        return f
-
-    yield make
-    for f in made:
-        f.stop()
 
 
 GOOD = b'{"score":2.5,"required_score":15,"action":"no action","symbols":{"A":{"score":2.5}}}'
