@@ -24,6 +24,7 @@
 
 #include "ctl/ctl.h"
 #include "ctl/format.h"
+#include "ctl/quarantine.h"
 #include "ctl/request.h"
 #include "ctl/scanners.h"
 #include "ctl/status.h"
@@ -64,6 +65,7 @@ struct ctl {
     struct sched *sched;
     struct policy_limits *limits; /* for unlock */
     struct watch *watch;          /* for status: borrowed, may be NULL */
+    struct spool *spool;          /* for quarantine: borrowed, may be NULL */
     struct evconnlistener *listener;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int dir_fd; /* the spool directory: the socket goes by name in it, after root is gone too */
@@ -341,6 +343,27 @@ run_scanners(struct ctl_conn *c, size_t top)
     evbuffer_free(body);
 }
 
+/* quarantine release|delete ID...: the spool's quarantine (quarantine_run.c). */
+static void
+run_quarantine(struct ctl_conn *c, const char *line, size_t len)
+{
+    struct evbuffer *body = evbuffer_new();
+    char text[256], q[LOG_QUOTE_CAP];
+    int status;
+
+    if (body == NULL)
+        log_panic("evbuffer_new failed");
+    log_info("-: event=quarantine-command, request=\"%s\"", log_quote(q, sizeof(q), line, len));
+    if (c->ctl->spool == NULL) {
+        answer(c, -1, "this daemon keeps no quarantine", NULL);
+        evbuffer_free(body);
+        return;
+    }
+    status = ctl_quarantine_run(c->ctl->spool, line, len, body, text, sizeof(text));
+    answer(c, status, text, evbuffer_get_length(body) > 0 ? body : NULL);
+    evbuffer_free(body);
+}
+
 static void
 batch_each(void *arg, size_t i, int status, int err)
 {
@@ -427,6 +450,12 @@ run(struct ctl_conn *c, const char *line, size_t len)
     if ((len == sizeof(CTL_STATUS_VERB) - 1 && memcmp(line, CTL_STATUS_VERB, len) == 0) ||
         (len == sizeof(CTL_STATUS_JSON_VERB) - 1 && memcmp(line, CTL_STATUS_JSON_VERB, len) == 0)) {
         run_status(c, len == sizeof(CTL_STATUS_JSON_VERB) - 1);
+        free(req);
+        return;
+    }
+    if (len >= sizeof(CTL_QUARANTINE_VERB) &&
+        memcmp(line, CTL_QUARANTINE_VERB " ", sizeof(CTL_QUARANTINE_VERB)) == 0) {
+        run_quarantine(c, line, len);
         free(req);
         return;
     }
@@ -606,6 +635,12 @@ ctl_new(struct event_base *base, struct sched *s, struct policy_limits *limits,
         log_warning("-: control=%s, event=chmod, error=\"%s\"", c->path, strerror(errno));
     log_info("-: control=%s, event=listening", c->path);
     return c;
+}
+
+void
+ctl_set_spool(struct ctl *c, struct spool *sp)
+{
+    c->spool = sp;
 }
 
 void

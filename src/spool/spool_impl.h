@@ -28,10 +28,13 @@ struct spool_msg {
     bool created; /* tmp/ID exists (and must go if the message fails) */
     char *buf;    /* CAP_SPOOL_WRITE_BUF octets waiting for write(2) */
     size_t used;
-    size_t env_len; /* octets of the envelope records (and their blank line) */
-    uint64_t size;  /* content octets, without the envelope */
-    bool held;      /* queued on hold (its envelope has a hold record) */
-    int err;        /* the first write error (sticky), 0 while none */
+    size_t env_len;  /* octets of the envelope records (and their blank line) */
+    uint64_t size;   /* content octets, without the envelope */
+    bool held;       /* queued on hold (its envelope has a hold record) */
+    bool quarantine; /* spool_msg_quarantine: committed into quarantine/, the hook not told */
+    char *qrec;      /* then its quarantine record (heap), appended at commit */
+    size_t qrec_len;
+    int err; /* the first write error (sticky), 0 while none */
     spool_commit_fn *fn;
     void *arg;
     /* Set by the commit thread (or by spool_msg_commit when the last write failed). */
@@ -66,13 +69,18 @@ struct spool {
     char dir[CAP_PATH];
     int dir_fd;
     int tmp_fd;
-    int queue_fd; /* -1 in a reader when there is no queue/ */
-    int lock_fd;  /* SPOOL/lock, flock'd (lock.c); -1 in a reader when there is no lock file */
-    bool reader;  /* spool_open_reader: read-only, no commit thread */
+    int queue_fd;      /* -1 in a reader when there is no queue/ */
+    int quarantine_fd; /* -1 in a reader when there is no quarantine/ */
+    bool admin;        /* spool_open_admin: LOCK_EX, no commit thread, no base */
+    int lock_fd;       /* SPOOL/lock, flock'd (lock.c); -1 in a reader when there is no lock file */
+    bool reader;       /* spool_open_reader: read-only, no commit thread */
     struct spool_stats found;
     /* Loop thread only: counted as reports arrive. */
     struct spool_counters counters;
-    uint64_t removed; /* queued messages whose removal was reported */
+    uint64_t removed;     /* queued messages whose removal was reported */
+    size_t quarantined;   /* files in quarantine/: found at open, +commits, -removals */
+    uint64_t q_committed; /* of counters.committed, into quarantine/ */
+    uint64_t q_released;  /* released from quarantine/ into queue/ */
     spool_hook_fn *hook;
     void *hook_arg;
 
@@ -139,6 +147,9 @@ struct dirent *spool_next(DIR *d);
 void spool_update_batch(struct spool *sp, struct spool_update *batch);
 /* queue.c: calls back and frees each change of list, in order (on the loop). */
 void spool_update_deliver(struct spool *sp, struct spool_update *list);
+
+/* quarantine.c: the files found in quarantine/ at open (finishing half-done releases). */
+int spool_recover_quarantine(struct spool *sp, uint64_t *max_id, char *err, size_t errcap);
 
 /* Logs the one warning line of a message that could not be stored. */
 void spool_log_failure(const char *id, const char *what, int err);

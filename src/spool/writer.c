@@ -109,6 +109,7 @@ writer_put(struct spool_msg *m, const char *p, size_t len)
 void
 spool_msg_release(struct spool_msg *m)
 {
+    free(m->qrec);
     free(m->buf);
     free(m);
 }
