@@ -60,7 +60,8 @@ spool_qrec_set(struct spool_qrec *r, time_t at, const char *check, const char *r
     if (check == NULL || !qrec_is_check(check, strlen(check)))
         return -1;
     memcpy(r->check, check, strlen(check) + 1);
-    r->at = at < 0 ? 0 : at;
+    /* The record's field holds 10 digits. */
+    r->at = at < 0 ? 0 : at > (time_t)9999999999LL ? (time_t)9999999999LL : at;
     if (reason == NULL)
         reason = "";
     len = strlen(reason);
