@@ -9,8 +9,10 @@
 #ifndef GATE26_CTL_QUARANTINE_H
 #define GATE26_CTL_QUARANTINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "ctl/request.h"
 #include "spool/spool.h"
 
 struct evbuffer;
@@ -19,7 +21,24 @@ struct evbuffer;
 #define CTL_QUARANTINE_VERB "quarantine"
 
 /*
- * Runs one request line "quarantine release|delete ID..." (at most
+ * Parses "quarantine release|delete ID..." (without its LF): *release, and
+ * the ids into req (at most CTL_IDS_MAX, none twice). Returns 0, or -1 with
+ * the refusal in text.
+ */
+int ctl_quarantine_parse(const char *line, size_t len, bool *release, struct ctl_request *req,
+                         char *text, size_t textcap);
+
+/* Appends an id's line to body: "+ ID: released|deleted" or "- ID: why". */
+void ctl_quarantine_line(struct evbuffer *body, const char *id, bool release, int status,
+                         const char *why);
+
+/* Appends "= SUMMARY" and puts it in text; returns 0 when done == n, else -1. */
+int ctl_quarantine_summary(struct evbuffer *body, bool release, size_t done, size_t n, char *text,
+                           size_t textcap);
+
+/*
+ * Runs one request line synchronously (a spool without its thread:
+ * spool_open_admin) "quarantine release|delete ID..." (at most
  * CTL_IDS_MAX ids, none twice) on sp: body gets one line per id, "+ ID:
  * released" / "+ ID: deleted" or "- ID: WHY" (no such message in
  * quarantine, ...), then "= SUMMARY". Returns 0 when every id was done,

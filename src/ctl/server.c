@@ -38,10 +38,11 @@ struct ctl_conn {
     struct ctl *ctl;
     struct ctl_conn *prev, *next;
     struct bufferevent *bev;
-    bool waiting;            /* for a queue command's callbacks */
-    struct ctl_batch *batch; /* the command on many messages it waits for */
-    bool answered;           /* the answer is in the output: close once it is sent */
-    bool peer_gone;          /* free when the callback comes */
+    bool waiting;              /* for a queue command's callbacks */
+    struct ctl_batch *batch;   /* the command on many messages it waits for */
+    struct ctl_qbatch *qbatch; /* or the quarantine's release|delete */
+    bool answered;             /* the answer is in the output: close once it is sent */
+    bool peer_gone;            /* free when the callback comes */
 };
 
 /* One message of a batch, as it ended. */
@@ -58,6 +59,14 @@ struct ctl_batch {
     bool starting; /* inside sched_command: answer only after it returns */
     char (*ids)[SPOOL_ID_LEN + 1];
     struct batch_result *res;
+};
+
+/* A quarantine release|delete on the spool's thread: answered once every id has ended. */
+struct ctl_qbatch {
+    struct ctl_conn *conn; /* NULL once the connection is gone */
+    bool release;
+    size_t n, left, done;
+    struct evbuffer *body; /* the ids' lines, in the order asked (the thread keeps it) */
 };
 
 struct ctl {
@@ -78,6 +87,8 @@ conn_free(struct ctl_conn *c)
     /* A command still in flight reports to nobody (the spool has stopped: it will not). */
     if (c->batch != NULL)
         c->batch->conn = NULL;
+    if (c->qbatch != NULL)
+        c->qbatch->conn = NULL;
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -343,25 +354,62 @@ run_scanners(struct ctl_conn *c, size_t top)
     evbuffer_free(body);
 }
 
-/* quarantine release|delete ID...: the spool's quarantine (quarantine_run.c). */
+static void
+qbatch_each(void *arg, const char *id, int status, int err, const char *why)
+{
+    struct ctl_qbatch *b = arg;
+    char text[256];
+    int rc;
+
+    (void)err;
+    ctl_quarantine_line(b->body, id, b->release, status, why);
+    b->done += status == 0;
+    if (--b->left > 0)
+        return;
+    rc = ctl_quarantine_summary(b->body, b->release, b->done, b->n, text, sizeof(text));
+    if (b->conn != NULL) {
+        b->conn->qbatch = NULL;
+        answer(b->conn, rc, text, b->body);
+    }
+    evbuffer_free(b->body);
+    free(b);
+}
+
+/* quarantine release|delete ID...: each id to the spool's thread (quarantine_run.c parses). */
 static void
 run_quarantine(struct ctl_conn *c, const char *line, size_t len)
 {
-    struct evbuffer *body = evbuffer_new();
+    struct ctl_request *req = xmalloc(sizeof(*req));
     char text[256], q[LOG_QUOTE_CAP];
-    int status;
+    struct ctl_qbatch *b;
+    bool release;
 
-    if (body == NULL)
-        log_panic("evbuffer_new failed");
     log_info("-: event=quarantine-command, request=\"%s\"", log_quote(q, sizeof(q), line, len));
     if (c->ctl->spool == NULL) {
         answer(c, -1, "this daemon keeps no quarantine", NULL);
-        evbuffer_free(body);
+        free(req);
         return;
     }
-    status = ctl_quarantine_run(c->ctl->spool, line, len, body, text, sizeof(text));
-    answer(c, status, text, evbuffer_get_length(body) > 0 ? body : NULL);
-    evbuffer_free(body);
+    if (ctl_quarantine_parse(line, len, &release, req, text, sizeof(text)) == -1) {
+        answer(c, -1, text, NULL);
+        free(req);
+        return;
+    }
+    b = xcalloc(1, sizeof(*b));
+    b->conn = c;
+    b->release = release;
+    b->n = b->left = req->n_ids;
+    b->body = evbuffer_new();
+    if (b->body == NULL)
+        log_panic("evbuffer_new failed");
+    c->qbatch = b;
+    c->waiting = true;
+    (void)bufferevent_disable(c->bev, EV_READ);
+    /* The callbacks come later, on the loop, in this order. */
+    for (size_t i = 0; i < req->n_ids; i++)
+        spool_quarantine_start(c->ctl->spool, release ? SPOOL_QOP_RELEASE : SPOOL_QOP_DELETE,
+                               req->ids[i], qbatch_each, b);
+    free(req);
 }
 
 static void

@@ -415,9 +415,9 @@ daemon_quarantine_expire(struct daemon *d)
 {
     size_t n = spool_quarantine_expire(d->spool, d->conf->quarantine_keep, time(NULL));
 
+    /* Each is logged (event=quarantine-expired) once the spool's thread has removed it. */
     if (n > 0)
-        log_info("-: event=quarantine-expire, expired=%zu, left=%zu", n,
-                 spool_quarantine_count(d->spool));
+        log_info("-: event=quarantine-expire, expiring=%zu, keep=%u", n, d->conf->quarantine_keep);
 }
 
 static void

@@ -219,13 +219,22 @@ commit_batch(struct spool *sp, struct spool_msg *batch)
     }
 }
 
-/* Appends the batch and the changes to the done lists and wakes the loop. */
+/* Appends the batch, the changes and the quarantine's jobs to the done lists and wakes the loop. */
 static void
-commit_report(struct spool *sp, struct spool_msg *batch, struct spool_update *changes)
+commit_report(struct spool *sp, struct spool_msg *batch, struct spool_update *changes,
+              struct spool_qjob *qjobs)
 {
     uint64_t one = 1;
 
     pthread_mutex_lock(&sp->lock);
+    if (qjobs != NULL) {
+        struct spool_qjob *last = qjobs;
+
+        while (last->next != NULL)
+            last = last->next;
+        *sp->qdone_tail = qjobs;
+        sp->qdone_tail = &last->next;
+    }
     if (batch != NULL) {
         struct spool_msg *last = batch;
 
@@ -256,13 +265,15 @@ commit_thread(void *arg)
     struct spool *sp = arg;
     struct spool_msg *batch;
     struct spool_update *changes;
+    struct spool_qjob *qjobs;
 
     pthread_mutex_lock(&sp->lock);
     for (;;) {
-        while (!sp->stopping && ((sp->todo == NULL && sp->utodo == NULL) || sp->held))
+        while (!sp->stopping &&
+               ((sp->todo == NULL && sp->utodo == NULL && sp->qtodo == NULL) || sp->held))
             pthread_cond_wait(&sp->wake, &sp->lock);
         /* Stopping: leave only once everything handed over is done. */
-        if (sp->todo == NULL && sp->utodo == NULL)
+        if (sp->todo == NULL && sp->utodo == NULL && sp->qtodo == NULL)
             break;
         batch = sp->todo;
         sp->todo = NULL;
@@ -270,12 +281,17 @@ commit_thread(void *arg)
         changes = sp->utodo;
         sp->utodo = NULL;
         sp->utodo_tail = &sp->utodo;
+        qjobs = sp->qtodo;
+        sp->qtodo = NULL;
+        sp->qtodo_tail = &sp->qtodo;
         pthread_mutex_unlock(&sp->lock);
         if (batch != NULL)
             commit_batch(sp, batch);
         if (changes != NULL)
             spool_update_batch(sp, changes);
-        commit_report(sp, batch, changes);
+        if (qjobs != NULL)
+            spool_qjob_run(sp, qjobs);
+        commit_report(sp, batch, changes, qjobs);
         pthread_mutex_lock(&sp->lock);
     }
     pthread_mutex_unlock(&sp->lock);
@@ -283,11 +299,14 @@ commit_thread(void *arg)
 }
 
 static struct spool_msg *
-commit_take_done(struct spool *sp, struct spool_update **changes)
+commit_take_done(struct spool *sp, struct spool_update **changes, struct spool_qjob **qjobs)
 {
     struct spool_msg *list;
 
     pthread_mutex_lock(&sp->lock);
+    *qjobs = sp->qdone;
+    sp->qdone = NULL;
+    sp->qdone_tail = &sp->qdone;
     list = sp->done;
     sp->done = NULL;
     sp->done_tail = &sp->done;
@@ -336,10 +355,12 @@ static void
 commit_deliver_all(struct spool *sp)
 {
     struct spool_update *changes;
-    struct spool_msg *list = commit_take_done(sp, &changes);
+    struct spool_qjob *qjobs;
+    struct spool_msg *list = commit_take_done(sp, &changes, &qjobs);
 
     commit_deliver(sp, list);
     spool_update_deliver(sp, changes);
+    spool_qjob_deliver(sp, qjobs);
 }
 
 static void
@@ -388,6 +409,10 @@ spool_commit_start(struct spool *sp, char *err, size_t errcap)
     sp->utodo_tail = &sp->utodo;
     sp->udone = NULL;
     sp->udone_tail = &sp->udone;
+    sp->qtodo = NULL;
+    sp->qtodo_tail = &sp->qtodo;
+    sp->qdone = NULL;
+    sp->qdone_tail = &sp->qdone;
     sp->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (sp->event_fd == -1) {
         (void)str_fmt(err, errcap, "%s: eventfd: %s", sp->dir, strerror(errno));

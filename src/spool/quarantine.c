@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,7 +429,7 @@ quarantine_copy_out(struct spool *sp, const struct spool_quarantined *q, const c
     return 0;
 }
 
-/* Removes quarantine/ID and makes that durable. Returns 0, or -1 with why. */
+/* Removes quarantine/ID and makes that durable (any thread). Returns 0, or -1 with why. */
 static int
 quarantine_unlink(struct spool *sp, const char *id, char *why, size_t whycap)
 {
@@ -449,17 +450,20 @@ quarantine_unlink(struct spool *sp, const char *id, char *why, size_t whycap)
         errno = e;
         return -1;
     }
-    if (sp->quarantined > 0)
-        sp->quarantined--;
     return 0;
 }
 
-int
-spool_quarantine_release(struct spool *sp, const char *id, char *why, size_t whycap)
+/*
+ * The file work of a release (any thread; nothing of sp but its descriptors).
+ * Returns 0 with whether the message is held and its check, or -1 with errno
+ * and why.
+ */
+static int
+quarantine_release_files(struct spool *sp, const char *id, bool *held,
+                         char check[SPOOL_QREC_CHECK_MAX + 1], char *why, size_t whycap)
 {
     struct spool_quarantined *q;
-    char tmp_name[SPOOL_ID_LEN + sizeof(QREC_TEMP_SUFFIX)], check[SPOOL_QREC_CHECK_MAX + 1];
-    bool held;
+    char tmp_name[SPOOL_ID_LEN + sizeof(QREC_TEMP_SUFFIX)], more[256];
     int e;
 
     if (spool_quarantine_open(sp, id, &q, why, whycap) == -1)
@@ -471,8 +475,8 @@ spool_quarantine_release(struct spool *sp, const char *id, char *why, size_t why
         errno = e;
         return -1;
     }
-    held = q->env.next_attempt == SPOOL_NEXT_HELD;
-    memcpy(check, q->rec.check, sizeof(check));
+    *held = q->env.next_attempt == SPOOL_NEXT_HELD;
+    memcpy(check, q->rec.check, SPOOL_QREC_CHECK_MAX + 1);
     spool_quarantined_close(q);
     /* NOREPLACE: a message already in queue/ under this id is never taken over. */
     if (fault_hit(FAULT_RENAME) ||
@@ -496,18 +500,38 @@ spool_quarantine_release(struct spool *sp, const char *id, char *why, size_t why
      * From here the message is in queue/ for good. A failure to remove the
      * quarantined copy is finished by the next spool_open (the id is in both).
      */
-    if (quarantine_unlink(sp, id, why, whycap) == -1)
-        log_warning("%s: event=quarantine-release, warning=\"%s (removed at the next start)\"", id,
-                    why);
+    if (quarantine_unlink(sp, id, more, sizeof(more)) == -1)
+        log_warning("%s: event=quarantine-release, warning=\"%s (finished at the next start)\"", id,
+                    more);
+    return 0;
+}
+
+/* A release's end, on the loop: counted, logged, and the scheduler told. */
+static void
+quarantine_released(struct spool *sp, const char *id, bool held, const char *check)
+{
+    if (sp->quarantined > 0)
+        sp->quarantined--;
     sp->q_released++;
     log_info("%s: event=quarantine-release, check=%s", id, check);
     if (sp->hook != NULL)
         sp->hook(sp->hook_arg, id, held);
-    return 0;
 }
 
 int
-spool_quarantine_delete(struct spool *sp, const char *id, char *why, size_t whycap)
+spool_quarantine_release(struct spool *sp, const char *id, char *why, size_t whycap)
+{
+    char check[SPOOL_QREC_CHECK_MAX + 1];
+    bool held;
+
+    if (quarantine_release_files(sp, id, &held, check, why, whycap) == -1)
+        return -1;
+    quarantine_released(sp, id, held, check);
+    return 0;
+}
+
+static int
+quarantine_delete_files(struct spool *sp, const char *id, char *why, size_t whycap)
 {
     if (quarantine_id_ok(id, why, whycap) == -1)
         return -1;
@@ -516,10 +540,60 @@ spool_quarantine_delete(struct spool *sp, const char *id, char *why, size_t whyc
         errno = ENOENT;
         return -1;
     }
-    if (quarantine_unlink(sp, id, why, whycap) == -1)
+    return quarantine_unlink(sp, id, why, whycap);
+}
+
+int
+spool_quarantine_delete(struct spool *sp, const char *id, char *why, size_t whycap)
+{
+    if (quarantine_delete_files(sp, id, why, whycap) == -1)
         return -1;
+    if (sp->quarantined > 0)
+        sp->quarantined--;
     log_info("%s: event=quarantine-delete", id);
     return 0;
+}
+
+/* ---- On the spool's thread (the daemon) ---- */
+
+static void
+quarantine_queue_job(struct spool *sp, struct spool_qjob *j)
+{
+    pthread_mutex_lock(&sp->lock);
+    *sp->qtodo_tail = j;
+    sp->qtodo_tail = &j->next;
+    pthread_cond_signal(&sp->wake);
+    pthread_mutex_unlock(&sp->lock);
+}
+
+void
+spool_quarantine_start(struct spool *sp, enum spool_qop op, const char *id, spool_qop_fn *fn,
+                       void *arg)
+{
+    struct spool_qjob *j = xcalloc(1, sizeof(*j));
+
+    if (sp->reader || sp->admin)
+        log_panic("spool_quarantine_start on a spool without its thread");
+    j->op = op;
+    (void)str_copyz(j->id, sizeof(j->id),
+                    id); /* a longer one is not an id: refused on the thread */
+    j->fn = fn;
+    j->arg = arg;
+    quarantine_queue_job(sp, j);
+}
+
+void
+spool_qjob_run(struct spool *sp, struct spool_qjob *list)
+{
+    for (struct spool_qjob *j = list; j != NULL; j = j->next) {
+        int rc =
+            j->op == SPOOL_QOP_RELEASE
+                ? quarantine_release_files(sp, j->id, &j->held, j->check, j->why, sizeof(j->why))
+                : quarantine_delete_files(sp, j->id, j->why, sizeof(j->why));
+
+        j->status = rc;
+        j->err = rc == -1 ? errno : 0;
+    }
 }
 
 /* "31d2h", "5h3m", "42s" */
@@ -534,12 +608,47 @@ quarantine_age(char *out, size_t cap, long long secs)
         (void)str_fmt(out, cap, "%llds", secs < 0 ? 0 : secs);
 }
 
+void
+spool_qjob_deliver(struct spool *sp, struct spool_qjob *list)
+{
+    char age[32];
+
+    while (list != NULL) {
+        struct spool_qjob *j = list;
+
+        list = j->next;
+        if (j->status == 0) {
+            switch (j->op) {
+            case SPOOL_QOP_RELEASE:
+                quarantine_released(sp, j->id, j->held, j->check);
+                break;
+            case SPOOL_QOP_DELETE:
+                if (sp->quarantined > 0)
+                    sp->quarantined--;
+                log_info("%s: event=quarantine-delete", j->id);
+                break;
+            case SPOOL_QOP_EXPIRE:
+                if (sp->quarantined > 0)
+                    sp->quarantined--;
+                quarantine_age(age, sizeof(age), j->age);
+                log_info("%s: event=quarantine-expired, check=%s, age=%s", j->id, j->check, age);
+                break;
+            }
+        } else if (j->op == SPOOL_QOP_EXPIRE && j->err != ENOENT) {
+            log_warning("%s: event=quarantine-expire, error=\"%s\"", j->id, j->why);
+        }
+        if (j->fn != NULL)
+            j->fn(j->arg, j->id, j->status, j->err, j->why);
+        free(j);
+    }
+}
+
 size_t
 spool_quarantine_expire(struct spool *sp, unsigned keep, time_t now)
 {
     char(*ids)[SPOOL_ID_LEN + 1];
     size_t n, expired = 0;
-    char why[256], age[32];
+    char why[256];
 
     if (spool_quarantine_list(sp, &ids, &n) == -1) {
         log_warning("-: spool=%s, event=quarantine-expire, error=\"quarantine/: %s\"", sp->dir,
@@ -548,8 +657,8 @@ spool_quarantine_expire(struct spool *sp, unsigned keep, time_t now)
     }
     for (size_t i = 0; i < n; i++) {
         struct spool_quarantined *q;
+        struct spool_qjob *j;
         long long a;
-        char check[SPOOL_QREC_CHECK_MAX + 1];
 
         if (spool_quarantine_open(sp, ids[i], &q, why, sizeof(why)) == -1) {
             if (errno != ENOENT)
@@ -558,17 +667,17 @@ spool_quarantine_expire(struct spool *sp, unsigned keep, time_t now)
             continue;
         }
         a = (long long)now - (long long)q->rec.at;
-        memcpy(check, q->rec.check, sizeof(check));
-        spool_quarantined_close(q);
-        if (a < (long long)keep)
-            continue;
-        if (quarantine_unlink(sp, ids[i], why, sizeof(why)) == -1) {
-            if (errno != ENOENT)
-                log_warning("%s: event=quarantine-expire, error=\"%s\"", ids[i], why);
+        if (a < (long long)keep) {
+            spool_quarantined_close(q);
             continue;
         }
-        quarantine_age(age, sizeof(age), a);
-        log_info("%s: event=quarantine-expired, check=%s, age=%s", ids[i], check, age);
+        j = xcalloc(1, sizeof(*j));
+        j->op = SPOOL_QOP_EXPIRE;
+        memcpy(j->id, ids[i], sizeof(j->id));
+        memcpy(j->check, q->rec.check, sizeof(j->check));
+        j->age = a;
+        spool_quarantined_close(q);
+        quarantine_queue_job(sp, j);
         expired++;
     }
     free(ids);

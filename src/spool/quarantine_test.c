@@ -306,6 +306,41 @@ put_quarantined(struct fixture *f, struct spool *sp, size_t len, time_t at, cons
     free(content);
 }
 
+/* Runs the loop until sp counts want quarantined messages (at most 20 s). */
+static void
+wait_count(struct event_base *base, struct spool *sp, size_t want)
+{
+    struct event *tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);
+    struct timeval tv = {0, 100000};
+
+    (void)event_add(tick, &tv);
+    for (int i = 0; i < 200 && spool_quarantine_count(sp) != want; i++)
+        (void)event_base_loop(base, EVLOOP_ONCE);
+    event_free(tick);
+    assert_int_equal(spool_quarantine_count(sp), want);
+}
+
+/* What spool_quarantine_start reported, in order. */
+struct qdone {
+    unsigned calls;
+    char id[4][SPOOL_ID_LEN + 1];
+    int status[4], err[4];
+    char why[4][64];
+};
+
+static void
+on_qop(void *arg, const char *id, int status, int err, const char *why)
+{
+    struct qdone *d = arg;
+
+    assert_true(d->calls < 4);
+    (void)snprintf(d->id[d->calls], sizeof(d->id[0]), "%s", id);
+    d->status[d->calls] = status;
+    d->err[d->calls] = err;
+    (void)snprintf(d->why[d->calls], sizeof(d->why[0]), "%s", why);
+    d->calls++;
+}
+
 static struct spool *
 open_spool(struct fixture *f)
 {
@@ -402,6 +437,7 @@ test_delete_and_expire(void **state)
     char a[SPOOL_ID_LEN + 1], b[SPOOL_ID_LEN + 1], c[SPOOL_ID_LEN + 1], d[SPOOL_ID_LEN + 1];
     char(*ids)[SPOOL_ID_LEN + 1];
     time_t now = 1765000000;
+    struct qdone qd = {0};
     char why[256];
     size_t n;
 
@@ -417,11 +453,26 @@ test_delete_and_expire(void **state)
     free(ids);
 
     assert_int_equal(spool_quarantine_expire(sp, 30 * DAY, now), 2);
+    /* On the spool's thread: counted when reported. */
+    wait_count(f->base, sp, 2);
     assert_false(has_file(f->dir, "quarantine", a));
     assert_false(has_file(f->dir, "quarantine", b));
     assert_true(has_file(f->dir, "quarantine", c));
     assert_int_equal(spool_quarantine_count(sp), 2);
     assert_int_equal(spool_quarantine_expire(sp, 30 * DAY, now), 0);
+    /* An expiry and a delete of the same message: one finds nothing, the count stays right. */
+    assert_int_equal(spool_quarantine_expire(sp, 0, now + 1), 2);
+    spool_quarantine_start(sp, SPOOL_QOP_DELETE, c, on_qop, &qd);
+    wait_count(f->base, sp, 0);
+    for (int i = 0; i < 50 && qd.calls < 1; i++)
+        (void)event_base_loop(f->base, EVLOOP_ONCE);
+    assert_int_equal(qd.calls, 1);
+    assert_int_equal(qd.status[0], -1);
+    assert_int_equal(qd.err[0], ENOENT);
+    assert_false(has_file(f->dir, "quarantine", d));
+    put_quarantined(f, sp, 10, now, "antivirus", d);
+    assert_int_equal(spool_quarantine_count(sp), 1);
+    put_quarantined(f, sp, 10, now, "antivirus", c);
     assert_int_equal(spool_quarantine_delete(sp, d, why, sizeof(why)), 0);
     assert_int_equal(spool_quarantine_count(sp), 1);
     assert_int_equal(hook_calls, 0);
@@ -430,6 +481,55 @@ test_delete_and_expire(void **state)
     sp = open_spool(f);
     assert_int_equal(spool_quarantine_count(sp), 1);
     spool_free(sp);
+}
+
+/* The daemon's way: on the spool's thread, in order; the second release finds nothing. */
+static void
+test_release_on_thread(void **state)
+{
+    struct fixture *f = *state;
+    struct spool *sp = open_spool(f);
+    char a[SPOOL_ID_LEN + 1], b[SPOOL_ID_LEN + 1];
+    struct qdone d = {0};
+    size_t len;
+    char *file;
+
+    put_quarantined(f, sp, 5000, 1765000000, "milter", a);
+    put_quarantined(f, sp, 10, 1765000000, "spam", b);
+    spool_quarantine_start(sp, SPOOL_QOP_RELEASE, a, on_qop, &d);
+    spool_quarantine_start(sp, SPOOL_QOP_RELEASE, a, on_qop, &d);
+    spool_quarantine_start(sp, SPOOL_QOP_DELETE, b, on_qop, &d);
+    spool_quarantine_start(sp, SPOOL_QOP_RELEASE, "not-an-id", on_qop, &d);
+    assert_int_equal(d.calls, 0); /* never from inside the call */
+    wait_count(f->base, sp, 0);
+    for (int i = 0; i < 50 && d.calls < 4; i++)
+        (void)event_base_loop(f->base, EVLOOP_ONCE);
+    assert_int_equal(d.calls, 4);
+    assert_string_equal(d.id[0], a);
+    assert_int_equal(d.status[0], 0);
+    assert_int_equal(d.status[1], -1);
+    assert_int_equal(d.err[1], ENOENT);
+    assert_string_equal(d.why[1], "no such message in quarantine");
+    assert_string_equal(d.id[2], b);
+    assert_int_equal(d.status[2], 0);
+    assert_int_equal(d.status[3], -1);
+    assert_int_equal(d.err[3], EINVAL);
+    assert_int_equal(hook_calls, 1);
+    assert_string_equal(hook_id, a);
+    assert_int_equal(spool_queued(sp), 1);
+    file = slurp(f->dir, "queue", a, &len);
+    assert_non_null(file);
+    assert_null(memmem(file, len, "gate26-quarantine", 17));
+    free(file);
+    assert_false(has_file(f->dir, "quarantine", b));
+    /* A job still in flight at spool_free is reported from inside it. */
+    put_quarantined(f, sp, 10, 1765000000, "spam", b);
+    memset(&d, 0, sizeof(d));
+    spool_quarantine_start(sp, SPOOL_QOP_DELETE, b, on_qop, &d);
+    spool_free(sp);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.status[0], 0);
+    assert_false(has_file(f->dir, "quarantine", b));
 }
 
 /* A crash after a release's rename into queue/: the next open finishes it. */
@@ -491,6 +591,7 @@ main(void)
         cmocka_unit_test(test_qrec_parse_refuses),
         cmocka_unit_test_setup_teardown(test_commit_and_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_and_expire, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_release_on_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_lock, setup, teardown),
     };

@@ -397,19 +397,46 @@ void spool_quarantined_close(struct spool_quarantined *q);
  * Moves quarantine/ID back to queue/ID without its record, durably (a copy
  * in tmp/ fsync'd, renamed into queue/, queue/ fsync'd, then quarantine/ID
  * unlinked and quarantine/ fsync'd), then tells the commit hook as for a new
- * message. Synchronous: an operator's command, rare. Returns 0, or -1 with
- * why: ENOENT when there is no such message in quarantine (a second
- * release), EINVAL for a malformed id or file, else the system's error.
+ * message. Synchronous, for a spool without a thread (spool_open_admin; the
+ * daemon uses spool_quarantine_start). Returns 0, or -1 with errno and why:
+ * ENOENT when there is no such message in quarantine (a second release),
+ * EINVAL for a malformed id or file, else the system's error.
  */
 int spool_quarantine_release(struct spool *sp, const char *id, char *why, size_t whycap);
 
 /* Removes quarantine/ID (and fsyncs quarantine/). Returns 0, or -1 as release. */
 int spool_quarantine_delete(struct spool *sp, const char *id, char *why, size_t whycap);
 
+enum spool_qop {
+    SPOOL_QOP_RELEASE,
+    SPOOL_QOP_DELETE,
+    SPOOL_QOP_EXPIRE, /* spool_quarantine_expire's own */
+};
+
 /*
- * Deletes every quarantined message whose record is at least keep seconds
- * older than now, logging "ID: event=quarantine-expired, check=..., age=...".
- * Returns how many were deleted.
+ * Called once on the loop when a release or delete has ended: status 0
+ * done (a released message was handed to the commit hook just before), or
+ * -1 with err (ENOENT: no such message in quarantine) and why (a line of
+ * text). id and why are valid during the call.
+ */
+typedef void spool_qop_fn(void *arg, const char *id, int status, int err, const char *why);
+
+/*
+ * spool_quarantine_release or _delete on the spool's thread (the daemon:
+ * no fsync on the loop). The jobs run one after another in the order
+ * started, so a second release of an id, or a release after a delete,
+ * finds nothing. fn(arg, ...) is called exactly once, later, on the loop
+ * (from inside spool_free for the jobs still in flight then). A malformed
+ * id is reported the same way (EINVAL).
+ */
+void spool_quarantine_start(struct spool *sp, enum spool_qop op, const char *id, spool_qop_fn *fn,
+                            void *arg);
+
+/*
+ * Hands every quarantined message whose record is at least keep seconds
+ * older than now to the spool's thread for deletion; each is logged as
+ * "ID: event=quarantine-expired, check=..., age=..." once gone. Returns how
+ * many were handed over.
  */
 size_t spool_quarantine_expire(struct spool *sp, unsigned keep, time_t now);
 

@@ -65,6 +65,22 @@ struct spool_update {
     int status_err;
 };
 
+/* A release, delete or expiry of a quarantined message, on its way through the spool's thread. */
+struct spool_qjob {
+    struct spool_qjob *next; /* in qtodo or qdone */
+    enum spool_qop op;
+    char id[SPOOL_ID_LEN + 1];
+    spool_qop_fn *fn; /* NULL for an expiry */
+    void *arg;
+    long long age; /* an expiry: seconds since the quarantine, for the log */
+    /* Set by the thread. */
+    int status; /* 0, or -1 with err and why */
+    int err;
+    bool held; /* a release: the envelope's schedule says "on hold" */
+    char check[SPOOL_QREC_CHECK_MAX + 1];
+    char why[256];
+};
+
 struct spool {
     char dir[CAP_PATH];
     int dir_fd;
@@ -96,6 +112,8 @@ struct spool {
     struct spool_msg *done, **done_tail;      /* for the loop, in commit order */
     struct spool_update *utodo, **utodo_tail; /* changes for the thread, in order */
     struct spool_update *udone, **udone_tail; /* and back to the loop */
+    struct spool_qjob *qtodo, **qtodo_tail;   /* the quarantine's jobs for the thread */
+    struct spool_qjob *qdone, **qdone_tail;   /* and back to the loop */
     bool stopping;
     bool held;
 };
@@ -148,6 +166,10 @@ void spool_update_batch(struct spool *sp, struct spool_update *batch);
 /* queue.c: calls back and frees each change of list, in order (on the loop). */
 void spool_update_deliver(struct spool *sp, struct spool_update *list);
 
+/* quarantine.c, on the thread: does the file work of each job of list, sets its status. */
+void spool_qjob_run(struct spool *sp, struct spool_qjob *list);
+/* quarantine.c, on the loop: counts, logs, tells the hook and calls back each job; frees. */
+void spool_qjob_deliver(struct spool *sp, struct spool_qjob *list);
 /* quarantine.c: the files found in quarantine/ at open (finishing half-done releases). */
 int spool_recover_quarantine(struct spool *sp, uint64_t *max_id, char *err, size_t errcap);
 
