@@ -38,6 +38,8 @@
 #include "lib/xalloc.h"
 
 #define QUARANTINE_TIMEOUT_S 60
+/* Ids in one request to the daemon: a request line holds at most CTL_REQUEST_MAX octets. */
+#define QUARANTINE_IDS_PER_REQUEST 256
 /* show: at most this much of the header section. */
 #define QUARANTINE_HEADERS_MAX (64 * 1024)
 
@@ -461,6 +463,18 @@ q_print_answer(const char *ans, size_t len)
     return fflush(stdout) == 0 && ok ? 0 : 1;
 }
 
+/* The request line for ids [from, to) of a, without its LF; returns its length. */
+static size_t
+q_line(const struct q_args *a, size_t from, size_t to, char *line, size_t cap)
+{
+    size_t n = (size_t)snprintf(line, cap, "%s %s", CTL_QUARANTINE_VERB,
+                                a->verb == Q_RELEASE ? "release" : "delete");
+
+    for (size_t i = from; i < to; i++)
+        n += (size_t)snprintf(line + n, cap - n, " %s", a->req.ids[i]);
+    return n;
+}
+
 static int
 q_change(const char *dir, const struct q_args *a)
 {
@@ -469,19 +483,32 @@ q_change(const char *dir, const struct q_args *a)
     size_t len = 0, n;
     struct evbuffer *body;
     struct spool *sp;
-    int rc;
+    int rc = 0;
 
-    n = (size_t)snprintf(line, sizeof(line), "%s %s", CTL_QUARANTINE_VERB,
-                         a->verb == Q_RELEASE ? "release" : "delete");
-    for (size_t i = 0; i < a->req.n_ids; i++)
-        n += (size_t)snprintf(line + n, sizeof(line) - n, " %s", a->req.ids[i]);
-    (void)snprintf(line + n, sizeof(line) - n, "\n");
-    if (ctl_request(dir, line, QUARANTINE_TIMEOUT_S, &ans, &len, why, sizeof(why)) == 0) {
-        rc = q_print_answer(ans, len);
+    /* To the daemon, in requests of QUARANTINE_IDS_PER_REQUEST ids (each fits a request line). */
+    for (size_t from = 0; from < a->req.n_ids; from += QUARANTINE_IDS_PER_REQUEST) {
+        size_t to = from + QUARANTINE_IDS_PER_REQUEST;
+
+        if (to > a->req.n_ids)
+            to = a->req.n_ids;
+        n = q_line(a, from, to, line, sizeof(line));
+        (void)snprintf(line + n, sizeof(line) - n, "\n");
+        if (ctl_request(dir, line, QUARANTINE_TIMEOUT_S, &ans, &len, why, sizeof(why)) == -1) {
+            free(ans);
+            ans = NULL;
+            if (from == 0)
+                break; /* no daemon answers */
+            fprintf(stderr, "gate26 quarantine: %s\n", why);
+            return 1;
+        }
+        if (q_print_answer(ans, len) != 0)
+            rc = 1;
         free(ans);
-        return rc;
+        ans = NULL;
+        if (to == a->req.n_ids)
+            return rc;
     }
-    free(ans);
+    n = q_line(a, 0, a->req.n_ids, line, sizeof(line));
     /* No daemon answers: do it here, under the spool's exclusive lock (quietly: the CLI
      * prints what it did; warnings still go to standard error). */
     log_set_level(LOG_LEVEL_WARNING);

@@ -19,8 +19,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <dirent.h>
+#include <sys/wait.h>
 #include <event2/event.h>
 
+#include "lib/fault.h"
 #include "lib/log.h"
 #include "spool/spool.h"
 
@@ -559,6 +562,129 @@ test_recovery(void **state)
     spool_free(sp);
 }
 
+static int
+count_files(const char *dir, const char *sub)
+{
+    char path[256];
+    struct dirent *de;
+    int n = 0;
+    DIR *d;
+
+    (void)snprintf(path, sizeof(path), "%s/%s", dir, sub);
+    d = opendir(path);
+    if (d == NULL)
+        return -1;
+    while ((de = readdir(d)) != NULL)
+        n += de->d_name[0] != '.';
+    (void)closedir(d);
+    return n;
+}
+
+/*
+ * A release that fails at each of its steps (GATE26_FAULT, in a child that
+ * opens the spool as `gate26 quarantine` does without a daemon) leaves the
+ * message whole in quarantine/ and nothing in queue/ or tmp/; a failure
+ * after the rename's fsync is a release done (the next open would finish the
+ * unlink).
+ */
+static void
+test_release_faults(void **state)
+{
+    struct fixture *f = *state;
+    const struct {
+        const char *fault;
+        int rc, quarantined, queued;
+    } rows[] = {
+        {"open:1", -1, 1, 0},   /* quarantine/ID */
+        {"open:2", -1, 1, 0},   /* tmp/ID.r */
+        {"fsync:1", -1, 1, 0},  /* the copy */
+        {"rename:1", -1, 1, 0}, /* into queue/ */
+        {"fsync:2", -1, 1, 0},  /* queue/: the copy is taken out again */
+        {"fsync:3", 0, 0, 1},   /* quarantine/ after the unlink: released all the same */
+    };
+    char id[SPOOL_ID_LEN + 1], why[256];
+    struct spool *sp;
+
+    for (size_t i = 0; i < COUNT(rows); i++) {
+        int status;
+        pid_t pid;
+
+        sp = open_spool(f);
+        put_quarantined(f, sp, 100, 1765000000, "spam", id);
+        spool_free(sp);
+        pid = fork();
+        assert_true(pid != -1);
+        if (pid == 0) {
+            char err[512], cwhy[256];
+            struct spool *admin = spool_open_admin(f->dir, err, sizeof(err));
+
+            if (admin == NULL || setenv("GATE26_FAULT", rows[i].fault, 1) == -1 ||
+                fault_init() == -1)
+                exit(3);
+            status = spool_quarantine_release(admin, id, cwhy, sizeof(cwhy));
+            spool_free(admin);
+            exit(status == rows[i].rc ? 0 : 1);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) != 0)
+            fail_msg("%s: exit %d", rows[i].fault, WEXITSTATUS(status));
+        assert_int_equal(count_files(f->dir, "tmp"), 0);
+        assert_int_equal(count_files(f->dir, "quarantine"), rows[i].quarantined);
+        assert_int_equal(count_files(f->dir, "queue"), rows[i].queued);
+        /* Clean up for the next row. */
+        sp = open_spool(f);
+        if (rows[i].quarantined)
+            assert_int_equal(spool_quarantine_delete(sp, id, why, sizeof(why)), 0);
+        spool_free(sp);
+        if (rows[i].queued) {
+            char path[256];
+
+            (void)snprintf(path, sizeof(path), "%s/queue/%s", f->dir, id);
+            assert_int_equal(unlink(path), 0);
+        }
+    }
+}
+
+/* A quarantined commit that fails (the record's write, the fsync of quarantine/) leaves nothing. */
+static void
+test_commit_faults(void **state)
+{
+    struct fixture *f = *state;
+    const char *faults[] = {"write:1", "write:2", "fsync:1", "fsync:2", "rename:1"};
+
+    for (size_t i = 0; i < COUNT(faults); i++) {
+        int status;
+        pid_t pid = fork();
+
+        assert_true(pid != -1);
+        if (pid == 0) {
+            struct spool_envelope env = sample_env();
+            struct spool *sp = open_spool(f);
+            struct spool_msg *m;
+            struct done d = {0};
+
+            if (setenv("GATE26_FAULT", faults[i], 1) == -1 || fault_init() == -1 ||
+                spool_msg_new(sp, &env, &m) == -1 || spool_msg_write(m, "x\r\n", 3) == -1)
+                exit(3);
+            spool_msg_quarantine(m, "spam", "a fault");
+            spool_msg_commit(m, on_done, &d);
+            for (int k = 0; k < 100 && d.calls == 0; k++)
+                (void)event_base_loop(f->base, EVLOOP_ONCE);
+            status = d.calls == 1 && d.status == -1 && spool_quarantine_count(sp) == 0 ? 0 : 1;
+            spool_free(sp);
+            exit(status);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) != 0)
+            fail_msg("%s: exit %d", faults[i], WEXITSTATUS(status));
+        assert_int_equal(count_files(f->dir, "tmp"), 0);
+        assert_int_equal(count_files(f->dir, "quarantine"), 0);
+        assert_int_equal(count_files(f->dir, "queue"), 0);
+    }
+}
+
 /* The admin open (release without a daemon) never runs beside a daemon. */
 static void
 test_admin_lock(void **state)
@@ -594,6 +720,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_release_on_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_release_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_faults, setup, teardown),
     };
 
     log_set_level(LOG_LEVEL_WARNING);

@@ -191,6 +191,22 @@ def test_bad_ids_and_usage(setup):
     assert rc == 0 and "release ID..." in out
 
 
+def test_many_ids_in_one_command(setup):
+    """More ids than one request line holds go to the daemon in several requests."""
+    make, inside = setup
+    g = make()
+    a = hold(g, "a")
+    b = hold(g, "b")
+    g.start()
+    unknown = [f"{i:016X}" for i in range(1, 999)]  # 1000 ids: CTL_IDS_MAX
+    rc, out, err = quarantine(g, "delete", *unknown[:300], a, *unknown[300:], b)
+    assert rc == 1
+    assert out == f"{a}: deleted\n{b}: deleted\n"
+    assert err.splitlines() == [f"{u}: no such message in quarantine" for u in unknown]
+    rc, out, err = quarantine(g, "list", "--json")
+    assert (rc, json.loads(out)) == (0, [])
+
+
 def test_expiry_at_start_and_on_reload(setup):
     make, inside = setup
     g = make(keep="2d")
