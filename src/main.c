@@ -31,6 +31,10 @@ static const char usage_text[] =
     "                        flush|hold|release|delete|bounce ID...|SELECTOR...;\n"
     "                        selectors --all --from --to --domain --client --held\n"
     "                        --deferred (queue --help)\n"
+    "  quarantine [-c FILE] CMD\n"
+    "                        the messages a content check held: list [--json],\n"
+    "                        show ID [--json] [--body], release ID..., delete ID...\n"
+    "                        (quarantine --help)\n"
     "  unlock [-c FILE] [--] CLIENT|USER\n"
     "                        end the AUTH lockout of a client address (IPv6: its /64)\n"
     "                        or a user in the running daemon, and forget its failures\n"
@@ -210,6 +214,13 @@ cmd_queue(int argc, char **argv)
     return ctl_client_main(argc, argv, DEFAULT_CONF);
 }
 
+/* gate26 quarantine [-c FILE] COMMAND ...: ctl/quarantine_client.c. */
+static int
+cmd_quarantine(int argc, char **argv)
+{
+    return ctl_quarantine_main(argc, argv, DEFAULT_CONF);
+}
+
 /* gate26 unlock [-c FILE] CLIENT|USER: the arguments first, so a usage error needs no config. */
 static int
 cmd_unlock(int argc, char **argv)
@@ -309,7 +320,7 @@ static const struct {
     {"version", cmd_version},   {"help", cmd_help},
     {"status", cmd_status},     {"scanners", cmd_scanners},
     {"firewall", cmd_firewall}, {"audit", cmd_audit},
-    {"dkim", cmd_dkim},
+    {"dkim", cmd_dkim},         {"quarantine", cmd_quarantine},
 };
 
 /* gate26 help [COMMAND]: this usage, or COMMAND --help. */

@@ -63,12 +63,27 @@ struct ctl *ctl_new(struct event_base *base, struct sched *s, struct policy_limi
                     const char *spool_dir, char *err, size_t errcap);
 
 struct watch;
+struct spool;
 
 /*
  * The watcher whose counts status and status-json report (borrowed: it
  * outlives c). Without one, they report zeros and the queue.
  */
 void ctl_set_watch(struct ctl *c, struct watch *w);
+
+/*
+ * The spool whose quarantine the request "quarantine release|delete ID..."
+ * changes (borrowed: it outlives c). Without it, that request answers an
+ * error.
+ */
+void ctl_set_spool(struct ctl *c, struct spool *sp);
+
+/*
+ * `gate26 quarantine [-c FILE] list|show|release|delete` with argv[0]
+ * "quarantine" (quarantine_client.c). Returns the exit status: 0 done, 1
+ * not done for some message or the spool cannot be read, 2 a usage error.
+ */
+int ctl_quarantine_main(int argc, char **argv, const char *default_conf);
 
 /* The socket's path (to give it to the gateway's user before dropping root). */
 const char *ctl_path(const struct ctl *c);

@@ -24,6 +24,7 @@
 
 #include "ctl/ctl.h"
 #include "ctl/format.h"
+#include "ctl/quarantine.h"
 #include "ctl/request.h"
 #include "ctl/scanners.h"
 #include "ctl/status.h"
@@ -37,10 +38,11 @@ struct ctl_conn {
     struct ctl *ctl;
     struct ctl_conn *prev, *next;
     struct bufferevent *bev;
-    bool waiting;            /* for a queue command's callbacks */
-    struct ctl_batch *batch; /* the command on many messages it waits for */
-    bool answered;           /* the answer is in the output: close once it is sent */
-    bool peer_gone;          /* free when the callback comes */
+    bool waiting;              /* for a queue command's callbacks */
+    struct ctl_batch *batch;   /* the command on many messages it waits for */
+    struct ctl_qbatch *qbatch; /* or the quarantine's release|delete */
+    bool answered;             /* the answer is in the output: close once it is sent */
+    bool peer_gone;            /* free when the callback comes */
 };
 
 /* One message of a batch, as it ended. */
@@ -59,11 +61,20 @@ struct ctl_batch {
     struct batch_result *res;
 };
 
+/* A quarantine release|delete on the spool's thread: answered once every id has ended. */
+struct ctl_qbatch {
+    struct ctl_conn *conn; /* NULL once the connection is gone */
+    bool release;
+    size_t n, left, done;
+    struct evbuffer *body; /* the ids' lines, in the order asked (the thread keeps it) */
+};
+
 struct ctl {
     struct event_base *base;
     struct sched *sched;
     struct policy_limits *limits; /* for unlock */
     struct watch *watch;          /* for status: borrowed, may be NULL */
+    struct spool *spool;          /* for quarantine: borrowed, may be NULL */
     struct evconnlistener *listener;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int dir_fd; /* the spool directory: the socket goes by name in it, after root is gone too */
@@ -76,6 +87,8 @@ conn_free(struct ctl_conn *c)
     /* A command still in flight reports to nobody (the spool has stopped: it will not). */
     if (c->batch != NULL)
         c->batch->conn = NULL;
+    if (c->qbatch != NULL)
+        c->qbatch->conn = NULL;
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -342,6 +355,64 @@ run_scanners(struct ctl_conn *c, size_t top)
 }
 
 static void
+qbatch_each(void *arg, const char *id, int status, int err, const char *why)
+{
+    struct ctl_qbatch *b = arg;
+    char text[256];
+    int rc;
+
+    (void)err;
+    ctl_quarantine_line(b->body, id, b->release, status, why);
+    b->done += status == 0;
+    if (--b->left > 0)
+        return;
+    rc = ctl_quarantine_summary(b->body, b->release, b->done, b->n, text, sizeof(text));
+    if (b->conn != NULL) {
+        b->conn->qbatch = NULL;
+        answer(b->conn, rc, text, b->body);
+    }
+    evbuffer_free(b->body);
+    free(b);
+}
+
+/* quarantine release|delete ID...: each id to the spool's thread (quarantine_run.c parses). */
+static void
+run_quarantine(struct ctl_conn *c, const char *line, size_t len)
+{
+    struct ctl_request *req = xmalloc(sizeof(*req));
+    char text[256], q[LOG_QUOTE_CAP];
+    struct ctl_qbatch *b;
+    bool release;
+
+    log_info("-: event=quarantine-command, request=\"%s\"", log_quote(q, sizeof(q), line, len));
+    if (c->ctl->spool == NULL) {
+        answer(c, -1, "this daemon keeps no quarantine", NULL);
+        free(req);
+        return;
+    }
+    if (ctl_quarantine_parse(line, len, &release, req, text, sizeof(text)) == -1) {
+        answer(c, -1, text, NULL);
+        free(req);
+        return;
+    }
+    b = xcalloc(1, sizeof(*b));
+    b->conn = c;
+    b->release = release;
+    b->n = b->left = req->n_ids;
+    b->body = evbuffer_new();
+    if (b->body == NULL)
+        log_panic("evbuffer_new failed");
+    c->qbatch = b;
+    c->waiting = true;
+    (void)bufferevent_disable(c->bev, EV_READ);
+    /* The callbacks come later, on the loop, in this order. */
+    for (size_t i = 0; i < req->n_ids; i++)
+        spool_quarantine_start(c->ctl->spool, release ? SPOOL_QOP_RELEASE : SPOOL_QOP_DELETE,
+                               req->ids[i], qbatch_each, b);
+    free(req);
+}
+
+static void
 batch_each(void *arg, size_t i, int status, int err)
 {
     struct ctl_batch *b = arg;
@@ -427,6 +498,12 @@ run(struct ctl_conn *c, const char *line, size_t len)
     if ((len == sizeof(CTL_STATUS_VERB) - 1 && memcmp(line, CTL_STATUS_VERB, len) == 0) ||
         (len == sizeof(CTL_STATUS_JSON_VERB) - 1 && memcmp(line, CTL_STATUS_JSON_VERB, len) == 0)) {
         run_status(c, len == sizeof(CTL_STATUS_JSON_VERB) - 1);
+        free(req);
+        return;
+    }
+    if (len >= sizeof(CTL_QUARANTINE_VERB) &&
+        memcmp(line, CTL_QUARANTINE_VERB " ", sizeof(CTL_QUARANTINE_VERB)) == 0) {
+        run_quarantine(c, line, len);
         free(req);
         return;
     }
@@ -606,6 +683,12 @@ ctl_new(struct event_base *base, struct sched *s, struct policy_limits *limits,
         log_warning("-: control=%s, event=chmod, error=\"%s\"", c->path, strerror(errno));
     log_info("-: control=%s, event=listening", c->path);
     return c;
+}
+
+void
+ctl_set_spool(struct ctl *c, struct spool *sp)
+{
+    c->spool = sp;
 }
 
 void

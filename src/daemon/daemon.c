@@ -65,12 +65,16 @@ struct daemon {
     /* the capture and the nftables blocking (docs/scanners.md); NULL: none */
     struct sensor *sensor;
     struct event *sig_hup, *sig_term, *sig_int;
-    struct event *drain_tick; /* SIGTERM: checks whether everything in flight has ended */
+    struct event *drain_tick;      /* SIGTERM: checks whether everything in flight has ended */
+    struct event *quarantine_tick; /* hourly: expires quarantined messages older than keep */
     struct timeval drain_start;
 };
 
 /* Password checks run on this many threads (each check is tens of ms of CPU). */
 #define DAEMON_AUTH_THREADS 2
+
+/* Quarantined messages older than keep are looked for this often (and at start, reload). */
+#define DAEMON_QUARANTINE_EXPIRE_S 3600
 
 /* SIGTERM: transactions in flight (in and out) get this long to finish. */
 #define DAEMON_DRAIN_SECONDS 10
@@ -198,6 +202,8 @@ reload_failed(struct conf *c, const char *err)
     conf_unref(c);
 }
 
+static void daemon_quarantine_expire(struct daemon *d);
+
 /* SIGHUP: see the comment above reload_fixed. */
 static void
 daemon_reload(struct daemon *d)
@@ -280,6 +286,8 @@ daemon_reload(struct daemon *d)
         log_warning("-: event=config, warning=\"%s\"", warning);
     log_info("-: event=reload, status=ok, config=%s, listeners=%zu, domains=%zu", d->path,
              c->n_listens, c->n_domains);
+    /* A keep that changed applies now. */
+    daemon_quarantine_expire(d);
 }
 
 static void
@@ -393,6 +401,34 @@ daemon_state_new(struct event_base *base)
 /* ---- The gauges the metrics read at scrape time (metrics_source) ---- */
 
 static bool
+daemon_quarantine_messages(void *arg, double *out)
+{
+    struct daemon *d = arg;
+
+    *out = (double)spool_quarantine_count(d->spool);
+    return true;
+}
+
+/* Deletes the quarantined messages older than quarantine { keep } (at start, reload, hourly). */
+static void
+daemon_quarantine_expire(struct daemon *d)
+{
+    size_t n = spool_quarantine_expire(d->spool, d->conf->quarantine_keep, time(NULL));
+
+    /* Each is logged (event=quarantine-expired) once the spool's thread has removed it. */
+    if (n > 0)
+        log_info("-: event=quarantine-expire, expiring=%zu, keep=%u", n, d->conf->quarantine_keep);
+}
+
+static void
+daemon_quarantine_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    daemon_quarantine_expire(arg);
+}
+
+static bool
 daemon_queue_messages(void *arg, double *out)
 {
     struct daemon *d = arg;
@@ -445,6 +481,7 @@ daemon_metrics_sources(struct daemon *d, bool on)
     metrics_source(METRICS_SOURCE_QUEUE_OLDEST_AGE, on ? daemon_queue_oldest_age : NULL, d);
     metrics_source(METRICS_SOURCE_QUEUE_DEFERRED, on ? daemon_queue_deferred : NULL, d);
     metrics_source(METRICS_SOURCE_TLS_CERT_EXPIRY, on ? daemon_cert_expiry : NULL, d);
+    metrics_source(METRICS_SOURCE_QUARANTINE_MESSAGES, on ? daemon_quarantine_messages : NULL, d);
 }
 
 /* The queue for the watcher's `when queue` alert rules, from the scheduler. */
@@ -534,6 +571,9 @@ daemon_stop(struct daemon *d)
         sched_stop(d->sched);
     /* The socket goes while we still hold the spool's lock: the next daemon never finds it. */
     ctl_free(d->ctl);
+    if (d->quarantine_tick != NULL)
+        event_free(d->quarantine_tick);
+    d->quarantine_tick = NULL;
     /* The alerts' webhooks and programs end, their baselines are saved: before the spool. */
     watch_stop(d->env.watch);
     spool_free(d->spool);
@@ -671,6 +711,7 @@ daemon_serve(const char *path)
         return 1;
     }
     ctl_set_watch(d.ctl, d.env.watch);
+    ctl_set_spool(d.ctl, d.spool);
     /* The sensor is forked while we are root: it opens the capture and keeps only the
      * capabilities it needs (docs/scanners.md, "Why a sensor process"). */
     d.sensor = sensor_start(d.conf, err, sizeof(err));
@@ -694,6 +735,13 @@ daemon_serve(const char *path)
         daemon_stop(&d);
         return 1;
     }
+    /* Expiry runs as the user (it owns quarantine/), at start and then hourly. */
+    const struct timeval quarantine_every = {DAEMON_QUARANTINE_EXPIRE_S, 0};
+
+    daemon_quarantine_expire(&d);
+    d.quarantine_tick = event_new(d.base, -1, EV_PERSIST, daemon_quarantine_tick, &d);
+    if (d.quarantine_tick == NULL || evtimer_add(d.quarantine_tick, &quarantine_every) == -1)
+        log_panic("cannot add the quarantine expiry timer");
     d.sig_hup = daemon_signal(&d, SIGHUP);
     d.sig_term = daemon_signal(&d, SIGTERM);
     d.sig_int = daemon_signal(&d, SIGINT);

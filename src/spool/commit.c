@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -103,11 +104,50 @@ commit_sync_files(struct spool *sp, struct spool_msg *batch)
     }
 }
 
+/*
+ * Appends a quarantined message's record after its content (docs/spool.md,
+ * "The quarantine"), at the file's end as it is now. Returns 0, or -1 with
+ * errno.
+ */
+static int
+commit_append_qrec(struct spool_msg *m)
+{
+    struct stat st;
+    size_t done = 0;
+
+    if (m->fd == -1 || fstat(m->fd, &st) == -1) {
+        if (m->fd == -1)
+            errno = EBADF;
+        spool_log_failure(m->id, "quarantine record", errno);
+        return -1;
+    }
+    while (done < m->qrec_len) {
+        ssize_t n;
+
+        if (fault_hit(FAULT_WRITE)) {
+            errno = EIO;
+            n = -1;
+        } else {
+            n = pwrite(m->fd, m->qrec + done, m->qrec_len - done, st.st_size + (off_t)done);
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            spool_log_failure(m->id, "write quarantine record", errno);
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
 static void
 commit_batch(struct spool *sp, struct spool_msg *batch)
 {
     struct spool_msg *m;
-    size_t renamed = 0;
+    size_t renamed = 0, renamed_q = 0;
     int e;
 
     batch->batch_first = true;
@@ -115,7 +155,8 @@ commit_batch(struct spool *sp, struct spool_msg *batch)
     /* What is still in the buffers: for most messages, the whole file. */
     for (m = batch; m != NULL; m = m->next) {
         batch->batch_size++;
-        if (m->status == 0 && spool_msg_flush(m) == -1) {
+        if (m->status == 0 &&
+            (spool_msg_flush(m) == -1 || (m->quarantine && commit_append_qrec(m) == -1))) {
             m->status = -1;
             m->status_err = errno;
             spool_msg_remove(m);
@@ -124,30 +165,42 @@ commit_batch(struct spool *sp, struct spool_msg *batch)
         m->buf = NULL;
     }
     commit_sync_files(sp, batch);
-    /* Then the names. NOREPLACE: an id in queue/ is never taken over. */
+    /* Then the names. NOREPLACE: an id in queue/ (or quarantine/) is never taken over. */
     for (m = batch; m != NULL; m = m->next) {
         if (m->status != 0)
             continue;
         if (fault_hit(FAULT_RENAME) ||
-            renameat2(sp->tmp_fd, m->id, sp->queue_fd, m->id, RENAME_NOREPLACE) == -1) {
+            renameat2(sp->tmp_fd, m->id, m->quarantine ? sp->quarantine_fd : sp->queue_fd, m->id,
+                      RENAME_NOREPLACE) == -1) {
             commit_fail(m, "rename", errno);
             commit_unlink(sp->tmp_fd, "tmp/", m);
             continue;
         }
         m->in_queue = true;
-        renamed++;
+        if (m->quarantine)
+            renamed_q++;
+        else
+            renamed++;
     }
-    /* One directory fsync makes every rename of the batch durable. */
-    if (renamed > 0) {
+    /* One directory fsync makes every rename of the batch durable (one per directory). */
+    for (int q = 0; q < 2; q++) {
+        int dir_fd = q ? sp->quarantine_fd : sp->queue_fd;
+        const char *dir = q ? "quarantine/" : "queue/";
+
+        if ((q ? renamed_q : renamed) == 0)
+            continue;
         batch->dir_syncs++;
-        if (commit_fsync(sp->queue_fd) == -1) {
+        if (commit_fsync(dir_fd) == -1) {
+            char what[32];
+
             e = errno;
+            (void)str_fmt(what, sizeof(what), "fsync %s", dir);
             for (m = batch; m != NULL; m = m->next) {
-                if (!m->in_queue)
+                if (!m->in_queue || m->quarantine != (q == 1))
                     continue;
                 m->in_queue = false;
-                commit_fail(m, "fsync queue/", e);
-                commit_unlink(sp->queue_fd, "queue/", m);
+                commit_fail(m, what, e);
+                commit_unlink(dir_fd, dir, m);
             }
             /*
              * Try to make the removals durable too: a message that came back
@@ -155,7 +208,7 @@ commit_batch(struct spool *sp, struct spool_msg *batch)
              * 452 and sent it again.
              */
             batch->dir_syncs++;
-            (void)commit_fsync(sp->queue_fd);
+            (void)commit_fsync(dir_fd);
         }
     }
     for (m = batch; m != NULL; m = m->next) {
@@ -166,13 +219,22 @@ commit_batch(struct spool *sp, struct spool_msg *batch)
     }
 }
 
-/* Appends the batch and the changes to the done lists and wakes the loop. */
+/* Appends the batch, the changes and the quarantine's jobs to the done lists and wakes the loop. */
 static void
-commit_report(struct spool *sp, struct spool_msg *batch, struct spool_update *changes)
+commit_report(struct spool *sp, struct spool_msg *batch, struct spool_update *changes,
+              struct spool_qjob *qjobs)
 {
     uint64_t one = 1;
 
     pthread_mutex_lock(&sp->lock);
+    if (qjobs != NULL) {
+        struct spool_qjob *last = qjobs;
+
+        while (last->next != NULL)
+            last = last->next;
+        *sp->qdone_tail = qjobs;
+        sp->qdone_tail = &last->next;
+    }
     if (batch != NULL) {
         struct spool_msg *last = batch;
 
@@ -203,13 +265,15 @@ commit_thread(void *arg)
     struct spool *sp = arg;
     struct spool_msg *batch;
     struct spool_update *changes;
+    struct spool_qjob *qjobs;
 
     pthread_mutex_lock(&sp->lock);
     for (;;) {
-        while (!sp->stopping && ((sp->todo == NULL && sp->utodo == NULL) || sp->held))
+        while (!sp->stopping &&
+               ((sp->todo == NULL && sp->utodo == NULL && sp->qtodo == NULL) || sp->held))
             pthread_cond_wait(&sp->wake, &sp->lock);
         /* Stopping: leave only once everything handed over is done. */
-        if (sp->todo == NULL && sp->utodo == NULL)
+        if (sp->todo == NULL && sp->utodo == NULL && sp->qtodo == NULL)
             break;
         batch = sp->todo;
         sp->todo = NULL;
@@ -217,12 +281,17 @@ commit_thread(void *arg)
         changes = sp->utodo;
         sp->utodo = NULL;
         sp->utodo_tail = &sp->utodo;
+        qjobs = sp->qtodo;
+        sp->qtodo = NULL;
+        sp->qtodo_tail = &sp->qtodo;
         pthread_mutex_unlock(&sp->lock);
         if (batch != NULL)
             commit_batch(sp, batch);
         if (changes != NULL)
             spool_update_batch(sp, changes);
-        commit_report(sp, batch, changes);
+        if (qjobs != NULL)
+            spool_qjob_run(sp, qjobs);
+        commit_report(sp, batch, changes, qjobs);
         pthread_mutex_lock(&sp->lock);
     }
     pthread_mutex_unlock(&sp->lock);
@@ -230,11 +299,14 @@ commit_thread(void *arg)
 }
 
 static struct spool_msg *
-commit_take_done(struct spool *sp, struct spool_update **changes)
+commit_take_done(struct spool *sp, struct spool_update **changes, struct spool_qjob **qjobs)
 {
     struct spool_msg *list;
 
     pthread_mutex_lock(&sp->lock);
+    *qjobs = sp->qdone;
+    sp->qdone = NULL;
+    sp->qdone_tail = &sp->qdone;
     list = sp->done;
     sp->done = NULL;
     sp->done_tail = &sp->done;
@@ -264,9 +336,16 @@ commit_deliver(struct spool *sp, struct spool_msg *list)
             sp->counters.committed++;
         else
             sp->counters.failed++;
+        if (m->status == 0 && m->quarantine) {
+            sp->q_committed++;
+            sp->quarantined++;
+        }
         m->fn(m->arg, m->id, m->status, m->status_err);
-        /* The scheduler hears of the message after the session has sent its 250. */
-        if (m->status == 0 && sp->hook != NULL)
+        /*
+         * The scheduler hears of the message after the session has sent its 250;
+         * of a quarantined one never (until it is released).
+         */
+        if (m->status == 0 && !m->quarantine && sp->hook != NULL)
             sp->hook(sp->hook_arg, m->id, m->held);
         spool_msg_release(m);
     }
@@ -276,10 +355,12 @@ static void
 commit_deliver_all(struct spool *sp)
 {
     struct spool_update *changes;
-    struct spool_msg *list = commit_take_done(sp, &changes);
+    struct spool_qjob *qjobs;
+    struct spool_msg *list = commit_take_done(sp, &changes, &qjobs);
 
     commit_deliver(sp, list);
     spool_update_deliver(sp, changes);
+    spool_qjob_deliver(sp, qjobs);
 }
 
 static void
@@ -328,6 +409,10 @@ spool_commit_start(struct spool *sp, char *err, size_t errcap)
     sp->utodo_tail = &sp->utodo;
     sp->udone = NULL;
     sp->udone_tail = &sp->udone;
+    sp->qtodo = NULL;
+    sp->qtodo_tail = &sp->qtodo;
+    sp->qdone = NULL;
+    sp->qdone_tail = &sp->qdone;
     sp->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (sp->event_fd == -1) {
         (void)str_fmt(err, errcap, "%s: eventfd: %s", sp->dir, strerror(errno));

@@ -276,6 +276,8 @@ spool_recover_queue(struct spool *sp, uint64_t *max_id, char *err, size_t errcap
 static void
 spool_close_fds(struct spool *sp)
 {
+    if (sp->quarantine_fd != -1)
+        (void)close(sp->quarantine_fd);
     if (sp->queue_fd != -1)
         (void)close(sp->queue_fd);
     if (sp->tmp_fd != -1)
@@ -295,7 +297,7 @@ spool_open(const char *dir, struct event_base *base, struct spool_stats *stats, 
     uint64_t max_id = 0;
     int e;
 
-    sp->dir_fd = sp->tmp_fd = sp->queue_fd = sp->event_fd = sp->lock_fd = -1;
+    sp->dir_fd = sp->tmp_fd = sp->queue_fd = sp->event_fd = sp->lock_fd = sp->quarantine_fd = -1;
     sp->base = base;
     if (str_copyz(sp->dir, sizeof(sp->dir), dir) == -1) {
         (void)str_fmt(err, errcap, "%.64s...: path too long", dir);
@@ -304,15 +306,17 @@ spool_open(const char *dir, struct event_base *base, struct spool_stats *stats, 
     if (spool_open_top(sp, err, errcap) == -1 ||
         spool_open_sub(sp, "tmp", &sp->tmp_fd, err, errcap) == -1 ||
         spool_open_sub(sp, "queue", &sp->queue_fd, err, errcap) == -1 ||
+        spool_open_sub(sp, "quarantine", &sp->quarantine_fd, err, errcap) == -1 ||
         spool_recover_tmp(sp, &max_id, err, errcap) == -1 ||
-        spool_recover_queue(sp, &max_id, err, errcap) == -1)
+        spool_recover_queue(sp, &max_id, err, errcap) == -1 ||
+        spool_recover_quarantine(sp, &max_id, err, errcap) == -1)
         goto fail;
     /* Never hand out an id that a file on disk already has, even if the clock went back. */
     spool_id_seed(max_id);
     if (spool_commit_start(sp, err, errcap) == -1)
         goto fail;
-    log_info("-: spool=%s, event=open, queued=%zu, tmp_removed=%zu, unknown=%zu", sp->dir,
-             sp->found.queued, sp->found.tmp_removed, sp->found.unknown);
+    log_info("-: spool=%s, event=open, queued=%zu, tmp_removed=%zu, unknown=%zu, quarantined=%zu",
+             sp->dir, sp->found.queued, sp->found.tmp_removed, sp->found.unknown, sp->quarantined);
     if (stats != NULL)
         *stats = sp->found;
     return sp;
@@ -324,13 +328,27 @@ fail:
     return NULL;
 }
 
+static struct spool *spool_open_read(const char *dir, bool lock, char *err, size_t errcap);
+
 struct spool *
 spool_open_reader(const char *dir, char *err, size_t errcap)
+{
+    return spool_open_read(dir, true, err, errcap);
+}
+
+struct spool *
+spool_open_quarantine_peek(const char *dir, char *err, size_t errcap)
+{
+    return spool_open_read(dir, false, err, errcap);
+}
+
+static struct spool *
+spool_open_read(const char *dir, bool lock, char *err, size_t errcap)
 {
     struct spool *sp = xcalloc(1, sizeof(*sp));
     int e;
 
-    sp->dir_fd = sp->tmp_fd = sp->queue_fd = sp->event_fd = sp->lock_fd = -1;
+    sp->dir_fd = sp->tmp_fd = sp->queue_fd = sp->event_fd = sp->lock_fd = sp->quarantine_fd = -1;
     sp->reader = true;
     if (str_copyz(sp->dir, sizeof(sp->dir), dir) == -1) {
         (void)str_fmt(err, errcap, "%.64s...: path too long", dir);
@@ -342,13 +360,56 @@ spool_open_reader(const char *dir, char *err, size_t errcap)
         (void)str_fmt(err, errcap, "%s: %s", sp->dir, strerror(errno));
         goto fail;
     }
-    if (spool_lock_share(sp, err, errcap) == -1)
+    if (lock && spool_lock_share(sp, err, errcap) == -1)
         goto fail;
     /* No queue/ yet: nothing is queued. */
     sp->queue_fd = openat(sp->dir_fd, "queue", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sp->queue_fd == -1 && errno != ENOENT) {
         (void)str_fmt(err, errcap, "%s/queue: %s", sp->dir, strerror(errno));
         goto fail;
+    }
+    sp->quarantine_fd = openat(sp->dir_fd, "quarantine", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sp->quarantine_fd == -1 && errno != ENOENT) {
+        (void)str_fmt(err, errcap, "%s/quarantine: %s", sp->dir, strerror(errno));
+        goto fail;
+    }
+    return sp;
+fail:
+    e = errno;
+    spool_close_fds(sp);
+    free(sp);
+    errno = e;
+    return NULL;
+}
+
+struct spool *
+spool_open_admin(const char *dir, char *err, size_t errcap)
+{
+    struct spool *sp = xcalloc(1, sizeof(*sp));
+    static const char *const names[] = {"tmp", "queue", "quarantine"};
+    int *fds[] = {&sp->tmp_fd, &sp->queue_fd, &sp->quarantine_fd};
+    int e;
+
+    sp->dir_fd = sp->tmp_fd = sp->queue_fd = sp->event_fd = sp->lock_fd = sp->quarantine_fd = -1;
+    sp->admin = true;
+    if (str_copyz(sp->dir, sizeof(sp->dir), dir) == -1) {
+        (void)str_fmt(err, errcap, "%.64s...: path too long", dir);
+        errno = ENAMETOOLONG;
+        goto fail;
+    }
+    sp->dir_fd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sp->dir_fd == -1) {
+        (void)str_fmt(err, errcap, "%s: %s", sp->dir, strerror(errno));
+        goto fail;
+    }
+    if (spool_lock_take(sp, err, errcap) == -1)
+        goto fail;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        *fds[i] = openat(sp->dir_fd, names[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (*fds[i] == -1) {
+            (void)str_fmt(err, errcap, "%s/%s: %s", sp->dir, names[i], strerror(errno));
+            goto fail;
+        }
     }
     return sp;
 fail:
@@ -364,7 +425,7 @@ spool_free(struct spool *sp)
 {
     if (sp == NULL)
         return;
-    if (!sp->reader)
+    if (!sp->reader && !sp->admin)
         spool_commit_stop(sp);
     spool_close_fds(sp);
     free(sp);
@@ -379,7 +440,8 @@ spool_dir(const struct spool *sp)
 size_t
 spool_queued(const struct spool *sp)
 {
-    return sp->found.queued + sp->counters.committed - sp->removed;
+    return sp->found.queued + (sp->counters.committed - sp->q_committed) + sp->q_released -
+           sp->removed;
 }
 
 static int
@@ -436,7 +498,7 @@ spool_set_commit_hook(struct spool *sp, spool_hook_fn *fn, void *arg)
 int
 spool_chown(struct spool *sp, uid_t uid, gid_t gid, char *err, size_t errcap)
 {
-    const int dirs[] = {sp->dir_fd, sp->tmp_fd, sp->queue_fd};
+    const int dirs[] = {sp->dir_fd, sp->tmp_fd, sp->queue_fd, sp->quarantine_fd};
     DIR *d;
     struct dirent *de;
 
@@ -461,6 +523,23 @@ spool_chown(struct spool *sp, uid_t uid, gid_t gid, char *err, size_t errcap)
             continue;
         if (fchownat(sp->queue_fd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) == -1) {
             (void)str_fmt(err, errcap, "%s/queue/%s: chown: %s", sp->dir, de->d_name,
+                          strerror(errno));
+            (void)closedir(d);
+            return -1;
+        }
+    }
+    (void)closedir(d);
+    /* And the quarantined ones: a release copies them as the user. */
+    d = spool_list(sp->quarantine_fd);
+    if (d == NULL) {
+        (void)str_fmt(err, errcap, "%s/quarantine: %s", sp->dir, strerror(errno));
+        return -1;
+    }
+    while ((de = spool_next(d)) != NULL) {
+        if (!spool_id_is_valid(de->d_name, strlen(de->d_name)))
+            continue;
+        if (fchownat(sp->quarantine_fd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) == -1) {
+            (void)str_fmt(err, errcap, "%s/quarantine/%s: chown: %s", sp->dir, de->d_name,
                           strerror(errno));
             (void)closedir(d);
             return -1;

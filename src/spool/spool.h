@@ -24,6 +24,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "conf/conf.h"
 #include "lib/caps.h"
@@ -340,5 +341,147 @@ typedef void spool_hook_fn(void *arg, const char *id, bool held);
  * queued"). NULL: none.
  */
 void spool_set_commit_hook(struct spool *sp, spool_hook_fn *fn, void *arg);
+
+/* ---- The quarantine (docs/spool.md, "The quarantine") ---- */
+
+/*
+ * Before spool_msg_commit(): the message goes to SPOOL/quarantine/ID instead of queue/ID,
+ * durable as a queued message is (the same commit thread, fsyncs and batching), and the
+ * commit hook (the scheduler) is not told: it is never delivered. check is the check that held
+ * it ("dmarc", "spam", "antivirus", "milter"), reason a line of printable text (cut to fit;
+ * any control octet becomes '?'); both are recorded durably with the time of quarantine.
+ * The commit callback is called as for any message (status 0: durable in quarantine/).
+ * A check that is not 1 to SPOOL_QREC_CHECK_MAX of a-z, 0-9 and '-' is a bug (panic).
+ */
+void spool_msg_quarantine(struct spool_msg *m, const char *check, const char *reason);
+
+/* spool_msg_quarantine() with the time of quarantine given (tests, the test driver). */
+void spool_msg_quarantine_at(struct spool_msg *m, const char *check, const char *reason, time_t at);
+
+#define SPOOL_QREC_CHECK_MAX  32  /* octets of a check's name */
+#define SPOOL_QREC_REASON_MAX 256 /* octets of a reason: longer ones are cut */
+/* The longest record: "gate26-quarantine 1 " T check reason(xtext) LLLL LF, rounded up. */
+#define SPOOL_QREC_MAX 1024
+
+/* The quarantine record: why and since when a message is held. */
+struct spool_qrec {
+    time_t at;                              /* when it was quarantined */
+    char check[SPOOL_QREC_CHECK_MAX + 1];   /* "spam", "dmarc", ... */
+    char reason[SPOOL_QREC_REASON_MAX + 1]; /* printable ASCII, "" when none given */
+};
+
+/*
+ * Fills *r: check as given (returns -1 when it is not 1..SPOOL_QREC_CHECK_MAX
+ * of a-z 0-9 '-'), reason cut to SPOOL_QREC_REASON_MAX octets with every octet
+ * outside printable ASCII replaced by '?'. Returns 0 or -1.
+ */
+int spool_qrec_set(struct spool_qrec *r, time_t at, const char *check, const char *reason);
+
+/*
+ * Writes r as the record line (with its LF) into out (capacity at least
+ * SPOOL_QREC_MAX). Returns its length.
+ */
+size_t spool_qrec_format(char *out, const struct spool_qrec *r);
+
+/*
+ * Finds and parses the record at the end of the len octets at p (the last
+ * octets of a quarantine file, at most SPOOL_QREC_MAX). Returns 0 with the
+ * record in *out and its length in *rec_len, or -1 with the reason in why.
+ */
+int spool_qrec_parse(const char *p, size_t len, struct spool_qrec *out, size_t *rec_len, char *why,
+                     size_t whycap);
+
+/* One message in quarantine/, open read-only: its envelope, record and content. */
+struct spool_quarantined {
+    struct envelope env;
+    struct spool_qrec rec;
+    int fd;
+    off_t content_off;    /* = env.header_len */
+    uint64_t content_len; /* the message, without the record */
+};
+
+/* The ids in quarantine/ now, sorted (oldest first), as spool_queue_list. */
+int spool_quarantine_list(struct spool *sp, char (**ids)[SPOOL_ID_LEN + 1], size_t *n);
+
+/*
+ * Opens quarantine/ID read-only, decodes its envelope and record. Returns 0
+ * and *out (free with spool_quarantined_close), or -1 with why: errno
+ * ENOENT (no such message in quarantine), EINVAL (a malformed id, envelope
+ * or record), else open's or read's.
+ */
+int spool_quarantine_open(struct spool *sp, const char *id, struct spool_quarantined **out,
+                          char *why, size_t whycap);
+
+/* Closes and frees q. NULL: nothing. */
+void spool_quarantined_close(struct spool_quarantined *q);
+
+/*
+ * Moves quarantine/ID back to queue/ID without its record, durably (a copy
+ * in tmp/ fsync'd, renamed into queue/, queue/ fsync'd, then quarantine/ID
+ * unlinked and quarantine/ fsync'd), then tells the commit hook as for a new
+ * message. Synchronous, for a spool without a thread (spool_open_admin; the
+ * daemon uses spool_quarantine_start). Returns 0, or -1 with errno and why:
+ * ENOENT when there is no such message in quarantine (a second release),
+ * EINVAL for a malformed id or file, else the system's error.
+ */
+int spool_quarantine_release(struct spool *sp, const char *id, char *why, size_t whycap);
+
+/* Removes quarantine/ID (and fsyncs quarantine/). Returns 0, or -1 as release. */
+int spool_quarantine_delete(struct spool *sp, const char *id, char *why, size_t whycap);
+
+enum spool_qop {
+    SPOOL_QOP_RELEASE,
+    SPOOL_QOP_DELETE,
+    SPOOL_QOP_EXPIRE, /* spool_quarantine_expire's own */
+};
+
+/*
+ * Called once on the loop when a release or delete has ended: status 0
+ * done (a released message was handed to the commit hook just before), or
+ * -1 with err (ENOENT: no such message in quarantine) and why (a line of
+ * text). id and why are valid during the call.
+ */
+typedef void spool_qop_fn(void *arg, const char *id, int status, int err, const char *why);
+
+/*
+ * spool_quarantine_release or _delete on the spool's thread (the daemon:
+ * no fsync on the loop). The jobs run one after another in the order
+ * started, so a second release of an id, or a release after a delete,
+ * finds nothing. fn(arg, ...) is called exactly once, later, on the loop
+ * (from inside spool_free for the jobs still in flight then). A malformed
+ * id is reported the same way (EINVAL).
+ */
+void spool_quarantine_start(struct spool *sp, enum spool_qop op, const char *id, spool_qop_fn *fn,
+                            void *arg);
+
+/*
+ * Hands every quarantined message whose record is at least keep seconds
+ * older than now to the spool's thread for deletion; each is logged as
+ * "ID: event=quarantine-expired, check=..., age=..." once gone. Returns how
+ * many were handed over.
+ */
+size_t spool_quarantine_expire(struct spool *sp, unsigned keep, time_t now);
+
+/* Messages in quarantine/: found at open, plus commits, minus releases, deletes and expiries. */
+size_t spool_quarantine_count(const struct spool *sp);
+
+/*
+ * Opens the spool at dir for `gate26 quarantine release|delete` while no
+ * daemon serves it: takes LOCK_EX (creating nothing but what spool_open
+ * would: the lock file), opens tmp/, queue/ and quarantine/ (which must
+ * exist), no commit thread. Returns it, or NULL with the reason in err and
+ * errno: EWOULDBLOCK when a daemon holds the spool, ENOENT when the spool
+ * or one of its directories is missing.
+ */
+struct spool *spool_open_admin(const char *dir, char *err, size_t errcap);
+
+/*
+ * spool_open_reader() without the lock, for `gate26 quarantine list|show`
+ * while a daemon runs: quarantined files are never changed in place (they
+ * arrive by rename and leave by unlink), so they can be read beside it.
+ * Only spool_quarantine_list, spool_quarantine_open and spool_free may be
+ * used on it.
+ */
+struct spool *spool_open_quarantine_peek(const char *dir, char *err, size_t errcap);
 
 #endif

@@ -28,10 +28,13 @@ struct spool_msg {
     bool created; /* tmp/ID exists (and must go if the message fails) */
     char *buf;    /* CAP_SPOOL_WRITE_BUF octets waiting for write(2) */
     size_t used;
-    size_t env_len; /* octets of the envelope records (and their blank line) */
-    uint64_t size;  /* content octets, without the envelope */
-    bool held;      /* queued on hold (its envelope has a hold record) */
-    int err;        /* the first write error (sticky), 0 while none */
+    size_t env_len;  /* octets of the envelope records (and their blank line) */
+    uint64_t size;   /* content octets, without the envelope */
+    bool held;       /* queued on hold (its envelope has a hold record) */
+    bool quarantine; /* spool_msg_quarantine: committed into quarantine/, the hook not told */
+    char *qrec;      /* then its quarantine record (heap), appended at commit */
+    size_t qrec_len;
+    int err; /* the first write error (sticky), 0 while none */
     spool_commit_fn *fn;
     void *arg;
     /* Set by the commit thread (or by spool_msg_commit when the last write failed). */
@@ -62,17 +65,38 @@ struct spool_update {
     int status_err;
 };
 
+/* A release, delete or expiry of a quarantined message, on its way through the spool's thread. */
+struct spool_qjob {
+    struct spool_qjob *next; /* in qtodo or qdone */
+    enum spool_qop op;
+    char id[SPOOL_ID_LEN + 1];
+    spool_qop_fn *fn; /* NULL for an expiry */
+    void *arg;
+    long long age; /* an expiry: seconds since the quarantine, for the log */
+    /* Set by the thread. */
+    int status; /* 0, or -1 with err and why */
+    int err;
+    bool held; /* a release: the envelope's schedule says "on hold" */
+    char check[SPOOL_QREC_CHECK_MAX + 1];
+    char why[256];
+};
+
 struct spool {
     char dir[CAP_PATH];
     int dir_fd;
     int tmp_fd;
-    int queue_fd; /* -1 in a reader when there is no queue/ */
-    int lock_fd;  /* SPOOL/lock, flock'd (lock.c); -1 in a reader when there is no lock file */
-    bool reader;  /* spool_open_reader: read-only, no commit thread */
+    int queue_fd;      /* -1 in a reader when there is no queue/ */
+    int quarantine_fd; /* -1 in a reader when there is no quarantine/ */
+    bool admin;        /* spool_open_admin: LOCK_EX, no commit thread, no base */
+    int lock_fd;       /* SPOOL/lock, flock'd (lock.c); -1 in a reader when there is no lock file */
+    bool reader;       /* spool_open_reader: read-only, no commit thread */
     struct spool_stats found;
     /* Loop thread only: counted as reports arrive. */
     struct spool_counters counters;
-    uint64_t removed; /* queued messages whose removal was reported */
+    uint64_t removed;     /* queued messages whose removal was reported */
+    size_t quarantined;   /* files in quarantine/: found at open, +commits, -removals */
+    uint64_t q_committed; /* of counters.committed, into quarantine/ */
+    uint64_t q_released;  /* released from quarantine/ into queue/ */
     spool_hook_fn *hook;
     void *hook_arg;
 
@@ -88,6 +112,8 @@ struct spool {
     struct spool_msg *done, **done_tail;      /* for the loop, in commit order */
     struct spool_update *utodo, **utodo_tail; /* changes for the thread, in order */
     struct spool_update *udone, **udone_tail; /* and back to the loop */
+    struct spool_qjob *qtodo, **qtodo_tail;   /* the quarantine's jobs for the thread */
+    struct spool_qjob *qdone, **qdone_tail;   /* and back to the loop */
     bool stopping;
     bool held;
 };
@@ -143,6 +169,13 @@ struct dirent *spool_next(DIR *d);
 void spool_update_batch(struct spool *sp, struct spool_update *batch);
 /* queue.c: calls back and frees each change of list, in order (on the loop). */
 void spool_update_deliver(struct spool *sp, struct spool_update *list);
+
+/* quarantine.c, on the thread: does the file work of each job of list, sets its status. */
+void spool_qjob_run(struct spool *sp, struct spool_qjob *list);
+/* quarantine.c, on the loop: counts, logs, tells the hook and calls back each job; frees. */
+void spool_qjob_deliver(struct spool *sp, struct spool_qjob *list);
+/* quarantine.c: the files found in quarantine/ at open (finishing half-done releases). */
+int spool_recover_quarantine(struct spool *sp, uint64_t *max_id, char *err, size_t errcap);
 
 /* Logs the one warning line of a message that could not be stored. */
 void spool_log_failure(const char *id, const char *what, int err);

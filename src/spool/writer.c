@@ -108,6 +108,7 @@ spool_msg_put(struct spool_msg *m, const char *p, size_t len)
 void
 spool_msg_release(struct spool_msg *m)
 {
+    free(m->qrec);
     free(m->buf);
     free(m);
 }

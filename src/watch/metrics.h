@@ -130,10 +130,11 @@ void metrics_scanner_sources(size_t n);
 
 /* Gauges whose value another stage knows; the daemon registers how to read each. */
 enum metrics_source {
-    METRICS_SOURCE_QUEUE_MESSAGES,   /* gate26_queue_messages */
-    METRICS_SOURCE_QUEUE_OLDEST_AGE, /* gate26_queue_oldest_message_age_seconds */
-    METRICS_SOURCE_QUEUE_DEFERRED,   /* gate26_queue_deferred_messages */
-    METRICS_SOURCE_TLS_CERT_EXPIRY,  /* gate26_tls_certificate_expiry_timestamp_seconds */
+    METRICS_SOURCE_QUEUE_MESSAGES,      /* gate26_queue_messages */
+    METRICS_SOURCE_QUEUE_OLDEST_AGE,    /* gate26_queue_oldest_message_age_seconds */
+    METRICS_SOURCE_QUEUE_DEFERRED,      /* gate26_queue_deferred_messages */
+    METRICS_SOURCE_TLS_CERT_EXPIRY,     /* gate26_tls_certificate_expiry_timestamp_seconds */
+    METRICS_SOURCE_QUARANTINE_MESSAGES, /* gate26_quarantine_messages */
     METRICS_SOURCE_COUNT,
 };
 
