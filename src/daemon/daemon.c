@@ -74,7 +74,7 @@ struct daemon {
 #define DAEMON_AUTH_THREADS 2
 
 /* Quarantined messages older than keep are looked for this often (and at start, reload). */
-#define DAEMON_QUARANTINE_EXPIRE_S 3600
+static const struct timeval daemon_quarantine_every = {3600, 0};
 
 /* SIGTERM: transactions in flight (in and out) get this long to finish. */
 #define DAEMON_DRAIN_SECONDS 10
@@ -736,11 +736,9 @@ daemon_serve(const char *path)
         return 1;
     }
     /* Expiry runs as the user (it owns quarantine/), at start and then hourly. */
-    const struct timeval quarantine_every = {DAEMON_QUARANTINE_EXPIRE_S, 0};
-
     daemon_quarantine_expire(&d);
     d.quarantine_tick = event_new(d.base, -1, EV_PERSIST, daemon_quarantine_tick, &d);
-    if (d.quarantine_tick == NULL || evtimer_add(d.quarantine_tick, &quarantine_every) == -1)
+    if (d.quarantine_tick == NULL || evtimer_add(d.quarantine_tick, &daemon_quarantine_every) == -1)
         log_panic("cannot add the quarantine expiry timer");
     d.sig_hup = daemon_signal(&d, SIGHUP);
     d.sig_term = daemon_signal(&d, SIGTERM);

@@ -225,19 +225,11 @@ quarantine_id_ok(const char *id, char *why, size_t whycap)
 int
 spool_quarantine_list(struct spool *sp, char (**ids)[SPOOL_ID_LEN + 1], size_t *n)
 {
-    int saved = sp->queue_fd, rc;
-    bool reader = sp->reader;
-
     *ids = NULL;
     *n = 0;
     if (sp->quarantine_fd == -1)
         return 0;
-    /* The same listing as queue/'s, over the other directory. */
-    sp->queue_fd = sp->quarantine_fd;
-    rc = spool_queue_list(sp, ids, n);
-    sp->queue_fd = saved;
-    sp->reader = reader;
-    return rc;
+    return spool_list_ids(sp->quarantine_fd, ids, n);
 }
 
 void

@@ -453,6 +453,16 @@ spool_id_cmp(const void *a, const void *b)
 int
 spool_queue_list(struct spool *sp, char (**ids)[SPOOL_ID_LEN + 1], size_t *n)
 {
+    *ids = NULL;
+    *n = 0;
+    if (sp->queue_fd == -1 && sp->reader)
+        return 0;
+    return spool_list_ids(sp->queue_fd, ids, n);
+}
+
+int
+spool_list_ids(int fd, char (**ids)[SPOOL_ID_LEN + 1], size_t *n)
+{
     struct dirent *de;
     size_t cap = 64;
     DIR *d;
@@ -460,9 +470,7 @@ spool_queue_list(struct spool *sp, char (**ids)[SPOOL_ID_LEN + 1], size_t *n)
 
     *ids = NULL;
     *n = 0;
-    if (sp->queue_fd == -1 && sp->reader)
-        return 0;
-    d = spool_list(sp->queue_fd);
+    d = spool_list(fd);
     if (d == NULL)
         return -1;
     *ids = xmalloc(cap * sizeof(**ids));

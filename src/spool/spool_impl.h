@@ -162,6 +162,8 @@ int spool_lock_share(struct spool *sp, char *err, size_t errcap);
 
 /* spool.c: a listing of the directory open on fd, from its start (closedir it). */
 DIR *spool_list(int fd);
+/* spool.c: the queue ids in the directory open on fd, sorted, as spool_queue_list. */
+int spool_list_ids(int fd, char (**ids)[SPOOL_ID_LEN + 1], size_t *n);
 /* spool.c: the next name other than "." and "..", or NULL at the end (errno 0) or on error. */
 struct dirent *spool_next(DIR *d);
 

@@ -117,10 +117,10 @@ def check_queue_file(g, name):
 
 def pre_create_spool(g):
     """Spool directories made before the start, so spool_open does no fsync
-    and opens exactly 3 directories: the fault counters then start at the
-    first message (fsync 1 = its file, fsync 2 = queue/; open 4 = its tmp file;
-    write 1 = its first write)."""
-    for sub in ("", "tmp", "queue"):
+    and opens exactly 4 directories (the spool, tmp/, queue/, quarantine/):
+    the fault counters then start at the first message (fsync 1 = its file,
+    fsync 2 = queue/; open 5 = its tmp file; write 1 = its first write)."""
+    for sub in ("", "tmp", "queue", "quarantine"):
         (g.spool / sub).mkdir(mode=0o700, exist_ok=True)
 
 
@@ -472,7 +472,7 @@ def test_open_fault_refuses_after_the_content(gateway):
     4.3.1 once its content has ended: a small message reaches the disk only
     on the commit thread, a large one as the spool's 64 KiB write buffer
     fills; either way nothing is left and the session goes on."""
-    g = faulty_gateway(gateway, "open:4+")
+    g = faulty_gateway(gateway, "open:5+")
     r = session(g)
     for content in (SMALL, body_for(b"large", 200_000)):
         code, lines = send_data(r, content)
@@ -502,7 +502,7 @@ def test_open_fault_refuses_after_the_content(gateway):
 
 
 def test_one_off_open_fault_then_next_message_queues(gateway):
-    g = faulty_gateway(gateway, "open:4")
+    g = faulty_gateway(gateway, "open:5")
     r = session(g)
     code, lines = send_data(r, SMALL)
     assert (code, lines) == (452, [STORAGE]), (code, lines)

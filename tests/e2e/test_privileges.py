@@ -120,7 +120,7 @@ def test_started_as_root_serves_as_the_user_on_a_low_port(gateway):
     assert_serving(g, "internal")
 
     # The spool and what is in it are the user's alone.
-    for sub in ("", "tmp", "queue"):
+    for sub in ("", "tmp", "queue", "quarantine"):
         u, gr, mode, _ = owner_mode(g.spool / sub)
         assert (u, gr, mode) == (uid, gid, 0o700), (sub, u, gr, oct(mode))
     u, gr, mode, _ = owner_mode(g.spool / "queue" / qid)
