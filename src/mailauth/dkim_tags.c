@@ -389,6 +389,16 @@ dkim_sig_parse(struct slice value, struct dkim_sig *out, const char **why)
             return -1;
         }
     }
+    /* d= and s= first, so that a signature refused for another tag is still named by them
+     * in Authentication-Results (header.d, header.s); checked again below. */
+    if (copy_nofws(dkim_tags_get(&l, "d")->value, out->d, sizeof out->d) == -1 ||
+        !name_ok(out->d, false))
+        out->d[0] = '\0';
+    else
+        str_lower(out->d, strlen(out->d));
+    if (copy_nofws(dkim_tags_get(&l, "s")->value, out->s, sizeof out->s) == -1 ||
+        !name_ok(out->s, true))
+        out->s[0] = '\0';
     t = dkim_tags_get(&l, "v");
     if (!(t->value.len == 1 && t->value.p[0] == '1')) {
         *why = "bad-version";
