@@ -69,6 +69,15 @@ static const char *const delivery_values[] = {"sent", "deferred", "bounced"};
 _Static_assert(N_OF(delivery_values) == WATCH_DELIVERY_COUNT, "a delivery result without a name");
 
 static const char *const dns_values[] = {"ok", "nodata", "nxdomain", "nullmx", "tempfail"};
+/* gate26_checks_total's check and result labels (docs/checks.md, "Logs and metrics"). */
+static const char *const check_values[] = {"dnsbl", "dnswl",     "spf",  "greylist", "dkim",
+                                           "dmarc", "antivirus", "spam", "milter"};
+static const char *const check_result_values[] = {
+    "pass",   "fail",       "softfail",   "neutral", "none",   "temperror", "permerror", "policy",
+    "listed", "not-listed", "defer",      "skip",    "clean",  "infected",  "error",     "timeout",
+    "ham",    "header",     "quarantine", "reject",  "accept", "tempfail",  "discard"};
+static const char *const decision_values[] = {"accept", "reject", "tempfail", "quarantine",
+                                              "discard"};
 _Static_assert(N_OF(dns_values) == METRICS_DNS_COUNT, "a DNS result without a name");
 
 static const char *const dns_cache_values[] = {"hit", "miss"};
@@ -121,6 +130,8 @@ static struct state {
     struct hist commit_seconds;
     uint64_t dns[METRICS_DNS_COUNT];
     uint64_t dns_cache[METRICS_DNS_CACHE_COUNT];
+    uint64_t checks[DOOR_ROLE_COUNT][N_OF(check_values)][N_OF(check_result_values)];
+    uint64_t check_decisions[DOOR_ROLE_COUNT][N_OF(decision_values)];
     int64_t alerts_firing[METRICS_RULES_MAX];
     uint64_t scanner_syns[N_OF(syn_values)];
     uint64_t scanner_sessions[DOOR_ROLE_COUNT][WATCH_SCAN_SESSIONS];
@@ -165,6 +176,10 @@ static const struct dim dim_tlsv = {"version", tlsv_values, TLSV_COUNT, NULL};
 static const struct dim dim_delivery = {"result", delivery_values, WATCH_DELIVERY_COUNT, NULL};
 static const struct dim dim_dns = {"result", dns_values, METRICS_DNS_COUNT, NULL};
 static const struct dim dim_dns_cache = {"result", dns_cache_values, METRICS_DNS_CACHE_COUNT, NULL};
+static const struct dim dim_check = {"check", check_values, N_OF(check_values), NULL};
+static const struct dim dim_check_result = {"result", check_result_values,
+                                            N_OF(check_result_values), NULL};
+static const struct dim dim_decision = {"decision", decision_values, N_OF(decision_values), NULL};
 static const struct dim dim_rule = {"rule", st.rule_names, METRICS_RULES_MAX, &st.n_rules};
 static const struct dim dim_version = {"version", version_values, 1, NULL};
 static const struct dim dim_syn = {"kind", syn_values, N_OF(syn_values), NULL};
@@ -191,6 +206,7 @@ struct family {
     size_t n_bounds;
     int source;                     /* a metrics_source, or -1 */
     void (*emit)(struct writer *w); /* the samples of a family read at scrape time */
+    bool sparse;                    /* counters: cells at 0 are left out (many combinations) */
 };
 
 static void emit_cpu(struct writer *w);
@@ -345,6 +361,20 @@ static const struct family families[] = {
      FT_COUNTER,
      {&dim_dns_cache},
      .u64 = st.dns_cache,
+     NO_SOURCE},
+    {"gate26_checks_total",
+     "Content checks by door, check and result (docs/checks.md); combinations never seen are "
+     "left out.",
+     FT_COUNTER,
+     {&dim_door, &dim_check, &dim_check_result},
+     .u64 = &st.checks[0][0][0],
+     NO_SOURCE,
+     .sparse = true},
+    {"gate26_check_decisions_total",
+     "Messages decided by the content checks at the end of the data, by door and decision.",
+     FT_COUNTER,
+     {&dim_door, &dim_decision},
+     .u64 = &st.check_decisions[0][0],
      NO_SOURCE},
     {"gate26_alerts_firing",
      "Keys of an alert rule firing now.",
@@ -658,6 +688,35 @@ metrics_alert_rules(const char *const *names, size_t n)
         }
         (void)rule_add(names[i], keep);
     }
+}
+
+/* The index of name in values[n], or -1. */
+static int
+value_index(const char *const *values, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(values[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+void
+metrics_check(enum door_role door, const char *check, const char *result)
+{
+    int c = value_index(check_values, N_OF(check_values), check);
+    int r = value_index(check_result_values, N_OF(check_result_values), result);
+
+    if ((unsigned)door < DOOR_ROLE_COUNT && c >= 0 && r >= 0)
+        st.checks[door][c][r]++;
+}
+
+void
+metrics_check_decision(enum door_role door, const char *decision)
+{
+    int d = value_index(decision_values, N_OF(decision_values), decision);
+
+    if ((unsigned)door < DOOR_ROLE_COUNT && d >= 0)
+        st.check_decisions[door][d]++;
 }
 
 void
@@ -998,6 +1057,8 @@ w_cells(struct writer *w)
                     w_histogram_cell(w, &f->hist[cell], idx, n);
                     continue;
                 }
+                if (f->sparse && f->type == FT_COUNTER && f->u64[cell] == 0)
+                    continue;
                 w_sample_start(w, "", idx, n, NULL);
                 if (f->type == FT_COUNTER)
                     w_u64(w, f->u64[cell]);

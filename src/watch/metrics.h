@@ -98,6 +98,18 @@ void metrics_commit_batch(size_t n);
 /* A message's commit took this long, from spool_msg_commit() to its callback. */
 void metrics_commit_latency(double seconds);
 
+/*
+ * A content check on door ended with result (gate26_checks_total): check one
+ * of dnsbl dnswl spf greylist dkim dmarc antivirus spam milter, result one of
+ * pass fail softfail neutral none temperror permerror policy listed
+ * not-listed defer skip clean infected error timeout ham header quarantine
+ * reject accept tempfail discard (others are not counted).
+ */
+void metrics_check(enum door_role door, const char *check, const char *result);
+
+/* The checks decided a message on door: accept reject tempfail quarantine discard. */
+void metrics_check_decision(enum door_role door, const char *decision);
+
 /* A DNS lookup ended with result. */
 void metrics_dns_lookup(enum metrics_dns result);
 
