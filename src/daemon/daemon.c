@@ -28,7 +28,9 @@
 #include "conf/conf.h"
 #include "ctl/ctl.h"
 #include "daemon/daemon.h"
+#include "checks/checks.h"
 #include "daemon/preflight.h"
+#include "lib/curl_loop.h"
 #include "daemon/privileges.h"
 #include "dns/dns.h"
 #include "lib/fault.h"
@@ -49,6 +51,8 @@
 
 /* A DNS try waits this long for an answer (c-ares tries each server twice). */
 #define DAEMON_DNS_TIMEOUT_MS 3000
+/* DNS answers kept by TTL (TXT and A: the checks' lookups). */
+#define DAEMON_DNS_CACHE 10000
 
 struct daemon {
     const char *path;
@@ -56,6 +60,7 @@ struct daemon {
     struct conf *conf;
     struct spool *spool;
     struct dns *dns;
+    struct curl_loop *curl; /* HTTP clients on the loop: rspamd (checks/) */
     struct sched *sched;
     struct ctl *ctl;
     struct smtp_env env;
@@ -273,6 +278,10 @@ daemon_reload(struct daemon *d)
     d->tls_client = loaded.tls_client;
     sched_set_tls(d->sched, d->tls_client);
     verify_commit(d->env.verify, d->tls_client);
+    /* The checks: the new dkim keys, the greylist store opened if a door greylists now. */
+    if (checks_configure(d->env.checks, c, loaded.dkim_keys, err, sizeof(err)) == -1)
+        log_warning("-: event=checks, warning=\"%s\"", err);
+    checks_keys_unref(loaded.dkim_keys); /* checks_configure holds its own reference */
     if (resolver != NULL)
         dns_use(d->dns, resolver);
     log_set_level(c->log_level);
@@ -567,6 +576,10 @@ daemon_stop(struct daemon *d)
     smtp_session_close_all();
     verify_free(d->env.verify); /* after the sessions (they cancelled their requests) */
     d->env.verify = NULL;
+    checks_free(d->env.checks); /* after the sessions (they cancelled their checks) */
+    d->env.checks = NULL;
+    curl_loop_free(d->curl);
+    d->curl = NULL;
     if (d->sched != NULL)
         sched_stop(d->sched);
     /* The socket goes while we still hold the spool's lock: the next daemon never finds it. */
@@ -686,6 +699,17 @@ daemon_serve(const char *path)
         daemon_stop(&d);
         return 1;
     }
+    /* The content checks ask the same names for every message (SPF, DKIM keys, DMARC, DNSBL):
+     * answers are kept for their TTL (docs/checks.md, "DNS for the checks"). */
+    if (dns_cache_set(d.dns, DAEMON_DNS_CACHE) == -1)
+        log_panic("dns_cache_set failed");
+    d.curl = curl_loop_new(d.base);
+    {
+        struct checks_deps deps = {
+            .base = d.base, .dns = d.dns, .curl = d.curl, .spool_dir = d.conf->spool};
+
+        d.env.checks = checks_new(&deps);
+    }
     d.sched = sched_new(d.base, d.spool, d.dns, d.conf);
     daemon_metrics_sources(&d, true);
     /* STARTTLS to next hops: the system's CA store, or tls { ca-file }. */
@@ -728,6 +752,10 @@ daemon_serve(const char *path)
         daemon_stop(&d);
         return 1;
     }
+    /* The checks' files (SPOOL/greylist.db) are made as the user, who owns them. */
+    if (checks_configure(d.env.checks, d.conf, loaded.dkim_keys, err, sizeof(err)) == -1)
+        log_warning("-: event=checks, warning=\"%s\"", err);
+    checks_keys_unref(loaded.dkim_keys);
     if (sched_load(d.sched) == -1) {
         fprintf(stderr, "%s: spool: %s/queue: %s\n",
                 daemon_at(d.conf, d.conf->spool_line, at, sizeof(at)), d.conf->spool,

@@ -22,6 +22,7 @@
 
 #include "auth/auth.h"
 #include "check/check.h"
+#include "checks/checks.h"
 #include "daemon/preflight.h"
 #include "daemon/privileges.h"
 #include "lib/str.h"
@@ -77,33 +78,10 @@ load_passwd(const struct conf *c, struct auth_db **out, char *err, size_t errcap
     return -1;
 }
 
-/*
- * The checks blocks are read and checked (src/conf/checks.c), but the
- * session does not run the checks yet (issue 14 is being built: docs/checks.md).
- * A block that would be accepted and then do nothing is refused, so that
- * nobody believes mail is scanned when it is not.
- */
-static int
-checks_not_enforced(const struct conf *c, char *err, size_t errcap)
-{
-    for (int r = 0; r < DOOR_ROLE_COUNT; r++) {
-        if (c->checks[r].line != 0) {
-            (void)str_fmt(err, errcap,
-                          "%s:%u: checks %s: this version of gate26 reads the checks blocks "
-                          "but does not run the checks yet (docs/checks.md); remove the block",
-                          c->path, c->checks[r].line, conf_role_name((enum door_role)r));
-            return -1;
-        }
-    }
-    return 0;
-}
-
 int
 preflight_load(const struct conf *c, struct preflight_loaded *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof(*out));
-    if (checks_not_enforced(c, err, errcap) == -1)
-        return -1;
     if (c->has_tls && (out->tls = tls_server_new(c, err, errcap)) == NULL)
         return -1;
     out->tls_client = tls_client_new(c, err, errcap);
@@ -112,6 +90,12 @@ preflight_load(const struct conf *c, struct preflight_loaded *out, char *err, si
         return -1;
     }
     if (c->auth_passwd[0] != '\0' && load_passwd(c, &out->auth_db, err, errcap) == -1) {
+        preflight_loaded_clear(out);
+        return -1;
+    }
+    /* The dkim blocks' keys, read now as the certificates are (configtest names a bad one). */
+    out->dkim_keys = checks_keys_load(c, err, errcap);
+    if (out->dkim_keys == NULL && err[0] != '\0') {
         preflight_loaded_clear(out);
         return -1;
     }
@@ -124,6 +108,7 @@ preflight_loaded_clear(struct preflight_loaded *l)
     tls_server_unref(l->tls);
     tls_client_unref(l->tls_client);
     auth_db_unref(l->auth_db);
+    checks_keys_unref(l->dkim_keys);
     memset(l, 0, sizeof(*l));
 }
 

@@ -18,12 +18,14 @@
 struct tls_server;
 struct tls_client;
 struct auth_db;
+struct checks_keys;
 
 /* What a configuration names outside the file, loaded (each NULL where it names none). */
 struct preflight_loaded {
     struct tls_server *tls;        /* the certificates of tls { }, NULL without */
     struct tls_client *tls_client; /* outgoing TLS: ca-file or the system's store */
     struct auth_db *auth_db;       /* auth { passwd }, NULL without an auth block */
+    struct checks_keys *dkim_keys; /* the dkim blocks' private keys, NULL without */
 };
 
 /*

@@ -17,6 +17,7 @@
 #include "policy/policy.h"
 #include "smtp/session.h"
 #include "verify/verify.h"
+#include "checks/checks.h"
 #include "watch/metrics.h"
 
 void
@@ -31,6 +32,9 @@ smtp_txn_reset(struct smtp_session *s)
     free(t->rcpts);
     verify_cancel(t->verify_req); /* the session ends while its recipient is verified */
     free(t->verify_rcpt);
+    free(t->check_rcpt);
+    free(t->rcpt_addrs);
+    checks_txn_reset(s->checks); /* SPF, a recipient's or the message's checks in flight */
     if (t->msg != NULL) {
         log_info("%s: sid=%s, status=discarded", s->queue_id, s->sid);
         spool_msg_abort(t->msg);
@@ -199,6 +203,7 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *c)
     s->txn.mail = m;
     session_set_state(s, SMTP_ST_MAIL);
     smtp_reply(s, R_MAIL_OK, NULL);
+    smtp_checks_mail(s);
 }
 
 /* Keeps an accepted recipient in the transaction. */
@@ -330,9 +335,20 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *c)
         smtp_reply(s, R_RELAY_DENIED, NULL);
         return;
     }
-    if (rcpt_verify(s, &r, pr.domain, pr.domain_len))
+    if (smtp_checks_rcpt(s, &r))
+        return; /* the checks answer it (checks.c), and call smtp_rcpt_accept() if they pass */
+    smtp_rcpt_accept(s, &r);
+}
+
+void
+smtp_rcpt_accept(struct smtp_session *s, const struct smtp_rcpt *r)
+{
+    size_t len;
+    const char *domain = smtp_addr_domain(&r->to, &len);
+
+    if (rcpt_verify(s, r, domain, len))
         return; /* rcpt_verified() answers */
-    txn_add_rcpt(&s->txn, &r);
+    txn_add_rcpt(&s->txn, r);
     session_set_state(s, SMTP_ST_RCPT);
     smtp_reply(s, R_RCPT_OK, NULL);
 }
@@ -483,6 +499,11 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
     s->verb = c.verb;
     if (len + 2 > smtp_cmd_line_cap(c.verb)) {
         smtp_reply(s, R_LINE_TOO_LONG, NULL);
+        return;
+    }
+    /* Refused on the greeting (a DNSBL listing): RFC 5321 3.1, 503 to all but QUIT. */
+    if (s->greeting_refused && c.verb != SMTP_VERB_QUIT) {
+        smtp_reply(s, R_BAD_SEQUENCE, NULL);
         return;
     }
     switch (c.verb) {

@@ -117,6 +117,7 @@ content_start(struct smtp_session *s, bool bdat)
     n = smtp_received_format(s, env.protocol, received, sizeof(received));
     if (n == 0)
         log_panic("Received header does not fit");
+    t->received_len = n;
     if (spool_msg_write(t->msg, received, n) == -1) {
         log_warning("%s: sid=%s, event=spool-write, error=\"%s\"", s->queue_id, s->sid,
                     strerror(errno));
@@ -152,9 +153,11 @@ content_committed(void *arg, const char *id, int status, int err)
     char q[LOG_ANGLE_CAP], msgid[MSGID_LOG_CAP];
 
     if (status == 0) {
-        log_info("%s: from=%s, size=%" PRIu64 ", nrcpt=%zu, proto=%s%s, status=queued", id,
+        log_info("%s: from=%s, size=%" PRIu64 ", nrcpt=%zu, proto=%s%s%s, status=%s%s%s", id,
                  log_angle(q, sizeof(q), t->mail.from.text, t->mail.from.len), t->size, t->n_rcpts,
-                 smtp_protocol_name(s), msgid_log_field(&t->msgid, msgid, sizeof(msgid)));
+                 smtp_protocol_name(s), msgid_log_field(&t->msgid, msgid, sizeof(msgid)),
+                 smtp_checks_log_field(s), t->quarantined ? "quarantined" : "queued",
+                 t->quarantined ? ", check=" : "", t->quarantined ? t->quarantine_check : "");
         s->n_messages++;
         {
             struct watch_event ev = {.kind = WATCH_MESSAGE, .size = t->size};
@@ -192,9 +195,37 @@ content_end(struct smtp_session *s)
         smtp_txn_reset(s);
         return;
     }
+    if (smtp_checks_data(s))
+        return; /* the checks decide: content_commit() or content_refused() */
+    content_commit(s, NULL, NULL);
+}
+
+void
+content_commit(struct smtp_session *s, const char *quarantine_check, const char *why)
+{
+    struct smtp_txn *t = &s->txn;
+
+    if (quarantine_check != NULL) {
+        spool_msg_quarantine(t->msg, quarantine_check, why);
+        t->quarantined = true;
+        (void)str_copyz(t->quarantine_check, sizeof(t->quarantine_check), quarantine_check);
+    }
     session_set_state(s, SMTP_ST_COMMIT);
     spool_msg_commit(t->msg, content_committed, s);
     t->msg = NULL;
+}
+
+void
+content_refused(struct smtp_session *s, const char *status)
+{
+    struct smtp_txn *t = &s->txn;
+
+    log_info("%s: sid=%s, size=%" PRIu64 "%s, status=%s", s->queue_id, s->sid, t->size,
+             smtp_checks_log_field(s), status);
+    spool_msg_abort(t->msg);
+    t->msg = NULL;
+    session_set_state(s, SMTP_ST_READY);
+    smtp_txn_reset(s);
 }
 
 /* The end of a BDAT chunk that is not the last: acknowledge it (or its error). */

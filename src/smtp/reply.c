@@ -110,6 +110,22 @@ static const struct smtp_reply_def replies[R_REPLY_COUNT] = {
                             "<%s>: Recipient address verification failed, try again later", false},
     /* A scanner before EHLO/HELO (docs/scanners.md): RFC 3463 3.8 X.7.0, then the close. */
     [R_NOT_SMTP] = {554, "5.7.0", "%s Not an SMTP client, goodbye", false},
+    /* The content checks (docs/checks.md): RFC 3463 X.7.1 delivery not authorized, RFC 7372
+     * X.7.23 SPF validation failed and X.7.24 SPF validation error, X.7.0 other security. */
+    [R_DNSBL] = {554, "5.7.1", "Service unavailable; %s", false},
+    [R_SPF_FAIL] = {550, "5.7.23", "SPF check failed: %s", false},
+    [R_SPF_TEMP] = {451, "4.7.24", "SPF check of %s could not be completed, try again later",
+                    false},
+    [R_GREYLISTED] = {451, "4.7.1", "%s", false},
+    [R_DMARC_REJECT] = {550, "5.7.1", "Message rejected %s", false},
+    [R_VIRUS] = {554, "5.7.1", "Message rejected: virus found: %s", false},
+    [R_SPAM] = {554, "5.7.1", "Message rejected as spam (score %s)", false},
+    [R_CONTENT_REJECT] = {550, "5.7.1", "%s", false},
+    [R_CONTENT_TEMP] = {451, "4.7.1", "%s", false},
+    [R_CHECKS_UNAVAILABLE] = {451, "4.7.0", "Content checks unavailable (%s), try again later",
+                              false},
+    /* Code 1: the argument is the whole line, its code first (smtp_reply_code()). */
+    [R_MILTER_REPLY] = {1, NULL, "%s", false},
 };
 
 /* The names of the replies, for logs and metric labels: the id without R_, lower case. */
@@ -194,6 +210,17 @@ static const char *const names[R_REPLY_COUNT] = {
     [R_RCPT_UNKNOWN] = "rcpt_unknown",
     [R_RCPT_VERIFY_TEMP] = "rcpt_verify_temp",
     [R_NOT_SMTP] = "not_smtp",
+    [R_DNSBL] = "dnsbl",
+    [R_SPF_FAIL] = "spf_fail",
+    [R_SPF_TEMP] = "spf_temp",
+    [R_GREYLISTED] = "greylisted",
+    [R_DMARC_REJECT] = "dmarc_reject",
+    [R_VIRUS] = "virus",
+    [R_SPAM] = "spam",
+    [R_CONTENT_REJECT] = "content_reject",
+    [R_CONTENT_TEMP] = "content_temp",
+    [R_CHECKS_UNAVAILABLE] = "checks_unavailable",
+    [R_MILTER_REPLY] = "milter_reply",
 };
 
 const struct smtp_reply_def *
@@ -220,9 +247,17 @@ smtp_reply_format(char *buf, size_t cap, enum smtp_reply_id id, const char *arg)
 {
     const struct smtp_reply_def *d = smtp_reply_def(id);
     const char *hole = strstr(d->text, "%s");
+    size_t o = 0;
+
+    if (d->code == 1) {
+        /* The whole line is the argument (its code checked by whoever made it). */
+        bool fits = arg != NULL && reply_put(buf, cap, &o, arg, strlen(arg)) &&
+                    reply_put(buf, cap, &o, "\r\n", 2);
+
+        return fits ? o : 0;
+    }
     char code[4] = {(char)('0' + d->code / 100), (char)('0' + d->code / 10 % 10),
                     (char)('0' + d->code % 10), ' '};
-    size_t o = 0;
     bool ok = reply_put(buf, cap, &o, code, 4);
 
     if (d->enhanced != NULL) {
@@ -240,6 +275,16 @@ smtp_reply_format(char *buf, size_t cap, enum smtp_reply_id id, const char *arg)
     }
     ok = ok && reply_put(buf, cap, &o, "\r\n", 2);
     return ok ? o : 0;
+}
+
+int
+smtp_reply_code(enum smtp_reply_id id, const char *arg)
+{
+    const struct smtp_reply_def *d = smtp_reply_def(id);
+
+    if (d->code != 1)
+        return d->code;
+    return arg != NULL ? (arg[0] - '0') * 100 + (arg[1] - '0') * 10 + (arg[2] - '0') : 0;
 }
 
 const char *

@@ -92,6 +92,18 @@ enum smtp_reply_id {
     R_RCPT_UNKNOWN,       /* 550 5.1.1 <%s>: ... User unknown */
     R_RCPT_VERIFY_TEMP,   /* 451 4.4.3 <%s>: ... try again later */
     R_NOT_SMTP,           /* 554 5.7.0 %s Not an SMTP client (docs/scanners.md) */
+    /* The content checks (docs/checks.md, "Replies"). */
+    R_DNSBL,              /* 554 5.7.1 Service unavailable; client [A] blocked using ZONE */
+    R_SPF_FAIL,           /* 550 5.7.23 */
+    R_SPF_TEMP,           /* 451 4.7.24 */
+    R_GREYLISTED,         /* 451 4.7.1 */
+    R_DMARC_REJECT,       /* 550 5.7.1 */
+    R_VIRUS,              /* 554 5.7.1 */
+    R_SPAM,               /* 554 5.7.1 */
+    R_CONTENT_REJECT,     /* 550 5.7.1 (a milter) */
+    R_CONTENT_TEMP,       /* 451 4.7.1 (a milter) */
+    R_CHECKS_UNAVAILABLE, /* 451 4.7.0 */
+    R_MILTER_REPLY,       /* a milter's own 4xx/5xx reply, checked: "%s" is the whole line */
     R_REPLY_COUNT,
 };
 
@@ -104,6 +116,9 @@ struct smtp_reply_def {
 
 /* The definition of id. */
 const struct smtp_reply_def *smtp_reply_def(enum smtp_reply_id id);
+
+/* The code of id's reply (for R_MILTER_REPLY: the code its argument starts with). */
+int smtp_reply_code(enum smtp_reply_id id, const char *arg);
 
 /*
  * The name of id: the enum name without R_, in lower case ("relay_denied").

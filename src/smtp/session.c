@@ -30,6 +30,7 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "policy/policy.h"
+#include "checks/checks.h"
 #include "smtp/session.h"
 #include "smtp/sniff.h"
 #include "watch/metrics.h"
@@ -41,14 +42,31 @@ static bool stopping; /* the daemon is ending: no more input is handled */
 static bool draining; /* SIGTERM: transactions in flight may end, then 421 */
 
 static const char *const state_names[] = {
-    [SMTP_ST_CONNECTED] = "connected", [SMTP_ST_GREETED] = "greeted",
-    [SMTP_ST_READY] = "ready",         [SMTP_ST_MAIL] = "mail",
-    [SMTP_ST_RCPT] = "rcpt",           [SMTP_ST_DATA] = "data",
-    [SMTP_ST_BDAT] = "bdat",           [SMTP_ST_BDAT_WAIT] = "bdat-wait",
-    [SMTP_ST_COMMIT] = "commit",       [SMTP_ST_STARTTLS] = "starttls",
-    [SMTP_ST_AUTH] = "auth",           [SMTP_ST_AUTH_CHECK] = "auth-check",
-    [SMTP_ST_VERIFY] = "verify",       [SMTP_ST_CLOSING] = "closing",
+    [SMTP_ST_CONNECTED] = "connected",
+    [SMTP_ST_GREETED] = "greeted",
+    [SMTP_ST_READY] = "ready",
+    [SMTP_ST_MAIL] = "mail",
+    [SMTP_ST_RCPT] = "rcpt",
+    [SMTP_ST_DATA] = "data",
+    [SMTP_ST_BDAT] = "bdat",
+    [SMTP_ST_BDAT_WAIT] = "bdat-wait",
+    [SMTP_ST_COMMIT] = "commit",
+    [SMTP_ST_STARTTLS] = "starttls",
+    [SMTP_ST_AUTH] = "auth",
+    [SMTP_ST_AUTH_CHECK] = "auth-check",
+    [SMTP_ST_VERIFY] = "verify",
+    [SMTP_ST_CLOSING] = "closing",
+    [SMTP_ST_CHECK_CONNECT] = "check-connect",
+    [SMTP_ST_CHECK_RCPT] = "check-rcpt",
+    [SMTP_ST_CHECK_DATA] = "check-data",
 };
+
+bool
+session_waiting(const struct smtp_session *s)
+{
+    return s->state == SMTP_ST_VERIFY || s->state == SMTP_ST_CHECK_CONNECT ||
+           s->state == SMTP_ST_CHECK_RCPT || s->state == SMTP_ST_CHECK_DATA;
+}
 
 static void session_run(struct smtp_session *s);
 static void session_finish(struct smtp_session *s);
@@ -196,12 +214,13 @@ smtp_reply(struct smtp_session *s, enum smtp_reply_id id, const char *arg)
         log_panic("reply %d does not fit", (int)id);
     session_write(s, line, n);
     if (id != R_GREETING) {
-        struct watch_event ev = {
-            .kind = WATCH_REPLY, .code = (unsigned)d->code, .reason = smtp_reply_name(id)};
+        struct watch_event ev = {.kind = WATCH_REPLY,
+                                 .code = (unsigned)smtp_reply_code(id, arg),
+                                 .reason = smtp_reply_name(id)};
 
         session_watch(s, &ev);
     }
-    if (d->code >= 400)
+    if (smtp_reply_code(id, arg) >= 400)
         session_log_reject(s, line, n - 2);
     s->reject_note[0] = '\0';
     if (d->counts_error && ++s->errors >= s->door->max_errors) {
@@ -374,6 +393,7 @@ session_free(struct smtp_session *s)
 
     smtp_txn_reset(s);
     smtp_auth_clear(s);
+    checks_session_free(s->checks);
     if (s->tls && !s->tls_up)
         metrics_tls_failure(s->door->role); /* the handshake never finished */
     session_count_silent(s);
@@ -446,7 +466,7 @@ session_finish(struct smtp_session *s)
     bool sent = s->peer_gone || session_flush(s);
 
     if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_AUTH_CHECK ||
-        (s->state == SMTP_ST_VERIFY && !s->peer_gone))
+        (session_waiting(s) && !s->peer_gone))
         return; /* content_committed(), the AUTH check or the verification comes back here */
     if (s->state == SMTP_ST_STARTTLS && !s->peer_gone && !s->peer_eof) {
         /* The 220 must be out in the clear before TLS starts (write_cb comes back). */
@@ -589,6 +609,7 @@ static bool
 in_transaction(const struct smtp_session *s)
 {
     return s->state == SMTP_ST_MAIL || s->state == SMTP_ST_RCPT || s->state == SMTP_ST_VERIFY ||
+           s->state == SMTP_ST_CHECK_RCPT || s->state == SMTP_ST_CHECK_DATA ||
            s->state == SMTP_ST_DATA || s->state == SMTP_ST_BDAT || s->state == SMTP_ST_BDAT_WAIT ||
            s->state == SMTP_ST_COMMIT;
 }
@@ -601,8 +622,7 @@ session_run(struct smtp_session *s)
 
     for (;;) {
         if (stopping || s->state == SMTP_ST_CLOSING || s->state == SMTP_ST_COMMIT ||
-            s->state == SMTP_ST_STARTTLS || s->state == SMTP_ST_AUTH_CHECK ||
-            s->state == SMTP_ST_VERIFY)
+            s->state == SMTP_ST_STARTTLS || s->state == SMTP_ST_AUTH_CHECK || session_waiting(s))
             return;
         if (draining && !in_transaction(s)) {
             /* Shutting down: its transaction (if any) has ended; no new one. */
@@ -661,8 +681,7 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_CONNECTED) {
         smtp_tls_up(s); /* the handshake is done */
     } else if (what & BEV_EVENT_TIMEOUT) {
-        if ((s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_AUTH_CHECK ||
-             s->state == SMTP_ST_VERIFY) &&
+        if ((s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_AUTH_CHECK || session_waiting(s)) &&
             (what & BEV_EVENT_READING)) {
             /* Our own wait, not the peer's: keep listening. */
             (void)bufferevent_enable(s->bev, EV_READ);
@@ -785,12 +804,19 @@ smtp_session_start(const struct smtp_env *env, const struct smtp_accept *a)
         session_close(s);
     } else {
         session_watch_connect(s, WATCH_CONNECT_ACCEPTED);
-        smtp_reply(s, R_GREETING, s->conf->hostname);
-        session_set_state(s, SMTP_ST_GREETED);
-        /* EV_WRITE only while a reply waits for a slow reader (session_flush), or in TLS. */
-        (void)bufferevent_enable(s->bev, s->tls ? EV_READ | EV_WRITE : EV_READ);
+        if (!smtp_checks_connect(s))
+            session_greet(s);
     }
     session_finish(s);
+}
+
+void
+session_greet(struct smtp_session *s)
+{
+    smtp_reply(s, R_GREETING, s->conf->hostname);
+    session_set_state(s, SMTP_ST_GREETED);
+    /* EV_WRITE only while a reply waits for a slow reader (session_flush), or in TLS. */
+    (void)bufferevent_enable(s->bev, s->tls ? EV_READ | EV_WRITE : EV_READ);
 }
 
 void

@@ -26,6 +26,7 @@ struct verify_req;
 struct bufferevent;
 struct policy_login_get;
 struct event;
+struct checks_session;
 
 /* Where an AUTH exchange is (auth.c). */
 enum smtp_auth_step {
@@ -43,20 +44,23 @@ enum smtp_auth_known {
 };
 
 enum smtp_state {
-    SMTP_ST_CONNECTED,  /* before the greeting went out */
-    SMTP_ST_GREETED,    /* waiting for EHLO/HELO */
-    SMTP_ST_READY,      /* EHLO done, no transaction */
-    SMTP_ST_MAIL,       /* MAIL accepted, no recipient yet */
-    SMTP_ST_RCPT,       /* at least one recipient accepted */
-    SMTP_ST_DATA,       /* reading DATA content up to CRLF.CRLF */
-    SMTP_ST_BDAT,       /* reading a BDAT chunk of known size */
-    SMTP_ST_BDAT_WAIT,  /* between BDAT chunks, waiting for the next BDAT */
-    SMTP_ST_COMMIT,     /* the spool is making the message durable */
-    SMTP_ST_STARTTLS,   /* 220 to STARTTLS queued: TLS starts once it is sent */
-    SMTP_ST_AUTH,       /* AUTH: waiting for the client's next response line */
-    SMTP_ST_AUTH_CHECK, /* AUTH: the password is being checked (or a lockout's delay) */
-    SMTP_ST_VERIFY,     /* RCPT: the recipient is being verified (verify/) */
-    SMTP_ST_CLOSING,    /* flushing the last reply, then free */
+    SMTP_ST_CONNECTED,     /* before the greeting went out */
+    SMTP_ST_GREETED,       /* waiting for EHLO/HELO */
+    SMTP_ST_READY,         /* EHLO done, no transaction */
+    SMTP_ST_MAIL,          /* MAIL accepted, no recipient yet */
+    SMTP_ST_RCPT,          /* at least one recipient accepted */
+    SMTP_ST_DATA,          /* reading DATA content up to CRLF.CRLF */
+    SMTP_ST_BDAT,          /* reading a BDAT chunk of known size */
+    SMTP_ST_BDAT_WAIT,     /* between BDAT chunks, waiting for the next BDAT */
+    SMTP_ST_COMMIT,        /* the spool is making the message durable */
+    SMTP_ST_STARTTLS,      /* 220 to STARTTLS queued: TLS starts once it is sent */
+    SMTP_ST_AUTH,          /* AUTH: waiting for the client's next response line */
+    SMTP_ST_AUTH_CHECK,    /* AUTH: the password is being checked (or a lockout's delay) */
+    SMTP_ST_VERIFY,        /* RCPT: the recipient is being verified (verify/) */
+    SMTP_ST_CHECK_CONNECT, /* before the greeting: DNSBL/DNSWL (checks/) */
+    SMTP_ST_CHECK_RCPT,    /* RCPT: SPF, DNSBL or greylisting is being asked (checks/) */
+    SMTP_ST_CHECK_DATA,    /* the end of the data: the content checks run (checks/) */
+    SMTP_ST_CLOSING,       /* flushing the last reply, then free */
 };
 
 /* The transaction: MAIL, RCPTs and the content (RFC 5321 3.3). */
@@ -79,6 +83,13 @@ struct smtp_txn {
     /* RCPT: the recipient being verified (SMTP_ST_VERIFY) and its RCPT, until the answer. */
     struct verify_req *verify_req;
     struct smtp_rcpt *verify_rcpt;
+
+    /* The content checks (checks/): the RCPT they are asked about, and the message's facts. */
+    struct smtp_rcpt *check_rcpt;
+    uint64_t received_len;     /* octets of our Received header at the content's start */
+    const char **rcpt_addrs;   /* the recipients' addresses, for the checks of the message */
+    bool quarantined;          /* the checks held it: committed into the quarantine */
+    char quarantine_check[16]; /* which check held it */
 };
 
 struct smtp_session {
@@ -126,6 +137,8 @@ struct smtp_session {
     bool watched_open; /* counted as WATCH_CONNECT_ACCEPTED: its WATCH_CLOSE is due */
     bool had_line;     /* a command line came: not a silent scanner (docs/scanners.md) */
     bool scanned;      /* counted as a scanner session (WATCH_SCANNER) */
+    struct checks_session *checks; /* the door's content checks; NULL without (checks/) */
+    bool greeting_refused; /* 554 on the greeting (DNSBL): only QUIT is served (RFC 5321 3.1) */
     smtp_end_fn *on_end;
     void *on_end_arg;
 };
@@ -184,8 +197,15 @@ void smtp_auth_continue(struct smtp_session *s, const char *line, size_t len);
 /* The session ends: a check in flight is cancelled, timers freed, secrets wiped. */
 void smtp_auth_clear(struct smtp_session *s);
 
+/* The greeting (220), and commands are read from now on. */
+void session_greet(struct smtp_session *s);
+/* True while the session waits for a verification or a check (input is not read). */
+bool session_waiting(const struct smtp_session *s);
+
 /* command.c */
 void smtp_command(struct smtp_session *s, const char *line, size_t len);
+/* A recipient every check accepted: its verification (verify/), or 250 now. */
+void smtp_rcpt_accept(struct smtp_session *s, const struct smtp_rcpt *r);
 void smtp_txn_reset(struct smtp_session *s);
 
 /* content.c */
@@ -193,6 +213,22 @@ void smtp_txn_reset(struct smtp_session *s);
 bool content_start(struct smtp_session *s, bool bdat);
 /* Feeds buffered input to the scanner; true when it made progress. */
 bool content_read(struct smtp_session *s);
+/* The checks accepted the message (held in the quarantine when quarantine is set): commit it. */
+void content_commit(struct smtp_session *s, const char *quarantine_check, const char *why);
+/* The checks refused the message (their reply is sent): it goes. */
+void content_refused(struct smtp_session *s, const char *status);
+
+/* checks.c: the session's use of the content checks (docs/checks.md) */
+/* A new session: its door's checks; true when the greeting waits for DNSBL. */
+bool smtp_checks_connect(struct smtp_session *s);
+/* MAIL was accepted. */
+void smtp_checks_mail(struct smtp_session *s);
+/* A recipient the policy accepted: true when the checks answer it (now or later). */
+bool smtp_checks_rcpt(struct smtp_session *s, const struct smtp_rcpt *r);
+/* The content has ended without a refusal: true when the checks decide it (later). */
+bool smtp_checks_data(struct smtp_session *s);
+/* The log field of the checks (", checks=\"...\""), or "". */
+const char *smtp_checks_log_field(struct smtp_session *s);
 
 /* received.c */
 /*

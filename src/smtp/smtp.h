@@ -23,6 +23,7 @@ struct policy_limits;
 struct state;
 struct watch;
 struct verify;
+struct checks;
 
 /* What every session needs from the daemon; outlives every session. */
 struct smtp_env {
@@ -41,6 +42,7 @@ struct smtp_env {
     struct state *state;          /* the shared-state store (docs/state.md); NULL: none */
     struct watch *watch;          /* metrics, status, alerts (docs/watch.md); NULL: none */
     struct verify *verify;        /* recipient verification (docs/verify.md); NULL: none */
+    struct checks *checks;        /* the content checks (docs/checks.md); NULL: none */
 };
 
 /* Called once when a session has ended and been freed. */

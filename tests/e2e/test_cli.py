@@ -504,11 +504,7 @@ BAD = [
      "tls {\n    cert @CERT@\n    key @KEY@\n}\n"
      "listen submissions {\n    address 127.0.0.1:2465\n}\n", 5,
      "listen submissions requires AUTH (its default)"),
-    # The content checks' blocks (issue 14): read and checked, refused until the checks run.
-    ("checks-not-enforced-yet", "user gate26\nspool @SPOOL@\n" + INTERNAL
-     + "checks internal {\n    spf on\n}\n", 7,
-     "checks internal: this version of gate26 reads the checks blocks but does not run the "
-     "checks yet (docs/checks.md); remove the block"),
+    # The content checks' blocks (issue 14).
     ("checks-bad-spam-score", INTERNAL + "checks internal {\n    spam rspamd http://127.0.0.1:1\n"
      "    spam-reject 6.125\n}\n", 7, "expected a score such as 15 or 6.5 after 'spam-reject'"),
     ("dkim-key-missing", INTERNAL + "dkim example.test {\n    selector s1\n"
