@@ -432,7 +432,23 @@ record_answer(struct spf_eval *e, enum spf_dns_status st, const struct spf_txt *
     eval_run(e);
 }
 
-/* 6.2: one record, macro-expanded; only printable ASCII is kept. */
+/*
+ * explain-string = *( macro-string / SP )   RFC 7208 6.2, 7.1: an octet
+ * outside SP and visible ASCII is a syntax error, and then there is no
+ * explanation (6.2: "proceed as if no exp modifier was given").
+ */
+static bool
+is_explain_string(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e)
+            return false;
+    }
+    return true;
+}
+
+/* 6.2: one record, an explain-string, macro-expanded; only printable ASCII
+ * is kept (an expansion may bring other octets from the sender). */
 static void
 exp_answer(struct spf_eval *e, enum spf_dns_status st, const struct spf_txt *txt, size_t n)
 {
@@ -449,7 +465,7 @@ exp_answer(struct spf_eval *e, enum spf_dns_status st, const struct spf_txt *txt
         val_start(e, VAL_FOR_EXP);
         return;
     }
-    if (st == SPF_DNS_OK && n == 1) {
+    if (st == SPF_DNS_OK && n == 1 && is_explain_string(txt[0].text, txt[0].len)) {
         macro_env(e, top(e)->domain, &env);
         if (spf_macro_expand(slice_make(txt[0].text, txt[0].len), &env, true, false, out,
                              sizeof(out), err, sizeof(err)) == 0) {

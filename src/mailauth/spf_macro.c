@@ -253,7 +253,10 @@ int
 spf_macro_expand(struct slice in, const struct spf_macro_env *env, bool in_exp, bool for_domain,
                  char *out, size_t cap, char *err, size_t errcap)
 {
-    struct out o = {out, 0, cap, false};
+    /* A name is expanded in full first: 7.3 cuts it to 253 octets after,
+     * so it may be longer than out while it is built. */
+    char whole[SPF_MACRO_OUT_CAP];
+    struct out o = {for_domain ? whole : out, 0, for_domain ? sizeof(whole) : cap, false};
 
     if (cap == 0)
         return -1;
@@ -270,26 +273,27 @@ spf_macro_expand(struct slice in, const struct spf_macro_env *env, bool in_exp, 
         (void)str_copyz(err, errcap, "macro expansion too long");
         return -1;
     }
-    out[o.len] = '\0';
+    o.p[o.len] = '\0';
     if (for_domain) {
         size_t skip = 0;
 
-        if (o.len > 0 && out[o.len - 1] == '.')
-            out[--o.len] = '\0';
+        if (o.len > 0 && whole[o.len - 1] == '.')
+            whole[--o.len] = '\0';
         /* 7.3: drop labels from the left until it fits in 253 octets. */
         while (o.len - skip > MACRO_NAME_MAX) {
-            const char *dot = memchr(out + skip, '.', o.len - skip);
+            const char *dot = memchr(whole + skip, '.', o.len - skip);
 
             if (dot == NULL) {
                 (void)str_copyz(err, errcap, "expanded name too long");
                 return -1;
             }
-            skip = (size_t)(dot - out) + 1;
+            skip = (size_t)(dot - whole) + 1;
         }
-        if (skip > 0) {
-            memmove(out, out + skip, o.len - skip + 1);
-            o.len -= skip;
+        if (o.len - skip >= cap) {
+            (void)str_copyz(err, errcap, "macro expansion too long");
+            return -1;
         }
+        memcpy(out, whole + skip, o.len - skip + 1);
     }
     return 0;
 }

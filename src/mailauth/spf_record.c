@@ -89,10 +89,12 @@ term_err(char *err, size_t errcap, const char *what, struct slice term)
 /*
  * macro-expand = ( "%{" macro-letter transformers *delimiter "}" )
  *                / "%%" / "%_" / "%-"                         RFC 7208 7.1
- * At s[*i] == '%'; advances *i past the macro. 0 or -1.
+ * At s[*i] == '%'; advances *i past the macro. 0 or -1. c, r and t are
+ * allowed only in an explanation's text (7.1), never in a domain-spec:
+ * domain says which.
  */
 static int
-macro_one(struct slice s, size_t *i)
+macro_one(struct slice s, size_t *i, bool domain)
 {
     size_t k = *i + 1;
 
@@ -105,6 +107,8 @@ macro_one(struct slice s, size_t *i)
     if (s.p[k] != '{' || ++k >= s.len)
         return -1;
     if (strchr("slodiphcrtvSLODIPHCRTV", s.p[k]) == NULL || s.p[k] == '\0')
+        return -1;
+    if (domain && strchr("crtCRT", s.p[k]) != NULL)
         return -1;
     k++;
     while (k < s.len && is_digit((unsigned char)s.p[k]))
@@ -122,17 +126,18 @@ macro_one(struct slice s, size_t *i)
 /*
  * macro-string = *( macro-expand / macro-literal )
  * macro-literal = %x21-24 / %x26-7E                           RFC 7208 7.1
- * Sets *last_macro_end to where the last macro ended (0: none).
+ * Sets *last_macro_end to where the last macro ended (0: none). domain: a
+ * domain-spec's (no c, r, t).
  */
 static int
-macro_string(struct slice s, size_t *last_macro_end)
+macro_string(struct slice s, bool domain, size_t *last_macro_end)
 {
     *last_macro_end = 0;
     for (size_t i = 0; i < s.len;) {
         unsigned char ch = (unsigned char)s.p[i];
 
         if (ch == '%') {
-            if (macro_one(s, &i) == -1)
+            if (macro_one(s, &i, domain) == -1)
                 return -1;
             *last_macro_end = i;
             continue;
@@ -177,7 +182,7 @@ spf_domain_spec_check(struct slice spec, char *err, size_t errcap)
 
     if (spec.len == 0)
         return term_err(err, errcap, "empty domain-spec", spec);
-    if (macro_string(spec, &last) == -1)
+    if (macro_string(spec, true, &last) == -1)
         return term_err(err, errcap, "bad macro-string", spec);
     if (last == spec.len)
         return 0;
@@ -240,6 +245,34 @@ dual_cidr(struct slice s, struct spf_mech *m)
     if (s.p[0] != '/')
         return -1;
     return cidr_len(slice_make(s.p + 1, s.len - 1), 32, &m->cidr4);
+}
+
+/*
+ * Where the dual-cidr-length at the end of an a or mx argument starts
+ * (arg.len: none). The domain-spec before it may hold '/' itself (7.1:
+ * macro-literal is any visible character but '%'), so the cidr is read
+ * from the end: "/" DIGITS, "//" DIGITS, or both; its numbers are checked
+ * by dual_cidr().
+ */
+static size_t
+cidr_start(struct slice arg)
+{
+    size_t end = arg.len, j;
+
+    for (int part = 0; part < 2; part++) {
+        j = end;
+        while (j > 0 && is_digit((unsigned char)arg.p[j - 1]))
+            j--;
+        if (j == end || j == 0 || arg.p[j - 1] != '/')
+            break;
+        if (part == 0 && j >= 2 && arg.p[j - 2] == '/') {
+            end = j - 2; /* "//" ip6-cidr-length; an ip4 one may precede it */
+            continue;
+        }
+        end = j - 1;
+        break;
+    }
+    return end;
 }
 
 /* The position of the first '/' in s, or s.len. */
@@ -324,7 +357,7 @@ parse_mechanism(struct slice name, struct slice rest, struct spf_mech *m, char *
                 return term_err(err, errcap, "bad cidr length", m->term);
             return 0;
         }
-        slash = first_slash(arg);
+        slash = cidr_start(arg);
         m->domain = slice_make(arg.p, slash);
         if (spf_domain_spec_check(m->domain, err, errcap) == -1)
             return -1;
@@ -408,7 +441,7 @@ parse_term(struct slice t, struct spf_record *out, char *err, size_t errcap)
             return 0;
         }
         /* RFC 7208 6: unknown modifiers are ignored, but must parse. */
-        if (macro_string(value, &last) == -1)
+        if (macro_string(value, false, &last) == -1)
             return term_err(err, errcap, "bad macro-string", t);
         return 0;
     }

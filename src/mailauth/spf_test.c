@@ -431,7 +431,23 @@ static const struct rr zone_limits[] = {
     {'A', "p10.ptr11.test", "192.0.2.1"},
     {'A', "p11.ptr11.test", "192.0.2.99"},
     {'T', "exp.test", "v=spf1 -all exp=e.%{d}"},
-    {'T', "e.exp.test", "%{i} is not allowed to send for %{d} (%{s}, %{c} at %{r} %{t}) \x01\xff"},
+    {'T', "e.exp.test", "%{i} is not allowed to send for %{d} (%{s}, %{c} at %{r} %{t}) "},
+    {'T', "expjunk.test", "v=spf1 -all exp=e.expjunk.test"},
+    {'T', "e.expjunk.test", "%{i} is not allowed \x01\xff"},
+    {'T', "expbom.test", "v=spf1 -all exp=e.expbom.test"},
+    {'T', "e.expbom.test",
+     "\xef\xbb\xbf"
+     "Explanation"},
+    /* 20 times %{o}: 266 octets, more than a name holds, cut to 251. */
+    {'T', "explong.test",
+     "v=spf1 -all exp=foobar.%{o}.%{o}.%{o}.%{o}.%{o}.%{o}.%{o}.%{o}.%{o}."
+     "%{o}.%{o}.%{o}.%{o}.%{o}.%{o}.%{o}.%{o}.%{o}.%{o}.%{o}"},
+    {'T',
+     "test.explong.test.explong.test.explong.test.explong.test.explong.test.explong.test."
+     "explong.test.explong.test.explong.test.explong.test.explong.test.explong.test."
+     "explong.test.explong.test.explong.test.explong.test.explong.test.explong.test."
+     "explong.test",
+     "cut"},
     {'T', "expbad.test", "v=spf1 -all exp=nothing.test"},
     {'T', "exptwo.test", "v=spf1 -all exp=two.exptwo.test"},
     {'T', "two.exptwo.test", "one"},
@@ -492,7 +508,7 @@ test_explanation(void **state)
     (void)state;
     a = check("192.0.2.3", "joe@exp.test", "helo.test", zone_limits, NULL);
     assert_int_equal(a.result, SPF_FAIL);
-    /* c, r and t are allowed here; the octets outside printable ASCII go. */
+    /* c, r and t are allowed here. */
     assert_string_equal(a.exp, "192.0.2.3 is not allowed to send for exp.test (joe@exp.test, "
                                "192.0.2.3 at mx.receiver.example 1700000000) ");
     a = check("2001:db8::1", "joe@exp.test", "helo.test", zone_limits, NULL);
@@ -509,6 +525,19 @@ test_explanation(void **state)
     a = check("192.0.2.3", "joe@expmacro.test", "helo.test", zone_limits, NULL);
     assert_int_equal(a.result, SPF_FAIL);
     assert_string_equal(a.exp, "");
+    /* 6.2, 7.1: an octet outside SP and visible ASCII is a syntax error of
+     * the explain-string, which is then left out, not cut. */
+    a = check("192.0.2.3", "joe@expjunk.test", "helo.test", zone_limits, NULL);
+    assert_int_equal(a.result, SPF_FAIL);
+    assert_string_equal(a.exp, "");
+    a = check("192.0.2.3", "joe@expbom.test", "helo.test", zone_limits, NULL);
+    assert_int_equal(a.result, SPF_FAIL);
+    assert_string_equal(a.exp, "");
+    /* 7.3: an exp= name longer than 253 octets while it is expanded is cut
+     * from the left (foobar and explong go), not refused. */
+    a = check("192.0.2.3", "joe@explong.test", "helo.test", zone_limits, NULL);
+    assert_int_equal(a.result, SPF_FAIL);
+    assert_string_equal(a.exp, "cut");
     /* Only for fail. */
     a = check("192.0.2.3", "joe@expsoft.test", "helo.test", zone_limits, NULL);
     assert_int_equal(a.result, SPF_SOFTFAIL);
@@ -735,6 +764,10 @@ test_records(void **state)
         "v=spf1 exp=explain.example.com -all",
         "v=spf1 a:example.com. a:foo-1.example a:%{d}",
         "v=spf1 a:1.example.2-3",
+        /* 7.1: a domain-spec may hold '/' and ':'; the cidr is at the end. */
+        "v=spf1 a:foo:bar/baz.example.com mx:foo:bar/baz.example.com/24//64",
+        /* c, r, t in an unknown modifier: not a domain-spec, and never expanded. */
+        "v=spf1 x=%{c}",
     };
     static const char *const bad[] = {
         "v=spf10",
@@ -783,6 +816,14 @@ test_records(void **state)
         "v=spf1\t-all",
         "v=spf1 -all\t",
         "v=spf1 ip4:1.2.3.4\0junk",
+        /* 7.1: c, r and t only in an explanation's text, not in a domain-spec. */
+        "v=spf1 exp=%{r}.example.com -all",
+        "v=spf1 a:%{c}.example.com",
+        "v=spf1 redirect=%{t}.example.com",
+        "v=spf1 exists:%{C}.example.com",
+        "v=spf1 a:foo.example.com/24/64",
+        "v=spf1 a:foo.example.com//24/64",
+        "v=spf1 mx:foo.example.com/033",
     };
     struct spf_record rec;
     char err[160];
@@ -821,6 +862,23 @@ test_records(void **state)
     assert_int_equal(rec.mech[2].qual, SPF_NEUTRAL);
     assert_true(rec.has_redirect);
     assert_int_equal(rec.redirect.len, 9);
+    {
+        static const char text[] = "v=spf1 a:foo:bar/baz.example.com/24//64 mx:a/b.example/8 "
+                                   "a:c.example//0";
+
+        assert_int_equal(
+            spf_record_parse(slice_make(text, sizeof(text) - 1), &rec, err, sizeof(err)), 0);
+    }
+    assert_int_equal(rec.nmech, 3);
+    assert_int_equal(rec.mech[0].domain.len, strlen("foo:bar/baz.example.com"));
+    assert_int_equal(rec.mech[0].cidr4, 24);
+    assert_int_equal(rec.mech[0].cidr6, 64);
+    assert_int_equal(rec.mech[1].domain.len, strlen("a/b.example"));
+    assert_int_equal(rec.mech[1].cidr4, 8);
+    assert_int_equal(rec.mech[1].cidr6, 128);
+    assert_int_equal(rec.mech[2].domain.len, strlen("c.example"));
+    assert_int_equal(rec.mech[2].cidr4, 32);
+    assert_int_equal(rec.mech[2].cidr6, 0);
     /* Named errors. */
     assert_int_equal(spf_record_parse(slice_make("v=spf1 foo", 10), &rec, err, sizeof(err)), -1);
     assert_string_equal(err, "unknown mechanism in 'foo'");
