@@ -19,7 +19,7 @@
 struct event;
 
 /* The most octets of header section read back for editing; a longer one is left as it is. */
-#define CHECKS_HEADER_MAX (1024 * 1024)
+#define CHECKS_HEADER_MAX (256 * 1024)
 
 /* A sequential reader of the message in the spool, for one consumer. */
 struct checks_reader {

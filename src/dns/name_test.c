@@ -397,10 +397,15 @@ test_txt_parse(void **state)
     o = msg_head(m, 1);
     o = msg_rr(m, o, 16, 1, (const unsigned char *)"\011abc", 4);
     assert_int_equal(dns_txt_parse(m, o, txt, buf), -1);
-    /* An empty RDATA. */
-    o = msg_head(m, 1);
+    /* An empty RDATA (no character-string, out of RFC 1035's grammar): one empty record, and
+     * the answer's other records are kept (the RFC 7208 suite's null-text). */
+    o = msg_head(m, 2);
     o = msg_rr(m, o, 16, 1, (const unsigned char *)"", 0);
-    assert_int_equal(dns_txt_parse(m, o, txt, buf), -1);
+    o = msg_rr(m, o, 16, 1, (const unsigned char *)"ok", 3);
+    assert_int_equal(dns_txt_parse(m, o, txt, buf), 2);
+    assert_int_equal(txt[0].len, 0);
+    assert_string_equal(txt[0].text, "");
+    assert_memory_equal(txt[1].text, "ok", 3);
     /* A label type 0x40 (not a pointer, not a length). */
     o = msg_head(m, 1);
     m[12] = 0x41;

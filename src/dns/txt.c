@@ -96,9 +96,9 @@ dns_txt_parse(const unsigned char *abuf, size_t alen, struct dns_txt *txt, char 
             off = end;
             continue;
         }
-        /* RFC 1035 3.3.14: TXT-DATA is one or more <character-string>s. */
-        if (rdlen == 0)
-            return -1;
+        /* RFC 1035 3.3.14: TXT-DATA is one or more <character-string>s. A record of none is
+         * out of grammar, yet the rest of the answer is sound (the RFC 7208 test suite's
+         * null-text): it is read as one empty string, which no SPF, DKIM or DMARC record is. */
         txt[n].text = buf + used;
         txt[n].len = 0;
         /* RFC 2181 8: a TTL with the top bit set is read as zero. */
