@@ -426,11 +426,15 @@ class Meter:
         return res
 
 
-def source_argv(messages, size, sessions, target, reuse=False, sender=SENDER, rcpt=RCPT):
+def source_argv(messages, size, sessions, target, reuse=False, sender=SENDER, rcpt=RCPT,
+                message_file=None):
     """smtp-source sending messages of size octets over sessions parallel
     sessions to target (HOST:PORT); reuse: -d, messages follow each other on
-    a connection (default: one connection per message)."""
-    argv = [SMTP_SOURCE, "-c", "-l", str(size), "-m", str(messages),
+    a connection (default: one connection per message). message_file: the
+    same prepared message each time instead (-F: header and body as they are
+    in the file, each line sent with CRLF, dots stuffed; size is not used)."""
+    content = ["-F", message_file] if message_file else ["-l", str(size)]
+    argv = [SMTP_SOURCE, "-c", *content, "-m", str(messages),
             "-s", str(sessions), "-f", sender, "-t", rcpt]
     if reuse:
         argv.append("-d")
@@ -651,6 +655,195 @@ def summarize_watch(results):
         f"**{cpu:.3f}x CPU per message** ({'meets' if ok_cpu else '**misses**'} the <= "
         f"{WATCH_CPU_CEILING} target).")
     return out
+
+
+# ---------------------------------------------------------------- checks (issue 14)
+
+# bench/accept --checks: the sender's domain publishes SPF (passing
+# 127.0.0.1), DMARC p=reject and the DKIM keys in a local dnsmasq; the
+# inbound door relays CHECKS_RCPT_DOMAIN.
+CHECKS_DOMAIN = "bench.test"
+CHECKS_RCPT_DOMAIN = "inside.test"
+CHECKS_SENDER = f"sender@{CHECKS_DOMAIN}"
+CHECKS_RCPT = f"rcpt@{CHECKS_RCPT_DOMAIN}"
+DNSBL_ZONE = "bl.test"
+DNSMASQ = "/usr/sbin/dnsmasq"
+# dnsmasq's local-ttl is 0 by default, and gate26 keeps no answer of TTL 0.
+DNS_TTL = 3600
+SIGNED_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id"]
+
+
+def dkim_keygen(binary, d, selector, ed25519=False):
+    """A key of CHECKS_DOMAIN made by `gate26 dkim keygen` in d (readable by
+    gate26's group): (path, the text of its TXT record)."""
+    path = os.path.join(d, f"{CHECKS_DOMAIN}.{selector}.key")
+    r = subprocess.run([binary, "dkim", "keygen", CHECKS_DOMAIN, selector, "--out", path]
+                       + (["--ed25519"] if ed25519 else []),
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise Failed(f"gate26 dkim keygen: {(r.stdout + r.stderr).strip()}")
+    record = "".join(re.findall(r'"([^"]*)"', r.stdout))
+    if not record.startswith("v=DKIM1;"):
+        raise Failed(f"gate26 dkim keygen printed no record: {r.stdout.strip()!r}")
+    return path, record
+
+
+def signed_message(path, key_path, selector, size):
+    """Writes the message smtp-source -F sends: From in CHECKS_DOMAIN, a body
+    of about size octets, signed by dkimpy (relaxed/relaxed, rsa-sha256) with
+    key_path under selector; lines end in LF (smtp-source sends CRLF, and
+    adds an empty line at the end, which relaxed body canonicalization
+    ignores). Returns the message as sent (CRLF)."""
+    import dkim  # python3-dkim (tools/install-deps)
+    head = (f"From: Alice <alice@{CHECKS_DOMAIN}>\r\nTo: <{CHECKS_RCPT}>\r\n"
+            "Subject: bench/accept --checks\r\nDate: Mon, 07 Dec 2026 02:00:00 +0000\r\n"
+            f"Message-ID: <bench-checks@{CHECKS_DOMAIN}>\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: text/plain\r\n\r\n").encode()
+    line = b"The quick brown fox jumps over the lazy dog, again and again: 0123456789\r\n"
+    body = line * max(1, size // len(line))
+    msg = head + body
+    with open(key_path, "rb") as f:
+        pem = f.read()
+    sig = dkim.sign(msg, selector.encode(), CHECKS_DOMAIN.encode(), pem,
+                    canonicalize=(b"relaxed", b"relaxed"), include_headers=SIGNED_HEADERS)
+    msg = sig + msg
+    with open(path, "wb") as f:
+        f.write(msg.replace(b"\r\n", b"\n"))
+    return msg
+
+
+def dkim_verify(content, records, idx=0):
+    """dkimpy's verdict on the idx-th DKIM-Signature of content, the keys
+    from records ({"sel._domainkey.dom": text})."""
+    import dkim
+
+    def dnsfunc(name, timeout=5):
+        got = records.get(name.decode().rstrip(".").lower() if isinstance(name, bytes)
+                          else name.rstrip(".").lower())
+        return got.encode() if got is not None else None
+    return dkim.DKIM(content).verify(idx=idx, dnsfunc=dnsfunc)
+
+
+def free_udp_tcp_port(host="127.0.0.1"):
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind((host, 0))
+            port = u.getsockname()[1]
+            with socket.socket() as t:
+                try:
+                    t.bind((host, port))
+                except OSError:
+                    continue
+                return port
+    raise Failed("no free UDP+TCP port")
+
+
+def dns_answers(port, name="ready.invalid", timeout=0.1):
+    """True when a DNS server on 127.0.0.1:port answers a query (any rcode)."""
+    qname = b"".join(bytes([len(x)]) + x.encode() for x in name.split(".")) + b"\0"
+    packet = bytes.fromhex("260601000001000000000000") + qname + bytes.fromhex("00100001")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.sendto(packet, ("127.0.0.1", port))
+            return s.recv(512)[:2] == packet[:2]
+        except (socket.timeout, ConnectionRefusedError):
+            return False
+
+
+class Dnsmasq:
+    """dnsmasq on 127.0.0.1:free-port in the foreground, answering only from
+    its command line (records: dnsmasq options), the authority for .test
+    (other names there: NXDOMAIN), each query logged (--log-queries) to
+    d/dnsmasq.log; queries() counts them. Stopped by its PID."""
+
+    def __init__(self, d, records):
+        self.logpath = os.path.join(d, "dnsmasq.log")
+        self.proc = None
+        for _ in range(5):
+            self.port = free_udp_tcp_port()
+            argv = [DNSMASQ, "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                    "--no-poll", "--bind-interfaces", "--listen-address=127.0.0.1",
+                    f"--port={self.port}", "--pid-file=", "--log-queries",
+                    f"--local-ttl={DNS_TTL}", "--local=/test/", *records]
+            with open(self.logpath, "ab") as logf:
+                self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf,
+                                             stderr=subprocess.STDOUT)
+            end = time.monotonic() + 5
+            while time.monotonic() < end and self.proc.poll() is None:
+                if dns_answers(self.port):
+                    return
+                time.sleep(0.02)
+            self.stop()
+        raise Failed(f"dnsmasq did not start (see {self.logpath})")
+
+    @property
+    def server(self):
+        return f"127.0.0.1:{self.port}"
+
+    def queries(self):
+        """Queries logged so far (the readiness probes included)."""
+        with open(self.logpath, "rb") as f:
+            return f.read().count(b" query[")
+
+    def stop(self):
+        if self.proc is not None:
+            stop_pid(self.proc.pid, "dnsmasq")
+            self.proc = None
+
+
+def txt_option(name, text):
+    """A dnsmasq --txt-record: strings of at most 255 octets (RFC 1035 3.3.14),
+    which DKIM and SPF join with nothing between them."""
+    if "," in text:
+        raise Failed(f"dnsmasq cannot serve a comma in a TXT string: {text!r}")
+    parts = [text[i:i + 255] for i in range(0, len(text), 255)] or [""]
+    return f"--txt-record={name}," + ",".join(parts)
+
+
+def checks_base_extra(inbound_port, resolver):
+    """What every configuration of --checks has beside the internal door: the
+    resolver, an inbound door without per-client limits (all the load comes
+    from 127.0.0.1) and the domain it relays (queue-only: never delivered)."""
+    return f"""
+resolver   {resolver}
+
+listen inbound {{
+    address  127.0.0.1:{inbound_port}
+    tls      none
+    max-sessions-per-client off
+    connection-rate off
+    timeout-command 5m
+    timeout-data    5m
+}}
+domain {CHECKS_RCPT_DOMAIN} {{
+    relay             smtp://127.0.0.1:1
+    verify-recipients off
+}}
+"""
+
+
+def checks_inbound_extra():
+    return f"""
+checks inbound {{
+    spf    on
+    dkim   verify
+    dmarc  enforce
+    dnsbl  {DNSBL_ZONE}
+}}
+"""
+
+
+def checks_sign_extra(selector, key_path):
+    return f"""
+dkim {CHECKS_DOMAIN} {{
+    selector {selector}
+    key      {key_path}
+}}
+checks internal {{
+    dkim   sign
+}}
+"""
 
 
 def start_gate26(binary, conf, log, cgroup=None):
