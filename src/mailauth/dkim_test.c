@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "mailauth/dkim.h"
 
@@ -378,6 +380,97 @@ test_key(void **state)
             free(rec);
         }
     }
+}
+
+/* A record "k=rsa; p=" of der (n octets) in base64. */
+static char *
+record_of_der(const unsigned char *der, int n)
+{
+    char *rec = malloc(32 + 4 * ((size_t)n / 3 + 1) + 1);
+    int m;
+
+    assert_non_null(rec);
+    strcpy(rec, "v=DKIM1; k=rsa; p=");
+    m = EVP_EncodeBlock((unsigned char *)rec + strlen(rec), der, n);
+    assert_true(m > 0);
+    return rec;
+}
+
+/*
+ * RSA keys in both forms a record may hold (SubjectPublicKeyInfo, read by our own walk of its
+ * DER, and a bare RSAPublicKey), and SubjectPublicKeyInfo bent every way the walk must refuse
+ * (then OpenSSL's decoder has its say, and refuses too).
+ */
+static void
+test_key_rsa_forms(void **state)
+{
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    unsigned char *spki = NULL, *pkcs1 = NULL, bent[600];
+    int ns, np;
+    struct {
+        const char *what;
+        int at;    /* octet to change (-1: none) */
+        int value; /* its new value */
+        int cut;   /* octets cut from the end (negative: one extra octet added) */
+        int rc;
+    } rows[] = {
+        {"as made", -1, 0, 0, 0},
+        {"one octet more", -1, 0, -1, -1},
+        {"one octet less", -1, 0, 1, -1},
+        {"not a SEQUENCE", 0, 0x31, 0, -1},
+        {"another algorithm (RSASSA-PSS)", 16, 0x0a, 0, -1},
+        /* Refused by our walk; OpenSSL's decoder, asked next, takes it (as another key). */
+        {"unused bits in the BIT STRING", 23, 0x01, 0, 0},
+        {"a BIT STRING that is an OCTET STRING", 19, 0x04, 0, -1},
+    };
+
+    (void)state;
+    assert_non_null(k);
+    ns = i2d_PUBKEY(k, &spki);
+    np = i2d_PublicKey(k, &pkcs1);
+    assert_true(ns > 0 && ns < (int)sizeof(bent) - 1 && np > 0);
+    /* The DER this table bends: 30 82 01 22 30 0d 06 09 2a 86 48 86 f7 0d 01 01 01 05 00
+     * 03 82 01 0f 00 ... */
+    assert_int_equal(spki[16], 0x01);
+    assert_int_equal(spki[19], 0x03);
+    assert_int_equal(spki[23], 0x00);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        int n = ns - rows[i].cut;
+        char *rec;
+        struct dkim_key key;
+        const char *why = NULL;
+        int rc;
+
+        memcpy(bent, spki, (size_t)ns);
+        bent[ns] = 0;
+        if (rows[i].at >= 0)
+            bent[rows[i].at] = (unsigned char)rows[i].value;
+        rec = record_of_der(bent, n);
+        rc = dkim_key_parse(slice_make(rec, strlen(rec)), &key, &why);
+        if (rc != rows[i].rc)
+            fail_msg("%s: rc %d (%s)", rows[i].what, rc, why != NULL ? why : "");
+        if (rc == 0) {
+            if (rows[i].at < 0) /* the row bent nothing: the very key */
+                assert_int_equal(EVP_PKEY_eq(key.pkey, k), 1);
+            dkim_key_clear(&key);
+        } else {
+            assert_string_equal(why, "bad-key");
+        }
+        free(rec);
+    }
+    {
+        char *rec = record_of_der(pkcs1, np);
+        struct dkim_key key;
+        const char *why = NULL;
+
+        assert_int_equal(dkim_key_parse(slice_make(rec, strlen(rec)), &key, &why), 0);
+        assert_int_equal(EVP_PKEY_eq(key.pkey, k), 1);
+        dkim_key_clear(&key);
+        free(rec);
+    }
+    OPENSSL_free(spki);
+    OPENSSL_free(pkcs1);
+    EVP_PKEY_free(k);
 }
 
 /* ---- the verifier, with a fake DNS ---- */
@@ -896,13 +989,21 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_canon_header),  cmocka_unit_test(test_canon_body),
-        cmocka_unit_test(test_tags),          cmocka_unit_test(test_b64),
-        cmocka_unit_test(test_sig),           cmocka_unit_test(test_key),
-        cmocka_unit_test(test_rfc8463),       cmocka_unit_test(test_roundtrip),
-        cmocka_unit_test(test_sign_refusals), cmocka_unit_test(test_verify_refusals),
-        cmocka_unit_test(test_small_key),     cmocka_unit_test(test_many_signatures),
-        cmocka_unit_test(test_free_pending),  cmocka_unit_test(test_privkey_load),
+        cmocka_unit_test(test_canon_header),
+        cmocka_unit_test(test_canon_body),
+        cmocka_unit_test(test_tags),
+        cmocka_unit_test(test_b64),
+        cmocka_unit_test(test_sig),
+        cmocka_unit_test(test_key),
+        cmocka_unit_test(test_key_rsa_forms),
+        cmocka_unit_test(test_rfc8463),
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_sign_refusals),
+        cmocka_unit_test(test_verify_refusals),
+        cmocka_unit_test(test_small_key),
+        cmocka_unit_test(test_many_signatures),
+        cmocka_unit_test(test_free_pending),
+        cmocka_unit_test(test_privkey_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
