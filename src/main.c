@@ -284,7 +284,7 @@ cmd_passwd(int argc, char **argv)
 }
 
 static int
-cmd_app_password(int argc, char **argv)
+cmd_apppw(int argc, char **argv)
 {
     return account_app_password_main(argc, argv, DEFAULT_CONF);
 }
@@ -332,22 +332,14 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
-    {"serve", cmd_serve},
-    {"configtest", cmd_configtest},
-    {"queue", cmd_queue},
-    {"unlock", cmd_unlock},
-    {"passwd", cmd_passwd},
-    {"check", cmd_check},
-    {"version", cmd_version},
-    {"help", cmd_help},
-    {"status", cmd_status},
-    {"scanners", cmd_scanners},
-    {"firewall", cmd_firewall},
-    {"audit", cmd_audit},
-    {"dkim", cmd_dkim},
-    {"quarantine", cmd_quarantine},
-    {"app-password", cmd_app_password},
-    {"totp", cmd_totp},
+    {"serve", cmd_serve},       {"configtest", cmd_configtest},
+    {"queue", cmd_queue},       {"unlock", cmd_unlock},
+    {"passwd", cmd_passwd},     {"check", cmd_check},
+    {"version", cmd_version},   {"help", cmd_help},
+    {"status", cmd_status},     {"scanners", cmd_scanners},
+    {"firewall", cmd_firewall}, {"audit", cmd_audit},
+    {"dkim", cmd_dkim},         {"quarantine", cmd_quarantine},
+    {"totp", cmd_totp},         {"app-password", cmd_apppw},
 };
 
 /* gate26 help [COMMAND]: this usage, or COMMAND --help. */
