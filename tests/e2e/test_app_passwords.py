@@ -21,7 +21,7 @@ import time
 import pytest
 
 from certs import CA
-from conftest import BIN, assert_serving
+from conftest import BIN, assert_serving, wait_for
 from test_auth import USERS, Line, auth_gateway, ctx, plain
 
 ALICE, BOB = "alice@ours.test", "bob"
@@ -209,3 +209,16 @@ def test_cli_bad_input(gateway, ca, tmp_path):
     assert [r["name"] for r in listed(g, BOB)] == [name]
     assert listed(g, ALICE) == []
     assert "ID" in cli(g, "app-password", "list").stdout
+
+
+def test_locked_or_deleted_user_loses_app_passwords(gateway, ca, tmp_path):
+    g = auth_gateway(gateway, ca, tmp_path)
+    _, password = add(g, BOB, "phone")
+    assert login(g, BOB, password)[0] == 235
+    p = subprocess.run([BIN, "passwd", "-f", str(tmp_path / "passwd"), "--lock", BOB],
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    g.hup()
+    wait_for(lambda: login(g, BOB, password) == (535, FAILED), what="the lock to take effect")
+    assert 'user="bob", reason=locked-user' in g.log()
+    assert "no user 'bob'" in cli(g, "app-password", "add", BOB, "tablet", code=1).stderr
