@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * SPDX/accounts.db: the users' TOTP secrets, recovery codes and app
+ * SPOOL/accounts.db: the users' TOTP secrets, recovery codes and app
  * passwords (docs/console.md, "Accounts"). SQLite in WAL mode, so that the
  * daemon reads while the command line (or the console) writes; every
  * statement binds its values (no SQL is built from input).
@@ -246,7 +246,7 @@ store_ready(struct account_store *st)
     return st->db != NULL ? 1 : 0;
 }
 
-/* Prepares sql with st->db, binding text arguments in order (NULL ends them). */
+/* Prepares sql on st->db; NULL (the error recorded) when it cannot. */
 static sqlite3_stmt *
 store_prepare(struct account_store *st, const char *sql)
 {
