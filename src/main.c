@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "account/account.h"
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "conf/conf.h"
@@ -49,6 +50,11 @@ static const char usage_text[] =
     "  passwd [-c FILE] [-f PASSWDFILE] USER\n"
     "                        set USER's password in the auth passwd file (asked twice\n"
     "                        on a terminal, else one line of standard input)\n"
+    "  app-password [-c FILE] add USER NAME [--doors D,...] | list [USER] [--json] |\n"
+    "               revoke USER ID\n"
+    "                        a user's app passwords for mail clients (SMTP AUTH)\n"
+    "  totp [-c FILE] enrol USER | confirm USER CODE | remove USER\n"
+    "                        a user's second factor (TOTP) and recovery codes\n"
     "  check --local [-c FILE] [PORT...]\n"
     "                        who listens on the mail ports here (default 25 26 465 587)\n"
     "  check HOST[:PORT]... | check --mx DOMAIN | check smtps://HOST[:PORT]...\n"
@@ -278,6 +284,18 @@ cmd_passwd(int argc, char **argv)
 }
 
 static int
+cmd_apppw(int argc, char **argv)
+{
+    return account_app_password_main(argc, argv, DEFAULT_CONF);
+}
+
+static int
+cmd_totp(int argc, char **argv)
+{
+    return account_totp_main(argc, argv, DEFAULT_CONF);
+}
+
+static int
 cmd_firewall(int argc, char **argv)
 {
     return firewall_main(argc, argv, DEFAULT_CONF);
@@ -321,6 +339,7 @@ static const struct {
     {"status", cmd_status},     {"scanners", cmd_scanners},
     {"firewall", cmd_firewall}, {"audit", cmd_audit},
     {"dkim", cmd_dkim},         {"quarantine", cmd_quarantine},
+    {"totp", cmd_totp},         {"app-password", cmd_apppw},
 };
 
 /* gate26 help [COMMAND]: this usage, or COMMAND --help. */

@@ -93,6 +93,13 @@ void auth_db_unref(struct auth_db *db);
 /* The number of users in db. */
 size_t auth_db_count(const struct auth_db *db);
 
+/*
+ * True when user has an entry in db that is not locked (`gate26 passwd
+ * --lock`): the app passwords of a user (account/) are taken only then, so
+ * that deleting or locking the user stops them too. No hashing: cheap.
+ */
+bool auth_db_is_active(const struct auth_db *db, const char *user);
+
 /* What a password check found. */
 enum auth_verdict {
     AUTH_VERDICT_BAD,    /* a wrong password, or no such user */

@@ -483,6 +483,14 @@ auth_db_find(const struct auth_db *db, const char *user)
     return NULL;
 }
 
+bool
+auth_db_is_active(const struct auth_db *db, const char *user)
+{
+    const struct auth_entry *e = auth_db_find(db, user);
+
+    return e != NULL && !e->locked;
+}
+
 const char *
 auth_verdict_name(enum auth_verdict v)
 {

@@ -322,6 +322,13 @@ test_locked_user(void **state)
     assert_false(auth_db_find(db, "bob")->locked);
     /* the hash kept behind the '!' is the one unlocked again */
     assert_string_equal(auth_db_find(db, "alice")->hash, H_Y);
+    /* Who may use app passwords (account/): bob only; not a locked, unknown or similar name. */
+    assert_true(auth_db_is_active(db, "bob"));
+    assert_false(auth_db_is_active(db, "alice"));
+    assert_false(auth_db_is_active(db, "Bob"));
+    assert_false(auth_db_is_active(db, "nobody"));
+    assert_false(auth_db_is_active(db, ""));
+    assert_false(auth_db_is_active(db, "bob:"));
     auth_db_unref(db);
     /* A locked first entry still gives the dummy hash its method. */
     db = auth_db_load_text("pw", "alice:!" H_Y "\n", strlen("alice:!" H_Y "\n"), err, sizeof(err));

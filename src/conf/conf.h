@@ -207,6 +207,16 @@ struct conf_sender {
     unsigned line;
 };
 
+/*
+ * auth { app-passwords off | required | totp-users }: when SMTP AUTH refuses
+ * the main password, so that only app passwords (account/) log in.
+ */
+enum conf_app_passwords {
+    CONF_APP_PASSWORDS_OFF,        /* the main password works too (the default) */
+    CONF_APP_PASSWORDS_REQUIRED,   /* for everyone: only app passwords */
+    CONF_APP_PASSWORDS_TOTP_USERS, /* for the users enrolled in TOTP */
+};
+
 /* metrics { bearer-token-file | basic-auth-file }: what a scrape must present. */
 enum conf_metrics_auth {
     CONF_METRICS_AUTH_NONE,   /* anyone the allow list lets in */
@@ -429,6 +439,7 @@ struct conf {
     /* lockout-exempt: clients never locked, their failures counted against the user only */
     struct conf_cidr *auth_lockout_exempt;
     size_t n_auth_lockout_exempt;
+    enum conf_app_passwords auth_app_passwords; /* app-passwords: when the main one is refused */
 
     bool has_resolver; /* resolver ADDR:PORT; else the system's (/etc/resolv.conf) */
     struct conf_addr resolver;

@@ -477,6 +477,32 @@ test_auth_limits(void **state)
     }
 }
 
+/* auth { app-passwords }: off by default, each word in any case. */
+static void
+test_auth_app_passwords(void **state)
+{
+    static const struct {
+        const char *body;
+        enum conf_app_passwords want;
+    } rows[] = {
+        {"", CONF_APP_PASSWORDS_OFF},
+        {" app-passwords off\n", CONF_APP_PASSWORDS_OFF},
+        {" app-passwords required\n", CONF_APP_PASSWORDS_REQUIRED},
+        {" app-passwords TOTP-Users\n", CONF_APP_PASSWORDS_TOTP_USERS},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(rows); i++) {
+        char text[512];
+        struct conf *c;
+
+        (void)snprintf(text, sizeof text, "auth {\n passwd /p\n%s}\n" MIN, rows[i].body);
+        c = expect_ok("app-passwords", text);
+        assert_int_equal(c->auth_app_passwords, rows[i].want);
+        conf_unref(c);
+    }
+}
+
 /* auth { lockout-exempt NETWORKS }: lines accumulate, both families, as allow. */
 static void
 test_auth_lockout_exempt(void **state)
@@ -1289,7 +1315,14 @@ static const struct err_row file_errors[] = {
     {"auth no passwd", "auth {\n}\n" MIN, 1, "auth block needs 'passwd FILE'"},
     {"auth bad key", "auth {\n  password /x\n", 2,
      "unknown key 'password' in auth block (expected one of: passwd, max-failures, lockout, "
-     "user-rate, sender, lockout-exempt)"},
+     "user-rate, sender, lockout-exempt, app-passwords)"},
+    {"app-passwords bad", "auth {\n passwd /p\n app-passwords always\n}\n" MIN, 3,
+     "expected app-passwords off, required or totp-users, found 'always'"},
+    {"app-passwords empty", "auth {\n passwd /p\n app-passwords \"\"\n}\n" MIN, 3,
+     "expected app-passwords off, required or totp-users, found ''"},
+    {"app-passwords two", "auth {\n passwd /p\n app-passwords required totp-users\n}\n" MIN, 3,
+     "one word: off, required or totp-users"},
+    {"app-passwords outside", "app-passwords required\n" MIN, 1, "app-passwords"},
     {"sender no address", "auth {\n passwd /p\n sender bob\n}\n" MIN, 3,
      "sender bob needs at least one address or @domain"},
     {"sender bad user", "auth {\n passwd /p\n sender a:b x@y\n}\n" MIN, 3,
@@ -3911,6 +3944,7 @@ main(void)
         cmocka_unit_test(test_max_sessions_order),
         cmocka_unit_test(test_limit_defaults),
         cmocka_unit_test(test_auth_limits),
+        cmocka_unit_test(test_auth_app_passwords),
         cmocka_unit_test(test_auth_senders),
         cmocka_unit_test(test_auth_lockout_exempt),
         cmocka_unit_test(test_top_values),

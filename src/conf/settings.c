@@ -1004,6 +1004,26 @@ set_lockout_exempt(struct conf_parser *p, const struct conf_line *l)
                         &p->c->n_auth_lockout_exempt);
 }
 
+/* app-passwords off | required | totp-users (docs/console.md, "Accounts"). */
+static int
+set_app_passwords(struct conf_parser *p, const struct conf_line *l)
+{
+    struct slice v = conf_arg(l, 1);
+    char q[CONF_QUOTE_CAP];
+
+    if (slice_eq_ci(v, "off"))
+        p->c->auth_app_passwords = CONF_APP_PASSWORDS_OFF;
+    else if (slice_eq_ci(v, "required"))
+        p->c->auth_app_passwords = CONF_APP_PASSWORDS_REQUIRED;
+    else if (slice_eq_ci(v, "totp-users"))
+        p->c->auth_app_passwords = CONF_APP_PASSWORDS_TOTP_USERS;
+    else
+        return conf_fail(p, l->number,
+                         "expected app-passwords off, required or totp-users, found '%s'",
+                         conf_quote(q, sizeof q, v));
+    return 0;
+}
+
 static int
 open_auth(struct conf_parser *p, const struct conf_line *l)
 {
@@ -1023,9 +1043,12 @@ close_auth(struct conf_parser *p)
 }
 
 static const struct conf_setting auth_settings[] = {
+    // clang-format off
     {"passwd", 1, false, set_passwd},   {"max-failures", 1, false, set_max_failures},
     {"lockout", 1, false, set_lockout}, {"user-rate", 1, false, set_user_rate},
     {"sender", 65, true, set_sender},   {"lockout-exempt", MANY, true, set_lockout_exempt},
+    {"app-passwords", 1, false, set_app_passwords},
+    // clang-format on
 };
 
 /* ---- delivery { retry DURATION...  give-up DURATION  relay-host URL...  tls POLICY ... } ---- */
@@ -1333,6 +1356,7 @@ static const struct {
     {"sender-rate", "a rate is one word, as in 1000/1h"},
     {"max-failures", "a rate is one word, as in 5/10m"},
     {"user-rate", "a rate is one word, as in 100/1h"},
+    {"app-passwords", "one word: off, required or totp-users"},
     {"baseline", "a duration is one word, as in 1h"},
     {"within", "a duration is one word, as in 14d"},
     {"block-scanners", "a duration is one word, as in 1d"},

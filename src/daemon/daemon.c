@@ -44,6 +44,7 @@
 #include "spool/spool.h"
 #include "state/state.h"
 #include "tls/tls.h"
+#include "account/account.h"
 #include "auth/auth.h"
 #include "verify/verify.h"
 #include "watch/metrics.h"
@@ -609,6 +610,7 @@ daemon_stop(struct daemon *d)
     tls_client_unref(d->tls_client);
     auth_pool_free(d->env.auth_pool); /* after the sessions: they cancelled their checks */
     auth_db_unref(d->env.auth_db);
+    account_store_free(d->env.accounts);
     state_free(d->env.state); /* after the sessions: they cancelled their reads */
     watch_free(d->env.watch); /* after the sessions and the scheduler: they told it last */
     conf_unref(d->conf);
@@ -752,6 +754,12 @@ daemon_serve(const char *path)
         daemon_stop(&d);
         return 1;
     }
+    /* SPOOL/accounts.db (app passwords), opened as the user, who records last uses in it; made
+     * by `gate26 app-password`, and until then looked for at each AUTH. */
+    d.env.accounts =
+        account_store_open(d.conf->spool, false, (uid_t)-1, (gid_t)-1, err, sizeof(err));
+    if (d.env.accounts == NULL)
+        log_warning("-: event=accounts, warning=\"%s: app passwords are not taken\"", err);
     /* The checks' files (SPOOL/greylist.db) are made as the user, who owns them. */
     if (checks_configure(d.env.checks, d.conf, loaded.dkim_keys, err, sizeof(err)) == -1)
         log_warning("-: event=checks, warning=\"%s\"", err);

@@ -25,13 +25,31 @@
  * on the loop: the session waits for it as for the password check (the
  * password is kept, on the heap, only while the store answers), and cancels
  * it when it ends. A successful login is remembered there.
+ *
+ * App passwords (account/, docs/console.md "Accounts"): a user's password
+ * is first looked up as an app password, by its HMAC in SPOOL/accounts.db,
+ * on the loop: one indexed read of a small file in the page cache, and a
+ * last-use write that neither fsyncs (WAL, synchronous=NORMAL) nor waits
+ * for a lock (busy timeout 0: the write is skipped if the command line
+ * holds the lock), so it costs microseconds where the worker's hash costs
+ * tens of milliseconds, and a worker round trip would only add latency.
+ * Only a user of the password file that is not locked has app passwords.
+ * A revoked one, or one used on a door not in its list, is refused as a
+ * wrong password is (535 5.7.8, counted in the lockout), logged with
+ * reason=app-password-revoked or app-password-wrong-door. Anything else
+ * goes on to the main password, which auth { app-passwords required } (or
+ * totp-users, for users enrolled in TOTP) refuses: the hash is still
+ * checked, so the reply and its time are those of a wrong password, and
+ * a right one is logged reason=main-password-forbidden.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
+#include "account/account.h"
 #include "auth/auth.h"
 #include "lib/log.h"
 #include "lib/now.h"
@@ -75,6 +93,8 @@ auth_end(struct smtp_session *s)
 {
     s->auth_step = SMTP_AUTH_NONE;
     s->auth_known = SMTP_AUTH_KNOWN_UNASKED;
+    s->auth_main_forbidden = false;
+    s->auth_fail_reason = NULL;
     auth_drop_pass(s);
     OPENSSL_cleanse(s->auth_login_user, sizeof(s->auth_login_user));
     if (s->state == SMTP_ST_AUTH || s->state == SMTP_ST_AUTH_CHECK)
@@ -163,8 +183,30 @@ auth_known_after_cb(void *arg, bool known)
     (void)str_copyz(user, sizeof(user), s->auth_pending_user);
     s->auth_pending_user[0] = '\0';
     s->auth_known = known ? SMTP_AUTH_KNOWN_YES : SMTP_AUTH_KNOWN_NO;
-    auth_refuse(s, R_AUTH_FAILED, user, "bad-credentials");
+    auth_refuse(s, R_AUTH_FAILED, user,
+                s->auth_fail_reason != NULL ? s->auth_fail_reason : "bad-credentials");
     session_resume(s);
+}
+
+/* A login: counted, remembered, logged, answered. app_id: the app password used, or 0. */
+static void
+auth_succeed(struct smtp_session *s, const char *user, int64_t app_id)
+{
+    bool known = s->auth_known == SMTP_AUTH_KNOWN_YES; /* asked because the user is locked */
+    char app[32] = "";
+
+    policy_auth_succeeded(s->env->limits, s->client_family, s->client_bin);
+    policy_login_remember(s->env->state, s->conf, user, strlen(user), s->client_family,
+                          s->client_bin);
+    (void)str_copyz(s->auth_user, sizeof(s->auth_user), user);
+    if (app_id > 0)
+        (void)str_fmt(app, sizeof(app), ", app-password=%lld", (long long)app_id);
+    log_info("-: sid=%s, client=[%s], door=%s, event=auth, user=\"%s\", mech=%s%s%s", s->sid,
+             s->client_addr, conf_role_name(s->door->role), user, s->auth_mech, app,
+             known ? ", user-locked=yes, known-client=yes" : "");
+    auth_watch(s, WATCH_AUTH_SUCCESS, user);
+    auth_end(s);
+    smtp_reply(s, R_AUTH_OK, NULL);
 }
 
 static void
@@ -174,6 +216,11 @@ auth_done_cb(void *arg, enum auth_verdict verdict)
     char user[CAP_AUTH_USER + 1];
 
     s->auth_check = NULL;
+    if (verdict == AUTH_VERDICT_OK && s->auth_main_forbidden) {
+        /* The right main password where only app passwords may log in: a failure like any. */
+        verdict = AUTH_VERDICT_BAD;
+        s->auth_fail_reason = "main-password-forbidden";
+    }
     if (verdict == AUTH_VERDICT_BAD && s->auth_known == SMTP_AUTH_KNOWN_UNASKED &&
         !policy_auth_exempt(s->conf, s->client_family, s->client_bin)) {
         /* Is it the user's own device with an old password? Then the user is not counted. */
@@ -186,32 +233,82 @@ auth_done_cb(void *arg, enum auth_verdict verdict)
     (void)str_copyz(user, sizeof(user), s->auth_pending_user);
     s->auth_pending_user[0] = '\0';
     if (verdict == AUTH_VERDICT_OK) {
-        bool known = s->auth_known == SMTP_AUTH_KNOWN_YES; /* asked because the user is locked */
-
-        policy_auth_succeeded(s->env->limits, s->client_family, s->client_bin);
-        policy_login_remember(s->env->state, s->conf, user, strlen(user), s->client_family,
-                              s->client_bin);
-        (void)str_copyz(s->auth_user, sizeof(s->auth_user), user);
-        log_info("-: sid=%s, client=[%s], door=%s, event=auth, user=\"%s\", mech=%s%s", s->sid,
-                 s->client_addr, conf_role_name(s->door->role), user, s->auth_mech,
-                 known ? ", user-locked=yes, known-client=yes" : "");
-        auth_watch(s, WATCH_AUTH_SUCCESS, user);
-        auth_end(s);
-        smtp_reply(s, R_AUTH_OK, NULL);
+        auth_succeed(s, user, 0);
     } else {
         /* A locked user gets the reply of a wrong password; only the log tells them apart. */
         auth_refuse(s, R_AUTH_FAILED, user,
-                    verdict == AUTH_VERDICT_LOCKED ? "locked-user" : "bad-credentials");
+                    verdict == AUTH_VERDICT_LOCKED ? "locked-user"
+                    : s->auth_fail_reason != NULL  ? s->auth_fail_reason
+                                                   : "bad-credentials");
     }
     session_resume(s);
+}
+
+/*
+ * user's password as an app password (see the top of this file). true when
+ * answered (235, or 535 for a revoked one or the wrong door); false: not an
+ * app password of user, the main password's turn.
+ */
+static bool
+auth_app_password(struct smtp_session *s, const char *user, const char *pass, size_t pass_len)
+{
+    enum account_rc rc;
+    int64_t id = 0;
+
+    if (s->env->accounts == NULL || !auth_db_is_active(s->env->auth_db, user))
+        return false;
+    rc = account_app_password_check(s->env->accounts, user, pass, pass_len,
+                                    conf_role_name(s->door->role), s->client_addr,
+                                    (int64_t)time(NULL), &id);
+    switch (rc) {
+    case ACCOUNT_OK:
+        auth_succeed(s, user, id);
+        return true;
+    case ACCOUNT_REVOKED:
+    case ACCOUNT_WRONG_DOOR:
+        auth_refuse(s, R_AUTH_FAILED, user,
+                    rc == ACCOUNT_REVOKED ? "app-password-revoked" : "app-password-wrong-door");
+        return true;
+    case ACCOUNT_ERROR:
+        log_warning("-: sid=%s, event=accounts, warning=\"%s\"", s->sid,
+                    account_store_error(s->env->accounts));
+        return false;
+    default:
+        return false;
+    }
+}
+
+/*
+ * auth { app-passwords }: is user's main password refused? A store that
+ * cannot say whether a totp-users user is enrolled refuses it (fails closed:
+ * app passwords may still work once it answers again).
+ */
+static bool
+auth_main_forbidden(const struct smtp_session *s, const char *user)
+{
+    switch (s->conf->auth_app_passwords) {
+    case CONF_APP_PASSWORDS_OFF:
+        return false;
+    case CONF_APP_PASSWORDS_REQUIRED:
+        return true;
+    case CONF_APP_PASSWORDS_TOTP_USERS:
+        return s->env->accounts != NULL && account_totp_is_enrolled(s->env->accounts, user) != 0;
+    }
+    return true;
 }
 
 /* The password check on a worker; the session waits for auth_done_cb. */
 static void
 auth_password(struct smtp_session *s, const char *user, const char *pass, size_t pass_len)
 {
-    if (user != s->auth_pending_user)
-        (void)str_copyz(s->auth_pending_user, sizeof(s->auth_pending_user), user);
+    char name[CAP_AUTH_USER + 1];
+
+    (void)str_copyz(name, sizeof(name), user);
+    s->auth_pending_user[0] = '\0';
+    if (auth_app_password(s, name, pass, pass_len))
+        return;
+    (void)str_copyz(s->auth_pending_user, sizeof(s->auth_pending_user), name);
+    s->auth_main_forbidden = auth_main_forbidden(s, name);
     s->auth_check = auth_check_start(s->env->auth_pool, s->env->auth_db, s->auth_pending_user, pass,
                                      pass_len, auth_done_cb, s);
     if (s->auth_check == NULL) {

@@ -128,6 +128,10 @@ struct smtp_session {
     enum smtp_verb verb; /* the command being handled, for log lines */
     unsigned errors;
     unsigned n_messages;
+    /* app-passwords: this user's main password is refused; and a failure's reason= kept while
+     * the memory of logins is asked (NULL: bad-credentials) */
+    bool auth_main_forbidden;
+    const char *auth_fail_reason;
     struct smtp_txn txn;
     char queue_id[SPOOL_ID_LEN + 1]; /* of the message in progress, or "" */
     /* The command line being handled (session_read_line), for refusals' log lines; else empty. */

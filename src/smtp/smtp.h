@@ -18,6 +18,7 @@ struct event_base;
 struct spool;
 struct tls_server;
 struct auth_pool;
+struct account_store;
 struct auth_db;
 struct policy_limits;
 struct state;
@@ -43,6 +44,7 @@ struct smtp_env {
     struct watch *watch;          /* metrics, status, alerts (docs/watch.md); NULL: none */
     struct verify *verify;        /* recipient verification (docs/verify.md); NULL: none */
     struct checks *checks;        /* the content checks (docs/checks.md); NULL: none */
+    struct account_store *accounts; /* app passwords, TOTP (SPOOL/accounts.db); NULL: none */
 };
 
 /* Called once when a session has ended and been freed. */
