@@ -43,6 +43,7 @@ struct smtp_env {
     struct watch *watch;          /* metrics, status, alerts (docs/watch.md); NULL: none */
     struct verify *verify;        /* recipient verification (docs/verify.md); NULL: none */
     struct checks *checks;        /* the content checks (docs/checks.md); NULL: none */
+    struct track *track;          /* message tracking (docs/console.md); NULL: off */
 };
 
 /* Called once when a session has ended and been freed. */
