@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "smtp/session.h"
@@ -34,6 +35,7 @@ smtp_track_data(struct smtp_session *s, enum track_kind kind)
     struct smtp_txn *t = &s->txn;
     const char *checks = smtp_checks_log_field(s);
     char msgid[CAP_MESSAGE_ID + 1], subject[TRACK_SUBJECT_MAX + 1], detail[TRACK_TEXT_MAX];
+    char q[LOG_QUOTE_CAP];
     const char **rcpts;
     struct track_event ev = {
         .kind = kind,
@@ -51,7 +53,8 @@ smtp_track_data(struct smtp_session *s, enum track_kind kind)
     ev.message_id = scanned(&t->msgid, msgid, sizeof(msgid));
     ev.subject = scanned(&t->subject, subject, sizeof(subject));
     /* reply="..." as the client got it; the checks' field as the log line has it. */
-    (void)str_fmt(detail, sizeof(detail), "reply=\"%s\"%s%s%s", s->last_reply, checks,
+    (void)str_fmt(detail, sizeof(detail), "reply=\"%s\"%s%s%s",
+                  log_quote(q, sizeof(q), s->last_reply, strlen(s->last_reply)), checks,
                   t->quarantined ? ", check=" : "", t->quarantined ? t->quarantine_check : "");
     ev.detail = detail;
     rcpts = xcalloc(t->n_rcpts + 1, sizeof(*rcpts));

@@ -204,9 +204,9 @@ fmt_time(int64_t us, char *buf, size_t cap)
 
 /* ---- Text ---- */
 
-/* s with control characters, '"' and '\' escaped; NULL as "-". */
+/* s with control characters escaped (and '"', '\' when quoted); NULL as "-". */
 static void
-put_text(FILE *out, const char *s)
+put_any(FILE *out, const char *s, bool quoted)
 {
     if (s == NULL) {
         fputc('-', out);
@@ -215,11 +215,17 @@ put_text(FILE *out, const char *s)
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
         if (*p < 0x20 || *p == 0x7f)
             fprintf(out, "\\x%02x", *p);
-        else if (*p == '"' || *p == '\\')
+        else if (quoted && (*p == '"' || *p == '\\'))
             fprintf(out, "\\%c", *p);
         else
             fputc(*p, out);
     }
+}
+
+static void
+put_text(FILE *out, const char *s)
+{
+    put_any(out, s, true);
 }
 
 static void
@@ -273,8 +279,9 @@ print_text(void *arg, const struct track_message *m)
             put_angle(out, e->rcpt);
         }
         if (e->detail != NULL) {
+            /* key=value fields whose values we quoted ourselves: only control octets escaped. */
             fputc(' ', out);
-            put_text(out, e->detail);
+            put_any(out, e->detail, false);
         }
         fputc('\n', out);
     }

@@ -166,6 +166,7 @@ struct tk_store {
 
     /* The writer's (or, without one, the closing caller's). */
     sqlite3 *db; /* NULL while down */
+    int head_fd; /* the file opened with db, for tk_header_ok(); -1: none */
     sqlite3_stmt *st[S_COUNT];
     bool faulty;
     int64_t retry_at;   /* seconds: when db is NULL, the next attempt to open */
@@ -300,6 +301,10 @@ tk_db_close(struct tk_store *s)
     if (s->db != NULL)
         (void)sqlite3_close_v2(s->db);
     s->db = NULL;
+    /* Closed after SQLite's own descriptors: a close drops the process's locks on the file. */
+    if (s->head_fd != -1)
+        (void)close(s->head_fd);
+    s->head_fd = -1;
 }
 
 /* The WAL and shared-memory files of path, if left, go (the database is gone or moved). */
@@ -344,22 +349,25 @@ tk_move_aside(const char *path)
 }
 
 /*
- * False when the file on disk has lost SQLite's header ("SQLite format 3\0",
+ * False when the file has lost SQLite's header ("SQLite format 3\0",
  * https://sqlite.org/fileformat.html 1.3): garbage written over an open
- * database is not seen by SQLite while its pages are in its cache.
+ * database is not seen by SQLite while its pages are in its cache. It reads
+ * through a descriptor kept open with the database: closing a descriptor of
+ * the file would drop every POSIX lock this process holds on it (SQLite's
+ * too, https://sqlite.org/howtocorrupt.html 2.2), and another process (the
+ * command line) would then take itself for the last connection and delete
+ * the WAL under the writer.
  */
 static bool
-tk_header_ok(const char *path)
+tk_header_ok(const struct tk_store *s)
 {
     static const char magic[16] = "SQLite format 3";
     char head[sizeof magic];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     ssize_t n;
 
-    if (fd == -1)
+    if (s->head_fd == -1)
         return true;
-    n = read(fd, head, sizeof head);
-    (void)close(fd);
+    n = pread(s->head_fd, head, sizeof head, 0);
     return n < (ssize_t)sizeof head || memcmp(head, magic, sizeof magic) == 0;
 }
 
@@ -399,6 +407,8 @@ tk_db_open_once(struct tk_store *s, char *err, size_t errlen)
         rc = SQLITE_READONLY;
     for (size_t i = 0; rc == SQLITE_OK && i < S_COUNT; i++)
         rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
+    if (rc == SQLITE_OK)
+        s->head_fd = open(s->path, O_RDONLY | O_CLOEXEC);
     if (rc != SQLITE_OK) {
         (void)str_fmt(err, errlen, "%s: %s", s->path,
                       rc == SQLITE_READONLY ? "not writable" : sqlite3_errmsg(s->db));
@@ -525,7 +535,7 @@ tk_ready(struct tk_store *s, int64_t now)
             return false;
         }
     }
-    if (!tk_header_ok(s->path)) {
+    if (!tk_header_ok(s)) {
         tk_fault(s, SQLITE_NOTADB, "header", now);
         return s->db != NULL;
     }
@@ -1122,6 +1132,7 @@ track_sqlite_open(const char *path, enum track_open mode, const struct track_par
         s->base.ops = &tk_ops;
         s->path = xstrdup(path);
         s->mode = mode;
+        s->head_fd = -1;
         s->db = db;
         return &s->base;
     }
@@ -1131,6 +1142,7 @@ track_sqlite_open(const char *path, enum track_open mode, const struct track_par
     s->base.ops = &tk_ops;
     s->path = xstrdup(path);
     s->mode = mode;
+    s->head_fd = -1;
     s->keep = p != NULL && p->keep != 0 ? p->keep : TRACK_KEEP_DEFAULT;
     s->cap = p != NULL && p->ring != 0 ? p->ring : TRACK_RING_DEFAULT;
     s->batch_max = p != NULL && p->batch_max != 0 ? p->batch_max : TRACK_BATCH_MAX;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -367,6 +368,52 @@ test_corrupt(void **state)
     assert_string_equal(c.qids[0], "C2");
 }
 
+/*
+ * A reader in another process (the command line) closes its connection
+ * while the writer runs: the WAL must stay, and what is written after must
+ * be found. (The writer once dropped its own locks by closing a descriptor
+ * of the file, and the reader's close then deleted the WAL under it.)
+ */
+static void
+test_reader_in_another_process(void **state)
+{
+    struct fixture *f = *state;
+    struct track_query q = {0};
+    struct collected c;
+    char err[256], wal[128];
+    struct track *t = track_sqlite_open(f->path, TRACK_OPEN_WRITE, NULL, err, sizeof err);
+    pid_t pid;
+    int status;
+
+    assert_non_null(t);
+    note_arrival(t, "P1", "a@example.org", "b@example.org", "192.0.2.1", NULL, now_us());
+    track_flush(t);
+    note_arrival(t, "P2", "a@example.org", "b@example.org", "192.0.2.1", NULL, now_us() + 1);
+    track_flush(t); /* a second batch: the writer has looked at the file's header again */
+    pid = fork();
+    assert_true(pid != -1);
+    if (pid == 0) {
+        /* A process of its own (a fork would share this one's SQLite state): Python's sqlite3. */
+        (void)execl("/usr/bin/python3", "python3", "-c",
+                    "import sqlite3, sys\n"
+                    "c = sqlite3.connect(sys.argv[1])\n"
+                    "n = c.execute('SELECT count(*) FROM messages').fetchone()[0]\n"
+                    "c.close()\n"
+                    "sys.exit(0 if n == 2 else 1)\n",
+                    f->path, (char *)NULL);
+        _exit(2);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    (void)snprintf(wal, sizeof wal, "%s-wal", f->path);
+    assert_int_equal(access(wal, F_OK), 0);
+    note_arrival(t, "P3", "a@example.org", "b@example.org", "192.0.2.1", NULL, now_us() + 2);
+    track_flush(t);
+    assert_int_equal(search(f->path, &q, &c), 3);
+    track_close(t);
+    assert_int_equal(search(f->path, &q, &c), 3);
+}
+
 /* The command line's open: a missing file and a foreign database are refused. */
 static void
 test_open_read(void **state)
@@ -428,6 +475,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_in_another_process, setup, teardown),
         cmocka_unit_test_setup_teardown(test_caps, setup, teardown),
     };
 
