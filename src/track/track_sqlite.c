@@ -7,7 +7,9 @@
  * client, helo, arrival, subject, status, updated), recipients (qid, rcpt)
  * and events (qid, time, kind, rcpt, detail); times in microseconds since
  * the epoch. Indexes on message_id, sender, client, arrival, recipients'
- * rcpt and qid, events' qid. Addresses compare without regard to case
+ * rcpt and qid, events' qid; sender and client with arrival after them, so
+ * that the newest messages of a busy sender or client are read in order,
+ * without sorting all of theirs. Addresses compare without regard to case
  * (COLLATE NOCASE: ASCII only, as domains are; local parts are rarely
  * case-sensitive in practice and a search is for people).
  *
@@ -71,8 +73,8 @@ static const char schema[] =
     " id INTEGER PRIMARY KEY, qid TEXT NOT NULL, time INTEGER NOT NULL, kind TEXT NOT NULL,"
     " rcpt TEXT, detail TEXT);"
     "CREATE INDEX IF NOT EXISTS messages_message_id ON messages (message_id);"
-    "CREATE INDEX IF NOT EXISTS messages_sender ON messages (sender);"
-    "CREATE INDEX IF NOT EXISTS messages_client ON messages (client);"
+    "CREATE INDEX IF NOT EXISTS messages_sender ON messages (sender, arrival);"
+    "CREATE INDEX IF NOT EXISTS messages_client ON messages (client, arrival);"
     "CREATE INDEX IF NOT EXISTS messages_arrival ON messages (arrival);"
     "CREATE INDEX IF NOT EXISTS recipients_rcpt ON recipients (rcpt);"
     "CREATE INDEX IF NOT EXISTS recipients_qid ON recipients (qid);"
