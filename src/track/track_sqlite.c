@@ -174,6 +174,7 @@ struct tk_store {
     int64_t retry_at;   /* seconds: when db is NULL, the next attempt to open */
     int64_t next_sweep; /* seconds */
     bool sweep_more;    /* the last sweep batch was full */
+    uint64_t sweep_run; /* messages deleted by the sweep under way */
 
     _Atomic uint64_t noted, dropped, written, batches, faults, swept;
 };
@@ -673,6 +674,8 @@ tk_sweep_turn(struct tk_store *s)
         return;
     if (!tk_ready(s, now))
         return;
+    if (!s->sweep_more)
+        s->sweep_run = 0;
     before = (now - (int64_t)s->keep) * 1000000;
     rc = tk_run(s, S_BEGIN);
     for (enum stmt i = S_SW_EVENTS; rc == SQLITE_OK && i <= S_SW_MSGS; i++) {
@@ -693,12 +696,13 @@ tk_sweep_turn(struct tk_store *s)
     }
     tk_ok(s);
     s->swept += (uint64_t)deleted;
+    s->sweep_run += (uint64_t)deleted;
     s->sweep_more = deleted == TRACK_SWEEP_BATCH;
     if (!s->sweep_more) {
         s->next_sweep = now + TRACK_SWEEP_EVERY;
-        if (s->swept > 0 && deleted > 0)
+        if (s->sweep_run > 0)
             log_info("track: path=%s, event=sweep, deleted=%" PRIu64 ", keep=%u", s->path,
-                     (uint64_t)s->swept, (unsigned)s->keep);
+                     s->sweep_run, (unsigned)s->keep);
     }
 }
 
