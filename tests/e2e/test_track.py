@@ -310,3 +310,31 @@ def test_quarantined_then_released(gateway, sink, rspamd):
     m = wait_event(g, qid, lambda m: "attempt" in kinds(m), "the release and delivery")
     assert kinds(m)[:2] == ["quarantined", "quarantine-release"]
     assert m["status"] == "sent"
+
+
+def test_keep_applies_at_a_reload(gateway, peers):
+    """An old message (written beside the daemon, as another process may) is swept once a
+    reload shortens keep below its age; the recent one stays."""
+    import sqlite3
+    import time
+    ok = peers()
+    domains = {"ok.test": {"relay": f"smtp://127.0.0.1:{ok.port}", "verify-recipients": "off"}}
+    extra = "resolver 127.0.0.1:1\ntracking {\n    keep %s\n}\n"
+    g = gateway(doors=INTERNAL, domains=domains, delivery="retry 1s", extra=extra % "30d")
+    recent = submit(g, "alice@ok.test", ["bob@ok.test"], body=body("recent", "recent@ok.test"))
+    wait_event(g, recent, lambda m: "attempt" in kinds(m), "the recent message")
+    old = int(time.time() - 10 * 86400) * 1000000
+    db = sqlite3.connect(g.spool / "tracking.db", timeout=10)
+    with db:
+        db.execute("INSERT INTO messages (qid, sender, arrival, status) VALUES "
+                   "('OLD0000000000001', 'old@ok.test', ?, 'sent')", (old,))
+        db.execute("INSERT INTO events (qid, time, kind) VALUES ('OLD0000000000001', ?, 'queued')",
+                   (old,))
+    db.close()
+    assert [m["qid"] for m in found(g, "--from", "old@ok.test")] == ["OLD0000000000001"]
+    g.extra = extra % "5d"
+    g.write_config()
+    g.hup()
+    wait_for(lambda: found(g, "--from", "old@ok.test") == [], 30, "the old message swept")
+    assert "event=sweep, deleted=1, keep=432000" in g.log()
+    assert [m["qid"] for m in found(g, "--id", recent)] == [recent]
