@@ -18,6 +18,7 @@
 #include "daemon/preflight.h"
 #include "firewall/firewall.h"
 #include "mailauth/dkim.h"
+#include "track/track.h"
 #include "verify/verify.h"
 
 #define DEFAULT_CONF "/etc/gate26/gate26.conf"
@@ -70,6 +71,10 @@ static const char usage_text[] =
     "  dkim keygen DOMAIN SELECTOR [--ed25519] [--bits N] [--out FILE] [--force]\n"
     "                        make a DKIM signing key (default RSA 2048, written to\n"
     "                        /etc/gate26/dkim/DOMAIN.SELECTOR.key) and print its TXT record\n"
+    "  track [-c FILE] [--from A] [--to B] [--client IP] [--since T] [--until T]\n"
+    "        [--id QID] [--message-id ID] [--limit N] [--json]\n"
+    "                        the recorded history of messages: arrival, checks,\n"
+    "                        delivery attempts, queue and quarantine actions\n"
     "  version               print the version\n"
     "  help [COMMAND]        print this text, or COMMAND's (as COMMAND --help)\n"
     "\n"
@@ -302,6 +307,12 @@ cmd_firewall(int argc, char **argv)
 }
 
 static int
+cmd_track(int argc, char **argv)
+{
+    return track_main(argc, argv, DEFAULT_CONF);
+}
+
+static int
 cmd_dkim(int argc, char **argv)
 {
     return dkim_main(argc, argv);
@@ -340,6 +351,7 @@ static const struct {
     {"firewall", cmd_firewall}, {"audit", cmd_audit},
     {"dkim", cmd_dkim},         {"quarantine", cmd_quarantine},
     {"totp", cmd_totp},         {"app-password", cmd_apppw},
+    {"track", cmd_track},
 };
 
 /* gate26 help [COMMAND]: this usage, or COMMAND --help. */

@@ -471,6 +471,9 @@ struct conf {
     size_t n_dkims;
     unsigned quarantine_keep; /* quarantine { keep }: seconds; default 30 days */
     unsigned quarantine_line; /* of `quarantine {`; 0: none */
+    unsigned tracking_keep;   /* tracking { keep }: seconds; default 30 days */
+    bool tracking_off;        /* tracking { enabled no } */
+    unsigned tracking_line;   /* of `tracking {`; 0: none */
 };
 
 /* The dkim block of domain (any case), or NULL. */

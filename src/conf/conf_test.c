@@ -1064,12 +1064,12 @@ static const struct err_row file_errors[] = {
      "'hostname' is a key, not a block (remove the '{')"},
     {"unknown block", "frobnicate {\n}\n" MIN, 1,
      "unknown block 'frobnicate' (expected one of: tls, listen, domain, auth, delivery, "
-     "metrics, alert, watch, checks, dkim, quarantine)"},
+     "metrics, alert, watch, checks, dkim, quarantine, tracking)"},
     {"unknown block with label", "route x {\n}\n" MIN, 1, "unknown block 'route'"},
     {"unknown key", "adress 1\n" MIN, 1,
      "unknown key 'adress' at top level (expected one of: hostname, spool, user, log-level, "
      "max-sessions, resolver, callout-timeout, tls, listen, domain, auth, delivery, metrics, "
-     "alert, watch, checks, dkim, quarantine)"},
+     "alert, watch, checks, dkim, quarantine, tracking)"},
     {"key case", "Hostname x.example\n" MIN, 1, "unknown key 'Hostname' at top level"},
     {"key escaped", "host\xc3\xa9 x\n" MIN, 1, "unknown key 'host\\xc3\\xa9' at top level"},
     {"relay at top", "relay smtp://x.example\n" MIN, 1, "unknown key 'relay' at top level"},
@@ -3723,6 +3723,19 @@ test_checks(void **state)
         assert_int_equal(c->checks[r].line, 0);
     assert_int_equal(c->n_dkims, 0);
     assert_int_equal(c->quarantine_keep, 30 * 86400);
+    assert_int_equal(c->tracking_keep, 30 * 86400);
+    assert_false(c->tracking_off);
+    conf_unref(c);
+    c = expect_ok("tracking", MIN "tracking {\n    keep 400d\n    enabled no\n}\n");
+    assert_int_equal(c->tracking_keep, 400 * 86400);
+    assert_true(c->tracking_off);
+    conf_unref(c);
+    c = expect_ok("tracking 1d", MIN "tracking {\n    keep 1d\n    enabled YES\n}\n");
+    assert_int_equal(c->tracking_keep, 86400);
+    assert_false(c->tracking_off);
+    conf_unref(c);
+    c = expect_ok("tracking empty", MIN "tracking {\n}\n");
+    assert_int_equal(c->tracking_keep, 30 * 86400);
     conf_unref(c);
 
     /* The example, as written. */
@@ -3905,6 +3918,17 @@ static const struct {
     {"keep", MIN "quarantine {\n keep 1h\n}\n", 7, "keep:"},
     {"quarantine twice", MIN "quarantine {\n}\nquarantine {\n}\n", 8,
      "duplicate block 'quarantine' (first at line 6)"},
+    /* The tracking block (docs/config.md): keep 1d to 400d, enabled yes or no. */
+    {"tracking keep short", MIN "tracking {\n keep 23h\n}\n", 7, "keep:"},
+    {"tracking keep long", MIN "tracking {\n keep 401d\n}\n", 7, "keep:"},
+    {"tracking keep junk", MIN "tracking {\n keep 30x\n}\n", 7, "keep:"},
+    {"tracking keep two", MIN "tracking {\n keep 1d 2d\n}\n", 7, "keep"},
+    {"tracking enabled", MIN "tracking {\n enabled maybe\n}\n", 7,
+     "enabled: expected yes or no, found 'maybe'"},
+    {"tracking label", MIN "tracking x {\n}\n", 6, "tracking"},
+    {"tracking twice", MIN "tracking {\n}\ntracking {\n}\n", 8,
+     "duplicate block 'tracking' (first at line 6)"},
+    {"tracking key", MIN "tracking {\n keep 2d\n keep 3d\n}\n", 8, "keep"},
 };
 
 static void

@@ -85,6 +85,12 @@ int conf_quarantine_open(struct conf_parser *p, const struct conf_line *l);
 int conf_quarantine_close(struct conf_parser *p);
 /* Defaults and rules that need the whole file: sorted dkim blocks, doors that exist. */
 int conf_checks_whole(struct conf_parser *p);
+/* tracking.c: the tracking block (docs/config.md); its default keep without a block. */
+#define CONF_TRACKING_KEYS 2
+extern const struct conf_setting conf_tracking_settings[CONF_TRACKING_KEYS];
+int conf_tracking_open(struct conf_parser *p, const struct conf_line *l);
+int conf_tracking_close(struct conf_parser *p);
+int conf_tracking_whole(struct conf_parser *p);
 /* Frees what the checks and dkim blocks hold (conf_unref). */
 void conf_checks_free(struct conf *c);
 

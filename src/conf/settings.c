@@ -1391,6 +1391,8 @@ const struct conf_block conf_blocks[] = {
      conf_dkim_close},
     {"quarantine", NULL, conf_quarantine_settings, CONF_QUARANTINE_KEYS, conf_quarantine_open,
      conf_quarantine_close},
+    {"tracking", NULL, conf_tracking_settings, CONF_TRACKING_KEYS, conf_tracking_open,
+     conf_tracking_close},
 };
 
 const size_t conf_n_top_settings = N_OF(conf_top_settings);

@@ -32,6 +32,7 @@
 #include "daemon/preflight.h"
 #include "lib/curl_loop.h"
 #include "daemon/privileges.h"
+#include "daemon/tracking.h"
 #include "dns/dns.h"
 #include "lib/fault.h"
 #include "lib/log.h"
@@ -283,6 +284,7 @@ daemon_reload(struct daemon *d)
     if (checks_configure(d->env.checks, c, loaded.dkim_keys, err, sizeof(err)) == -1)
         log_warning("-: event=checks, warning=\"%s\"", err);
     checks_keys_unref(loaded.dkim_keys); /* checks_configure holds its own reference */
+    daemon_track_apply(&d->env, d->sched, d->spool, c); /* on, off, or a new keep */
     if (resolver != NULL)
         dns_use(d->dns, resolver);
     log_set_level(c->log_level);
@@ -590,6 +592,7 @@ daemon_stop(struct daemon *d)
     d->quarantine_tick = NULL;
     /* The alerts' webhooks and programs end, their baselines are saved: before the spool. */
     watch_stop(d->env.watch);
+    daemon_track_close(&d->env, d->sched, d->spool); /* what was noted is written */
     spool_free(d->spool);
     dns_free(d->dns);
     sched_free(d->sched);
@@ -764,6 +767,8 @@ daemon_serve(const char *path)
     if (checks_configure(d.env.checks, d.conf, loaded.dkim_keys, err, sizeof(err)) == -1)
         log_warning("-: event=checks, warning=\"%s\"", err);
     checks_keys_unref(loaded.dkim_keys);
+    /* SPOOL/tracking.db, made as the user too (docs/console.md, "Message tracking"). */
+    daemon_track_apply(&d.env, d.sched, d.spool, d.conf);
     if (sched_load(d.sched) == -1) {
         fprintf(stderr, "%s: spool: %s/queue: %s\n",
                 daemon_at(d.conf, d.conf->spool_line, at, sizeof(at)), d.conf->spool,

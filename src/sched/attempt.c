@@ -125,6 +125,7 @@ sched_log_outcome(const struct sched_attempt *at, size_t i, const char *status)
              log_quote(q, sizeof(q), o->text, strlen(o->text)), o->tls[0] != '\0' ? ", tls=\"" : "",
              o->tls, o->tls[0] != '\0' ? "\"" : "");
     sched_watch_outcome(at, i, status);
+    sched_track_outcome(at, i, status);
 }
 
 /* ---- Spool changes ---- */

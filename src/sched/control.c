@@ -135,6 +135,11 @@ op_done(void *arg, const char *id, int status, int err)
         return;
     }
     log_info("%s: event=%s, by=queue-command", id, op_names[kind]);
+    sched_track_note(e->s,
+                     kind == OP_HOLD      ? TRACK_HOLD
+                     : kind == OP_RELEASE ? TRACK_RELEASE
+                                          : TRACK_DELETE,
+                     id, "by=queue-command");
     switch (kind) {
     case OP_HOLD:
         e->held = true;
@@ -233,6 +238,7 @@ bounce_one(struct sched_entry *e)
     (void)evtimer_del(e->timer);
     e->held = false;
     log_info("%s: event=bounce-command, by=queue-command", e->id);
+    sched_track_note(s, TRACK_BOUNCE, e->id, "by=queue-command");
     if (sched_attempt_fail_all(e, "5.0.0", text) == -1) {
         int err = errno;
 

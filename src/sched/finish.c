@@ -103,8 +103,10 @@ bounce_cb(void *arg, const char *id, int status, int err)
             sched_attempt_end(at);
         return;
     }
-    if (status == 0)
+    if (status == 0) {
         log_info("%s: event=bounce, bounce=%s", at->q->env.id, id);
+        sched_track_note(at->e->s, TRACK_DSN, at->q->env.id, "kind=failure");
+    }
     /* Not spooled: the recipients stay pending and are bounced after the next attempt. */
     final_change(at, status == 0);
 }
@@ -143,8 +145,10 @@ maybe_warn(struct sched_attempt *at, time_t now)
             wants_delay(env, &env->rcpts[i]))
             idx[n++] = i;
     }
-    if (n > 0 && sched_bounce_send(at, DSN_DELAY, idx, n, NULL, NULL) == 0)
+    if (n > 0 && sched_bounce_send(at, DSN_DELAY, idx, n, NULL, NULL) == 0) {
         log_info("%s: event=delay-warning, recipients=%zu", env->id, n);
+        sched_track_note(at->e->s, TRACK_DSN, env->id, "kind=delay");
+    }
     free(idx);
 }
 

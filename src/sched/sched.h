@@ -49,6 +49,11 @@ struct watch;
 /* The watcher told of every recipient's outcome (borrowed; it outlives s). NULL: none. */
 void sched_set_watch(struct sched *s, struct watch *w);
 
+struct track;
+
+/* Message tracking told of attempts, DSNs and commands (borrowed; tracking.c). NULL: off. */
+void sched_set_track(struct sched *s, struct track *t);
+
 /*
  * The TLS client context for STARTTLS to next hops (a reference is taken;
  * the old one is released: deliveries in flight hold their own). NULL: no

@@ -22,6 +22,7 @@
 #include "route/route.h"
 #include "sched/dsn.h"
 #include "sched/sched.h"
+#include "track/track.h"
 
 struct event;
 
@@ -118,6 +119,7 @@ struct sched {
     struct deliver_cache *cache; /* idle delivery connections (delivery { connection-reuse }) */
     struct tls_client *tls;      /* for STARTTLS to next hops; NULL: none (tls policy none) */
     struct watch *watch;         /* told of each recipient's outcome; NULL: none */
+    struct track *track;         /* message tracking (tracking.c); NULL: off */
     struct sched_entry *head, *tail;
     size_t n_entries;
     size_t n_active;
@@ -172,6 +174,11 @@ void sched_outcome_set(struct sched_outcome *o, enum sched_result r, unsigned co
                        const char *relay);
 /* attempt.c: the log line of recipient i's outcome with status "sent", "deferred", ... */
 void sched_log_outcome(const struct sched_attempt *at, size_t i, const char *status);
+/* tracking.c: recipient i's attempt with status "sent", "deferred", "bounced" (track.h). */
+void sched_track_outcome(const struct sched_attempt *at, size_t i, const char *status);
+/* tracking.c: an event of message id (TRACK_DSN, TRACK_HOLD, ...) with detail (may be NULL). */
+void sched_track_note(const struct sched *s, enum track_kind kind, const char *id,
+                      const char *detail);
 /* attempt.c: when to try again after `attempts` attempts (retry schedule, +-10%). */
 uint64_t sched_next_attempt(const struct conf *c, unsigned attempts);
 

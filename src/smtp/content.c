@@ -36,6 +36,7 @@ content_emit(void *arg, const char *p, size_t len)
         return;
     }
     msgid_scan_feed(&t->msgid, p, len); /* the header section only: then at once */
+    msgid_scan_feed(&t->subject, p, len);
     if (spool_msg_write(t->msg, p, len) == -1) {
         log_warning("%s: sid=%s, event=spool-write, error=\"%s\"", s->queue_id, s->sid,
                     strerror(errno));
@@ -126,6 +127,7 @@ content_start(struct smtp_session *s, bool bdat)
     t->size = 0;
     data_scan_init(&t->scan, !bdat, content_emit, s);
     msgid_scan_init(&t->msgid);
+    msgid_scan_init_field(&t->subject, "subject");
     return true;
 }
 
@@ -169,6 +171,9 @@ content_committed(void *arg, const char *id, int status, int err)
     }
     session_set_state(s, SMTP_ST_READY);
     smtp_reply(s, status == 0 ? R_QUEUED : R_STORAGE, id);
+    smtp_track_data(s, status != 0      ? TRACK_DEFERRED
+                       : t->quarantined ? TRACK_QUARANTINED
+                                        : TRACK_QUEUED);
     smtp_txn_reset(s);
     session_resume(s);
 }
@@ -192,6 +197,7 @@ content_end(struct smtp_session *s)
         t->msg = NULL;
         session_set_state(s, SMTP_ST_READY);
         smtp_reply(s, refuse, NULL);
+        smtp_track_data(s, smtp_reply_code(refuse, NULL) >= 500 ? TRACK_REJECTED : TRACK_DEFERRED);
         smtp_txn_reset(s);
         return;
     }
@@ -222,6 +228,9 @@ content_refused(struct smtp_session *s, const char *status)
 
     log_info("%s: sid=%s, size=%" PRIu64 "%s, status=%s", s->queue_id, s->sid, t->size,
              smtp_checks_log_field(s), status);
+    smtp_track_data(s, strcmp(status, "discarded") == 0  ? TRACK_DISCARDED
+                       : strcmp(status, "deferred") == 0 ? TRACK_DEFERRED
+                                                         : TRACK_REJECTED);
     spool_msg_abort(t->msg);
     t->msg = NULL;
     session_set_state(s, SMTP_ST_READY);

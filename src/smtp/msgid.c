@@ -23,13 +23,17 @@ enum ms_state {
     MS_VALUE_BOL, /* at a line start after the Message-ID's line: folded, or the field ended */
 };
 
-static const char msgid_name[] = "message-id";
-#define MSGID_NAME_LEN   (sizeof(msgid_name) - 1)
-#define MSGID_NAME_OTHER (MSGID_NAME_LEN + 1) /* the name is not Message-ID */
-
 void
 msgid_scan_init(struct msgid_scan *m)
 {
+    msgid_scan_init_field(m, "message-id");
+}
+
+void
+msgid_scan_init_field(struct msgid_scan *m, const char *field)
+{
+    m->field = field;
+    m->field_len = strlen(field);
     m->state = MS_BOL;
     m->name = 0;
     m->seen = 0;
@@ -80,7 +84,7 @@ static void
 name_octet(struct msgid_scan *m, unsigned char ch)
 {
     if (ch == ':') {
-        if (m->name == MSGID_NAME_LEN) {
+        if (m->name == m->field_len) {
             m->found = true;
             m->state = MS_VALUE;
         } else {
@@ -91,10 +95,10 @@ name_octet(struct msgid_scan *m, unsigned char ch)
     } else if (is_wsp(ch) && m->name > 0) {
         m->state = MS_NAME_WSP;
     } else if (m->state == MS_NAME && is_ftext(ch)) {
-        if (m->name < MSGID_NAME_LEN && lower(ch) == (unsigned char)msgid_name[m->name])
+        if (m->name < m->field_len && lower(ch) == (unsigned char)m->field[m->name])
             m->name++;
         else
-            m->name = MSGID_NAME_OTHER;
+            m->name = m->field_len + 1; /* the name is another one */
     } else {
         /* Not a header field: the header section has ended (RFC 5322 2.1). */
         m->done = true;

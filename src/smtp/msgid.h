@@ -27,18 +27,27 @@
 #include "lib/slice.h"
 
 struct msgid_scan {
-    int state;   /* private */
-    size_t name; /* private: octets of the field name matched against "Message-ID" */
-    size_t seen; /* header octets looked at */
-    bool done;   /* nothing more will be looked at */
-    bool found;  /* a Message-ID field was seen */
-    bool cut;    /* its body went on past CAP_MESSAGE_ID octets, or past the scan's cap */
-    size_t len;  /* octets in value */
+    const char *field; /* private: the field name looked for, lower-case */
+    size_t field_len;  /* private */
+    int state;         /* private */
+    size_t name;       /* private: octets of the field name matched against "Message-ID" */
+    size_t seen;       /* header octets looked at */
+    bool done;         /* nothing more will be looked at */
+    bool found;        /* a Message-ID field was seen */
+    bool cut;          /* its body went on past CAP_MESSAGE_ID octets, or past the scan's cap */
+    size_t len;        /* octets in value */
     char value[CAP_MESSAGE_ID];
 };
 
 /* Starts a scan at the first octet of a message. */
 void msgid_scan_init(struct msgid_scan *m);
+
+/*
+ * The same scan for the first field named field (lower-case, a static
+ * string: kept), as for "subject" (RFC 5322 3.6.5): the same grammar, caps
+ * and unfolding; msgid_scan_value() gives its body.
+ */
+void msgid_scan_init_field(struct msgid_scan *m, const char *field);
 
 /*
  * Looks at the next len octets of the message (after dot-stuffing is

@@ -327,6 +327,60 @@ test_done_after_header(void **state)
     assert_int_equal(m.seen, 20);
 }
 
+/* The same scanner for the Subject (for tracking): the name's rules, unfolding, caps. */
+static const struct {
+    const char *name, *in, *want; /* want NULL: not found */
+} subject_rows[] = {
+    {"plain", "From: a@b\r\nSubject: hello there\r\n\r\n", "hello there"},
+    {"any case", "sUbJeCt:hi\r\n\r\n", "hi"},
+    {"folded", "Subject: one\r\n two\r\nFrom: x\r\n\r\n", "one two"},
+    {"first wins", "Subject: a\r\nSubject: b\r\n\r\n", "a"},
+    {"script", "Subject: <script>alert(1)</script>\r\n\r\n", "<script>alert(1)</script>"},
+    {"quotes and SQL", "Subject: x' OR '1'='1\"; --\r\n\r\n", "x' OR '1'='1\"; --"},
+    {"encoded word kept as given", "Subject: =?utf-8?q?caf=C3=A9?=\r\n\r\n",
+     "=?utf-8?q?caf=C3=A9?="},
+    {"8-bit kept", "Subject: caf\xc3\xa9\r\n\r\n", "caf\xc3\xa9"},
+    {"empty", "Subject:\r\n\r\n", ""},
+    {"in the body", "From: a\r\n\r\nSubject: no\r\n", NULL},
+    {"longer name", "Subjects: no\r\n\r\n", NULL},
+    {"shorter name", "Subjec: no\r\n\r\n", NULL},
+    {"prefixed name", "X-Subject: no\r\n\r\n", NULL},
+    {"after a non-field", "junk\r\nSubject: no\r\n\r\n", NULL},
+    {"message-id is not it", "Message-ID: <a@b>\r\n\r\n", NULL},
+};
+
+static void
+test_subject(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(subject_rows) / sizeof(subject_rows[0]); i++) {
+        struct msgid_scan m;
+        struct slice v;
+        const char *in = subject_rows[i].in;
+
+        /* Whole, and one octet at a time: the same answer. */
+        for (int way = 0; way < 2; way++) {
+            msgid_scan_init_field(&m, "subject");
+            if (way == 0) {
+                msgid_scan_feed(&m, in, strlen(in));
+            } else {
+                for (size_t k = 0; in[k] != '\0'; k++)
+                    msgid_scan_feed(&m, in + k, 1);
+            }
+            if (subject_rows[i].want == NULL) {
+                if (msgid_scan_value(&m, &v))
+                    fail_msg("%s: found a Subject", subject_rows[i].name);
+                continue;
+            }
+            if (!msgid_scan_value(&m, &v))
+                fail_msg("%s: no Subject found", subject_rows[i].name);
+            if (v.len != strlen(subject_rows[i].want) ||
+                memcmp(v.p, subject_rows[i].want, v.len) != 0)
+                fail_msg("%s: got [%.*s]", subject_rows[i].name, (int)v.len, v.p);
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -334,7 +388,7 @@ main(void)
         cmocka_unit_test(test_rows_whole),          cmocka_unit_test(test_rows_one_cut),
         cmocka_unit_test(test_rows_octet_by_octet), cmocka_unit_test(test_body_cap),
         cmocka_unit_test(test_endless_folding),     cmocka_unit_test(test_scan_cap),
-        cmocka_unit_test(test_done_after_header),
+        cmocka_unit_test(test_done_after_header),   cmocka_unit_test(test_subject),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -213,6 +213,7 @@ smtp_reply(struct smtp_session *s, enum smtp_reply_id id, const char *arg)
     if (n == 0)
         log_panic("reply %d does not fit", (int)id);
     session_write(s, line, n);
+    (void)str_copy(s->last_reply, sizeof(s->last_reply), line, strcspn(line, "\r"));
     if (id != R_GREETING) {
         struct watch_event ev = {.kind = WATCH_REPLY,
                                  .code = (unsigned)smtp_reply_code(id, arg),

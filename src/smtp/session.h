@@ -19,6 +19,7 @@
 #include "smtp/reply.h"
 #include "smtp/smtp.h"
 #include "spool/spool.h"
+#include "track/track.h"
 #include "watch/watch.h"
 
 struct auth_check;
@@ -73,6 +74,7 @@ struct smtp_txn {
     struct spool_msg *msg; /* from DATA / first BDAT to the commit */
     struct data_scan scan;
     struct msgid_scan msgid;          /* the Message-ID, for the queued line */
+    struct msgid_scan subject;        /* the Subject, for tracking */
     enum smtp_reply_id content_error; /* sticky; R_NONE when none */
     uint64_t size;                    /* content octets from the client so far */
     uint64_t bdat_size;               /* octets of the current chunk */
@@ -138,6 +140,8 @@ struct smtp_session {
     struct slice cmd_line;
     /* Fields the next refusal's log line ends with (", limit=..."), then cleared. */
     char reject_note[LOG_QUOTE_CAP + 128];
+    /* The last reply's first line, without CRLF (for tracking). */
+    char last_reply[256];
     bool watched_open; /* counted as WATCH_CONNECT_ACCEPTED: its WATCH_CLOSE is due */
     bool had_line;     /* a command line came: not a silent scanner (docs/scanners.md) */
     bool scanned;      /* counted as a scanner session (WATCH_SCANNER) */
@@ -233,6 +237,9 @@ bool smtp_checks_rcpt(struct smtp_session *s, const struct smtp_rcpt *r);
 bool smtp_checks_data(struct smtp_session *s);
 /* The log field of the checks (", checks=\"...\""), or "". */
 const char *smtp_checks_log_field(struct smtp_session *s);
+
+/* tracking.c: what became of the message at the end of the data (track/track.h) */
+void smtp_track_data(struct smtp_session *s, enum track_kind kind);
 
 /* received.c */
 /*

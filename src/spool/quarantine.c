@@ -498,6 +498,21 @@ quarantine_release_files(struct spool *sp, const char *id, bool *held,
     return 0;
 }
 
+void
+spool_set_quarantine_hook(struct spool *sp, spool_qhook_fn *fn, void *arg)
+{
+    sp->qhook = fn;
+    sp->qhook_arg = arg;
+}
+
+/* Tells the quarantine hook (tracking) of a message's end in the quarantine. */
+static void
+quarantine_tell(struct spool *sp, const char *id, enum spool_qop op, const char *check)
+{
+    if (sp->qhook != NULL)
+        sp->qhook(sp->qhook_arg, id, op, check != NULL ? check : "");
+}
+
 /* A release's end, on the loop: counted, logged, and the scheduler told. */
 static void
 quarantine_released(struct spool *sp, const char *id, bool held, const char *check)
@@ -506,6 +521,7 @@ quarantine_released(struct spool *sp, const char *id, bool held, const char *che
         sp->quarantined--;
     sp->q_released++;
     log_info("%s: event=quarantine-release, check=%s", id, check);
+    quarantine_tell(sp, id, SPOOL_QOP_RELEASE, check);
     if (sp->hook != NULL)
         sp->hook(sp->hook_arg, id, held);
 }
@@ -543,6 +559,7 @@ spool_quarantine_delete(struct spool *sp, const char *id, char *why, size_t whyc
     if (sp->quarantined > 0)
         sp->quarantined--;
     log_info("%s: event=quarantine-delete", id);
+    quarantine_tell(sp, id, SPOOL_QOP_DELETE, NULL);
     return 0;
 }
 
@@ -618,12 +635,14 @@ spool_qjob_deliver(struct spool *sp, struct spool_qjob *list)
                 if (sp->quarantined > 0)
                     sp->quarantined--;
                 log_info("%s: event=quarantine-delete", j->id);
+                quarantine_tell(sp, j->id, SPOOL_QOP_DELETE, NULL);
                 break;
             case SPOOL_QOP_EXPIRE:
                 if (sp->quarantined > 0)
                     sp->quarantined--;
                 quarantine_age(age, sizeof(age), j->age);
                 log_info("%s: event=quarantine-expired, check=%s, age=%s", j->id, j->check, age);
+                quarantine_tell(sp, j->id, SPOOL_QOP_EXPIRE, j->check);
                 break;
             }
         } else if (j->op == SPOOL_QOP_EXPIRE && j->err != ENOENT) {

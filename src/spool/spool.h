@@ -455,6 +455,14 @@ void spool_quarantine_start(struct spool *sp, enum spool_qop op, const char *id,
                             void *arg);
 
 /*
+ * Called on the loop after each quarantined message is released, deleted
+ * or expired (for message tracking): op, and the check that held it (""
+ * when not known). NULL: none.
+ */
+typedef void spool_qhook_fn(void *arg, const char *id, enum spool_qop op, const char *check);
+void spool_set_quarantine_hook(struct spool *sp, spool_qhook_fn *fn, void *arg);
+
+/*
  * Hands every quarantined message whose record is at least keep seconds
  * older than now to the spool's thread for deletion; each is logged as
  * "ID: event=quarantine-expired, check=..., age=..." once gone. Returns how

@@ -99,6 +99,8 @@ struct spool {
     uint64_t q_released;  /* released from quarantine/ into queue/ */
     spool_hook_fn *hook;
     void *hook_arg;
+    spool_qhook_fn *qhook; /* spool_set_quarantine_hook(); NULL: none */
+    void *qhook_arg;
 
     struct event_base *base;
     struct event *done_ev; /* EV_READ on event_fd */

@@ -147,6 +147,8 @@ enum metrics_source {
     METRICS_SOURCE_QUEUE_DEFERRED,      /* gate26_queue_deferred_messages */
     METRICS_SOURCE_TLS_CERT_EXPIRY,     /* gate26_tls_certificate_expiry_timestamp_seconds */
     METRICS_SOURCE_QUARANTINE_MESSAGES, /* gate26_quarantine_messages */
+    METRICS_SOURCE_TRACKING_EVENTS,     /* gate26_tracking_events_total (a counter) */
+    METRICS_SOURCE_TRACKING_DROPPED,    /* gate26_tracking_dropped_total (a counter) */
     METRICS_SOURCE_COUNT,
 };
 

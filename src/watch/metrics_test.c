@@ -613,7 +613,7 @@ test_structure(void **state)
             if (formats[k] == METRICS_FORMAT_TEXT && strcmp(type, "counter") == 0)
                 assert_string_equal(name + strlen(name) - 6, "_total");
         }
-        assert_int_equal(families, 35);
+        assert_int_equal(families, 37);
         assert_true(samples > 100);
         free(t);
     }
