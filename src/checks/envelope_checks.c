@@ -94,6 +94,9 @@ dnsbl_answered(void *arg, const struct dnsbl_answer *a)
 {
     struct checks_session *cs = arg;
     struct checks_verdict v;
+    /* A listing (black or white) is news; an unlisted client, the usual case, is debug. */
+    enum log_level level =
+        a->listed || a->white || a->n_tempfail > 0 ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG;
 
     cs->dnsbl = NULL;
     cs->dnsbl_done = true;
@@ -109,12 +112,14 @@ dnsbl_answered(void *arg, const struct dnsbl_answer *a)
                : a->listed         ? "listed"
                : a->n_tempfail > 0 ? "temperror"
                                    : "pass");
-    log_info("-: client=[%s], event=dnsbl, result=%s%s%s%s%s, tempfail=%u", cs->addr_text,
-             a->white    ? "white"
-             : a->listed ? "listed"
-                         : "not-listed",
-             a->zone[0] != '\0' ? ", zone=" : "", a->zone, a->code[0] != '\0' ? ", answer=" : "",
-             a->code, a->n_tempfail);
+    if (log_enabled(level))
+        log_write(level, "-: client=[%s], event=dnsbl, result=%s%s%s%s%s, tempfail=%u",
+                  cs->addr_text,
+                  a->white    ? "white"
+                  : a->listed ? "listed"
+                              : "not-listed",
+                  a->zone[0] != '\0' ? ", zone=" : "", a->zone,
+                  a->code[0] != '\0' ? ", answer=" : "", a->code, a->n_tempfail);
     if (cs->wait_done == NULL)
         return; /* RCPT asks later (dnsbl-reply rcpt) */
     if (!cs->cc->dnsbl_at_rcpt) {

@@ -157,6 +157,7 @@ struct gl_sqlite {
     char *path;
     struct greylist_params p;
     sqlite3 *db; /* NULL while the store is down */
+    int head_fd; /* the file opened with db, for gl_header_ok(); -1: none */
     sqlite3_stmt *st[S_COUNT];
     uint64_t triplets, domains; /* rows, counted at open and kept by each change */
     bool faulty;                /* warned; cleared (and logged) by the next success */
@@ -274,6 +275,10 @@ gl_db_close(struct gl_sqlite *s)
     if (s->db != NULL)
         (void)sqlite3_close_v2(s->db);
     s->db = NULL;
+    /* Closed after SQLite's own descriptors: a close drops the process's locks on the file. */
+    if (s->head_fd != -1)
+        (void)close(s->head_fd);
+    s->head_fd = -1;
 }
 
 static bool
@@ -385,6 +390,8 @@ gl_db_open_once(struct gl_sqlite *s, char *err, size_t errlen)
         rc = gl_count(s->db, "SELECT count(*) FROM triplet", &s->triplets);
     if (rc == SQLITE_OK)
         rc = gl_count(s->db, "SELECT count(*) FROM domain", &s->domains);
+    if (rc == SQLITE_OK)
+        s->head_fd = open(s->path, O_RDONLY | O_CLOEXEC);
     if (rc != SQLITE_OK) {
         (void)str_fmt(err, errlen, "%s: %s", s->path,
                       rc == SQLITE_READONLY ? "not writable" : sqlite3_errmsg(s->db));
@@ -527,17 +534,19 @@ gl_ready(struct gl_sqlite *s, int64_t now)
  * left to SQLITE_FCNTL_HAS_MOVED and to SQLite.
  */
 static bool
-gl_header_ok(const char *path)
+gl_header_ok(const struct gl_sqlite *s)
 {
     static const char magic[16] = "SQLite format 3";
     char head[sizeof magic];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     ssize_t n;
 
-    if (fd == -1)
+    if (s->head_fd == -1)
         return true;
-    n = read(fd, head, sizeof head);
-    (void)close(fd);
+    /* Read through a descriptor kept open with the store: opening and closing the file here
+     * would drop every POSIX lock this process holds on it, SQLite's too (fcntl locks are
+     * the process's; https://sqlite.org/howtocorrupt.html 2.2), and another process could
+     * then take itself for the last connection and remove the WAL under us. */
+    n = pread(s->head_fd, head, sizeof head, 0);
     return n < (ssize_t)sizeof head || memcmp(head, magic, sizeof magic) == 0;
 }
 
@@ -854,7 +863,7 @@ gl_sweep(struct greylist *g, int64_t now, unsigned budget)
 
     if (!gl_ready(s, now))
         return 0;
-    if (!gl_header_ok(s->path)) {
+    if (!gl_header_ok(s)) {
         gl_fault(s, SQLITE_NOTADB, "sweep", now);
         return 0;
     }
@@ -917,6 +926,7 @@ greylist_sqlite_open(const char *path, const struct greylist_params *p, char *er
     if (gl_dir_check(path, err, errlen) == -1)
         return NULL;
     s = xcalloc(1, sizeof *s);
+    s->head_fd = -1;
     s->base.ops = &gl_sqlite_ops;
     s->path = xstrdup(path);
     s->p.delay = p != NULL && p->delay > 0 ? p->delay : GREYLIST_DELAY_DEFAULT;

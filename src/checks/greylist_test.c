@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -246,6 +247,51 @@ test_restart(void **state)
     assert_string_equal(ask(g, &t, T0 + 400), "pass");
     assert_string_equal(ask(g, &u, T0 + 400), "defer 200");
     assert_string_equal(ask(g, &u, T0 + 600), "pass");
+    greylist_close(g);
+}
+
+/*
+ * A reader in another process (the sqlite3 shell) closes its connection after a sweep: the
+ * WAL must stay, and what is written after must be kept. (The sweep once opened and closed
+ * the file to look at its header, which drops every POSIX lock of this process on it; the
+ * reader's close then took itself for the last connection and deleted the WAL.)
+ */
+static void
+test_reader_in_another_process(void **state)
+{
+    struct greylist *g = open_store(0);
+    struct greylist_triplet t, u;
+    char wal[600];
+    pid_t pid;
+    int status;
+
+    (void)state;
+    make(&t, "192.0.2.7", "bob", "example.org", "alice", "example.com");
+    make(&u, "192.0.2.7", "bob", "example.org", "dave", "example.com");
+    assert_string_equal(ask(g, &t, T0), "defer 300");
+    assert_int_equal(greylist_sweep(g, T0, 100), 0);
+    pid = fork();
+    assert_true(pid != -1);
+    if (pid == 0) {
+        /* A process of its own (a fork would share this one's SQLite state): Python's sqlite3. */
+        (void)execl("/usr/bin/python3", "python3", "-c",
+                    "import sqlite3, sys\n"
+                    "c = sqlite3.connect(sys.argv[1])\n"
+                    "n = c.execute('SELECT count(*) FROM triplet').fetchone()[0]\n"
+                    "c.close()\n"
+                    "sys.exit(0 if n == 1 else 1)\n",
+                    db_path, (char *)NULL);
+        _exit(2);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    (void)snprintf(wal, sizeof wal, "%s-wal", db_path);
+    assert_int_equal(access(wal, F_OK), 0);
+    assert_string_equal(ask(g, &u, T0 + 10), "defer 300");
+    greylist_close(g);
+    g = open_store(0); /* both triplets were kept */
+    assert_string_equal(ask(g, &t, T0 + 300), "pass");
+    assert_string_equal(ask(g, &u, T0 + 310), "pass");
     greylist_close(g);
 }
 
@@ -630,6 +676,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_delay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unpassed_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_in_another_process, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grouping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_passed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
