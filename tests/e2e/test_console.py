@@ -512,18 +512,19 @@ def test_usage_and_bad_config(tmp_path):
 # ------------------------------------------------------------------ a real browser
 
 
-def test_browser(setup, tmp_path):
+def test_browser(setup, tmp_path, tmp_path_factory):
     """Debian's headless Chromium through Selenium: log in, enrol TOTP with a code computed
     here, log out and in again with a code, make an app password and send mail with it,
     revoke it and see AUTH fail; a non-admin gets 403 on the overview. A screenshot of each
-    page is kept in tmp_path/screenshots."""
+    page is kept as an artifact in pytest's own temporary directory (kept after the run,
+    unlike tmp_path here): .../console-screenshots0/*.png."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
     g, con = setup()
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+    shots = tmp_path_factory.mktemp("console-screenshots")
+    print(f"screenshots: {shots}")
     opts = webdriver.ChromeOptions()
     opts.binary_location = "/usr/bin/chromium"
     for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
