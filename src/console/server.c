@@ -11,7 +11,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <sys/queue.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,6 +76,7 @@ struct session {
 struct console {
     struct conf *conf;
     struct auth_db *users;
+    struct stat users_st; /* the passwd file as it was read: read again when it changes */
     struct account_store *store;
     struct policy_limits *limits;
     struct event_base *base;
@@ -355,6 +356,41 @@ login_done(struct req *q, struct session *s)
     send_redirect(q, s->admin ? "/" : "/account");
 }
 
+/* True when st and the file's last stat differ (a new file, a write). */
+static bool
+users_changed(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino != b->st_ino || a->st_dev != b->st_dev || a->st_size != b->st_size ||
+           a->st_mtim.tv_sec != b->st_mtim.tv_sec || a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
+}
+
+/*
+ * Reads the passwd file again when it changed since it was read (`gate26
+ * passwd` set, deleted or locked a user), as the user the console runs
+ * as; a file that cannot be read or is wrong is logged, and the last good
+ * one stays in use (as the daemon's reload does).
+ */
+static void
+users_refresh(struct console *con)
+{
+    struct stat st;
+    struct auth_db *db;
+    char err[1024];
+
+    if (stat(con->conf->auth_passwd, &st) == -1 || !users_changed(&st, &con->users_st))
+        return;
+    db = auth_db_load(con->conf->auth_passwd, err, sizeof err);
+    if (db == NULL) {
+        log_warning("-: event=console-passwd, status=failed, error=\"%s\", action=kept-last", err);
+        con->users_st = st; /* once per change, not at every login */
+        return;
+    }
+    auth_db_unref(con->users);
+    con->users = db;
+    con->users_st = st;
+    log_info("-: event=console-passwd, status=read, users=%zu", auth_db_count(db));
+}
+
 static void
 do_login(struct req *q)
 {
@@ -380,6 +416,7 @@ do_login(struct req *q)
         login_form(q, 429, "Too Many Requests", "Too many failed logins: try again later.");
         return;
     }
+    users_refresh(q->con);
     v = auth_db_check(q->con->users, user, pass, strlen(pass));
     if (v != AUTH_VERDICT_OK) {
         login_failed(q, user, v == AUTH_VERDICT_LOCKED ? "user-locked" : "bad-credentials");
@@ -1144,6 +1181,10 @@ console_open(struct console *con, int *fd, char *err, size_t errcap)
     if (con->conf->auth_passwd[0] == '\0') {
         (void)str_fmt(err, errcap, "%s: the console needs auth { passwd }: its users log in",
                       con->conf->path);
+        return -1;
+    }
+    if (stat(con->conf->auth_passwd, &con->users_st) == -1) {
+        (void)str_fmt(err, errcap, "%s: %s", con->conf->auth_passwd, strerror(errno));
         return -1;
     }
     con->users = auth_db_load(con->conf->auth_passwd, err, errcap);

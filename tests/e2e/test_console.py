@@ -596,3 +596,23 @@ def test_browser(setup, tmp_path, tmp_path_factory):
     finally:
         drv.quit()
     assert len(list(shots.iterdir())) >= 8
+
+
+def test_passwd_change_and_daemon_stopped(setup, tmp_path):
+    """A user locked with `gate26 passwd --lock` after the console started cannot log in (the
+    file is read again when it changed); with the daemon stopped the overview says why."""
+    g, con = setup()
+    w = con.client()
+    assert w.login(USER, USERS[USER])[0] == 303
+    p = subprocess.run([BIN, "passwd", "-f", str(tmp_path / "passwd"), "--lock", USER],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    status, _, _ = con.client().login(USER, USERS[USER])
+    assert status == 403
+    assert "event=console-passwd, status=read, users=2" in con.log()
+    assert 'user="bob", reason=user-locked' in con.log()
+    a = con.client()
+    assert a.login(ADMIN, USERS[ADMIN])[0] == 303
+    g.stop()
+    status, _, text = a.request("GET", "/")
+    assert status == 200 and 'id="status-error"' in text and "not running" in text, text
