@@ -538,13 +538,26 @@ def test_browser(setup, tmp_path, tmp_path_factory):
         def shot(name):
             drv.save_screenshot(str(shots / f"{name}.png"))
 
+        def find(ident, text=None):
+            """The element ident once the page after a click has it (with text in it)."""
+            from selenium.common.exceptions import StaleElementReferenceException
+
+            def ready():
+                try:
+                    found = drv.find_elements(By.ID, ident)
+                    return found and (text is None or text in found[0].text)
+                except StaleElementReferenceException:
+                    return False
+            wait_for(ready, timeout=20, what=f"#{ident} in the page")
+            return drv.find_element(By.ID, ident)
+
         def login(user, code=None):
             drv.get(con.origin + "/login")
-            drv.find_element(By.ID, "user").send_keys(user)
+            find("user").send_keys(user)
             drv.find_element(By.ID, "password").send_keys(USERS[user])
             drv.find_element(By.ID, "login").click()
             if code is not None:
-                wait_for(lambda: drv.find_elements(By.ID, "code"), what="the code form")
+                find("code")
                 shot("login-code")
                 drv.find_element(By.ID, "code").send_keys(code())
                 drv.find_element(By.ID, "verify").click()
@@ -556,37 +569,38 @@ def test_browser(setup, tmp_path, tmp_path_factory):
         shot("overview")
         drv.get(con.origin + "/account")
         shot("account")
-        drv.find_element(By.ID, "totp-enrol").click()
-        secret = drv.find_element(By.ID, "secret").text
-        assert drv.find_element(By.ID, "qr").is_displayed()
+        find("totp-enrol").click()
+        secret = find("secret").text
+        assert find("qr").is_displayed()
         shot("account-enrol")
         drv.find_element(By.ID, "confirm-code").send_keys(totp(secret))
         drv.find_element(By.ID, "confirm").click()
+        find("recovery")
         codes = drv.find_elements(By.CSS_SELECTOR, "#recovery code")
         assert len(codes) == 10
         shot("account-recovery-codes")
         drv.find_element(By.ID, "logout").click()
-        wait_for(lambda: drv.find_elements(By.ID, "login"), what="the login form")
+        find("login")
         wait_next_step()
         login(ADMIN, code=lambda: totp(secret))
         wait_for(lambda: "Overview" in drv.title, what="the overview after the code")
 
         drv.get(con.origin + "/account")
-        drv.find_element(By.ID, "app-name").send_keys("browser's phone")
+        find("app-name").send_keys("browser's phone")
         drv.find_element(By.ID, "app-create").click()
-        password = drv.find_element(By.ID, "app-password").text
+        password = find("app-password").text
         assert re.fullmatch(r"[a-z]{4} [a-z]{4} [a-z]{4} [a-z]{4}", password)
         shot("account-app-password")
         send(g, ADMIN, password)
         drv.get(con.origin + "/account")
-        assert "127.0.0.1" in drv.find_element(By.ID, "app-passwords").text
+        assert "127.0.0.1" in find("app-passwords").text
         drv.find_element(By.CSS_SELECTOR, "#app-passwords button[id^=revoke-]").click()
-        assert "revoked" in drv.find_element(By.ID, "app-passwords").text
+        find("app-passwords", "revoked")
         shot("account-revoked")
         with pytest.raises(smtplib.SMTPAuthenticationError):
             send(g, ADMIN, password)
         drv.find_element(By.ID, "logout").click()
-        wait_for(lambda: drv.find_elements(By.ID, "login"), what="the login form")
+        find("login")
 
         login(USER)
         wait_for(lambda: "Account" in drv.title, what="bob's account page")
