@@ -12,6 +12,7 @@
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "conf/conf.h"
+#include "console/console.h"
 #include "check/check.h"
 #include "ctl/ctl.h"
 #include "daemon/daemon.h"
@@ -75,6 +76,8 @@ static const char usage_text[] =
     "        [--id QID] [--message-id ID] [--limit N] [--json]\n"
     "                        the recorded history of messages: arrival, checks,\n"
     "                        delivery attempts, queue and quarantine actions\n"
+    "  console [-c FILE]     serve the web console (console { address }): logins with\n"
+    "                        a second factor, app passwords; admins see the daemon\n"
     "  version               print the version\n"
     "  help [COMMAND]        print this text, or COMMAND's (as COMMAND --help)\n"
     "\n"
@@ -307,6 +310,12 @@ cmd_firewall(int argc, char **argv)
 }
 
 static int
+cmd_console(int argc, char **argv)
+{
+    return console_main(argc, argv, DEFAULT_CONF);
+}
+
+static int
 cmd_track(int argc, char **argv)
 {
     return track_main(argc, argv, DEFAULT_CONF);
@@ -351,7 +360,7 @@ static const struct {
     {"firewall", cmd_firewall}, {"audit", cmd_audit},
     {"dkim", cmd_dkim},         {"quarantine", cmd_quarantine},
     {"totp", cmd_totp},         {"app-password", cmd_apppw},
-    {"track", cmd_track},
+    {"track", cmd_track},       {"console", cmd_console},
 };
 
 /* gate26 help [COMMAND]: this usage, or COMMAND --help. */

@@ -239,7 +239,8 @@ conf_check(struct conf_parser *p)
         if (check_listen(p, &c->listens[i]) == -1)
             return -1;
     }
-    if (check_alerts(p) == -1 || conf_checks_whole(p) == -1 || conf_tracking_whole(p) == -1)
+    if (check_alerts(p) == -1 || conf_checks_whole(p) == -1 || conf_tracking_whole(p) == -1 ||
+        conf_console_whole(p) == -1)
         return -1;
     if (c->hostname[0] == '\0')
         default_hostname(c);

@@ -400,6 +400,10 @@ struct conf_alert {
 /* True when a and b count the same thing the same way (their actions may differ). */
 bool conf_alert_same_counting(const struct conf_alert *a, const struct conf_alert *b);
 
+/* console { admins }: at most this many names, each 1..64 octets (a passwd user name). */
+#define CONF_CONSOLE_ADMINS_MAX 64
+#define CONF_CONSOLE_ADMIN_CAP  65
+
 struct conf {
     unsigned refs;
     char path[CAP_PATH];             /* the file, as given */
@@ -474,7 +478,15 @@ struct conf {
     unsigned tracking_keep;   /* tracking { keep }: seconds; default 30 days */
     bool tracking_off;        /* tracking { enabled no } */
     unsigned tracking_line;   /* of `tracking {`; 0: none */
+    /* console { address, admins } (docs/console.md): `gate26 console`; console_line 0: none */
+    struct conf_addr console_address; /* default 127.0.0.1:8026 */
+    char console_admins[CONF_CONSOLE_ADMINS_MAX][CONF_CONSOLE_ADMIN_CAP];
+    size_t n_console_admins;
+    unsigned console_line;
 };
+
+/* True when user is one of console { admins } (compared exactly, as the passwd file's names). */
+bool conf_console_admin(const struct conf *c, const char *user);
 
 /* The dkim block of domain (any case), or NULL. */
 const struct conf_dkim *conf_find_dkim(const struct conf *c, const char *domain);

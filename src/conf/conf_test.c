@@ -1064,12 +1064,12 @@ static const struct err_row file_errors[] = {
      "'hostname' is a key, not a block (remove the '{')"},
     {"unknown block", "frobnicate {\n}\n" MIN, 1,
      "unknown block 'frobnicate' (expected one of: tls, listen, domain, auth, delivery, "
-     "metrics, alert, watch, checks, dkim, quarantine, tracking)"},
+     "metrics, alert, watch, checks, dkim, quarantine, tracking, console)"},
     {"unknown block with label", "route x {\n}\n" MIN, 1, "unknown block 'route'"},
     {"unknown key", "adress 1\n" MIN, 1,
      "unknown key 'adress' at top level (expected one of: hostname, spool, user, log-level, "
      "max-sessions, resolver, callout-timeout, tls, listen, domain, auth, delivery, metrics, "
-     "alert, watch, checks, dkim, quarantine, tracking)"},
+     "alert, watch, checks, dkim, quarantine, tracking, console)"},
     {"key case", "Hostname x.example\n" MIN, 1, "unknown key 'Hostname' at top level"},
     {"key escaped", "host\xc3\xa9 x\n" MIN, 1, "unknown key 'host\\xc3\\xa9' at top level"},
     {"relay at top", "relay smtp://x.example\n" MIN, 1, "unknown key 'relay' at top level"},
@@ -3737,6 +3737,21 @@ test_checks(void **state)
     c = expect_ok("tracking empty", MIN "tracking {\n}\n");
     assert_int_equal(c->tracking_keep, 30 * 86400);
     conf_unref(c);
+    /* The console block (docs/config.md): its default address, admins on several lines. */
+    c = expect_ok("console default", MIN "console {\n}\n");
+    assert_string_equal(c->console_address.text, "127.0.0.1:8026");
+    assert_int_equal(c->n_console_admins, 0);
+    conf_unref(c);
+    c = expect_ok("console",
+                  MIN "console {\n address [::1]:9026\n admins alice@example.com bob\n admins "
+                      "carol\n}\n");
+    assert_string_equal(c->console_address.text, "[::1]:9026");
+    assert_int_equal(c->n_console_admins, 3);
+    assert_true(conf_console_admin(c, "bob"));
+    assert_true(conf_console_admin(c, "alice@example.com"));
+    assert_false(conf_console_admin(c, "Bob"));
+    assert_false(conf_console_admin(c, "dave"));
+    conf_unref(c);
 
     /* The example, as written. */
     c = expect_ok("design",
@@ -3929,6 +3944,20 @@ static const struct {
     {"tracking twice", MIN "tracking {\n}\ntracking {\n}\n", 8,
      "duplicate block 'tracking' (first at line 6)"},
     {"tracking key", MIN "tracking {\n keep 2d\n keep 3d\n}\n", 8, "keep"},
+    /* The console block: a numeric address, passwd user names, each once. */
+    {"console address", MIN "console {\n address localhost:8026\n}\n", 7, "address:"},
+    {"console address two", MIN "console {\n address 127.0.0.1:1 127.0.0.1:2\n}\n", 7, "address"},
+    {"console admin colon", MIN "console {\n admins a:b\n}\n", 7,
+     "admins: 'a:b' is not a user name"},
+    {"console admin twice", MIN "console {\n admins bob\n admins bob\n}\n", 8,
+     "admins: 'bob' is named twice"},
+    {"console admin long",
+     MIN "console {\n admins "
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n}\n",
+     7, "is not a user name"},
+    {"console twice", MIN "console {\n}\nconsole {\n}\n", 8,
+     "duplicate block 'console' (first at line 6)"},
+    {"console unknown key", MIN "console {\n port 8026\n}\n", 7, "port"},
 };
 
 static void

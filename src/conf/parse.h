@@ -91,6 +91,12 @@ extern const struct conf_setting conf_tracking_settings[CONF_TRACKING_KEYS];
 int conf_tracking_open(struct conf_parser *p, const struct conf_line *l);
 int conf_tracking_close(struct conf_parser *p);
 int conf_tracking_whole(struct conf_parser *p);
+/* console.c: the console block (docs/config.md); its default address. */
+#define CONF_CONSOLE_KEYS 2
+extern const struct conf_setting conf_console_settings[CONF_CONSOLE_KEYS];
+int conf_console_open(struct conf_parser *p, const struct conf_line *l);
+int conf_console_close(struct conf_parser *p);
+int conf_console_whole(struct conf_parser *p);
 /* Frees what the checks and dkim blocks hold (conf_unref). */
 void conf_checks_free(struct conf *c);
 

@@ -1393,6 +1393,8 @@ const struct conf_block conf_blocks[] = {
      conf_quarantine_close},
     {"tracking", NULL, conf_tracking_settings, CONF_TRACKING_KEYS, conf_tracking_open,
      conf_tracking_close},
+    {"console", NULL, conf_console_settings, CONF_CONSOLE_KEYS, conf_console_open,
+     conf_console_close},
 };
 
 const size_t conf_n_top_settings = N_OF(conf_top_settings);

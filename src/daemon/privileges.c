@@ -100,7 +100,7 @@ privileges_drop(const struct conf *c, struct spool *sp, const char *socket_path,
         (void)str_fmt(err, errcap, "%s: chown: %s", socket_path, strerror(errno));
         return -1;
     }
-    if (spool_chown(sp, pw.pw_uid, pw.pw_gid, err, errcap) == -1)
+    if (sp != NULL && spool_chown(sp, pw.pw_uid, pw.pw_gid, err, errcap) == -1)
         return -1;
     if (setgroups(0, NULL) == -1 || setresgid(pw.pw_gid, pw.pw_gid, pw.pw_gid) == -1 ||
         setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid) == -1) {

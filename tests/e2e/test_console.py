@@ -1,0 +1,632 @@
+# SPDX-License-Identifier: MIT
+"""`gate26 console` (issue 15, docs/console.md "Console sessions and
+requests"): the real console process beside the real daemon, spoken to
+with http.client over HTTPS (the tls block's certificate) and plain HTTP
+on loopback, and raw sockets for what no HTTP library sends. Every bad
+input of the issue that the console serves so far gets a test: a wrong
+password, a wrong and a replayed TOTP code, an expired session, a missing
+or wrong CSRF token, a POST from another origin, the session cookie of
+another user, path traversal, huge and malformed requests; then the
+account page's app passwords used over SMTP AUTH. test_browser drives
+Debian's headless Chromium with Selenium and keeps a screenshot of each
+page in the test's directory."""
+import http.client
+import re
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+from email.message import EmailMessage
+
+import pytest
+
+from certs import CA
+from conftest import BIN, SANITIZER_MARKS, free_port, wait_for
+from test_app_passwords import totp
+from test_auth import make_passwd
+
+ADMIN, USER = "alice@ours.test", "bob"
+USERS = {ADMIN: "correct horse", USER: "battery staple"}
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+class Console:
+    """A `gate26 console` process (stopped by PID) and its log."""
+
+    def __init__(self, g, port, https, env=None):
+        self.g, self.port, self.https = g, port, https
+        self.logfile = g.dir / "console.log"
+        logf = open(self.logfile, "ab")
+        self.proc = subprocess.Popen([BIN, "console", "-c", str(g.conf)], stdout=logf,
+                                     stderr=subprocess.STDOUT, env={**g.env, **(env or {})})
+        logf.close()
+        wait_for(lambda: "event=console-start" in self.log() or self.proc.poll() is not None,
+                 what="gate26 console to start")
+        assert self.proc.poll() is None, self.log()
+        self.origin = ("https://" if https else "http://") + f"127.0.0.1:{port}"
+
+    def log(self):
+        return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+        text = self.log()
+        for mark in SANITIZER_MARKS:
+            assert mark not in text, text[-5000:]
+        assert self.proc.returncode == 0, text[-3000:]
+
+    def client(self):
+        return Web(self)
+
+
+class Web:
+    """One browser's worth of state: its cookie, the last page's CSRF token."""
+
+    def __init__(self, con):
+        self.con = con
+        self.cookie = None
+        self.csrf = None
+
+    def request(self, method, path, fields=None, origin=True, headers=None, body=None):
+        con = self.con
+        if con.https:
+            c = http.client.HTTPSConnection("127.0.0.1", con.port, timeout=20, context=ctx())
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", con.port, timeout=20)
+        h = dict(headers or {})
+        if self.cookie:
+            h["Cookie"] = self.cookie
+        if method == "POST":
+            if origin is True:
+                h["Origin"] = con.origin
+            elif origin:
+                h["Origin"] = origin
+            if body is None:
+                from urllib.parse import urlencode
+                body = urlencode(fields or {}, doseq=True)
+            h.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        text = r.read().decode(errors="replace")
+        c.close()
+        name = "__Host-gate26" if con.https else "gate26"
+        for value in r.headers.get_all("Set-Cookie") or []:
+            pair = value.split(";")[0]
+            if pair.startswith(name + "="):
+                self.cookie = None if "Max-Age=0" in value else pair
+                self.set_cookie = value
+        m = re.search(r'name="csrf" value="([0-9a-f]{64})"', text)
+        if m:
+            self.csrf = m.group(1)
+        return r.status, r.headers, text
+
+    def post(self, path, fields=None, csrf=True, **kw):
+        fields = dict(fields or {})
+        if csrf is True:
+            fields["csrf"] = self.csrf
+        elif csrf:
+            fields["csrf"] = csrf
+        return self.request("POST", path, fields, **kw)
+
+    def login(self, user, password, code=None):
+        """Logs in (with code, the second factor); on success, the page it leads to is
+        fetched too, so that self.csrf is the session's token. Returns the login's answer."""
+        got = self.request("POST", "/login", {"user": user, "password": password})
+        if code is not None:
+            assert got[0] == 200 and 'action="/login/code"' in got[2], got
+            got = self.post("/login/code", {"code": code})
+        if got[0] == 303:
+            self.request("GET", "/account")
+        return got
+
+
+def console_conf(port, admins=ADMIN, address=None):
+    return (f"console {{\n    address {address or f'127.0.0.1:{port}'}\n"
+            f"    admins {admins}\n}}\n")
+
+
+@pytest.fixture
+def ca(tmp_path):
+    return CA(tmp_path / "pki")
+
+
+@pytest.fixture
+def setup(gateway, ca, tmp_path):
+    """The daemon with AUTH on its submission doors and TLS, and a console over HTTPS."""
+    started = []
+
+    def make(env=None, https=True, auth_extra="", address=None):
+        port = free_port()
+        pw = make_passwd(tmp_path / "passwd", USERS)
+        g = gateway(doors={"submission": {}, "submissions": {}} if https else None,
+                    domains={"ours.test": None},
+                    tls=ca.issue("gate26.test", "127.0.0.1") if https else None,
+                    extra=f"auth {{\n    passwd {pw}\n{auth_extra}}}\n"
+                          + console_conf(port, address=address))
+        c = Console(g, port, https, env)
+        started.append(c)
+        return g, c
+
+    yield make
+    for c in started:
+        c.stop()
+
+
+def enrol(web):
+    """Enrols web's user in TOTP through the account page; returns the secret."""
+    status, _, text = web.post("/account/totp/enrol")
+    assert status == 200, text
+    secret = re.search(r'id="secret">([A-Z2-7]+)<', text).group(1)
+    uri = re.search(r'id="uri">([^<]+)<', text).group(1)
+    assert uri.startswith("otpauth://totp/gate26:") and f"secret={secret}" in uri
+    assert "<svg" in text and 'id="qr"' in text
+    return secret
+
+
+def wait_next_step():
+    """Sleeps into the next 30-second TOTP step (a code is used once: a second login needs a
+    new one). At most 31 s."""
+    step = int(time.time() // 30)
+    wait_for(lambda: int(time.time() // 30) > step, timeout=35, what="the next TOTP step")
+
+
+# ------------------------------------------------------------------ login and TOTP
+
+
+def test_login_wrong_password_then_right(setup):
+    g, con = setup()
+    w = con.client()
+    status, _, text = w.request("GET", "/")
+    assert status == 303  # no session: to the login form
+    status, _, text = w.request("GET", "/login")
+    assert status == 200 and 'name="password"' in text
+    status, _, text = w.login(ADMIN, "wrong horse")
+    assert status == 403 and "Wrong user or password" in text and w.cookie is None
+    status, _, text = w.login("nobody", "x")
+    assert status == 403
+    assert 'event=console-login-failed, user="alice@ours.test", reason=bad-credentials' in con.log()
+    status, h, _ = w.login(ADMIN, USERS[ADMIN])
+    assert status == 303 and h["Location"] == "/"
+    # The cookie: a __Host- name on HTTPS, Secure, HttpOnly, SameSite=Strict, Path=/.
+    assert w.set_cookie.startswith("__Host-gate26=")
+    for flag in ("Path=/", "HttpOnly", "SameSite=Strict", "Secure"):
+        assert flag in w.set_cookie
+    assert re.fullmatch(r"__Host-gate26=[0-9a-f]{64}", w.cookie)
+    status, h, text = w.request("GET", "/")
+    assert status == 200 and "Overview" in text
+    # The daemon's status over the control socket.
+    assert re.search(r'<td id="queue">0</td>', text), text
+    assert h["Content-Security-Policy"].startswith("default-src 'self'")
+    assert h["X-Frame-Options"] == "DENY"
+    assert "<script" not in text
+    assert 'event=console-login, user="alice@ours.test", admin=yes' in con.log()
+
+
+def test_totp_enrol_login_wrong_replayed_and_recovery(setup):
+    g, con = setup()
+    w = con.client()
+    assert w.login(ADMIN, USERS[ADMIN])[0] == 303
+    secret = enrol(w)
+    # A wrong code does not enrol.
+    status, _, text = w.post("/account/totp/confirm", {"code": "000000" if totp(secret) != "000000"
+                                                       else "111111"})
+    assert status == 403
+    secret = enrol(w)
+    status, _, text = w.post("/account/totp/confirm", {"code": totp(secret)})
+    assert status == 200, text
+    codes = re.findall(r"<li><code>([a-z2-7]{10})</code></li>", text)
+    assert len(codes) == 10
+    assert "action=totp-confirm, result=enrolled" in con.log()
+    status, _, text = w.request("GET", "/account")
+    assert "Enrolled" in text and "Recovery codes left: 10" in text
+    assert not re.search(r"<li><code>", text)  # shown once
+    assert w.post("/logout")[0] == 303 and w.cookie is None
+
+    # Now the login asks for a code: a wrong one, then the right one.
+    wait_next_step()
+    b = con.client()
+    status, _, text = b.login(ADMIN, USERS[ADMIN])
+    assert status == 200 and 'action="/login/code"' in text
+    pending = b.cookie
+    assert b.request("GET", "/account")[0] == 303  # half logged in is not logged in
+    status, _, text = b.post("/login/code", {"code": "12345x"})  # not a code: a recovery code?
+    assert status == 403 and "Wrong code" in text
+    wrong = "%06d" % ((int(totp(secret)) + 500000) % 1000000)
+    status, _, text = b.post("/login/code", {"code": wrong})
+    assert status == 403 and "Wrong code" in text
+    good = totp(secret)
+    status, h, _ = b.post("/login/code", {"code": good})
+    assert status == 303 and h["Location"] == "/"
+    assert b.cookie != pending  # a new id once both factors are in
+    assert b.request("GET", "/account")[0] == 200
+    assert 'reason=bad-totp-code' in con.log() and "reason=bad-recovery-code" in con.log()
+
+    # The same code again, in another login: refused (each code once).
+    c = con.client()
+    status, _, text = c.login(ADMIN, USERS[ADMIN], code=good)
+    assert status == 403 and "Wrong code" in text
+    # A recovery code works once.
+    d = con.client()
+    status, _, _ = d.login(ADMIN, USERS[ADMIN], code=codes[0])
+    assert status == 303
+    e = con.client()
+    status, _, _ = e.login(ADMIN, USERS[ADMIN], code=codes[0])
+    assert status == 403
+    assert "event=console-recovery-code-used" in con.log()
+
+
+def test_lockout_after_failures(setup):
+    g, con = setup(auth_extra="    max-failures 3/10m\n")
+    w = con.client()
+    for _ in range(3):
+        assert w.login(USER, "wrong")[0] == 403
+    status, _, text = w.login(USER, USERS[USER])
+    assert status == 429 and "Too many failed logins" in text
+    assert "event=console-login-locked" in con.log()
+    assert "locked=yes" in con.log()
+
+
+def test_expired_session(setup):
+    g, con = setup(env={"GATE26_CONSOLE_TEST_IDLE": "2"})
+    w = con.client()
+    assert w.login(ADMIN, USERS[ADMIN])[0] == 303
+    assert w.request("GET", "/account")[0] == 200
+    time.sleep(3)  # past the idle timeout: the outcome, not a timing, is asserted
+    status, h, _ = w.request("GET", "/account")
+    assert status == 303 and h["Location"] == "/login"
+    assert w.post("/account/totp/enrol")[0] == 403
+    assert "event=console-session-expired" in con.log()
+    assert "idle timeout 2 s from GATE26_CONSOLE_TEST_IDLE" in con.log()
+
+
+# ------------------------------------------------------------------ CSRF, origin, other users
+
+
+def test_csrf_and_origin(setup):
+    g, con = setup()
+    w = con.client()
+    assert w.login(ADMIN, USERS[ADMIN])[0] == 303
+    assert w.request("GET", "/account")[0] == 200
+    good = w.csrf
+    assert w.post("/account/totp/enrol", csrf=None)[0] == 403  # missing
+    assert w.post("/account/totp/enrol", csrf="0" * 64)[0] == 403  # wrong
+    assert w.post("/account/totp/enrol", csrf=good[:-1])[0] == 403  # short
+    assert w.post("/account/totp/enrol", origin="https://evil.test")[0] == 403
+    assert w.post("/account/totp/enrol", origin="null")[0] == 403
+    assert w.post("/account/totp/enrol", origin=False)[0] == 403  # neither Origin nor Referer
+    # A login from another origin is refused too.
+    assert con.client().request("POST", "/login", {"user": ADMIN, "password": USERS[ADMIN]},
+                                origin="https://evil.test")[0] == 403
+    assert "reason=csrf" in con.log() and "reason=origin" in con.log()
+    assert "action=totp-enrol" not in con.log()
+    # A Referer of the console's own page does for a missing Origin.
+    status, _, text = w.post("/account/totp/enrol", origin=False,
+                             headers={"Referer": con.origin + "/account"})
+    assert status == 200 and 'id="secret"' in text
+
+
+def test_another_users_session(setup):
+    g, con = setup()
+    a, b = con.client(), con.client()
+    assert a.login(ADMIN, USERS[ADMIN])[0] == 303
+    assert b.login(USER, USERS[USER])[1]["Location"] == "/account"
+    status, _, text = a.post("/account/app-password/create", {"name": "alice's phone",
+                                                              "door": "submission"})
+    assert status == 200
+    ident = re.search(r'name="id" value="(\d+)"', text).group(1)
+    # bob, a non-admin: no admin page.
+    assert b.request("GET", "/")[0] == 403
+    assert 'event=console-forbidden, user="bob", path=/' in con.log()
+    # bob's cookie with alice's token: refused; bob's own token cannot reach alice's id.
+    status, _, _ = b.post("/account/app-password/revoke", {"id": ident}, csrf=a.csrf)
+    assert status == 403
+    status, _, text = b.post("/account/app-password/revoke", {"id": ident})
+    assert status == 404
+    status, _, text = a.request("GET", "/account")
+    assert "active" in text and "alice&#39;s phone" in text
+    # A made-up cookie is no session.
+    forged = con.client()
+    forged.cookie = "__Host-gate26=" + "a" * 64
+    assert forged.request("GET", "/account")[0] == 303
+
+
+# ------------------------------------------------------------------ paths and malformed requests
+
+
+def raw(con, data, timeout=10):
+    """Sends data as it is and returns what comes back before the server closes."""
+    s = socket.create_connection(("127.0.0.1", con.port), timeout=timeout)
+    if con.https:
+        s = ctx().wrap_socket(s)
+    out = b""
+    try:
+        s.sendall(data)
+        while len(out) < 1 << 20:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+        pass
+    finally:
+        s.close()
+    return out
+
+
+def status_of(reply):
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", reply)
+    return int(m.group(1)) if m else None
+
+
+def test_paths(setup):
+    g, con = setup()
+    w = con.client()
+    assert w.login(ADMIN, USERS[ADMIN])[0] == 303
+    for path in ("/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/style.css/../../etc/passwd",
+                 "/account/", "//account", "/./account", "/%61ccount", "/..%2fetc%2fpasswd",
+                 "/nope", "/static/../../../etc/shadow"):
+        for cookie in (None, w.cookie):
+            req = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{con.port}\r\nConnection: close\r\n"
+            req += f"Cookie: {cookie}\r\n" if cookie else ""
+            reply = raw(con, (req + "\r\n").encode())
+            assert status_of(reply) == 404, (path, reply[:200])
+            assert b"root:" not in reply
+    assert w.request("GET", "/logout")[0] == 405
+    assert w.request("POST", "/account")[0] == 405
+    reply = raw(con, f"GET http://evil.test/account HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     f"Connection: close\r\n\r\n".encode())
+    assert status_of(reply) == 400
+    for method in ("PUT", "DELETE", "TRACE", "OPTIONS"):
+        reply = raw(con, f"{method} /account HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close"
+                         f"\r\n\r\n".encode())
+        assert status_of(reply) in (405, 501), (method, reply[:100])
+    status, h, text = w.request("GET", "/style.css")
+    assert status == 200 and h["Content-Type"].startswith("text/css")
+
+
+def test_huge_and_malformed(setup):
+    g, con = setup()
+    host = f"Host: 127.0.0.1:{con.port}\r\n"
+    # Headers over 16 KiB.
+    reply = raw(con, b"GET /login HTTP/1.1\r\n" + host.encode()
+                + b"X-Big: " + b"a" * 20000 + b"\r\n\r\n")
+    assert status_of(reply) in (None, 400, 413, 431), reply[:100]
+    # A body over 64 KiB.
+    w = con.client()
+    status, _, _ = w.request("POST", "/login", body="user=a&password=" + "x" * 70000)
+    assert status == 413
+    # A Content-Length far beyond the limit, with no body behind it.
+    reply = raw(con, b"POST /login HTTP/1.1\r\n" + host.encode()
+                + b"Origin: x\r\nContent-Length: 99999999999\r\n\r\n", timeout=40)
+    assert status_of(reply) in (None, 400, 413), reply[:100]
+    # Malformed lines and binary junk.
+    for junk in (b"GARBAGE\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
+                 b"\x00\x01\x02\xff\r\n\r\n", b"GET /login HTTP/1.1\r\nNoColonHere\r\n\r\n"):
+        reply = raw(con, junk)
+        assert status_of(reply) in (None, 400, 505), (junk, reply[:100])
+    # A form that is not one, and a user name that cannot be one.
+    status, _, _ = w.request("POST", "/login", body="%zz=%%%&&&=")
+    assert status in (400, 403)
+    status, _, _ = w.request("POST", "/login", {"user": "a" * 300, "password": "x"})
+    assert status == 403
+    status, _, _ = w.request("POST", "/login", {"user": "alice\x00", "password": "x"})
+    assert status in (400, 403)
+    # Still serving, and the right password still works.
+    assert w.login(ADMIN, USERS[ADMIN])[0] == 303
+
+
+# ------------------------------------------------------------------ app passwords over SMTP
+
+
+def send(g, user, password, door="submission"):
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = user, "someone@ours.test", "via an app password"
+    msg.set_content("hello\n")
+    port = g.port(door)
+    s = smtplib.SMTP("127.0.0.1", port, timeout=20)
+    try:
+        s.starttls(context=ctx())
+        s.login(user, password)
+        s.send_message(msg, from_addr=user, to_addrs=["someone@ours.test"])
+    finally:
+        s.close()
+
+
+def test_app_password_made_in_console_used_over_smtp(setup):
+    g, con = setup()
+    w = con.client()
+    assert w.login(ADMIN, USERS[ADMIN])[0] == 303
+    status, _, text = w.post("/account/app-password/create",
+                             {"name": "<b>laptop</b>", "door": ["submission"]})
+    assert status == 200, text
+    password = re.search(r'id="app-password">([a-z]{4} [a-z]{4} [a-z]{4} [a-z]{4})<',
+                         text).group(1)
+    assert "&lt;b&gt;laptop&lt;/b&gt;" in text and "<b>laptop" not in text
+    ident = re.search(r'name="id" value="(\d+)"', text).group(1)
+    send(g, ADMIN, password)
+    status, _, text = w.request("GET", "/account")
+    assert "127.0.0.1" in text and password not in text  # last use, from where; never the text
+    # Bad forms: an unknown door, a door twice, no door, no name.
+    assert w.post("/account/app-password/create", {"name": "x", "door": "inbound"})[0] == 400
+    assert w.post("/account/app-password/create",
+                  {"name": "x", "door": ["submission", "submission"]})[0] == 400
+    assert w.post("/account/app-password/create", {"name": "x"})[0] == 400
+    assert w.post("/account/app-password/create", {"name": "", "door": "submission"})[0] == 400
+    assert w.post("/account/app-password/revoke", {"id": "1 OR 1=1"})[0] == 400
+    # Revoked: AUTH fails as a wrong password does.
+    assert w.post("/account/app-password/revoke", {"id": ident})[0] == 200
+    assert w.post("/account/app-password/revoke", {"id": ident})[0] == 409
+    with pytest.raises(smtplib.SMTPAuthenticationError) as e:
+        send(g, ADMIN, password)
+    assert e.value.smtp_code == 535
+    log = con.log()
+    assert f'user="alice@ours.test", admin=yes, action=app-password-create, id={ident}' in log
+    assert f"action=app-password-revoke, id={ident}" in log
+
+
+# ------------------------------------------------------------------ plain HTTP
+
+
+def test_plain_http_on_loopback(setup):
+    g, con = setup(https=False)
+    w = con.client()
+    assert w.login(ADMIN, USERS[ADMIN])[0] == 303
+    assert w.set_cookie.startswith("gate26=") and "Secure" not in w.set_cookie
+    assert "HttpOnly" in w.set_cookie and "SameSite=Strict" in w.set_cookie
+    assert w.request("GET", "/account")[0] == 200
+    assert "event=console-plain-http" in con.log()
+
+
+def test_plain_http_refused_off_loopback(gateway, tmp_path):
+    pw = make_passwd(tmp_path / "passwd", USERS)
+    g = gateway(extra=f"auth {{\n    passwd {pw}\n}}\n"
+                      + console_conf(free_port(), address=f"0.0.0.0:{free_port()}"))
+    p = subprocess.run([BIN, "console", "-c", str(g.conf)], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 1
+    assert re.search(r"gate26\.conf:\d+: console address 0\.0\.0\.0:\d+ is not loopback", p.stderr), \
+        p.stderr
+
+
+def test_usage_and_bad_config(tmp_path):
+    p = subprocess.run([BIN, "console", "--help"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and "usage: gate26 console" in p.stdout
+    p = subprocess.run([BIN, "console", "extra"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2
+    bad = tmp_path / "bad.conf"
+    bad.write_text("console {\n    admins a:b\n}\n")
+    p = subprocess.run([BIN, "console", "-c", str(bad)], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 1 and f"{bad}:2: admins: 'a:b' is not a user name" in p.stderr
+
+
+# ------------------------------------------------------------------ a real browser
+
+
+def test_browser(setup, tmp_path, tmp_path_factory):
+    """Debian's headless Chromium through Selenium: log in, enrol TOTP with a code computed
+    here, log out and in again with a code, make an app password and send mail with it,
+    revoke it and see AUTH fail; a non-admin gets 403 on the overview. A screenshot of each
+    page is kept as an artifact in pytest's own temporary directory (kept after the run,
+    unlike tmp_path here): .../console-screenshots0/*.png."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    g, con = setup()
+    shots = tmp_path_factory.mktemp("console-screenshots")
+    print(f"screenshots: {shots}")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+              "--ignore-certificate-errors", "--window-size=1200,1000",
+              f"--user-data-dir={tmp_path / 'chromium'}"):
+        opts.add_argument(a)
+    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    try:
+        drv.set_page_load_timeout(30)
+
+        def shot(name):
+            drv.save_screenshot(str(shots / f"{name}.png"))
+
+        def find(ident, text=None):
+            """The element ident once the page after a click has it (with text in it)."""
+            from selenium.common.exceptions import StaleElementReferenceException
+
+            def ready():
+                try:
+                    found = drv.find_elements(By.ID, ident)
+                    return found and (text is None or text in found[0].text)
+                except StaleElementReferenceException:
+                    return False
+            wait_for(ready, timeout=20, what=f"#{ident} in the page")
+            return drv.find_element(By.ID, ident)
+
+        def login(user, code=None):
+            drv.get(con.origin + "/login")
+            find("user").send_keys(user)
+            drv.find_element(By.ID, "password").send_keys(USERS[user])
+            drv.find_element(By.ID, "login").click()
+            if code is not None:
+                find("code")
+                shot("login-code")
+                drv.find_element(By.ID, "code").send_keys(code())
+                drv.find_element(By.ID, "verify").click()
+
+        login(ADMIN)
+        shot("login")
+        wait_for(lambda: "Overview" in drv.title, what="the overview")
+        assert drv.find_element(By.ID, "queue").text == "0"
+        shot("overview")
+        drv.get(con.origin + "/account")
+        shot("account")
+        find("totp-enrol").click()
+        secret = find("secret").text
+        assert find("qr").is_displayed()
+        shot("account-enrol")
+        drv.find_element(By.ID, "confirm-code").send_keys(totp(secret))
+        drv.find_element(By.ID, "confirm").click()
+        find("recovery")
+        codes = drv.find_elements(By.CSS_SELECTOR, "#recovery code")
+        assert len(codes) == 10
+        shot("account-recovery-codes")
+        drv.find_element(By.ID, "logout").click()
+        find("login")
+        wait_next_step()
+        login(ADMIN, code=lambda: totp(secret))
+        wait_for(lambda: "Overview" in drv.title, what="the overview after the code")
+
+        drv.get(con.origin + "/account")
+        find("app-name").send_keys("browser's phone")
+        drv.find_element(By.ID, "app-create").click()
+        password = find("app-password").text
+        assert re.fullmatch(r"[a-z]{4} [a-z]{4} [a-z]{4} [a-z]{4}", password)
+        shot("account-app-password")
+        send(g, ADMIN, password)
+        drv.get(con.origin + "/account")
+        assert "127.0.0.1" in find("app-passwords").text
+        drv.find_element(By.CSS_SELECTOR, "#app-passwords button[id^=revoke-]").click()
+        find("app-passwords", "revoked")
+        shot("account-revoked")
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            send(g, ADMIN, password)
+        drv.find_element(By.ID, "logout").click()
+        find("login")
+
+        login(USER)
+        wait_for(lambda: "Account" in drv.title, what="bob's account page")
+        drv.get(con.origin + "/")
+        assert "Forbidden" in drv.title
+        shot("forbidden")
+    finally:
+        drv.quit()
+    assert len(list(shots.iterdir())) >= 8
+
+
+def test_passwd_change_and_daemon_stopped(setup, tmp_path):
+    """A user locked with `gate26 passwd --lock` after the console started cannot log in (the
+    file is read again when it changed); with the daemon stopped the overview says why."""
+    g, con = setup()
+    w = con.client()
+    assert w.login(USER, USERS[USER])[0] == 303
+    p = subprocess.run([BIN, "passwd", "-f", str(tmp_path / "passwd"), "--lock", USER],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    status, _, _ = con.client().login(USER, USERS[USER])
+    assert status == 403
+    assert "event=console-passwd, status=read, users=2" in con.log()
+    assert 'user="bob", reason=user-locked' in con.log()
+    a = con.client()
+    assert a.login(ADMIN, USERS[ADMIN])[0] == 303
+    g.stop()
+    status, _, text = a.request("GET", "/")
+    assert status == 200 and 'id="status-error"' in text and "not running" in text, text
