@@ -908,7 +908,11 @@ def auth_result(data, method):
         part = re.sub(r"\([^)]*\)", " ", part).strip()   # comments out
         m = re.match(rf"(?i){method}\s*=\s*(\S+)(.*)", part)
         if m:
-            props = dict(re.findall(r"([\w.-]+)=(\S+)", m.group(2)))
+            # A value is a token or a quoted-string (RFC 8601 2.2): header.b's base64 holds
+            # '/' and '+', which are not token characters, so it often comes quoted.
+            props = {k: (v[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+                         if len(v) >= 2 and v[0] == v[-1] == '"' else v)
+                     for k, v in re.findall(r'([\w.-]+)=("(?:[^"\\]|\\.)*"|\S+)', m.group(2))}
             out.append((m.group(1).lower(), props))
     return out
 
