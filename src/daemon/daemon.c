@@ -750,6 +750,12 @@ daemon_serve(const char *path)
         return 1;
     }
     sensor_attach(d.sensor, d.base, daemon_on_syn, &d);
+    /* The signals are caught from here on (after the sensor's fork, which must not inherit
+     * libevent's handlers): a SIGTERM during the rest of the start is handled by the loop
+     * once it runs, instead of killing the daemon half-started. */
+    d.sig_hup = daemon_signal(&d, SIGHUP);
+    d.sig_term = daemon_signal(&d, SIGTERM);
+    d.sig_int = daemon_signal(&d, SIGINT);
     watch_set_blocker(d.env.watch, daemon_block, &d);
     watch_set_capture(d.env.watch, daemon_capture, &d);
     if (privileges_drop(d.conf, d.spool, ctl_path(d.ctl), err, sizeof(err)) == -1) {
@@ -781,9 +787,6 @@ daemon_serve(const char *path)
     d.quarantine_tick = event_new(d.base, -1, EV_PERSIST, daemon_quarantine_tick, &d);
     if (d.quarantine_tick == NULL || evtimer_add(d.quarantine_tick, &daemon_quarantine_every) == -1)
         log_panic("cannot add the quarantine expiry timer");
-    d.sig_hup = daemon_signal(&d, SIGHUP);
-    d.sig_term = daemon_signal(&d, SIGTERM);
-    d.sig_int = daemon_signal(&d, SIGINT);
     log_info("-: event=start, version=%s, config=%s, hostname=%s", GATE26_VERSION, path,
              d.conf->hostname);
     if (event_base_dispatch(d.base) == -1)
