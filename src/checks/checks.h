@@ -78,16 +78,16 @@ enum checks_action {
 /* Which reply the session gives (smtp/reply.h has one per reason). */
 enum checks_reason {
     CHECKS_R_NONE,
-    CHECKS_R_DNSBL,       /* 554 5.7.1 ... client [ADDR] blocked using ZONE (text: ADDR, ZONE) */
-    CHECKS_R_SPF_FAIL,    /* 550 5.7.23 */
-    CHECKS_R_SPF_TEMP,    /* 451 4.7.24 */
-    CHECKS_R_GREYLIST,    /* 451 4.7.1 */
-    CHECKS_R_DMARC,       /* 550 5.7.1 */
-    CHECKS_R_VIRUS,       /* 554 5.7.1 */
-    CHECKS_R_SPAM,        /* 554 5.7.1 */
-    CHECKS_R_MILTER,      /* 550 5.7.1 or the milter's 5xx text */
-    CHECKS_R_MILTER_TEMP, /* 451 4.7.1 or the milter's 4xx text */
-    CHECKS_R_UNAVAILABLE, /* 451 4.7.0: a checker failed and on-error is tempfail */
+    CHECKS_R_DNSBL,        /* 554 5.7.1 ... client [ADDR] blocked using ZONE (text: ADDR, ZONE) */
+    CHECKS_R_SPF_FAIL,     /* 550 5.7.23 */
+    CHECKS_R_SPF_TEMP,     /* 451 4.7.24 */
+    CHECKS_R_GREYLIST,     /* 451 4.7.1 */
+    CHECKS_R_DMARC,        /* 550 5.7.1 */
+    CHECKS_R_VIRUS,        /* 554 5.7.1 */
+    CHECKS_R_SPAM,         /* 554 5.7.1 */
+    CHECKS_R_MILTER,       /* 550 5.7.1 or the milter's 5xx text */
+    CHECKS_R_MILTER_TEMP,  /* 451 4.7.1 or the milter's 4xx text */
+    CHECKS_R_UNAVAILABLE,  /* 451 4.7.0: a checker failed and on-error is tempfail */
     CHECKS_R_MILTER_REPLY, /* a milter's own reply line (text: "550 5.7.1 ...", checked) */
 };
 

@@ -26,12 +26,11 @@ int privileges_check(const struct conf *c, char *err, size_t errcap);
 
 /*
  * Becomes c->user when running as root: gives the spool (sp NULL: none, as
- * `gate26 console` has) and the control socket (NULL: none) to that user, clears the supplementary groups, sets the real,
- * effective and saved group and user IDs, and checks that none of root's
- * IDs can be taken back (a failure there is a bug: log_panic). Without root
- * it changes nothing (a warning says when c->user is another user than the
- * one running). Returns 0, or -1 with the reason in err (after
- * privileges_check() passed, only a failing system call gets there).
+ * `gate26 console` has) and the control socket (NULL: none) to that user, clears the supplementary
+ * groups, sets the real, effective and saved group and user IDs, and checks that none of root's IDs
+ * can be taken back (a failure there is a bug: log_panic). Without root it changes nothing (a
+ * warning says when c->user is another user than the one running). Returns 0, or -1 with the reason
+ * in err (after privileges_check() passed, only a failing system call gets there).
  */
 int privileges_drop(const struct conf *c, struct spool *sp, const char *socket_path, char *err,
                     size_t errcap);

@@ -45,7 +45,7 @@ struct smtp_env {
     struct verify *verify;        /* recipient verification (docs/verify.md); NULL: none */
     struct checks *checks;        /* the content checks (docs/checks.md); NULL: none */
     struct account_store *accounts; /* app passwords, TOTP (SPOOL/accounts.db); NULL: none */
-    struct track *track;          /* message tracking (docs/console.md); NULL: off */
+    struct track *track;            /* message tracking (docs/console.md); NULL: off */
 };
 
 /* Called once when a session has ended and been freed. */
