@@ -128,9 +128,8 @@ dmarc_answered(void *arg, const struct dmarc_result *r)
     one_done(run);
 }
 
-/* The From domain of the header section (exactly one From), or a DMARC result without a lookup. */
-static bool
-from_domain(struct checks_message_run *run, char *out, size_t cap, char *why, size_t whycap)
+bool
+checks_from_domain(const char *hdr, size_t len, char *out, size_t cap, char *why, size_t whycap)
 {
     struct msghdr_section h = {0};
     const char *pwhy;
@@ -138,8 +137,7 @@ from_domain(struct checks_message_run *run, char *out, size_t cap, char *why, si
     size_t n = 0;
     bool ok = false;
 
-    if (!run->hdr_ok ||
-        msghdr_parse(&h, slice_make(run->hdr, run->hdr_len), DKIM_MAX_FIELDS, &pwhy) == -1) {
+    if (msghdr_parse(&h, slice_make(hdr, len), DKIM_MAX_FIELDS, &pwhy) == -1) {
         (void)str_copyz(why, whycap, "no readable header section");
         return false;
     }
@@ -180,7 +178,10 @@ dmarc_start(struct checks_message_run *run)
         one_done(run);
         return;
     }
-    if (!from_domain(run, from, sizeof(from), why, sizeof(why))) {
+    if (!run->hdr_ok)
+        (void)str_copyz(why, sizeof(why), "no readable header section");
+    if (!run->hdr_ok ||
+        !checks_from_domain(run->hdr, run->hdr_len, from, sizeof(from), why, sizeof(why))) {
         memset(&run->dmarc, 0, sizeof(run->dmarc));
         run->dmarc.status = DMARC_PERMERROR;
         (void)str_copyz(run->dmarc.reason, sizeof(run->dmarc.reason), why);

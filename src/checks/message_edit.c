@@ -112,28 +112,6 @@ write_spam(const struct checks_message_run *run, char *buf, size_t cap, size_t o
     return o + (size_t)n;
 }
 
-/* The From domain of a header section with exactly one From, or false. */
-static bool
-header_from_domain(const char *hdr, size_t len, char *out, size_t cap)
-{
-    struct msghdr_section h = {0};
-    const char *why;
-    const struct msghdr_field *from = NULL;
-    size_t n = 0;
-    bool ok;
-
-    if (msghdr_parse(&h, slice_make(hdr, len), DKIM_MAX_FIELDS, &why) == -1)
-        return false;
-    for (size_t i = 0; i < h.n; i++)
-        if (msghdr_name_is(&h.f[i], "From")) {
-            from = &h.f[i];
-            n++;
-        }
-    ok = n == 1 && dmarc_from_domain(from->value, out, cap) == DMARC_FROM_OK;
-    msghdr_clear(&h);
-    return ok;
-}
-
 /* Feeds the body (new, or the spool's from body_off) to a signer. -1: the spool failed. */
 static int
 sign_body(struct checks_message_run *run, struct dkim_sign *s, const char *body, size_t body_len,
@@ -167,12 +145,11 @@ sign(struct checks_message_run *run, const char *hdr, size_t hdr_len, const char
      size_t body_len, bool replaced, char **sigs)
 {
     const struct checks_keys *keys = run->cs->ck->keys;
-    char domain[DMARC_DOMAIN_MAX + 1];
+    char domain[DMARC_DOMAIN_MAX + 1], nofrom[96];
     size_t n = 0;
 
-    if (!header_from_domain(hdr, hdr_len, domain, sizeof(domain))) {
-        log_info("%s: event=dkim-sign, result=skipped, reason=\"no single From address\"",
-                 run->m.queue_id);
+    if (!checks_from_domain(hdr, hdr_len, domain, sizeof(domain), nofrom, sizeof(nofrom))) {
+        log_info("%s: event=dkim-sign, result=skipped, reason=\"%s\"", run->m.queue_id, nofrom);
         return 0;
     }
     for (size_t i = 0; keys != NULL && i < keys->n && n < EDIT_SIGS_MAX; i++) {

@@ -85,6 +85,14 @@ struct checks_message_run {
     size_t n_milters;
 };
 
+/*
+ * The domain of the one From address of a header section (for DMARC and for
+ * signing): false with why ("no From field", "more than one From field",
+ * "From field: syntax", ...) when there is not exactly one usable address.
+ */
+bool checks_from_domain(const char *hdr, size_t len, char *out, size_t cap, char *why,
+                        size_t whycap);
+
 /* message_edit.c: writes what the checks add into the spool; 0, or -1 with a reason in err. */
 int checks_message_edit(struct checks_message_run *run, char *err, size_t errcap);
 
