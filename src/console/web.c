@@ -70,6 +70,17 @@ static const struct web_route routes[] = {
     {true, "/account/totp/remove", WEB_TOTP_REMOVE, WEB_USER},
     {true, "/account/app-password/create", WEB_APP_CREATE, WEB_USER},
     {true, "/account/app-password/revoke", WEB_APP_REVOKE, WEB_USER},
+    {false, "/tracking", WEB_TRACKING, WEB_ADMIN},
+    {false, "/tracking/message", WEB_TRACKING_MESSAGE, WEB_ADMIN},
+    {false, "/queue", WEB_QUEUE, WEB_ADMIN},
+    {false, "/queue/message", WEB_QUEUE_MESSAGE, WEB_ADMIN},
+    {true, "/queue/action", WEB_QUEUE_ACTION, WEB_ADMIN},
+    {false, "/quarantine", WEB_QUARANTINE, WEB_ADMIN},
+    {false, "/quarantine/message", WEB_QUARANTINE_MESSAGE, WEB_ADMIN},
+    {true, "/quarantine/action", WEB_QUARANTINE_ACTION, WEB_ADMIN},
+    {false, "/alerts", WEB_ALERTS, WEB_ADMIN},
+    {false, "/scanners", WEB_SCANNERS, WEB_ADMIN},
+    {false, "/doors", WEB_DOORS, WEB_ADMIN},
     {false, "/style.css", WEB_STYLE, WEB_PUBLIC},
 };
 

@@ -26,19 +26,30 @@ void web_escapez(struct evbuffer *out, const char *s);
 
 /* The pages and actions of the console: a fixed table, nothing else is served. */
 enum web_page {
-    WEB_NONE = 0,     /* no route: 404 */
-    WEB_OVERVIEW,     /* GET / */
-    WEB_LOGIN_FORM,   /* GET /login */
-    WEB_LOGIN,        /* POST /login: user and password */
-    WEB_LOGIN_CODE,   /* POST /login/code: the TOTP code (or a recovery code) */
-    WEB_LOGOUT,       /* POST /logout */
-    WEB_ACCOUNT,      /* GET /account */
-    WEB_TOTP_ENROL,   /* POST /account/totp/enrol */
-    WEB_TOTP_CONFIRM, /* POST /account/totp/confirm */
-    WEB_TOTP_REMOVE,  /* POST /account/totp/remove */
-    WEB_APP_CREATE,   /* POST /account/app-password/create */
-    WEB_APP_REVOKE,   /* POST /account/app-password/revoke */
-    WEB_STYLE,        /* GET /style.css */
+    WEB_NONE = 0,           /* no route: 404 */
+    WEB_OVERVIEW,           /* GET / */
+    WEB_LOGIN_FORM,         /* GET /login */
+    WEB_LOGIN,              /* POST /login: user and password */
+    WEB_LOGIN_CODE,         /* POST /login/code: the TOTP code (or a recovery code) */
+    WEB_LOGOUT,             /* POST /logout */
+    WEB_ACCOUNT,            /* GET /account */
+    WEB_TOTP_ENROL,         /* POST /account/totp/enrol */
+    WEB_TOTP_CONFIRM,       /* POST /account/totp/confirm */
+    WEB_TOTP_REMOVE,        /* POST /account/totp/remove */
+    WEB_APP_CREATE,         /* POST /account/app-password/create */
+    WEB_APP_REVOKE,         /* POST /account/app-password/revoke */
+    WEB_TRACKING,           /* GET /tracking: the search form and its results */
+    WEB_TRACKING_MESSAGE,   /* GET /tracking/message?id=QID: one message's history */
+    WEB_QUEUE,              /* GET /queue: the queue, with filters */
+    WEB_QUEUE_MESSAGE,      /* GET /queue/message?id=QID: a queued message's envelope, headers */
+    WEB_QUEUE_ACTION,       /* POST /queue/action: hold, release, delete, bounce, flush */
+    WEB_QUARANTINE,         /* GET /quarantine: the quarantined messages */
+    WEB_QUARANTINE_MESSAGE, /* GET /quarantine/message?id=QID: headers and a text preview */
+    WEB_QUARANTINE_ACTION,  /* POST /quarantine/action: release, delete */
+    WEB_ALERTS,             /* GET /alerts: rules, firing now, history */
+    WEB_SCANNERS,           /* GET /scanners: top sources, Mirai counts */
+    WEB_DOORS,              /* GET /doors: settings, the check's verdict, certificates */
+    WEB_STYLE,              /* GET /style.css */
 };
 
 /* What a request needs before its handler runs. */

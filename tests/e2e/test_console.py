@@ -10,7 +10,6 @@ another user, path traversal, huge and malformed requests; then the
 account page's app passwords used over SMTP AUTH. test_browser drives
 Debian's headless Chromium with Selenium and keeps a screenshot of each
 page in the test's directory."""
-import http.client
 import re
 import smtplib
 import socket
@@ -21,163 +20,11 @@ from email.message import EmailMessage
 
 import pytest
 
-from certs import CA
-from conftest import BIN, SANITIZER_MARKS, free_port, wait_for
+from conftest import BIN, free_port, wait_for
+from console_web import (ADMIN, USER, USERS, browser, ca, console_conf, ctx, enrol,  # noqa: F401
+                         setup, wait_next_step)
 from test_app_passwords import totp
 from test_auth import make_passwd
-
-ADMIN, USER = "alice@ours.test", "bob"
-USERS = {ADMIN: "correct horse", USER: "battery staple"}
-
-
-def ctx():
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    return c
-
-
-class Console:
-    """A `gate26 console` process (stopped by PID) and its log."""
-
-    def __init__(self, g, port, https, env=None):
-        self.g, self.port, self.https = g, port, https
-        self.logfile = g.dir / "console.log"
-        logf = open(self.logfile, "ab")
-        self.proc = subprocess.Popen([BIN, "console", "-c", str(g.conf)], stdout=logf,
-                                     stderr=subprocess.STDOUT, env={**g.env, **(env or {})})
-        logf.close()
-        wait_for(lambda: "event=console-start" in self.log() or self.proc.poll() is not None,
-                 what="gate26 console to start")
-        assert self.proc.poll() is None, self.log()
-        self.origin = ("https://" if https else "http://") + f"127.0.0.1:{port}"
-
-    def log(self):
-        return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
-        text = self.log()
-        for mark in SANITIZER_MARKS:
-            assert mark not in text, text[-5000:]
-        assert self.proc.returncode == 0, text[-3000:]
-
-    def client(self):
-        return Web(self)
-
-
-class Web:
-    """One browser's worth of state: its cookie, the last page's CSRF token."""
-
-    def __init__(self, con):
-        self.con = con
-        self.cookie = None
-        self.csrf = None
-
-    def request(self, method, path, fields=None, origin=True, headers=None, body=None):
-        con = self.con
-        if con.https:
-            c = http.client.HTTPSConnection("127.0.0.1", con.port, timeout=20, context=ctx())
-        else:
-            c = http.client.HTTPConnection("127.0.0.1", con.port, timeout=20)
-        h = dict(headers or {})
-        if self.cookie:
-            h["Cookie"] = self.cookie
-        if method == "POST":
-            if origin is True:
-                h["Origin"] = con.origin
-            elif origin:
-                h["Origin"] = origin
-            if body is None:
-                from urllib.parse import urlencode
-                body = urlencode(fields or {}, doseq=True)
-            h.setdefault("Content-Type", "application/x-www-form-urlencoded")
-        c.request(method, path, body=body, headers=h)
-        r = c.getresponse()
-        text = r.read().decode(errors="replace")
-        c.close()
-        name = "__Host-gate26" if con.https else "gate26"
-        for value in r.headers.get_all("Set-Cookie") or []:
-            pair = value.split(";")[0]
-            if pair.startswith(name + "="):
-                self.cookie = None if "Max-Age=0" in value else pair
-                self.set_cookie = value
-        m = re.search(r'name="csrf" value="([0-9a-f]{64})"', text)
-        if m:
-            self.csrf = m.group(1)
-        return r.status, r.headers, text
-
-    def post(self, path, fields=None, csrf=True, **kw):
-        fields = dict(fields or {})
-        if csrf is True:
-            fields["csrf"] = self.csrf
-        elif csrf:
-            fields["csrf"] = csrf
-        return self.request("POST", path, fields, **kw)
-
-    def login(self, user, password, code=None):
-        """Logs in (with code, the second factor); on success, the page it leads to is
-        fetched too, so that self.csrf is the session's token. Returns the login's answer."""
-        got = self.request("POST", "/login", {"user": user, "password": password})
-        if code is not None:
-            assert got[0] == 200 and 'action="/login/code"' in got[2], got
-            got = self.post("/login/code", {"code": code})
-        if got[0] == 303:
-            self.request("GET", "/account")
-        return got
-
-
-def console_conf(port, admins=ADMIN, address=None):
-    return (f"console {{\n    address {address or f'127.0.0.1:{port}'}\n"
-            f"    admins {admins}\n}}\n")
-
-
-@pytest.fixture
-def ca(tmp_path):
-    return CA(tmp_path / "pki")
-
-
-@pytest.fixture
-def setup(gateway, ca, tmp_path):
-    """The daemon with AUTH on its submission doors and TLS, and a console over HTTPS."""
-    started = []
-
-    def make(env=None, https=True, auth_extra="", address=None):
-        port = free_port()
-        pw = make_passwd(tmp_path / "passwd", USERS)
-        g = gateway(doors={"submission": {}, "submissions": {}} if https else None,
-                    domains={"ours.test": None},
-                    tls=ca.issue("gate26.test", "127.0.0.1") if https else None,
-                    extra=f"auth {{\n    passwd {pw}\n{auth_extra}}}\n"
-                          + console_conf(port, address=address))
-        c = Console(g, port, https, env)
-        started.append(c)
-        return g, c
-
-    yield make
-    for c in started:
-        c.stop()
-
-
-def enrol(web):
-    """Enrols web's user in TOTP through the account page; returns the secret."""
-    status, _, text = web.post("/account/totp/enrol")
-    assert status == 200, text
-    secret = re.search(r'id="secret">([A-Z2-7]+)<', text).group(1)
-    uri = re.search(r'id="uri">([^<]+)<', text).group(1)
-    assert uri.startswith("otpauth://totp/gate26:") and f"secret={secret}" in uri
-    assert "<svg" in text and 'id="qr"' in text
-    return secret
-
-
-def wait_next_step():
-    """Sleeps into the next 30-second TOTP step (a code is used once: a second login needs a
-    new one). At most 31 s."""
-    step = int(time.time() // 30)
-    wait_for(lambda: int(time.time() // 30) > step, timeout=35, what="the next TOTP step")
-
 
 # ------------------------------------------------------------------ login and TOTP
 
@@ -516,104 +363,63 @@ def test_usage_and_bad_config(tmp_path):
 # ------------------------------------------------------------------ a real browser
 
 
-def test_browser(setup, tmp_path, tmp_path_factory):
+def test_browser(setup, browser):
     """Debian's headless Chromium through Selenium: log in, enrol TOTP with a code computed
     here, log out and in again with a code, make an app password and send mail with it,
     revoke it and see AUTH fail; a non-admin gets 403 on the overview. A screenshot of each
-    page is kept as an artifact in pytest's own temporary directory (kept after the run,
-    unlike tmp_path here): .../console-screenshots0/*.png."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    page is kept as an artifact (console_web.browser says where)."""
     from selenium.webdriver.common.by import By
 
     g, con = setup()
-    shots = tmp_path_factory.mktemp("console-screenshots")
-    print(f"screenshots: {shots}")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = "/usr/bin/chromium"
-    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-              "--ignore-certificate-errors", "--window-size=1200,1000",
-              f"--user-data-dir={tmp_path / 'chromium'}"):
-        opts.add_argument(a)
-    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-    try:
-        drv.set_page_load_timeout(30)
+    br = browser(con)
+    drv, find, shot = br.drv, br.find, br.shot
+    br.login(ADMIN)
+    shot("login")
+    wait_for(lambda: "Overview" in drv.title, what="the overview")
+    assert drv.find_element(By.ID, "queue").text == "0"
+    shot("overview")
+    br.get("/account")
+    shot("account")
+    find("totp-enrol").click()
+    secret = find("secret").text
+    assert find("qr").is_displayed()
+    shot("account-enrol")
+    drv.find_element(By.ID, "confirm-code").send_keys(totp(secret))
+    drv.find_element(By.ID, "confirm").click()
+    find("recovery")
+    codes = drv.find_elements(By.CSS_SELECTOR, "#recovery code")
+    assert len(codes) == 10
+    shot("account-recovery-codes")
+    drv.find_element(By.ID, "logout").click()
+    find("login")
+    wait_next_step()
+    br.login(ADMIN, code=lambda: totp(secret))
+    wait_for(lambda: "Overview" in drv.title, what="the overview after the code")
 
-        def shot(name):
-            drv.save_screenshot(str(shots / f"{name}.png"))
-
-        def find(ident, text=None):
-            """The element ident once the page after a click has it (with text in it)."""
-            from selenium.common.exceptions import StaleElementReferenceException
-
-            def ready():
-                try:
-                    found = drv.find_elements(By.ID, ident)
-                    return found and (text is None or text in found[0].text)
-                except StaleElementReferenceException:
-                    return False
-            wait_for(ready, timeout=20, what=f"#{ident} in the page")
-            return drv.find_element(By.ID, ident)
-
-        def login(user, code=None):
-            drv.get(con.origin + "/login")
-            find("user").send_keys(user)
-            drv.find_element(By.ID, "password").send_keys(USERS[user])
-            drv.find_element(By.ID, "login").click()
-            if code is not None:
-                find("code")
-                shot("login-code")
-                drv.find_element(By.ID, "code").send_keys(code())
-                drv.find_element(By.ID, "verify").click()
-
-        login(ADMIN)
-        shot("login")
-        wait_for(lambda: "Overview" in drv.title, what="the overview")
-        assert drv.find_element(By.ID, "queue").text == "0"
-        shot("overview")
-        drv.get(con.origin + "/account")
-        shot("account")
-        find("totp-enrol").click()
-        secret = find("secret").text
-        assert find("qr").is_displayed()
-        shot("account-enrol")
-        drv.find_element(By.ID, "confirm-code").send_keys(totp(secret))
-        drv.find_element(By.ID, "confirm").click()
-        find("recovery")
-        codes = drv.find_elements(By.CSS_SELECTOR, "#recovery code")
-        assert len(codes) == 10
-        shot("account-recovery-codes")
-        drv.find_element(By.ID, "logout").click()
-        find("login")
-        wait_next_step()
-        login(ADMIN, code=lambda: totp(secret))
-        wait_for(lambda: "Overview" in drv.title, what="the overview after the code")
-
-        drv.get(con.origin + "/account")
-        find("app-name").send_keys("browser's phone")
-        drv.find_element(By.ID, "app-create").click()
-        password = find("app-password").text
-        assert re.fullmatch(r"[a-z]{4} [a-z]{4} [a-z]{4} [a-z]{4}", password)
-        shot("account-app-password")
+    br.get("/account")
+    find("app-name").send_keys("browser's phone")
+    drv.find_element(By.ID, "app-create").click()
+    password = find("app-password").text
+    assert re.fullmatch(r"[a-z]{4} [a-z]{4} [a-z]{4} [a-z]{4}", password)
+    shot("account-app-password")
+    send(g, ADMIN, password)
+    br.get("/account")
+    assert "127.0.0.1" in find("app-passwords").text
+    drv.find_element(By.CSS_SELECTOR, "#app-passwords button[id^=revoke-]").click()
+    find("app-passwords", "revoked")
+    shot("account-revoked")
+    with pytest.raises(smtplib.SMTPAuthenticationError):
         send(g, ADMIN, password)
-        drv.get(con.origin + "/account")
-        assert "127.0.0.1" in find("app-passwords").text
-        drv.find_element(By.CSS_SELECTOR, "#app-passwords button[id^=revoke-]").click()
-        find("app-passwords", "revoked")
-        shot("account-revoked")
-        with pytest.raises(smtplib.SMTPAuthenticationError):
-            send(g, ADMIN, password)
-        drv.find_element(By.ID, "logout").click()
-        find("login")
+    drv.find_element(By.ID, "logout").click()
+    find("login")
 
-        login(USER)
-        wait_for(lambda: "Account" in drv.title, what="bob's account page")
-        drv.get(con.origin + "/")
-        assert "Forbidden" in drv.title
-        shot("forbidden")
-    finally:
-        drv.quit()
-    assert len(list(shots.iterdir())) >= 8
+    br.login(USER)
+    wait_for(lambda: "Account" in drv.title, what="bob's account page")
+    for path in ("/", "/tracking", "/queue", "/quarantine", "/alerts", "/scanners", "/doors"):
+        br.get(path)
+        assert "Forbidden" in drv.title, path
+    shot("forbidden")
+    assert len(list(br.shots.iterdir())) >= 8
 
 
 def test_passwd_change_and_daemon_stopped(setup, tmp_path):
