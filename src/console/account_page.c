@@ -115,13 +115,19 @@ account_page(struct req *q, int code, const char *reason, const struct shown *sh
     } else {
         evbuffer_add_printf(b, "<p id=\"totp-state\">Not enrolled.</p>\n");
     }
-    if (sh->secret == NULL) {
-        evbuffer_add_printf(b, "<form method=\"post\" action=\"/account/totp/%s\">",
-                            enrolled == 1 ? "remove" : "enrol");
+    if (sh->secret == NULL && enrolled == 1) {
+        /* Removing it takes a code: a session left open is not enough to turn it off. */
+        evbuffer_add_printf(b, "<form method=\"post\" action=\"/account/totp/remove\">");
         csrf_field(b, s);
-        evbuffer_add_printf(b, "<button type=\"submit\" id=\"%s\">%s</button></form>\n",
-                            enrolled == 1 ? "totp-remove" : "totp-enrol",
-                            enrolled == 1 ? "Remove the second factor" : "Enrol");
+        evbuffer_add_printf(b, "<label>Code (or a recovery code) <input name=\"code\" "
+                               "id=\"remove-code\" autocomplete=\"one-time-code\" "
+                               "maxlength=\"32\" required></label><button type=\"submit\" "
+                               "id=\"totp-remove\">Remove the second factor</button></form>\n");
+    } else if (sh->secret == NULL) {
+        evbuffer_add_printf(b, "<form method=\"post\" action=\"/account/totp/enrol\">");
+        csrf_field(b, s);
+        evbuffer_add_printf(b, "<button type=\"submit\" id=\"totp-enrol\">Enrol</button>"
+                               "</form>\n");
     }
 
     evbuffer_add_printf(b, "<h2>App passwords</h2>\n");
@@ -254,12 +260,29 @@ void
 do_totp_remove(struct req *q)
 {
     struct shown sh = {.note = "Second factor removed."};
+    bool recovery;
 
+    switch (account_totp_is_enrolled(q->con->store, q->s->user)) {
+    case 1:
+        break;
+    case 0:
+        account_error(q, 409, "Conflict", "You are not enrolled.");
+        return;
+    default:
+        account_error(q, 503, "Service Unavailable", "The account store failed.");
+        return;
+    }
+    if (second_factor_check(q, q->s->user, field(q, "code"), &recovery) != ACCOUNT_OK) {
+        log_action(q, "totp-remove", "result=bad-code");
+        account_error(q, 403, "Forbidden", "Wrong code: the second factor stays.");
+        return;
+    }
     if (account_totp_remove(q->con->store, q->s->user) == ACCOUNT_ERROR) {
         account_error(q, 503, "Service Unavailable", "The account store failed.");
         return;
     }
-    log_action(q, "totp-remove", "");
+    log_action(q, "totp-remove",
+               recovery ? "result=removed, with=recovery-code" : "result=removed");
     account_page(q, 200, "OK", &sh);
 }
 

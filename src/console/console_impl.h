@@ -24,6 +24,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include "account/account.h"
 #include "auth/auth.h"
 #include "console/web.h"
 
@@ -141,6 +142,15 @@ void login_form(struct req *q, int code, const char *reason, const char *error);
 void do_login(struct req *q);
 void do_login_code(struct req *q);
 void do_logout(struct req *q);
+/* Counts a failed login (or second factor) of user (NULL: none named) in the lockout, logged. */
+void login_failed(struct req *q, const char *user, const char *reason);
+/*
+ * Checks user's second factor: code is six digits (TOTP, each code once)
+ * or else a recovery code (each once). A wrong one is counted and logged
+ * with login_failed(); *recovery says which it was taken for.
+ */
+enum account_rc second_factor_check(struct req *q, const char *user, const char *code,
+                                    bool *recovery);
 
 void overview_page(struct req *q);
 

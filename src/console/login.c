@@ -63,7 +63,7 @@ code_form(struct req *q, const struct session *s, int code, const char *reason, 
 }
 
 /* Counts a failed login in the lockout and logs it; reason is one token. */
-static void
+void
 login_failed(struct req *q, const char *user, const char *reason)
 {
     char uq[LOG_QUOTE_CAP];
@@ -186,26 +186,33 @@ is_totp_code(const char *text)
     return true;
 }
 
+enum account_rc
+second_factor_check(struct req *q, const char *user, const char *code, bool *recovery)
+{
+    enum account_rc rc = ACCOUNT_BAD_CODE;
+
+    *recovery = false;
+    if (code != NULL && is_totp_code(code))
+        rc = account_totp_check(q->con->store, user, code, (int64_t)time(NULL));
+    else if (code != NULL && strlen(code) <= 32 && code[0] != '\0') {
+        rc = account_recovery_use(q->con->store, user, code);
+        *recovery = true;
+    }
+    if (rc == ACCOUNT_ERROR)
+        log_error("-: event=console-accounts, error=\"%s\"", account_store_error(q->con->store));
+    if (rc != ACCOUNT_OK)
+        login_failed(q, user, *recovery ? "bad-recovery-code" : "bad-totp-code");
+    return rc;
+}
+
 void
 do_login_code(struct req *q)
 {
     struct session *s = q->s;
-    const char *code = field(q, "code");
-    enum account_rc rc = ACCOUNT_BAD_CODE;
     char user[AUTH_USER_MAX + 1];
-    bool recovery = false;
+    bool recovery;
 
-    if (code != NULL && is_totp_code(code))
-        rc = account_totp_check(q->con->store, s->user, code, (int64_t)time(NULL));
-    else if (code != NULL && strlen(code) <= 32 && code[0] != '\0') {
-        rc = account_recovery_use(q->con->store, s->user, code);
-        recovery = true;
-    }
-    if (rc != ACCOUNT_OK) {
-        if (rc == ACCOUNT_ERROR)
-            log_error("-: event=console-accounts, error=\"%s\"",
-                      account_store_error(q->con->store));
-        login_failed(q, s->user, recovery ? "bad-recovery-code" : "bad-totp-code");
+    if (second_factor_check(q, s->user, field(q, "code"), &recovery) != ACCOUNT_OK) {
         q->s = NULL;
         code_form(q, s, 403, "Forbidden", "Wrong code.");
         return;

@@ -111,6 +111,33 @@ def test_totp_enrol_login_wrong_replayed_and_recovery(setup):
     assert "event=console-recovery-code-used" in con.log()
 
 
+def test_totp_remove_needs_a_code(setup):
+    """Turning the second factor off asks for a code (or a recovery code): an open session
+    alone cannot. Without one, or with a wrong one, it stays (403)."""
+    g, con = setup()
+    w = con.client()
+    assert w.login(ADMIN, USERS[ADMIN])[0] == 303
+    secret = enrol(w)
+    status, _, text = w.post("/account/totp/confirm", {"code": totp(secret)})
+    assert status == 200, text
+    codes = re.findall(r"<li><code>([a-z2-7]{10})</code></li>", text)
+    status, _, text = w.request("GET", "/account")
+    assert 'id="remove-code"' in text
+    assert w.post("/account/totp/remove")[0] == 403
+    wrong = "%06d" % ((int(totp(secret)) + 500000) % 1000000)
+    status, _, text = w.post("/account/totp/remove", {"code": wrong})
+    assert status == 403 and "the second factor stays" in text
+    assert w.post("/account/totp/remove", {"code": "not-a-recovery-code"})[0] == 403
+    assert "action=totp-remove, result=bad-code" in con.log()
+    assert "Enrolled" in w.request("GET", "/account")[2]
+    # The code used at confirmation is spent: a recovery code removes it.
+    status, _, text = w.post("/account/totp/remove", {"code": codes[3]})
+    assert status == 200 and "Second factor removed" in text, text
+    assert "Not enrolled" in text
+    assert "action=totp-remove, result=removed, with=recovery-code" in con.log()
+    assert w.post("/account/totp/remove", {"code": codes[4]})[0] == 409
+
+
 def test_lockout_after_failures(setup):
     g, con = setup(auth_extra="    max-failures 3/10m\n")
     w = con.client()
