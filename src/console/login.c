@@ -4,7 +4,9 @@
  * checked with the daemon's constant-time yescrypt on this loop, then the
  * TOTP code or a recovery code; failures count in the console's lockout.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -62,14 +64,48 @@ code_form(struct req *q, const struct session *s, int code, const char *reason, 
     evbuffer_free(b);
 }
 
-/* Counts a failed login in the lockout and logs it; reason is one token. */
+/*
+ * Tells the daemon (the control socket's "console-login OP CLIENT [USER]",
+ * ctl/console_auth.h) so that logins here and AUTH over SMTP count against
+ * one lockout. Returns its answer's word in word (capacity cap), or -1
+ * when the daemon does not answer: the console's own lockout then stands
+ * alone.
+ */
+static int
+daemon_login(struct req *q, const char *op, const char *user, char *word, size_t cap)
+{
+    char addr[INET6_ADDRSTRLEN], request[64 + INET6_ADDRSTRLEN + AUTH_USER_MAX], why[256], *answer;
+    bool ok;
+    size_t n;
+
+    if (q->family == 0 || inet_ntop(q->family, q->addr, addr, sizeof addr) == NULL)
+        return -1;
+    (void)str_fmt(request, sizeof request, "console-login %s %s%s%s\n", op, addr,
+                  user != NULL ? " " : "", user != NULL ? user : "");
+    answer = console_ctl_text(q, request, &ok, why, sizeof why);
+    if (answer == NULL || !ok) {
+        log_debug("-: event=console-lockout, daemon=no, why=\"%s\"",
+                  answer != NULL ? "refused" : why);
+        free(answer);
+        return -1;
+    }
+    n = strcspn(answer + 3, "\n");
+    (void)str_copy(word, cap, answer + 3, n);
+    free(answer);
+    return 0;
+}
+
+/* Counts a failed login in the lockouts (the daemon's and the console's own) and logs it. */
 void
 login_failed(struct req *q, const char *user, const char *reason)
 {
-    char uq[LOG_QUOTE_CAP];
+    char uq[LOG_QUOTE_CAP], word[32];
     size_t ulen = user != NULL ? strlen(user) : 0;
     bool locked = policy_auth_failed(q->con->limits, q->con->conf, q->family, q->addr, user, ulen,
                                      false, now_ms());
+
+    if (daemon_login(q, "failed", user, word, sizeof word) == 0 && strcmp(word, "locked") == 0)
+        locked = true;
 
     log_warning("-: client=[%s], event=console-login-failed, user=\"%s\", reason=%s%s", q->client,
                 log_quote(uq, sizeof uq, user != NULL ? user : "", ulen), reason,
@@ -79,9 +115,12 @@ login_failed(struct req *q, const char *user, const char *reason)
 static void
 login_done(struct req *q, struct session *s)
 {
+    char word[32];
+
     log_info("-: client=[%s], event=console-login, user=\"%s\", admin=%s", q->client, s->user,
              s->admin ? "yes" : "no");
     policy_auth_succeeded(q->con->limits, q->family, q->addr);
+    (void)daemon_login(q, "ok", s->user, word, sizeof word);
     set_cookie(q, s->id, false);
     send_redirect(q, s->admin ? "/" : "/account");
 }
@@ -128,6 +167,7 @@ do_login(struct req *q)
     time_t now = time(NULL);
     struct session *s;
     enum auth_verdict v;
+    char word[32];
     int enrolled;
 
     if (user == NULL || pass == NULL || !auth_is_user_name(user, strlen(user)) ||
@@ -137,11 +177,10 @@ do_login(struct req *q)
         login_form(q, 403, "Forbidden", "Wrong user or password.");
         return;
     }
-    switch (policy_auth_gate(q->con->limits, q->con->conf, q->family, q->addr, user, strlen(user),
-                             now_ms())) {
-    case POLICY_AUTH_OPEN:
-        break;
-    default: /* the console keeps no memory of known clients: a locked user is locked here */
+    /* The console keeps no memory of known clients: a locked user is locked here. */
+    if (policy_auth_gate(q->con->limits, q->con->conf, q->family, q->addr, user, strlen(user),
+                         now_ms()) != POLICY_AUTH_OPEN ||
+        (daemon_login(q, "gate", user, word, sizeof word) == 0 && strcmp(word, "open") != 0)) {
         log_warning("-: client=[%s], event=console-login-locked, user=\"%s\"", q->client, user);
         login_form(q, 429, "Too Many Requests", "Too many failed logins: try again later.");
         return;

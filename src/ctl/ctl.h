@@ -11,6 +11,8 @@
  *   request  = verb *(SP target) LF
  *   request  =/ "unlock" SP token LF    ; a client address or a user name
  *   request  =/ "status" LF / "status-json" LF
+ *   request  =/ "console-login" SP ("gate" / "failed" / "ok") SP client [SP user] LF
+ *                                       ; the console's logins (console_auth.h)
  *   verb     = "list" / "list-json" / "show" / "flush" / "hold" / "release"
  *              / "delete" / "bounce"
  *   target   = id / selector           ; ids and selectors are never mixed
@@ -84,6 +86,16 @@ void ctl_set_spool(struct ctl *c, struct spool *sp);
  * not done for some message or the spool cannot be read, 2 a usage error.
  */
 int ctl_quarantine_main(int argc, char **argv, const char *default_conf);
+
+struct conf;
+
+/*
+ * The configuration running now, for the console's logins in the lockout
+ * ("console-login", console_auth.h): c keeps a reference (the old one is
+ * dropped). Set at the start and at each reload. Until then, console-login
+ * answers an error.
+ */
+void ctl_set_conf(struct ctl *c, struct conf *conf);
 
 /* The socket's path (to give it to the gateway's user before dropping root). */
 const char *ctl_path(const struct ctl *c);

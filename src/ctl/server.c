@@ -22,12 +22,14 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "ctl/console_auth.h"
 #include "ctl/ctl.h"
 #include "ctl/format.h"
 #include "ctl/quarantine.h"
 #include "ctl/request.h"
 #include "ctl/scanners.h"
 #include "ctl/status.h"
+#include "conf/conf.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
@@ -75,6 +77,7 @@ struct ctl {
     struct policy_limits *limits; /* for unlock */
     struct watch *watch;          /* for status: borrowed, may be NULL */
     struct spool *spool;          /* for quarantine: borrowed, may be NULL */
+    struct conf *conf;            /* for console-login: a reference, NULL until set */
     struct evconnlistener *listener;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int dir_fd; /* the spool directory: the socket goes by name in it, after root is gone too */
@@ -326,6 +329,17 @@ run_unlock(struct ctl_conn *c, const char *arg)
     answer(c, status, text, NULL);
 }
 
+/* console-login gate|failed|ok CLIENT [USER]: the console's logins in the lockout (console_auth.c).
+ */
+static void
+run_console_auth(struct ctl_conn *c, const struct ctl_console_auth *a)
+{
+    char why[160];
+    const char *word = ctl_console_auth_run(c->ctl->limits, c->ctl->conf, a, why, sizeof(why));
+
+    answer(c, word != NULL ? 0 : -1, word != NULL ? word : why, NULL);
+}
+
 /* status, status-json: what the watcher counts, and the queue (status.c). */
 static void
 run_status(struct ctl_conn *c, bool json)
@@ -481,6 +495,7 @@ run(struct ctl_conn *c, const char *line, size_t len)
 {
     struct ctl_request *req = xmalloc(sizeof(*req));
     char why[256], q[LOG_QUOTE_CAP];
+    struct ctl_console_auth console_auth;
     long n;
     size_t top;
 
@@ -494,6 +509,18 @@ run(struct ctl_conn *c, const char *line, size_t len)
             run_unlock(c, line + 7);
         free(req);
         return;
+    }
+    switch (ctl_console_auth_parse(line, len, &console_auth, why, sizeof(why))) {
+    case 1:
+        run_console_auth(c, &console_auth);
+        free(req);
+        return;
+    case -1:
+        answer(c, -1, why, NULL);
+        free(req);
+        return;
+    default:
+        break;
     }
     if ((len == sizeof(CTL_STATUS_VERB) - 1 && memcmp(line, CTL_STATUS_VERB, len) == 0) ||
         (len == sizeof(CTL_STATUS_JSON_VERB) - 1 && memcmp(line, CTL_STATUS_JSON_VERB, len) == 0)) {
@@ -692,6 +719,15 @@ ctl_set_spool(struct ctl *c, struct spool *sp)
 }
 
 void
+ctl_set_conf(struct ctl *c, struct conf *conf)
+{
+    struct conf *old = c->conf;
+
+    c->conf = conf != NULL ? conf_ref(conf) : NULL;
+    conf_unref(old);
+}
+
+void
 ctl_set_watch(struct ctl *c, struct watch *w)
 {
     c->watch = w;
@@ -713,5 +749,6 @@ ctl_free(struct ctl *c)
     (void)close(c->dir_fd);
     while (c->conns != NULL)
         conn_free(c->conns);
+    conf_unref(c->conf);
     free(c);
 }

@@ -292,6 +292,7 @@ daemon_reload(struct daemon *d)
     watch_set_conf(d->env.watch, c);
     watch_metrics_commit(d->env.watch);
     sensor_set_conf(d->sensor, c);
+    ctl_set_conf(d->ctl, c);
     conf_unref(d->conf);
     d->conf = c;
     if (preflight_hostname_warning(c, warning, sizeof(warning)))
@@ -741,6 +742,7 @@ daemon_serve(const char *path)
     }
     ctl_set_watch(d.ctl, d.env.watch);
     ctl_set_spool(d.ctl, d.spool);
+    ctl_set_conf(d.ctl, d.conf);
     /* The sensor is forked while we are root: it opens the capture and keeps only the
      * capabilities it needs (docs/scanners.md, "Why a sensor process"). */
     d.sensor = sensor_start(d.conf, err, sizeof(err));

@@ -24,7 +24,7 @@ from conftest import BIN, free_port, wait_for
 from console_web import (ADMIN, USER, USERS, browser, ca, console_conf, ctx, enrol,  # noqa: F401
                          setup, wait_next_step)
 from test_app_passwords import totp
-from test_auth import make_passwd
+from test_auth import make_passwd, unlock
 
 # ------------------------------------------------------------------ login and TOTP
 
@@ -147,6 +147,41 @@ def test_lockout_after_failures(setup):
     assert status == 429 and "Too many failed logins" in text
     assert "event=console-login-locked" in con.log()
     assert "locked=yes" in con.log()
+
+
+def smtp_login(g, user, password):
+    """SMTP AUTH alone on the submission door (STARTTLS first)."""
+    s = smtplib.SMTP("127.0.0.1", g.port("submission"), timeout=20)
+    try:
+        s.starttls(context=ctx())
+        s.login(user, password)
+    finally:
+        s.close()
+
+
+def test_lockout_shared_with_smtp_auth(setup):
+    """The console's logins count in the daemon's AUTH lockout (the control socket's
+    console-login): failures over SMTP AUTH lock the web login of that client, and failures
+    at the web login lock SMTP AUTH (454 4.7.0). (With the daemon stopped, the console's own
+    lockout stands alone: test_lockout_after_failures and its log.)"""
+    g, con = setup(auth_extra="    max-failures 3/10m\n")
+    for _ in range(3):
+        # A failure that locks the client may end its session too.
+        with pytest.raises((smtplib.SMTPAuthenticationError, smtplib.SMTPServerDisconnected)):
+            smtp_login(g, USER, "wrong")
+    w = con.client()
+    status, _, text = w.login(USER, USERS[USER])
+    assert status == 429 and "Too many failed logins" in text
+    assert unlock(g, "127.0.0.1")[0] == 0 and unlock(g, USER)[0] == 0
+    assert w.login(USER, USERS[USER])[0] == 303
+    smtp_login(g, USER, USERS[USER])  # SMTP AUTH works again
+
+    for _ in range(3):
+        assert con.client().login(ADMIN, "wrong")[0] == 403
+    assert "locked=yes" in con.log()
+    with pytest.raises(smtplib.SMTPException) as e:
+        smtp_login(g, USER, USERS[USER])
+    assert getattr(e.value, "smtp_code", 454) == 454, e.value
 
 
 def test_expired_session(setup):
