@@ -1020,3 +1020,57 @@ def rel_binary(binary):
 
 def rmtree(path):
     shutil.rmtree(path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- tracking (issue 15)
+
+TRACKING_OFF = "tracking {\n    enabled no\n}\n"
+TRACKING_FLOOR = 0.95  # issue 15: at most 5% fewer messages per second with tracking on
+
+
+def tracked_messages(spool):
+    """Messages in SPOOL/tracking.db with a queued event (the daemon stopped)."""
+    import sqlite3
+    db = sqlite3.connect(os.path.join(spool, "tracking.db"))
+    try:
+        return db.execute("SELECT count(DISTINCT qid) FROM events WHERE kind = 'queued'").fetchone()[0]
+    finally:
+        db.close()
+
+
+def tracked_sent(spool):
+    """Messages in SPOOL/tracking.db whose last status is sent (the daemon stopped)."""
+    import sqlite3
+    db = sqlite3.connect(os.path.join(spool, "tracking.db"))
+    try:
+        return db.execute("SELECT count(*) FROM messages WHERE status = 'sent'").fetchone()[0]
+    finally:
+        db.close()
+
+
+def summarize_tracking(results):
+    """gate26 with tracking off against on (--tracking): medians and their ratio."""
+    off = [r for r in results if r["server"] == "gate26"]
+    on = [r for r in results if r["server"] == "gate26+tracking"]
+    out = {"text": []}
+    if not off or not on:
+        return out
+    med = statistics.median
+    fr, nr = med(r["rate"] for r in off), med(r["rate"] for r in on)
+    fm, nm = med(r["ms_per_msg"] for r in off), med(r["ms_per_msg"] for r in on)
+    ok = nr / fr >= TRACKING_FLOOR
+    label = "median of rounds" if len(off) > 1 else "result"
+    out["text"] = [
+        f"{label}:",
+        f"  tracking off  {fr:8.0f} msg/s  {fm:6.3f} CPU ms/msg",
+        f"  tracking on   {nr:8.0f} msg/s  {nm:6.3f} CPU ms/msg",
+        f"  on/off: {nr / fr:.3f} messages/s ({'meets' if ok else 'MISSES'} >= "
+        f"{TRACKING_FLOOR}), {nm / fm:.3f} CPU per message",
+    ]
+    out["record"] = (
+        f"{'Medians' if len(off) > 1 else 'Result'}: tracking off {fr:.0f} msg/s at {fm:.3f} "
+        f"CPU ms/msg; tracking on (SPOOL/tracking.db, every message found in it) {nr:.0f} "
+        f"msg/s at {nm:.3f} CPU ms/msg. **On/off: {nr / fr:.3f}x messages/s** "
+        f"({'meets' if ok else '**misses**'} the >= {TRACKING_FLOOR} target), "
+        f"{nm / fm:.3f}x CPU per message.")
+    return out
