@@ -54,6 +54,7 @@
 
 #include "checks/greylist.h"
 #include "lib/log.h"
+#include "lib/sqlite_file.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 
@@ -157,7 +158,7 @@ struct gl_sqlite {
     char *path;
     struct greylist_params p;
     sqlite3 *db; /* NULL while the store is down */
-    int head_fd; /* the file opened with db, for gl_header_ok(); -1: none */
+    int head_fd; /* the file opened with db, for sqlite_file_header_ok(); -1: none */
     sqlite3_stmt *st[S_COUNT];
     uint64_t triplets, domains; /* rows, counted at open and kept by each change */
     bool faulty;                /* warned; cleared (and logged) by the next success */
@@ -281,55 +282,6 @@ gl_db_close(struct gl_sqlite *s)
     s->head_fd = -1;
 }
 
-static bool
-is_corrupt(int rc)
-{
-    return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB;
-}
-
-/* The WAL and shared-memory files of path, if left, go (the database is gone or moved). */
-static void
-gl_remove_leftovers(const char *path)
-{
-    static const char *const suffix[] = {"-wal", "-shm"};
-    char name[CAP_PATH];
-
-    for (size_t i = 0; i < 2; i++)
-        if (str_fmt(name, sizeof name, "%s%s", path, suffix[i]) == 0 && unlink(name) == -1 &&
-            errno != ENOENT)
-            log_warning("greylist: path=%s, event=unlink, error=\"%s\"", name, strerror(errno));
-}
-
-/* Renames PATH+suffix to PATH.corrupt-TIME+suffix; a file that is not there is fine. */
-static void
-gl_move_one(const char *path, const char *stamp, const char *suffix)
-{
-    char from[CAP_PATH], to[CAP_PATH];
-
-    if (str_fmt(from, sizeof from, "%s%s", path, suffix) == -1 ||
-        str_fmt(to, sizeof to, "%s.corrupt-%s%s", path, stamp, suffix) == -1)
-        return;
-    if (rename(from, to) == -1 && errno != ENOENT)
-        log_warning("greylist: path=%s, event=move-aside, error=\"%s\"", from, strerror(errno));
-}
-
-/* Moves a corrupt database and its WAL and shared-memory files aside. */
-static void
-gl_move_aside(const char *path)
-{
-    char stamp[32];
-    time_t t = time(NULL);
-    struct tm tm;
-
-    if (gmtime_r(&t, &tm) == NULL || strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm) == 0)
-        (void)str_copyz(stamp, sizeof stamp, "0");
-    gl_move_one(path, stamp, "-wal");
-    gl_move_one(path, stamp, "");
-    gl_remove_leftovers(path); /* the -shm index, rebuilt from a WAL when needed */
-    log_warning("greylist: path=%s, event=corrupt, moved=%s.corrupt-%s, recreated", path, path,
-                stamp);
-}
-
 static int
 gl_count(sqlite3 *db, const char *sql, uint64_t *out)
 {
@@ -351,7 +303,6 @@ gl_count(sqlite3 *db, const char *sql, uint64_t *out)
 static int
 gl_db_open_once(struct gl_sqlite *s, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
     int rc;
 
     rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
@@ -362,21 +313,8 @@ gl_db_open_once(struct gl_sqlite *s, char *err, size_t errlen)
     }
     (void)sqlite3_extended_result_codes(s->db, 1);
     (void)sqlite3_busy_timeout(s->db, 50);
-    /* journal_mode answers the mode it has: a read-only or odd file does not say "wal". */
-    rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            const char *mode = (const char *)sqlite3_column_text(st, 0);
-            rc = mode != NULL && strcmp(mode, "wal") == 0 ? SQLITE_OK : SQLITE_READONLY;
-        }
-    }
-    sqlite3_finalize(st);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(s->db,
-                          "PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=4194304;"
-                          "PRAGMA foreign_keys=OFF;",
-                          NULL, NULL, NULL);
+    rc = sqlite_file_wal(s->db, "PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=4194304;"
+                                "PRAGMA foreign_keys=OFF;");
     /* Checkpoints (the only fsyncs) are the checkpointer's: asked by the hook and the sweep. */
     if (rc == SQLITE_OK)
         (void)sqlite3_wal_hook(s->db, gl_wal_hook, &s->ck);
@@ -406,8 +344,8 @@ gl_db_open(struct gl_sqlite *s, char *err, size_t errlen)
 {
     int rc = gl_db_open_once(s, err, errlen);
 
-    if (is_corrupt(rc)) {
-        gl_move_aside(s->path);
+    if (sqlite_file_is_corrupt(rc)) {
+        sqlite_file_move_aside(s->path, "greylist");
         rc = gl_db_open_once(s, err, errlen);
     }
     if (rc != SQLITE_OK)
@@ -470,10 +408,10 @@ gl_fault(struct gl_sqlite *s, int rc, const char *what, int64_t now)
     if (s->db != NULL)
         (void)sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     gl_db_close(s);
-    if (is_corrupt(rc)) {
-        gl_move_aside(s->path);
+    if (sqlite_file_is_corrupt(rc)) {
+        sqlite_file_move_aside(s->path, "greylist");
     } else if (access(s->path, F_OK) == -1 && errno == ENOENT) {
-        gl_remove_leftovers(s->path);
+        sqlite_file_remove_leftovers(s->path, "greylist");
     } else if (rc != SQLITE_READONLY_DBMOVED) {
         /* Unwritable, a full disk, an I/O error: try again later, not at each decision. */
         s->retry_at = now + REOPEN_WAIT;
@@ -524,30 +462,6 @@ gl_ready(struct gl_sqlite *s, int64_t now)
         return true;
     gl_fault(s, SQLITE_READONLY_DBMOVED, "moved", now);
     return false;
-}
-
-/*
- * True unless the file on disk has lost SQLite's header (RFC-less, but
- * fixed: "SQLite format 3\0", https://sqlite.org/fileformat.html 1.3):
- * garbage written over an open database is not seen by SQLite while its
- * pages are in its cache, so the sweep looks. An empty or missing file is
- * left to SQLITE_FCNTL_HAS_MOVED and to SQLite.
- */
-static bool
-gl_header_ok(const struct gl_sqlite *s)
-{
-    static const char magic[16] = "SQLite format 3";
-    char head[sizeof magic];
-    ssize_t n;
-
-    if (s->head_fd == -1)
-        return true;
-    /* Read through a descriptor kept open with the store: opening and closing the file here
-     * would drop every POSIX lock this process holds on it, SQLite's too (fcntl locks are
-     * the process's; https://sqlite.org/howtocorrupt.html 2.2), and another process could
-     * then take itself for the last connection and remove the WAL under us. */
-    n = pread(s->head_fd, head, sizeof head, 0);
-    return n < (ssize_t)sizeof head || memcmp(head, magic, sizeof magic) == 0;
 }
 
 /* ---- Statements ---- */
@@ -863,7 +777,7 @@ gl_sweep(struct greylist *g, int64_t now, unsigned budget)
 
     if (!gl_ready(s, now))
         return 0;
-    if (!gl_header_ok(s)) {
+    if (!sqlite_file_header_ok(s->head_fd)) {
         gl_fault(s, SQLITE_NOTADB, "sweep", now);
         return 0;
     }

@@ -56,6 +56,7 @@
 
 #include "lib/caps.h"
 #include "lib/log.h"
+#include "lib/sqlite_file.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "track/track.h"
@@ -168,7 +169,7 @@ struct tk_store {
 
     /* The writer's (or, without one, the closing caller's). */
     sqlite3 *db; /* NULL while down */
-    int head_fd; /* the file opened with db, for tk_header_ok(); -1: none */
+    int head_fd; /* the file opened with db, for sqlite_file_header_ok(); -1: none */
     sqlite3_stmt *st[S_COUNT];
     bool faulty;
     int64_t retry_at;   /* seconds: when db is NULL, the next attempt to open */
@@ -288,12 +289,6 @@ tk_note(struct track *t, const struct track_event *ev)
 
 /* ---- Opening ---- */
 
-static bool
-is_corrupt(int rc)
-{
-    return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB;
-}
-
 static void
 tk_db_close(struct tk_store *s)
 {
@@ -310,75 +305,10 @@ tk_db_close(struct tk_store *s)
     s->head_fd = -1;
 }
 
-/* The WAL and shared-memory files of path, if left, go (the database is gone or moved). */
-static void
-tk_remove_leftovers(const char *path)
-{
-    static const char *const suffix[] = {"-wal", "-shm"};
-    char name[CAP_PATH];
-
-    for (size_t i = 0; i < 2; i++)
-        if (str_fmt(name, sizeof name, "%s%s", path, suffix[i]) == 0 && unlink(name) == -1 &&
-            errno != ENOENT)
-            log_warning("track: path=%s, event=unlink, error=\"%s\"", name, strerror(errno));
-}
-
-static void
-tk_move_one(const char *path, const char *stamp, const char *suffix)
-{
-    char from[CAP_PATH], to[CAP_PATH];
-
-    if (str_fmt(from, sizeof from, "%s%s", path, suffix) == -1 ||
-        str_fmt(to, sizeof to, "%s.corrupt-%s%s", path, stamp, suffix) == -1)
-        return;
-    if (rename(from, to) == -1 && errno != ENOENT)
-        log_warning("track: path=%s, event=move-aside, error=\"%s\"", from, strerror(errno));
-}
-
-/* Moves a corrupt database and its WAL aside (kept as found, for a look). */
-static void
-tk_move_aside(const char *path)
-{
-    char stamp[32];
-    time_t t = time(NULL);
-    struct tm tm;
-
-    if (gmtime_r(&t, &tm) == NULL || strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm) == 0)
-        (void)str_copyz(stamp, sizeof stamp, "0");
-    tk_move_one(path, stamp, "-wal");
-    tk_move_one(path, stamp, "");
-    tk_remove_leftovers(path);
-    log_warning("track: path=%s, event=corrupt, moved=%s.corrupt-%s, recreated", path, path, stamp);
-}
-
-/*
- * False when the file has lost SQLite's header ("SQLite format 3\0",
- * https://sqlite.org/fileformat.html 1.3): garbage written over an open
- * database is not seen by SQLite while its pages are in its cache. It reads
- * through a descriptor kept open with the database: closing a descriptor of
- * the file would drop every POSIX lock this process holds on it (SQLite's
- * too, https://sqlite.org/howtocorrupt.html 2.2), and another process (the
- * command line) would then take itself for the last connection and delete
- * the WAL under the writer.
- */
-static bool
-tk_header_ok(const struct tk_store *s)
-{
-    static const char magic[16] = "SQLite format 3";
-    char head[sizeof magic];
-    ssize_t n;
-
-    if (s->head_fd == -1)
-        return true;
-    n = pread(s->head_fd, head, sizeof head, 0);
-    return n < (ssize_t)sizeof head || memcmp(head, magic, sizeof magic) == 0;
-}
-
 /* Opens s->path for writing once. Returns an SQLite code; err says what failed. */
 static int
 tk_db_open_once(struct tk_store *s, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
     int rc;
 
     rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
@@ -390,20 +320,8 @@ tk_db_open_once(struct tk_store *s, char *err, size_t errlen)
     }
     (void)sqlite3_extended_result_codes(s->db, 1);
     (void)sqlite3_busy_timeout(s->db, 1000);
-    rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            const char *mode = (const char *)sqlite3_column_text(st, 0);
-            rc = mode != NULL && strcmp(mode, "wal") == 0 ? SQLITE_OK : SQLITE_READONLY;
-        }
-    }
-    sqlite3_finalize(st);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(s->db,
-                          "PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=16777216;"
-                          "PRAGMA user_version=2615;",
-                          NULL, NULL, NULL);
+    rc = sqlite_file_wal(s->db, "PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=16777216;"
+                                "PRAGMA user_version=2615;");
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(s->db, schema, NULL, NULL, NULL);
     if (rc == SQLITE_OK && sqlite3_db_readonly(s->db, "main") == 1)
@@ -426,8 +344,8 @@ tk_db_open(struct tk_store *s, char *err, size_t errlen)
 {
     int rc = tk_db_open_once(s, err, errlen);
 
-    if (is_corrupt(rc)) {
-        tk_move_aside(s->path);
+    if (sqlite_file_is_corrupt(rc)) {
+        sqlite_file_move_aside(s->path, "track");
         rc = tk_db_open_once(s, err, errlen);
     }
     return rc == SQLITE_OK ? 0 : -1;
@@ -497,10 +415,10 @@ tk_fault(struct tk_store *s, int rc, const char *what, int64_t now)
     if (s->db != NULL)
         (void)sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     tk_db_close(s);
-    if (is_corrupt(rc)) {
-        tk_move_aside(s->path);
+    if (sqlite_file_is_corrupt(rc)) {
+        sqlite_file_move_aside(s->path, "track");
     } else if (access(s->path, F_OK) == -1 && errno == ENOENT) {
-        tk_remove_leftovers(s->path);
+        sqlite_file_remove_leftovers(s->path, "track");
     } else if (rc != SQLITE_READONLY_DBMOVED) {
         s->retry_at = now + TRACK_REOPEN_WAIT;
         return;
@@ -538,7 +456,7 @@ tk_ready(struct tk_store *s, int64_t now)
             return false;
         }
     }
-    if (!tk_header_ok(s)) {
+    if (!sqlite_file_header_ok(s->head_fd)) {
         tk_fault(s, SQLITE_NOTADB, "header", now);
         return s->db != NULL;
     }
