@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "checks/message_run.h"
+#include "checks/milter_reply.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
@@ -495,46 +496,6 @@ stronger(struct checks_verdict *v, enum checks_action a, enum checks_reason reas
     (void)str_copyz(v->check, sizeof(v->check), check);
     (void)str_copyz(v->text, sizeof(v->text), text != NULL ? text : "");
     (void)str_copyz(v->why, sizeof(v->why), why != NULL ? why : "");
-}
-
-/*
- * A milter's REPLYCODE as the reply line we send: its code (400-599, not 421,
- * which would close the session: that is a plain tempfail), an enhanced code
- * of the same class (RFC 3463; 4.7.1 or 5.7.1 when it gave none or another
- * class), its text printable. False when it is not usable as it is.
- */
-static bool
-milter_reply_line(unsigned code, const char *t, char *out, size_t cap)
-{
-    unsigned a, b, c;
-    int n = 0;
-    const char *text;
-
-    if (t == NULL || code < 400 || code > 599 || code == 421)
-        return false;
-    if (strlen(t) >= 3 && (unsigned)((t[0] - '0') * 100 + (t[1] - '0') * 10 + (t[2] - '0')) == code)
-        t += 3;
-    while (*t == ' ' || *t == '-')
-        t++;
-    text = t;
-    if (sscanf(t, "%1u.%3u.%3u%n", &a, &b, &c, &n) == 3 && n > 0 && (t[n] == ' ' || t[n] == '\0') &&
-        a == code / 100)
-        text = t + n;
-    else
-        a = b = c = 0;
-    while (*text == ' ')
-        text++;
-    if (a == 0)
-        (void)str_fmt(out, cap, "%u %u.7.1 ", code, code / 100);
-    else
-        (void)str_fmt(out, cap, "%u %u.%u.%u ", code, a, b, c);
-    for (size_t o = strlen(out); *text != '\0' && o + 1 < cap && o < 400; text++)
-        out[o++] = (*text >= ' ' && *text <= '~') ? *text : '?', out[o] = '\0';
-    if (out[strlen(out) - 1] == ' ')
-        (void)str_fmt(out + strlen(out), cap - strlen(out), "%s",
-                      code >= 500 ? "Message rejected by content filter"
-                                  : "Message deferred by content filter, try again later");
-    return true;
 }
 
 static void
