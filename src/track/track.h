@@ -147,6 +147,28 @@ struct track_query {
     unsigned limit;         /* at most; 0: TRACK_LIMIT_DEFAULT (capped at TRACK_LIMIT_MAX) */
 };
 
+/* A queue id's length (SPOOL_ID_LEN: upper-case hex digits); the longest client address
+ * and time a filter takes (an IPv6 address as text; RFC 3339 with a fraction). */
+#define TRACK_QID_LEN    16
+#define TRACK_CLIENT_MAX 64
+#define TRACK_TIME_MAX   64
+
+/*
+ * Sets the filter name of q from the text value, as `gate26 track --NAME
+ * VALUE` and the console's search form give it: "from" (the sender; "" or
+ * "<>" for the null sender), "to", "client", "message-id" (strings, at most
+ * CAP_MAILBOX, TRACK_CLIENT_MAX, CAP_MESSAGE_ID + 2 octets), "since" and
+ * "until" (an RFC 3339 date-time, RFC 3339 5.6, or a duration back from
+ * now: 90s, 30m, 2h, 7d, 2w, up to 10 years), "id" (a queue id:
+ * TRACK_QID_LEN upper-case hex digits), "limit" (1 to limit_max; 0 or more
+ * than TRACK_LIMIT_MAX: TRACK_LIMIT_MAX). String values are borrowed: q
+ * points into value. Returns 0, or -1 with what the value should have been
+ * in why ("a number from 1 to 1000", "at most 320 octets", ...; "a known
+ * filter" for an unknown name), q's other filters left as they were.
+ */
+int track_query_parse_field(struct track_query *q, const char *name, const char *value,
+                            unsigned limit_max, char *why, size_t whycap);
+
 /* One event of a message, as stored. */
 struct track_row {
     int64_t time;

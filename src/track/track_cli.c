@@ -5,7 +5,8 @@
  * (docs/console.md, "Message tracking"; README.md "Command line"): the
  * messages in SPOOL/tracking.db that match every filter, newest first, each
  * with its events. T is an RFC 3339 date-time (RFC 3339 5.6) or a duration
- * back from now (`90s`, `30m`, `2h`, `7d`, `2w`).
+ * back from now (`90s`, `30m`, `2h`, `7d`, `2w`). The filters' values are
+ * read by track_query_parse_field (query.c), as the console's form's are.
  *
  * Text: one block per message; every value that came from a peer (sender,
  * recipients, HELO, Subject, Message-ID, replies) is printed with control
@@ -30,8 +31,6 @@
 
 #include "conf/conf.h"
 #include "lib/caps.h"
-#include "lib/num.h"
-#include "lib/slice.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "track/track.h"
@@ -57,13 +56,13 @@ usage(FILE *out, const char *default_conf)
           out);
     fprintf(out, "  -c, --config FILE    configuration file (default %s)\n", default_conf);
     fprintf(out,
-            "      --from A         the envelope sender, exactly (any case; '' for <>)\n"
+            "      --from A         the envelope sender, exactly (any case; '' or <> for <>)\n"
             "      --to B           a recipient, exactly (any case)\n"
             "      --client IP      the client's address\n"
             "      --since T        arrived at or after T: RFC 3339 (2026-12-07T10:00:00Z)\n"
             "                       or a duration back from now (90s, 30m, 2h, 7d, 2w)\n"
             "      --until T        arrived before T (the same forms)\n"
-            "      --id QID         the queue id\n"
+            "      --id QID         the queue id (16 upper-case hex digits)\n"
             "      --message-id ID  the Message-ID (with or without <>)\n"
             "      --limit N        at most N messages (1-%d, default %d)\n"
             "      --json           an array of JSON objects\n"
@@ -75,115 +74,6 @@ usage(FILE *out, const char *default_conf)
 }
 
 /* ---- Times ---- */
-
-/* n decimal digits at p into *out; false when one is not a digit. */
-static bool
-digits(const char *p, size_t n, int *out)
-{
-    int v = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        v = v * 10 + (p[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-static bool
-is_leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's days_from_civil). */
-static int64_t
-days_from_civil(int y, int m, int d)
-{
-    int64_t era, yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/*
- * date-time = full-date "T" full-time (RFC 3339 5.6): YYYY-MM-DDTHH:MM:SS,
- * an optional fraction, then "Z" or +HH:MM / -HH:MM. "t", "z" and a space
- * for "T" are taken too (5.6, NOTE). Into microseconds since the epoch.
- */
-static int
-parse_rfc3339(const char *s, int64_t *out)
-{
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int y, mo, d, h, mi, sec, oh = 0, om = 0;
-    int64_t frac = 0, scale = 100000, t;
-    size_t len = strlen(s), i = 19;
-    int sign = 0;
-
-    if (len < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
-        !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
-        !digits(s + 17, 2, &sec))
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && is_leap(y)) || h > 23 ||
-        mi > 59 || sec > 60)
-        return -1;
-    if (s[i] == '.') {
-        size_t n = 0;
-
-        for (i++; s[i] >= '0' && s[i] <= '9'; i++, n++) {
-            frac += scale * (s[i] - '0');
-            scale /= 10;
-        }
-        if (n == 0)
-            return -1;
-    }
-    if ((s[i] == 'Z' || s[i] == 'z') && s[i + 1] == '\0') {
-        sign = 0;
-    } else if ((s[i] == '+' || s[i] == '-') && strlen(s + i) == 6 && digits(s + i + 1, 2, &oh) &&
-               s[i + 3] == ':' && digits(s + i + 4, 2, &om) && oh <= 23 && om <= 59) {
-        sign = s[i] == '+' ? 1 : -1;
-    } else {
-        return -1;
-    }
-    if (sec == 60)
-        sec = 59; /* a leap second is the last second of its minute here */
-    t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - sign * (oh * 3600 + om * 60);
-    *out = t * 1000000 + frac;
-    return 0;
-}
-
-/* T: RFC 3339, or a duration back from now (N then s, m, h, d or w; up to 10 years). */
-static int
-parse_when(const char *s, int64_t *out)
-{
-    static const struct {
-        char unit;
-        uint64_t seconds;
-    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}};
-    size_t len = strlen(s);
-    uint64_t n;
-
-    if (parse_rfc3339(s, out) == 0)
-        return 0;
-    if (len < 2)
-        return -1;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (s[len - 1] != units[i].unit)
-            continue;
-        if (num_parse_u64(slice_make(s, len - 1), 0, 10u * 366 * 86400 / units[i].seconds, &n) ==
-            -1)
-            return -1;
-        *out = ((int64_t)time(NULL) - (int64_t)(n * units[i].seconds)) * 1000000;
-        return 0;
-    }
-    return -1;
-}
 
 /* RFC 3339 in UTC with microseconds, into buf (at least 32 octets). */
 static const char *
@@ -389,10 +279,34 @@ add_json(void *arg, const struct track_message *m)
 
 /* ---- The command ---- */
 
-static int
-bad_value(const char *opt, const char *what, const char *value)
+/* The filter's name (track_query_parse_field) of an option's letter. */
+static const char *
+filter_name(int ch)
 {
-    fprintf(stderr, PROG ": %s takes %s, found '", opt, what);
+    switch (ch) {
+    case 'f':
+        return "from";
+    case 't':
+        return "to";
+    case 'a':
+        return "client";
+    case 'i':
+        return "id";
+    case 'm':
+        return "message-id";
+    case 's':
+        return "since";
+    case 'u':
+        return "until";
+    default:
+        return "limit";
+    }
+}
+
+static int
+bad_value(const char *name, const char *what, const char *value)
+{
+    fprintf(stderr, PROG ": --%s takes %s, found '", name, what);
     put_text(stderr, value);
     fputs("'\n", stderr);
     return TRACK_EXIT_USAGE;
@@ -411,9 +325,8 @@ track_main(int argc, char **argv, const char *default_conf)
     };
     struct track_query q = {0};
     const char *path = default_conf;
-    char err[CAP_PATH + 256], db_path[CAP_PATH];
+    char err[CAP_PATH + 256], db_path[CAP_PATH], why[128];
     bool json = false;
-    uint64_t limit;
     struct conf *c;
     struct track *t;
     json_t *all = NULL;
@@ -427,31 +340,17 @@ track_main(int argc, char **argv, const char *default_conf)
             path = optarg;
             break;
         case 'f':
-            q.from = optarg;
-            break;
         case 't':
-            q.to = optarg;
-            break;
         case 'a':
-            q.client = optarg;
-            break;
         case 'i':
-            q.qid = optarg;
-            break;
         case 'm':
-            q.message_id = optarg;
-            break;
         case 's':
         case 'u':
-            if (parse_when(optarg, ch == 's' ? &q.since : &q.until) == -1)
-                return bad_value(ch == 's' ? "--since" : "--until",
-                                 "an RFC 3339 time (2026-12-07T10:00:00Z) or a duration (2h)",
-                                 optarg);
-            break;
         case 'l':
-            if (num_parse_u64(slice_make(optarg, strlen(optarg)), 1, TRACK_LIMIT_MAX, &limit) == -1)
-                return bad_value("--limit", "a number from 1 to " TRACK_LIMIT_MAX_TEXT, optarg);
-            q.limit = (unsigned)limit;
+            /* One reading of each filter, shared with the console's form (query.c). */
+            if (track_query_parse_field(&q, filter_name(ch), optarg, TRACK_LIMIT_MAX, why,
+                                        sizeof why) == -1)
+                return bad_value(filter_name(ch), why, optarg);
             break;
         case 'j':
             json = true;

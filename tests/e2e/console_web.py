@@ -131,17 +131,21 @@ def ca(tmp_path):
 
 @pytest.fixture
 def setup(gateway, ca, tmp_path):
-    """The daemon with AUTH on its submission doors and TLS, and a console over HTTPS."""
+    """The daemon with AUTH on its submission doors and TLS, and a console over HTTPS.
+    domains: more domain blocks (as the gateway fixture takes them), extra: more
+    configuration, delivery: the delivery block's inside (default: queue only)."""
     started = []
 
-    def make(env=None, https=True, auth_extra="", address=None):
+    def make(env=None, https=True, auth_extra="", address=None, domains=None, extra="",
+             delivery=None):
         port = free_port()
         pw = make_passwd(tmp_path / "passwd", USERS)
+        more = {"delivery": delivery} if delivery is not None else {}
         g = gateway(doors={"submission": {}, "submissions": {}} if https else None,
-                    domains={"ours.test": None},
+                    domains={"ours.test": None, **(domains or {})},
                     tls=ca.issue("gate26.test", "127.0.0.1") if https else None,
                     extra=f"auth {{\n    passwd {pw}\n{auth_extra}}}\n"
-                          + console_conf(port, address=address))
+                          + console_conf(port, address=address) + extra, **more)
         c = Console(g, port, https, env)
         started.append(c)
         return g, c

@@ -232,6 +232,9 @@ def test_usage_errors(relay):
                          (["--since", "2026-02-30T00:00:00Z"], "--since takes"),
                          (["--limit", "0"], "--limit takes a number from 1 to 10000"),
                          (["--limit", "10001"], "--limit takes"),
+                         (["--id", "0123456789abcdef"], "--id takes a queue id (16 hex digits"),
+                         (["--id", "' OR 1=1 --"], "--id takes a queue id"),
+                         (["--from", "a" * 321], "--from takes at most 320 octets"),
                          (["--bogus"], "unknown option '--bogus'"),
                          (["--from"], "--from needs a value"),
                          (["extra"], "unexpected argument 'extra'")):
