@@ -224,7 +224,7 @@ queue_render(struct req *q, int code, const char *reason, const char *line, cons
 {
     struct evbuffer *b = evbuffer_new();
     char why[512];
-    json_t *doc = NULL, *msgs, *m;
+    json_t *doc = NULL, *msgs, *m, *total;
     time_t now = time(NULL);
     size_t i, n;
 
@@ -250,7 +250,10 @@ queue_render(struct req *q, int code, const char *reason, const char *line, cons
         evbuffer_free(b);
         return;
     }
-    n = json_array_size(msgs);
+    /* The daemon lists at most QUEUE_ROWS_MAX (limit=) and counts every match ("total"). */
+    total = json_object_get(doc, "total");
+    n = json_is_integer(total) && json_integer_value(total) >= 0 ? (size_t)json_integer_value(total)
+                                                                 : json_array_size(msgs);
     evbuffer_add_printf(b, "<p id=\"count\">%zu message%s", n, n == 1 ? "" : "s");
     if (n > QUEUE_ROWS_MAX)
         evbuffer_add_printf(b, "; the first %d are shown (filter to see the others)",
@@ -286,6 +289,7 @@ queue_page(struct req *q)
     bool any;
 
     req->verb = CTL_LIST_JSON;
+    req->limit = QUEUE_ROWS_MAX;
     if (filters_parse(q, &req->sel, &any, why, sizeof why) == -1) {
         queue_render(q, 400, "Bad Request", NULL, why, NULL, false);
         free(req);
@@ -387,7 +391,7 @@ queue_action(struct req *q)
 {
     const char *action = field(q, "action"), *confirm = field(q, "confirm");
     struct ctl_request *req = xcalloc(1, sizeof(*req));
-    char why[256], line[CTL_REQUEST_MAX + 1], name[32], question[128];
+    char why[256], line[CTL_REQUEST_MAX + 1], name[32], question[128], list[64];
     char *answer;
     bool ok, known = false;
 
@@ -437,6 +441,7 @@ queue_action(struct req *q)
         return;
     }
     /* The queue as it is now (unfiltered), the daemon's lines above it. */
-    queue_render(q, 200, "OK", "list-json\n", NULL, answer, ok);
+    (void)str_fmt(list, sizeof list, "list-json limit=%d\n", QUEUE_ROWS_MAX);
+    queue_render(q, 200, "OK", list, NULL, answer, ok);
     free(answer);
 }

@@ -338,3 +338,59 @@ def test_browser_hold_and_release(two, browser):
     br.drv.find_element(By.ID, "confirm").click()
     assert f"+ {b}: deleted" in br.find("result", "deleted").text
     assert b not in queue_json(g)
+
+
+def test_at_most_500_rows(queued):
+    """The daemon lists 500 (list-json limit=500) and counts them all ("total")."""
+    g, con = queued(delivery="queue-only yes")
+    body = b"Subject: many\r\n\r\nhello\r\n"
+    sent = 0
+    for _ in range(6):  # 6 connections of 84 messages: 504
+        s = smtplib.SMTP("127.0.0.1", g.port("inbound"), timeout=30)
+        try:
+            s.ehlo("mx.sender.test")
+            for _ in range(84):
+                s.sendmail("many@example.test", ["bob@ours.test"], body)
+                sent += 1
+        finally:
+            s.close()
+    s = smtplib.SMTP("127.0.0.1", g.port("inbound"), timeout=30)
+    s.ehlo("mx.sender.test")
+    s.sendmail("one@example.test", ["bob@ours.test"], body)
+    s.close()
+    wait_for(lambda: len(queue_json(g)) == sent + 1, timeout=60, what="505 queued messages")
+    w = admin(con)
+    status, _, text = get_queue(w)
+    assert status == 200, text[:2000]
+    assert 'id="count">505 messages; the first 500 are shown' in text
+    assert len(rows(text)) == 500
+    status, _, text = get_queue(w, **{"from": "one@example.test"})
+    assert 'id="count">1 message.' in text and len(rows(text)) == 1
+    # The action's answer lists the same way.
+    status, _, text = w.post("/queue/action", {"action": "flush"})
+    assert status == 200 and 'id="count">505 messages; the first 500' in text
+    assert len(rows(text)) == 500
+    # The control socket's limit itself: 3 listed, every match counted.
+    doc = json.loads(ctl(g, "list-json limit=3").split("\n", 1)[1])
+    assert len(doc["messages"]) == 3 and doc["total"] == 505
+    assert ctl(g, "list limit=3").rstrip("\n").endswith("505 messages, the first 3 listed")
+    assert ctl(g, "hold all limit=3") == "error: hold: only list takes a limit\n"
+    assert ctl(g, "list limit=0").startswith("error: limit: expected a number")
+    assert len(queue_json(g)) == 505 and not any(m["held"] for m in queue_json(g).values())
+
+
+def ctl(g, line):
+    """One request on the daemon's control socket; its whole answer."""
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(str(g.spool / "control"))
+    s.sendall(line.encode() + b"\n")
+    out = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    return out.decode()
