@@ -370,7 +370,8 @@ queue_message(struct req *q)
     b = evbuffer_new();
     page_begin(b, "Queued message", q->s);
     evbuffer_add_printf(b, "<h2 id=\"message-id\">%s</h2>\n", id);
-    p = envelope_table(b, answer + 3);
+    /* After the status line "ok" (with its LF, which a bare "ok" lacks). */
+    p = envelope_table(b, answer + (answer[2] == '\n' ? 3 : 2));
     evbuffer_add_printf(b, "<h2>Header section</h2>\n<pre id=\"headers\">");
     web_escapez(b, p);
     evbuffer_add_printf(b, "</pre>\n<form method=\"post\" action=\"/queue/action\" "
