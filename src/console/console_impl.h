@@ -136,6 +136,26 @@ char *console_ctl_text(struct req *q, const char *request, bool *ok, char *why, 
 /* Logs an action of the session's user (every change the console makes); detail may be "". */
 void log_action(struct req *q, const char *action, const char *detail);
 
+/* ---- actions.c: what the queue's and the quarantine's actions share ---- */
+
+struct ctl_request;
+/*
+ * The form's "id" fields into req, each checked (ctl_request_add_id: a
+ * queue id, none twice), at most CTL_IDS_MAX. Returns 0, or -1 with why.
+ */
+int form_ids(struct req *q, struct ctl_request *req, char *why, size_t whycap);
+/*
+ * The confirmation step of an action that cannot be undone: question, the
+ * ids, and a form posting them again to path with action and confirm=yes.
+ */
+void confirm_page(struct req *q, const char *path, const char *action, const char *question,
+                  const struct ctl_request *req);
+/* The daemon's answer to an action (its per-message lines), escaped: <pre id="result">. */
+void result_block(struct evbuffer *b, const char *answer, bool ok);
+/* log_action(q, action, "ids=A,B,..., n=N, result=\"LAST LINE OF answer\""). */
+void log_ids_action(struct req *q, const char *action, const struct ctl_request *req,
+                    const char *answer);
+
 /* ---- the pages ---- */
 
 void login_form(struct req *q, int code, const char *reason, const char *error);

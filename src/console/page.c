@@ -185,8 +185,10 @@ query_field(struct req *q, const char *name)
         TAILQ_INIT(&q->query);
         q->has_query = true;
         mark = uri != NULL ? strchr(uri, '?') : NULL;
-        /* A query that cannot be parsed is no query: every parameter absent. */
-        if (mark != NULL && evhttp_parse_query_str(mark + 1, &q->query) == -1) {
+        /* A query that cannot be parsed is no query: every parameter absent. So is one with
+         * %00, which evhttp decodes into a C string (it would cut the value short). */
+        if (mark != NULL &&
+            (strstr(mark, "%00") != NULL || evhttp_parse_query_str(mark + 1, &q->query) == -1)) {
             evhttp_clear_headers(&q->query);
             TAILQ_INIT(&q->query);
         }

@@ -96,6 +96,12 @@ read_form(struct req *q)
         return -1;
     }
     text[len] = '\0';
+    /* %00: evhttp would decode it into a C string, cutting the value short. No form has one. */
+    if (strstr(text, "%00") != NULL) {
+        OPENSSL_cleanse(text, len);
+        free(text);
+        return -1;
+    }
     rc = evhttp_parse_query_str(text, &q->form);
     OPENSSL_cleanse(text, len);
     free(text);

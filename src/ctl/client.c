@@ -321,7 +321,7 @@ offline_list(struct spool *sp, const struct ctl_request *req, time_t now, struct
         }
         spool_queued_close(q);
     }
-    ctl_format_list_end(out, json, n);
+    ctl_format_list_end(out, json, n, n);
     free(ids);
     return 0;
 }

@@ -21,8 +21,12 @@
  *              / "domain=" value / "client=" value   ; each at most once
  *   value    = every octet 0x21-0x7E but "%" as itself, any other as "%" HH
  *              (upper-case hex, never %00); "from=" with nothing is <>
+ *   target   =/ "limit=" 1*7DIGIT     ; list, list-json only: 1 to 1000000,
+ *                                      ; no leading zero, at most once
  *
- * list and list-json take selectors (none: every message); show takes ids;
+ * list and list-json take selectors (none: every message) and a limit: at
+ * most that many messages are listed, and the end still counts every one
+ * that matched (list-json's "total"); show takes ids;
  * hold, release, delete and bounce take ids or selectors; flush takes
  * either, or nothing (every message not on hold). Selectors must all match
  * (docs/relay.md, "Queue control", says what each matches).

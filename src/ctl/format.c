@@ -99,12 +99,14 @@ ctl_format_list_begin(struct evbuffer *out, bool json)
 }
 
 void
-ctl_format_list_end(struct evbuffer *out, bool json, size_t n)
+ctl_format_list_end(struct evbuffer *out, bool json, size_t shown, size_t total)
 {
     if (json)
-        (void)evbuffer_add_printf(out, "\n]}\n");
+        (void)evbuffer_add_printf(out, "\n],\"total\":%zu}\n", total);
+    else if (shown < total)
+        (void)evbuffer_add_printf(out, "%zu messages, the first %zu listed\n", total, shown);
     else
-        (void)evbuffer_add_printf(out, "%zu message%s\n", n, n == 1 ? "" : "s");
+        (void)evbuffer_add_printf(out, "%zu message%s\n", total, total == 1 ? "" : "s");
 }
 
 /*

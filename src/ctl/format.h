@@ -18,8 +18,12 @@ struct evbuffer;
 
 /* What comes before the messages of a listing: the heading line, or the JSON object's start. */
 void ctl_format_list_begin(struct evbuffer *out, bool json);
-/* What comes after the n messages of a listing: "n messages", or the JSON object's end. */
-void ctl_format_list_end(struct evbuffer *out, bool json, size_t n);
+/*
+ * What comes after the shown messages of a listing, of total that matched
+ * (more than shown when a limit cut it): "total messages" (", the first
+ * shown listed" when cut), or the JSON object's end with "total".
+ */
+void ctl_format_list_end(struct evbuffer *out, bool json, size_t shown, size_t total);
 /* One message of the listing, as text (json false) or a JSON object (no separator). */
 void ctl_format_list_entry(struct evbuffer *out, const struct sched_info *info, time_t now,
                            bool json);

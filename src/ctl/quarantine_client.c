@@ -32,6 +32,7 @@
 #include "ctl/call.h"
 #include "ctl/ctl.h"
 #include "ctl/quarantine.h"
+#include "ctl/quarantine_read.h"
 #include "ctl/request.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -198,33 +199,11 @@ rfc3339(char *out, size_t cap, time_t t)
 static char *
 q_read_content(const struct spool_quarantined *q, bool whole, size_t *len)
 {
-    uint64_t want = q->content_len;
-    size_t got = 0;
-    char *buf, *end;
+    bool complete;
 
-    if (!whole && want > QUARANTINE_HEADERS_MAX)
-        want = QUARANTINE_HEADERS_MAX;
-    buf = xmalloc((size_t)want + 1);
-    while (got < want) {
-        ssize_t n = pread(q->fd, buf + got, (size_t)want - got, q->content_off + (off_t)got);
-
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    if (!whole) {
-        end = memmem(buf, got, "\r\n\r\n", 4);
-        if (end != NULL)
-            got = (size_t)(end - buf) + 4;
-        else if ((end = memmem(buf, got, "\n\n", 2)) != NULL)
-            got = (size_t)(end - buf) + 2;
-        buf[got] = '\0';
-    }
-    *len = got;
-    return buf;
+    if (whole)
+        return ctl_quarantine_content(q, 0, (size_t)q->content_len, len);
+    return ctl_quarantine_headers(q, QUARANTINE_HEADERS_MAX, len, &complete);
 }
 
 static void
@@ -321,99 +300,92 @@ q_print_show(FILE *f, const struct spool_quarantined *q, unsigned keep, bool bod
     free(text);
 }
 
+/* What q_read's callback needs. */
+struct q_read_ctx {
+    const struct q_args *a;
+    FILE *f;
+    unsigned keep;
+    size_t shown;
+    int rc;
+};
+
+static void
+q_read_one(void *arg, const char *id, const struct spool_quarantined *q, const char *why)
+{
+    struct q_read_ctx *x = arg;
+
+    if (q == NULL) {
+        fprintf(stderr, "gate26 quarantine: %s: %s\n", id, why);
+        x->rc = 1;
+        return;
+    }
+    if (x->a->verb == Q_SHOW) {
+        if (x->a->json) {
+            q_print_json(x->f, q, x->keep, true, x->a->body);
+            (void)fputc('\n', x->f);
+        } else {
+            q_print_show(x->f, q, x->keep, x->a->body);
+        }
+    } else if (x->a->json) {
+        fprintf(x->f, "%s\n", x->shown > 0 ? "," : "");
+        q_print_json(x->f, q, x->keep, false, false);
+    } else {
+        q_print_row(x->f, q, x->keep);
+    }
+    x->shown++;
+}
+
 /*
- * Reads the spool at dir: under its shared lock when no daemon holds it,
- * without one while a daemon runs (quarantined files are never changed in
- * place). Builds the output in memory and prints it after the lock is let go.
+ * Reads the spool at dir (ctl_quarantine_read: under its shared lock when
+ * no daemon holds it, without one while a daemon runs). Builds the output
+ * in memory and prints it after the lock is let go.
  */
 static int
 q_read(const char *dir, const struct q_args *a, unsigned keep)
 {
-    char err[512], why[256];
-    char(*ids)[SPOOL_ID_LEN + 1] = NULL;
-    struct spool *sp = spool_open_reader(dir, err, sizeof(err));
+    struct q_read_ctx x = {.a = a, .keep = keep};
+    char why[768];
     char *out = NULL;
-    size_t out_len = 0, n = 0, shown = 0;
-    FILE *f;
-    int rc = 0;
+    size_t out_len = 0;
+    bool show = a->verb == Q_SHOW;
+    int rc;
 
-    if (sp == NULL && errno == EWOULDBLOCK)
-        sp = spool_open_quarantine_peek(dir, err, sizeof(err));
-    if (sp == NULL) {
-        fprintf(stderr, "gate26 quarantine: cannot read the spool: %s\n", err);
-        return 1;
-    }
-    f = open_memstream(&out, &out_len);
-    if (f == NULL) {
-        spool_free(sp);
+    x.f = open_memstream(&out, &out_len);
+    if (x.f == NULL) {
         fprintf(stderr, "gate26 quarantine: %s\n", strerror(errno));
         return 1;
     }
-    if (a->verb == Q_SHOW) {
-        struct spool_quarantined *q;
-
-        if (spool_quarantine_open(sp, a->req.ids[0], &q, why, sizeof(why)) == -1) {
-            (void)fclose(f);
-            free(out);
-            spool_free(sp);
-            fprintf(stderr, "%s: %s\n", a->req.ids[0], why);
-            return 1;
-        }
-        if (a->json) {
-            q_print_json(f, q, keep, true, a->body);
-            (void)fputc('\n', f);
-        } else {
-            q_print_show(f, q, keep, a->body);
-        }
-        spool_quarantined_close(q);
-    } else {
-        if (spool_quarantine_list(sp, &ids, &n) == -1) {
-            (void)fclose(f);
-            free(out);
-            spool_free(sp);
-            fprintf(stderr, "gate26 quarantine: %s/quarantine: %s\n", dir, strerror(errno));
-            return 1;
-        }
+    if (!show) {
         if (a->json)
-            fprintf(f, "[");
+            fprintf(x.f, "[");
         else
-            fprintf(f, "%-16s  %-20s  %-9s  %10s  %-11s  %-15s  %-20s  %s\n", "ID", "QUARANTINED",
+            fprintf(x.f, "%-16s  %-20s  %-9s  %10s  %-11s  %-15s  %-20s  %s\n", "ID", "QUARANTINED",
                     "CHECK", "SIZE", "DOOR", "CLIENT", "EXPIRES", "SENDER  RECIPIENTS  REASON");
-        for (size_t i = 0; i < n; i++) {
-            struct spool_quarantined *q;
-
-            if (spool_quarantine_open(sp, ids[i], &q, why, sizeof(why)) == -1) {
-                /* Released or deleted meanwhile: gone, nothing to say. */
-                if (errno != ENOENT) {
-                    fprintf(stderr, "gate26 quarantine: %s: %s\n", ids[i], why);
-                    rc = 1;
-                }
-                continue;
-            }
-            if (a->json) {
-                fprintf(f, "%s\n", shown > 0 ? "," : "");
-                q_print_json(f, q, keep, false, false);
-            } else {
-                q_print_row(f, q, keep);
-            }
-            shown++;
-            spool_quarantined_close(q);
-        }
-        free(ids);
-        if (a->json)
-            fprintf(f, "%s]\n", shown > 0 ? "\n" : "");
-        else
-            fprintf(f, "%zu message%s in quarantine\n", shown, shown == 1 ? "" : "s");
     }
-    spool_free(sp);
-    if (fclose(f) != 0) {
+    rc = ctl_quarantine_read(dir, show ? a->req.ids[0] : NULL, q_read_one, &x, why, sizeof(why));
+    if (rc != 0) {
+        (void)fclose(x.f);
+        free(out);
+        if (rc == -2)
+            fprintf(stderr, "%s: %s\n", a->req.ids[0], why);
+        else
+            fprintf(stderr, "gate26 quarantine: %s\n", why);
+        return 1;
+    }
+    if (!show) {
+        if (a->json)
+            fprintf(x.f, "%s]\n", x.shown > 0 ? "\n" : "");
+        else
+            fprintf(x.f, "%zu message%s in quarantine\n", x.shown, x.shown == 1 ? "" : "s");
+    }
+    if (fclose(x.f) != 0) {
         free(out);
         fprintf(stderr, "gate26 quarantine: %s\n", strerror(errno));
         return 1;
     }
     (void)fwrite(out, 1, out_len, stdout);
     free(out);
-    return fflush(stdout) == 0 ? rc : 1;
+    return fflush(stdout) == 0 ? x.rc : 1;
 }
 
 /* ---- release and delete ---- */

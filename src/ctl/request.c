@@ -315,6 +315,10 @@ ctl_request_check(const struct ctl_request *req, char *why, size_t whycap)
         (void)str_fmt(why, whycap, "%s: give ids or selectors, not both", verb);
         return -1;
     }
+    if (req->limit > 0 && req->verb != CTL_LIST && req->verb != CTL_LIST_JSON) {
+        (void)str_fmt(why, whycap, "%s: only list takes a limit", verb);
+        return -1;
+    }
     switch (req->verb) {
     case CTL_LIST:
     case CTL_LIST_JSON:
@@ -413,6 +417,13 @@ ctl_request_format(const struct ctl_request *req, char *out, size_t cap)
             (s->has_user && put_value(out, cap, &len, "user", s->user) == -1))
             return -1;
     }
+    if (req->limit > 0) {
+        char word[32];
+
+        (void)str_fmt(word, sizeof(word), "limit=%zu", req->limit);
+        if (put_word(out, cap, &len, word) == -1)
+            return -1;
+    }
     if (cap - len < 2)
         return -1;
     out[len++] = '\n';
@@ -468,7 +479,36 @@ decode_value(const char *p, size_t len, char *out, size_t cap)
     return 0;
 }
 
-/* One target token of a request: an id, a flag selector, or name=value. */
+/* "limit=" 1*7DIGIT (1 to CTL_LIST_LIMIT_MAX, no leading zero): eq is its '=' (or NULL). */
+static int
+parse_limit(struct ctl_request *req, const char *eq, const char *end, char *why, size_t whycap)
+{
+    size_t n = 0;
+
+    if (req->limit > 0) {
+        (void)str_fmt(why, whycap, "limit given twice");
+        return -1;
+    }
+    if (eq == NULL || eq + 1 == end || eq[1] == '0' || end - eq - 1 > 7) {
+        (void)str_fmt(why, whycap, "limit: expected a number from 1 to %d", CTL_LIST_LIMIT_MAX);
+        return -1;
+    }
+    for (const char *p = eq + 1; p < end; p++) {
+        if (*p < '0' || *p > '9') {
+            (void)str_fmt(why, whycap, "limit: expected a number from 1 to %d", CTL_LIST_LIMIT_MAX);
+            return -1;
+        }
+        n = n * 10 + (size_t)(*p - '0');
+    }
+    if (n > CTL_LIST_LIMIT_MAX) {
+        (void)str_fmt(why, whycap, "limit: expected a number from 1 to %d", CTL_LIST_LIMIT_MAX);
+        return -1;
+    }
+    req->limit = n;
+    return 0;
+}
+
+/* One target token of a request: an id, a flag selector, "limit=N", or name=value. */
 static int
 parse_token(struct ctl_request *req, const char *tok, size_t len, char *why, size_t whycap)
 {
@@ -491,6 +531,8 @@ parse_token(struct ctl_request *req, const char *tok, size_t len, char *why, siz
     }
     memcpy(name, tok, nlen);
     name[nlen] = '\0';
+    if (strcmp(name, "limit") == 0)
+        return parse_limit(req, eq, tok + len, why, whycap);
     req->has_select = true;
     if (eq == NULL)
         return ctl_select_set(&req->sel, name, NULL, why, whycap);

@@ -18,6 +18,8 @@
 
 /* At most this many ids in one request (a selector reaches any number). */
 #define CTL_IDS_MAX 1000
+/* The largest "limit=N" of a list (the console asks for a page's worth). */
+#define CTL_LIST_LIMIT_MAX 1000000
 /* The longest request line: CTL_IDS_MAX ids, or selectors with every octet %-encoded. */
 #define CTL_REQUEST_MAX (16 + CTL_IDS_MAX * (SPOOL_ID_LEN + 1) + 2)
 
@@ -55,6 +57,7 @@ struct ctl_request {
     char ids[CTL_IDS_MAX][SPOOL_ID_LEN + 1];
     bool has_select;
     struct ctl_select sel;
+    size_t limit; /* list, list-json: at most this many messages in the answer; 0: all */
 };
 
 /* The verb's name on the wire ("list-json", "hold", ...). */
@@ -86,7 +89,8 @@ int ctl_request_add_id(struct ctl_request *req, const char *id, char *why, size_
 
 /*
  * Checks that the request's targets suit its verb: ids and selectors are
- * never mixed; list takes selectors only, show ids only (at least one);
+ * never mixed; list takes selectors only (and a limit, which no other
+ * verb takes), show ids only (at least one);
  * hold, release, delete and bounce need ids or selectors; flush takes
  * either or nothing (every message). Returns 0, or -1 with the reason in why.
  */

@@ -283,6 +283,13 @@ test_format_parse_round_trip(void **state)
     assert_true(back.sel.has_from);
     assert_string_equal(back.sel.from, "");
 
+    /* A list's limit, after the selectors. */
+    req.limit = 500;
+    assert_int_equal(ctl_request_format(&req, line, sizeof(line)), 0);
+    assert_string_equal(line, "list-json from= limit=500\n");
+    assert_int_equal(ctl_request_parse(line, strlen(line) - 1, &back, why, sizeof(why)), 0);
+    assert_int_equal(back.limit, 500);
+
     /* CTL_IDS_MAX ids fit in CTL_REQUEST_MAX. */
     memset(&req, 0, sizeof(req));
     req.verb = CTL_RELEASE;
@@ -347,6 +354,21 @@ test_parse_refuses(void **state)
         {"release user=", "--user: expected a user name"},
         {"release user=a%20b", "--user: expected a user name"},
         {"release user=a user=b", "--user given twice"},
+        {"list limit=500", NULL},
+        {"list-json deferred limit=1000000 from=a@b", NULL},
+        {"list limit=0", "limit: expected a number"},
+        {"list limit=01", "limit: expected a number"},
+        {"list limit=1000001", "limit: expected a number"},
+        {"list limit=99999999999999999999", "limit: expected a number"},
+        {"list limit=-1", "limit: expected a number"},
+        {"list limit=1x", "limit: expected a number"},
+        {"list limit=%35", "limit: expected a number"},
+        {"list limit=", "limit: expected a number"},
+        {"list limit", "limit: expected a number"},
+        {"list limit=5 limit=6", "limit given twice"},
+        {"hold all limit=5", "hold: only list takes a limit"},
+        {"flush limit=5", "flush: only list takes a limit"},
+        {"show 0661FDE9DB0D8500 limit=5", "show: only list takes a limit"},
     };
     static struct ctl_request req;
     char why[256];

@@ -146,6 +146,7 @@ struct list_ctx {
     time_t now;
     bool json;
     const struct ctl_select *sel; /* NULL: every message */
+    size_t limit;                 /* list at most this many (0: all); n counts every match */
     size_t n;
 };
 
@@ -156,6 +157,10 @@ list_one(void *arg, const struct sched_info *info)
 
     if (l->sel != NULL && !ctl_select_match(l->sel, &info->q->env, info->held))
         return;
+    if (l->limit > 0 && l->n >= l->limit) {
+        l->n++;
+        return;
+    }
     if (l->json && l->n > 0)
         (void)evbuffer_add(l->body, ",\n", 2);
     ctl_format_list_entry(l->body, info, l->now, l->json);
@@ -178,11 +183,12 @@ run_list(struct ctl_conn *c, const struct ctl_request *req)
     struct list_ctx l = {.body = evbuffer_new(),
                          .now = time(NULL),
                          .json = req->verb == CTL_LIST_JSON,
-                         .sel = req->has_select ? &req->sel : NULL};
+                         .sel = req->has_select ? &req->sel : NULL,
+                         .limit = req->limit};
 
     ctl_format_list_begin(l.body, l.json);
     (void)sched_list(c->ctl->sched, list_one, &l);
-    ctl_format_list_end(l.body, l.json, l.n);
+    ctl_format_list_end(l.body, l.json, l.limit > 0 && l.n > l.limit ? l.limit : l.n, l.n);
     answer(c, 0, NULL, l.body);
     evbuffer_free(l.body);
 }
