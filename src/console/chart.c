@@ -55,7 +55,7 @@ polyline(struct evbuffer *out, const struct chart *c, const struct chart_series 
 {
     const char *sep = "";
 
-    (void)evbuffer_add_printf(out, "<polyline fill=\"none\" stroke-width=\"1.5\" stroke=\"");
+    (void)evbuffer_add_printf(out, "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"");
     web_escapez(out, s->colour);
     (void)evbuffer_add_printf(out, "\" data-series=\"");
     web_escapez(out, s->name);
@@ -88,7 +88,7 @@ chart_svg(struct evbuffer *out, const struct chart *c)
     web_escapez(out, c->id);
     (void)evbuffer_add_printf(out,
                               "\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
-                              "font-family=\"sans-serif\" font-size=\"11\" data-max=\"%llu\">"
+                              "font-family=\"sans-serif\" font-size=\"13\" data-max=\"%llu\">"
                               "<title>",
                               CHART_W, CHART_H, CHART_W, CHART_H, (unsigned long long)max);
     web_escapez(out, c->title);
