@@ -21,9 +21,13 @@ from test_status import control
 
 VALUES = ("connections", "messages", "refusals", "auth_failures")
 DOORS = {"inbound": {"tls": "none"}, "submission": {}, "submissions": {}}
-# No lockout in the way of the failed AUTHs; a rule that fires on the first one.
+# No lockout in the way of the failed AUTHs; rules that fire on the first one (per client, per
+# user).
 AUTH_EXTRA = "    max-failures 1000/10m\n"
-ALERT = "alert auth-burst {\n    when failed-auth\n    over 1 in 10m\n    per client\n}\n"
+ALERT = ("alert auth-burst {\n    when failed-auth\n    over 1 in 10m\n    per client\n}\n"
+         "alert user-burst {\n    when failed-auth\n    over 1 in 10m\n    per user\n"
+         "    door submission\n}\n")
+HOSTILE = "<script>alert(1)</script>"
 
 
 def start(setup):
@@ -64,13 +68,14 @@ def refused_rcpt(g, n=1):
             assert code == 550, text
 
 
-def failed_auth(g, n=1):
-    """n failed AUTH exchanges in one session on the submission door, after STARTTLS."""
+def failed_auth(g, n=1, user=ADMIN):
+    """n failed AUTH exchanges of user in one session on the submission door, after
+    STARTTLS."""
     with smtplib.SMTP("127.0.0.1", g.port("submission"), timeout=20) as s:
         s.starttls(context=ctx())
         s.ehlo("client.test")
         # One AUTH PLAIN exchange each (login() would try each mechanism offered in turn).
-        s.user, s.password = ADMIN, "not the password"
+        s.user, s.password = user, "not the password"
         for _ in range(n):
             try:
                 s.auth("PLAIN", s.auth_plain)
@@ -108,15 +113,17 @@ def polylines(chart):
 def test_overview_counts_charts_and_series(setup):
     g, con = start(setup)
     # The traffic: 2 plain sessions, 2 messages in a session, 2 refused RCPTs in another,
-    # 3 failed AUTHs in one session on submission.
+    # 3 failed AUTHs in one session on submission, and one more of a user name that is HTML
+    # (the key of the rule per user: shown as text).
     connect_only(g, 2)
     message(g, 2)
     refused_rcpt(g, 2)
     failed_auth(g, 3)
+    failed_auth(g, 1, user=HOSTILE)
     want = {
         # Sessions: 2 + 1 + 1 on inbound. Refusals: the two 550s; on submission, each 535.
         "inbound": {"connections": 4, "messages": 2, "refusals": 2, "auth_failures": 0},
-        "submission": {"connections": 1, "messages": 0, "refusals": 3, "auth_failures": 3},
+        "submission": {"connections": 2, "messages": 0, "refusals": 4, "auth_failures": 4},
         "submissions": {"connections": 0, "messages": 0, "refusals": 0, "auth_failures": 0},
     }
     # The daemon counts a session's end after the client has gone: wait for it.
@@ -147,10 +154,12 @@ def test_overview_counts_charts_and_series(setup):
     assert "<script" not in text
     assert '<meta http-equiv="refresh" content="10">' in text
     assert "Live: refreshes every 10 s" in text and 'href="/?refresh=0"' in text
-    assert cell(text, "queue") == 2 and cell(text, "alerts") >= 1
+    assert cell(text, "queue") == 2 and cell(text, "alerts") == 3  # client, ADMIN, HOSTILE
     # The alerts firing: the rule and its key (the client), escaped like everything.
     firing = re.search(r'<table id="alerts-firing">.*?</table>', text, re.S).group(0)
     assert "<td>auth-burst</td><td>failed-auth</td><td>127.0.0.1</td>" in firing
+    assert ("<td>user-burst</td><td>failed-auth</td><td>&lt;script&gt;alert(1)&lt;/script&gt;"
+            "</td>") in firing
     for door, counts in want.items():
         for k, v in counts.items():
             assert cell(text, f"{door}-since_start-{k}") == v, (door, k)
