@@ -147,6 +147,10 @@ def test_overview_counts_charts_and_series(setup):
             # The hour is the day's last 60 (the status document's last_hour).
             assert sum(d[k][-60:]) == st["doors"][door]["last_hour"][k], (door, k)
 
+    # The verb takes no argument.
+    for bad in ("series-json 60", "series-json ", "SERIES-JSON", "series-jsonx", "series"):
+        assert control(g, bad).startswith("error: "), bad
+
     w = con.client()
     assert w.login(ADMIN, USERS[ADMIN])[0] == 303
     status_code, h, text = w.request("GET", "/")
