@@ -99,6 +99,9 @@ void add_headers(struct req *q, const char *type);
 void set_cookie(struct req *q, const char *value, bool clear);
 /* The page's head, the header with its links (for s: none when NULL or pending) and its h1. */
 void page_begin(struct evbuffer *b, const char *title, const struct session *s);
+/* The same, the page loading itself again every refresh_s seconds (0: never). */
+void page_begin_refresh(struct evbuffer *b, const char *title, const struct session *s,
+                        unsigned refresh_s);
 /* Ends b's page and sends it with code. */
 void send_page(struct req *q, int code, const char *reason, struct evbuffer *b);
 /* A page with one sentence: the errors (403, 404, ...). */

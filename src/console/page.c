@@ -30,7 +30,9 @@ static const char css[] =
     ".secret,code{font-family:monospace;font-size:1.1em;background:#fff;padding:.2em}\n"
     ".error{color:#a00;font-weight:bold}.ok{color:#070;font-weight:bold}\n"
     "svg.qr{width:12em;height:12em;background:#fff}\n"
-    "label{display:block;margin:.4em 0}\n";
+    "label{display:block;margin:.4em 0}\n"
+    ".charts{display:flex;flex-wrap:wrap;gap:1em;margin:.6em 0}#alerts-firing{margin-top:.6em}\n"
+    "svg.chart{flex:1 1 24em;min-width:0;height:auto;background:#fff;border:1px solid #ccc}\n";
 
 void
 add_headers(struct req *q, const char *type)
@@ -62,10 +64,21 @@ set_cookie(struct req *q, const char *value, bool clear)
 void
 page_begin(struct evbuffer *b, const char *title, const struct session *s)
 {
+    page_begin_refresh(b, title, s, 0);
+}
+
+void
+page_begin_refresh(struct evbuffer *b, const char *title, const struct session *s,
+                   unsigned refresh_s)
+{
     evbuffer_add_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                            "<title>gate26: ");
     web_escapez(b, title);
-    evbuffer_add_printf(b, "</title><link rel=\"stylesheet\" href=\"/style.css\"></head>\n"
+    evbuffer_add_printf(b, "</title>");
+    /* HTML 4.2.5.3: the page loads itself again, without script (the CSP forbids it). */
+    if (refresh_s > 0)
+        evbuffer_add_printf(b, "<meta http-equiv=\"refresh\" content=\"%u\">", refresh_s);
+    evbuffer_add_printf(b, "<link rel=\"stylesheet\" href=\"/style.css\"></head>\n"
                            "<body><header><strong>gate26</strong>");
     if (s != NULL && !s->pending) {
         if (s->admin)

@@ -13,6 +13,7 @@
  *   request  =/ "status" LF / "status-json" LF
  *   request  =/ "console-login" SP ("gate" / "failed" / "ok") SP client [SP user] LF
  *                                       ; the console's logins (console_auth.h)
+ *   request  =/ "series-json" LF
  *   verb     = "list" / "list-json" / "show" / "flush" / "hold" / "release"
  *              / "delete" / "bounce"
  *   target   = id / selector           ; ids and selectors are never mixed
@@ -43,6 +44,8 @@
  * daemon's memory. status-json answers "ok" and the status document, one
  * JSON object (docs/watch.md, "gate26 status", lists its fields); status
  * answers "ok" and the same document as `gate26 status` prints it.
+ * series-json answers "ok" and one compact JSON line: each door's counts
+ * per minute over the last 24 hours, for the console (series.h).
  */
 #ifndef GATE26_CTL_CTL_H
 #define GATE26_CTL_CTL_H

@@ -28,6 +28,7 @@
 #include "ctl/quarantine.h"
 #include "ctl/request.h"
 #include "ctl/scanners.h"
+#include "ctl/series.h"
 #include "ctl/status.h"
 #include "conf/conf.h"
 #include "lib/log.h"
@@ -359,6 +360,19 @@ run_status(struct ctl_conn *c, bool json)
     evbuffer_free(body);
 }
 
+/* series-json: the day's per-minute counts per door, for the console's charts (series.c). */
+static void
+run_series(struct ctl_conn *c)
+{
+    struct evbuffer *body = evbuffer_new();
+
+    if (body == NULL)
+        log_panic("evbuffer_new failed");
+    ctl_series_answer(c->ctl->watch, body);
+    answer(c, 0, NULL, body);
+    evbuffer_free(body);
+}
+
 /* scanners-json [N]: the scanner table as `gate26 scanners` reads it (docs/scanners.md). */
 static void
 run_scanners(struct ctl_conn *c, size_t top)
@@ -531,6 +545,11 @@ run(struct ctl_conn *c, const char *line, size_t len)
     if ((len == sizeof(CTL_STATUS_VERB) - 1 && memcmp(line, CTL_STATUS_VERB, len) == 0) ||
         (len == sizeof(CTL_STATUS_JSON_VERB) - 1 && memcmp(line, CTL_STATUS_JSON_VERB, len) == 0)) {
         run_status(c, len == sizeof(CTL_STATUS_JSON_VERB) - 1);
+        free(req);
+        return;
+    }
+    if (len == sizeof(CTL_SERIES_JSON_VERB) - 1 && memcmp(line, CTL_SERIES_JSON_VERB, len) == 0) {
+        run_series(c);
         free(req);
         return;
     }

@@ -255,6 +255,31 @@ struct watch_status {
 /* Fills out with the counts as of now. w NULL: all zero, hostname "". */
 void watch_status(struct watch *w, struct watch_status *out);
 
+/* The minutes of a door's day series: the last 24 hours (the last hour is its last 60). */
+#define WATCH_SERIES_MINUTES 1440
+
+/* What a door saw in each of the last WATCH_SERIES_MINUTES minutes, oldest first. */
+struct watch_door_series {
+    uint32_t connections[WATCH_SERIES_MINUTES]; /* as struct watch_counts counts them */
+    uint32_t messages[WATCH_SERIES_MINUTES];
+    uint32_t refusals[WATCH_SERIES_MINUTES];
+    uint32_t auth_failures[WATCH_SERIES_MINUTES]; /* each saturates at UINT32_MAX */
+};
+
+/* The console's charts (`series-json`, docs/watch.md). */
+struct watch_series {
+    /* Milliseconds since the newest minute (the last entry) began: minutes follow the
+       monotonic clock from its origin, not the wall clock's whole minutes. */
+    uint64_t into_minute_ms;
+    struct watch_door_series door[DOOR_ROLE_COUNT];
+};
+
+/*
+ * Fills out (about 90 KiB: the caller's, on the heap) with the per-minute
+ * counts of the last 24 hours as of now. w NULL: all zero.
+ */
+void watch_series(struct watch *w, struct watch_series *out);
+
 /* ---- Alerts (alert.c; docs/watch.md, "Alerts") ---- */
 
 /*

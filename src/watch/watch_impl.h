@@ -68,6 +68,15 @@ void watch_window_add(struct watch_window *ww, const struct watch_event *ev);
 /* The counts as of now into out (hostname and listening are left as they are). */
 void watch_window_read(struct watch_window *ww, struct watch_status *out);
 
+/* The day's per-minute counts as of now into out (watch_series). */
+void watch_window_series(struct watch_window *ww, struct watch_series *out);
+
+/*
+ * Counts ev n times at once (watch_window_add is n = 1): the unit tests
+ * reach a slot's saturation with it.
+ */
+void watch_window_add_n(struct watch_window *ww, const struct watch_event *ev, uint32_t n);
+
 /* How many clients door's table holds now, and how many it can (for the tests). */
 size_t watch_window_clients(const struct watch_window *ww, enum door_role door, size_t *cap);
 /* alert.c: made with the watcher (w->conf set), told of reloads, freed with it. */

@@ -8,7 +8,10 @@
  * slots (the last minute), a ring of 60 one-minute slots (the last hour)
  * and a total since start. A ring keeps the sum of its slots, so that a
  * read is a roll and a copy; a roll empties the slots of the seconds (or
- * minutes) that passed, at most 60 of them.
+ * minutes) that passed, at most as many as the ring has. The doors' four
+ * counts have a fourth ring, of 1440 one-minute slots (the last 24 hours),
+ * that the console draws (watch_series, `series-json`); a slot saturates
+ * at UINT32_MAX.
  *
  * Per door, the clients of the last hour (messages and refusals; an IPv6
  * client is its /64, as the limits count them) live in a table of fixed
@@ -40,6 +43,7 @@
 #include "watch/watch_impl.h"
 
 #define RING_SLOTS 60
+#define DAY_SLOTS  WATCH_SERIES_MINUTES
 
 /* The values of a door's rings. */
 enum { V_CONNECTIONS, V_MESSAGES, V_REFUSALS, V_AUTH_FAILURES, V_DOOR };
@@ -58,6 +62,13 @@ struct ring {
     uint32_t slot[RING_SLOTS][V_DOOR];
 };
 
+/* The same, of DAY_SLOTS slots: a door's last 24 hours. */
+struct day_ring {
+    uint64_t last; /* the minute of the newest slot */
+    uint64_t sum[V_DOOR];
+    uint32_t slot[DAY_SLOTS][V_DOOR];
+};
+
 struct window_client {
     bool used;
     unsigned char key[17]; /* family (4 or 6), then the address or the /64, zero-padded */
@@ -71,6 +82,7 @@ struct window_door {
     uint64_t open;
     uint64_t total[V_DOOR];
     struct ring seconds, minutes;
+    struct day_ring day;
     struct window_client clients[WINDOW_SETS * WINDOW_WAYS];
 };
 
@@ -87,20 +99,22 @@ struct watch_window {
 _Static_assert((int)WATCH_DELIVERY_COUNT <= (int)V_DOOR, "a delivery ring holds every outcome");
 
 /*
- * Moves a ring of width values per slot to unit: the slots of the units
- * since its last are emptied and taken out of its sums. A unit before the
- * last (a clock that went back) leaves it where it is.
+ * Moves a ring of slots slots of width values each to unit: the slots of
+ * the units since its last are emptied and taken out of its sums (all of
+ * them after a silence as long as the ring). A unit before the last (a
+ * clock that went back) leaves it where it is.
  */
 static void
-ring_roll(uint64_t *last, uint64_t *sum, uint32_t *slot, unsigned width, uint64_t unit)
+ring_roll(uint64_t *last, uint64_t *sum, uint32_t *slot, unsigned width, unsigned slots,
+          uint64_t unit)
 {
     uint64_t n;
 
     if (unit <= *last)
         return;
-    n = unit - *last < RING_SLOTS ? unit - *last : RING_SLOTS;
+    n = unit - *last < slots ? unit - *last : slots;
     for (uint64_t u = unit - n + 1; u <= unit; u++) {
-        uint32_t *s = slot + (size_t)(u % RING_SLOTS) * width;
+        uint32_t *s = slot + (size_t)(u % slots) * width;
 
         for (unsigned k = 0; k < width; k++) {
             sum[k] -= s[k];
@@ -112,13 +126,13 @@ ring_roll(uint64_t *last, uint64_t *sum, uint32_t *slot, unsigned width, uint64_
 
 /* Adds n to value k of the ring at unit (at its last, if unit is older); a slot saturates. */
 static void
-ring_add(uint64_t *last, uint64_t *sum, uint32_t *slot, unsigned width, uint64_t unit, unsigned k,
-         uint32_t n)
+ring_add(uint64_t *last, uint64_t *sum, uint32_t *slot, unsigned width, unsigned slots,
+         uint64_t unit, unsigned k, uint32_t n)
 {
     uint32_t *s;
 
-    ring_roll(last, sum, slot, width, unit);
-    s = slot + (size_t)(*last % RING_SLOTS) * width + k;
+    ring_roll(last, sum, slot, width, slots, unit);
+    s = slot + (size_t)(*last % slots) * width + k;
     if (n > UINT32_MAX - *s)
         n = UINT32_MAX - *s;
     *s += n;
@@ -126,15 +140,21 @@ ring_add(uint64_t *last, uint64_t *sum, uint32_t *slot, unsigned width, uint64_t
 }
 
 static void
-door_ring_add(struct ring *r, uint64_t unit, unsigned k)
+door_ring_add(struct ring *r, uint64_t unit, unsigned k, uint32_t n)
 {
-    ring_add(&r->last, r->sum, &r->slot[0][0], V_DOOR, unit, k, 1);
+    ring_add(&r->last, r->sum, &r->slot[0][0], V_DOOR, RING_SLOTS, unit, k, n);
 }
 
 static void
 door_ring_roll(struct ring *r, uint64_t unit)
 {
-    ring_roll(&r->last, r->sum, &r->slot[0][0], V_DOOR, unit);
+    ring_roll(&r->last, r->sum, &r->slot[0][0], V_DOOR, RING_SLOTS, unit);
+}
+
+static void
+day_ring_add(struct day_ring *r, uint64_t minute, unsigned k, uint32_t n)
+{
+    ring_add(&r->last, r->sum, &r->slot[0][0], V_DOOR, DAY_SLOTS, minute, k, n);
 }
 
 /* The client's table key: IPv4 (also IPv4-mapped IPv6) as itself, IPv6 as its /64. */
@@ -165,7 +185,7 @@ client_key(int family, const unsigned char *addr, unsigned char key[17])
 static uint64_t
 client_weight(struct window_client *c, uint64_t minute)
 {
-    ring_roll(&c->last, c->sum, &c->slot[0][0], V_CLIENT, minute);
+    ring_roll(&c->last, c->sum, &c->slot[0][0], V_CLIENT, RING_SLOTS, minute);
     return c->sum[C_MESSAGES] + c->sum[C_REFUSALS];
 }
 
@@ -210,7 +230,8 @@ client_get(struct watch_window *ww, struct window_door *d, const unsigned char k
 }
 
 static void
-client_add(struct watch_window *ww, const struct watch_event *ev, unsigned k, uint64_t now)
+client_add(struct watch_window *ww, const struct watch_event *ev, unsigned k, uint64_t now,
+           uint32_t n)
 {
     unsigned char key[17];
     struct window_client *c;
@@ -220,7 +241,7 @@ client_add(struct watch_window *ww, const struct watch_event *ev, unsigned k, ui
         return;
     c = client_get(ww, &ww->door[ev->door], key, minute);
     c->seen = ++ww->events;
-    ring_add(&c->last, c->sum, &c->slot[0][0], V_CLIENT, minute, k, 1);
+    ring_add(&c->last, c->sum, &c->slot[0][0], V_CLIENT, RING_SLOTS, minute, k, n);
 }
 
 /* Random octets for the seed; a weaker seed (logged) only before the kernel's pool is ready. */
@@ -259,17 +280,24 @@ watch_window_free(struct watch_window *ww)
     free(ww);
 }
 
-/* One count of door d at now (ms). */
+/* n counts of door d at now (ms). */
 static void
-door_count(struct window_door *d, unsigned k, uint64_t now)
+door_count(struct window_door *d, unsigned k, uint64_t now, uint32_t n)
 {
-    d->total[k]++;
-    door_ring_add(&d->seconds, now / 1000, k);
-    door_ring_add(&d->minutes, now / 60000, k);
+    d->total[k] += n;
+    door_ring_add(&d->seconds, now / 1000, k, n);
+    door_ring_add(&d->minutes, now / 60000, k, n);
+    day_ring_add(&d->day, now / 60000, k, n);
 }
 
 void
 watch_window_add(struct watch_window *ww, const struct watch_event *ev)
+{
+    watch_window_add_n(ww, ev, 1);
+}
+
+void
+watch_window_add_n(struct watch_window *ww, const struct watch_event *ev, uint32_t n)
 {
     uint64_t now;
     struct window_door *d;
@@ -280,9 +308,9 @@ watch_window_add(struct watch_window *ww, const struct watch_event *ev)
     if (ev->kind == WATCH_DELIVERY) {
         if ((unsigned)ev->delivery >= WATCH_DELIVERY_COUNT)
             return;
-        ww->delivered[ev->delivery]++;
-        door_ring_add(&ww->delivery_seconds, now / 1000, ev->delivery);
-        door_ring_add(&ww->delivery_minutes, now / 60000, ev->delivery);
+        ww->delivered[ev->delivery] += n;
+        door_ring_add(&ww->delivery_seconds, now / 1000, ev->delivery, n);
+        door_ring_add(&ww->delivery_minutes, now / 60000, ev->delivery, n);
         return;
     }
     if ((unsigned)ev->door >= DOOR_ROLE_COUNT)
@@ -293,27 +321,26 @@ watch_window_add(struct watch_window *ww, const struct watch_event *ev)
         /* A session ended by a lockout was counted when it was accepted. */
         if (ev->connect == WATCH_CONNECT_LOCKOUT)
             break;
-        door_count(d, V_CONNECTIONS, now);
+        door_count(d, V_CONNECTIONS, now, n);
         if (ev->connect == WATCH_CONNECT_ACCEPTED)
-            d->open++;
+            d->open += n;
         break;
     case WATCH_CLOSE:
-        if (d->open > 0)
-            d->open--;
+        d->open -= d->open < n ? d->open : n;
         break;
     case WATCH_REPLY:
         if (ev->code >= 400 && ev->code <= 599) {
-            door_count(d, V_REFUSALS, now);
-            client_add(ww, ev, C_REFUSALS, now);
+            door_count(d, V_REFUSALS, now, n);
+            client_add(ww, ev, C_REFUSALS, now, n);
         }
         break;
     case WATCH_MESSAGE:
-        door_count(d, V_MESSAGES, now);
-        client_add(ww, ev, C_MESSAGES, now);
+        door_count(d, V_MESSAGES, now, n);
+        client_add(ww, ev, C_MESSAGES, now, n);
         break;
     case WATCH_AUTH:
         if (ev->auth == WATCH_AUTH_FAILURE)
-            door_count(d, V_AUTH_FAILURES, now);
+            door_count(d, V_AUTH_FAILURES, now, n);
         break;
     default:
         break;
@@ -410,6 +437,35 @@ watch_window_read(struct watch_window *ww, struct watch_status *out)
     }
 }
 
+void
+watch_window_series(struct watch_window *ww, struct watch_series *out)
+{
+    uint64_t now = ww->clock(), minute = now / 60000;
+
+    out->into_minute_ms = now % 60000;
+    for (size_t i = 0; i < DOOR_ROLE_COUNT; i++) {
+        struct day_ring *r = &ww->door[i].day;
+        struct watch_door_series *o = &out->door[i];
+
+        ring_roll(&r->last, r->sum, &r->slot[0][0], V_DOOR, DAY_SLOTS, minute);
+        for (uint64_t j = 0; j < DAY_SLOTS; j++) {
+            /* Entry j is minute - (DAY_SLOTS - 1 - j); before the clock's origin: nothing. */
+            uint64_t back = DAY_SLOTS - 1 - j;
+            const uint32_t *s;
+
+            if (back > r->last) {
+                o->connections[j] = o->messages[j] = o->refusals[j] = o->auth_failures[j] = 0;
+                continue;
+            }
+            s = r->slot[(r->last - back) % DAY_SLOTS];
+            o->connections[j] = s[V_CONNECTIONS];
+            o->messages[j] = s[V_MESSAGES];
+            o->refusals[j] = s[V_REFUSALS];
+            o->auth_failures[j] = s[V_AUTH_FAILURES];
+        }
+    }
+}
+
 size_t
 watch_window_clients(const struct watch_window *ww, enum door_role door, size_t *cap)
 {
@@ -433,4 +489,13 @@ watch_status(struct watch *w, struct watch_status *out)
     for (size_t i = 0; i < w->conf->n_listens; i++)
         out->door[w->conf->listens[i].role].listening = true;
     watch_window_read(w->window, out);
+}
+
+void
+watch_series(struct watch *w, struct watch_series *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (w == NULL)
+        return;
+    watch_window_series(w->window, out);
 }

@@ -5,7 +5,8 @@
  * rolling over slot by slot and after long silences, sessions open, the
  * top clients (IPv6 per /64, IPv4-mapped as IPv4, their order), and a
  * flood of 100000 addresses that keeps the table at its size and the heavy
- * hitters in it with their exact counts.
+ * hitters in it with their exact counts; the day series of the console
+ * (1440 minutes per door, expiring, emptied by a jump, saturating).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -434,6 +435,206 @@ test_newcomer_during_flood(void **state)
     watch_window_free(ww);
 }
 
+static struct watch_series *
+read_series(struct watch_window *ww)
+{
+    static struct watch_series series;
+
+    memset(&series, 0xa5, sizeof(series)); /* every entry must be written */
+    watch_window_series(ww, &series);
+    return &series;
+}
+
+/*
+ * The day: 1440 one-minute slots per door, oldest first ending at the
+ * current minute; each of the four values in its own array, each door its
+ * own; the last 60 are the hour; a slot expires 24 hours after its minute.
+ */
+static void
+test_day_series(void **state)
+{
+    const uint64_t minute = 60000, day0 = 10ULL * 24 * 3600 * 1000; /* ten days after origin */
+    struct watch_window *ww = window(day0);
+    struct watch_series *se;
+    struct watch_status st;
+    uint64_t m, last = 0;
+
+    (void)state;
+    /* Minute i of 1500 gets (i % 7) + 1 messages on submission, a refusal every third. */
+    for (m = 0; m < 1500; m++) {
+        fake_now = day0 + m * minute + (m * 997) % minute;
+        for (uint64_t k = 0; k <= m % 7; k++)
+            message(ww, DOOR_SUBMISSION, AF_INET, v4);
+        if (m % 3 == 0)
+            reply(ww, DOOR_SUBMISSION, v4, 550);
+    }
+    last = m - 1;
+    se = read_series(ww);
+    assert_int_equal(se->into_minute_ms, fake_now % minute);
+    for (uint64_t j = 0; j < WATCH_SERIES_MINUTES; j++) {
+        uint64_t at = last - (WATCH_SERIES_MINUTES - 1 - j);
+
+        assert_int_equal(se->door[DOOR_SUBMISSION].messages[j], at % 7 + 1);
+        assert_int_equal(se->door[DOOR_SUBMISSION].refusals[j], at % 3 == 0 ? 1 : 0);
+        assert_int_equal(se->door[DOOR_SUBMISSION].connections[j], 0);
+        assert_int_equal(se->door[DOOR_SUBMISSION].auth_failures[j], 0);
+        for (int d = 0; d < DOOR_ROLE_COUNT; d++) {
+            if (d == DOOR_SUBMISSION)
+                continue;
+            assert_int_equal(se->door[d].messages[j], 0);
+            assert_int_equal(se->door[d].refusals[j], 0);
+        }
+    }
+    /* The hour is the day's last 60. */
+    st = read_status(ww);
+    {
+        uint64_t msg = 0, ref = 0;
+
+        for (size_t j = WATCH_SERIES_MINUTES - 60; j < WATCH_SERIES_MINUTES; j++) {
+            msg += se->door[DOOR_SUBMISSION].messages[j];
+            ref += se->door[DOOR_SUBMISSION].refusals[j];
+        }
+        assert_int_equal(st.door[DOOR_SUBMISSION].span[WATCH_SPAN_HOUR].messages, msg);
+        assert_int_equal(st.door[DOOR_SUBMISSION].span[WATCH_SPAN_HOUR].refusals, ref);
+    }
+    /* Silence: each minute shifts the series by one; after 1439 minutes one entry is left. */
+    fake_now = day0 + (last + 1) * minute;
+    se = read_series(ww);
+    assert_int_equal(se->door[DOOR_SUBMISSION].messages[WATCH_SERIES_MINUTES - 1], 0);
+    assert_int_equal(se->door[DOOR_SUBMISSION].messages[WATCH_SERIES_MINUTES - 2], last % 7 + 1);
+    assert_int_equal(se->door[DOOR_SUBMISSION].messages[0], (last - 1438) % 7 + 1);
+    fake_now = day0 + (last + 1439) * minute + minute - 1;
+    se = read_series(ww);
+    assert_int_equal(se->door[DOOR_SUBMISSION].messages[0], last % 7 + 1);
+    for (size_t j = 1; j < WATCH_SERIES_MINUTES; j++)
+        assert_int_equal(se->door[DOOR_SUBMISSION].messages[j], 0);
+    /* 24 hours after its minute, the last slot has expired too. */
+    fake_now += 1;
+    se = read_series(ww);
+    for (size_t j = 0; j < WATCH_SERIES_MINUTES; j++) {
+        assert_int_equal(se->door[DOOR_SUBMISSION].messages[j], 0);
+        assert_int_equal(se->door[DOOR_SUBMISSION].refusals[j], 0);
+    }
+    /* Each value in its own array, each door its own. */
+    {
+        struct watch_event conn = ev_at(WATCH_CONNECT, DOOR_INBOUND, AF_INET, v4);
+        struct watch_event authf = ev_at(WATCH_AUTH, DOOR_SUBMISSIONS, AF_INET, v4);
+
+        conn.connect = WATCH_CONNECT_DENIED;
+        authf.auth = WATCH_AUTH_FAILURE;
+        watch_window_add(ww, &conn);
+        watch_window_add(ww, &authf);
+        watch_window_add(ww, &authf);
+        reply(ww, DOOR_INTERNAL, v4, 421);
+        message(ww, DOOR_SUBMISSION, AF_INET, v4);
+        se = read_series(ww);
+        assert_int_equal(se->door[DOOR_INBOUND].connections[WATCH_SERIES_MINUTES - 1], 1);
+        assert_int_equal(se->door[DOOR_SUBMISSIONS].auth_failures[WATCH_SERIES_MINUTES - 1], 2);
+        assert_int_equal(se->door[DOOR_INTERNAL].refusals[WATCH_SERIES_MINUTES - 1], 1);
+        assert_int_equal(se->door[DOOR_SUBMISSION].messages[WATCH_SERIES_MINUTES - 1], 1);
+        assert_int_equal(se->door[DOOR_INBOUND].messages[WATCH_SERIES_MINUTES - 1], 0);
+        assert_int_equal(se->door[DOOR_SUBMISSIONS].connections[WATCH_SERIES_MINUTES - 1], 0);
+    }
+    watch_window_free(ww);
+}
+
+/* A clock jump of more than a day empties the day; a jump back counts in the newest minute. */
+static void
+test_day_jumps(void **state)
+{
+    const uint64_t minute = 60000, day = 1440 * minute;
+    struct watch_window *ww = window(5 * day);
+    struct watch_series *se;
+
+    (void)state;
+    for (int i = 0; i < 100; i++) {
+        fake_now = 5 * day + (uint64_t)i * 15 * minute;
+        message(ww, DOOR_INBOUND, AF_INET, v4);
+    }
+    se = read_series(ww);
+    {
+        uint64_t sum = 0;
+
+        for (size_t j = 0; j < WATCH_SERIES_MINUTES; j++)
+            sum += se->door[DOOR_INBOUND].messages[j];
+        assert_int_equal(sum, 96); /* one every 15 minutes: 96 in a day */
+    }
+    fake_now += day + 1;
+    se = read_series(ww);
+    for (size_t j = 0; j < WATCH_SERIES_MINUTES; j++)
+        assert_int_equal(se->door[DOOR_INBOUND].messages[j], 0);
+    /* Far into the future (wrapping the ring many times): still empty, then counts anew. */
+    fake_now += 1000 * day + 17 * minute;
+    message(ww, DOOR_INBOUND, AF_INET, v4);
+    se = read_series(ww);
+    assert_int_equal(se->door[DOOR_INBOUND].messages[WATCH_SERIES_MINUTES - 1], 1);
+    for (size_t j = 0; j + 1 < WATCH_SERIES_MINUTES; j++)
+        assert_int_equal(se->door[DOOR_INBOUND].messages[j], 0);
+    /* Back by ten minutes: counted in the newest minute, nothing lost or misplaced. */
+    fake_now -= 10 * minute;
+    message(ww, DOOR_INBOUND, AF_INET, v4);
+    se = read_series(ww);
+    assert_int_equal(se->door[DOOR_INBOUND].messages[WATCH_SERIES_MINUTES - 1], 2);
+    assert_int_equal(se->door[DOOR_INBOUND].messages[WATCH_SERIES_MINUTES - 11], 0);
+    watch_window_free(ww);
+}
+
+/* A clock younger than a day (just after boot): the minutes before its origin are zeros. */
+static void
+test_day_before_origin(void **state)
+{
+    struct watch_window *ww = window(0);
+    struct watch_series *se;
+
+    (void)state;
+    message(ww, DOOR_INBOUND, AF_INET, v4);
+    fake_now = 3 * 60000 + 5;
+    message(ww, DOOR_INBOUND, AF_INET, v4);
+    message(ww, DOOR_INBOUND, AF_INET, v4);
+    se = read_series(ww);
+    assert_int_equal(se->into_minute_ms, 5);
+    assert_int_equal(se->door[DOOR_INBOUND].messages[WATCH_SERIES_MINUTES - 1], 2);
+    assert_int_equal(se->door[DOOR_INBOUND].messages[WATCH_SERIES_MINUTES - 4], 1);
+    for (size_t j = 0; j < WATCH_SERIES_MINUTES - 4; j++)
+        assert_int_equal(se->door[DOOR_INBOUND].messages[j], 0);
+    watch_window_free(ww);
+    /* No watcher: all zero. */
+    memset(se, 0xa5, sizeof(*se));
+    watch_series(NULL, se);
+    assert_int_equal(se->into_minute_ms, 0);
+    assert_int_equal(se->door[DOOR_SUBMISSIONS].auth_failures[WATCH_SERIES_MINUTES - 1], 0);
+}
+
+/* A slot saturates at UINT32_MAX; the totals since start stay exact. */
+static void
+test_day_saturates(void **state)
+{
+    struct watch_window *ww = window(123456789);
+    struct watch_event ev = ev_at(WATCH_MESSAGE, DOOR_INTERNAL, AF_INET, v4);
+    struct watch_series *se;
+    struct watch_status st;
+
+    (void)state;
+    watch_window_add_n(ww, &ev, UINT32_MAX - 2);
+    se = read_series(ww);
+    assert_int_equal(se->door[DOOR_INTERNAL].messages[WATCH_SERIES_MINUTES - 1], UINT32_MAX - 2);
+    watch_window_add_n(ww, &ev, 5);
+    watch_window_add(ww, &ev);
+    se = read_series(ww);
+    assert_int_equal(se->door[DOOR_INTERNAL].messages[WATCH_SERIES_MINUTES - 1], UINT32_MAX);
+    st = read_status(ww);
+    assert_int_equal(st.door[DOOR_INTERNAL].span[WATCH_SPAN_START].messages,
+                     (uint64_t)UINT32_MAX + 4);
+    assert_int_equal(st.door[DOOR_INTERNAL].span[WATCH_SPAN_HOUR].messages, UINT32_MAX);
+    /* The next minute starts from nothing. */
+    fake_now += 60000;
+    watch_window_add(ww, &ev);
+    se = read_series(ww);
+    assert_int_equal(se->door[DOOR_INTERNAL].messages[WATCH_SERIES_MINUTES - 1], 1);
+    assert_int_equal(se->door[DOOR_INTERNAL].messages[WATCH_SERIES_MINUTES - 2], UINT32_MAX);
+    watch_window_free(ww);
+}
+
 int
 main(void)
 {
@@ -445,6 +646,10 @@ main(void)
         cmocka_unit_test(test_top_clients),
         cmocka_unit_test(test_flood_keeps_heavy_hitters),
         cmocka_unit_test(test_newcomer_during_flood),
+        cmocka_unit_test(test_day_series),
+        cmocka_unit_test(test_day_jumps),
+        cmocka_unit_test(test_day_before_origin),
+        cmocka_unit_test(test_day_saturates),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -137,11 +137,15 @@ def setup(gateway, ca, tmp_path):
     started = []
 
     def make(env=None, https=True, auth_extra="", address=None, domains=None, extra="",
-             delivery=None):
+             delivery=None, doors=None):
+        """doors: the listen blocks (None: submission and submissions on HTTPS, else the
+        default doors)."""
         port = free_port()
         pw = make_passwd(tmp_path / "passwd", USERS)
         more = {"delivery": delivery} if delivery is not None else {}
-        g = gateway(doors={"submission": {}, "submissions": {}} if https else None,
+        if doors is None and https:
+            doors = {"submission": {}, "submissions": {}}
+        g = gateway(doors=doors,
                     domains={"ours.test": None, **(domains or {})},
                     tls=ca.issue("gate26.test", "127.0.0.1") if https else None,
                     extra=f"auth {{\n    passwd {pw}\n{auth_extra}}}\n"
