@@ -11,6 +11,7 @@
  *   request  = verb *(SP target) LF
  *   request  =/ "unlock" SP token LF    ; a client address or a user name
  *   request  =/ "status" LF / "status-json" LF
+ *   request  =/ "alerts-json" LF
  *   verb     = "list" / "list-json" / "show" / "flush" / "hold" / "release"
  *              / "delete" / "bounce"
  *   target   = id / selector           ; ids and selectors are never mixed
@@ -37,6 +38,8 @@
  * daemon's memory. status-json answers "ok" and the status document, one
  * JSON object (docs/watch.md, "gate26 status", lists its fields); status
  * answers "ok" and the same document as `gate26 status` prints it.
+ * alerts-json answers "ok" and the alerts document (docs/watch.md, "The
+ * alerts document"): the rules as run, the keys firing, the history.
  */
 #ifndef GATE26_CTL_CTL_H
 #define GATE26_CTL_CTL_H
