@@ -134,14 +134,14 @@ def setup(gateway, ca, tmp_path):
     """The daemon with AUTH on its submission doors and TLS, and a console over HTTPS."""
     started = []
 
-    def make(env=None, https=True, auth_extra="", address=None):
+    def make(env=None, https=True, auth_extra="", address=None, extra="", tls=None):
         port = free_port()
         pw = make_passwd(tmp_path / "passwd", USERS)
         g = gateway(doors={"submission": {}, "submissions": {}} if https else None,
                     domains={"ours.test": None},
-                    tls=ca.issue("gate26.test", "127.0.0.1") if https else None,
+                    tls=(tls or ca.issue("gate26.test", "127.0.0.1")) if https else None,
                     extra=f"auth {{\n    passwd {pw}\n{auth_extra}}}\n"
-                          + console_conf(port, address=address))
+                          + console_conf(port, address=address) + extra)
         c = Console(g, port, https, env)
         started.append(c)
         return g, c
