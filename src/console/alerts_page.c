@@ -47,9 +47,10 @@ cell_time(struct evbuffer *b, const json_t *v)
     evbuffer_add_printf(b, "</td>");
 }
 
-/* An array of strings as one cell, comma-separated ("-" when empty). */
-static void
-cell_list(struct evbuffer *b, const json_t *arr, const char *prefix)
+/* An array of strings, comma-separated, the first after prefix (and a line break when after);
+   true when it wrote one. */
+static bool
+cell_list(struct evbuffer *b, const json_t *arr, const char *prefix, bool after)
 {
     size_t i;
     json_t *v;
@@ -59,10 +60,11 @@ cell_list(struct evbuffer *b, const json_t *arr, const char *prefix)
     {
         if (!json_is_string(v))
             continue;
-        evbuffer_add_printf(b, "%s%s", any ? ", " : "", any ? "" : prefix);
+        evbuffer_add_printf(b, "%s%s", any ? ", " : after ? "<br>" : "", any ? "" : prefix);
         web_escapez(b, json_string_value(v));
         any = true;
     }
+    return any;
 }
 
 static void
@@ -101,7 +103,7 @@ rules_table(struct evbuffer *b, const json_t *rules)
         cell_text(b, json_object_get(r, "window"));
         cell_text(b, json_object_get(r, "per"));
         evbuffer_add_printf(b, "<td>");
-        cell_list(b, json_object_get(r, "doors"), "");
+        (void)cell_list(b, json_object_get(r, "doors"), "", false);
         evbuffer_add_printf(b, "</td><td>");
         for (size_t k = 0; k < sizeof others / sizeof others[0]; k++) {
             const json_t *v = json_object_get(r, others[k]);
@@ -118,11 +120,9 @@ rules_table(struct evbuffer *b, const json_t *rules)
         evbuffer_add_printf(b, "</td>");
         cell_text(b, json_object_get(r, "hold"));
         evbuffer_add_printf(b, "<td>");
-        cell_list(b, json_object_get(notify, "webhooks"), "webhook ");
-        evbuffer_add_printf(b, " ");
-        cell_list(b, json_object_get(notify, "mails"), "mail ");
-        evbuffer_add_printf(b, " ");
-        cell_list(b, json_object_get(notify, "execs"), "exec ");
+        any = cell_list(b, json_object_get(notify, "webhooks"), "webhook ", false);
+        any |= cell_list(b, json_object_get(notify, "mails"), "mail ", any);
+        (void)cell_list(b, json_object_get(notify, "execs"), "exec ", any);
         evbuffer_add_printf(b, "</td></tr>\n");
     }
     evbuffer_add_printf(b, "</table>\n");

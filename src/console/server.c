@@ -194,6 +194,9 @@ dispatch(struct req *q, const struct web_route *rt)
     case WEB_DOORS:
         doors_page(q);
         break;
+    case WEB_DOORS_CHECK:
+        doors_check(q);
+        break;
     case WEB_STYLE:
         send_style(q);
         break;
@@ -451,6 +454,7 @@ console_main(int argc, char **argv, const char *default_conf)
     log_set_level(con->conf->log_level);
     signal(SIGPIPE, SIG_IGN);
     con->idle = idle_timeout();
+    doors_init(con);
     if (privileges_check(con->conf, err, sizeof err) == -1 ||
         console_open(con, &fd, err, sizeof err) == -1 ||
         privileges_drop(con->conf, NULL, NULL, err, sizeof err) == -1) {
@@ -498,6 +502,7 @@ out:
         event_free(sigint);
     if (con->http != NULL)
         evhttp_free(con->http);
+    doors_stop(con);
     if (con->base != NULL)
         event_base_free(con->base);
     account_store_free(con->store);

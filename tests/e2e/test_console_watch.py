@@ -14,6 +14,7 @@ import json
 import re
 import smtplib
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -165,7 +166,7 @@ def test_scanners_page_shows_scanner_sessions(setup, browser):
         status, _, text = w.request("GET", "/scanners")
         assert status == 200, text
         return text if text.count('<tr class="source">') >= 3 else None
-    wait_for(rows, 20, "three scanner sources on the page")
+    wait_for(rows, 60, "three scanner sources on the page")
     text = rows()
     src = table(text, "scanner-sources")
     for a in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
@@ -200,3 +201,148 @@ def test_scanners_needs_an_admin(setup):
     assert w.login(USER, USERS[USER])[0] == 303
     assert w.request("GET", "/scanners")[0] == 403
     assert w.request("GET", "/alerts")[0] == 403
+
+
+# ------------------------------------------------------------------ doors
+
+
+def doors_tls(ca, expiring_days=5):
+    """A tls block of two certificates of ca: the served one (30 days) and one that expires in
+    expiring_days; the CA as ca-file, so that the check verifies the chain."""
+    good = ca.issue("gate26.test", "127.0.0.1")
+    soon = ca.issue("soon.test", "www.soon.test", days=expiring_days)
+    return (f"    cert {good[0]}\n    key {good[1]}\n    cert {soon[0]}\n    key {soon[1]}\n"
+            f"    ca-file {ca.pem}"), good, soon
+
+
+def cert_row(text, i):
+    m = re.search(rf'<tr id="cert-{i}"([^>]*)>(.*?)</tr>', text, re.S)
+    assert m, text
+    return m.group(1), m.group(2)
+
+
+def test_doors_page_settings_and_certificates(setup, ca):
+    tls, good, soon = doors_tls(ca)
+    g, con = setup(tls=tls, extra="checks submission {\n    spf on\n}\n")
+    w = admin(con)
+    status, _, text = w.request("GET", "/doors")
+    assert status == 200, text
+    doors = table(text, "doors")
+    for role in ("submission", "submissions"):
+        m = re.search(rf'<tr id="door-{role}">(.*?)</tr>', doors, re.S)
+        assert m, doors
+        row = m.group(1)
+        assert f"127.0.0.1:{g.port(role)}" in row
+        assert "required, offered inside TLS" in row
+        assert "max-message-size" in row and "anyone" in row
+    assert "starttls" in re.search(r'<tr id="door-submission">(.*?)</tr>', doors, re.S).group(1)
+    assert "implicit" in re.search(r'<tr id="door-submissions">(.*?)</tr>', doors,
+                                   re.S).group(1)
+    assert "spf on" in re.search(r'<tr id="door-submission">(.*?)</tr>', doors, re.S).group(1)
+    assert re.search(r'<tr id="door-submissions">.*?<td>none</td></tr>', doors, re.S)
+    # The certificates: the served one is fine, the other expires in 5 days: red.
+    attrs, row = cert_row(text, 0)
+    assert 'class' not in attrs and str(good[0]) in row and "gate26.test" in row
+    assert "127.0.0.1" in row and "gate26 test CA" in row
+    assert re.search(r'<td class="days">(29|30)</td>', row), row
+    attrs, row = cert_row(text, 1)
+    assert "expiring" in attrs and str(soon[0]) in row and "www.soon.test" in row
+    assert re.search(r'<td class="days">[45]</td>', row), row
+    assert 'id="check-status">not run yet<' in text
+
+
+def test_doors_expired_and_unreadable_certificates(setup, ca, tmp_path):
+    good = ca.issue("gate26.test", "127.0.0.1")
+    old = ca.issue("old.test", days=-2)
+    g, con = setup(tls=f"    cert {good[0]}\n    key {good[1]}\n    cert {old[0]}\n"
+                       f"    key {old[1]}")
+    w = admin(con)
+    # The file changes after the start: the page reads it again (here: no longer a cert).
+    Path(old[0]).write_text("<script>not a certificate</script>\n")
+    status, _, text = w.request("GET", "/doors")
+    assert status == 200
+    attrs, row = cert_row(text, 1)
+    assert "error" in attrs and "no certificate in" in row
+    old_cert = ca.issue("old.test", days=-2)  # written again: expired
+    status, _, text = w.request("GET", "/doors")
+    attrs, row = cert_row(text, 1)
+    assert "expiring" in attrs and "(expired)" in row and "old.test" in row, row
+    assert old_cert[0] == old[0]
+
+
+def test_doors_check_from_the_page(setup, ca, browser):
+    tls, _, _ = doors_tls(ca)
+    g, con = setup(tls=tls)
+    w = admin(con)
+    status, _, text = w.request("GET", "/doors")
+    assert 'id="run-check"' in text
+    # Without its CSRF token, or from another origin: refused, nothing runs.
+    status, _, _ = w.post("/doors/check", csrf=False)
+    assert status == 403
+    status, _, _ = w.post("/doors/check", origin="https://evil.test")
+    assert status == 403
+    assert "action=doors-check" not in con.log()
+    status, _, text = w.post("/doors/check")
+    assert status == 200, text
+    assert "gate26 check started on 2 addresses." in text
+    assert re.search(r'event=console-action, user="alice@ours.test", admin=yes, '
+                     r'action=doors-check, targets=2, pid=\d+', con.log())
+
+    def ended():
+        status, _, text = w.request("GET", "/doors")
+        assert status == 200
+        return text if "last run ended" in text else None
+    wait_for(ended, 90, "the check's verdict on the page")
+    text = ended()
+    level = re.search(r'id="check-level">(\w+)<', text).group(1)
+    assert level in ("ok", "info", "warn", "critical")
+    findings = table(text, "check-findings")
+    for role in ("submission", "submissions"):
+        assert f"127.0.0.1 port {g.port(role)}" in findings
+    assert "event=console-doors-check, status=done" in con.log()
+    # A port that speaks STARTTLS and one that speaks implicit TLS: each probed as it speaks.
+    ports = table(text, "check-ports")
+    sub = re.search(rf"127.0.0.1 port {g.port('submission')}</td>(.*?)</tr>", ports).group(1)
+    subs = re.search(rf"127.0.0.1 port {g.port('submissions')}</td>(.*?)</tr>", ports).group(1)
+    # Each door probed as it speaks: STARTTLS on one, implicit TLS on the other; the chain
+    # verified with the tls block's ca-file.
+    assert "<td>open</td>" in sub and "starttls TLSv1." in sub and "verified" in sub, sub
+    assert "<td>open</td>" in subs and "implicit TLSv1." in subs and "gate26.test" in subs, subs
+
+    br = browser(con)
+    br.login(ADMIN)
+    br.get("/doors")
+    br.find("run-check").click()
+    br.find("note", "gate26 check started")
+    wait_for(lambda: (br.get("/doors"), "last run ended" in br.find("check-status").text)[1],
+             90, "the verdict in the browser")
+    assert br.find("check-level").text in ("ok", "info", "warn", "critical")
+    br.shot("doors")
+    br.find("cert-1").location_once_scrolled_into_view  # the certificates and the verdict
+    br.shot("doors-certificates-check")
+
+
+def test_doors_check_child_is_killed_at_the_console_stop(setup, ca):
+    tls, _, _ = doors_tls(ca)
+    g, con = setup(tls=tls)
+    w = admin(con)
+    status, _, text = w.post("/doors/check")
+    assert status == 200, text
+    pid = int(re.search(r"action=doors-check, targets=2, pid=(\d+)", con.log()).group(1))
+    con.stop()  # asserts a clean exit without sanitizer reports
+    # Reaped (or killed and reaped): no process, no zombie, left with its pid as our child.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        assert f" {con.proc.pid} " not in stat.split(")")[1][:40], stat
+    except FileNotFoundError:
+        pass
+
+
+def test_doors_needs_an_admin(setup):
+    g, con = setup()
+    w = con.client()
+    assert w.login(USER, USERS[USER])[0] == 303
+    assert w.request("GET", "/doors")[0] == 403
+    assert w.post("/doors/check")[0] == 403
+    assert "action=doors-check" not in con.log()
