@@ -11,9 +11,12 @@ validated; /doors shows each door's settings and each certificate's expiry
 with a screenshot."""
 import html
 import json
+import os
 import re
+import signal
 import smtplib
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -320,6 +323,40 @@ def test_doors_check_from_the_page(setup, ca, browser):
     br.shot("doors")
     br.find("cert-1").location_once_scrolled_into_view  # the certificates and the verdict
     br.shot("doors-certificates-check")
+
+
+def test_doors_check_one_at_a_time_and_killed_after_60s(setup, ca):
+    tls, _, _ = doors_tls(ca)
+    g, con = setup(tls=tls)
+    w = admin(con)
+    os.kill(g.pid, signal.SIGSTOP)  # its doors take connections (the backlog), never greet
+    try:
+        status, _, text = w.post("/doors/check")
+        assert status == 200, text
+        pid = int(re.search(r"action=doors-check, targets=2, pid=(\d+)", con.log()).group(1))
+        os.kill(pid, signal.SIGSTOP)  # and the check itself stopped: it cannot end on its own
+        status, _, text = w.post("/doors/check")
+        assert status == 409 and "A check is already running." in text
+        assert con.log().count("action=doors-check, targets=") == 1
+        status, _, text = w.request("GET", "/doors")
+        assert "running (started" in text and re.search(r'id="run-check"[^>]*disabled', text)
+
+        def killed():
+            time.sleep(1)
+            return "no verdict within 60 s: killed" in w.request("GET", "/doors")[2]
+        wait_for(killed, 120, "the check killed after 60 s")
+        assert not os.path.exists(f"/proc/{pid}") or f" {con.proc.pid} " not in \
+            open(f"/proc/{pid}/stat").read().split(")")[1][:40]
+        assert ('event=console-doors-check, status=failed, user="alice@ours.test", '
+                'error="no verdict within 60 s: killed"') in con.log()
+    finally:
+        os.kill(g.pid, signal.SIGCONT)
+    # Another run goes now, and gives a verdict.
+    status, _, text = w.post("/doors/check")
+    assert status == 200, text
+    wait_for(lambda: (time.sleep(0.5), "last run ended" in w.request("GET", "/doors")[2]
+                      and 'id="check-level"' in w.request("GET", "/doors")[2])[1],
+             90, "the second run's verdict")
 
 
 def test_doors_check_child_is_killed_at_the_console_stop(setup, ca):
