@@ -126,6 +126,7 @@ def test_alerts_page_rules_firing_history(setup, browser):
 
     br = browser(con)
     br.login(ADMIN)
+    br.find("logout")  # logged in: the landing page is there
     br.get("/alerts")
     assert "127.0.0.1" in br.find("firing").text
     assert evil in br.find("history").text  # shown as text
@@ -184,6 +185,7 @@ def test_scanners_page_shows_scanner_sessions(setup, browser):
 
     br = browser(con)
     br.login(ADMIN)
+    br.find("logout")  # logged in: the landing page is there
     br.get("/scanners")
     assert "127.0.0.2" in br.find("scanner-sources").text
     br.shot("scanners")
@@ -314,6 +316,7 @@ def test_doors_check_from_the_page(setup, ca, browser):
 
     br = browser(con)
     br.login(ADMIN)
+    br.find("logout")  # logged in: the landing page is there
     br.get("/doors")
     br.find("run-check").click()
     br.find("note", "gate26 check started")
