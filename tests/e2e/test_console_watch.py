@@ -3,8 +3,9 @@
 "Scanners", "Doors") with the real daemon, its console and real peers:
 failed AUTH attempts (smtplib) fire an alert rule, seen firing and in the
 history on /alerts (a user name tried that is markup shows as text; a
-webhook's secret path never shows); scanner sessions (an HTTP request line
-and binary octets on a plain door) show on /scanners, whose ?top= is
+webhook's secret path never shows); Mirai-fingerprinted SYNs (scapy, captured
+by the sensor) and scanner sessions (an HTTP request line and binary octets
+on a plain door) show on /scanners, whose ?top= is
 validated; /doors shows each door's settings and each certificate's expiry
 (one of a CA's certificates that expires in a few days is marked), and the
 `gate26 check` run from its button gives a verdict. Each page in Chromium,
@@ -153,8 +154,13 @@ def test_alerts_page_daemon_down_is_503(setup):
 
 
 def test_scanners_page_shows_scanner_sessions(setup, browser):
-    g, con = setup()
+    from test_scanners import DST, send_syns
+
+    g, con = setup(extra="watch {\n    capture lo\n}\n")
     port = g.port("submission")  # plain until STARTTLS: scanner sessions are sniffed there
+    # 20 Mirai-fingerprinted SYNs (sequence number == destination address) from 127.0.0.40,
+    # captured by the sensor.
+    send_syns(port, [("127.0.0.40", DST)] * 20)
     r = Raw(port, source="127.0.0.2")
     r.expect(220)
     r.send(b"GET /wp-login.php HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -169,19 +175,28 @@ def test_scanners_page_shows_scanner_sessions(setup, browser):
     def rows():
         status, _, text = w.request("GET", "/scanners")
         assert status == 200, text
-        return text if text.count('<tr class="source">') >= 3 else None
-    wait_for(rows, 60, "three scanner sources on the page")
+        return text if text.count('<tr class="source">') >= 4 else None
+    wait_for(rows, 60, "four scanner sources on the page")
     text = rows()
     src = table(text, "scanner-sources")
-    for a in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+    for a in ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.40"):
         assert a in src
-    assert "127.0.0.0/24" in table(text, "scanner-networks")
-    assert 'id="scanner-mirai">0<' in text and 'id="scanner-summary"' in text
+    # The Mirai source first (most Mirai SYNs plus sessions), its 20 SYNs on the door's port.
+    first = re.search(r'<tr class="source">(.*?)</tr>', src).group(1)
+    assert first.startswith(f"<td>127.0.0.40</td><td>20</td><td>0</td>"), first
+    assert f"<td>{port}</td>" in first
+    http_row = re.search(r'<tr class="source"><td>127.0.0.2</td>(.*?)</tr>', src).group(1)
+    assert http_row.startswith("<td>0</td><td>0</td><td>0</td><td>1</td>"), http_row  # http
+    net = table(text, "scanner-networks")
+    assert re.search(r"<td>127.0.0.0/24</td><td>20</td><td>0</td><td>3</td><td>4</td>", net), net
+    assert 'id="scanner-mirai">20<' in text
+    assert re.search(r'<th>Capture</th><td>lo</td>', table(text, "scanner-summary"))
     # ?top=N bounds the rows.
     status, _, text = w.request("GET", "/scanners?top=1")
     assert status == 200 and text.count('<tr class="source">') == 1
+    assert 'id="scanner-mirai">20<' in text
     status, _, text = w.request("GET", "/scanners?top=1000")
-    assert status == 200 and text.count('<tr class="source">') == 3
+    assert status == 200 and text.count('<tr class="source">') == 4
 
     br = browser(con)
     br.login(ADMIN)
