@@ -214,7 +214,13 @@ alerts_page(struct req *q)
     page_begin(b, "Alerts", q->s);
     rules_table(b, json_object_get(doc, "rules"));
     firing_table(b, json_object_get(doc, "firing"));
+    if (json_is_true(json_object_get(doc, "firing_cut")))
+        evbuffer_add_printf(b, "<p class=\"error\" id=\"firing-cut\">More keys fire than the "
+                               "daemon lists: <code>gate26 status</code> counts them all.</p>\n");
     history_table(b, json_object_get(doc, "history"));
+    if (json_is_true(json_object_get(doc, "history_cut")))
+        evbuffer_add_printf(b, "<p id=\"history-cut\">Older entries were left out of the "
+                               "daemon's answer; the log has every one.</p>\n");
     json_decref(doc);
     send_page(q, 200, "OK", b);
     evbuffer_free(b);

@@ -16,7 +16,14 @@ struct evbuffer;
 /* The verb, as a request line without its LF. */
 #define CTL_ALERTS_JSON_VERB "alerts-json"
 
-/* The document of w now: {"rules": [...], "firing": [...], "history": [...]}. A new reference. */
+/* Each of firing and history is cut at this many octets of JSON (a worst-case estimate). */
+#define CTL_ALERTS_LIST_OCTETS (384 * 1024)
+
+/*
+ * The document of w now: {"rules": [...], "firing": [...], "firing_cut": B,
+ * "history": [...], "history_cut": B}; a list is cut (B true) at
+ * CTL_STATUS_ALERTS_MAX entries or CTL_ALERTS_LIST_OCTETS. A new reference.
+ */
 json_t *ctl_alerts_doc(struct watch *w);
 
 /* The daemon's answer to "alerts-json": the document, compact, and a LF, into out. */

@@ -28,7 +28,8 @@ test_no_watcher(void **state)
     char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
 
     (void)state;
-    assert_string_equal(text, "{\"firing\":[],\"history\":[],\"rules\":[]}");
+    assert_string_equal(text, "{\"firing\":[],\"firing_cut\":false,\"history\":[],"
+                              "\"history_cut\":false,\"rules\":[]}");
     free(text);
     json_decref(doc);
 }
@@ -131,12 +132,58 @@ test_rules_firing_history(void **state)
     event_base_free(base);
 }
 
+/* 1100 clients firing: firing is cut at 1000 (firing_cut), the history holds its last 1000. */
+static void
+test_lists_are_cut(void **state)
+{
+    static const char text[] = "listen inbound {\n    address 127.0.0.1:2525\n}\n"
+                               "domain example.com {\n}\n"
+                               "alert any {\n    when connections\n    over 1 in 1m\n"
+                               "    per client\n}\n";
+    struct event_base *base = event_base_new();
+    char err[512];
+    struct conf *c =
+        conf_load_text("/tmp/gate26-alerts-test.conf", text, sizeof text - 1, err, sizeof err);
+    struct watch *w;
+    json_t *doc;
+
+    (void)state;
+    if (c == NULL)
+        fail_msg("%s", err);
+    w = watch_new(base, c);
+    for (unsigned i = 0; i < 1100; i++) {
+        unsigned char a[4] = {10, 0, (unsigned char)(i / 250), (unsigned char)(i % 250 + 1)};
+        struct watch_event ev = {.kind = WATCH_CONNECT,
+                                 .door = DOOR_INBOUND,
+                                 .family = AF_INET,
+                                 .addr = a,
+                                 .connect = WATCH_CONNECT_ACCEPTED};
+
+        watch_note(w, &ev);
+    }
+    doc = ctl_alerts_doc(w);
+    assert_int_equal(json_array_size(json_object_get(doc, "firing")), 1000);
+    assert_true(json_is_true(json_object_get(doc, "firing_cut")));
+    assert_int_equal(json_array_size(json_object_get(doc, "history")), 1000);
+    assert_true(json_is_false(json_object_get(doc, "history_cut")));
+    /* Newest first: the last client that fired. */
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(doc, "history"), 0), "key")),
+                        "10.0.4.100");
+    json_decref(doc);
+    watch_stop(w);
+    watch_free(w);
+    conf_unref(c);
+    event_base_free(base);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_watcher),
         cmocka_unit_test(test_rules_firing_history),
+        cmocka_unit_test(test_lists_are_cut),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -139,7 +139,8 @@ def test_alerts_page_without_rules(setup):
     w = admin(con)
     status, _, text = w.request("GET", "/alerts")
     assert status == 200 and 'id="rules-none"' in text and 'id="firing-none"' in text
-    assert alerts_json(g) == {"rules": [], "firing": [], "history": []}
+    assert alerts_json(g) == {"rules": [], "firing": [], "firing_cut": False, "history": [],
+                              "history_cut": False}
 
 
 def test_alerts_page_daemon_down_is_503(setup):
