@@ -1,12 +1,227 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The alerts (GET /alerts): rules, firing now, history.
- * Being built (issue 15): answers 501 until then.
+ * The alerts (GET /alerts, admins; docs/console.md, "Alerts"): the rules as
+ * the daemon runs them, the keys firing now, and the history since the
+ * daemon's start, from its alerts-json document. Every value is escaped.
  */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <jansson.h>
+
+#include "conf/conf.h"
 #include "console/console_impl.h"
+
+/* The most rows each table shows (the document holds at most 1000 of each). */
+#define ALERTS_ROWS_MAX 500
+
+static void
+cell_text(struct evbuffer *b, const json_t *v)
+{
+    evbuffer_add_printf(b, "<td>");
+    if (json_is_string(v))
+        web_escapez(b, json_string_value(v));
+    else if (json_is_integer(v))
+        evbuffer_add_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_real(v))
+        evbuffer_add_printf(b, "%g", json_real_value(v));
+    else if (json_is_true(v))
+        evbuffer_add_printf(b, "yes");
+    else if (json_is_false(v))
+        evbuffer_add_printf(b, "no");
+    else
+        evbuffer_add_printf(b, "-");
+    evbuffer_add_printf(b, "</td>");
+}
+
+/* A time in seconds since the epoch, as a cell. */
+static void
+cell_time(struct evbuffer *b, const json_t *v)
+{
+    char when[64];
+
+    fmt_time(when, sizeof when, json_is_integer(v) ? json_integer_value(v) : 0);
+    evbuffer_add_printf(b, "<td>");
+    web_escapez(b, when);
+    evbuffer_add_printf(b, "</td>");
+}
+
+/* An array of strings, comma-separated, the first after prefix (and a line break when after);
+   true when it wrote one. */
+static bool
+cell_list(struct evbuffer *b, const json_t *arr, const char *prefix, bool after)
+{
+    size_t i;
+    json_t *v;
+    bool any = false;
+
+    json_array_foreach(arr, i, v)
+    {
+        if (!json_is_string(v))
+            continue;
+        evbuffer_add_printf(b, "%s%s", any ? ", " : after ? "<br>" : "", any ? "" : prefix);
+        web_escapez(b, json_string_value(v));
+        any = true;
+    }
+    return any;
+}
+
+static void
+more_note(struct evbuffer *b, size_t n)
+{
+    if (n > ALERTS_ROWS_MAX)
+        evbuffer_add_printf(b, "<p class=\"note\">%zu more not shown.</p>\n", n - ALERTS_ROWS_MAX);
+}
+
+static void
+rules_table(struct evbuffer *b, const json_t *rules)
+{
+    size_t i;
+    json_t *r;
+
+    evbuffer_add_printf(b, "<h2>Rules</h2>\n");
+    if (json_array_size(rules) == 0) {
+        evbuffer_add_printf(b, "<p id=\"rules-none\">No alert rules are configured.</p>\n");
+        return;
+    }
+    evbuffer_add_printf(b, "<table id=\"rules\"><tr><th>Rule</th><th>When</th><th>Threshold</th>"
+                           "<th>Window (s)</th><th>Per</th><th>Doors</th><th>Other</th>"
+                           "<th>Hold</th><th>Notify</th></tr>\n");
+    json_array_foreach(rules, i, r)
+    {
+        const json_t *notify = json_object_get(r, "notify");
+        static const char *const others[] = {"factor", "baseline", "age", "within"};
+        bool any = false;
+
+        if (i >= ALERTS_ROWS_MAX)
+            break;
+        evbuffer_add_printf(b, "<tr class=\"rule\">");
+        cell_text(b, json_object_get(r, "name"));
+        cell_text(b, json_object_get(r, "when"));
+        cell_text(b, json_object_get(r, "threshold"));
+        cell_text(b, json_object_get(r, "window"));
+        cell_text(b, json_object_get(r, "per"));
+        evbuffer_add_printf(b, "<td>");
+        (void)cell_list(b, json_object_get(r, "doors"), "", false);
+        evbuffer_add_printf(b, "</td><td>");
+        for (size_t k = 0; k < sizeof others / sizeof others[0]; k++) {
+            const json_t *v = json_object_get(r, others[k]);
+
+            if (json_is_integer(v))
+                evbuffer_add_printf(b, "%s%s %" JSON_INTEGER_FORMAT, any ? ", " : "", others[k],
+                                    json_integer_value(v));
+            else if (json_is_real(v))
+                evbuffer_add_printf(b, "%s%s %g", any ? ", " : "", others[k], json_real_value(v));
+            else
+                continue;
+            any = true;
+        }
+        evbuffer_add_printf(b, "</td>");
+        cell_text(b, json_object_get(r, "hold"));
+        evbuffer_add_printf(b, "<td>");
+        any = cell_list(b, json_object_get(notify, "webhooks"), "webhook ", false);
+        any |= cell_list(b, json_object_get(notify, "mails"), "mail ", any);
+        (void)cell_list(b, json_object_get(notify, "execs"), "exec ", any);
+        evbuffer_add_printf(b, "</td></tr>\n");
+    }
+    evbuffer_add_printf(b, "</table>\n");
+    more_note(b, json_array_size(rules));
+}
+
+static void
+firing_table(struct evbuffer *b, const json_t *firing)
+{
+    size_t i;
+    json_t *a;
+
+    evbuffer_add_printf(b, "<h2>Firing now</h2>\n");
+    if (json_array_size(firing) == 0) {
+        evbuffer_add_printf(b, "<p id=\"firing-none\">Nothing is firing.</p>\n");
+        return;
+    }
+    evbuffer_add_printf(b, "<table id=\"firing\"><tr><th>Rule</th><th>When</th><th>Key</th>"
+                           "<th>Value</th><th>Threshold</th><th>Since</th></tr>\n");
+    json_array_foreach(firing, i, a)
+    {
+        if (i >= ALERTS_ROWS_MAX)
+            break;
+        evbuffer_add_printf(b, "<tr class=\"firing\">");
+        cell_text(b, json_object_get(a, "rule"));
+        cell_text(b, json_object_get(a, "when"));
+        cell_text(b, json_object_get(a, "key"));
+        cell_text(b, json_object_get(a, "value"));
+        cell_text(b, json_object_get(a, "threshold"));
+        cell_time(b, json_object_get(a, "since"));
+        evbuffer_add_printf(b, "</tr>\n");
+    }
+    evbuffer_add_printf(b, "</table>\n");
+    more_note(b, json_array_size(firing));
+}
+
+static void
+history_table(struct evbuffer *b, const json_t *history)
+{
+    size_t i;
+    json_t *e;
+
+    evbuffer_add_printf(b, "<h2>History</h2>\n<p>The last firings and resolutions since the "
+                           "daemon started, newest first (the log keeps every one).</p>\n");
+    if (json_array_size(history) == 0) {
+        evbuffer_add_printf(b, "<p id=\"history-none\">None since the daemon started.</p>\n");
+        return;
+    }
+    evbuffer_add_printf(b, "<table id=\"history\"><tr><th>Time</th><th>Rule</th><th>When</th>"
+                           "<th>Key</th><th>Value</th><th>Threshold</th><th>Window (s)</th>"
+                           "<th>State</th><th>Door</th></tr>\n");
+    json_array_foreach(history, i, e)
+    {
+        const json_t *state = json_object_get(e, "state");
+
+        if (i >= ALERTS_ROWS_MAX)
+            break;
+        evbuffer_add_printf(b, "<tr class=\"%s\">",
+                            json_is_string(state) && strcmp(json_string_value(state), "firing") == 0
+                                ? "fired"
+                                : "resolved");
+        cell_time(b, json_object_get(e, "time"));
+        cell_text(b, json_object_get(e, "rule"));
+        cell_text(b, json_object_get(e, "when"));
+        cell_text(b, json_object_get(e, "key"));
+        cell_text(b, json_object_get(e, "value"));
+        cell_text(b, json_object_get(e, "threshold"));
+        cell_text(b, json_object_get(e, "window"));
+        cell_text(b, state);
+        cell_text(b, json_object_get(e, "door"));
+        evbuffer_add_printf(b, "</tr>\n");
+    }
+    evbuffer_add_printf(b, "</table>\n");
+    more_note(b, json_array_size(history));
+}
 
 void
 alerts_page(struct req *q)
 {
-    send_error(q, 501, "Not Implemented", "This page is being built.");
+    struct evbuffer *b;
+    char why[512];
+    json_t *doc = console_ctl_json(q, "alerts-json\n", "alerts", why, sizeof why);
+
+    if (doc == NULL) {
+        send_error(q, 503, "Service Unavailable", why);
+        return;
+    }
+    b = evbuffer_new();
+    page_begin(b, "Alerts", q->s);
+    rules_table(b, json_object_get(doc, "rules"));
+    firing_table(b, json_object_get(doc, "firing"));
+    if (json_is_true(json_object_get(doc, "firing_cut")))
+        evbuffer_add_printf(b, "<p class=\"error\" id=\"firing-cut\">More keys fire than the "
+                               "daemon lists: <code>gate26 status</code> counts them all.</p>\n");
+    history_table(b, json_object_get(doc, "history"));
+    if (json_is_true(json_object_get(doc, "history_cut")))
+        evbuffer_add_printf(b, "<p id=\"history-cut\">Older entries were left out of the "
+                               "daemon's answer; the log has every one.</p>\n");
+    json_decref(doc);
+    send_page(q, 200, "OK", b);
+    evbuffer_free(b);
 }

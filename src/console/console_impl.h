@@ -34,6 +34,7 @@ struct policy_limits;
 struct event_base;
 struct evbuffer;
 struct tls_server;
+struct doors_check;
 
 /* Sessions: idle and absolute lifetimes, and a login waiting for its code. */
 #define SESSION_IDLE_S     (30 * 60)
@@ -66,6 +67,7 @@ struct console {
     const char *cookie;     /* "__Host-gate26" on HTTPS, else "gate26" */
     unsigned idle;          /* seconds */
     struct session sessions[SESSIONS_MAX];
+    struct doors_check *check; /* doors_page.c: the `gate26 check` of POST /doors/check */
 };
 
 /* One request as the handlers see it. */
@@ -198,5 +200,10 @@ void quarantine_action(struct req *q);  /* POST /quarantine/action */
 void alerts_page(struct req *q);   /* GET /alerts */
 void scanners_page(struct req *q); /* GET /scanners */
 void doors_page(struct req *q);    /* GET /doors */
+void doors_check(struct req *q);   /* POST /doors/check */
+/* doors_page.c: the console's own binary, read at start before privileges drop; and at the
+   stop, a check still running killed and reaped, its state freed. */
+void doors_init(struct console *con);
+void doors_stop(struct console *con);
 
 #endif

@@ -200,6 +200,9 @@ dispatch(struct req *q, const struct web_route *rt)
     case WEB_DOORS:
         doors_page(q);
         break;
+    case WEB_DOORS_CHECK:
+        doors_check(q);
+        break;
     case WEB_STYLE:
         send_style(q);
         break;
@@ -457,6 +460,7 @@ console_main(int argc, char **argv, const char *default_conf)
     log_set_level(con->conf->log_level);
     signal(SIGPIPE, SIG_IGN);
     con->idle = idle_timeout();
+    doors_init(con);
     if (privileges_check(con->conf, err, sizeof err) == -1 ||
         console_open(con, &fd, err, sizeof err) == -1 ||
         privileges_drop(con->conf, NULL, NULL, err, sizeof err) == -1) {
@@ -504,6 +508,7 @@ out:
         event_free(sigint);
     if (con->http != NULL)
         evhttp_free(con->http);
+    doors_stop(con);
     if (con->base != NULL)
         event_base_free(con->base);
     account_store_free(con->store);

@@ -81,6 +81,7 @@ static const struct web_route routes[] = {
     {false, "/alerts", WEB_ALERTS, WEB_ADMIN},
     {false, "/scanners", WEB_SCANNERS, WEB_ADMIN},
     {false, "/doors", WEB_DOORS, WEB_ADMIN},
+    {true, "/doors/check", WEB_DOORS_CHECK, WEB_ADMIN},
     {false, "/style.css", WEB_STYLE, WEB_PUBLIC},
 };
 

@@ -49,6 +49,7 @@ enum web_page {
     WEB_ALERTS,             /* GET /alerts: rules, firing now, history */
     WEB_SCANNERS,           /* GET /scanners: top sources, Mirai counts */
     WEB_DOORS,              /* GET /doors: settings, the check's verdict, certificates */
+    WEB_DOORS_CHECK,        /* POST /doors/check: runs gate26 check on the doors */
     WEB_STYLE,              /* GET /style.css */
 };
 

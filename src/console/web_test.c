@@ -103,11 +103,13 @@ test_routes(void **state)
         {true, "/account/app-password/create", WEB_APP_CREATE, true},
         {true, "/account/app-password/revoke", WEB_APP_REVOKE, true},
         {false, "/style.css", WEB_STYLE, true},
+        {true, "/doors/check", WEB_DOORS_CHECK, true},
         /* the other method */
         {true, "/", WEB_NONE, true},
         {false, "/logout", WEB_NONE, true},
         {false, "/account/totp/enrol", WEB_NONE, true},
         {true, "/account", WEB_NONE, true},
+        {false, "/doors/check", WEB_NONE, true},
         /* hostile paths */
         {false, "", WEB_NONE, false},
         {false, "/account/", WEB_NONE, false},

@@ -14,6 +14,7 @@
  *   request  =/ "console-login" SP ("gate" / "failed" / "ok") SP client [SP user] LF
  *                                       ; the console's logins (console_auth.h)
  *   request  =/ "series-json" LF
+ *   request  =/ "alerts-json" LF
  *   verb     = "list" / "list-json" / "show" / "flush" / "hold" / "release"
  *              / "delete" / "bounce"
  *   target   = id / selector           ; ids and selectors are never mixed
@@ -46,6 +47,8 @@
  * answers "ok" and the same document as `gate26 status` prints it.
  * series-json answers "ok" and one compact JSON line: each door's counts
  * per minute over the last 24 hours, for the console (series.h).
+ * alerts-json answers "ok" and the alerts document (docs/watch.md, "The
+ * alerts document"): the rules as run, the keys firing, the history.
  */
 #ifndef GATE26_CTL_CTL_H
 #define GATE26_CTL_CTL_H

@@ -23,6 +23,7 @@
 #include <event2/listener.h>
 
 #include "ctl/console_auth.h"
+#include "ctl/alerts.h"
 #include "ctl/ctl.h"
 #include "ctl/format.h"
 #include "ctl/quarantine.h"
@@ -373,6 +374,19 @@ run_series(struct ctl_conn *c)
     evbuffer_free(body);
 }
 
+/* alerts-json: the rules, what fires, the history (alerts.c). */
+static void
+run_alerts(struct ctl_conn *c)
+{
+    struct evbuffer *body = evbuffer_new();
+
+    if (body == NULL)
+        log_panic("evbuffer_new failed");
+    ctl_alerts_answer(c->ctl->watch, body);
+    answer(c, 0, NULL, body);
+    evbuffer_free(body);
+}
+
 /* scanners-json [N]: the scanner table as `gate26 scanners` reads it (docs/scanners.md). */
 static void
 run_scanners(struct ctl_conn *c, size_t top)
@@ -550,6 +564,11 @@ run(struct ctl_conn *c, const char *line, size_t len)
     }
     if (len == sizeof(CTL_SERIES_JSON_VERB) - 1 && memcmp(line, CTL_SERIES_JSON_VERB, len) == 0) {
         run_series(c);
+        free(req);
+        return;
+    }
+    if (len == sizeof(CTL_ALERTS_JSON_VERB) - 1 && memcmp(line, CTL_ALERTS_JSON_VERB, len) == 0) {
+        run_alerts(c);
         free(req);
         return;
     }

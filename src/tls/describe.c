@@ -6,9 +6,13 @@
  * "with ESMTPS" clause (RFC 3848) and `gate26 check`.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "lib/str.h"
@@ -174,4 +178,27 @@ tls_describe(const SSL *cssl, struct tls_info *out)
     copy_z(out->verify_text, sizeof out->verify_text,
            v == X509_V_OK ? "ok" : X509_verify_cert_error_string(v));
     describe_name(ssl, cert, out);
+}
+
+int
+tls_describe_file(const char *path, struct tls_info *out, char *why, size_t whycap)
+{
+    FILE *f = fopen(path, "re");
+    X509 *x;
+
+    memset(out, 0, sizeof *out);
+    if (f == NULL) {
+        (void)str_fmt(why, whycap, "cannot read '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    x = PEM_read_X509(f, NULL, NULL, NULL);
+    (void)fclose(f);
+    ERR_clear_error();
+    if (x == NULL) {
+        (void)str_fmt(why, whycap, "no certificate in '%s'", path);
+        return -1;
+    }
+    describe_cert(x, out);
+    X509_free(x);
+    return 0;
 }

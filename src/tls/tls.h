@@ -149,6 +149,15 @@ struct tls_info {
 void tls_describe(const SSL *ssl, struct tls_info *out);
 
 /*
+ * The first certificate of the PEM file at path (a tls block's cert: the
+ * certificate, then its chain) described into out's peer_* fields as
+ * tls_describe() describes a peer's: subject CN, issuer, SANs, notAfter.
+ * Returns 0, or -1 with why (capacity whycap): the file cannot be read, or
+ * holds no certificate.
+ */
+int tls_describe_file(const char *path, struct tls_info *out, char *why, size_t whycap);
+
+/*
  * Writes OpenSSL's error queue (this thread's) into dst (capacity cap) as
  * one line for a log field, oldest first, joined by "; " ("error:0A000086:SSL
  * routines::certificate verify failed"), and clears the queue. An empty

@@ -1166,6 +1166,49 @@ test_not_after(void **state)
     tls_server_unref(s);
 }
 
+/* tls_describe_file(): a tls block's cert file described as a peer's certificate would be. */
+static void
+test_describe_file(void **state)
+{
+    static const struct {
+        const char *file; /* in tmpdir; NULL: a path that does not exist */
+        int rc;
+        const char *cn, *why;
+        long days; /* notAfter, days from now */
+    } rows[] = {
+        {"a.pem", 0, "a.example", NULL, 1},
+        {"chain.pem", 0, "a.example", NULL, 1}, /* the leaf, not the CA after it */
+        {"expired.pem", 0, "expired.example", NULL, -1},
+        {"combined.pem", 0, "a.example", NULL, 1},
+        {"a.key", -1, NULL, "no certificate in", 0}, /* a key where a cert belongs */
+        {NULL, -1, NULL, "cannot read", 0},
+    };
+    char path[PATH_MAX], why[512];
+    struct tls_info info;
+    time_t now = time(NULL);
+
+    (void)state;
+    write_text("empty.pem", "");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        path_of(path, sizeof path, rows[i].file != NULL ? rows[i].file : "missing.pem");
+        why[0] = '\0';
+        assert_int_equal(tls_describe_file(path, &info, why, sizeof why), rows[i].rc);
+        if (rows[i].rc == -1) {
+            assert_non_null(strstr(why, rows[i].why));
+            assert_false(info.has_peer_cert);
+            continue;
+        }
+        assert_true(info.has_peer_cert);
+        assert_string_equal(info.peer_cn, rows[i].cn);
+        assert_non_null(strstr(info.peer_san, rows[i].cn));
+        assert_true(info.peer_not_after > now + rows[i].days * 86400 - 600 &&
+                    info.peer_not_after < now + rows[i].days * 86400 + 600);
+    }
+    path_of(path, sizeof path, "empty.pem");
+    assert_int_equal(tls_describe_file(path, &info, why, sizeof why), -1);
+    assert_non_null(strstr(why, "no certificate in"));
+}
+
 static void
 test_refs(void **state)
 {
@@ -1211,6 +1254,7 @@ main(void)
         cmocka_unit_test(test_client_ssl_refused),
         cmocka_unit_test(test_describe),
         cmocka_unit_test(test_not_after),
+        cmocka_unit_test(test_describe_file),
         cmocka_unit_test(test_refs),
     };
 

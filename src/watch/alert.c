@@ -37,6 +37,7 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "watch/alert_engine.h"
+#include "watch/alert_history.h"
 #include "watch/alert_store.h"
 #include "watch/notify.h"
 #include "watch/metrics.h"
@@ -71,6 +72,7 @@ struct watch_alerts {
     struct save_job *saving; /* a write in flight */
     pthread_t saver;
     bool stopped;
+    struct alert_history *history; /* the last firings and resolutions (alert_history.h) */
 };
 
 /* ---- Notifications ---- */
@@ -182,6 +184,17 @@ on_note(void *arg, const struct alert_note *n)
              (unsigned long long)n->threshold, n->window, state, n->door >= 0 ? ", door=" : "",
              n->door >= 0 ? conf_role_name((enum door_role)n->door) : "",
              n->evicted ? ", reason=evicted" : "");
+    alert_history_add(a->history, &(struct watch_alert_event){
+                                      .time = n->time,
+                                      .rule = def->name,
+                                      .when = def->when,
+                                      .key = n->key,
+                                      .value = n->value,
+                                      .threshold = n->threshold,
+                                      .window = n->window,
+                                      .firing = n->state == ALERT_FIRING,
+                                      .door = n->door,
+                                  });
     alert_tell_metrics(def->name, n->state == ALERT_FIRING ? 1 : -1);
     if (a->stopped || (def->n_webhooks == 0 && def->n_execs == 0 && def->n_mails == 0))
         return;
@@ -517,6 +530,7 @@ watch_alerts_init(struct watch *w)
         memcpy(seed, &ts, sizeof(seed) < sizeof(ts) ? sizeof(seed) : sizeof(ts));
     }
     a->w = w;
+    a->history = alert_history_new(ALERT_HISTORY_MAX);
     a->engine = alert_engine_new(seed, on_note, a);
     a->hooks = notify_webhooks_new(w->base);
     a->execs = notify_execs_new(w->base);
@@ -563,6 +577,7 @@ watch_alerts_clear(struct watch *w)
         return;
     watch_stop(w);
     alert_engine_free(w->alerts->engine);
+    alert_history_free(w->alerts->history);
     free(w->alerts);
     w->alerts = NULL;
 }
@@ -608,4 +623,85 @@ watch_alerts_firing(struct watch *w, watch_alert_fn *fn, void *arg)
     if (w == NULL || w->alerts == NULL)
         return 0;
     return alert_engine_firing(w->alerts->engine, fn, arg);
+}
+
+size_t
+watch_alert_history(struct watch *w, watch_alert_event_fn *fn, void *arg)
+{
+    if (w == NULL || w->alerts == NULL)
+        return 0;
+    return alert_history_each(w->alerts->history, fn, arg);
+}
+
+/* A list of strings as a JSON array (webhooks: where only). */
+static json_t *
+strings_json(char *const *v, size_t n, bool webhook)
+{
+    json_t *arr = json_array();
+    char where[CONF_ALERT_URL_MAX + 1];
+
+    for (size_t i = 0; arr != NULL && i < n; i++) {
+        if (webhook)
+            notify_webhook_where(v[i], where, sizeof(where));
+        (void)json_array_append_new(arr, json_string(webhook ? where : v[i]));
+    }
+    return arr;
+}
+
+/* One rule as alerts-json shows it (docs/watch.md, "The alerts document"). */
+static json_t *
+rule_json(const struct conf_alert *r)
+{
+    json_t *o = json_object(), *doors = json_array(), *notify = json_object();
+
+    if (o == NULL || doors == NULL || notify == NULL) {
+        json_decref(o);
+        json_decref(doors);
+        json_decref(notify);
+        return NULL;
+    }
+    for (int d = 0; d < DOOR_ROLE_COUNT; d++) {
+        if (r->doors == 0 || (r->doors & (1u << d)) != 0)
+            (void)json_array_append_new(doors, json_string(conf_role_name((enum door_role)d)));
+    }
+    (void)json_object_set_new(o, "name", json_string(r->name));
+    (void)json_object_set_new(o, "when", json_string(conf_alert_when_name(r->when)));
+    (void)json_object_set_new(o, "threshold", json_integer((json_int_t)r->threshold));
+    (void)json_object_set_new(o, "window", json_integer((json_int_t)r->window));
+    (void)json_object_set_new(
+        o, "per",
+        json_string(r->when == CONF_ALERT_DEFERRED ? "domain" : conf_alert_per_name(r->per)));
+    (void)json_object_set_new(o, "doors", doors);
+    if (r->when == CONF_ALERT_SPIKE) {
+        (void)json_object_set_new(o, "factor", json_real(r->factor));
+        (void)json_object_set_new(o, "baseline", json_integer((json_int_t)r->baseline));
+    }
+    if (r->when == CONF_ALERT_QUEUE)
+        (void)json_object_set_new(o, "age", json_integer((json_int_t)r->age));
+    if (r->when == CONF_ALERT_TLS_EXPIRY)
+        (void)json_object_set_new(o, "within", json_integer((json_int_t)r->within));
+    (void)json_object_set_new(o, "hold", json_boolean(r->hold));
+    (void)json_object_set_new(notify, "webhooks", strings_json(r->webhooks, r->n_webhooks, true));
+    (void)json_object_set_new(notify, "mails", strings_json(r->mails, r->n_mails, false));
+    (void)json_object_set_new(notify, "execs", strings_json(r->execs, r->n_execs, false));
+    (void)json_object_set_new(o, "notify", notify);
+    return o;
+}
+
+json_t *
+watch_alert_rules_json(struct watch *w)
+{
+    json_t *arr = json_array();
+
+    if (arr == NULL || w == NULL || w->conf == NULL)
+        return arr;
+    for (size_t i = 0; i < w->conf->n_alerts; i++) {
+        json_t *r = rule_json(&w->conf->alerts[i]);
+
+        if (r == NULL || json_array_append_new(arr, r) == -1) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
 }

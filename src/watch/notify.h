@@ -57,6 +57,9 @@ void notify_webhooks_free(struct notify_webhooks *h);
 void notify_webhook_post(struct notify_webhooks *h, const char *url, const char *ca_file,
                          const struct notify_what *what);
 
+/* "https://ops.example.com:8443" of url: what a log line or a page may show of it. */
+void notify_webhook_where(const char *url, char *out, size_t cap);
+
 /* Posts in flight and waiting (for tests and the stop). */
 size_t notify_webhooks_pending(const struct notify_webhooks *h);
 

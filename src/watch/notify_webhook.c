@@ -91,9 +91,8 @@ list_unlink(struct hook_list *l, struct hook_job *j)
 
 /* ---- Jobs ---- */
 
-/* "https://ops.example.com:8443" of a URL: what a log line may show of it. */
-static void
-url_where(const char *url, char *out, size_t cap)
+void
+notify_webhook_where(const char *url, char *out, size_t cap)
 {
     const char *host = strstr(url, "://");
     size_t n;
@@ -319,7 +318,7 @@ notify_webhook_post(struct notify_webhooks *h, const char *url, const char *ca_f
     (void)str_copyz(job->rule, sizeof(job->rule), what->rule);
     (void)str_copyz(job->key, sizeof(job->key), what->key_log);
     (void)str_copyz(job->state, sizeof(job->state), what->state);
-    url_where(url, job->where, sizeof(job->where));
+    notify_webhook_where(url, job->where, sizeof(job->where));
     if (h->running.n >= NOTIFY_WEBHOOK_INFLIGHT && h->waiting.n >= NOTIFY_WEBHOOK_WAITING) {
         log_warning("-: event=alert-webhook, rule=%s, key=%s, state=%s, webhook=\"%s\", "
                     "status=dropped, reason=\"%d posts in flight and %d waiting\"",

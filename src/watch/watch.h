@@ -330,4 +330,38 @@ typedef void watch_alert_fn(void *arg, const struct watch_alert *a);
  */
 size_t watch_alerts_firing(struct watch *w, watch_alert_fn *fn, void *arg);
 
+/* One firing or resolution, as the alert history keeps it. Valid during the call. */
+struct watch_alert_event {
+    time_t time;      /* when (seconds since the epoch) */
+    const char *rule; /* the rule's name */
+    enum conf_alert_when when;
+    const char *key; /* as in the log line (a key of 256 octets or more is cut: "...") */
+    int64_t value;   /* as the log line's */
+    uint64_t threshold;
+    unsigned window; /* seconds; 0 for polled rules */
+    bool firing;     /* false: resolved */
+    int door;        /* the door of the event that made it fire; -1: none */
+};
+
+typedef void watch_alert_event_fn(void *arg, const struct watch_alert_event *e);
+
+/*
+ * The history (docs/watch.md, "History"): the last 1000 firings and
+ * resolutions since the daemon's start (the log keeps the rest), newest
+ * first, each to fn. Returns how many.
+ */
+size_t watch_alert_history(struct watch *w, watch_alert_event_fn *fn, void *arg);
+
+struct json_t;
+
+/*
+ * The rules as the daemon runs them (the running configuration's, after
+ * reloads), as a JSON array (a new reference; NULL when out of memory):
+ * name, when, threshold, window, per, doors, and by kind factor, baseline,
+ * age, within; hold; notify {webhooks, mails, execs}. A webhook is shown
+ * as its scheme, host and port only (its path, query and credentials often
+ * hold its secret). w NULL: an empty array.
+ */
+struct json_t *watch_alert_rules_json(struct watch *w);
+
 #endif

@@ -137,7 +137,7 @@ def setup(gateway, ca, tmp_path):
     started = []
 
     def make(env=None, https=True, auth_extra="", address=None, domains=None, extra="",
-             delivery=None, doors=None):
+             delivery=None, doors=None, tls=None):
         """doors: the listen blocks (None: submission and submissions on HTTPS, else the
         default doors)."""
         port = free_port()
@@ -147,7 +147,7 @@ def setup(gateway, ca, tmp_path):
             doors = {"submission": {}, "submissions": {}}
         g = gateway(doors=doors,
                     domains={"ours.test": None, **(domains or {})},
-                    tls=ca.issue("gate26.test", "127.0.0.1") if https else None,
+                    tls=(tls or ca.issue("gate26.test", "127.0.0.1")) if https else None,
                     extra=f"auth {{\n    passwd {pw}\n{auth_extra}}}\n"
                           + console_conf(port, address=address) + extra, **more)
         c = Console(g, port, https, env)
