@@ -227,6 +227,9 @@ class Browser:
             self.shot("login-code")
             self.drv.find_element(By.ID, "code").send_keys(code())
             self.drv.find_element(By.ID, "verify").click()
+        # Landed: a click returns before its navigation ends, and a get() right after it
+        # could go out with no session yet.
+        self.find("logout")
 
     def quit(self):
         self.drv.quit()
