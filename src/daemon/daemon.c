@@ -73,6 +73,7 @@ struct daemon {
     struct sensor *sensor;
     struct event *sig_hup, *sig_term, *sig_int;
     struct event *drain_tick;      /* SIGTERM: checks whether everything in flight has ended */
+    bool stopping;                 /* daemon_stop has begun: signals and the tick do nothing */
     struct event *quarantine_tick; /* hourly: expires quarantined messages older than keep */
     struct timeval drain_start;
 };
@@ -351,6 +352,8 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
     struct daemon *d = arg;
 
     (void)what;
+    if (d->stopping)
+        return; /* daemon_stop's last turns of the loop: what they would act on is gone */
     if (sig == SIGHUP) {
         if (d->drain_tick != NULL)
             log_warning("-: event=reload, status=ignored, reason=\"shutting down\"");
@@ -571,6 +574,11 @@ daemon_signal(struct daemon *d, int sig)
 static void
 daemon_stop(struct daemon *d)
 {
+    /* The loop turns once more below, after the scheduler is freed: nothing may run then. */
+    d->stopping = true;
+    if (d->drain_tick != NULL)
+        event_free(d->drain_tick);
+    d->drain_tick = NULL;
     if (d->listeners != NULL)
         listen_set_close(d->listeners);
     sensor_stop(d->sensor); /* it reads EOF and exits; waited for, bounded */
@@ -603,8 +611,6 @@ daemon_stop(struct daemon *d)
         (void)event_base_loop(d->base, EVLOOP_NONBLOCK);
     listen_set_free(d->listeners);
     policy_limits_free(d->limits);
-    if (d->drain_tick != NULL)
-        event_free(d->drain_tick);
     if (d->sig_hup != NULL) {
         event_free(d->sig_hup);
         event_free(d->sig_term);
