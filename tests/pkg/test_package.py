@@ -52,6 +52,8 @@ CONF = "/etc/gate26/gate26.conf"
 SPOOL = "/var/spool/gate26"
 MAILDROP = "/var/spool/gate26-maildrop"
 SENDMAIL = "/usr/libexec/gate26/sendmail"
+PASSWD = "/etc/gate26/passwd"
+USER_LINE = "alice@example.com:$6$pkgtest$notarealhash\n"
 NEXT_CONF_LINE = "# pkgtest: the next version's conffile\n"
 ADMIN_LINE = "# pkgtest: the admin's edit\n"
 
@@ -453,6 +455,9 @@ def test_install(chroot, debs, request):
     assert root.file(CONF).read_bytes() == (ROOT / "etc" / "gate26.conf").read_bytes()
     conffiles = root.run("dpkg-query", "-W", "-f=${Conffiles}", "gate26").stdout
     assert re.search(rf"(?m)^ {re.escape(CONF)} [0-9a-f]{{32}}$", conffiles), conffiles
+    # The password file, empty, for gate26 passwd.
+    assert root.file(PASSWD).read_bytes() == b""
+    assert (root.mode(PASSWD), root.owner(PASSWD)) == (0o640, "root:gate26")
     jail = root.file("/etc/fail2ban/jail.d/gate26.conf").read_text()
     assert re.findall(r"(?m)^enabled\s*=\s*(\S+)", jail) == ["false"]
     if HAS_UNIT:  # installed, not enabled: it needs a certificate and domains first
@@ -496,6 +501,7 @@ def test_upgrade_keeps_the_admins_conffile(chroot, debs):
         f.write(ADMIN_LINE)
     admin_conf = root.file(CONF).read_text()
     (root.file(SPOOL) / "pkgtest-queued").write_text("a message the upgrade must keep\n")
+    root.file(PASSWD).write_text(USER_LINE)
     root.apt("install", f"/root/{debs.deb2.name}")
     assert root.status() == f"{debs.v2} ii"
     assert root.file(CONF).read_text() == admin_conf  # the admin's, untouched
@@ -503,6 +509,7 @@ def test_upgrade_keeps_the_admins_conffile(chroot, debs):
     assert dist.read_text() == (ROOT / "etc" / "gate26.conf").read_text() + NEXT_CONF_LINE
     assert (root.file(SPOOL) / "pkgtest-queued").exists()
     assert (root.mode(SPOOL), root.owner(SPOOL)) == (0o700, "gate26:gate26")
+    assert root.file(PASSWD).read_text() == USER_LINE
     assert root.run("/usr/sbin/gate26", "version").returncode == 0
     if HAS_SENDMAIL:
         assert (root.mode(SENDMAIL), root.owner(SENDMAIL)) == (0o2755, "root:gate26drop")
@@ -517,6 +524,7 @@ def test_remove_keeps_the_spool_and_configuration(chroot, debs):
     assert root.status() == f"{debs.v2} rc"
     assert not root.exists("/usr/sbin/gate26")
     assert ADMIN_LINE in root.file(CONF).read_text()
+    assert root.file(PASSWD).read_text() == USER_LINE
     assert (root.file(SPOOL) / "pkgtest-queued").exists()
     assert (root.mode(SPOOL), root.owner(SPOOL)) == (0o700, "gate26:gate26")
     assert root.file(MAILDROP).is_dir()
