@@ -53,6 +53,7 @@ SPOOL = "/var/spool/gate26"
 MAILDROP = "/var/spool/gate26-maildrop"
 SENDMAIL = "/usr/libexec/gate26/sendmail"
 PASSWD = "/etc/gate26/passwd"
+SENDMAIL_MAN_LINK = "/usr/share/man/man8/sendmail.8.gz"
 USER_LINE = "alice@example.com:$6$pkgtest$notarealhash\n"
 NEXT_CONF_LINE = "# pkgtest: the next version's conffile\n"
 ADMIN_LINE = "# pkgtest: the admin's edit\n"
@@ -468,6 +469,8 @@ def test_install(chroot, debs, request):
         assert (root.mode(SENDMAIL), root.owner(SENDMAIL)) == (0o2755, "root:gate26drop")
         assert root.resolve("/usr/sbin/sendmail") == SENDMAIL
         assert root.resolve("/usr/lib/sendmail") == SENDMAIL
+        if "gate26-sendmail.8" in MAN_PAGES:  # man sendmail
+            assert root.resolve(SENDMAIL_MAN_LINK) == "/usr/share/man/man8/gate26-sendmail.8.gz"
     for page in MAN_PAGES:
         assert root.file(f"/usr/share/man/man{page.rsplit('.', 1)[1]}/{page}.gz").is_file()
     done.add("test_install")
@@ -528,7 +531,8 @@ def test_remove_keeps_the_spool_and_configuration(chroot, debs):
     assert (root.file(SPOOL) / "pkgtest-queued").exists()
     assert (root.mode(SPOOL), root.owner(SPOOL)) == (0o700, "gate26:gate26")
     assert root.file(MAILDROP).is_dir()
-    assert not root.exists("/usr/sbin/sendmail") and not root.exists("/usr/lib/sendmail")
+    for link in ["/usr/sbin/sendmail", "/usr/lib/sendmail", SENDMAIL_MAN_LINK]:
+        assert not root.exists(link), link
     if HAS_SENDMAIL:
         # Another MTA's /usr/sbin/sendmail (here a file of no package's): left alone.
         other = "#!/bin/sh\n# another MTA's\n"
