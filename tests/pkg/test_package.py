@@ -48,6 +48,7 @@ CHROOT_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "nonin
 # Answers dpkg's conffile question as a non-interactive upgrade does: the admin's file stays,
 # the package's new one is written beside it as .dpkg-dist.
 KEEP_CONF = ["-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
+RETRIES = "Acquire::Retries=3"  # a download that fails now and then is tried again
 CONF = "/etc/gate26/gate26.conf"
 SPOOL = "/var/spool/gate26"
 MAILDROP = "/var/spool/gate26-maildrop"
@@ -268,7 +269,9 @@ def base_tarball(request):
     """mmdebstrap --variant=minbase SUITE, cached by what makes it, remade when a week old."""
     sources = host_sources()
     version = run(["mmdebstrap", "--version"], 60).strip()
-    key = hashlib.sha256(f"{version}\n{SUITE}\nminbase\n{sources}".encode()).hexdigest()[:16]
+    options = ["--variant=minbase", "--mode=root", "--format=tar",
+               '--aptopt=Acquire::Retries "3"', SUITE]
+    key = hashlib.sha256(f"{version}\n{options}\n{sources}".encode()).hexdigest()[:16]
     CACHE.mkdir(parents=True, exist_ok=True)
     tar = CACHE / f"{SUITE}-minbase-{key}.tar"
     for old in CACHE.glob(f"{SUITE}-minbase-*.tar*"):
@@ -277,7 +280,7 @@ def base_tarball(request):
     if not tar.exists():
         t0 = time.monotonic()
         tmp = CACHE / f"{tar.name}.new"
-        cmd = ["mmdebstrap", "--variant=minbase", "--mode=root", "--format=tar", SUITE, str(tmp)]
+        cmd = ["mmdebstrap", *options, str(tmp)]
         if sources:
             srcfile = CACHE / "sources.tmp"
             srcfile.write_text(sources)
@@ -319,11 +322,12 @@ class Chroot:
                            capture_output=True, text=True, timeout=timeout,
                            stdin=subprocess.DEVNULL)
         if check:
-            assert p.returncode == 0, f"{args} exited {p.returncode}:\n{(p.stdout + p.stderr)[-6000:]}"
+            out = (p.stdout + p.stderr)[-6000:]
+            assert p.returncode == 0, f"{args} exited {p.returncode}:\n{out}"
         return p
 
     def apt(self, *args):
-        return self.run("apt-get", "-y", "-q", *KEEP_CONF, *args)
+        return self.run("apt-get", "-y", "-q", "-o", RETRIES, *KEEP_CONF, *args)
 
     def status(self):
         p = self.run("dpkg-query", "-W", "-f=${Version} ${db:Status-Abbrev}", "gate26",
@@ -400,7 +404,7 @@ def chroot(tmp_path_factory, request, debs):
         for deb in (debs.deb1, debs.deb2):
             shutil.copy2(deb, root.file("/root") / deb.name)
         archives_in(root)
-        root.run("apt-get", "update", "-q", timeout=900)
+        root.run("apt-get", "update", "-q", "-o", RETRIES, timeout=900)
         say(request, f"tests/pkg: the root ready in {time.monotonic() - t0:.0f} s")
         yield root
     finally:
