@@ -184,6 +184,10 @@ def test_contents(debs):
     missing = expected_files() - set(members)
     assert not missing, f"not in the package: {sorted(missing)}; it has {sorted(members)}"
     assert members["/usr/sbin/gate26"][:2] == ("-rwxr-xr-x", "root/root")
+    # The documentation the configuration's comments point at (dh_compress gzips the larger).
+    for doc in ["README.md"] + [p.name for p in (ROOT / "docs").glob("*.md")]:
+        path = f"/usr/share/doc/gate26/{doc}"
+        assert path in members or path + ".gz" in members, doc
     if HAS_SENDMAIL:  # set-group-id gate26drop by postinst, not in the .deb
         assert members[SENDMAIL][:2] == ("-rwxr-xr-x", "root/root")
     # Nothing of a build folder, no tests, and the spool is made by postinst, not shipped.
