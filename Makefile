@@ -8,15 +8,17 @@
 #   make bench   bench/accept: gate26 against Postfix (see bench/RESULTS.md)
 #   make bench-relay  bench/relay: smtp-source -> gate26 -> smtp-sink, against Postfix
 #   make format  clang-format every C file
+#   make deb     the Debian package, in build-deb/ (docs/packaging.md)
 
 PYTHON      ?= /usr/bin/python3
 BUILD       := build
 TEST_BUILD  := build-test
 FUZZ_BUILD  := build-fuzz
+DEB_BUILD   ?= build-deb
 FUZZ_SECONDS ?= 60
 DEV_TLS     := $(BUILD)/dev-tls
 
-.PHONY: all deps build run test unit e2e fuzz bench bench-relay format clean
+.PHONY: all deps build run test unit e2e pkg deb fuzz bench bench-relay format clean
 
 all: build
 
@@ -57,8 +59,22 @@ unit: deps $(TEST_BUILD)/build.ninja
 e2e: unit
 	GATE26_BIN=$(CURDIR)/$(TEST_BUILD)/src/gate26 $(PYTHON) -m pytest -q tests/e2e
 
+# The package: built (make deb in a folder of the tests'), checked, and installed, upgraded,
+# removed and purged in a throwaway Debian root (tests/pkg).
+pkg: deps
+	$(PYTHON) -m pytest -q tests/pkg
+
 # The release build too: make run uses it, and -O3 finds warnings (errors here) -O0 does not.
-test: build e2e
+test: build e2e pkg
+
+# dpkg-buildpackage on a copy of the tree's tracked files (never its build folders), in
+# $(DEB_BUILD)/gate26; the .deb lands in $(DEB_BUILD)/.
+deb: deps
+	rm -rf $(DEB_BUILD)/gate26 $(DEB_BUILD)/gate26_* $(DEB_BUILD)/gate26-dbgsym_*
+	mkdir -p $(DEB_BUILD)/gate26
+	git ls-files -z | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C $(DEB_BUILD)/gate26
+	cd $(DEB_BUILD)/gate26 && dpkg-buildpackage -b -us -uc
+	ls $(DEB_BUILD)/gate26_*.deb
 
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized \
@@ -78,4 +94,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD) build-deb

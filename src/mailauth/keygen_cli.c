@@ -89,8 +89,13 @@ make_dir(const char *path)
                 strerror(errno));
         return -1;
     }
-    if (key_group() != (gid_t)-1)
-        (void)chown(dir, (uid_t)-1, key_group());
+    /* The group gate26 reads the key through it (mode 0750): without that, an error as for the
+     * key file itself. */
+    if (key_group() != (gid_t)-1 && chown(dir, (uid_t)-1, key_group()) == -1) {
+        fprintf(stderr, "gate26 dkim keygen: %s: cannot give the directory to group gate26: %s\n",
+                dir, strerror(errno));
+        return -1;
+    }
     return 0;
 }
 

@@ -1,0 +1,570 @@
+# SPDX-License-Identifier: MIT
+"""The Debian package as an admin gets it (docs/packaging.md "The package").
+
+Built once per session by `make deb` into a folder of the session's (a
+release build with Debian's hardening flags), then again from the same
+folder with a higher version and a changed conffile (dpkg-buildpackage -nc:
+ninja has nothing to compile). Checked with dpkg-deb and lintian; then, in
+one throwaway Debian 12 root made by mmdebstrap from this machine's apt
+sources and entered with chroot, installed with apt (its dependencies come
+from the registry), upgraded, removed and purged, in that order: each step
+skips when the one before it failed. No init system runs in the root:
+policy-rc.d denies every start, as in image builds.
+
+Cached between runs in /var/cache/gate26-tests/: the minbase tarball,
+named by a hash of what makes it (mmdebstrap's version, suite, variant,
+sources) and remade once a week old; and the .deb files apt fetched, which
+apt checks against the registry's index before it uses one. apt-get
+update in the root reads the registry as it is now.
+
+Parts of the tree that other parts of issue 16 add are expected in the
+package as soon as the tree has them: the unit (contrib/systemd/
+gate26.service), the sendmail command (meson's target gate26-sendmail) and
+the man pages (docs/man/*.scd).
+"""
+import datetime
+import hashlib
+import io
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SUITE = "bookworm"
+CACHE = Path("/var/cache/gate26-tests")
+TARBALL_MAX_AGE = 7 * 24 * 3600
+ARCH = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
+                      check=True).stdout.strip()
+CHROOT_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive",
+              "LANG": "C.UTF-8", "HOME": "/root"}
+# Answers dpkg's conffile question as a non-interactive upgrade does: the admin's file stays,
+# the package's new one is written beside it as .dpkg-dist.
+KEEP_CONF = ["-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
+RETRIES = "Acquire::Retries=3"  # a download that fails now and then is tried again
+CONF = "/etc/gate26/gate26.conf"
+SPOOL = "/var/spool/gate26"
+MAILDROP = "/var/spool/gate26-maildrop"
+SENDMAIL = "/usr/libexec/gate26/sendmail"
+PASSWD = "/etc/gate26/passwd"
+SENDMAIL_MAN_LINK = "/usr/share/man/man8/sendmail.8.gz"
+USER_LINE = "alice@example.com:$6$pkgtest$notarealhash\n"
+NEXT_CONF_LINE = "# pkgtest: the next version's conffile\n"
+ADMIN_LINE = "# pkgtest: the admin's edit\n"
+
+# What other branches add, expected as soon as the tree has it.
+HAS_UNIT = (ROOT / "contrib" / "systemd" / "gate26.service").is_file()
+HAS_SENDMAIL = any("'gate26-sendmail'" in p.read_text() for p in ROOT.glob("src/**/meson.build"))
+MAN_PAGES = sorted(p.name[:-len(".scd")] for p in ROOT.glob("docs/man/*.scd"))
+
+
+def say(request, text):
+    """A line in pytest's output, captured or not (timings, lintian's warnings)."""
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        request.config.pluginmanager.get_plugin("terminalreporter").write_line(text)
+
+
+def run(cmd, timeout, cwd=None, log=None, env=None):
+    """Runs cmd; its output into log (a path) when given; fails the test with its tail."""
+    if log is None:
+        p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+        out = p.stdout + p.stderr
+    else:
+        with open(log, "w") as f:
+            p = subprocess.run(cmd, cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT,
+                               timeout=timeout)
+        out = Path(log).read_text(errors="replace")
+    assert p.returncode == 0, f"{cmd} exited {p.returncode}:\n{out[-6000:]}"
+    return out
+
+
+def meson_version():
+    m = re.search(r"project\('gate26',.*?version:\s*'([^']+)'", (ROOT / "meson.build").read_text(),
+                  re.S)
+    assert m, "no version in meson.build's project()"
+    return m.group(1)
+
+
+def changelog_version(path):
+    return run(["dpkg-parsechangelog", "-l", str(path), "-S", "Version"], 60).strip()
+
+
+class Debs:
+    def __init__(self, folder, v1, v2):
+        self.folder = folder
+        self.v1, self.v2 = v1, v2
+        self.deb1 = folder / f"gate26_{v1}_{ARCH}.deb"
+        self.deb2 = folder / f"gate26_{v2}_{ARCH}.deb"
+        self.changes1 = folder / f"gate26_{v1}_{ARCH}.changes"
+
+
+@pytest.fixture(scope="session")
+def debs(tmp_path_factory, request):
+    """Two builds: make deb as it is, then version+pkgtest1 with a line added to the conffile."""
+    out = tmp_path_factory.mktemp("deb")
+    t0 = time.monotonic()
+    run(["make", "-C", str(ROOT), "deb", f"DEB_BUILD={out}"], 3600, log=out / "build1.log")
+    t1 = time.monotonic()
+    src = out / "gate26"
+    v1 = changelog_version(src / "debian" / "changelog")
+    v2 = v1 + "+pkgtest1"
+    log = (src / "debian" / "changelog").read_text()
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    (src / "debian" / "changelog").write_text(
+        f"gate26 ({v2}) {SUITE}; urgency=medium\n\n"
+        "  * tests/pkg: the next version, with a changed conffile.\n\n"
+        f" -- gate26 tests <tests@gate26.invalid>  {stamp}\n\n" + log)
+    with open(src / "etc" / "gate26.conf", "a") as f:
+        f.write(NEXT_CONF_LINE)
+    run(["dpkg-buildpackage", "-b", "-us", "-uc", "-nc"], 3600, cwd=src, log=out / "build2.log")
+    t2 = time.monotonic()
+    say(request, f"tests/pkg: make deb {t1 - t0:.0f} s (a release build), "
+                 f"the next version {t2 - t1:.0f} s")
+    d = Debs(out, v1, v2)
+    assert d.deb1.is_file() and d.deb2.is_file(), sorted(p.name for p in out.iterdir())
+    shutil.rmtree(src)  # the source copy and its build folder: hundreds of MB
+    yield d
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def deb_members(deb):
+    """{path: (mode, owner/group, link target)} from dpkg-deb -c."""
+    out = run(["dpkg-deb", "-c", str(deb)], 60)
+    members = {}
+    for line in out.splitlines():
+        m = re.match(r"(\S+) (\S+)\s+\d+ \S+ \S+ \./(\S*?)/?(?: -> (\S+))?$", line)
+        assert m, f"unexpected dpkg-deb -c line: {line!r}"
+        members["/" + m.group(3)] = (m.group(1), m.group(2), m.group(4))
+    return members
+
+
+def deb_file(deb, path):
+    """The bytes of one file of a .deb."""
+    p = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=True,
+                       timeout=60)
+    with tarfile.open(fileobj=io.BytesIO(p.stdout)) as t:
+        return t.extractfile("." + path).read()
+
+
+def deb_field(deb, field):
+    return run(["dpkg-deb", "-f", str(deb), field], 60).strip()
+
+
+def expected_files():
+    files = {"/usr/sbin/gate26", CONF, "/etc/fail2ban/filter.d/gate26.conf",
+             "/etc/fail2ban/jail.d/gate26.conf", "/usr/lib/sysusers.d/gate26.conf",
+             "/usr/share/gate26/grafana/gate26.json",
+             "/usr/share/gate26/prometheus/gate26.rules.yml",
+             "/usr/share/doc/gate26/copyright", "/usr/share/doc/gate26/changelog.gz"}
+    if HAS_UNIT:
+        files.add("/lib/systemd/system/gate26.service")
+    if HAS_SENDMAIL:
+        files.add(SENDMAIL)
+    for page in MAN_PAGES:  # gate26.conf.5 -> /usr/share/man/man5/gate26.conf.5.gz
+        files.add(f"/usr/share/man/man{page.rsplit('.', 1)[1]}/{page}.gz")
+    return files
+
+
+def test_changelog_version_is_meson_version():
+    v = changelog_version(ROOT / "debian" / "changelog")
+    assert re.split(r"[-+~]", v)[0] == meson_version(), \
+        f"debian/changelog has {v}, meson.build {meson_version()}: bump both"
+
+
+def test_contents(debs):
+    members = deb_members(debs.deb1)
+    missing = expected_files() - set(members)
+    assert not missing, f"not in the package: {sorted(missing)}; it has {sorted(members)}"
+    assert members["/usr/sbin/gate26"][:2] == ("-rwxr-xr-x", "root/root")
+    # The documentation the configuration's comments point at (dh_compress gzips the larger).
+    for doc in ["README.md"] + [p.name for p in (ROOT / "docs").glob("*.md")]:
+        path = f"/usr/share/doc/gate26/{doc}"
+        assert path in members or path + ".gz" in members, doc
+    if HAS_SENDMAIL:  # set-group-id gate26drop by postinst, not in the .deb
+        assert members[SENDMAIL][:2] == ("-rwxr-xr-x", "root/root")
+    # Nothing of a build folder, no tests, and the spool is made by postinst, not shipped.
+    strays = [p for p in members if re.search(r"/build|/obj-|/tests?/|/var/spool|/usr/bin/", p)]
+    assert not strays, strays
+    conffiles = run(["dpkg-deb", "--info", str(debs.deb1), "conffiles"], 60).split()
+    assert sorted(conffiles) == sorted(p for p in members if p.startswith("/etc/")
+                                       and members[p][0].startswith("-"))
+    assert CONF in conffiles
+
+
+def test_files_are_the_trees(debs):
+    assert deb_file(debs.deb1, CONF) == (ROOT / "etc" / "gate26.conf").read_bytes()
+    for tree, packaged in [("contrib/fail2ban/filter.d/gate26.conf",
+                            "/etc/fail2ban/filter.d/gate26.conf"),
+                           ("contrib/grafana/gate26.json", "/usr/share/gate26/grafana/gate26.json"),
+                           ("contrib/prometheus/gate26.rules.yml",
+                            "/usr/share/gate26/prometheus/gate26.rules.yml")]:
+        assert deb_file(debs.deb1, packaged) == (ROOT / tree).read_bytes(), packaged
+    if HAS_UNIT:
+        assert deb_file(debs.deb1, "/lib/systemd/system/gate26.service") == \
+            (ROOT / "contrib/systemd/gate26.service").read_bytes()
+    # The jail: the tree's, disabled.
+    jail = deb_file(debs.deb1, "/etc/fail2ban/jail.d/gate26.conf").decode()
+    tree_jail = (ROOT / "contrib/fail2ban/jail.d/gate26.conf").read_text()
+    assert re.findall(r"(?m)^enabled\s*=.*$", jail) == ["enabled  = false"], jail
+    assert re.sub(r"(?m)^enabled\s*=.*$", "", jail) == re.sub(r"(?m)^enabled\s*=.*$", "",
+                                                               tree_jail)
+    sysusers = deb_file(debs.deb1, "/usr/lib/sysusers.d/gate26.conf").decode()
+    assert re.search(r"(?m)^u gate26\s", sysusers) and re.search(r"(?m)^g gate26drop\s", sysusers)
+
+
+def test_control(debs):
+    assert deb_field(debs.deb1, "Version") == debs.v1
+    assert deb_field(debs.deb1, "Provides") == "mail-transport-agent"
+    depends = deb_field(debs.deb1, "Depends")
+    # shlibs found the libraries; sysusers brought its provider.
+    for lib in ["libc6", "libevent-2.1-7", "libssl3", "libc-ares2", "libsqlite3-0"]:
+        assert re.search(rf"\b{re.escape(lib)} \(>=", depends), depends
+    assert "systemd | systemd-standalone-sysusers" in depends
+
+
+def test_lintian(debs, request):
+    p = subprocess.run(["lintian", "--fail-on", "error", str(debs.changes1)], capture_output=True,
+                       text=True, timeout=600)
+    tags = [line for line in p.stdout.splitlines() if re.match(r"[EWIPXO]: ", line)]
+    for line in tags:
+        say(request, f"tests/pkg: lintian: {line}")
+    errors = [line for line in tags if line.startswith("E: ")]
+    assert not errors and p.returncode == 0, p.stdout + p.stderr
+
+
+# --- The throwaway root -----------------------------------------------------------------------
+
+
+def host_sources():
+    """The machine's apt sources for SUITE (deb822 stanzas and one-line entries), as text."""
+    out = []
+    paths = [Path("/etc/apt/sources.list")]
+    d = Path("/etc/apt/sources.list.d")
+    if d.is_dir():
+        paths += sorted(d.glob("*.list")) + sorted(d.glob("*.sources"))
+    for path in paths:
+        if not path.is_file():
+            continue
+        text = path.read_text()
+        if path.suffix == ".sources":
+            for stanza in re.split(r"\n\s*\n", text):
+                suites = re.search(r"(?mi)^Suites:\s*(.*)$", stanza)
+                types = re.search(r"(?mi)^Types:\s*(.*)$", stanza)
+                if suites and types and "deb" in types.group(1).split() and any(
+                        s.startswith(SUITE) for s in suites.group(1).split()):
+                    out.append(stanza.strip() + "\n")
+        else:
+            lines = [line for line in text.splitlines()
+                     if re.match(rf"deb\s+(\[[^]]*\]\s+)?\S+\s+{SUITE}\S*\s", line)]
+            if lines:
+                out.append("\n".join(lines) + "\n")
+    return "\n".join(out)
+
+
+def base_tarball(request):
+    """mmdebstrap --variant=minbase SUITE, cached by what makes it, remade when a week old."""
+    sources = host_sources()
+    version = run(["mmdebstrap", "--version"], 60).strip()
+    options = ["--variant=minbase", "--mode=root", "--format=tar",
+               '--aptopt=Acquire::Retries "3"', SUITE]
+    key = hashlib.sha256(f"{version}\n{options}\n{sources}".encode()).hexdigest()[:16]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tar = CACHE / f"{SUITE}-minbase-{key}.tar"
+    for old in CACHE.glob(f"{SUITE}-minbase-*.tar*"):
+        if old != tar or not old.is_file() or time.time() - old.stat().st_mtime > TARBALL_MAX_AGE:
+            shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+    if not tar.exists():
+        t0 = time.monotonic()
+        tmp = CACHE / f"{tar.name}.new"
+        cmd = ["mmdebstrap", *options, str(tmp)]
+        if sources:
+            srcfile = CACHE / "sources.tmp"
+            srcfile.write_text(sources)
+            cmd.append(str(srcfile))
+        try:
+            run(cmd, 1800, log=CACHE / "mmdebstrap.log")
+        finally:
+            if sources:
+                srcfile.unlink()
+        tmp.rename(tar)
+        say(request, f"tests/pkg: made {tar} in {time.monotonic() - t0:.0f} s")
+    else:
+        age = (time.time() - tar.stat().st_mtime) / 3600
+        say(request, f"tests/pkg: {tar}, made {age:.1f} h ago (remade after a week)")
+    return tar
+
+
+def processes_in(root):
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.readlink(entry / "root") == str(root):
+                    pids.append(int(entry.name))
+            except OSError:
+                pass  # gone meanwhile
+    return pids
+
+
+class Chroot:
+    def __init__(self, path):
+        self.path = path
+
+    def file(self, p):
+        return self.path / p.lstrip("/")
+
+    def run(self, *args, check=True, timeout=600, prefix=()):
+        p = subprocess.run([*prefix, "chroot", str(self.path), *args], env=CHROOT_ENV,
+                           capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+        if check:
+            out = (p.stdout + p.stderr)[-6000:]
+            assert p.returncode == 0, f"{args} exited {p.returncode}:\n{out}"
+        return p
+
+    def apt(self, *args):
+        return self.run("apt-get", "-y", "-q", "-o", RETRIES, *KEEP_CONF, *args)
+
+    def status(self):
+        p = self.run("dpkg-query", "-W", "-f=${Version} ${db:Status-Abbrev}", "gate26",
+                     check=False)
+        return p.stdout.strip() if p.returncode == 0 else None
+
+    def ids(self, db):
+        """name -> id from the root's /etc/passwd or /etc/group."""
+        out = {}
+        for line in self.file(f"/etc/{db}").read_text().splitlines():
+            f = line.split(":")
+            out[f[0]] = int(f[2])
+        return out
+
+    def owner(self, p):
+        st = os.lstat(self.file(p))
+        users = {v: k for k, v in self.ids("passwd").items()}
+        groups = {v: k for k, v in self.ids("group").items()}
+        return f"{users.get(st.st_uid, st.st_uid)}:{groups.get(st.st_gid, st.st_gid)}"
+
+    def mode(self, p):
+        return stat.S_IMODE(os.lstat(self.file(p)).st_mode)
+
+    def resolve(self, p):
+        """Follows symbolic links inside the root (ten at most); the path at the end."""
+        for _ in range(10):
+            f = self.file(p)
+            if not f.is_symlink():
+                return p
+            target = os.readlink(f)
+            p = target if target.startswith("/") else os.path.normpath(
+                os.path.join(os.path.dirname(p), target))
+        raise AssertionError(f"{p}: too many links")
+
+    def exists(self, p):
+        return os.path.lexists(self.file(p))
+
+
+def archives_in(root):
+    """The .deb files apt fetched in earlier runs, into the root's apt cache."""
+    cache = CACHE / "archives"
+    cache.mkdir(parents=True, exist_ok=True)
+    for deb in cache.glob("*.deb"):
+        shutil.copy2(deb, root.file("/var/cache/apt/archives") / deb.name)
+
+
+def archives_out(root):
+    """The root's apt cache becomes the cache (what this run did not use is dropped)."""
+    cache = CACHE / "archives"
+    fetched = {p.name: p for p in root.file("/var/cache/apt/archives").glob("*.deb")}
+    for deb in cache.glob("*.deb"):
+        if deb.name not in fetched:
+            deb.unlink()
+    for name, p in fetched.items():
+        if not (cache / name).exists():
+            shutil.copy2(p, cache / name)
+
+
+@pytest.fixture(scope="module")
+def chroot(tmp_path_factory, request, debs):
+    tar = base_tarball(request)
+    path = tmp_path_factory.mktemp("root")
+    t0 = time.monotonic()
+    run(["tar", "-C", str(path), "-xf", str(tar)], 600)
+    root = Chroot(path)
+    proc = root.file("/proc")
+    subprocess.run(["mount", "-t", "proc", "proc", str(proc)], check=True, timeout=60)
+    try:
+        # No service starts in here (gate26's unit is not enabled anyway; systemd's own are).
+        policy = root.file("/usr/sbin/policy-rc.d")
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+        shutil.copy2("/etc/resolv.conf", root.file("/etc/resolv.conf"))
+        for deb in (debs.deb1, debs.deb2):
+            shutil.copy2(deb, root.file("/root") / deb.name)
+        archives_in(root)
+        root.run("apt-get", "update", "-q", "-o", RETRIES, timeout=900)
+        say(request, f"tests/pkg: the root ready in {time.monotonic() - t0:.0f} s")
+        yield root
+    finally:
+        for signo in [signal.SIGTERM] * 5 + [signal.SIGKILL] * 5:  # every process left in it
+            pids = processes_in(path)
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signo)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.5)
+        subprocess.run(["umount", str(proc)], check=True, timeout=60)
+        shutil.rmtree(path)
+
+
+done = set()
+
+
+def after(step):
+    if step not in done:
+        pytest.skip(f"needs {step}, which failed")
+
+
+def configtest(root):
+    # In a network namespace of its own (loopback up): the doors' ports are free there
+    # whatever this machine runs.
+    return root.run("gate26", "configtest", check=False,
+                    prefix=("unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"',
+                            "sh"))
+
+
+def test_install(chroot, debs, request):
+    root = chroot
+    assert root.status() is None and not root.exists("/usr/sbin/sendmail")
+    t0 = time.monotonic()
+    root.apt("install", f"/root/{debs.deb1.name}")
+    say(request, f"tests/pkg: apt-get install with its dependencies {time.monotonic() - t0:.0f} s")
+    archives_out(root)
+    assert root.status() == f"{debs.v1} ii"
+    assert root.mode("/usr/sbin/gate26") == 0o755
+    assert root.run("/usr/sbin/gate26", "version").stdout == f"gate26 {meson_version()}\n"
+    # The user and group of sysusers.d.
+    pw = root.run("getent", "passwd", "gate26").stdout.strip().split(":")
+    assert pw[0] == "gate26" and int(pw[2]) < 1000 and pw[6] == "/usr/sbin/nologin", pw
+    assert root.run("getent", "group", "gate26drop").stdout.startswith("gate26drop:")
+    # The spool and the maildrop, made by postinst.
+    assert root.file(SPOOL).is_dir() and not root.file(SPOOL).is_symlink()
+    assert (root.mode(SPOOL), root.owner(SPOOL)) == (0o700, "gate26:gate26")
+    assert (root.mode(MAILDROP), root.owner(MAILDROP)) == (0o1730, "gate26:gate26drop")
+    # The conffile.
+    assert root.file(CONF).read_bytes() == (ROOT / "etc" / "gate26.conf").read_bytes()
+    conffiles = root.run("dpkg-query", "-W", "-f=${Conffiles}", "gate26").stdout
+    assert re.search(rf"(?m)^ {re.escape(CONF)} [0-9a-f]{{32}}$", conffiles), conffiles
+    # The password file, empty, for gate26 passwd.
+    assert root.file(PASSWD).read_bytes() == b""
+    assert (root.mode(PASSWD), root.owner(PASSWD)) == (0o640, "root:gate26")
+    jail = root.file("/etc/fail2ban/jail.d/gate26.conf").read_text()
+    assert re.findall(r"(?m)^enabled\s*=\s*(\S+)", jail) == ["false"]
+    if HAS_UNIT:  # installed, not enabled: it needs a certificate and domains first
+        assert root.file("/lib/systemd/system/gate26.service").is_file()
+        enabled = list(root.file("/etc/systemd/system").rglob("gate26.service"))
+        assert not enabled, enabled
+    if HAS_SENDMAIL:
+        assert (root.mode(SENDMAIL), root.owner(SENDMAIL)) == (0o2755, "root:gate26drop")
+        assert root.resolve("/usr/sbin/sendmail") == SENDMAIL
+        assert root.resolve("/usr/lib/sendmail") == SENDMAIL
+        if "gate26-sendmail.8" in MAN_PAGES:  # man sendmail
+            assert root.resolve(SENDMAIL_MAN_LINK) == "/usr/share/man/man8/gate26-sendmail.8.gz"
+    for page in MAN_PAGES:
+        assert root.file(f"/usr/share/man/man{page.rsplit('.', 1)[1]}/{page}.gz").is_file()
+    done.add("test_install")
+
+
+def test_configtest_passes_once_a_certificate_exists(chroot):
+    after("test_install")
+    root = chroot
+    text = root.file(CONF).read_text()
+    certs = re.findall(r"(?m)^\s*cert\s+(/\S+)", text)
+    keys = re.findall(r"(?m)^\s*key\s+(/\S+)", text)
+    assert certs and len(certs) == len(keys), (certs, keys)
+    p = configtest(root)
+    assert p.returncode == 1 and certs[0] in p.stderr, p.stdout + p.stderr
+    for cert, key in zip(certs, keys):
+        for f in (cert, key):
+            root.file(os.path.dirname(f)).mkdir(parents=True, exist_ok=True)
+        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+             "-subj", "/CN=mx.example.com", "-keyout", str(root.file(key)),
+             "-out", str(root.file(cert))], 120)
+        root.run("chown", "root:gate26", key)
+        root.run("chmod", "0640", key)
+    p = configtest(root)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_upgrade_keeps_the_admins_conffile(chroot, debs):
+    after("test_install")
+    root = chroot
+    with open(root.file(CONF), "a") as f:
+        f.write(ADMIN_LINE)
+    admin_conf = root.file(CONF).read_text()
+    (root.file(SPOOL) / "pkgtest-queued").write_text("a message the upgrade must keep\n")
+    root.file(PASSWD).write_text(USER_LINE)
+    root.apt("install", f"/root/{debs.deb2.name}")
+    assert root.status() == f"{debs.v2} ii"
+    assert root.file(CONF).read_text() == admin_conf  # the admin's, untouched
+    dist = root.file(CONF + ".dpkg-dist")
+    assert dist.read_text() == (ROOT / "etc" / "gate26.conf").read_text() + NEXT_CONF_LINE
+    assert (root.file(SPOOL) / "pkgtest-queued").exists()
+    assert (root.mode(SPOOL), root.owner(SPOOL)) == (0o700, "gate26:gate26")
+    assert root.file(PASSWD).read_text() == USER_LINE
+    assert root.run("/usr/sbin/gate26", "version").returncode == 0
+    if HAS_SENDMAIL:
+        assert (root.mode(SENDMAIL), root.owner(SENDMAIL)) == (0o2755, "root:gate26drop")
+        assert root.resolve("/usr/sbin/sendmail") == SENDMAIL
+    done.add("test_upgrade")
+
+
+def test_remove_keeps_the_spool_and_configuration(chroot, debs):
+    after("test_upgrade")
+    root = chroot
+    root.apt("remove", "gate26")
+    assert root.status() == f"{debs.v2} rc"
+    assert not root.exists("/usr/sbin/gate26")
+    assert ADMIN_LINE in root.file(CONF).read_text()
+    assert root.file(PASSWD).read_text() == USER_LINE
+    assert (root.file(SPOOL) / "pkgtest-queued").exists()
+    assert (root.mode(SPOOL), root.owner(SPOOL)) == (0o700, "gate26:gate26")
+    assert root.file(MAILDROP).is_dir()
+    for link in ["/usr/sbin/sendmail", "/usr/lib/sendmail", SENDMAIL_MAN_LINK]:
+        assert not root.exists(link), link
+    if HAS_SENDMAIL:
+        # Another MTA's /usr/sbin/sendmail (here a file of no package's): left alone.
+        other = "#!/bin/sh\n# another MTA's\n"
+        root.file("/usr/sbin/sendmail").write_text(other)
+        root.apt("install", f"/root/{debs.deb2.name}")
+        assert root.file("/usr/sbin/sendmail").read_text() == other
+        assert not root.exists("/usr/lib/sendmail")
+        assert root.run("update-alternatives", "--list", "sendmail", check=False).returncode != 0
+        root.apt("remove", "gate26")
+        assert root.file("/usr/sbin/sendmail").read_text() == other
+        root.file("/usr/sbin/sendmail").unlink()
+    done.add("test_remove")
+
+
+def test_purge_removes_them(chroot):
+    after("test_remove")
+    root = chroot
+    root.apt("purge", "gate26")
+    assert root.status() is None or root.status().endswith(" un")
+    for gone in ["/etc/gate26", SPOOL, MAILDROP, "/etc/fail2ban/jail.d/gate26.conf",
+                 "/etc/fail2ban/filter.d/gate26.conf", "/usr/lib/sysusers.d/gate26.conf"]:
+        assert not root.exists(gone), gone
+    if HAS_UNIT:
+        state = list(root.file("/var/lib/systemd").rglob("*gate26*"))
+        assert not state, state
+    # The user stays, as Debian leaves system users: files elsewhere may still be theirs.
+    assert root.run("getent", "passwd", "gate26").returncode == 0
