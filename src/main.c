@@ -79,7 +79,7 @@ static const char usage_text[] =
     "                        delivery attempts, queue and quarantine actions\n"
     "  console [-c FILE]     serve the web console (console { address }): logins with\n"
     "                        a second factor, app passwords; admins see the daemon\n"
-    "  sendmail [-t] [-i] [-f ADDR] [-F NAME] [-v] [-C FILE] [--] [RCPT...]\n"
+    "  sendmail [-t] [-i] [-f ADDR] [-F NAME] [-v] [-C FILE] [--] [RCPT...] | -bs\n"
     "                        the sendmail command of cron, PHP and mailx: the message\n"
     "                        on standard input to the daemon (also run as 'sendmail')\n"
     "  version               print the version\n"

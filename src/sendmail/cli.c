@@ -27,6 +27,7 @@
 
 static const char sendmail_usage[] =
     "usage: sendmail [-t] [-i] [-f SENDER] [-F NAME] [-v] [-C FILE] [--] [RECIPIENT...]\n"
+    "       sendmail -bs [-v] [-C FILE]\n"
     "\n"
     "Reads a message on standard input and hands it to the gate26 daemon (its local\n"
     "submission socket, or the maildrop when the daemon is not running).\n"
@@ -35,6 +36,7 @@ static const char sendmail_usage[] =
     "  -i, -oi   a line with a lone '.' does not end the message\n"
     "  -f ADDR   the envelope sender (default USER@HOSTNAME); -r is the same\n"
     "  -F NAME   the From header's name, when a From header is added\n"
+    "  -bs       SMTP on standard input and output\n"
     "  -v        say what happens on standard error\n"
     "  -C FILE   the configuration (default " SENDMAIL_DEFAULT_CONF ")\n"
     "\n"
@@ -151,10 +153,12 @@ sendmail_parse_opts(int argc, char **argv, struct sendmail_opts *out)
             fprintf(stderr, "sendmail: warning: option '-%c %s' is ignored\n", a[1], v);
             break;
         case 'b':
-            if (strcmp(a, "-bm") == 0)
+            if (strcmp(a, "-bs") == 0)
+                out->smtp_stdio = true;
+            else if (strcmp(a, "-bm") == 0)
                 fprintf(stderr, "sendmail: warning: option '-bm' is the default\n");
             else
-                return usage_error("unknown mode (gate26 sendmail takes -bm)", a);
+                return usage_error("unknown mode (gate26 sendmail takes -bm and -bs)", a);
             break;
         default:
             return usage_error("unknown option", a);
@@ -243,8 +247,7 @@ struct run {
     char user[64];
 };
 
-/* The hand-over of one message whose envelope and content are made: an exit status. */
-static int
+int
 sendmail_hand_over(const struct sendmail_conf *c, const char *sender, char *const *rcpts, size_t n,
                    const char *content, size_t len, bool verbose, char *reason, size_t reasoncap,
                    char *id, size_t idcap)
@@ -397,6 +400,8 @@ sendmail_main(int argc, char **argv)
     pw = getpwuid(getuid());
     if (pw == NULL || str_copyz(r.user, sizeof(r.user), pw->pw_name) == -1)
         (void)str_fmt(r.user, sizeof(r.user), "uid%u", (unsigned)getuid());
+    if (r.o.smtp_stdio)
+        return sendmail_smtp_stdio(&r.conf, r.hostname, r.o.verbose);
     if (r.o.from != NULL) {
         char path[CAP_MAILBOX + 8];
         struct smtp_addr a;

@@ -39,6 +39,7 @@ int sendmail_main(int argc, char **argv);
 struct sendmail_opts {
     bool read_rcpts;  /* -t */
     bool ignore_dots; /* -i, -oi */
+    bool smtp_stdio;  /* -bs */
     bool verbose;     /* -v */
     const char *from; /* -f, -r; NULL: USER@HOSTNAME */
     const char *name; /* -F */
@@ -113,6 +114,19 @@ enum sendmail_result sendmail_submit(const struct sendmail_conf *c, const char *
                                      size_t head_len, const char *content, size_t content_len,
                                      bool verbose, char *id, size_t idcap, char *reason,
                                      size_t reasoncap);
+
+/*
+ * Hands one message over: content (len octets, CR LF lines) from sender to
+ * the n rcpts (checked addresses). Returns the exit status (SENDMAIL_EX_*),
+ * with a line of text in reason ("queued as ID", or why not); id gets the
+ * queue id when the daemon gave one.
+ */
+int sendmail_hand_over(const struct sendmail_conf *c, const char *sender, char *const *rcpts,
+                       size_t n, const char *content, size_t len, bool verbose, char *reason,
+                       size_t reasoncap, char *id, size_t idcap);
+
+/* -bs: SMTP on standard input and output (sendmail/smtp_stdio.c). Returns the exit status. */
+int sendmail_smtp_stdio(const struct sendmail_conf *c, const char *hostname, bool verbose);
 
 /* The set-group-id run's group: in effect (around the maildrop file), or dropped for good. */
 void sendmail_group_take(void);

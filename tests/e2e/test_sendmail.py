@@ -170,6 +170,51 @@ def test_without_i_a_lone_dot_ends_the_message(gateway, tmp_path, peers):
     assert b"kept\r\n" in m.data and b"not sent" not in m.data
 
 
+def test_bs_speaks_smtp_on_stdio(gateway, tmp_path, peers):
+    """sendmail -bs: SMTP on standard input and output, each message handed over before its
+    250; a bare local name is qualified; out-of-order commands get their 503."""
+    sink = peers()
+    g = gw(gateway, tmp_path, sink)
+    script = (b"EHLO app.test\r\n"
+              b"RCPT TO:<b@far.test>\r\n"
+              b"MAIL FROM:<app@gate26.test> BODY=8BITMIME\r\n"
+              b"RCPT TO:<b@far.test>\r\n"
+              b"RCPT TO:<root>\r\n"
+              b"RCPT TO:<b@@far.test>\r\n"
+              b"DATA\r\n"
+              b"Subject: bs\r\n\r\n..stuffed\nplain\r\n.\r\n"
+              b"FROB\r\n"
+              b"QUIT\r\n")
+    rc, out = sendmail_out(g, ["-bs"], script)
+    assert rc == 0
+    codes = [line[:3] for line in out.split("\r\n") if line[:3].isdigit() and line[3:4] == " "]
+    assert codes == ["220", "250", "503", "250", "250", "250", "501", "354", "250", "502",
+                     "221"], out
+    assert "250 2.0.0 Ok: queued as " in out
+    msgs = wait_message(sink, 2)  # one transaction per destination domain
+    assert sorted(a for m in msgs for a in m.accepted) == ["b@far.test", "root@gate26.test"]
+    for m in msgs:
+        assert m.mail_from == "app@gate26.test"
+        assert b"\r\n.stuffed\r\nplain\r\n" in m.data and b"Date: " in m.data
+
+
+def test_bs_input_ending_inside_data_queues_nothing(gateway, tmp_path, peers):
+    g = gw(gateway, tmp_path, peers())
+    rc, out = sendmail_out(g, ["-bs"], b"HELO x\r\nMAIL FROM:<>\r\nRCPT TO:<b@far.test>\r\n"
+                                       b"DATA\r\nSubject: cut\r\n\r\nno end")
+    assert rc == 0 and "354 " in out and "queued" not in out
+    assert local_lines(g) == [] and g.queue_files() == []
+
+
+def sendmail_out(g, args, data):
+    cmd = [BIN, "sendmail", "-C", str(g.conf)] + args
+    p = subprocess.run(cmd, input=data, capture_output=True, timeout=60,
+                       env={"PATH": "/usr/bin:/bin", **ASAN_ENV})
+    err = p.stderr.decode(errors="replace")
+    assert "AddressSanitizer" not in err and "runtime error" not in err, err
+    return p.returncode, p.stdout.decode(errors="replace")
+
+
 # ---- Who sent it: the socket's uid, the file's owner ----
 
 @root_only
@@ -403,7 +448,7 @@ def test_ignored_options_warn_and_send(gateway, tmp_path, peers, opt):
     wait_message(sink)
 
 
-@pytest.mark.parametrize("opt", [["-q"], ["-bp"], ["-bs"], ["-x"], ["-t", "-Q"]])
+@pytest.mark.parametrize("opt", [["-q"], ["-bp"], ["-bi"], ["-x"], ["-t", "-Q"]])
 def test_unknown_options_are_usage(gateway, tmp_path, peers, opt):
     g = gw(gateway, tmp_path, peers())
     rc, err = sendmail(g, opt + ["b@far.test"], b"Subject: x\n\nx\n")
