@@ -734,7 +734,7 @@ open_maildrop(struct pickup *pk, uid_t uid, gid_t gid)
         log_warning("-: event=local-submit, maildrop=%s/bad, error=\"%s\"", dir, strerror(errno));
     else if ((bad = openat(pk->drop_fd, "bad", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) !=
              -1) {
-        if (uid != (uid_t)-1 && fchown(bad, uid, (gid_t)-1) == -1)
+        if (uid != (uid_t)-1 && fchown(bad, uid, gid) == -1)
             log_warning("-: event=local-submit, maildrop=%s/bad, error=\"%s\"", dir,
                         strerror(errno));
         (void)close(bad);

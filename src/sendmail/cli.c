@@ -40,7 +40,8 @@ static const char sendmail_usage[] =
     "  -v        say what happens on standard error\n"
     "  -C FILE   the configuration (default " SENDMAIL_DEFAULT_CONF ")\n"
     "\n"
-    "Ignored with a warning: -oXXX, -B TYPE, -N DSN, -R RET, -V ENVID, -X FILE, -bm.\n"
+    "Ignored with a warning: -oXXX, -B TYPE, -h HOPS, -N DSN, -R RET, -V ENVID, -X FILE,\n"
+    "-bm.\n"
     "Exit status: 0 queued, 64 usage, 65 bad message or address, 75 not handed over.\n";
 
 /* ---- privileges ---- */
@@ -104,7 +105,9 @@ sendmail_parse_opts(int argc, char **argv, struct sendmail_opts *out)
             i++;
             break;
         }
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        /* Not -h: it is sendmail's hop count (ignored below), and a message must not be lost
+         * to a usage text. */
+        if (strcmp(a, "--help") == 0) {
             fputs(sendmail_usage, stdout);
             return -1;
         }
@@ -144,6 +147,7 @@ sendmail_parse_opts(int argc, char **argv, struct sendmail_opts *out)
                 fprintf(stderr, "sendmail: warning: option '%s' is ignored\n", a);
             break;
         case 'B':
+        case 'h':
         case 'N':
         case 'R':
         case 'V':

@@ -221,6 +221,10 @@ def config_text(spool, ports, doors, domains, tls=None, extra="", hostname="gate
     `user` key, written last so that it moves no line number (None: none).
     """
     out = [f"hostname {hostname}", f"spool {spool}", "log-level debug", extra]
+    # Local submission (docs/packaging.md) is on by default at /run/gate26 and
+    # /var/spool/gate26-maildrop: tests that want it name their own paths.
+    if "local-submit" not in extra:
+        out.append("local-submit {\n    enabled no\n}")
     if delivery is not None:
         out.append("delivery {\n%s\n}" % delivery)
     if isinstance(tls, str):

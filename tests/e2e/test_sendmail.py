@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from checkers import checks_block, dkim_block, dkim_dnsfunc, dkimpy_verify_all, keygen
 from conftest import BIN, GATE26_USER, free_port, wait_for
 from test_relay import INTERNAL, peers  # noqa: F401
 
@@ -213,6 +214,26 @@ def sendmail_out(g, args, data):
     err = p.stderr.decode(errors="replace")
     assert "AddressSanitizer" not in err and "runtime error" not in err, err
     return p.returncode, p.stdout.decode(errors="replace")
+
+
+def test_checks_internal_signs_local_mail(gateway, tmp_path, peers):
+    """Local mail is the internal door's: its `checks internal { dkim sign }` signs it."""
+    sink = peers()
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    if GATE26_USER is not None:
+        from checkers import reachable
+        reachable(keys)
+    key = keygen(keys, "sign.test", "s2026")
+    g = gw(gateway, tmp_path, sink,
+           extra=checks_block("internal", "dkim sign") + dkim_block("sign.test", key))
+    rc, err = sendmail(g, ["-f", "alice@sign.test", "b@far.test"],
+                       b"From: Alice <alice@sign.test>\nSubject: signed\n\nbody\n")
+    assert rc == 0, err
+    (m,) = wait_message(sink)
+    records = {f"{key.selector}._domainkey.sign.test": key.record}
+    assert dkimpy_verify_all(m.data, dkim_dnsfunc(records)) == [
+        ("sign.test", key.selector, "rsa-sha256", True)]
 
 
 # ---- Who sent it: the socket's uid, the file's owner ----
@@ -437,7 +458,7 @@ def test_daemon_refuses_a_record_over_its_limit(gateway, tmp_path, peers):
 
 
 @pytest.mark.parametrize("opt", [["-oem"], ["-odi"], ["-odb"], ["-oQ/var/spool"],
-                                 ["-B", "8BITMIME"], ["-N", "never"], ["-R", "hdrs"],
+                                 ["-B", "8BITMIME"], ["-h", "20"], ["-N", "never"], ["-R", "hdrs"],
                                  ["-V", "envid"], ["-X", "/tmp/log"]])
 def test_ignored_options_warn_and_send(gateway, tmp_path, peers, opt):
     sink = peers()
