@@ -134,8 +134,11 @@ conn_answer(struct conn *c, const char *kind, const char *text)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
 
+    char line[CHECKS_TEXT_MAX + 64];
+
     c->answered = true;
-    (void)evbuffer_add_printf(out, "%s %s\n", kind, text);
+    str_printable(line, sizeof(line), text); /* one line: a check's text is not ours */
+    (void)evbuffer_add_printf(out, "%s %s\n", kind, line);
     (void)bufferevent_disable(c->bev, EV_READ);
 }
 
@@ -144,16 +147,18 @@ enum job_end { JOB_QUEUED, JOB_TEMP, JOB_FAIL };
 static void
 drop_bad(struct pickup *pk, const char *name, const char *why)
 {
-    char bad[NAME_MAX + 8];
+    char bad[NAME_MAX + 8], q[LOG_QUOTE_CAP], w[LOG_QUOTE_CAP];
 
     (void)str_fmt(bad, sizeof(bad), "bad/%s", name);
+    /* A name is any local user's choice: quoted, as peer bytes are. */
+    log_quote(q, sizeof(q), name, strlen(name));
     if (renameat(pk->drop_fd, name, pk->drop_fd, bad) == -1)
-        log_warning("-: event=local-submit, via=maildrop, file=%s, error=\"cannot move to bad/: "
-                    "%s\"",
-                    name, strerror(errno));
+        log_warning("-: event=local-submit, via=maildrop, file=\"%s\", error=\"cannot move to "
+                    "bad/: %s\"",
+                    q, strerror(errno));
     else
-        log_warning("-: event=local-submit, via=maildrop, file=%s, status=bad, reason=\"%s\"", name,
-                    why);
+        log_warning("-: event=local-submit, via=maildrop, file=\"%s\", status=bad, reason=\"%s\"",
+                    q, log_quote(w, sizeof(w), why, strlen(why)));
 }
 
 /* The end of a job: its answer, its file, its log line. */
@@ -169,9 +174,10 @@ job_end(struct job *j, enum job_end end, const char *text)
                  j->id, (unsigned)j->uid, j->user,
                  log_angle(q, sizeof(q), j->head.from, strlen(j->head.from)), j->size,
                  j->head.n_rcpts, j->from_maildrop ? "maildrop" : "socket");
-        if (j->from_maildrop && !pk->stopped && unlinkat(pk->drop_fd, j->name, 0) == -1)
-            log_warning("%s: event=local-submit, via=maildrop, file=%s, error=\"unlink: %s\"",
-                        j->id, j->name, strerror(errno));
+        /* Durable now (even while stopping: spool_free reports the last commits). */
+        if (j->from_maildrop && unlinkat(pk->drop_fd, j->name, 0) == -1)
+            log_warning("%s: event=local-submit, via=maildrop, error=\"unlink: %s\"", j->id,
+                        strerror(errno));
     } else {
         log_info("%s: event=local-submit, uid=%u, user=%s, from=%s, via=%s, status=%s, "
                  "reason=\"%s\"",
@@ -179,7 +185,7 @@ job_end(struct job *j, enum job_end end, const char *text)
                  log_angle(q, sizeof(q), j->head.from, strlen(j->head.from)),
                  j->from_maildrop ? "maildrop" : "socket", end == JOB_TEMP ? "deferred" : "refused",
                  log_quote(t, sizeof(t), text, strlen(text)));
-        if (j->from_maildrop && end == JOB_FAIL && !pk->stopped)
+        if (j->from_maildrop && end == JOB_FAIL)
             drop_bad(pk, j->name, text);
     }
     if (j->conn != NULL)
@@ -545,8 +551,7 @@ pickup_file(struct pickup *pk, const char *name)
         if (errno == ELOOP)
             drop_bad(pk, name, "a symbolic link");
         else if (errno != ENOENT)
-            log_warning("-: event=local-submit, via=maildrop, file=%s, error=\"%s\"", name,
-                        strerror(errno));
+            log_warning("-: event=local-submit, via=maildrop, error=\"%s\"", strerror(errno));
         return;
     }
     if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
@@ -575,7 +580,7 @@ pickup_file(struct pickup *pk, const char *name)
     if (n != (size_t)st.st_size) {
         free(buf);
         (void)close(fd);
-        log_warning("-: event=local-submit, via=maildrop, file=%s, error=\"short read\"", name);
+        log_warning("-: event=local-submit, via=maildrop, error=\"short read\"");
         return;
     }
     if (record_parse_head(buf, n, &h, why, sizeof(why)) != RECORD_OK) {

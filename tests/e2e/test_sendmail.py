@@ -371,15 +371,17 @@ def test_bad_maildrop_files_go_to_bad(gateway, tmp_path, peers):
     (g.maildrop / "m.link").symlink_to("/etc/passwd")
     os.mkfifo(g.maildrop / "m.fifo")
     (g.maildrop / "t.writing").write_bytes(b"gate26-submit 1\n")  # still being written: left
+    (g.maildrop / 'm.a"b\nc').write_bytes(b"junk\n")  # a name is quoted in the log
     g.start()
-    for name in ("m.junk", "m.short", "m.link", "m.fifo"):
+    for name in ("m.junk", "m.short", "m.link", "m.fifo", 'm.a"b\nc'):
         wait_for(lambda: (g.maildrop / "bad" / name).exists() or
                  (g.maildrop / "bad" / name).is_symlink(), 15, f"{name} in bad/")
     log = g.log()
-    assert "file=m.junk, status=bad, reason=\"line 1: expected 'gate26-submit 1'\"" in log
-    assert "file=m.short, status=bad, reason=\"size 100 but 12 octets of content\"" in log
-    assert "file=m.link, status=bad, reason=\"a symbolic link\"" in log
-    assert "file=m.fifo, status=bad, reason=\"not a regular file\"" in log
+    assert "file=\"m.junk\", status=bad, reason=\"line 1: expected 'gate26-submit 1'\"" in log
+    assert "file=\"m.short\", status=bad, reason=\"size 100 but 12 octets of content\"" in log
+    assert "file=\"m.link\", status=bad, reason=\"a symbolic link\"" in log
+    assert "file=\"m.fifo\", status=bad, reason=\"not a regular file\"" in log
+    assert 'file="m.a\\"b\\x0ac", status=bad' in log
     assert (g.maildrop / "t.writing").exists()
     assert sink.messages() == []
 
