@@ -390,8 +390,10 @@ sendmail_main(int argc, char **argv)
     if (r.o.conf != NULL)
         sendmail_group_drop(); /* another configuration: no maildrop privilege */
     conf = r.o.conf != NULL ? r.o.conf : SENDMAIL_DEFAULT_CONF;
+    /* The default file missing, or kept from local users: the defaults (the daemon enforces its
+     * own limit). A -C FILE must be read. */
     if (sendmail_conf_read(conf, &r.conf, err, sizeof(err)) == -1) {
-        if (r.o.conf != NULL || errno != ENOENT) {
+        if (r.o.conf != NULL || (errno != ENOENT && errno != EACCES)) {
             fprintf(stderr, "sendmail: %s\n", err);
             return SENDMAIL_EX_TEMPFAIL;
         }
