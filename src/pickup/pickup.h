@@ -51,13 +51,16 @@ void pickup_start(struct pickup *pk);
 void pickup_set_conf(struct pickup *pk, struct conf *c);
 
 /*
- * Stops accepting and scanning, removes the socket (when it may), cancels
- * what is in the checks (the callers get no answer: sendmail then uses the
- * maildrop); commits in flight are answered from spool_free, so call this
- * after spool_free... no: before it, and the pickup keeps its jobs alive
- * until they report (pickup_free frees them once they did). NULL: nothing.
+ * At a stop, before the checks and the spool are freed: stops accepting
+ * and scanning, removes the socket (when it may), closes the connections
+ * and ends the jobs still in the checks (their callers get no answer;
+ * their maildrop files stay for the next start). Jobs whose commit is in
+ * flight stay: spool_free reports them (a maildrop file is then deleted).
+ * NULL: nothing.
  */
 void pickup_stop(struct pickup *pk);
+
+/* After spool_free: frees the pickup and closes the maildrop. NULL: nothing. */
 void pickup_free(struct pickup *pk);
 
 #endif
