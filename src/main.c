@@ -19,6 +19,7 @@
 #include "daemon/preflight.h"
 #include "firewall/firewall.h"
 #include "mailauth/dkim.h"
+#include "sendmail/sendmail.h"
 #include "track/track.h"
 #include "verify/verify.h"
 
@@ -78,6 +79,9 @@ static const char usage_text[] =
     "                        delivery attempts, queue and quarantine actions\n"
     "  console [-c FILE]     serve the web console (console { address }): logins with\n"
     "                        a second factor, app passwords; admins see the daemon\n"
+    "  sendmail [-t] [-i] [-f ADDR] [-F NAME] [-v] [-C FILE] [--] [RCPT...] | -bs\n"
+    "                        the sendmail command of cron, PHP and mailx: the message\n"
+    "                        on standard input to the daemon (also run as 'sendmail')\n"
     "  version               print the version\n"
     "  help [COMMAND]        print this text, or COMMAND's (as COMMAND --help)\n"
     "\n"
@@ -327,6 +331,13 @@ cmd_dkim(int argc, char **argv)
     return dkim_main(argc, argv);
 }
 
+/* gate26 sendmail ...: sendmail/cli.c (it reads its own configuration, -C FILE). */
+static int
+cmd_sendmail(int argc, char **argv)
+{
+    return sendmail_main(argc, argv);
+}
+
 static int
 cmd_version(int argc, char **argv)
 {
@@ -361,6 +372,7 @@ static const struct {
     {"dkim", cmd_dkim},         {"quarantine", cmd_quarantine},
     {"totp", cmd_totp},         {"app-password", cmd_apppw},
     {"track", cmd_track},       {"console", cmd_console},
+    {"sendmail", cmd_sendmail},
 };
 
 /* gate26 help [COMMAND]: this usage, or COMMAND --help. */
@@ -388,6 +400,11 @@ int
 main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "help";
+    const char *base = strrchr(argv[0], '/');
+
+    /* Run as /usr/sbin/sendmail (a link): the whole command line is sendmail's. */
+    if (strcmp(base != NULL ? base + 1 : argv[0], "sendmail") == 0)
+        return sendmail_main(argc, argv);
 
     if (strcmp(cmd, "--version") == 0)
         cmd = "version";

@@ -240,7 +240,7 @@ conf_check(struct conf_parser *p)
             return -1;
     }
     if (check_alerts(p) == -1 || conf_checks_whole(p) == -1 || conf_tracking_whole(p) == -1 ||
-        conf_console_whole(p) == -1)
+        conf_console_whole(p) == -1 || conf_local_submit_whole(p) == -1)
         return -1;
     if (c->hostname[0] == '\0')
         default_hostname(c);

@@ -483,7 +483,15 @@ struct conf {
     char console_admins[CONF_CONSOLE_ADMINS_MAX][CONF_CONSOLE_ADMIN_CAP];
     size_t n_console_admins;
     unsigned console_line;
+    /* local-submit { socket, maildrop, enabled } (docs/packaging.md): gate26 sendmail's way in */
+    char local_submit_socket[CAP_PATH];   /* default CONF_LOCAL_SUBMIT_SOCKET */
+    char local_submit_maildrop[CAP_PATH]; /* default CONF_LOCAL_SUBMIT_MAILDROP */
+    bool local_submit_off;                /* enabled no */
+    unsigned local_submit_line;           /* of `local-submit {`; 0: none (on, the defaults) */
 };
+
+#define CONF_LOCAL_SUBMIT_SOCKET   "/run/gate26/submit"
+#define CONF_LOCAL_SUBMIT_MAILDROP "/var/spool/gate26-maildrop"
 
 /* True when user is one of console { admins } (compared exactly, as the passwd file's names). */
 bool conf_console_admin(const struct conf *c, const char *user);

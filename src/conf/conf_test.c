@@ -177,8 +177,11 @@ group_teardown(void **state)
 /* The smallest valid file: five lines. */
 #define MIN_LISTEN "listen inbound {\n    address 127.0.0.1:2525\n}\n"
 #define MIN_DOMAIN "domain example.com {\n}\n"
-#define MIN        MIN_LISTEN MIN_DOMAIN
-#define TLS_BLOCK  "tls {\n    cert @DIR@/cert.pem\n    key  @DIR@/key.pem\n}\n"
+#define LONG120                                                                                    \
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define MIN       MIN_LISTEN MIN_DOMAIN
+#define TLS_BLOCK "tls {\n    cert @DIR@/cert.pem\n    key  @DIR@/key.pem\n}\n"
 /* Doors that require AUTH need one (the file is read by the daemon, not by the parser). */
 #define AUTH_BLOCK "auth {\n    passwd /etc/gate26/passwd\n}\n"
 
@@ -1064,12 +1067,12 @@ static const struct err_row file_errors[] = {
      "'hostname' is a key, not a block (remove the '{')"},
     {"unknown block", "frobnicate {\n}\n" MIN, 1,
      "unknown block 'frobnicate' (expected one of: tls, listen, domain, auth, delivery, "
-     "metrics, alert, watch, checks, dkim, quarantine, tracking, console)"},
+     "metrics, alert, watch, checks, dkim, quarantine, tracking, console, local-submit)"},
     {"unknown block with label", "route x {\n}\n" MIN, 1, "unknown block 'route'"},
     {"unknown key", "adress 1\n" MIN, 1,
      "unknown key 'adress' at top level (expected one of: hostname, spool, user, log-level, "
      "max-sessions, resolver, callout-timeout, tls, listen, domain, auth, delivery, metrics, "
-     "alert, watch, checks, dkim, quarantine, tracking, console)"},
+     "alert, watch, checks, dkim, quarantine, tracking, console, local-submit)"},
     {"key case", "Hostname x.example\n" MIN, 1, "unknown key 'Hostname' at top level"},
     {"key escaped", "host\xc3\xa9 x\n" MIN, 1, "unknown key 'host\\xc3\\xa9' at top level"},
     {"relay at top", "relay smtp://x.example\n" MIN, 1, "unknown key 'relay' at top level"},
@@ -3737,6 +3740,22 @@ test_checks(void **state)
     c = expect_ok("tracking empty", MIN "tracking {\n}\n");
     assert_int_equal(c->tracking_keep, 30 * 86400);
     conf_unref(c);
+    /* The local-submit block (docs/config.md): on with the package's paths without it. */
+    c = expect_ok("local-submit none", MIN);
+    assert_string_equal(c->local_submit_socket, "/run/gate26/submit");
+    assert_string_equal(c->local_submit_maildrop, "/var/spool/gate26-maildrop");
+    assert_false(c->local_submit_off);
+    conf_unref(c);
+    c = expect_ok("local-submit",
+                  MIN "local-submit {\n socket /tmp/x/submit\n maildrop /tmp/x/drop/\n}\n");
+    assert_string_equal(c->local_submit_socket, "/tmp/x/submit");
+    assert_string_equal(c->local_submit_maildrop, "/tmp/x/drop");
+    assert_false(c->local_submit_off);
+    conf_unref(c);
+    c = expect_ok("local-submit off", MIN "local-submit {\n enabled no\n}\n");
+    assert_true(c->local_submit_off);
+    assert_string_equal(c->local_submit_socket, "/run/gate26/submit");
+    conf_unref(c);
     /* The console block (docs/config.md): its default address, admins on several lines. */
     c = expect_ok("console default", MIN "console {\n}\n");
     assert_string_equal(c->console_address.text, "127.0.0.1:8026");
@@ -3944,6 +3963,17 @@ static const struct {
     {"tracking twice", MIN "tracking {\n}\ntracking {\n}\n", 8,
      "duplicate block 'tracking' (first at line 6)"},
     {"tracking key", MIN "tracking {\n keep 2d\n keep 3d\n}\n", 8, "keep"},
+    /* The local-submit block: paths, a socket's path within sun_path, each key once. */
+    {"local-submit enabled", MIN "local-submit {\n enabled off\n}\n", 7,
+     "enabled: expected yes or no, found 'off'"},
+    {"local-submit twice", MIN "local-submit {\n}\nlocal-submit {\n}\n", 8,
+     "duplicate block 'local-submit' (first at line 6)"},
+    {"local-submit socket long", MIN "local-submit {\n socket /" LONG120 "\n}\n", 7,
+     "socket: a socket's path has at most 107 octets"},
+    {"local-submit socket empty", MIN "local-submit {\n socket \"\"\n}\n", 7, "socket:"},
+    {"local-submit key twice", MIN "local-submit {\n maildrop /a\n maildrop /b\n}\n", 8,
+     "maildrop"},
+    {"local-submit unknown", MIN "local-submit {\n pickup 5s\n}\n", 7, "unknown key 'pickup'"},
     /* The console block: a numeric address, passwd user names, each once. */
     {"console address", MIN "console {\n address localhost:8026\n}\n", 7, "address:"},
     {"console address two", MIN "console {\n address 127.0.0.1:1 127.0.0.1:2\n}\n", 7, "address"},

@@ -97,6 +97,12 @@ extern const struct conf_setting conf_console_settings[CONF_CONSOLE_KEYS];
 int conf_console_open(struct conf_parser *p, const struct conf_line *l);
 int conf_console_close(struct conf_parser *p);
 int conf_console_whole(struct conf_parser *p);
+/* local_submit.c: the local-submit block (docs/config.md); its defaults without a block. */
+#define CONF_LOCAL_SUBMIT_KEYS 3
+extern const struct conf_setting conf_local_submit_settings[CONF_LOCAL_SUBMIT_KEYS];
+int conf_local_submit_open(struct conf_parser *p, const struct conf_line *l);
+int conf_local_submit_close(struct conf_parser *p);
+int conf_local_submit_whole(struct conf_parser *p);
 /* Frees what the checks and dkim blocks hold (conf_unref). */
 void conf_checks_free(struct conf *c);
 

@@ -1395,6 +1395,8 @@ const struct conf_block conf_blocks[] = {
      conf_tracking_close},
     {"console", NULL, conf_console_settings, CONF_CONSOLE_KEYS, conf_console_open,
      conf_console_close},
+    {"local-submit", NULL, conf_local_submit_settings, CONF_LOCAL_SUBMIT_KEYS,
+     conf_local_submit_open, conf_local_submit_close},
 };
 
 const size_t conf_n_top_settings = N_OF(conf_top_settings);

@@ -29,6 +29,7 @@
 #include "ctl/ctl.h"
 #include "daemon/daemon.h"
 #include "checks/checks.h"
+#include "pickup/pickup.h"
 #include "daemon/preflight.h"
 #include "lib/curl_loop.h"
 #include "daemon/privileges.h"
@@ -61,6 +62,7 @@ struct daemon {
     struct event_base *base;
     struct conf *conf;
     struct spool *spool;
+    struct pickup *pickup; /* local submission: gate26 sendmail's socket and maildrop */
     struct dns *dns;
     struct curl_loop *curl; /* HTTP clients on the loop: rspamd (checks/) */
     struct sched *sched;
@@ -294,6 +296,7 @@ daemon_reload(struct daemon *d)
     watch_metrics_commit(d->env.watch);
     sensor_set_conf(d->sensor, c);
     ctl_set_conf(d->ctl, c);
+    pickup_set_conf(d->pickup, c); /* the internal door's limit and checks; the paths stay */
     conf_unref(d->conf);
     d->conf = c;
     if (preflight_hostname_warning(c, warning, sizeof(warning)))
@@ -586,6 +589,7 @@ daemon_stop(struct daemon *d)
     watch_metrics_close(d->env.watch);
     daemon_metrics_sources(d, false);
     smtp_session_close_all();
+    pickup_stop(d->pickup);     /* before the checks go: jobs in them are cancelled */
     verify_free(d->env.verify); /* after the sessions (they cancelled their requests) */
     d->env.verify = NULL;
     checks_free(d->env.checks); /* after the sessions (they cancelled their checks) */
@@ -603,6 +607,7 @@ daemon_stop(struct daemon *d)
     watch_stop(d->env.watch);
     daemon_track_close(&d->env, d->sched, d->spool); /* what was noted is written */
     spool_free(d->spool);
+    pickup_free(d->pickup); /* after the spool: its commits have reported */
     dns_free(d->dns);
     sched_free(d->sched);
     /* A bufferevent freed while its reading was paused is released on the
@@ -749,6 +754,8 @@ daemon_serve(const char *path)
     ctl_set_watch(d.ctl, d.env.watch);
     ctl_set_spool(d.ctl, d.spool);
     ctl_set_conf(d.ctl, d.conf);
+    /* The local submission socket and the maildrop (docs/packaging.md), made while root. */
+    d.pickup = pickup_new(d.base, d.spool, d.env.checks, d.conf);
     /* The sensor is forked while we are root: it opens the capture and keeps only the
      * capabilities it needs (docs/scanners.md, "Why a sensor process"). */
     d.sensor = sensor_start(d.conf, err, sizeof(err));
@@ -790,6 +797,7 @@ daemon_serve(const char *path)
         daemon_stop(&d);
         return 1;
     }
+    pickup_start(d.pickup); /* the maildrop, as the user: at start, then every 5 s */
     /* Expiry runs as the user (it owns quarantine/), at start and then hourly. */
     daemon_quarantine_expire(&d);
     d.quarantine_tick = event_new(d.base, -1, EV_PERSIST, daemon_quarantine_tick, &d);

@@ -236,6 +236,11 @@ def config_text(spool, ports, doors, domains, tls=None, extra="", hostname="gate
         keys = relay if isinstance(relay, dict) else {"relay": relay} if relay else {}
         inner = "".join(f"    {k} {v}\n" for k, v in keys.items())
         out.append(f"domain {name} {{\n{inner}}}")
+    # Local submission (docs/packaging.md) is on by default at /run/gate26 and
+    # /var/spool/gate26-maildrop: tests that want it name their own paths. After the doors
+    # and domains and before the user key, so that it moves none of their line numbers.
+    if "local-submit" not in extra:
+        out.append("local-submit {\n    enabled no\n}")
     if user is not None:
         out.append(f"user {user}")
     return "\n".join(out) + "\n"

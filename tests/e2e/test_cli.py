@@ -348,10 +348,10 @@ BAD = [
     ("unknown-key-top-level", "Hostname mx.test\n" + INTERNAL, 1,
      "unknown key 'Hostname' at top level (expected one of: hostname, spool, user, "
      "log-level, max-sessions, resolver, callout-timeout, tls, listen, domain, auth, delivery, "
-     "metrics, alert, watch, checks, dkim, quarantine, tracking, console)"),
+     "metrics, alert, watch, checks, dkim, quarantine, tracking, console, local-submit)"),
     ("unknown-block", INTERNAL + "frobnicate {\n}\n", 5,
      "unknown block 'frobnicate' (expected one of: tls, listen, domain, auth, delivery, "
-     "metrics, alert, watch, checks, dkim, quarantine, tracking, console)"),
+     "metrics, alert, watch, checks, dkim, quarantine, tracking, console, local-submit)"),
     ("unknown-role", "listen outbound {\n    address 127.0.0.1:25\n}\n", 1,
      "unknown listen role 'outbound' (expected one of: inbound, internal, submission, "
      "submissions)"),
