@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -300,12 +301,9 @@ sendmail_msg_make(const char *in, size_t len, const struct sendmail_opts *o, con
         struct timeval tv;
         unsigned char rnd[8] = {0};
         char id[CAP_HOSTNAME + 128];
-        FILE *f = fopen("/dev/urandom", "re");
-
-        if (f != NULL) {
-            (void)fread(rnd, 1, sizeof(rnd), f);
-            (void)fclose(f);
-        }
+        /* Time and pid make it unique; the random octets, unguessable (zeros if none). */
+        if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+            memset(rnd, 0, sizeof(rnd));
         (void)gettimeofday(&tv, NULL);
         (void)str_fmt(id, sizeof(id),
                       "Message-ID: <%lld.%06ld.%ld.%02x%02x%02x%02x%02x%02x%02x%02x@%s>\r\n",
