@@ -1,0 +1,289 @@
+# SPDX-License-Identifier: MIT
+"""gate26 under systemd (docs/packaging.md, "The service"), without systemd.
+
+PID 1 here is not systemd, so the unit is never run; what systemd would see
+is checked piece by piece instead:
+
+- the unit: `systemd-analyze verify` (on a copy whose ExecStart is the
+  binary under test: verify wants it to exist) and `systemd-analyze
+  security --offline=yes` (2.5 or lower); and the real daemon started with
+  exactly the unit's capability bounding set and no-new-privileges
+  (setpriv), on a spool that is the user's as the package makes it, so the
+  set is known to be enough;
+- sd_notify: the daemon with NOTIFY_SOCKET naming a datagram socket of the
+  test: READY=1 once the doors and the control socket accept, STATUS=
+  lines, RELOADING=1/READY=1 around a SIGHUP (one that takes, one that
+  fails), STOPPING=1 at SIGTERM;
+- the journal: the daemon in a mount namespace of its own (unshare) whose
+  /run/systemd is a directory of the test, where the test's datagram socket
+  receives the journal's native protocol, with JOURNAL_STREAM naming its
+  standard error; and without JOURNAL_STREAM (or naming another file, or
+  with no journal to take the lines), standard error as before.
+
+Every process is stopped by its PID (the gateway fixture, or the test).
+"""
+import os
+import pwd
+import re
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import (BIN, DEFAULT_DOMAINS, GATE26_USER, ROOT, Gateway, assert_serving, queued_id,
+                      wait_for)
+
+
+# ---- What the tests share ----
+
+class PrefixGateway(Gateway):
+    """A Gateway started through a command prefix (setpriv, unshare) that execs gate26, so
+    that the PID is gate26's; started is a predicate on (gateway) that says it runs."""
+
+    prefix = []
+
+    def start(self, started=None):
+        self.log_offset = self.logfile.stat().st_size if self.logfile.exists() else 0
+        with open(self.logfile, "ab") as logf:
+            self.proc = subprocess.Popen(
+                [*self.prefix, BIN, "serve", "-c", str(self.conf)], stdout=logf,
+                stderr=subprocess.STDOUT, env=self.env)
+        started = started or (lambda g: "event=start" in g.log()[g.log_offset:])
+        wait_for(lambda: started(self) or self.proc.poll() is not None, 30, "gate26 to start")
+        assert self.proc.poll() is None, f"gate26 exited at start:\n{self.log()}"
+        return self
+
+
+class DatagramListener:
+    """A Unix datagram socket at path that a thread reads until close(); each datagram is
+    given to parse and the result kept, in order."""
+
+    def __init__(self, path, parse, on_message=None):
+        self.path = Path(path)
+        self.parse = parse
+        self.on_message = on_message
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(self.path))
+        self.path.chmod(0o666)  # the daemon sends as its user too, as to systemd's sockets
+        self.sock.settimeout(0.1)
+        self.lock = threading.Lock()
+        self.items = []
+        self.after = 0  # wait() looks at the items after the last it found
+        self.stopping = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stopping:
+            try:
+                data = self.sock.recv(1 << 20)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            item = self.parse(data)
+            if self.on_message is not None:
+                self.on_message(item)
+            with self.lock:
+                self.items.append(item)
+
+    def got(self):
+        with self.lock:
+            return list(self.items)
+
+    def wait(self, pred, timeout=20, what="a message"):
+        """Waits for an item for which pred holds, after those seen so far; returns its index."""
+        found = []
+
+        def look():
+            items = self.got()
+            for i, item in enumerate(items):
+                if i >= self.after and pred(item):
+                    found.append(i)
+                    return True
+            return False
+        wait_for(look, timeout, what)
+        self.after = found[0] + 1
+        return found[0]
+
+    def close(self):
+        self.stopping = True
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+def send(r, tag):
+    r.cmd("MAIL FROM:<app@example.test>", 250)
+    r.cmd("RCPT TO:<someone@example.test>", 250)
+    r.cmd("DATA", 354)
+    r.send(f"Subject: {tag}\r\nMessage-ID: <{tag}@t>\r\n\r\nx\r\n.\r\n")
+    return queued_id(r)
+
+
+# ---- The journal ----
+
+def parse_journal(data):
+    """A datagram of the journal's native protocol: KEY=VALUE lines, or KEY, LF, a 64-bit
+    little-endian length, the value and LF (a value with a LF in it). A dict."""
+    out, i = {}, 0
+    while i < len(data):
+        nl = data.index(b"\n", i)
+        line = data[i:nl]
+        if b"=" in line:
+            key, _, value = line.partition(b"=")
+            i = nl + 1
+        else:
+            key = line
+            (n,) = struct.unpack("<Q", data[nl + 1:nl + 9])
+            value = data[nl + 9:nl + 9 + n]
+            assert data[nl + 9 + n:nl + 10 + n] == b"\n", data
+            i = nl + 10 + n
+        assert key.decode() not in out, data
+        out[key.decode()] = value.decode()
+    return out
+
+
+class JournalGateway(PrefixGateway):
+    """gate26 in a mount namespace whose /run/systemd is the test's directory run/, with
+    JOURNAL_STREAM naming its standard error (the log file) unless stream says otherwise."""
+
+    def __init__(self, workdir, doors, domains, stream="stderr", listen=True, **kw):
+        super().__init__(workdir, doors, domains, **kw)
+        run = self.dir / "run"
+        (run / "journal").mkdir(parents=True)
+        run.chmod(0o755)
+        (run / "journal").chmod(0o755)
+        self.journal = DatagramListener(run / "journal" / "socket", parse_journal) \
+            if listen else None
+        self.logfile.touch()
+        st = os.stat(self.logfile)
+        if stream == "stderr":
+            self.env["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}"
+        elif stream == "other":
+            self.env["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino + 1}"
+        else:
+            self.env.pop("JOURNAL_STREAM", None)
+        self.prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                       'mount --bind "$0" /run/systemd && exec "$@"', str(run)]
+
+    def entries(self):
+        return self.journal.got() if self.journal is not None else []
+
+    def close(self):
+        if self.journal is not None:
+            self.journal.close()
+
+
+LEVEL_PRIORITY = {"debug": "7", "info": "6", "warning": "4", "error": "3"}
+QID_RE = re.compile(r"(?:debug|info|warning|error): ([0-9A-F]{16}): ")
+STDERR_LINE_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z gate26\[\d+\]: "
+                            r"(?:debug|info|warning|error): ", re.M)
+
+
+@pytest.fixture
+def journal_gateway(tmp_path):
+    made = []
+
+    def make(stream="stderr", listen=True, extra=""):
+        doors = {"internal": {"allow": "127.0.0.0/8", "tls": "none"}}
+        g = JournalGateway(tmp_path / f"gw{len(made)}", doors, DEFAULT_DOMAINS, stream=stream,
+                           listen=listen, extra=extra)
+        made.append(g)
+        return g
+
+    yield make
+    for g in made:
+        try:
+            g.stop()
+        finally:
+            g.close()
+
+
+def journal_started(g):
+    return any("event=start" in e.get("MESSAGE", "") for e in g.entries())
+
+
+def test_journal_lines_carry_priority_and_queue_id(journal_gateway):
+    g = journal_gateway(extra="watch {\n    capture lo\n}\n")
+    g.start(started=journal_started)
+    r = g.raw()
+    r.cmd("EHLO client.test", 250)
+    qid = send(r, "journal")
+    r.cmd("QUIT", 221)
+    r.close()
+    wait_for(lambda: any(e.get("GATE26_QUEUE_ID") == qid and "from=<app@example.test>" in
+                         e["MESSAGE"] for e in g.entries()), what="the message's lines:\n"
+             + "\n".join(repr(e) for e in g.entries()[-30:]))
+    # A failed reload: an error-level line.
+    good = g.conf.read_text()
+    g.conf.write_text(good + "no-such-key 1\n")
+    g.hup()
+    wait_for(lambda: any("event=reload, status=failed" in e["MESSAGE"] for e in g.entries()),
+             what="the failed reload")
+    g.conf.write_text(good)
+    assert_serving(g)
+    g.stop()
+
+    entries = g.entries()
+    assert len(entries) > 10, entries
+    for e in entries:
+        msg = e["MESSAGE"]
+        level = msg.split(":", 1)[0]
+        assert e["PRIORITY"] == LEVEL_PRIORITY[level], e
+        assert e["SYSLOG_IDENTIFIER"] == "gate26" and e["SYSLOG_FACILITY"] == "2", e
+        # The journal keeps the time, the name and the pid: the message starts at the level.
+        assert not STDERR_LINE_RE.match(msg) and "\n" not in msg, e
+        m = QID_RE.match(msg)
+        assert e.get("GATE26_QUEUE_ID") == (m.group(1) if m else None), e
+        assert "panic" not in msg, e
+    about = [e["MESSAGE"] for e in entries if e.get("GATE26_QUEUE_ID") == qid]
+    assert any(f"info: {qid}: client=" in m for m in about), about
+    assert any(f"info: {qid}: from=<app@example.test>" in m for m in about), about
+    assert any(m.startswith("debug: ") for m in (e["MESSAGE"] for e in entries))
+    failed = [e for e in entries if "event=reload, status=failed" in e["MESSAGE"]]
+    assert failed and failed[0]["PRIORITY"] == "3" and "GATE26_QUEUE_ID" not in failed[0]
+    assert any("event=sensor-start" in e["MESSAGE"] for e in entries)
+    # The sensor, a forked child, writes to standard error (still the journal's stream),
+    # with the priority as the "<N>" prefix the journal reads there; the daemon nothing.
+    err = g.log()
+    assert re.search(r"^<6>info: -: event=sensor-privileges, uid=\d+", err, re.M), err
+    assert not STDERR_LINE_RE.search(err), err
+    for line in err.splitlines():
+        assert re.match(r"<[3467]>(?:debug|info|warning|error): -: ", line), line
+
+
+@pytest.mark.parametrize("stream", ["unset", "other"])
+def test_journal_not_used_unless_stderr_is_its_stream(journal_gateway, stream):
+    """No JOURNAL_STREAM, or one naming another file (stderr redirected after systemd set
+    it): lines on standard error as before, and nothing to the journal."""
+    g = journal_gateway(stream=stream)
+    g.start()
+    assert_serving(g)
+    g.stop()
+    assert g.entries() == []
+    assert re.search(r"^\S+Z gate26\[\d+\]: info: -: event=start, ", g.log(), re.M), g.log()
+
+
+@pytest.mark.parametrize("journal", ["absent", "refusing"])
+def test_journal_that_takes_nothing_falls_back_to_stderr(journal_gateway, journal):
+    """No journal socket (libsystemd would drop the lines silently), or one nobody reads
+    (journald stopped): the lines go to standard error as before."""
+    g = journal_gateway(listen=False)
+    if journal == "refusing":
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind(str(g.dir / "run" / "journal" / "socket"))
+        os.chmod(g.dir / "run" / "journal" / "socket", 0o666)
+        s.close()  # the file stays; a send to it is refused
+    g.start()
+    r = g.raw()
+    r.cmd("EHLO client.test", 250)
+    qid = send(r, "fallback")
+    r.close()
+    wait_for(lambda: re.search(rf"gate26\[\d+\]: info: {qid}: from=<app@example.test>", g.log()),
+             what="the message's line on stderr")
+    assert_serving(g)
