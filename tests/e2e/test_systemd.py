@@ -38,6 +38,10 @@ import pytest
 from conftest import (BIN, DEFAULT_DOMAINS, GATE26_USER, ROOT, Gateway, assert_serving, queued_id,
                       wait_for)
 
+UNIT = ROOT / "contrib" / "systemd" / "gate26.service"
+CAPTURE_DROPIN = ROOT / "contrib" / "systemd" / "capture.conf"
+STATUS_RE = re.compile(r"sessions \d+, queue \d+ \(deferred \d+, held \d+\), alerts \d+")
+
 
 # ---- What the tests share ----
 
@@ -123,6 +127,156 @@ def send(r, tag):
     r.cmd("DATA", 354)
     r.send(f"Subject: {tag}\r\nMessage-ID: <{tag}@t>\r\n\r\nx\r\n.\r\n")
     return queued_id(r)
+
+
+# ---- sd_notify ----
+
+def parse_notify(data):
+    """An sd_notify datagram: newline-separated KEY=VALUE assignments, as a dict."""
+    out = {}
+    for line in data.decode().split("\n"):
+        if line:
+            key, sep, value = line.partition("=")
+            assert sep, f"malformed notify line {line!r}"
+            out[key] = value
+    return out
+
+
+def accepts_tcp(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            return True
+    except OSError:
+        return False
+
+
+def accepts_unix(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(5)
+        s.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def queue_cmd(g, *args):
+    p = subprocess.run([BIN, "queue", "-c", str(g.conf), *args], capture_output=True, text=True,
+                       timeout=30, env=g.env)
+    assert p.returncode == 0, p.stderr
+
+
+def status_of(g, prefix="", sessions=0, queue=0, deferred=0, held=0, alerts=0):
+    return (f"{prefix}sessions {sessions}, queue {queue} (deferred {deferred}, held {held}), "
+            f"alerts {alerts}")
+
+
+def test_notify_ready_status_reload_stop(gateway, tmp_path):
+    at_ready = {}
+    g = None
+
+    def on_message(m):
+        # What accepts at the moment READY=1 arrives: every door and the control socket.
+        if m.get("READY") == "1" and not at_ready:
+            at_ready.update({role: accepts_tcp(port) for role, port in g.ports.items()})
+            at_ready["control"] = accepts_unix(g.spool / "control")
+
+    sock = DatagramListener(tmp_path / "notify", parse_notify, on_message)
+    alert = "alert queue {\n    when queue\n    over 2\n    exec /bin/true\n}\n"
+    try:
+        # No delivery block: example.test's relay (127.0.0.1:2500) refuses, so mail is deferred.
+        g = gateway(env={"NOTIFY_SOCKET": str(sock.path)}, delivery=None, extra=alert,
+                    start=False)
+        g.start()
+        sock.wait(lambda m: "READY" in m, what="READY=1")
+        first = sock.got()[0]
+        assert first == {"READY": "1", "STATUS": status_of(g)}, sock.got()
+        assert at_ready == {"inbound": True, "internal": True, "control": True}, at_ready
+
+        # One session held open, one message deferred, one held: the status says so.
+        r = g.raw()
+        r.cmd("EHLO client.test", 250)
+        a, b = send(r, "a"), send(r, "b")
+        wait_for(lambda: len(re.findall(rf"(?:{a}|{b}): .*status=deferred", g.log())) >= 2, 30,
+                 "both deferred")
+        queue_cmd(g, "hold", b)
+        wait_for(lambda: re.search(r"event=alert, rule=queue, .*state=firing", g.log()), 30,
+                 "the queue alert")
+        busy = dict(sessions=1, queue=2, deferred=1, held=1, alerts=1)
+
+        # A reload that takes: RELOADING=1 (with the monotonic time), then READY=1.
+        before = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        g.hup()
+        i = sock.wait(lambda m: "RELOADING" in m, what="RELOADING=1")
+        m = sock.got()[i]
+        assert m["RELOADING"] == "1" and set(m) == {"RELOADING", "MONOTONIC_USEC", "STATUS"}, m
+        assert before <= int(m["MONOTONIC_USEC"]) <= time.clock_gettime_ns(
+            time.CLOCK_MONOTONIC) // 1000, m
+        assert m["STATUS"] == status_of(g, "reloading; ", **busy), m
+        i = sock.wait(lambda m: "READY" in m, what="READY=1 after the reload")
+        assert sock.got()[i] == {"READY": "1", "STATUS": status_of(g, **busy)}, sock.got()[i]
+        assert "event=reload, status=ok" in g.log()
+
+        # A reload that fails: READY=1 all the same (it serves on), the status says why, and
+        # keeps saying it (the periodic status too) until a reload takes.
+        good = g.conf.read_text()
+        g.conf.write_text(good + "no-such-key 1\n")
+        line = len(good.splitlines()) + 1
+        g.hup()
+        sock.wait(lambda m: m.get("RELOADING") == "1", what="RELOADING=1")
+        i = sock.wait(lambda m: "READY" in m, what="READY=1 after the failed reload")
+        m = sock.got()[i]
+        why = f"reload failed: {g.conf}:{line}: "
+        assert m["READY"] == "1" and m["STATUS"].startswith(why), m
+        assert m["STATUS"].endswith("; " + status_of(g, **busy)), m
+        i = sock.wait(lambda m: set(m) == {"STATUS"}, 25, "the periodic status")
+        assert sock.got()[i]["STATUS"].startswith(why), sock.got()[i]
+        assert_serving(g)
+        g.conf.write_text(good)
+        g.hup()
+        i = sock.wait(lambda m: "READY" in m, what="READY=1 after the fixed reload")
+        assert sock.got()[i]["STATUS"] == status_of(g, **busy), sock.got()[i]
+
+        # Stop: STOPPING=1 first, then nothing says READY again.
+        r.cmd("QUIT", 221)
+        r.close()
+        os.kill(g.pid, signal.SIGTERM)
+        i = sock.wait(lambda m: "STOPPING" in m, what="STOPPING=1")
+        m = sock.got()[i]
+        assert m["STOPPING"] == "1" and m["STATUS"].startswith("stopping; "), m
+        assert STATUS_RE.fullmatch(m["STATUS"][len("stopping; "):]), m
+        g.proc.wait(timeout=30)
+        assert g.proc.returncode == 0, g.log()[-3000:]
+        assert not any("READY" in m for m in sock.got()[i:]), sock.got()[i:]
+    finally:
+        sock.close()
+
+
+def test_notify_nothing_without_notify_socket(gateway, tmp_path):
+    sock = DatagramListener(tmp_path / "notify", parse_notify)
+    try:
+        g = gateway()
+        g.hup()
+        wait_for(lambda: "event=reload, status=ok" in g.log(), what="the reload")
+        g.stop()
+        assert sock.got() == []
+        assert "event=notify" not in g.log()
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("where", ["/nonexistent/notify", "@gate26-test-nobody-listens", "x"])
+def test_notify_socket_that_takes_nothing(gateway, where):
+    """A NOTIFY_SOCKET nobody listens on (or malformed): one warning, and gate26 serves on."""
+    g = gateway(env={"NOTIFY_SOCKET": where})
+    wait_for(lambda: "event=notify" in g.log(), what="the warning")
+    g.hup()
+    wait_for(lambda: "event=reload, status=ok" in g.log(), what="the reload")
+    assert_serving(g)
+    g.stop()
+    assert len(re.findall(r"warning: -: event=notify, error=", g.log())) == 1, g.log()
 
 
 # ---- The journal ----
