@@ -441,3 +441,172 @@ def test_journal_that_takes_nothing_falls_back_to_stderr(journal_gateway, journa
     wait_for(lambda: re.search(rf"gate26\[\d+\]: info: {qid}: from=<app@example.test>", g.log()),
              what="the message's line on stderr")
     assert_serving(g)
+
+
+# ---- The unit ----
+
+def unit_settings(path):
+    """The unit's [Service] settings: {key: [values in order]}."""
+    out, section = {}, None
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            section = line
+            continue
+        key, _, value = line.partition("=")
+        if section == "[Service]":
+            out.setdefault(key, []).append(value)
+    return out
+
+
+def exposure(unit):
+    """`systemd-analyze security --offline=yes UNIT`'s overall exposure, a float."""
+    p = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    m = re.search(r"Overall exposure level for gate26\.service: (\d+\.\d+)", p.stdout)
+    assert m, p.stdout[-2000:]
+    return float(m.group(1)), p.stdout
+
+
+def verify(unit):
+    """`systemd-analyze verify` of UNIT: (exit status, what it said)."""
+    p = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)],
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode, (p.stdout + p.stderr).strip()
+
+
+def unit_copy(tmp_path, extra=""):
+    """The unit with ExecStart naming the binary under test (verify wants it to exist)."""
+    d = tmp_path / "units"
+    d.mkdir(exist_ok=True)
+    text = UNIT.read_text().replace("ExecStart=/usr/sbin/gate26 ", f"ExecStart={BIN} ")
+    assert f"ExecStart={BIN} serve -c /etc/gate26/gate26.conf" in text
+    (d / "gate26.service").write_text(text.replace("[Install]", extra + "[Install]"))
+    return d / "gate26.service"
+
+
+def test_unit_is_what_the_issue_asks():
+    s = unit_settings(UNIT)
+    assert s["Type"] == ["notify"]
+    assert s["ExecStart"] == ["/usr/sbin/gate26 serve -c /etc/gate26/gate26.conf"]
+    assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+    assert s["Restart"] == ["on-failure"]
+    assert s["TimeoutStopSec"] == ["30"]
+    assert s["RuntimeDirectory"] == ["gate26"] and s["RuntimeDirectoryMode"] == ["0755"]
+    assert s["ProtectSystem"] == ["strict"] and s["PrivateTmp"] == ["yes"]
+    assert s["ProtectHome"] == ["yes"] and s["NoNewPrivileges"] == ["yes"]
+    assert "/var/spool/gate26" in s["ReadWritePaths"][0].split()
+    assert s["SystemCallFilter"][0] == "@system-service"
+    assert set(s["CapabilityBoundingSet"][0].split()) == {
+        "CAP_NET_BIND_SERVICE", "CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_DAC_OVERRIDE"}
+
+
+def test_unit_verifies(tmp_path):
+    rc, said = verify(unit_copy(tmp_path))
+    assert rc == 0 and said == "", said
+    # The check can fail: a misspelt setting is named (verify still exits 0 for it).
+    rc, said = verify(unit_copy(tmp_path, extra="ProtectSystem=sometimes\nNoNewPrivilege=yes\n"))
+    assert "protect system value" in said and "NoNewPrivilege" in said, said
+
+
+def test_unit_security_is_ok():
+    level, text = exposure(UNIT)
+    assert level <= 2.5, text
+    # The drop-in for capture and block-scanners is rated too (it grants more: above 2.5).
+    assert "✗ RestrictAddressFamilies=~AF_PACKET" not in text
+
+
+def test_capture_dropin_is_read_and_rated(tmp_path):
+    d = tmp_path / "units"
+    (d / "gate26.service.d").mkdir(parents=True)
+    (d / "gate26.service").write_text(UNIT.read_text())
+    (d / "gate26.service.d" / "capture.conf").write_text(CAPTURE_DROPIN.read_text())
+    level, text = exposure(d / "gate26.service")
+    assert "✗ RestrictAddressFamilies=~AF_PACKET" in text, text  # the drop-in was read
+    assert level < 3.5, text
+    s = unit_settings(CAPTURE_DROPIN)
+    assert set(s["CapabilityBoundingSet"][0].split()) == {"CAP_NET_RAW", "CAP_NET_ADMIN",
+                                                          "CAP_SETPCAP"}
+
+
+def user_spool(directory):
+    """The spool as the package makes it: the user's, 0700 (root needs DAC_OVERRIDE in it)."""
+    spool = Path(directory) / "spool"
+    spool.mkdir(parents=True)
+    pw = pwd.getpwnam(GATE26_USER)
+    os.chown(spool, pw.pw_uid, pw.pw_gid)
+    spool.chmod(0o700)
+
+
+@pytest.mark.skipif(GATE26_USER is None, reason="needs root: the bounding set is root's")
+def test_unit_capabilities_are_enough(tmp_path):
+    caps = unit_settings(UNIT)["CapabilityBoundingSet"][0].split()
+    bounding = "-all," + ",".join("+" + c[4:].lower() for c in caps)
+    doors = {"inbound": {"tls": "none"}, "internal": {"allow": "127.0.0.0/8", "tls": "none"}}
+    g = PrefixGateway(tmp_path / "gw", doors, DEFAULT_DOMAINS)
+    g.prefix = ["setpriv", f"--bounding-set={bounding}", "--inh-caps=-all", "--no-new-privs"]
+    user_spool(g.dir)
+    try:
+        g.start()
+        assert "event=privileges, user=gate26" in g.log()
+        r = g.raw()
+        r.cmd("EHLO client.test", 250)
+        r.cmd("MAIL FROM:<a@example.test>", 250)
+        r.cmd("RCPT TO:<b@example.test>", 250)
+        r.cmd("DATA", 354)
+        r.send("Subject: caps\r\n\r\nx\r\n.\r\n")
+        qid = queued_id(r)
+        r.close()
+        assert qid in g.queue_files()
+        assert_serving(g)
+    finally:
+        g.stop()
+    # Without DAC_OVERRIDE root cannot make its lock in the user's spool: the set is no larger
+    # than it must be, and this test would see a smaller one fail.
+    g2 = PrefixGateway(tmp_path / "gw2", doors, DEFAULT_DOMAINS)
+    g2.prefix = ["setpriv", "--bounding-set=" + bounding.replace(",+dac_override", ""),
+                 "--inh-caps=-all", "--no-new-privs"]
+    user_spool(g2.dir)
+    with open(g2.logfile, "ab") as logf:
+        p = subprocess.run([*g2.prefix, BIN, "serve", "-c", str(g2.conf)], stdout=logf,
+                           stderr=subprocess.STDOUT, env=g2.env, timeout=60)
+    assert p.returncode == 1 and "Permission denied" in g2.log(), g2.log()
+
+
+@pytest.mark.skipif(GATE26_USER is None, reason="needs root: the capture is root's")
+def test_capture_dropin_capabilities_are_enough(tmp_path):
+    caps = (unit_settings(UNIT)["CapabilityBoundingSet"][0].split()
+            + unit_settings(CAPTURE_DROPIN)["CapabilityBoundingSet"][0].split())
+    bounding = "-all," + ",".join("+" + c[4:].lower() for c in caps)
+    doors = {"internal": {"allow": "127.0.0.0/8", "tls": "none"}}
+    g = PrefixGateway(tmp_path / "gw", doors, DEFAULT_DOMAINS, extra="watch {\n    capture lo\n}\n")
+    g.prefix = ["setpriv", f"--bounding-set={bounding}", "--inh-caps=-all", "--no-new-privs"]
+    user_spool(g.dir)
+    try:
+        g.start(started=lambda g: "event=sensor-privileges" in g.log())
+        assert re.search(r"event=sensor-privileges, uid=\d+, gid=\d+, caps=net_raw\b", g.log())
+        assert "event=sensor-gone" not in g.log()
+        assert_serving(g)
+    finally:
+        g.stop()
+
+
+@pytest.mark.skipif(GATE26_USER is None, reason="needs root: the bounding set is root's")
+def test_capture_without_dropin_serves_and_says_so(tmp_path):
+    """`watch { capture }` under the unit alone: the capture is refused, the sensor stops,
+    each said in the log, and gate26 serves on (the drop-in is what is missing)."""
+    caps = unit_settings(UNIT)["CapabilityBoundingSet"][0].split()
+    bounding = "-all," + ",".join("+" + c[4:].lower() for c in caps)
+    doors = {"internal": {"allow": "127.0.0.0/8", "tls": "none"}}
+    g = PrefixGateway(tmp_path / "gw", doors, DEFAULT_DOMAINS, extra="watch {\n    capture lo\n}\n")
+    g.prefix = ["setpriv", f"--bounding-set={bounding}", "--inh-caps=-all", "--no-new-privs"]
+    user_spool(g.dir)
+    try:
+        g.start(started=lambda g: "event=start" in g.log() and "event=sensor-gone" in g.log())
+        assert re.search(r"warning: -: event=capture-unavailable, capture=lo, ", g.log())
+        assert_serving(g)
+    finally:
+        g.stop()
