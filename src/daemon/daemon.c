@@ -28,6 +28,7 @@
 #include "conf/conf.h"
 #include "ctl/ctl.h"
 #include "daemon/daemon.h"
+#include "daemon/notify.h"
 #include "checks/checks.h"
 #include "pickup/pickup.h"
 #include "daemon/preflight.h"
@@ -78,6 +79,7 @@ struct daemon {
     bool stopping;                 /* daemon_stop has begun: signals and the tick do nothing */
     struct event *quarantine_tick; /* hourly: expires quarantined messages older than keep */
     struct timeval drain_start;
+    struct service_notify *notify; /* sd_notify under systemd (daemon/notify.h); NULL: none */
 };
 
 /* Password checks run on this many threads (each check is tens of ms of CPU). */
@@ -205,9 +207,14 @@ reload_resolver(const struct conf *c)
     return c->has_resolver ? c->resolver.text : "";
 }
 
+/* Why the last reload failed ("": it did not), for systemd's status line (a process runs one
+ * daemon). */
+static char daemon_reload_error[1024];
+
 static void
 reload_failed(struct conf *c, const char *err)
 {
+    (void)str_copyz(daemon_reload_error, sizeof(daemon_reload_error), err);
     log_error("-: event=reload, status=failed, error=\"%s\", action=kept-running-config", err);
     conf_unref(c);
 }
@@ -358,13 +365,19 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
     if (d->stopping)
         return; /* daemon_stop's last turns of the loop: what they would act on is gone */
     if (sig == SIGHUP) {
-        if (d->drain_tick != NULL)
+        if (d->drain_tick != NULL) {
             log_warning("-: event=reload, status=ignored, reason=\"shutting down\"");
-        else
+        } else {
+            service_notify_reloading(d->notify);
+            daemon_reload_error[0] = '\0';
             daemon_reload(d);
+            service_notify_reloaded(d->notify,
+                                    daemon_reload_error[0] != '\0' ? daemon_reload_error : NULL);
+        }
         return;
     }
     log_info("-: event=stop, signal=%s", sig == SIGTERM ? "TERM" : "INT");
+    service_notify_stopping(d->notify);
     if (sig == SIGTERM && d->drain_tick == NULL) {
         daemon_drain(d);
         return;
@@ -603,6 +616,8 @@ daemon_stop(struct daemon *d)
     if (d->quarantine_tick != NULL)
         event_free(d->quarantine_tick);
     d->quarantine_tick = NULL;
+    service_notify_free(d->notify);
+    d->notify = NULL;
     /* The alerts' webhooks and programs end, their baselines are saved: before the spool. */
     watch_stop(d->env.watch);
     daemon_track_close(&d->env, d->sched, d->spool); /* what was noted is written */
@@ -805,6 +820,9 @@ daemon_serve(const char *path)
         log_panic("cannot add the quarantine expiry timer");
     log_info("-: event=start, version=%s, config=%s, hostname=%s", GATE26_VERSION, path,
              d.conf->hostname);
+    /* Every door is bound and the control socket listens: READY=1 once the loop runs. */
+    d.notify = service_notify_new(d.base, d.env.watch, d.sched);
+    service_notify_start(d.notify);
     if (event_base_dispatch(d.base) == -1)
         log_panic("event_base_dispatch failed");
     daemon_stop(&d);

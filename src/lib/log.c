@@ -1,16 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* Log lines to standard error; see log.h. */
+/*
+ * Log lines to standard error, or to the journal when standard error is its
+ * stream (log_journal.h); see log.h.
+ */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lib/caps.h"
 #include "lib/log.h"
+#include "lib/log_journal.h"
 
 static enum log_level log_min = LOG_LEVEL_INFO;
 static pid_t log_pid; /* getpid() is a system call in glibc: asked once per process */
@@ -32,6 +39,37 @@ log_get_pid(void)
         log_pid = getpid();
     }
     return (long)log_pid;
+}
+
+/*
+ * The journal: decided once per process, at its first line. A forked child
+ * (the sensor) must not send through the socket libsystemd opened in its
+ * parent: the child closes the descriptors it does not need, and the number
+ * may come back as another socket. Its lines go to standard error, still the
+ * journal's stream, with the priority as the "<N>" prefix the journal reads
+ * there (SyslogLevelPrefix=, on by default).
+ */
+static pthread_once_t log_journal_once = PTHREAD_ONCE_INIT;
+static bool log_to_journal;
+static bool log_journal_forked;
+
+static void
+log_journal_fork_child(void)
+{
+    log_journal_forked = true;
+}
+
+static void
+log_journal_init(void)
+{
+    struct stat st;
+
+    /* libsystemd drops a line silently when the journal's socket is missing (ENOENT), so a
+     * journal that is not there is asked for here, once; other failures come back per line. */
+    if (fstat(STDERR_FILENO, &st) == 0 &&
+        log_journal_names(getenv("JOURNAL_STREAM"), (uint64_t)st.st_dev, (uint64_t)st.st_ino) &&
+        access(LOG_JOURNAL_SOCKET, F_OK) == 0)
+        log_to_journal = pthread_atfork(NULL, NULL, log_journal_fork_child) == 0;
 }
 
 static const char *const log_names[] = {
@@ -71,23 +109,57 @@ log_level_name(enum log_level level)
     return log_names[level];
 }
 
-static void log_vwrite(const char *level, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
+/* The syslog priority of each level, for the journal. */
+static const int log_priorities[] = {
+    [LOG_LEVEL_DEBUG] = LOG_DEBUG,
+    [LOG_LEVEL_INFO] = LOG_INFO,
+    [LOG_LEVEL_WARNING] = LOG_WARNING,
+    [LOG_LEVEL_ERROR] = LOG_ERR,
+};
+
+/*
+ * The line's text from its level word on (msg[0..len), its LF after it):
+ * what the journal gets as MESSAGE=, since it keeps the time, the name and
+ * the pid itself. Returns true when the journal has it.
+ */
+static bool
+log_journal_line(int prio, const char *msg, size_t len)
+{
+    char tag[4] = {'<', (char)('0' + prio), '>', '\0'};
+    struct iovec iov[2] = {{.iov_base = tag, .iov_len = 3},
+                           {.iov_base = (char *)msg, .iov_len = len + 1}};
+
+    (void)pthread_once(&log_journal_once, log_journal_init);
+    if (!log_to_journal)
+        return false;
+    if (log_journal_forked) {
+        (void)!writev(STDERR_FILENO, iov, 2);
+        return true;
+    }
+    return log_journal_send(prio, msg, len) == 0;
+}
+
+static void log_vwrite(const char *level, int prio, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 static void
-log_vwrite(const char *level, const char *fmt, va_list ap)
+log_vwrite(const char *level, int prio, const char *fmt, va_list ap)
 {
     char line[CAP_LOG_LINE];
     struct timespec now;
     struct tm tm;
-    size_t n;
+    size_t n, m;
     int k;
 
     (void)clock_gettime(CLOCK_REALTIME, &now);
     (void)gmtime_r(&now.tv_sec, &tm);
     n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-    k = snprintf(line + n, sizeof(line) - n, ".%03ldZ gate26[%ld]: %s: ", now.tv_nsec / 1000000,
-                 log_get_pid(), level);
+    k = snprintf(line + n, sizeof(line) - n, ".%03ldZ gate26[%ld]: ", now.tv_nsec / 1000000,
+                 log_get_pid());
+    if (k > 0)
+        n += (size_t)k;
+    m = n; /* the level word starts here */
+    k = snprintf(line + n, sizeof(line) - n, "%s: ", level);
     if (k > 0)
         n += (size_t)k;
     k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
@@ -100,8 +172,10 @@ log_vwrite(const char *level, const char *fmt, va_list ap)
         memcpy(line + n, "...", 3);
         n += 3;
     }
-    line[n++] = '\n';
-    (void)!write(STDERR_FILENO, line, n);
+    line[n] = '\n';
+    if (log_journal_line(prio, line + m, n - m))
+        return;
+    (void)!write(STDERR_FILENO, line, n + 1);
 }
 
 void
@@ -112,7 +186,7 @@ log_write(enum log_level level, const char *fmt, ...)
     if (level < log_min)
         return;
     va_start(ap, fmt);
-    log_vwrite(log_names[level], fmt, ap);
+    log_vwrite(log_names[level], log_priorities[level], fmt, ap);
     va_end(ap);
 }
 
@@ -122,7 +196,7 @@ log_panic(const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    log_vwrite("panic", fmt, ap);
+    log_vwrite("panic", LOG_CRIT, fmt, ap);
     va_end(ap);
     abort();
 }
