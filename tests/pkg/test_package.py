@@ -166,6 +166,7 @@ def expected_files():
              "/usr/share/doc/gate26/copyright", "/usr/share/doc/gate26/changelog.gz"}
     if HAS_UNIT:
         files.add("/lib/systemd/system/gate26.service")
+        files.add("/usr/share/gate26/systemd/capture.conf")
     if HAS_SENDMAIL:
         files.add(SENDMAIL)
     for page in MAN_PAGES:  # gate26.conf.5 -> /usr/share/man/man5/gate26.conf.5.gz
@@ -214,8 +215,12 @@ def test_files_are_the_trees(debs):
     jail = deb_file(debs.deb1, "/etc/fail2ban/jail.d/gate26.conf").decode()
     tree_jail = (ROOT / "contrib/fail2ban/jail.d/gate26.conf").read_text()
     assert re.findall(r"(?m)^enabled\s*=.*$", jail) == ["enabled  = false"], jail
-    assert re.sub(r"(?m)^enabled\s*=.*$", "", jail) == re.sub(r"(?m)^enabled\s*=.*$", "",
-                                                               tree_jail)
+    # Under the unit the log is the journal's: the jail reads it there.
+    assert re.findall(r"(?m)^backend\s*=.*$", jail) == ["backend  = systemd"], jail
+    assert "journalmatch = _SYSTEMD_UNIT=gate26.service" in jail
+    assert not re.search(r"(?m)^logpath", jail)
+    changed = r"(?m)^(enabled|backend|logpath|journalmatch)\s*=.*$"
+    assert re.sub(changed, "", jail) == re.sub(changed, "", tree_jail)
     sysusers = deb_file(debs.deb1, "/usr/lib/sysusers.d/gate26.conf").decode()
     assert re.search(r"(?m)^u gate26\s", sysusers) and re.search(r"(?m)^g gate26drop\s", sysusers)
 
