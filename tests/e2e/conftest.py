@@ -399,6 +399,21 @@ def give_key(path):
         os.chmod(path, 0o640)
 
 
+# The package's local submission paths (docs/packaging.md): a daemon whose configuration has
+# no local-submit block makes them, as an installed gateway should. Tests that write their own
+# configuration start such daemons; what the session made, it removes at its end.
+LOCAL_SUBMIT_DEFAULTS = (Path("/run/gate26"), Path("/var/spool/gate26-maildrop"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_submit_defaults_removed():
+    there = {p for p in LOCAL_SUBMIT_DEFAULTS if p.exists()}
+    yield
+    for p in LOCAL_SUBMIT_DEFAULTS:
+        if p not in there and p.exists():
+            shutil.rmtree(p, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def reachable_root():
     """Run as root: a directory of the session that the gateway's user may
