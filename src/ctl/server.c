@@ -361,28 +361,16 @@ run_status(struct ctl_conn *c, bool json)
     evbuffer_free(body);
 }
 
-/* series-json: the day's per-minute counts per door, for the console's charts (series.c). */
+/* A verb whose answer is one document the watcher writes: series-json (series.c), alerts-json
+ * (alerts.c). */
 static void
-run_series(struct ctl_conn *c)
+run_watch_doc(struct ctl_conn *c, void (*write_doc)(struct watch *, struct evbuffer *))
 {
     struct evbuffer *body = evbuffer_new();
 
     if (body == NULL)
         log_panic("evbuffer_new failed");
-    ctl_series_answer(c->ctl->watch, body);
-    answer(c, 0, NULL, body);
-    evbuffer_free(body);
-}
-
-/* alerts-json: the rules, what fires, the history (alerts.c). */
-static void
-run_alerts(struct ctl_conn *c)
-{
-    struct evbuffer *body = evbuffer_new();
-
-    if (body == NULL)
-        log_panic("evbuffer_new failed");
-    ctl_alerts_answer(c->ctl->watch, body);
+    write_doc(c->ctl->watch, body);
     answer(c, 0, NULL, body);
     evbuffer_free(body);
 }
@@ -563,12 +551,12 @@ run(struct ctl_conn *c, const char *line, size_t len)
         return;
     }
     if (len == sizeof(CTL_SERIES_JSON_VERB) - 1 && memcmp(line, CTL_SERIES_JSON_VERB, len) == 0) {
-        run_series(c);
+        run_watch_doc(c, ctl_series_answer);
         free(req);
         return;
     }
     if (len == sizeof(CTL_ALERTS_JSON_VERB) - 1 && memcmp(line, CTL_ALERTS_JSON_VERB, len) == 0) {
-        run_alerts(c);
+        run_watch_doc(c, ctl_alerts_answer);
         free(req);
         return;
     }
