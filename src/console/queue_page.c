@@ -174,7 +174,7 @@ queue_row(struct evbuffer *b, json_t *m, time_t now)
                         "id=\"check-%s\"></td><td><a href=\"/queue/message?id=%s\">%s</a></td>",
                         id, id, id, id, id);
     fmt_time(when, sizeof(when), arrival);
-    fmt_duration(age, sizeof(age), (long long)(now - arrival));
+    fmt_duration(age, sizeof(age), now > arrival ? (long long)(now - arrival) : 0);
     evbuffer_add_printf(b, "<td>%s</td><td>%s</td><td>&lt;", when, age);
     web_escapez(b, sender != NULL ? sender : "");
     evbuffer_add_printf(b, "&gt;</td><td>");

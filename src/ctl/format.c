@@ -10,6 +10,7 @@
 #include <event2/buffer.h>
 
 #include "ctl/format.h"
+#include "spool/envelope.h"
 #include "spool/spool.h"
 
 static void
@@ -150,7 +151,7 @@ void
 ctl_format_list_entry(struct evbuffer *out, const struct sched_info *info, time_t now, bool json)
 {
     const struct envelope *env = &info->q->env;
-    long long age = (long long)(now - env->arrival.tv_sec);
+    long long age = (long long)envelope_age(env, now);
     char agebuf[32], next[32];
 
     if (json) {

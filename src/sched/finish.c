@@ -16,6 +16,7 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "sched/sched_impl.h"
+#include "spool/envelope.h"
 
 /* Does the sender want a failure report for recipient r (RFC 3461 4.1)? */
 static bool
@@ -122,7 +123,7 @@ maybe_warn(struct sched_attempt *at, time_t now)
 {
     const struct conf *c = at->e->s->conf;
     const struct envelope *env = &at->q->env;
-    int64_t waited = (int64_t)(now - env->arrival.tv_sec), before;
+    int64_t waited = envelope_age(env, now), before;
     size_t *idx;
     size_t n = 0;
 
@@ -158,7 +159,7 @@ sched_attempt_finish(struct sched_attempt *at)
     const struct conf *c = at->e->s->conf;
     const struct envelope *env = &at->q->env;
     time_t now = time(NULL);
-    bool expired = (uint64_t)(now - env->arrival.tv_sec) >= c->give_up;
+    bool expired = (uint64_t)envelope_age(env, now) >= c->give_up;
     size_t *idx = xcalloc(env->n_rcpts + 1, sizeof(*idx));
     size_t n = 0;
 

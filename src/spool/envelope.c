@@ -710,6 +710,14 @@ envelope_read(int fd, struct envelope *out, char *why, size_t whycap)
     return rc;
 }
 
+int64_t
+envelope_age(const struct envelope *e, time_t now)
+{
+    int64_t age = (int64_t)now - (int64_t)e->arrival.tv_sec;
+
+    return age > 0 ? age : 0;
+}
+
 void
 envelope_clear(struct envelope *e)
 {

@@ -83,6 +83,13 @@ int envelope_decode(const char *p, size_t len, struct envelope *out, char *why, 
 /* envelope_decode() of the records at the start of the file open on fd (read with pread). */
 int envelope_read(int fd, struct envelope *out, char *why, size_t whycap);
 
+/*
+ * Whole seconds since the message arrived, never below 0: the arrival is
+ * stamped by gettimeofday() and "now" is usually time(), a coarser clock
+ * that can read a second behind it (and the wall clock can be set back).
+ */
+int64_t envelope_age(const struct envelope *e, time_t now);
+
 /* Frees what *e owns and empties it. */
 void envelope_clear(struct envelope *e);
 

@@ -433,6 +433,22 @@ test_envelope_round_trip(void **state)
  * message was queued on hold (with the schedule held from the start). Peer
  * bytes (a user name) and hostile ones stay inside their fields.
  */
+/* The age never goes below 0: time() can read a second behind the arrival's gettimeofday(). */
+static void
+test_envelope_age(void **state)
+{
+    struct envelope e = {0};
+
+    (void)state;
+    e.arrival.tv_sec = 1000;
+    e.arrival.tv_usec = 999999;
+    assert_int_equal(envelope_age(&e, 1000), 0);
+    assert_int_equal(envelope_age(&e, 999), 0);
+    assert_int_equal(envelope_age(&e, 0), 0);
+    assert_int_equal(envelope_age(&e, 1001), 1);
+    assert_int_equal(envelope_age(&e, 1000 + 86400), 86400);
+}
+
 static void
 test_envelope_user_and_hold(void **state)
 {
@@ -2604,6 +2620,7 @@ main(void)
         cmocka_unit_test(test_envelope_round_trip),
         cmocka_unit_test(test_envelope_flags_and_100_rcpts),
         cmocka_unit_test(test_envelope_user_and_hold),
+        cmocka_unit_test(test_envelope_age),
         cmocka_unit_test(test_envelope_encode_refuses),
         cmocka_unit_test(test_envelope_decode_refuses),
         cmocka_unit_test(test_envelope_decode_line_cap),

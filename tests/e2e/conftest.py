@@ -363,9 +363,22 @@ UNVERIFIED_RELAY = {"relay": "smtp://127.0.0.1:2500", "verify-recipients": "off"
 DEFAULT_DOMAINS = {"example.test": UNVERIFIED_RELAY, "ours.test": None}
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report ends with the last lines of each gateway's log
+    (CI keeps only the report: without them a timing failure cannot be read)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and report.when in ("setup", "call"):
+        for i, g in enumerate(getattr(item, "gate26_gateways", [])):
+            tail = "\n".join(g.log().splitlines()[-80:])
+            report.sections.append((f"gate26 log of gateway {i} (last 80 lines)", tail))
+
+
 @pytest.fixture
-def gateway(tmp_path):
+def gateway(tmp_path, request):
     started = []
+    request.node.gate26_gateways = started
 
     def make(doors=None, domains=None, env=None, tls=None, extra="", start=True,
              delivery=QUEUE_ONLY):
