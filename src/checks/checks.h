@@ -91,14 +91,15 @@ enum checks_reason {
     CHECKS_R_MILTER_REPLY, /* a milter's own reply line (text: "550 5.7.1 ...", checked) */
 };
 
-#define CHECKS_TEXT_MAX 400
+#define CHECKS_TEXT_MAX  400
+#define CHECKS_CHECK_MAX 16
 
 struct checks_verdict {
     enum checks_action action;
     enum checks_reason reason;
-    char text[CHECKS_TEXT_MAX]; /* the reply's argument (printable ASCII) */
-    char check[16];             /* QUARANTINE: the check that held it ("spam") */
-    char why[CHECKS_TEXT_MAX];  /* QUARANTINE, and logs: why */
+    char text[CHECKS_TEXT_MAX];   /* the reply's argument (printable ASCII) */
+    char check[CHECKS_CHECK_MAX]; /* QUARANTINE: the check that held it ("spam") */
+    char why[CHECKS_TEXT_MAX];    /* QUARANTINE, and logs: why */
 };
 
 typedef void checks_done_fn(void *arg, const struct checks_verdict *v);

@@ -295,6 +295,7 @@ daemon_reload(struct daemon *d)
         log_warning("-: event=checks, warning=\"%s\"", err);
     checks_keys_unref(loaded.dkim_keys); /* checks_configure holds its own reference */
     daemon_track_apply(&d->env, d->sched, d->spool, c); /* on, off, or a new keep */
+    pickup_set_track(d->pickup, d->env.track);
     if (resolver != NULL)
         dns_use(d->dns, resolver);
     log_set_level(c->log_level);
@@ -620,6 +621,7 @@ daemon_stop(struct daemon *d)
     d->notify = NULL;
     /* The alerts' webhooks and programs end, their baselines are saved: before the spool. */
     watch_stop(d->env.watch);
+    pickup_set_track(d->pickup, NULL);               /* its last commits report in spool_free */
     daemon_track_close(&d->env, d->sched, d->spool); /* what was noted is written */
     spool_free(d->spool);
     pickup_free(d->pickup); /* after the spool: its commits have reported */
@@ -805,6 +807,7 @@ daemon_serve(const char *path)
     checks_keys_unref(loaded.dkim_keys);
     /* SPOOL/tracking.db, made as the user too (docs/console.md, "Message tracking"). */
     daemon_track_apply(&d.env, d.sched, d.spool, d.conf);
+    pickup_set_track(d.pickup, d.env.track);
     if (sched_load(d.sched) == -1) {
         fprintf(stderr, "%s: spool: %s/queue: %s\n",
                 daemon_at(d.conf, d.conf->spool_line, at, sizeof(at)), d.conf->spool,

@@ -34,7 +34,10 @@
 #include "lib/xalloc.h"
 #include "pickup/pickup.h"
 #include "sendmail/record.h"
+#include "smtp/msgid.h"
 #include "spool/spool.h"
+#include "track/track.h"
+#include "watch/metrics.h"
 
 /* Connections at once (each may hold a whole message), and how long one may take to send it. */
 #define PICKUP_CONNS_MAX      32
@@ -68,6 +71,10 @@ struct job {
     char id[SPOOL_ID_LEN + 1];
     uint64_t size;
     bool committing;
+    /* For tracking: the content's Message-ID and Subject; what the checks made of it. */
+    struct msgid_scan msgid, subject;
+    enum track_kind kept; /* TRACK_QUEUED, TRACK_QUARANTINED or TRACK_DISCARDED once queued */
+    char check[CHECKS_CHECK_MAX]; /* the check that quarantined it */
 };
 
 struct pickup {
@@ -82,6 +89,7 @@ struct pickup {
     struct conn *conns;
     size_t n_conns;
     struct job *jobs;
+    struct track *track; /* NULL: tracking off */
     bool stopped;
 };
 
@@ -161,12 +169,67 @@ drop_bad(struct pickup *pk, const char *name, const char *why)
                     q, log_quote(w, sizeof(w), why, strlen(why)));
 }
 
-/* The end of a job: its answer, its file, its log line. */
+/* The body of a header field the scan found, as a string (cut at cap - 1), or NULL. */
+static const char *
+scanned(const struct msgid_scan *m, char *buf, size_t cap)
+{
+    struct slice v;
+
+    if (!msgid_scan_value(m, &v))
+        return NULL;
+    (void)str_copy(buf, cap, v.p, v.len < cap ? v.len : cap - 1);
+    return buf;
+}
+
+/*
+ * The job's arrival in tracking, as smtp/tracking.c notes a session's
+ * message: door "local", no client or HELO; the detail says who sent it
+ * and how. A maildrop file deferred is tried again in 5 s: its retries
+ * are not noted (the log says each).
+ */
+static void
+job_track(const struct job *j, enum job_end end, const char *text)
+{
+    char msgid[CAP_MESSAGE_ID + 1], subject[TRACK_SUBJECT_MAX + 1], detail[TRACK_TEXT_MAX];
+    char q[LOG_QUOTE_CAP];
+    struct track_event ev = {
+        .qid = j->id,
+        .sender = j->head.from,
+        .door = "local",
+        .size = j->size,
+        .rcpts = (const char *const *)j->head.rcpts,
+        .n_rcpts = j->head.n_rcpts,
+    };
+
+    if (j->pk->track == NULL || j->id[0] == '\0' || (end == JOB_TEMP && j->from_maildrop))
+        return;
+    ev.kind = end == JOB_QUEUED ? j->kept : end == JOB_TEMP ? TRACK_DEFERRED : TRACK_REJECTED;
+    ev.message_id = scanned(&j->msgid, msgid, sizeof(msgid));
+    ev.subject = scanned(&j->subject, subject, sizeof(subject));
+    if (end == JOB_QUEUED)
+        (void)str_fmt(detail, sizeof(detail), "via=%s, uid=%u, user=%s%s%s",
+                      j->from_maildrop ? "maildrop" : "socket", (unsigned)j->uid, j->user,
+                      j->kept == TRACK_QUARANTINED ? ", check=" : "", j->check);
+    else
+        (void)str_fmt(detail, sizeof(detail), "via=%s, uid=%u, user=%s, reason=\"%s\"",
+                      j->from_maildrop ? "maildrop" : "socket", (unsigned)j->uid, j->user,
+                      log_quote(q, sizeof(q), text, strlen(text)));
+    ev.detail = detail;
+    track_note(j->pk->track, &ev);
+}
+
+/* The end of a job: its answer, its file, its log line, its count and its tracking. */
 static void
 job_end(struct job *j, enum job_end end, const char *text)
 {
     struct pickup *pk = j->pk;
     char q[LOG_ANGLE_CAP], t[LOG_QUOTE_CAP];
+
+    metrics_local_submit(j->from_maildrop ? METRICS_LOCAL_MAILDROP : METRICS_LOCAL_SOCKET,
+                         end == JOB_QUEUED ? METRICS_LOCAL_QUEUED
+                         : end == JOB_TEMP ? METRICS_LOCAL_DEFERRED
+                                           : METRICS_LOCAL_REFUSED);
+    job_track(j, end, text);
 
     if (end == JOB_QUEUED) {
         log_info("%s: event=local-submit, uid=%u, user=%s, from=%s, size=%" PRIu64
@@ -234,12 +297,15 @@ job_checked(void *arg, const struct checks_verdict *v)
         return;
     case CHECKS_QUARANTINE:
         spool_msg_quarantine(j->msg, v->check, v->why);
+        j->kept = TRACK_QUARANTINED;
+        (void)str_copyz(j->check, sizeof(j->check), v->check);
         job_commit(j);
         return;
     case CHECKS_DISCARD:
         /* A milter's DISCARD: done with, as an SMTP client would be told 250. */
         spool_msg_abort(j->msg);
         j->msg = NULL;
+        j->kept = TRACK_DISCARDED;
         job_end(j, JOB_QUEUED, NULL);
         return;
     case CHECKS_REJECT:
@@ -281,6 +347,8 @@ job_start(struct job *j, const char *p, size_t len)
 
     j->size = len;
     user_name(j->uid, j->user, sizeof(j->user));
+    msgid_scan_feed(&j->msgid, p, len);
+    msgid_scan_feed(&j->subject, p, len);
     if ((uint64_t)len > max_size(pk->conf)) {
         (void)str_fmt(why, sizeof(why), "message size %zu exceeds the limit of %" PRIu64, len,
                       max_size(pk->conf));
@@ -360,6 +428,9 @@ job_new(struct pickup *pk, uid_t uid)
     j->pk = pk;
     j->uid = uid;
     j->fd = -1;
+    j->kept = TRACK_QUEUED;
+    msgid_scan_init(&j->msgid);
+    msgid_scan_init_field(&j->subject, "subject");
     (void)str_copyz(j->user, sizeof(j->user), "-");
     j->next = pk->jobs;
     if (pk->jobs != NULL)
@@ -432,6 +503,7 @@ conn_refuse(struct conn *c, const char *why)
 
     log_info("-: event=local-submit, uid=%u, via=socket, status=refused, reason=\"%s\"",
              (unsigned)c->uid, log_quote(t, sizeof(t), why, strlen(why)));
+    metrics_local_submit(METRICS_LOCAL_SOCKET, METRICS_LOCAL_REFUSED);
     conn_answer(c, "fail", why);
 }
 
@@ -535,6 +607,14 @@ in_flight(const struct pickup *pk, const char *name)
     return false;
 }
 
+/* A maildrop file refused before it became a job: counted, then moved to bad/. */
+static void
+refuse_file(struct pickup *pk, const char *name, const char *why)
+{
+    metrics_local_submit(METRICS_LOCAL_MAILDROP, METRICS_LOCAL_REFUSED);
+    drop_bad(pk, name, why);
+}
+
 /* One file of the maildrop: a job, or bad/, or left for the next scan. */
 static void
 pickup_file(struct pickup *pk, const char *name)
@@ -549,14 +629,14 @@ pickup_file(struct pickup *pk, const char *name)
 
     if (fd == -1) {
         if (errno == ELOOP)
-            drop_bad(pk, name, "a symbolic link");
+            refuse_file(pk, name, "a symbolic link");
         else if (errno != ENOENT)
             log_warning("-: event=local-submit, via=maildrop, error=\"%s\"", strerror(errno));
         return;
     }
     if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
         (void)close(fd);
-        drop_bad(pk, name, "not a regular file");
+        refuse_file(pk, name, "not a regular file");
         return;
     }
     /* Another daemon on this maildrop has it, or it was removed meanwhile. */
@@ -566,7 +646,7 @@ pickup_file(struct pickup *pk, const char *name)
     }
     if ((uint64_t)st.st_size > cap) {
         (void)close(fd);
-        drop_bad(pk, name, "larger than a record may be");
+        refuse_file(pk, name, "larger than a record may be");
         return;
     }
     buf = xmalloc((size_t)st.st_size + 1);
@@ -588,7 +668,7 @@ pickup_file(struct pickup *pk, const char *name)
             (void)str_copyz(why, sizeof(why), "the record ends early");
         free(buf);
         (void)close(fd);
-        drop_bad(pk, name, why);
+        refuse_file(pk, name, why);
         return;
     }
     if (h.head_len + h.size != n) {
@@ -597,7 +677,7 @@ pickup_file(struct pickup *pk, const char *name)
         record_head_clear(&h);
         free(buf);
         (void)close(fd);
-        drop_bad(pk, name, why);
+        refuse_file(pk, name, why);
         return;
     }
     j = job_new(pk, st.st_uid);
@@ -794,6 +874,13 @@ pickup_set_conf(struct pickup *pk, struct conf *c)
 
     pk->conf = conf_ref(c);
     conf_unref(old);
+}
+
+void
+pickup_set_track(struct pickup *pk, struct track *t)
+{
+    if (pk != NULL)
+        pk->track = t;
 }
 
 void

@@ -27,6 +27,7 @@ struct event_base;
 struct spool;
 struct checks;
 struct pickup;
+struct track;
 
 /* The maildrop is scanned this often, and at start. */
 #define PICKUP_SCAN_SECONDS 5
@@ -49,6 +50,13 @@ void pickup_start(struct pickup *pk);
 
 /* A reload: the internal door's limit and checks of c from now on (the paths stay). */
 void pickup_set_conf(struct pickup *pk, struct conf *c);
+
+/*
+ * Each job's end is noted in t from now on (its arrival, with door
+ * "local"; track.h), NULL: not noted. t outlives its use here: set NULL
+ * before it closes. NULL pk: nothing.
+ */
+void pickup_set_track(struct pickup *pk, struct track *t);
 
 /*
  * At a stop, before the checks and the spool are freed: stops accepting

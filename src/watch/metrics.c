@@ -83,6 +83,11 @@ _Static_assert(N_OF(dns_values) == METRICS_DNS_COUNT, "a DNS result without a na
 static const char *const dns_cache_values[] = {"hit", "miss"};
 _Static_assert(N_OF(dns_cache_values) == METRICS_DNS_CACHE_COUNT, "a cache result without a name");
 
+static const char *const local_via_values[] = {"socket", "maildrop"};
+static const char *const local_result_values[] = {"queued", "deferred", "refused"};
+_Static_assert(N_OF(local_via_values) == METRICS_LOCAL_VIA_COUNT, "a way in without a name");
+_Static_assert(N_OF(local_result_values) == METRICS_LOCAL_RESULT_COUNT, "a result without a name");
+
 static const char *const version_values[] = {GATE26_VERSION};
 
 /* gate26_scanner_syns_total{kind} and gate26_scanner_sessions_total{kind}: watch_scan's names. */
@@ -133,6 +138,7 @@ static struct state {
     uint64_t checks[DOOR_ROLE_COUNT][N_OF(check_values)][N_OF(check_result_values)];
     uint64_t check_decisions[DOOR_ROLE_COUNT][N_OF(decision_values)];
     int64_t alerts_firing[METRICS_RULES_MAX];
+    uint64_t local_submit[METRICS_LOCAL_VIA_COUNT][METRICS_LOCAL_RESULT_COUNT];
     uint64_t scanner_syns[N_OF(syn_values)];
     uint64_t scanner_sessions[DOOR_ROLE_COUNT][WATCH_SCAN_SESSIONS];
     int64_t scanner_sources;
@@ -182,6 +188,9 @@ static const struct dim dim_check_result = {"result", check_result_values,
 static const struct dim dim_decision = {"decision", decision_values, N_OF(decision_values), NULL};
 static const struct dim dim_rule = {"rule", st.rule_names, METRICS_RULES_MAX, &st.n_rules};
 static const struct dim dim_version = {"version", version_values, 1, NULL};
+static const struct dim dim_local_via = {"via", local_via_values, METRICS_LOCAL_VIA_COUNT, NULL};
+static const struct dim dim_local_result = {"result", local_result_values,
+                                            METRICS_LOCAL_RESULT_COUNT, NULL};
 static const struct dim dim_syn = {"kind", syn_values, N_OF(syn_values), NULL};
 static const struct dim dim_scan = {"kind", scan_session_values, WATCH_SCAN_SESSIONS, NULL};
 
@@ -393,6 +402,13 @@ static const struct family families[] = {
      {&dim_rule},
      .i64 = st.alerts_firing,
      NO_SOURCE},
+    {"gate26_local_submissions_total",
+     "Messages handed over by gate26 sendmail, by way in (socket, maildrop) and result (queued, "
+     "deferred, refused).",
+     FT_COUNTER,
+     {&dim_local_via, &dim_local_result},
+     .u64 = &st.local_submit[0][0],
+     NO_SOURCE},
     {"gate26_scanner_syns_total",
      "TCP SYNs captured to a watched port: mirai (IPv4, sequence number equal to the destination "
      "address), plain (every other).",
@@ -532,6 +548,13 @@ metrics_dns_lookup(enum metrics_dns result)
 {
     if ((unsigned)result < METRICS_DNS_COUNT)
         st.dns[result]++;
+}
+
+void
+metrics_local_submit(enum metrics_local_via via, enum metrics_local_result result)
+{
+    if ((unsigned)via < METRICS_LOCAL_VIA_COUNT && (unsigned)result < METRICS_LOCAL_RESULT_COUNT)
+        st.local_submit[via][result]++;
 }
 
 void

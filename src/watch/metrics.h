@@ -71,6 +71,19 @@ enum metrics_dns_cache {
     METRICS_DNS_CACHE_COUNT,
 };
 
+/* A message from gate26 sendmail (gate26_local_submissions_total{via,result}; pickup.h). */
+enum metrics_local_via {
+    METRICS_LOCAL_SOCKET,   /* "socket": the local submission socket */
+    METRICS_LOCAL_MAILDROP, /* "maildrop": a file the daemon picked up */
+    METRICS_LOCAL_VIA_COUNT,
+};
+enum metrics_local_result {
+    METRICS_LOCAL_QUEUED,   /* "queued": durable in the spool (or a milter's discard) */
+    METRICS_LOCAL_DEFERRED, /* "deferred": not queued now (the spool, a check's tempfail) */
+    METRICS_LOCAL_REFUSED,  /* "refused": for good (too large, bad content, a check) */
+    METRICS_LOCAL_RESULT_COUNT,
+};
+
 /* ---- Counted where it happens ---- */
 
 /* One command line from a client on door (not the lines of an AUTH exchange, nor content). */
@@ -109,6 +122,9 @@ void metrics_check(enum door_role door, const char *check, const char *result);
 
 /* The checks decided a message on door: accept reject tempfail quarantine discard. */
 void metrics_check_decision(enum door_role door, const char *decision);
+
+/* A local submission ended with result. */
+void metrics_local_submit(enum metrics_local_via via, enum metrics_local_result result);
 
 /* A DNS lookup ended with result. */
 void metrics_dns_lookup(enum metrics_dns result);

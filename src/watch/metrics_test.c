@@ -201,6 +201,11 @@ test_events(void **state)
     metrics_dns_cache(METRICS_DNS_CACHE_HIT);
     metrics_dns_cache(METRICS_DNS_CACHE_HIT);
     metrics_dns_cache(METRICS_DNS_CACHE_COUNT); /* ignored */
+    metrics_local_submit(METRICS_LOCAL_SOCKET, METRICS_LOCAL_QUEUED);
+    metrics_local_submit(METRICS_LOCAL_MAILDROP, METRICS_LOCAL_REFUSED);
+    metrics_local_submit(METRICS_LOCAL_MAILDROP, METRICS_LOCAL_REFUSED);
+    metrics_local_submit(METRICS_LOCAL_VIA_COUNT, METRICS_LOCAL_QUEUED);    /* ignored */
+    metrics_local_submit(METRICS_LOCAL_SOCKET, METRICS_LOCAL_RESULT_COUNT); /* ignored */
     {
         enum watch_scan mirai = WATCH_SCAN_MIRAI, plain = WATCH_SCAN_PLAIN, http = WATCH_SCAN_HTTP,
                         binary = WATCH_SCAN_BINARY, bad = WATCH_SCAN_COUNT;
@@ -224,6 +229,9 @@ test_events(void **state)
     has_line(t, "gate26_scanner_sessions_total{door=\"internal\",kind=\"binary\"} 1");
     has_line(t, "gate26_scanner_sessions_total{door=\"inbound\",kind=\"binary\"} 0");
     has_line(t, "gate26_scanner_sources 7");
+    has_line(t, "gate26_local_submissions_total{via=\"socket\",result=\"queued\"} 1");
+    has_line(t, "gate26_local_submissions_total{via=\"maildrop\",result=\"refused\"} 2");
+    has_line(t, "gate26_local_submissions_total{via=\"maildrop\",result=\"deferred\"} 0");
     has_line(t, "gate26_connections_total{door=\"inbound\",result=\"scanner\"} 1");
     has_line(t, "# TYPE gate26_connections_total counter");
     has_line(t, "gate26_connections_total{door=\"internal\",result=\"accepted\"} 3");
@@ -613,7 +621,7 @@ test_structure(void **state)
             if (formats[k] == METRICS_FORMAT_TEXT && strcmp(type, "counter") == 0)
                 assert_string_equal(name + strlen(name) - 6, "_total");
         }
-        assert_int_equal(families, 37);
+        assert_int_equal(families, 38);
         assert_true(samples > 100);
         free(t);
     }

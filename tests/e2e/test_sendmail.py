@@ -302,6 +302,72 @@ def test_set_group_id_binary_writes_the_maildrop_as_the_caller(gateway, tmp_path
     wait_for(lambda: not f.exists(), 10, "the maildrop file to go")
 
 
+def test_local_mail_is_tracked_and_counted(gateway, tmp_path, peers):
+    """Local mail has its arrival in tracking (door "local", the user in the detail) and
+    is counted in gate26_local_submissions_total by way in and result."""
+    import json
+    import socket as s
+    from checkers import metric, metrics_block, scrape
+    sink = peers()
+    mport = free_port()
+    g = gw(gateway, tmp_path, sink, size="2K", extra=metrics_block(mport))
+    rc, err = sendmail(g, ["-v", "-f", "cron@gate26.test", "b@far.test"],
+                       b"Subject: nightly report\nMessage-ID: <n1@gate26.test>\n\nall good\n")
+    assert rc == 0, err
+    qid = err.split("queued as ")[1].split()[0]
+    c = s.socket(s.AF_UNIX, s.SOCK_STREAM)  # refused by the daemon: over its limit
+    c.settimeout(10)
+    c.connect(str(g.socket))
+    c.sendall(b"gate26-submit 1\nfrom <a@gate26.test>\nrcpt <b@far.test>\nsize 999999\n\n")
+    assert c.recv(1000).startswith(b"fail ")
+    c.close()
+    g.stop()
+    rc, err = sendmail(g, ["-f", "late@gate26.test", "b@far.test"], b"Subject: later\n\nx\n")
+    assert rc == 0, err
+    g.start()
+    wait_message(sink, 2)
+    samples = scrape(mport)
+    # The first daemon's counts went with it: the second saw the maildrop file only.
+    assert metric(samples, "gate26_local_submissions_total", via="maildrop", result="queued") == 1
+    assert metric(samples, "gate26_local_submissions_total", via="socket", result="queued") == 0
+
+    def tracked(sender):
+        p = subprocess.run([BIN, "track", "-c", str(g.conf), "--json", "--from", sender],
+                           capture_output=True, text=True, timeout=60, env=g.env)
+        assert p.returncode == 0, p.stderr
+        ms = json.loads(p.stdout)
+        return ms[0] if ms and any(e["kind"] == "attempt" for e in ms[0]["events"]) else None
+    wait_for(lambda: tracked("cron@gate26.test") and tracked("late@gate26.test"), 30,
+             "both messages in tracking with their delivery")
+    m = tracked("cron@gate26.test")
+    assert m["qid"] == qid and m["door"] == "local" and m["subject"] == "nightly report"
+    assert m["message_id"] == "<n1@gate26.test>"
+    assert m["events"][0]["kind"] == "queued"
+    assert "via=socket, uid=0, user=root" in m["events"][0]["detail"]
+    late = tracked("late@gate26.test")
+    assert late["door"] == "local" and "via=maildrop" in late["events"][0]["detail"]
+
+
+def test_local_submissions_metric_counts_each_result(gateway, tmp_path, peers):
+    import socket as s
+    from checkers import metric, metrics_block, scrape
+    sink = peers()
+    mport = free_port()
+    g = gw(gateway, tmp_path, sink, size="2K", extra=metrics_block(mport))
+    rc, err = sendmail(g, ["b@far.test"], b"Subject: one\n\nx\n")
+    assert rc == 0, err
+    c = s.socket(s.AF_UNIX, s.SOCK_STREAM)
+    c.settimeout(10)
+    c.connect(str(g.socket))
+    c.sendall(b"gate26-submit 1\nfrom <a@gate26.test>\nrcpt <b@far.test>\nsize 999999\n\n")
+    assert c.recv(1000).startswith(b"fail ")
+    c.close()
+    samples = scrape(mport)
+    assert metric(samples, "gate26_local_submissions_total", via="socket", result="queued") == 1
+    assert metric(samples, "gate26_local_submissions_total", via="socket", result="refused") == 1
+    assert metric(samples, "gate26_local_submissions_total", via="maildrop", result="queued") == 0
+
+
 def grp_gid(name):
     import grp
     return grp.getgrnam(name).gr_gid
@@ -362,8 +428,10 @@ def test_maildrop_full_is_tempfail(gateway, tmp_path, peers):
 
 
 def test_bad_maildrop_files_go_to_bad(gateway, tmp_path, peers):
+    from checkers import metric, metrics_block, scrape
     sink = peers()
-    g = gw(gateway, tmp_path, sink)
+    mport = free_port()
+    g = gw(gateway, tmp_path, sink, extra=metrics_block(mport))
     g.stop()
     (g.maildrop / "m.junk").write_bytes(b"not a record\n")
     (g.maildrop / "m.short").write_bytes(
@@ -384,6 +452,8 @@ def test_bad_maildrop_files_go_to_bad(gateway, tmp_path, peers):
     assert 'file="m.a\\"b\\x0ac", status=bad' in log
     assert (g.maildrop / "t.writing").exists()
     assert sink.messages() == []
+    samples = scrape(mport)
+    assert metric(samples, "gate26_local_submissions_total", via="maildrop", result="refused") == 5
 
 
 # ---- Bad input ----
