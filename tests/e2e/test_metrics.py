@@ -142,6 +142,24 @@ def wait_value(port, name, value, timeout=20, **labels):
 
 # ---- The counts ----
 
+def test_every_family_is_in_docs_metrics_md(gateway):
+    """docs/metrics.md is what dashboards are built from: every family a scrape shows has
+    its row there, and every gate26_ row there is a family."""
+    import pathlib
+    port = free_port()
+    g = gateway(extra=metrics_block(port))
+    _, body = scrape(port)
+    served = {f.name for f in text_string_to_metric_families(body)}
+    doc = (pathlib.Path(__file__).parents[2] / "docs" / "metrics.md").read_text()
+    rows = set(re.findall(r"^\| `(gate26_[a-z0-9_]+)` \|", doc, re.M))
+    process = set(re.findall(r"`(process_[a-z0-9_]+)`", doc))  # one paragraph names them
+    # The parser names a counter without its _total.
+    served = {n + "_total" if f"{n}_total" in rows | process else n for n in served}
+    assert served - rows - process == set(), "families docs/metrics.md does not name"
+    assert rows - served == set(), "rows of docs/metrics.md that no scrape shows"
+    g.stop()
+
+
 def test_counters_match_a_known_sequence(gateway, tmp_path, peers):
     """Sessions, refusals (allow list, per-client limit, capacity), AUTH
     successes, failures and a lock, messages, TLS handshakes and a failed one,
