@@ -210,26 +210,6 @@ read_stdin(size_t cap, char **out, size_t *len)
     return 0;
 }
 
-/* A recipient as the record takes it: a bare name gets "@hostname" (as sendmail qualifies). */
-static int
-qualify(const char *addr, const char *hostname, char *out, size_t cap)
-{
-    struct smtp_addr a;
-    struct cursor c;
-    char path[CAP_MAILBOX + 8];
-
-    if (strchr(addr, '@') == NULL && strcmp(addr, "Postmaster") != 0) {
-        if (str_fmt(path, sizeof(path), "<%s@%s>", addr, hostname) == -1)
-            return -1;
-    } else if (str_fmt(path, sizeof(path), "<%s>", addr) == -1) {
-        return -1;
-    }
-    cursor_init(&c, slice_make(path, strlen(path)));
-    if (smtp_addr_parse_path(&c, SMTP_PATH_POSTMASTER_OK, &a) != SMTP_ADDR_OK || !cursor_at_end(&c))
-        return -1;
-    return str_copyz(out, cap, a.text);
-}
-
 static void
 local_hostname(const struct sendmail_conf *c, char *out, size_t cap)
 {
@@ -344,7 +324,7 @@ run_message(struct run *r)
     for (size_t i = 0; i < n; i++) {
         char q[CAP_MAILBOX + 1];
 
-        if (qualify(rcpts[i], r->hostname, q, sizeof(q)) == -1) {
+        if (sendmail_qualify(rcpts[i], r->hostname, q, sizeof(q)) == -1) {
             fprintf(stderr, "sendmail: recipient '%s': not an address\n", rcpts[i]);
             st = SENDMAIL_EX_DATAERR;
             goto out;
@@ -421,16 +401,16 @@ sendmail_main(int argc, char **argv)
         cursor_init(&c, slice_make(path, strlen(path)));
         if (smtp_addr_parse_path(&c, SMTP_PATH_NULL_OK, &a) != SMTP_ADDR_OK || !cursor_at_end(&c)) {
             if (strchr(r.o.from, '@') != NULL ||
-                qualify(r.o.from, r.hostname, r.sender, sizeof(r.sender)) == -1) {
+                sendmail_qualify(r.o.from, r.hostname, r.sender, sizeof(r.sender)) == -1) {
                 fprintf(stderr, "sendmail: sender '%s': not an address\n", r.o.from);
                 return SENDMAIL_EX_DATAERR;
             }
         } else if (a.text[0] != '\0' && strchr(a.text, '@') == NULL) {
-            (void)qualify(a.text, r.hostname, r.sender, sizeof(r.sender));
+            (void)sendmail_qualify(a.text, r.hostname, r.sender, sizeof(r.sender));
         } else {
             (void)str_copyz(r.sender, sizeof(r.sender), a.text);
         }
-    } else if (qualify(r.user, r.hostname, r.sender, sizeof(r.sender)) == -1) {
+    } else if (sendmail_qualify(r.user, r.hostname, r.sender, sizeof(r.sender)) == -1) {
         fprintf(stderr, "sendmail: user '%s' at '%s' is not an address: give -f\n", r.user,
                 r.hostname);
         return SENDMAIL_EX_DATAERR;

@@ -22,6 +22,7 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "sendmail/sendmail.h"
+#include "smtp/addr.h"
 
 /* A growable output buffer (its cap is the caller's: the input is bounded). */
 struct out {
@@ -328,4 +329,23 @@ sendmail_msg_clear(struct sendmail_msg *m)
     free(m->rcpts);
     free(m->data);
     memset(m, 0, sizeof(*m));
+}
+
+int
+sendmail_qualify(const char *addr, const char *hostname, char *out, size_t cap)
+{
+    struct smtp_addr a;
+    struct cursor c;
+    char path[CAP_MAILBOX + 8];
+
+    if (strchr(addr, '@') == NULL && strcasecmp(addr, "Postmaster") != 0) {
+        if (str_fmt(path, sizeof(path), "<%s@%s>", addr, hostname) == -1)
+            return -1;
+    } else if (str_fmt(path, sizeof(path), "<%s>", addr) == -1) {
+        return -1;
+    }
+    cursor_init(&c, slice_make(path, strlen(path)));
+    if (smtp_addr_parse_path(&c, SMTP_PATH_POSTMASTER_OK, &a) != SMTP_ADDR_OK || !cursor_at_end(&c))
+        return -1;
+    return str_copyz(out, cap, a.text);
 }

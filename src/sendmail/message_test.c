@@ -25,6 +25,42 @@ join(char *out, size_t cap, const char *s)
     assert_true(snprintf(out + n, cap - n, "%s%s", n > 0 ? "|" : "", s) < (int)(cap - n));
 }
 
+/* ---- qualifying a local name ---- */
+
+static void
+test_qualify(void **state)
+{
+    static const struct {
+        const char *in, *want; /* want NULL: refused */
+    } rows[] = {
+        {"root", "root@gate.example"},
+        {"b@far.example", "b@far.example"},
+        {"Postmaster", "Postmaster"},
+        {"postmaster", "Postmaster"}, /* any case (RFC 5321 4.5.1), written as the RFC does */
+        {"POSTMASTER", "Postmaster"},
+        {"postmasters", "postmasters@gate.example"},
+        {"a b", NULL},
+        {"@", NULL},
+        {"a@", NULL},
+        {"", NULL},
+    };
+    char out[CAP_MAILBOX + 1];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        int rc = sendmail_qualify(rows[i].in, "gate.example", out, sizeof(out));
+
+        if (rows[i].want == NULL) {
+            if (rc != -1)
+                fail_msg("\"%s\": taken as %s", rows[i].in, out);
+            continue;
+        }
+        if (rc != 0)
+            fail_msg("\"%s\": refused", rows[i].in);
+        assert_string_equal(out, rows[i].want);
+    }
+}
+
 /* ---- address lists ---- */
 
 struct list_row {
@@ -279,9 +315,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_addr_lists),
-        cmocka_unit_test(test_messages),
-        cmocka_unit_test(test_full_name),
+        cmocka_unit_test(test_addr_lists), cmocka_unit_test(test_qualify),
+        cmocka_unit_test(test_messages),   cmocka_unit_test(test_full_name),
         cmocka_unit_test(test_options),
     };
 

@@ -97,6 +97,14 @@ void sendmail_msg_clear(struct sendmail_msg *m);
 int sendmail_addr_list(const char *p, size_t len, char ***list, size_t *n, char *why,
                        size_t whycap);
 
+/*
+ * An address as the record takes it, into out: a bare local name ("root")
+ * gets "@hostname" (as sendmail qualifies it); "Postmaster", in any case
+ * (RFC 5321 4.5.1), stays bare. Returns 0, or -1 when the result is not a
+ * valid path (RFC 5321 4.1.2) or does not fit.
+ */
+int sendmail_qualify(const char *addr, const char *hostname, char *out, size_t cap);
+
 /* How a hand-over ended. */
 enum sendmail_result {
     SENDMAIL_QUEUED,   /* the daemon has it durably: id set */

@@ -68,9 +68,7 @@ static int
 path_arg(const char *p, bool null_ok, const char *hostname, char *out, size_t cap)
 {
     const char *lt, *gt;
-    char addr[CAP_MAILBOX + 1], path[CAP_MAILBOX + 8];
-    struct smtp_addr a;
-    struct cursor c;
+    char addr[CAP_MAILBOX + 1];
 
     while (*p == ' ')
         p++;
@@ -82,16 +80,7 @@ path_arg(const char *p, bool null_ok, const char *hostname, char *out, size_t ca
     if (addr[0] == '\0')
         return null_ok ? str_copyz(out, cap, "") : -1;
     /* A local name (<root>) is qualified, as for the command line's recipients. */
-    if (strchr(addr, '@') == NULL && strcasecmp(addr, "postmaster") != 0) {
-        if (str_fmt(path, sizeof(path), "<%s@%s>", addr, hostname) == -1)
-            return -1;
-    } else if (str_fmt(path, sizeof(path), "<%s>", addr) == -1) {
-        return -1;
-    }
-    cursor_init(&c, slice_make(path, strlen(path)));
-    if (smtp_addr_parse_path(&c, SMTP_PATH_POSTMASTER_OK, &a) != SMTP_ADDR_OK || !cursor_at_end(&c))
-        return -1;
-    return str_copyz(out, cap, a.text);
+    return sendmail_qualify(addr, hostname, out, cap);
 }
 
 struct txn {
