@@ -492,7 +492,9 @@ def test_unit_is_what_the_issue_asks():
     s = unit_settings(UNIT)
     assert s["Type"] == ["notify"]
     assert s["ExecStart"] == ["/usr/sbin/gate26 serve -c /etc/gate26/gate26.conf"]
-    assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+    # As gate26, whom the daemon runs as by then (root would need CAP_KILL; tests/pkg runs it).
+    assert s["ExecReload"] == [
+        "/usr/bin/setpriv --reuid=gate26 --regid=gate26 --clear-groups /bin/kill -HUP $MAINPID"]
     assert s["Restart"] == ["on-failure"]
     assert s["TimeoutStopSec"] == ["30"]
     assert s["RuntimeDirectory"] == ["gate26"] and s["RuntimeDirectoryMode"] == ["0755"]

@@ -1,0 +1,256 @@
+# SPDX-License-Identifier: MIT
+"""The packaged service under a real systemd (docs/packaging.md "The service").
+
+The unit's settings are rated offline by tests/e2e/test_systemd.py; here the
+package runs under them. A Debian 12 root made from the cached minbase
+tarball gets systemd, dbus and the package from the registry (apt), a
+certificate for the paths the production configuration names, and is
+booted with systemd-nspawn: systemd as its PID 1, a network namespace of
+its own (loopback only: the doors bind there and nothing leaves), no
+registration with the host's systemd (which this machine may not run).
+Commands run inside through nsenter into the container's namespaces.
+
+What it shows: `systemctl start` returns once gate26 said READY (Type=notify)
+and the doors answer; the status line; a message from /usr/sbin/sendmail
+(the alternative) over the local socket in RuntimeDirectory, found in the
+journal by its GATE26_QUEUE_ID; `systemctl reload` (SIGHUP, RELOADING and
+READY again, same PID); a SIGKILL restarted by Restart=on-failure with the
+queue kept; `systemctl stop` (SIGTERM, the drain, a clean exit).
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import (CHROOT_ENV, KEEP_CONF, RETRIES, Chroot, archives_in, archives_out,
+                      base_tarball, processes_in, run, say)
+
+CONF = "/etc/gate26/gate26.conf"
+BOOT_TIMEOUT = 120
+
+
+class Booted:
+    """The booted root: its files (root), the PID of its systemd, and commands in it."""
+
+    def __init__(self, root, pid):
+        self.root = root
+        self.pid = pid
+
+    def run(self, *args, check=True, timeout=120, stdin=None):
+        p = subprocess.run(["nsenter", "-t", str(self.pid), "-a", "--", *args], env=CHROOT_ENV,
+                           input=stdin, capture_output=True, text=True, timeout=timeout)
+        if check:
+            assert p.returncode == 0, f"{args} exited {p.returncode}:\n{p.stdout}{p.stderr}"
+        return p
+
+    def show(self, *props):
+        out = self.run("systemctl", "show", "gate26", *[f"-p{p}" for p in props]).stdout
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def journal(self, *match):
+        return self.run("journalctl", "--no-pager", "-o", "cat", "-u", "gate26", *match).stdout
+
+    def greeting(self, port):
+        """The first line a door sends (bash's /dev/tcp: minbase has no other client)."""
+        return self.run("bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}; head -n1 <&3",
+                        timeout=30).stdout
+
+
+def certificate(root):
+    """A self-signed certificate and key where the production configuration looks."""
+    text = root.file(CONF).read_text()
+    certs = re.findall(r"(?m)^\s*cert\s+(/\S+)", text)
+    keys = re.findall(r"(?m)^\s*key\s+(/\S+)", text)
+    assert certs and len(certs) == len(keys), (certs, keys)
+    for cert, key in zip(certs, keys):
+        for f in (cert, key):
+            root.file(os.path.dirname(f)).mkdir(parents=True, exist_ok=True)
+        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+             "-subj", "/CN=mx.example.com", "-keyout", str(root.file(key)),
+             "-out", str(root.file(cert))], 120)
+        root.run("chown", "root:gate26", key)
+        root.run("chmod", "0640", key)
+
+
+def container_init(nspawn_pid):
+    """The container's PID 1 as the host sees it: nspawn's child."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == nspawn_pid:
+                return int(entry)
+    return None
+
+
+@pytest.fixture(scope="module")
+def booted(tmp_path_factory, request, debs):
+    tar = base_tarball(request)
+    path = tmp_path_factory.mktemp("sysroot")
+    t0 = time.monotonic()
+    run(["tar", "-C", str(path), "-xf", str(tar)], 600)
+    root = Chroot(path)
+    proc = root.file("/proc")
+    subprocess.run(["mount", "-t", "proc", "proc", str(proc)], check=True, timeout=60)
+    policy = root.file("/usr/sbin/policy-rc.d")
+    try:
+        policy.write_text("#!/bin/sh\nexit 101\n")  # nothing starts while apt installs
+        policy.chmod(0o755)
+        shutil.copy2("/etc/resolv.conf", root.file("/etc/resolv.conf"))
+        shutil.copy2(debs.deb1, root.file("/root") / debs.deb1.name)
+        archives_in(root)
+        root.run("apt-get", "update", "-q", "-o", RETRIES, timeout=900)
+        root.run("apt-get", "install", "-y", "-q", "-o", RETRIES, *KEEP_CONF,
+                 "--no-install-recommends", "systemd", "systemd-sysv", "dbus",
+                 f"/root/{debs.deb1.name}", timeout=1200)
+        archives_out(root)
+    finally:
+        subprocess.run(["umount", str(proc)], check=True, timeout=60)
+    policy.unlink()
+    certificate(root)
+    log = path.parent / "nspawn.log"
+    with open(log, "wb") as f:
+        nspawn = subprocess.Popen(
+            ["systemd-nspawn", "-D", str(path), "--boot", "--register=no", "--keep-unit",
+             "--private-network", "--quiet", "--console=pipe"],
+            stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+    try:
+        b, state = None, ""
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while time.monotonic() < deadline and nspawn.poll() is None:
+            pid = container_init(nspawn.pid)
+            if pid is not None:
+                b = Booted(root, pid)
+                state = b.run("systemctl", "is-system-running", check=False).stdout.strip()
+                if state in ("running", "degraded"):
+                    break
+            time.sleep(0.5)
+        assert state in ("running", "degraded"), \
+            f"the container did not boot ({state!r}):\n{log.read_text(errors='replace')[-4000:]}"
+        if state == "degraded":
+            failed = b.run("systemctl", "--failed", "--no-legend", "--plain").stdout
+            say(request, f"tests/pkg: the container is degraded, failed units:\n{failed}")
+        say(request, f"tests/pkg: the systemd root booted in {time.monotonic() - t0:.0f} s")
+        yield b
+    finally:
+        if nspawn.poll() is None:
+            nspawn.send_signal(signal.SIGTERM)  # nspawn asks the container's systemd to halt
+            try:
+                nspawn.wait(60)
+            except subprocess.TimeoutExpired:
+                nspawn.kill()
+                nspawn.wait(60)
+        for signo in [signal.SIGKILL] * 5:  # anything left behind
+            pids = processes_in(path)
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signo)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.5)
+        shutil.rmtree(path)
+
+
+done = set()
+
+
+def after(step):
+    if step not in done:
+        pytest.skip(f"needs {step}, which failed")
+
+
+def test_start_returns_once_ready_and_the_doors_answer(booted):
+    b = booted
+    assert b.show("ActiveState")["ActiveState"] == "inactive"  # installed, not started
+    b.run("systemctl", "start", "gate26", timeout=120)
+    s = b.show("ActiveState", "SubState", "MainPID", "Type", "StatusText", "NotifyAccess")
+    assert (s["ActiveState"], s["SubState"], s["Type"]) == ("active", "running", "notify"), s
+    # READY came after every door was bound: each answers now, without waiting.
+    for port in (25, 26, 587):
+        assert b.greeting(port).startswith("220 "), port
+    assert "event=start" in b.journal()
+    # The status line, every 10 s and at READY.
+    assert re.search(r"sessions", s["StatusText"]) and re.search(r"queue", s["StatusText"]), s
+    assert b.run("test", "-S", "/run/gate26/submit").returncode == 0
+    done.add("start")
+
+
+def test_sendmail_through_the_service_and_the_queue_id_in_the_journal(booted):
+    after("start")
+    b = booted
+    p = b.run("/usr/sbin/sendmail", "-v", "-f", "cron@example.com", "ops@example.net",
+              stdin="Subject: from cron\n\nnightly\n")
+    m = re.search(r"queued as ([0-9A-F]{16})", p.stderr)
+    assert m, p.stderr
+    qid = m.group(1)
+    deadline = time.monotonic() + 30
+    lines = ""
+    while time.monotonic() < deadline:
+        lines = b.journal(f"GATE26_QUEUE_ID={qid}")
+        if "event=local-submit" in lines and "to=<ops@example.net>" in lines:
+            break
+        time.sleep(0.5)
+    assert "event=local-submit" in lines and "via=socket" in lines, lines
+    # No DNS in the container's network: the attempt is deferred and the message stays.
+    assert "to=<ops@example.net>" in lines and "status=deferred" in lines, lines
+    assert all(qid in line for line in lines.splitlines()), lines
+    q = b.run("gate26", "queue", "list").stdout
+    assert qid in q, q
+    b.qid = qid
+    done.add("sendmail")
+
+
+def test_reload_keeps_the_process(booted):
+    after("start")
+    b = booted
+    pid = b.show("MainPID")["MainPID"]
+    p = b.run("systemctl", "reload", "gate26", timeout=60, check=False)
+    assert p.returncode == 0, p.stderr + b.run("systemctl", "status", "-l", "--no-pager", "gate26",
+                                               check=False).stdout + b.journal()[-3000:]
+    s = b.show("ActiveState", "MainPID")
+    assert s == {"ActiveState": "active", "MainPID": pid}, s
+    deadline = time.monotonic() + 20
+    while "event=reload, status=ok" not in b.journal() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert "event=reload, status=ok" in b.journal()
+
+
+def test_killed_is_restarted_with_its_queue(booted):
+    after("sendmail")
+    b = booted
+    s = b.show("MainPID", "NRestarts")
+    b.run("systemctl", "kill", "-s", "SIGKILL", "--kill-whom=main", "gate26")
+    deadline = time.monotonic() + 60
+    now = {}
+    while time.monotonic() < deadline:
+        now = b.show("ActiveState", "MainPID", "NRestarts")
+        if now["ActiveState"] == "active" and now["MainPID"] not in ("0", s["MainPID"]):
+            break
+        time.sleep(0.5)
+    assert now["ActiveState"] == "active" and now["MainPID"] != s["MainPID"], now
+    assert int(now["NRestarts"]) == int(s["NRestarts"]) + 1, now
+    assert b.qid in b.run("gate26", "queue", "list").stdout
+    assert b.greeting(25).startswith("220 ")
+
+
+def test_stop_drains_and_exits_cleanly(booted):
+    after("start")
+    b = booted
+    b.run("systemctl", "stop", "gate26", timeout=60)
+    s = b.show("ActiveState", "Result")
+    assert s == {"ActiveState": "inactive", "Result": "success"}, s
+    journal = b.journal()
+    assert "event=stop, signal=TERM" in journal and "event=stopped" in journal, journal[-3000:]
+    # Exited by itself, status 0 (a kill by systemd at TimeoutStopSec would say so here).
+    assert "Main process exited, code=exited, status=0/SUCCESS" in journal or \
+        "Deactivated successfully" in journal, journal[-3000:]
+    assert b.run("test", "-e", "/run/gate26", check=False).returncode != 0  # RuntimeDirectory gone
