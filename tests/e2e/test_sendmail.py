@@ -162,6 +162,20 @@ def test_php_style_t_i_with_bcc_removed(gateway, tmp_path, peers):
     assert m.data.count(b"From: ") == 1  # the message's own From is kept, none added
 
 
+def test_cron_style_call(gateway, tmp_path, peers):
+    """Debian cron's call: sendmail -FCronDaemon -i -B8BITMIME -oem USER (a bare local name,
+    qualified with our hostname; the full name in the From we add; -B and -oem ignored)."""
+    sink = peers()
+    g = gw(gateway, tmp_path, sink)
+    rc, err = sendmail(g, ["-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root"],
+                       b"Subject: Cron <root@host> run-parts /etc/cron.daily\n\noutput\n.\nmore\n")
+    assert rc == 0, err
+    (m,) = wait_message(sink)
+    assert m.accepted == ["root@gate26.test"] and m.mail_from == "root@gate26.test"
+    assert b"\r\nFrom: \"CronDaemon\" <root@gate26.test>\r\n" in m.data, m.data
+    assert b"\r\noutput\r\n.\r\nmore\r\n" in m.data  # -i: the lone dot is a line
+
+
 def test_without_i_a_lone_dot_ends_the_message(gateway, tmp_path, peers):
     sink = peers()
     g = gw(gateway, tmp_path, sink)
