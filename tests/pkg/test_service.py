@@ -181,6 +181,10 @@ def test_start_returns_once_ready_and_the_doors_answer(booted):
     # The status line, every 10 s and at READY.
     assert re.search(r"sessions", s["StatusText"]) and re.search(r"queue", s["StatusText"]), s
     assert b.run("test", "-S", "/run/gate26/submit").returncode == 0
+    # The rating of the unit as this systemd loaded it (the e2e tests rate the file offline).
+    out = b.run("systemd-analyze", "security", "--no-pager", "gate26.service").stdout
+    m = re.search(r"Overall exposure level for gate26\.service: (\d+\.\d+)", out)
+    assert m and float(m.group(1)) <= 2.5, out[-2000:]
     done.add("start")
 
 
@@ -254,3 +258,51 @@ def test_stop_drains_and_exits_cleanly(booted):
     assert "Main process exited, code=exited, status=0/SUCCESS" in journal or \
         "Deactivated successfully" in journal, journal[-3000:]
     assert b.run("test", "-e", "/run/gate26", check=False).returncode != 0  # RuntimeDirectory gone
+
+
+def test_capture_dropin_under_systemd(booted):
+    """`watch { capture any  block-scanners 1d }` with the packaged drop-in: the sensor opens
+    the capture and keeps raw-socket and netfilter capabilities, under the unit's filters, and
+    counts the SYNs the doors get."""
+    after("start")
+    b = booted
+    conf = b.root.file(CONF)
+    text = conf.read_text()
+    assert "#watch {\n#    capture         any\n#    block-scanners  1d\n#}" in text
+    conf.write_text(text.replace("#watch {\n#    capture         any\n#    block-scanners  1d\n#}",
+                                 "watch {\n    capture         any\n    block-scanners  1d\n}"))
+    dropin = b.root.file("/etc/systemd/system/gate26.service.d")
+    dropin.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(b.root.file("/usr/share/gate26/systemd/capture.conf"), dropin / "capture.conf")
+    b.run("systemctl", "daemon-reload")
+    since = b.run("date", "+%Y-%m-%d %H:%M:%S").stdout.strip()
+    b.run("systemctl", "restart", "gate26", timeout=120)
+    deadline = time.monotonic() + 30
+    journal = ""
+    while time.monotonic() < deadline:
+        journal = b.journal("--since", since)
+        if "event=capture, capture=any, status=open" in journal:
+            break
+        time.sleep(0.5)
+    assert "event=capture, capture=any, status=open" in journal, journal[-4000:]
+    m = re.search(r"event=sensor-privileges, uid=\d+, gid=\d+, caps=(\S+)", journal)
+    assert m and "net_raw" in m.group(1) and "net_admin" in m.group(1), journal[-4000:]
+    for bad in ("capture-unavailable", "block-unavailable", "sensor-gone"):
+        assert bad not in journal, journal[-4000:]
+    # A SYN to port 25 (the connection bash opens), counted by the sensor.
+    assert b.greeting(25).startswith("220 ")
+
+    def syns():
+        # The production configuration's metrics listener, read with bash alone.
+        out = b.run("bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9126; "
+                    "printf 'GET /metrics HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n' >&3; cat <&3",
+                    timeout=30).stdout
+        found = re.findall(r'(?m)^gate26_scanner_syns_total\{kind="(?:plain|mirai)"\} (\d+)', out)
+        return sum(int(n) for n in found)
+    deadline = time.monotonic() + 20
+    while syns() == 0 and time.monotonic() < deadline:
+        b.greeting(25)
+        time.sleep(0.5)
+    assert syns() > 0
+    b.run("systemctl", "stop", "gate26", timeout=60)
+    assert b.show("Result")["Result"] == "success"
