@@ -35,11 +35,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (BIN, DEFAULT_DOMAINS, GATE26_USER, ROOT, Gateway, assert_serving, queued_id,
-                      wait_for)
+from conftest import (BIN, DEFAULT_DOMAINS, GATE26_USER, ROOT, Gateway, assert_serving, auth_block,
+                      certs, free_port, queued_id, wait_for)  # noqa: F401 (certs: a fixture)
 
 UNIT = ROOT / "contrib" / "systemd" / "gate26.service"
 CAPTURE_DROPIN = ROOT / "contrib" / "systemd" / "capture.conf"
+CONSOLE_UNIT = ROOT / "contrib" / "systemd" / "gate26-console.service"
 STATUS_RE = re.compile(r"sessions \d+, queue \d+ \(deferred \d+, held \d+\), alerts \d+")
 
 
@@ -466,7 +467,7 @@ def exposure(unit):
     p = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit)],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
-    m = re.search(r"Overall exposure level for gate26\.service: (\d+\.\d+)", p.stdout)
+    m = re.search(r"Overall exposure level for [\w-]+\.service: (\d+\.\d+)", p.stdout)
     assert m, p.stdout[-2000:]
     return float(m.group(1)), p.stdout
 
@@ -612,3 +613,65 @@ def test_capture_without_dropin_serves_and_says_so(tmp_path):
         assert_serving(g)
     finally:
         g.stop()
+
+
+# ---- The console's unit ----
+
+def test_console_unit_verifies_and_is_rated_ok(tmp_path):
+    d = tmp_path / "units"
+    d.mkdir()
+    text = CONSOLE_UNIT.read_text()
+    assert "ExecStart=/usr/sbin/gate26 console -c /etc/gate26/gate26.conf\n" in text
+    (d / "gate26-console.service").write_text(
+        text.replace("ExecStart=/usr/sbin/gate26 ", f"ExecStart={BIN} "))
+    rc, said = verify(d / "gate26-console.service")
+    assert rc == 0 and said == "", said
+    level, out = exposure(CONSOLE_UNIT)
+    assert level <= 2.5, out
+    s = unit_settings(CONSOLE_UNIT)
+    assert set(s["CapabilityBoundingSet"][0].split()) == {
+        "CAP_NET_BIND_SERVICE", "CAP_SETUID", "CAP_SETGID"}
+    assert s["ReadWritePaths"] == ["/var/spool/gate26"]
+
+
+@pytest.mark.skipif(GATE26_USER is None, reason="needs root: the bounding set is root's")
+def test_console_unit_capabilities_are_enough(tmp_path, certs):
+    """gate26 console under the unit's bounding set: it binds, reads the key, drops to the
+    user and serves the login page over HTTPS."""
+    import ssl
+    import urllib.request
+    caps = unit_settings(CONSOLE_UNIT)["CapabilityBoundingSet"][0].split()
+    bounding = "-all," + ",".join("+" + c[4:].lower() for c in caps)
+    port = free_port()
+    doors = {"internal": {"allow": "127.0.0.0/8", "tls": "none"}}
+    g = PrefixGateway(tmp_path / "gw", doors, DEFAULT_DOMAINS, tls=certs,
+                      extra=auth_block(tmp_path / "auth")
+                      + f"console {{\n    address 127.0.0.1:{port}\n}}\n")
+    user_spool(g.dir)
+    log = tmp_path / "console.log"
+    with open(log, "wb") as f:
+        p = subprocess.Popen(["setpriv", f"--bounding-set={bounding}", "--inh-caps=-all",
+                              "--no-new-privs", BIN, "console", "-c", str(g.conf)],
+                             stdout=f, stderr=subprocess.STDOUT, env=g.env)
+    try:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+
+        def login_page():
+            try:
+                with urllib.request.urlopen(f"https://127.0.0.1:{port}/login", context=ctx,
+                                            timeout=5) as r:
+                    return r.status == 200 and b"<form" in r.read()
+            except OSError:
+                return False
+        wait_for(lambda: p.poll() is not None or login_page(), 30, "the console's login page")
+        assert p.poll() is None and "event=console-start" in log.read_text(), log.read_text()
+        st = Path(f"/proc/{p.pid}/status").read_text()
+        assert re.search(r"(?m)^CapEff:\s*0+$", st), st  # nothing left after the switch
+        assert re.search(rf"(?m)^Uid:\s*{pwd.getpwnam(GATE26_USER).pw_uid}\s", st), st
+    finally:
+        p.terminate()
+        p.wait(10)
+    assert p.returncode == 0, log.read_text()
+

@@ -83,6 +83,7 @@ def expected_files():
              "/usr/share/doc/gate26/copyright", "/usr/share/doc/gate26/changelog.gz"}
     if HAS_UNIT:
         files.add("/lib/systemd/system/gate26.service")
+        files.add("/lib/systemd/system/gate26-console.service")
         files.add("/usr/share/gate26/systemd/capture.conf")
     if HAS_SENDMAIL:
         files.add(SENDMAIL)
@@ -126,8 +127,9 @@ def test_files_are_the_trees(debs):
                             "/usr/share/gate26/prometheus/gate26.rules.yml")]:
         assert deb_file(debs.deb1, packaged) == (ROOT / tree).read_bytes(), packaged
     if HAS_UNIT:
-        assert deb_file(debs.deb1, "/lib/systemd/system/gate26.service") == \
-            (ROOT / "contrib/systemd/gate26.service").read_bytes()
+        for unit in ("gate26.service", "gate26-console.service"):
+            assert deb_file(debs.deb1, f"/lib/systemd/system/{unit}") == \
+                (ROOT / "contrib/systemd" / unit).read_bytes()
     # The jail: the tree's, disabled.
     jail = deb_file(debs.deb1, "/etc/fail2ban/jail.d/gate26.conf").decode()
     tree_jail = (ROOT / "contrib/fail2ban/jail.d/gate26.conf").read_text()
@@ -248,7 +250,8 @@ def test_install(chroot, debs, request):
     assert re.findall(r"(?m)^enabled\s*=\s*(\S+)", jail) == ["false"]
     if HAS_UNIT:  # installed, not enabled: it needs a certificate and domains first
         assert root.file("/lib/systemd/system/gate26.service").is_file()
-        enabled = list(root.file("/etc/systemd/system").rglob("gate26.service"))
+        assert root.file("/lib/systemd/system/gate26-console.service").is_file()
+        enabled = list(root.file("/etc/systemd/system").rglob("gate26*.service"))
         assert not enabled, enabled
     if HAS_SENDMAIL:
         assert (root.mode(SENDMAIL), root.owner(SENDMAIL)) == (0o2755, "root:gate26drop")

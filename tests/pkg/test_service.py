@@ -48,7 +48,10 @@ class Booted:
         return p
 
     def show(self, *props):
-        out = self.run("systemctl", "show", "gate26", *[f"-p{p}" for p in props]).stdout
+        return self.show_unit("gate26", *props)
+
+    def show_unit(self, unit, *props):
+        out = self.run("systemctl", "show", unit, *[f"-p{p}" for p in props]).stdout
         return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
     def journal(self, *match):
@@ -258,6 +261,43 @@ def test_stop_drains_and_exits_cleanly(booted):
     assert "Main process exited, code=exited, status=0/SUCCESS" in journal or \
         "Deactivated successfully" in journal, journal[-3000:]
     assert b.run("test", "-e", "/run/gate26", check=False).returncode != 0  # RuntimeDirectory gone
+
+
+def test_console_service(booted):
+    """The packaged gate26-console.service with the configuration's console block: it starts
+    (the unit's hardening and bounding set), serves the login page over HTTPS (fetched by
+    this machine's Python inside the container's network namespace), and stops cleanly."""
+    after("start")
+    b = booted
+    conf = b.root.file(CONF)
+    text = conf.read_text()
+    commented = "#console {\n#    address  127.0.0.1:8026\n#    admins   alice@example.com\n#}"
+    assert commented in text
+    conf.write_text(text.replace(commented, commented.replace("#", "")))
+    b.run("systemctl", "start", "gate26-console", timeout=60)
+    fetch = ("import ssl, sys, time, urllib.request\n"
+             "c = ssl.create_default_context(); c.check_hostname = False\n"
+             "c.verify_mode = ssl.CERT_NONE\n"
+             "for _ in range(100):\n"
+             "    try:\n"
+             "        r = urllib.request.urlopen('https://127.0.0.1:8026/login', context=c,"
+             " timeout=5)\n"
+             "        sys.stdout.write('%d %s' % (r.status, r.read().decode()))\n"
+             "        break\n"
+             "    except OSError:\n"
+             "        time.sleep(0.2)\n")
+    p = subprocess.run(["nsenter", "-t", str(b.pid), "-n", "--", "/usr/bin/python3", "-c", fetch],
+                       capture_output=True, text=True, timeout=60)
+    journal = b.run("journalctl", "--no-pager", "-o", "cat", "-u", "gate26-console").stdout
+    assert p.stdout.startswith("200 ") and "<form" in p.stdout, p.stdout + p.stderr + journal
+    assert "event=console-start" in journal, journal
+    s = b.show_unit("gate26-console", "ActiveState", "MainPID")
+    status = b.run("cat", f"/proc/{s['MainPID']}/status").stdout
+    assert re.search(r"(?m)^CapEff:\s*0+$", status), status  # the user's, nothing kept
+    b.run("systemctl", "stop", "gate26-console", timeout=60)
+    assert b.show_unit("gate26-console", "ActiveState", "Result") == {
+        "ActiveState": "inactive", "Result": "success"}
+    conf.write_text(text)
 
 
 def test_capture_dropin_under_systemd(booted):
