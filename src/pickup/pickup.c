@@ -169,18 +169,6 @@ drop_bad(struct pickup *pk, const char *name, const char *why)
                     q, log_quote(w, sizeof(w), why, strlen(why)));
 }
 
-/* The body of a header field the scan found, as a string (cut at cap - 1), or NULL. */
-static const char *
-scanned(const struct msgid_scan *m, char *buf, size_t cap)
-{
-    struct slice v;
-
-    if (!msgid_scan_value(m, &v))
-        return NULL;
-    (void)str_copy(buf, cap, v.p, v.len < cap ? v.len : cap - 1);
-    return buf;
-}
-
 /*
  * The job's arrival in tracking, as smtp/tracking.c notes a session's
  * message: door "local", no client or HELO; the detail says who sent it
@@ -204,8 +192,8 @@ job_track(const struct job *j, enum job_end end, const char *text)
     if (j->pk->track == NULL || j->id[0] == '\0' || (end == JOB_TEMP && j->from_maildrop))
         return;
     ev.kind = end == JOB_QUEUED ? j->kept : end == JOB_TEMP ? TRACK_DEFERRED : TRACK_REJECTED;
-    ev.message_id = scanned(&j->msgid, msgid, sizeof(msgid));
-    ev.subject = scanned(&j->subject, subject, sizeof(subject));
+    ev.message_id = msgid_scan_copy(&j->msgid, msgid, sizeof(msgid));
+    ev.subject = msgid_scan_copy(&j->subject, subject, sizeof(subject));
     if (end == JOB_QUEUED)
         (void)str_fmt(detail, sizeof(detail), "via=%s, uid=%u, user=%s%s%s",
                       j->from_maildrop ? "maildrop" : "socket", (unsigned)j->uid, j->user,

@@ -191,6 +191,20 @@ msgid_scan_value(const struct msgid_scan *m, struct slice *out)
 }
 
 const char *
+msgid_scan_copy(const struct msgid_scan *m, char *buf, size_t cap)
+{
+    struct slice v;
+    size_t n;
+
+    if (!msgid_scan_value(m, &v))
+        return NULL;
+    n = v.len < cap ? v.len : cap - 1;
+    memcpy(buf, v.p, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+const char *
 msgid_log_field(const struct msgid_scan *m, char *buf, size_t cap)
 {
     struct slice v;

@@ -61,6 +61,12 @@ void msgid_scan_feed(struct msgid_scan *m, const char *p, size_t len);
  */
 bool msgid_scan_value(const struct msgid_scan *m, struct slice *out);
 
+/*
+ * msgid_scan_value() as a string in buf (cut at cap - 1 octets; cap > 0),
+ * for tracking; NULL when the message has no such field.
+ */
+const char *msgid_scan_copy(const struct msgid_scan *m, char *buf, size_t cap);
+
 /* Room for msgid_log_field()'s result. */
 #define MSGID_LOG_CAP (LOG_ANGLE_CAP + 32)
 

@@ -260,6 +260,27 @@ pad(struct msgid_scan *m, size_t n)
     }
 }
 
+/* msgid_scan_copy: the body as a string, cut to the buffer; NULL without the field. */
+static void
+test_copy(void **state)
+{
+    struct msgid_scan m;
+    char buf[8];
+
+    (void)state;
+    msgid_scan_init(&m);
+    msgid_scan_feed(&m, "Subject: x\r\n\r\n", 14);
+    assert_null(msgid_scan_copy(&m, buf, sizeof(buf)));
+    msgid_scan_init(&m);
+    msgid_scan_feed(&m, "Message-ID: <a@b> \r\n\r\n", 22);
+    assert_ptr_equal(msgid_scan_copy(&m, buf, sizeof(buf)), buf);
+    assert_string_equal(buf, "<a@b>");
+    msgid_scan_init(&m);
+    msgid_scan_feed(&m, "Message-ID: <long@example>\r\n\r\n", 30);
+    assert_string_equal(msgid_scan_copy(&m, buf, sizeof(buf)), "<long@e");
+    assert_string_equal(msgid_scan_copy(&m, buf, 1), "");
+}
+
 /* A Message-ID after CAP_HEADER_SCAN octets of header is not looked for. */
 static void
 test_scan_cap(void **state)
@@ -385,10 +406,15 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rows_whole),          cmocka_unit_test(test_rows_one_cut),
-        cmocka_unit_test(test_rows_octet_by_octet), cmocka_unit_test(test_body_cap),
-        cmocka_unit_test(test_endless_folding),     cmocka_unit_test(test_scan_cap),
-        cmocka_unit_test(test_done_after_header),   cmocka_unit_test(test_subject),
+        cmocka_unit_test(test_rows_whole),
+        cmocka_unit_test(test_rows_one_cut),
+        cmocka_unit_test(test_rows_octet_by_octet),
+        cmocka_unit_test(test_body_cap),
+        cmocka_unit_test(test_endless_folding),
+        cmocka_unit_test(test_scan_cap),
+        cmocka_unit_test(test_done_after_header),
+        cmocka_unit_test(test_subject),
+        cmocka_unit_test(test_copy),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

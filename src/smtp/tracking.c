@@ -17,18 +17,6 @@
 #include "smtp/session.h"
 #include "track/track.h"
 
-/* The body of a field the scanner found, as a string (cut at cap - 1), or NULL. */
-static const char *
-scanned(const struct msgid_scan *m, char *buf, size_t cap)
-{
-    struct slice v;
-
-    if (!msgid_scan_value(m, &v))
-        return NULL;
-    (void)str_copy(buf, cap, v.p, v.len < cap ? v.len : cap - 1);
-    return buf;
-}
-
 void
 smtp_track_data(struct smtp_session *s, enum track_kind kind)
 {
@@ -50,8 +38,8 @@ smtp_track_data(struct smtp_session *s, enum track_kind kind)
 
     if (s->env->track == NULL || s->queue_id[0] == '\0')
         return;
-    ev.message_id = scanned(&t->msgid, msgid, sizeof(msgid));
-    ev.subject = scanned(&t->subject, subject, sizeof(subject));
+    ev.message_id = msgid_scan_copy(&t->msgid, msgid, sizeof(msgid));
+    ev.subject = msgid_scan_copy(&t->subject, subject, sizeof(subject));
     /* reply="..." as the client got it; the checks' field as the log line has it. */
     (void)str_fmt(detail, sizeof(detail), "reply=\"%s\"%s%s%s",
                   log_quote(q, sizeof(q), s->last_reply, strlen(s->last_reply)), checks,

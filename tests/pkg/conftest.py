@@ -8,6 +8,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import time
@@ -245,3 +246,47 @@ def archives_out(root):
     for name, p in fetched.items():
         if not (cache / name).exists():
             shutil.copy2(p, cache / name)
+
+
+def stop_processes_in(path, signals=(signal.SIGTERM,) * 5 + (signal.SIGKILL,) * 5):
+    """Every process whose root is path, stopped by PID: each signal in turn, 0.5 s apart,
+    until none is left."""
+    for signo in signals:
+        pids = processes_in(path)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signo)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.5)
+
+
+def root_from_tarball(request, path, debs):
+    """A Debian 12 root at path from the cached minbase tarball, ready for apt: /proc
+    mounted (umount it before removing the root), policy-rc.d denying every start,
+    this machine's resolv.conf, the .deb files given in /root, the cached archives, and
+    apt-get update done."""
+    tar = base_tarball(request)
+    t0 = time.monotonic()
+    run(["tar", "-C", str(path), "-xf", str(tar)], 600)
+    root = Chroot(path)
+    proc = root.file("/proc")
+    subprocess.run(["mount", "-t", "proc", "proc", str(proc)], check=True, timeout=60)
+    try:
+        policy = root.file("/usr/sbin/policy-rc.d")
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+        shutil.copy2("/etc/resolv.conf", root.file("/etc/resolv.conf"))
+        for deb in debs:
+            shutil.copy2(deb, root.file("/root") / deb.name)
+        archives_in(root)
+        root.run("apt-get", "update", "-q", "-o", RETRIES, timeout=900)
+    except BaseException:
+        stop_processes_in(path)
+        subprocess.run(["umount", str(proc)], check=True, timeout=60)
+        raise
+    say(request, f"tests/pkg: the root ready in {time.monotonic() - t0:.0f} s")
+    return root
+

@@ -25,7 +25,6 @@ the man pages (docs/man/*.scd).
 import io
 import os
 import re
-import signal
 import shutil
 import subprocess
 import tarfile
@@ -33,9 +32,8 @@ import time
 
 import pytest
 
-from conftest import (NEXT_CONF_LINE, RETRIES, ROOT, Chroot, archives_in,
-                      archives_out, base_tarball, changelog_version, meson_version,
-                      processes_in, run, say)
+from conftest import (NEXT_CONF_LINE, ROOT, archives_out, changelog_version, meson_version,
+                      root_from_tarball, run, say, stop_processes_in)
 
 CONF = "/etc/gate26/gate26.conf"
 SPOOL = "/var/spool/gate26"
@@ -171,37 +169,14 @@ def test_lintian(debs, request):
 
 @pytest.fixture(scope="module")
 def chroot(tmp_path_factory, request, debs):
-    tar = base_tarball(request)
+    # No service starts in here (gate26's unit is not enabled anyway; systemd's own are).
     path = tmp_path_factory.mktemp("root")
-    t0 = time.monotonic()
-    run(["tar", "-C", str(path), "-xf", str(tar)], 600)
-    root = Chroot(path)
-    proc = root.file("/proc")
-    subprocess.run(["mount", "-t", "proc", "proc", str(proc)], check=True, timeout=60)
+    root = root_from_tarball(request, path, (debs.deb1, debs.deb2))
     try:
-        # No service starts in here (gate26's unit is not enabled anyway; systemd's own are).
-        policy = root.file("/usr/sbin/policy-rc.d")
-        policy.write_text("#!/bin/sh\nexit 101\n")
-        policy.chmod(0o755)
-        shutil.copy2("/etc/resolv.conf", root.file("/etc/resolv.conf"))
-        for deb in (debs.deb1, debs.deb2):
-            shutil.copy2(deb, root.file("/root") / deb.name)
-        archives_in(root)
-        root.run("apt-get", "update", "-q", "-o", RETRIES, timeout=900)
-        say(request, f"tests/pkg: the root ready in {time.monotonic() - t0:.0f} s")
         yield root
     finally:
-        for signo in [signal.SIGTERM] * 5 + [signal.SIGKILL] * 5:  # every process left in it
-            pids = processes_in(path)
-            if not pids:
-                break
-            for pid in pids:
-                try:
-                    os.kill(pid, signo)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.5)
-        subprocess.run(["umount", str(proc)], check=True, timeout=60)
+        stop_processes_in(path)  # every process left in it
+        subprocess.run(["umount", str(root.file("/proc"))], check=True, timeout=60)
         shutil.rmtree(path)
 
 

@@ -26,8 +26,7 @@ import time
 
 import pytest
 
-from conftest import (CHROOT_ENV, KEEP_CONF, RETRIES, Chroot, archives_in, archives_out,
-                      base_tarball, processes_in, run, say)
+from conftest import CHROOT_ENV, archives_out, root_from_tarball, run, say, stop_processes_in
 
 CONF = "/etc/gate26/gate26.conf"
 BOOT_TIMEOUT = 120
@@ -95,29 +94,22 @@ def container_init(nspawn_pid):
 
 @pytest.fixture(scope="module")
 def booted(tmp_path_factory, request, debs):
-    tar = base_tarball(request)
     path = tmp_path_factory.mktemp("sysroot")
     t0 = time.monotonic()
-    run(["tar", "-C", str(path), "-xf", str(tar)], 600)
-    root = Chroot(path)
-    proc = root.file("/proc")
-    subprocess.run(["mount", "-t", "proc", "proc", str(proc)], check=True, timeout=60)
-    policy = root.file("/usr/sbin/policy-rc.d")
+    root = root_from_tarball(request, path, (debs.deb1,))
     try:
-        policy.write_text("#!/bin/sh\nexit 101\n")  # nothing starts while apt installs
-        policy.chmod(0o755)
-        shutil.copy2("/etc/resolv.conf", root.file("/etc/resolv.conf"))
-        shutil.copy2(debs.deb1, root.file("/root") / debs.deb1.name)
-        archives_in(root)
-        root.run("apt-get", "update", "-q", "-o", RETRIES, timeout=900)
-        root.run("apt-get", "install", "-y", "-q", "-o", RETRIES, *KEEP_CONF,
-                 "--no-install-recommends", "systemd", "systemd-sysv", "dbus",
-                 f"/root/{debs.deb1.name}", timeout=1200)
-        archives_out(root)
-    finally:
-        subprocess.run(["umount", str(proc)], check=True, timeout=60)
-    policy.unlink()
-    certificate(root)
+        try:
+            root.apt("install", "--no-install-recommends", "systemd", "systemd-sysv", "dbus",
+                     f"/root/{debs.deb1.name}")
+            archives_out(root)
+        finally:
+            stop_processes_in(path)
+            subprocess.run(["umount", str(root.file("/proc"))], check=True, timeout=60)
+        root.file("/usr/sbin/policy-rc.d").unlink()  # the booted systemd starts what is asked
+        certificate(root)
+    except BaseException:
+        shutil.rmtree(path)
+        raise
     log = path.parent / "nspawn.log"
     with open(log, "wb") as f:
         nspawn = subprocess.Popen(
@@ -150,16 +142,7 @@ def booted(tmp_path_factory, request, debs):
             except subprocess.TimeoutExpired:
                 nspawn.kill()
                 nspawn.wait(60)
-        for signo in [signal.SIGKILL] * 5:  # anything left behind
-            pids = processes_in(path)
-            if not pids:
-                break
-            for pid in pids:
-                try:
-                    os.kill(pid, signo)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.5)
+        stop_processes_in(path, signals=(signal.SIGKILL,) * 5)  # anything left behind
         shutil.rmtree(path)
 
 
