@@ -290,3 +290,19 @@ def root_from_tarball(request, path, debs):
     say(request, f"tests/pkg: the root ready in {time.monotonic() - t0:.0f} s")
     return root
 
+
+class Steps:
+    """The tests of a module that build on each other (install, upgrade, remove; start,
+    reload, stop): a test calls done(NAME) once it passed, and one that needs it calls
+    need(NAME) first, which skips it, naming the step, when that one failed."""
+
+    def __init__(self):
+        self.passed = set()
+
+    def done(self, name):
+        self.passed.add(name)
+
+    def need(self, name):
+        if name not in self.passed:
+            pytest.skip(f"needs {name}, which failed")
+

@@ -32,8 +32,8 @@ import time
 
 import pytest
 
-from conftest import (NEXT_CONF_LINE, ROOT, archives_out, changelog_version, meson_version,
-                      root_from_tarball, run, say, stop_processes_in)
+from conftest import (NEXT_CONF_LINE, ROOT, Steps, archives_out, changelog_version,
+                      meson_version, root_from_tarball, run, say, stop_processes_in)
 
 CONF = "/etc/gate26/gate26.conf"
 SPOOL = "/var/spool/gate26"
@@ -180,12 +180,7 @@ def chroot(tmp_path_factory, request, debs):
         shutil.rmtree(path)
 
 
-done = set()
-
-
-def after(step):
-    if step not in done:
-        pytest.skip(f"needs {step}, which failed")
+steps = Steps()  # each test that the next ones build on says so when it passed
 
 
 def configtest(root):
@@ -236,11 +231,11 @@ def test_install(chroot, debs, request):
             assert root.resolve(SENDMAIL_MAN_LINK) == "/usr/share/man/man8/gate26-sendmail.8.gz"
     for page in MAN_PAGES:
         assert root.file(f"/usr/share/man/man{page.rsplit('.', 1)[1]}/{page}.gz").is_file()
-    done.add("test_install")
+    steps.done("test_install")
 
 
 def test_configtest_passes_once_a_certificate_exists(chroot):
-    after("test_install")
+    steps.need("test_install")
     root = chroot
     text = root.file(CONF).read_text()
     certs = re.findall(r"(?m)^\s*cert\s+(/\S+)", text)
@@ -261,7 +256,7 @@ def test_configtest_passes_once_a_certificate_exists(chroot):
 
 
 def test_upgrade_keeps_the_admins_conffile(chroot, debs):
-    after("test_install")
+    steps.need("test_install")
     root = chroot
     with open(root.file(CONF), "a") as f:
         f.write(ADMIN_LINE)
@@ -280,11 +275,11 @@ def test_upgrade_keeps_the_admins_conffile(chroot, debs):
     if HAS_SENDMAIL:
         assert (root.mode(SENDMAIL), root.owner(SENDMAIL)) == (0o2755, "root:gate26drop")
         assert root.resolve("/usr/sbin/sendmail") == SENDMAIL
-    done.add("test_upgrade")
+    steps.done("test_upgrade")
 
 
 def test_remove_keeps_the_spool_and_configuration(chroot, debs):
-    after("test_upgrade")
+    steps.need("test_upgrade")
     root = chroot
     root.apt("remove", "gate26")
     assert root.status() == f"{debs.v2} rc"
@@ -307,11 +302,11 @@ def test_remove_keeps_the_spool_and_configuration(chroot, debs):
         root.apt("remove", "gate26")
         assert root.file("/usr/sbin/sendmail").read_text() == other
         root.file("/usr/sbin/sendmail").unlink()
-    done.add("test_remove")
+    steps.done("test_remove")
 
 
 def test_purge_removes_them(chroot):
-    after("test_remove")
+    steps.need("test_remove")
     root = chroot
     root.apt("purge", "gate26")
     assert root.status() is None or root.status().endswith(" un")

@@ -26,7 +26,8 @@ import time
 
 import pytest
 
-from conftest import CHROOT_ENV, archives_out, root_from_tarball, run, say, stop_processes_in
+from conftest import (CHROOT_ENV, Steps, archives_out, root_from_tarball, run, say,
+                      stop_processes_in)
 
 CONF = "/etc/gate26/gate26.conf"
 BOOT_TIMEOUT = 120
@@ -146,12 +147,7 @@ def booted(tmp_path_factory, request, debs):
         shutil.rmtree(path)
 
 
-done = set()
-
-
-def after(step):
-    if step not in done:
-        pytest.skip(f"needs {step}, which failed")
+steps = Steps()  # each test that the next ones build on says so when it passed
 
 
 def test_start_returns_once_ready_and_the_doors_answer(booted):
@@ -171,11 +167,11 @@ def test_start_returns_once_ready_and_the_doors_answer(booted):
     out = b.run("systemd-analyze", "security", "--no-pager", "gate26.service").stdout
     m = re.search(r"Overall exposure level for gate26\.service: (\d+\.\d+)", out)
     assert m and float(m.group(1)) <= 2.5, out[-2000:]
-    done.add("start")
+    steps.done("start")
 
 
 def test_sendmail_through_the_service_and_the_queue_id_in_the_journal(booted):
-    after("start")
+    steps.need("start")
     b = booted
     p = b.run("/usr/sbin/sendmail", "-v", "-f", "cron@example.com", "ops@example.net",
               stdin="Subject: from cron\n\nnightly\n")
@@ -196,11 +192,11 @@ def test_sendmail_through_the_service_and_the_queue_id_in_the_journal(booted):
     q = b.run("gate26", "queue", "list").stdout
     assert qid in q, q
     b.qid = qid
-    done.add("sendmail")
+    steps.done("sendmail")
 
 
 def test_reload_keeps_the_process(booted):
-    after("start")
+    steps.need("start")
     b = booted
     pid = b.show("MainPID")["MainPID"]
     p = b.run("systemctl", "reload", "gate26", timeout=60, check=False)
@@ -215,7 +211,7 @@ def test_reload_keeps_the_process(booted):
 
 
 def test_killed_is_restarted_with_its_queue(booted):
-    after("sendmail")
+    steps.need("sendmail")
     b = booted
     s = b.show("MainPID", "NRestarts")
     b.run("systemctl", "kill", "-s", "SIGKILL", "--kill-whom=main", "gate26")
@@ -233,7 +229,7 @@ def test_killed_is_restarted_with_its_queue(booted):
 
 
 def test_stop_drains_and_exits_cleanly(booted):
-    after("start")
+    steps.need("start")
     b = booted
     b.run("systemctl", "stop", "gate26", timeout=60)
     s = b.show("ActiveState", "Result")
@@ -250,7 +246,7 @@ def test_console_service(booted):
     """The packaged gate26-console.service with the configuration's console block: it starts
     (the unit's hardening and bounding set), serves the login page over HTTPS (fetched by
     this machine's Python inside the container's network namespace), and stops cleanly."""
-    after("start")
+    steps.need("start")
     b = booted
     conf = b.root.file(CONF)
     text = conf.read_text()
@@ -287,7 +283,7 @@ def test_capture_dropin_under_systemd(booted):
     """`watch { capture any  block-scanners 1d }` with the packaged drop-in: the sensor opens
     the capture and keeps raw-socket and netfilter capabilities, under the unit's filters, and
     counts the SYNs the doors get."""
-    after("start")
+    steps.need("start")
     b = booted
     conf = b.root.file(CONF)
     text = conf.read_text()
