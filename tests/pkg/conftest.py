@@ -306,3 +306,20 @@ class Steps:
         if name not in self.passed:
             pytest.skip(f"needs {name}, which failed")
 
+
+def make_certificates(root, conf):
+    """A self-signed certificate and key (root:gate26, 0640) at each cert and key path the
+    configuration conf of root names, as an admin makes them before the first start."""
+    text = root.file(conf).read_text()
+    certs = re.findall(r"(?m)^\s*cert\s+(/\S+)", text)
+    keys = re.findall(r"(?m)^\s*key\s+(/\S+)", text)
+    assert certs and len(certs) == len(keys), (certs, keys)
+    for cert, key in zip(certs, keys):
+        for f in (cert, key):
+            root.file(os.path.dirname(f)).mkdir(parents=True, exist_ok=True)
+        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+             "-subj", "/CN=mx.example.com", "-keyout", str(root.file(key)),
+             "-out", str(root.file(cert))], 120)
+        root.run("chown", "root:gate26", key)
+        root.run("chmod", "0640", key)
+

@@ -26,8 +26,8 @@ import time
 
 import pytest
 
-from conftest import (CHROOT_ENV, Steps, archives_out, root_from_tarball, run, say,
-                      stop_processes_in)
+from conftest import (CHROOT_ENV, Steps, archives_out, make_certificates, root_from_tarball,
+                      say, stop_processes_in)
 
 CONF = "/etc/gate26/gate26.conf"
 BOOT_TIMEOUT = 120
@@ -63,22 +63,6 @@ class Booted:
                         timeout=30).stdout
 
 
-def certificate(root):
-    """A self-signed certificate and key where the production configuration looks."""
-    text = root.file(CONF).read_text()
-    certs = re.findall(r"(?m)^\s*cert\s+(/\S+)", text)
-    keys = re.findall(r"(?m)^\s*key\s+(/\S+)", text)
-    assert certs and len(certs) == len(keys), (certs, keys)
-    for cert, key in zip(certs, keys):
-        for f in (cert, key):
-            root.file(os.path.dirname(f)).mkdir(parents=True, exist_ok=True)
-        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-             "-subj", "/CN=mx.example.com", "-keyout", str(root.file(key)),
-             "-out", str(root.file(cert))], 120)
-        root.run("chown", "root:gate26", key)
-        root.run("chmod", "0640", key)
-
-
 def container_init(nspawn_pid):
     """The container's PID 1 as the host sees it: nspawn's child."""
     for entry in os.listdir("/proc"):
@@ -107,7 +91,7 @@ def booted(tmp_path_factory, request, debs):
             stop_processes_in(path)
             subprocess.run(["umount", str(root.file("/proc"))], check=True, timeout=60)
         root.file("/usr/sbin/policy-rc.d").unlink()  # the booted systemd starts what is asked
-        certificate(root)
+        make_certificates(root, CONF)
     except BaseException:
         shutil.rmtree(path)
         raise
