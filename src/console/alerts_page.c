@@ -16,37 +16,6 @@
 /* The most rows each table shows (the document holds at most 1000 of each). */
 #define ALERTS_ROWS_MAX 500
 
-static void
-cell_text(struct evbuffer *b, const json_t *v)
-{
-    evbuffer_add_printf(b, "<td>");
-    if (json_is_string(v))
-        web_escapez(b, json_string_value(v));
-    else if (json_is_integer(v))
-        evbuffer_add_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    else if (json_is_real(v))
-        evbuffer_add_printf(b, "%g", json_real_value(v));
-    else if (json_is_true(v))
-        evbuffer_add_printf(b, "yes");
-    else if (json_is_false(v))
-        evbuffer_add_printf(b, "no");
-    else
-        evbuffer_add_printf(b, "-");
-    evbuffer_add_printf(b, "</td>");
-}
-
-/* A time in seconds since the epoch, as a cell. */
-static void
-cell_time(struct evbuffer *b, const json_t *v)
-{
-    char when[64];
-
-    fmt_time(when, sizeof when, json_is_integer(v) ? json_integer_value(v) : 0);
-    evbuffer_add_printf(b, "<td>");
-    web_escapez(b, when);
-    evbuffer_add_printf(b, "</td>");
-}
-
 /* An array of strings, comma-separated, the first after prefix (and a line break when after);
    true when it wrote one. */
 static bool
@@ -68,26 +37,18 @@ cell_list(struct evbuffer *b, const json_t *arr, const char *prefix, bool after)
 }
 
 static void
-more_note(struct evbuffer *b, size_t n)
-{
-    if (n > ALERTS_ROWS_MAX)
-        evbuffer_add_printf(b, "<p class=\"note\">%zu more not shown.</p>\n", n - ALERTS_ROWS_MAX);
-}
-
-static void
 rules_table(struct evbuffer *b, const json_t *rules)
 {
     size_t i;
     json_t *r;
 
+    static const char *const headers[] = {"Rule",  "When",  "Threshold", "Window (s)", "Per",
+                                          "Doors", "Other", "Hold",      "Notify",     NULL};
+
     evbuffer_add_printf(b, "<h2>Rules</h2>\n");
-    if (json_array_size(rules) == 0) {
-        evbuffer_add_printf(b, "<p id=\"rules-none\">No alert rules are configured.</p>\n");
+    if (!page_table_open(b, "rules", json_array_size(rules), "No alert rules are configured.",
+                         headers))
         return;
-    }
-    evbuffer_add_printf(b, "<table id=\"rules\"><tr><th>Rule</th><th>When</th><th>Threshold</th>"
-                           "<th>Window (s)</th><th>Per</th><th>Doors</th><th>Other</th>"
-                           "<th>Hold</th><th>Notify</th></tr>\n");
     json_array_foreach(rules, i, r)
     {
         const json_t *notify = json_object_get(r, "notify");
@@ -97,11 +58,11 @@ rules_table(struct evbuffer *b, const json_t *rules)
         if (i >= ALERTS_ROWS_MAX)
             break;
         evbuffer_add_printf(b, "<tr class=\"rule\">");
-        cell_text(b, json_object_get(r, "name"));
-        cell_text(b, json_object_get(r, "when"));
-        cell_text(b, json_object_get(r, "threshold"));
-        cell_text(b, json_object_get(r, "window"));
-        cell_text(b, json_object_get(r, "per"));
+        page_cell(b, json_object_get(r, "name"));
+        page_cell(b, json_object_get(r, "when"));
+        page_cell(b, json_object_get(r, "threshold"));
+        page_cell(b, json_object_get(r, "window"));
+        page_cell(b, json_object_get(r, "per"));
         evbuffer_add_printf(b, "<td>");
         (void)cell_list(b, json_object_get(r, "doors"), "", false);
         evbuffer_add_printf(b, "</td><td>");
@@ -118,15 +79,14 @@ rules_table(struct evbuffer *b, const json_t *rules)
             any = true;
         }
         evbuffer_add_printf(b, "</td>");
-        cell_text(b, json_object_get(r, "hold"));
+        page_cell(b, json_object_get(r, "hold"));
         evbuffer_add_printf(b, "<td>");
         any = cell_list(b, json_object_get(notify, "webhooks"), "webhook ", false);
         any |= cell_list(b, json_object_get(notify, "mails"), "mail ", any);
         (void)cell_list(b, json_object_get(notify, "execs"), "exec ", any);
         evbuffer_add_printf(b, "</td></tr>\n");
     }
-    evbuffer_add_printf(b, "</table>\n");
-    more_note(b, json_array_size(rules));
+    page_table_close(b, json_array_size(rules), ALERTS_ROWS_MAX);
 }
 
 static void
@@ -135,45 +95,41 @@ firing_table(struct evbuffer *b, const json_t *firing)
     size_t i;
     json_t *a;
 
+    static const char *const headers[] = {"Rule",      "When",  "Key", "Value",
+                                          "Threshold", "Since", NULL};
+
     evbuffer_add_printf(b, "<h2>Firing now</h2>\n");
-    if (json_array_size(firing) == 0) {
-        evbuffer_add_printf(b, "<p id=\"firing-none\">Nothing is firing.</p>\n");
+    if (!page_table_open(b, "firing", json_array_size(firing), "Nothing is firing.", headers))
         return;
-    }
-    evbuffer_add_printf(b, "<table id=\"firing\"><tr><th>Rule</th><th>When</th><th>Key</th>"
-                           "<th>Value</th><th>Threshold</th><th>Since</th></tr>\n");
     json_array_foreach(firing, i, a)
     {
         if (i >= ALERTS_ROWS_MAX)
             break;
         evbuffer_add_printf(b, "<tr class=\"firing\">");
-        cell_text(b, json_object_get(a, "rule"));
-        cell_text(b, json_object_get(a, "when"));
-        cell_text(b, json_object_get(a, "key"));
-        cell_text(b, json_object_get(a, "value"));
-        cell_text(b, json_object_get(a, "threshold"));
-        cell_time(b, json_object_get(a, "since"));
+        page_cell(b, json_object_get(a, "rule"));
+        page_cell(b, json_object_get(a, "when"));
+        page_cell(b, json_object_get(a, "key"));
+        page_cell(b, json_object_get(a, "value"));
+        page_cell(b, json_object_get(a, "threshold"));
+        page_cell_time(b, json_object_get(a, "since"));
         evbuffer_add_printf(b, "</tr>\n");
     }
-    evbuffer_add_printf(b, "</table>\n");
-    more_note(b, json_array_size(firing));
+    page_table_close(b, json_array_size(firing), ALERTS_ROWS_MAX);
 }
 
 static void
 history_table(struct evbuffer *b, const json_t *history)
 {
+    static const char *const headers[] = {"Time",      "Rule",       "When",  "Key",  "Value",
+                                          "Threshold", "Window (s)", "State", "Door", NULL};
     size_t i;
     json_t *e;
 
     evbuffer_add_printf(b, "<h2>History</h2>\n<p>The last firings and resolutions since the "
                            "daemon started, newest first (the log keeps every one).</p>\n");
-    if (json_array_size(history) == 0) {
-        evbuffer_add_printf(b, "<p id=\"history-none\">None since the daemon started.</p>\n");
+    if (!page_table_open(b, "history", json_array_size(history), "None since the daemon started.",
+                         headers))
         return;
-    }
-    evbuffer_add_printf(b, "<table id=\"history\"><tr><th>Time</th><th>Rule</th><th>When</th>"
-                           "<th>Key</th><th>Value</th><th>Threshold</th><th>Window (s)</th>"
-                           "<th>State</th><th>Door</th></tr>\n");
     json_array_foreach(history, i, e)
     {
         const json_t *state = json_object_get(e, "state");
@@ -184,19 +140,18 @@ history_table(struct evbuffer *b, const json_t *history)
                             json_is_string(state) && strcmp(json_string_value(state), "firing") == 0
                                 ? "fired"
                                 : "resolved");
-        cell_time(b, json_object_get(e, "time"));
-        cell_text(b, json_object_get(e, "rule"));
-        cell_text(b, json_object_get(e, "when"));
-        cell_text(b, json_object_get(e, "key"));
-        cell_text(b, json_object_get(e, "value"));
-        cell_text(b, json_object_get(e, "threshold"));
-        cell_text(b, json_object_get(e, "window"));
-        cell_text(b, state);
-        cell_text(b, json_object_get(e, "door"));
+        page_cell_time(b, json_object_get(e, "time"));
+        page_cell(b, json_object_get(e, "rule"));
+        page_cell(b, json_object_get(e, "when"));
+        page_cell(b, json_object_get(e, "key"));
+        page_cell(b, json_object_get(e, "value"));
+        page_cell(b, json_object_get(e, "threshold"));
+        page_cell(b, json_object_get(e, "window"));
+        page_cell(b, state);
+        page_cell(b, json_object_get(e, "door"));
         evbuffer_add_printf(b, "</tr>\n");
     }
-    evbuffer_add_printf(b, "</table>\n");
-    more_note(b, json_array_size(history));
+    page_table_close(b, json_array_size(history), ALERTS_ROWS_MAX);
 }
 
 void

@@ -117,6 +117,20 @@ void csrf_field(struct evbuffer *b, const struct session *s);
 /* <p class="ok" id="note"> (or "error", id "error") with text, escaped; NULL: nothing. */
 void page_note(struct evbuffer *b, const char *text);
 void page_error(struct evbuffer *b, const char *text);
+/*
+ * A table of n rows: when n is 0, <p id="ID-none">NONE</p> and false (no
+ * table); else <table id="ID"> with a header row of headers (a NULL-ended
+ * list of static text, not escaped) and true: the rows follow, then
+ * page_table_close().
+ */
+bool page_table_open(struct evbuffer *b, const char *id, size_t n, const char *none,
+                     const char *const *headers);
+/* </table>, and <p class="note">"N more not shown."</p> when n rows exceed shown. */
+void page_table_close(struct evbuffer *b, size_t n, size_t shown);
+/* A JSON value as a cell, escaped: a string, a number, yes/no, or "-". */
+void page_cell(struct evbuffer *b, const json_t *v);
+/* A time (Unix seconds, a JSON integer) as a cell, as fmt_time() writes it. */
+void page_cell_time(struct evbuffer *b, const json_t *v);
 /* A POST's field (NULL: absent). */
 const char *field(struct req *q, const char *name);
 /* A query parameter of a GET (NULL: absent); the query is parsed on first use. */

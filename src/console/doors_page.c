@@ -372,17 +372,15 @@ checks_text(struct evbuffer *b, const struct conf_checks *k)
 static void
 doors_table(struct evbuffer *b, const struct conf *conf)
 {
+    static const char *const headers[] = {"Door",   "Addresses", "TLS", "AUTH", "Who may connect",
+                                          "Limits", "Checks",    NULL};
+
     evbuffer_add_printf(b, "<h2>Settings</h2>\n<p>As the console loaded the configuration "
                            "(<code>");
     web_escapez(b, conf->path);
     evbuffer_add_printf(b, "</code>).</p>\n");
-    if (conf->n_listens == 0) {
-        evbuffer_add_printf(b, "<p id=\"doors-none\">No door is configured.</p>\n");
+    if (!page_table_open(b, "doors", conf->n_listens, "No door is configured.", headers))
         return;
-    }
-    evbuffer_add_printf(b, "<table id=\"doors\"><tr><th>Door</th><th>Addresses</th><th>TLS</th>"
-                           "<th>AUTH</th><th>Who may connect</th><th>Limits</th>"
-                           "<th>Checks</th></tr>\n");
     for (size_t i = 0; i < conf->n_listens; i++) {
         const struct conf_listen *li = &conf->listens[i];
         const char *role = conf_role_name(li->role);
@@ -434,7 +432,7 @@ doors_table(struct evbuffer *b, const struct conf *conf)
         checks_text(b, &conf->checks[li->role]);
         evbuffer_add_printf(b, "</td></tr>\n");
     }
-    evbuffer_add_printf(b, "</table>\n");
+    page_table_close(b, conf->n_listens, conf->n_listens);
 }
 
 static void

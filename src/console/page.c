@@ -189,6 +189,59 @@ page_error(struct evbuffer *b, const char *text)
     note_class(b, "error", "error", text);
 }
 
+bool
+page_table_open(struct evbuffer *b, const char *id, size_t n, const char *none,
+                const char *const *headers)
+{
+    if (n == 0) {
+        evbuffer_add_printf(b, "<p id=\"%s-none\">%s</p>\n", id, none);
+        return false;
+    }
+    evbuffer_add_printf(b, "<table id=\"%s\"><tr>", id);
+    for (size_t i = 0; headers[i] != NULL; i++)
+        evbuffer_add_printf(b, "<th>%s</th>", headers[i]);
+    evbuffer_add_printf(b, "</tr>\n");
+    return true;
+}
+
+void
+page_table_close(struct evbuffer *b, size_t n, size_t shown)
+{
+    evbuffer_add_printf(b, "</table>\n");
+    if (n > shown)
+        evbuffer_add_printf(b, "<p class=\"note\">%zu more not shown.</p>\n", n - shown);
+}
+
+void
+page_cell(struct evbuffer *b, const json_t *v)
+{
+    evbuffer_add_printf(b, "<td>");
+    if (json_is_string(v))
+        web_escapez(b, json_string_value(v));
+    else if (json_is_integer(v))
+        evbuffer_add_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_real(v))
+        evbuffer_add_printf(b, "%g", json_real_value(v));
+    else if (json_is_true(v))
+        evbuffer_add_printf(b, "yes");
+    else if (json_is_false(v))
+        evbuffer_add_printf(b, "no");
+    else
+        evbuffer_add_printf(b, "-");
+    evbuffer_add_printf(b, "</td>");
+}
+
+void
+page_cell_time(struct evbuffer *b, const json_t *v)
+{
+    char when[64];
+
+    fmt_time(when, sizeof when, json_is_integer(v) ? json_integer_value(v) : 0);
+    evbuffer_add_printf(b, "<td>");
+    web_escapez(b, when);
+    evbuffer_add_printf(b, "</td>");
+}
+
 const char *
 query_field(struct req *q, const char *name)
 {

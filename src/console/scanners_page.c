@@ -18,6 +18,7 @@
 
 /* The session kinds of a source's "sessions" object, in the order of docs/scanners.md. */
 static const char *const kinds[] = {"silent", "http", "tls", "ssh", "proxy", "binary"};
+#define N_KINDS (sizeof kinds / sizeof kinds[0])
 
 /* top=N: 1..CTL_SCANNERS_TOP_MAX in decimal, no sign, no leading zero. 0: bad. */
 static size_t
@@ -33,29 +34,16 @@ parse_top(const char *v)
 }
 
 static void
-cell(struct evbuffer *b, const json_t *v)
-{
-    evbuffer_add_printf(b, "<td>");
-    if (json_is_string(v))
-        web_escapez(b, json_string_value(v));
-    else if (json_is_integer(v))
-        evbuffer_add_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    else
-        evbuffer_add_printf(b, "-");
-    evbuffer_add_printf(b, "</td>");
-}
-
-static void
 summary(struct evbuffer *b, const json_t *doc)
 {
     evbuffer_add_printf(b, "<table id=\"scanner-summary\"><tr><th>Capture</th>");
-    cell(b, json_object_get(doc, "capture"));
+    page_cell(b, json_object_get(doc, "capture"));
     evbuffer_add_printf(b, "</tr><tr><th>Sources in the table</th>");
-    cell(b, json_object_get(doc, "sources_now"));
+    page_cell(b, json_object_get(doc, "sources_now"));
     evbuffer_add_printf(b, "</tr><tr><th>Networks in the table</th>");
-    cell(b, json_object_get(doc, "networks_now"));
+    page_cell(b, json_object_get(doc, "networks_now"));
     evbuffer_add_printf(b, "</tr><tr><th>Table size</th>");
-    cell(b, json_object_get(doc, "table_size"));
+    page_cell(b, json_object_get(doc, "table_size"));
     evbuffer_add_printf(b, "</tr></table>\n");
 }
 
@@ -66,27 +54,27 @@ sources(struct evbuffer *b, const json_t *arr)
     json_t *s, *p;
     json_int_t mirai = 0;
 
+    const char *headers[3 + N_KINDS + 4] = {"Address", "Mirai SYNs", "Plain SYNs"};
+
+    for (k = 0; k < N_KINDS; k++)
+        headers[3 + k] = kinds[k];
+    headers[3 + N_KINDS] = "Ports";
+    headers[3 + N_KINDS + 1] = "First seen";
+    headers[3 + N_KINDS + 2] = "Last seen";
     evbuffer_add_printf(b, "<h2>Top sources</h2>\n");
-    if (json_array_size(arr) == 0) {
-        evbuffer_add_printf(b, "<p id=\"scanner-sources-none\">No scanner seen.</p>\n");
+    if (!page_table_open(b, "scanner-sources", json_array_size(arr), "No scanner seen.", headers))
         return;
-    }
-    evbuffer_add_printf(b, "<table id=\"scanner-sources\"><tr><th>Address</th><th>Mirai SYNs</th>"
-                           "<th>Plain SYNs</th>");
-    for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
-        evbuffer_add_printf(b, "<th>%s</th>", kinds[k]);
-    evbuffer_add_printf(b, "<th>Ports</th><th>First seen</th><th>Last seen</th></tr>\n");
     json_array_foreach(arr, i, s)
     {
         const json_t *sessions = json_object_get(s, "sessions");
 
         mirai += json_integer_value(json_object_get(s, "mirai"));
         evbuffer_add_printf(b, "<tr class=\"source\">");
-        cell(b, json_object_get(s, "address"));
-        cell(b, json_object_get(s, "mirai"));
-        cell(b, json_object_get(s, "plain"));
-        for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
-            cell(b, json_object_get(sessions, kinds[k]));
+        page_cell(b, json_object_get(s, "address"));
+        page_cell(b, json_object_get(s, "mirai"));
+        page_cell(b, json_object_get(s, "plain"));
+        for (k = 0; k < N_KINDS; k++)
+            page_cell(b, json_object_get(sessions, kinds[k]));
         evbuffer_add_printf(b, "<td>");
         json_array_foreach(json_object_get(s, "ports"), k, p)
         {
@@ -95,12 +83,13 @@ sources(struct evbuffer *b, const json_t *arr)
                                     json_integer_value(p));
         }
         evbuffer_add_printf(b, "</td>");
-        cell(b, json_object_get(s, "first_seen"));
-        cell(b, json_object_get(s, "last_seen"));
+        page_cell(b, json_object_get(s, "first_seen"));
+        page_cell(b, json_object_get(s, "last_seen"));
         evbuffer_add_printf(b, "</tr>\n");
     }
+    page_table_close(b, json_array_size(arr), json_array_size(arr));
     evbuffer_add_printf(b,
-                        "</table>\n<p>Mirai-fingerprinted SYNs from these sources: "
+                        "<p>Mirai-fingerprinted SYNs from these sources: "
                         "<span id=\"scanner-mirai\">%" JSON_INTEGER_FORMAT "</span></p>\n",
                         mirai);
 }
@@ -111,27 +100,25 @@ networks(struct evbuffer *b, const json_t *arr)
     size_t i;
     json_t *n;
 
+    static const char *const headers[] = {"Network", "Mirai SYNs", "Plain SYNs", "Sessions",
+                                          "Sources", "First seen", "Last seen",  NULL};
+
     evbuffer_add_printf(b, "<h2>Busiest networks</h2>\n");
-    if (json_array_size(arr) == 0) {
-        evbuffer_add_printf(b, "<p id=\"scanner-networks-none\">No scanner seen.</p>\n");
+    if (!page_table_open(b, "scanner-networks", json_array_size(arr), "No scanner seen.", headers))
         return;
-    }
-    evbuffer_add_printf(b, "<table id=\"scanner-networks\"><tr><th>Network</th><th>Mirai SYNs"
-                           "</th><th>Plain SYNs</th><th>Sessions</th><th>Sources</th>"
-                           "<th>First seen</th><th>Last seen</th></tr>\n");
     json_array_foreach(arr, i, n)
     {
         evbuffer_add_printf(b, "<tr class=\"network\">");
-        cell(b, json_object_get(n, "network"));
-        cell(b, json_object_get(n, "mirai"));
-        cell(b, json_object_get(n, "plain"));
-        cell(b, json_object_get(n, "sessions"));
-        cell(b, json_object_get(n, "sources"));
-        cell(b, json_object_get(n, "first_seen"));
-        cell(b, json_object_get(n, "last_seen"));
+        page_cell(b, json_object_get(n, "network"));
+        page_cell(b, json_object_get(n, "mirai"));
+        page_cell(b, json_object_get(n, "plain"));
+        page_cell(b, json_object_get(n, "sessions"));
+        page_cell(b, json_object_get(n, "sources"));
+        page_cell(b, json_object_get(n, "first_seen"));
+        page_cell(b, json_object_get(n, "last_seen"));
         evbuffer_add_printf(b, "</tr>\n");
     }
-    evbuffer_add_printf(b, "</table>\n");
+    page_table_close(b, json_array_size(arr), json_array_size(arr));
 }
 
 void
