@@ -313,6 +313,92 @@ tls_bevcb(struct event_base *base, void *arg)
                                           BEV_OPT_CLOSE_ON_FREE);
 }
 
+/* A reload refused: the running configuration stays. */
+static void
+reload_failed(struct conf *c, const char *why)
+{
+    char q[LOG_QUOTE_CAP];
+
+    log_warning("-: event=console-reload, status=failed, error=\"%s\", action=kept-running",
+                log_quote(q, sizeof q, why, strlen(why)));
+    conf_unref(c);
+}
+
+/*
+ * SIGHUP (docs/console.md, "Reload"): the configuration file again, read
+ * as the user the console runs as (as the daemon's reload is). It takes
+ * effect for what the console reads at each request: the admins (open
+ * sessions too), the certificates (new connections), the passwd file's
+ * path (read at the next login), the AUTH limits, the quarantine's keep,
+ * tracking on or off, the log level. The console address, the spool, the
+ * user, and TLS on or off are fixed by the start: a change to one is
+ * refused, naming it, and the running configuration stays, as it does for
+ * a file that does not load or a certificate that cannot be read.
+ */
+static void
+console_reload(struct console *con)
+{
+    char err[CAP_PATH + 512];
+    struct conf *c = conf_load(con->conf->path, err, sizeof err);
+    const char *fixed = NULL;
+    struct tls_server *tls = NULL;
+    size_t admins = 0;
+
+    if (c == NULL) {
+        reload_failed(NULL, err);
+        return;
+    }
+    if (strcmp(c->console_address.text, con->conf->console_address.text) != 0)
+        fixed = "console address";
+    else if (strcmp(c->spool, con->conf->spool) != 0)
+        fixed = "spool";
+    else if (strcmp(c->user, con->conf->user) != 0)
+        fixed = "user";
+    else if (c->has_tls != (con->tls != NULL))
+        fixed = "tls (HTTPS or plain HTTP)";
+    if (fixed != NULL) {
+        (void)str_fmt(err, sizeof err, "%s: %s changed: that takes a restart", c->path, fixed);
+        reload_failed(c, err);
+        return;
+    }
+    if (c->auth_passwd[0] == '\0') {
+        (void)str_fmt(err, sizeof err, "%s: the console needs auth { passwd }", c->path);
+        reload_failed(c, err);
+        return;
+    }
+    if (c->has_tls && (tls = tls_server_new(c, err, sizeof err)) == NULL) {
+        reload_failed(c, err);
+        return;
+    }
+    if (tls != NULL) { /* connections open now keep theirs (each SSL holds a reference) */
+        tls_server_unref(con->tls);
+        con->tls = tls;
+    }
+    if (strcmp(c->auth_passwd, con->conf->auth_passwd) != 0)
+        memset(&con->users_st, 0, sizeof con->users_st); /* read at the next login */
+    conf_unref(con->conf);
+    con->conf = c;
+    for (size_t i = 0; i < SESSIONS_MAX; i++) {
+        struct session *s = &con->sessions[i];
+
+        if (s->used) {
+            s->admin = conf_console_admin(c, s->user);
+            admins += s->admin;
+        }
+    }
+    log_set_level(c->log_level);
+    log_info("-: event=console-reload, status=ok, admins=%zu, admin_sessions=%zu",
+             c->n_console_admins, admins);
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    console_reload(arg);
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -412,7 +498,8 @@ static const char usage[] =
     "address. Users log in with their auth { passwd } password and, once\n"
     "enrolled, their TOTP code; console { admins } may see everything.\n"
     "Started as root it binds, reads its keys, then runs as the configuration's\n"
-    "user. Runs in the foreground until TERM or INT; logs on standard error.\n"
+    "user. Runs in the foreground until TERM or INT; HUP reads the configuration\n"
+    "again (docs/console.md). Logs on standard error.\n"
     "\n"
     "  -c, --config FILE  configuration file\n"
     "  -h, --help         print this text\n";
@@ -427,7 +514,7 @@ console_main(int argc, char **argv, const char *default_conf)
     };
     const char *path = default_conf;
     struct console *con;
-    struct event *sigterm = NULL, *sigint = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
     char err[1024];
     int ch, fd = -1, status = 1;
 
@@ -489,8 +576,9 @@ console_main(int argc, char **argv, const char *default_conf)
         evhttp_set_bevcb(con->http, tls_bevcb, con);
     sigterm = evsignal_new(con->base, SIGTERM, on_signal, con->base);
     sigint = evsignal_new(con->base, SIGINT, on_signal, con->base);
-    if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) == -1 ||
-        event_add(sigint, NULL) == -1) {
+    sighup = evsignal_new(con->base, SIGHUP, on_hup, con);
+    if (sigterm == NULL || sigint == NULL || sighup == NULL || event_add(sigterm, NULL) == -1 ||
+        event_add(sigint, NULL) == -1 || event_add(sighup, NULL) == -1) {
         fprintf(stderr, "%s: cannot catch signals\n", PROG);
         goto out;
     }
@@ -506,6 +594,8 @@ out:
         event_free(sigterm);
     if (sigint != NULL)
         event_free(sigint);
+    if (sighup != NULL)
+        event_free(sighup);
     if (con->http != NULL)
         evhttp_free(con->http);
     doors_stop(con);

@@ -260,6 +260,13 @@ def test_console_service(booted):
     s = b.show_unit("gate26-console", "ActiveState", "MainPID")
     status = b.run("cat", f"/proc/{s['MainPID']}/status").stdout
     assert re.search(r"(?m)^CapEff:\s*0+$", status), status  # the user's, nothing kept
+    b.run("systemctl", "reload", "gate26-console", timeout=60)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "event=console-reload, status=ok" not in journal:
+        time.sleep(0.3)
+        journal = b.run("journalctl", "--no-pager", "-o", "cat", "-u", "gate26-console").stdout
+    assert "event=console-reload, status=ok" in journal, journal
+    assert b.show_unit("gate26-console", "MainPID") == {"MainPID": s["MainPID"]}
     b.run("systemctl", "stop", "gate26-console", timeout=60)
     assert b.show_unit("gate26-console", "ActiveState", "Result") == {
         "ActiveState": "inactive", "Result": "success"}
