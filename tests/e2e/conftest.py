@@ -17,6 +17,7 @@ others may cross but not list, and test keys are given to the user's group.
 Helpers:
   Raw(port)    a raw SMTP socket client (send bytes, read whole replies)
 """
+import collections
 import grp
 import os
 import re
@@ -41,11 +42,21 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
                    "panic:")
 
 
+_handed_out = collections.deque(maxlen=4096)
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nobody listens on right now, and that this process has not
+    handed out lately: the kernel may give the same free port to two calls in a row, and two
+    doors of one gateway would then share it (seen once in a full run)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.append(port)
+            return port
+    raise AssertionError("no free port that was not handed out lately")
 
 
 def wait_for(predicate, timeout=10.0, what="condition"):
