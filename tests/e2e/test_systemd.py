@@ -544,13 +544,20 @@ def user_spool(directory):
     spool.chmod(0o700)
 
 
+def bounded(*units, without=()):
+    """The setpriv prefix that runs a command as the units' CapabilityBoundingSet leaves root
+    (their sets together, less the capabilities named in without), inheriting none."""
+    caps = [c for u in units for c in unit_settings(u)["CapabilityBoundingSet"][0].split()
+            if c not in without]
+    bounding = "-all," + ",".join("+" + c[4:].lower() for c in caps)
+    return ["setpriv", f"--bounding-set={bounding}", "--inh-caps=-all", "--no-new-privs"]
+
+
 @pytest.mark.skipif(GATE26_USER is None, reason="needs root: the bounding set is root's")
 def test_unit_capabilities_are_enough(tmp_path):
-    caps = unit_settings(UNIT)["CapabilityBoundingSet"][0].split()
-    bounding = "-all," + ",".join("+" + c[4:].lower() for c in caps)
     doors = {"inbound": {"tls": "none"}, "internal": {"allow": "127.0.0.0/8", "tls": "none"}}
     g = PrefixGateway(tmp_path / "gw", doors, DEFAULT_DOMAINS)
-    g.prefix = ["setpriv", f"--bounding-set={bounding}", "--inh-caps=-all", "--no-new-privs"]
+    g.prefix = bounded(UNIT)
     user_spool(g.dir)
     try:
         g.start()
@@ -570,8 +577,7 @@ def test_unit_capabilities_are_enough(tmp_path):
     # Without DAC_OVERRIDE root cannot make its lock in the user's spool: the set is no larger
     # than it must be, and this test would see a smaller one fail.
     g2 = PrefixGateway(tmp_path / "gw2", doors, DEFAULT_DOMAINS)
-    g2.prefix = ["setpriv", "--bounding-set=" + bounding.replace(",+dac_override", ""),
-                 "--inh-caps=-all", "--no-new-privs"]
+    g2.prefix = bounded(UNIT, without=("CAP_DAC_OVERRIDE",))
     user_spool(g2.dir)
     with open(g2.logfile, "ab") as logf:
         p = subprocess.run([*g2.prefix, BIN, "serve", "-c", str(g2.conf)], stdout=logf,
@@ -581,12 +587,9 @@ def test_unit_capabilities_are_enough(tmp_path):
 
 @pytest.mark.skipif(GATE26_USER is None, reason="needs root: the capture is root's")
 def test_capture_dropin_capabilities_are_enough(tmp_path):
-    caps = (unit_settings(UNIT)["CapabilityBoundingSet"][0].split()
-            + unit_settings(CAPTURE_DROPIN)["CapabilityBoundingSet"][0].split())
-    bounding = "-all," + ",".join("+" + c[4:].lower() for c in caps)
     doors = {"internal": {"allow": "127.0.0.0/8", "tls": "none"}}
     g = PrefixGateway(tmp_path / "gw", doors, DEFAULT_DOMAINS, extra="watch {\n    capture lo\n}\n")
-    g.prefix = ["setpriv", f"--bounding-set={bounding}", "--inh-caps=-all", "--no-new-privs"]
+    g.prefix = bounded(UNIT, CAPTURE_DROPIN)
     user_spool(g.dir)
     try:
         g.start(started=lambda g: "event=sensor-privileges" in g.log())
@@ -601,11 +604,9 @@ def test_capture_dropin_capabilities_are_enough(tmp_path):
 def test_capture_without_dropin_serves_and_says_so(tmp_path):
     """`watch { capture }` under the unit alone: the capture is refused, the sensor stops,
     each said in the log, and gate26 serves on (the drop-in is what is missing)."""
-    caps = unit_settings(UNIT)["CapabilityBoundingSet"][0].split()
-    bounding = "-all," + ",".join("+" + c[4:].lower() for c in caps)
     doors = {"internal": {"allow": "127.0.0.0/8", "tls": "none"}}
     g = PrefixGateway(tmp_path / "gw", doors, DEFAULT_DOMAINS, extra="watch {\n    capture lo\n}\n")
-    g.prefix = ["setpriv", f"--bounding-set={bounding}", "--inh-caps=-all", "--no-new-privs"]
+    g.prefix = bounded(UNIT)
     user_spool(g.dir)
     try:
         g.start(started=lambda g: "event=start" in g.log() and "event=sensor-gone" in g.log())
@@ -640,8 +641,6 @@ def test_console_unit_capabilities_are_enough(tmp_path, certs):
     user and serves the login page over HTTPS."""
     import ssl
     import urllib.request
-    caps = unit_settings(CONSOLE_UNIT)["CapabilityBoundingSet"][0].split()
-    bounding = "-all," + ",".join("+" + c[4:].lower() for c in caps)
     port = free_port()
     doors = {"internal": {"allow": "127.0.0.0/8", "tls": "none"}}
     g = PrefixGateway(tmp_path / "gw", doors, DEFAULT_DOMAINS, tls=certs,
@@ -650,8 +649,7 @@ def test_console_unit_capabilities_are_enough(tmp_path, certs):
     user_spool(g.dir)
     log = tmp_path / "console.log"
     with open(log, "wb") as f:
-        p = subprocess.Popen(["setpriv", f"--bounding-set={bounding}", "--inh-caps=-all",
-                              "--no-new-privs", BIN, "console", "-c", str(g.conf)],
+        p = subprocess.Popen([*bounded(CONSOLE_UNIT), BIN, "console", "-c", str(g.conf)],
                              stdout=f, stderr=subprocess.STDOUT, env=g.env)
     try:
         ctx = ssl.create_default_context()
